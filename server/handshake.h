@@ -75,7 +75,7 @@ int ws_accept_key(ws_slice key, char out[29]);
 int ws_build_101(char *out, size_t cap, const char accept[29]);
 
 /* Writes a complete error response: status line, Content-Type text/plain,
- * Content-Length, Connection: close, Sec-WebSocket-Version: 13 for 426,
+ * Content-Length, Connection: close, Sec-WebSocket-Version: 13 for 426, Allow: GET for 405,
  * and the body "reason\n". Returns its length, or -1 if cap is too small. */
 int ws_build_error_response(char *out, size_t cap, int status,
                             const char *reason);
