@@ -1,0 +1,318 @@
+/*
+ * main.c — wsreplay-server: CLI, listener, signals.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "scenario.h"
+#include "session.h"
+
+#ifndef WSR_VERSION
+#define WSR_VERSION "0.0.0"
+#endif
+
+static const char usage[] =
+    "usage: wsreplay-server --scenarios DIR [options]\n"
+    "       wsreplay-server --check FILE...\n"
+    "\n"
+    "Replays scripted WebSocket server behaviours, byte for byte, to clients\n"
+    "under test. A client connects to ws://HOST:PORT/<scenario>?run=<id>; the\n"
+    "transcript of every session is served at GET /_runs/<id>.\n"
+    "\n"
+    "  --scenarios DIR          load every *.json under DIR (required)\n"
+    "  --host ADDR              address to listen on (default 127.0.0.1)\n"
+    "  --port N                 port, 0 picks a free one (default 0)\n"
+    "  --transcripts DIR        also write each transcript to DIR/<run>-<n>.json\n"
+    "  --linger-ms N            wait for the client's EOF after the steps (2000)\n"
+    "  --handshake-timeout-ms N whole request head within N ms (10000)\n"
+    "  --session-timeout-ms N   end any session after N ms (60000)\n"
+    "  --ack-timeout-ms N       wait for a write group's ACK at most N ms (2000)\n"
+    "  --max-frame BYTES        largest client frame payload (16777216)\n"
+    "  --max-handshake BYTES    largest request head (8192)\n"
+    "  --check FILE...          validate scenario files and exit (0 = all valid)\n"
+    "  --version                print the version\n"
+    "  -h, --help               this text\n"
+    "\n"
+    "When ready it prints one JSON line on stdout:\n"
+    "  {\"event\":\"listening\",\"host\":...,\"port\":N,\"scenarios\":K,...}\n"
+    "Logs go to stderr. SIGINT/SIGTERM stop it cleanly. Exit 2 on bad\n"
+    "arguments or scenarios.\n";
+
+typedef struct options {
+    const char *scenarios;
+    const char *host;
+    unsigned port;
+    bool check;
+    wsr_config cfg;
+} options;
+
+static bool parse_number(const char *opt, const char *s, unsigned long max,
+                         unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *s == '\0' || *end != '\0' || v > max || s[0] == '-') {
+        fprintf(stderr, "wsreplay-server: %s: '%s' is not a number in 0..%lu\n",
+                opt, s, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* Returns -1 on error, 1 if the program should exit 0 (help, version). */
+static int parse_args(int argc, char **argv, options *o)
+{
+    enum { O_LINGER = 256, O_HS_TIMEOUT, O_SESSION_TIMEOUT, O_ACK_TIMEOUT,
+           O_MAX_FRAME, O_MAX_HS, O_TRANSCRIPTS, O_CHECK, O_VERSION };
+    static const struct option longopts[] = {
+        {"scenarios", required_argument, NULL, 's'},
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"transcripts", required_argument, NULL, O_TRANSCRIPTS},
+        {"linger-ms", required_argument, NULL, O_LINGER},
+        {"handshake-timeout-ms", required_argument, NULL, O_HS_TIMEOUT},
+        {"session-timeout-ms", required_argument, NULL, O_SESSION_TIMEOUT},
+        {"ack-timeout-ms", required_argument, NULL, O_ACK_TIMEOUT},
+        {"max-frame", required_argument, NULL, O_MAX_FRAME},
+        {"max-handshake", required_argument, NULL, O_MAX_HS},
+        {"check", no_argument, NULL, O_CHECK},
+        {"version", no_argument, NULL, O_VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    unsigned long v;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's': o->scenarios = optarg; break;
+        case 'H': o->host = optarg; break;
+        case 'p':
+            if (!parse_number("--port", optarg, 65535, &v)) return -1;
+            o->port = (unsigned)v;
+            break;
+        case O_TRANSCRIPTS: o->cfg.transcript_dir = optarg; break;
+        case O_LINGER:
+            if (!parse_number("--linger-ms", optarg, 600000, &v)) return -1;
+            o->cfg.linger_ms = (unsigned)v;
+            break;
+        case O_HS_TIMEOUT:
+            if (!parse_number("--handshake-timeout-ms", optarg, 600000, &v)) return -1;
+            o->cfg.handshake_timeout_ms = (unsigned)v;
+            break;
+        case O_SESSION_TIMEOUT:
+            if (!parse_number("--session-timeout-ms", optarg, 3600000, &v)) return -1;
+            o->cfg.session_timeout_ms = (unsigned)v;
+            break;
+        case O_ACK_TIMEOUT:
+            if (!parse_number("--ack-timeout-ms", optarg, 600000, &v)) return -1;
+            o->cfg.ack_timeout_ms = (unsigned)v;
+            break;
+        case O_MAX_FRAME:
+            if (!parse_number("--max-frame", optarg, 1ul << 30, &v)) return -1;
+            o->cfg.max_frame = v;
+            break;
+        case O_MAX_HS:
+            if (!parse_number("--max-handshake", optarg, 1ul << 20, &v)) return -1;
+            o->cfg.max_handshake = v;
+            break;
+        case O_CHECK: o->check = true; break;
+        case O_VERSION: printf("wsreplay-server %s\n", WSR_VERSION); return 1;
+        case 'h': fputs(usage, stdout); return 1;
+        default:
+            fputs("wsreplay-server: see --help\n", stderr);
+            return -1;
+        }
+    }
+    if (!o->check && !o->scenarios) {
+        fputs("wsreplay-server: --scenarios DIR is required (see --help)\n", stderr);
+        return -1;
+    }
+    if (!o->check && optind < argc) {
+        fprintf(stderr, "wsreplay-server: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_files(int argc, char **argv)
+{
+    int bad = 0;
+    if (argc == 0) {
+        fputs("wsreplay-server: --check needs at least one FILE\n", stderr);
+        return 2;
+    }
+    for (int i = 0; i < argc; i++) {
+        char err[1024];
+        wsr_scenario *sc = wsr_scenario_load_file(argv[i], NULL, err, sizeof err);
+        if (!sc) {
+            fprintf(stderr, "%s\n", err);
+            bad++;
+        } else {
+            printf("ok %s (%s, %zu steps)\n", argv[i], sc->name, sc->n_steps);
+            wsr_scenario_del(sc);
+        }
+    }
+    return bad ? 1 : 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    fprintf(stderr, "wsreplay-server: signal %d, stopping\n", (int)sig);
+    event_base_loopexit(arg, NULL);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
+                      struct sockaddr *addr, int len, void *arg)
+{
+    (void)l;
+    if (wsr_session_start(arg, fd, addr, len) != 0)
+        fputs("wsreplay-server: out of memory for a new session\n", stderr);
+}
+
+/* Running out of descriptors must not stop the listener for good. */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    (void)l;
+    (void)arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    fprintf(stderr, "wsreplay-server: accept: %s\n",
+            evutil_socket_error_to_string(err));
+}
+
+static struct evconnlistener *listen_on(struct event_base *base,
+                                        wsr_server *srv, const options *o,
+                                        unsigned *port)
+{
+    struct sockaddr_storage ss;
+    int sslen;
+    char spec[300];
+    snprintf(spec, sizeof spec, strchr(o->host, ':') ? "[%s]:%u" : "%s:%u",
+             o->host, o->port);
+    memset(&ss, 0, sizeof ss);
+    /* inet_pton, not evutil_parse_sockaddr_port: that one refuses port 0. */
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, o->host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)o->port);
+        sslen = sizeof *sin;
+    } else if (inet_pton(AF_INET6, o->host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)o->port);
+        sslen = sizeof *sin6;
+    } else {
+        fprintf(stderr, "wsreplay-server: --host: '%s' is not an IPv4 or IPv6 "
+                "address\n", o->host);
+        return NULL;
+    }
+    struct evconnlistener *l = evconnlistener_new_bind(
+        base, on_accept, srv, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE, 128,
+        (struct sockaddr *)&ss, sslen);
+    if (!l) {
+        int err = EVUTIL_SOCKET_ERROR();
+        fprintf(stderr, "wsreplay-server: cannot listen on %s: %s\n", spec,
+                evutil_socket_error_to_string(err));
+        return NULL;
+    }
+    evconnlistener_set_error_cb(l, on_accept_error);
+    socklen_t alen = sizeof ss;
+    getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &alen);
+    *port = ntohs(ss.ss_family == AF_INET6
+                      ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                      : ((struct sockaddr_in *)&ss)->sin_port);
+    return l;
+}
+
+static int serve(options *o)
+{
+    char err[1024];
+    wsr_scenario_set set;
+    if (wsr_scenario_set_load(&set, o->scenarios, err, sizeof err) != 0) {
+        fprintf(stderr, "wsreplay-server: %s\n", err);
+        return 2;
+    }
+    struct stat st;
+    if (o->cfg.transcript_dir &&
+        (stat(o->cfg.transcript_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "wsreplay-server: --transcripts: '%s' is not a directory\n",
+                o->cfg.transcript_dir);
+        wsr_scenario_set_free(&set);
+        return 2;
+    }
+    int rc = 2;
+    unsigned port = 0;
+    wsr_server srv;
+    struct event_base *base = event_base_new();
+    struct evconnlistener *l = NULL;
+    struct event *sigint = NULL, *sigterm = NULL;
+    if (!base) {
+        fputs("wsreplay-server: cannot create the event base\n", stderr);
+        goto out;
+    }
+    wsr_server_init(&srv, base, &o->cfg, &set);
+    l = listen_on(base, &srv, o, &port);
+    sigint = evsignal_new(base, SIGINT, on_signal, base);
+    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    if (!l || !sigint || !sigterm || evsignal_add(sigint, NULL) != 0 ||
+        evsignal_add(sigterm, NULL) != 0)
+        goto out_server;
+    printf("{\"event\":\"listening\",\"host\":\"%s\",\"port\":%u,"
+           "\"scenarios\":%zu,\"version\":\"%s\"}\n",
+           o->host, port, set.n, WSR_VERSION);
+    fflush(stdout);
+    fprintf(stderr, "wsreplay-server %s: %zu scenarios from %s, listening on "
+            "%s port %u\n", WSR_VERSION, set.n, o->scenarios, o->host, port);
+    event_base_dispatch(base);
+    fprintf(stderr, "wsreplay-server: served %lu sessions\n", srv.sessions_total);
+    rc = 0;
+out_server:
+    /* Teardown in reverse order of construction. */
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    if (l)
+        evconnlistener_free(l);
+    wsr_server_free(&srv);
+    event_base_free(base);
+out:
+    wsr_scenario_set_free(&set);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    options o = {
+        .host = "127.0.0.1",
+        .cfg = {
+            .linger_ms = 2000,
+            .handshake_timeout_ms = 10000,
+            .session_timeout_ms = 60000,
+            .ack_timeout_ms = 2000,
+            .max_frame = 16u * 1024u * 1024u,
+            .max_handshake = 8192,
+            .max_output = 64u * 1024u * 1024u,
+        },
+    };
+    int rc = parse_args(argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? 2 : 0;
+    o.cfg.max_message = o.cfg.max_frame * 4;
+    /* A client that vanishes mid-write must cost an EPIPE, not the process. */
+    signal(SIGPIPE, SIG_IGN);
+    if (o.check)
+        return check_files(argc - optind, argv + optind);
+    return serve(&o);
+}

@@ -1,0 +1,1066 @@
+/*
+ * scenario.c — strict loading of scenario files.
+ *
+ * Every accessor goes through a validation context that carries the file
+ * name and the current JSON path, so the first mistake is reported as
+ * "FILE: steps[1].write[0].close: expected an integer or null, got string".
+ * Only the first error is kept: later ones are usually consequences.
+ */
+#include "scenario.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "codec.h"
+#include "handshake.h"
+
+#define MAX_GROUP_BYTES (64u * 1024u * 1024u)
+#define MAX_COUNT 100000
+#define MAX_MS 600000
+#define DEFAULT_AWAIT_MS 5000
+
+typedef struct vctx {
+    const char *file;
+    char path[512];
+    char *err;
+    size_t errlen;
+    bool failed;
+} vctx;
+
+static void fail(vctx *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void fail(vctx *v, const char *fmt, ...)
+{
+    if (v->failed)
+        return;
+    v->failed = true;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(v->err, v->errlen, "%s: %s: %s", v->file,
+             v->path[0] ? v->path : "(top level)", msg);
+}
+
+/* Path handling: push returns the old length, pop restores it. */
+static size_t push_key(vctx *v, const char *key)
+{
+    size_t mark = strlen(v->path);
+    snprintf(v->path + mark, sizeof v->path - mark, "%s%s",
+             mark ? "." : "", key);
+    return mark;
+}
+
+static size_t push_index(vctx *v, size_t i)
+{
+    size_t mark = strlen(v->path);
+    snprintf(v->path + mark, sizeof v->path - mark, "[%zu]", i);
+    return mark;
+}
+
+static void pop(vctx *v, size_t mark)
+{
+    v->path[mark] = '\0';
+}
+
+static const char *type_name(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER: return "integer";
+    case JSON_REAL: return "number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "boolean";
+    case JSON_NULL: return "null";
+    }
+    return "value";
+}
+
+/* Unknown keys are errors: a typo must never be silently ignored. */
+static bool check_keys(vctx *v, json_t *obj, const char *const *allowed)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val) {
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+            if (strcmp(*a, key) == 0)
+                ok = true;
+        if (!ok) {
+            size_t m = push_key(v, key);
+            fail(v, "unknown key");
+            pop(v, m);
+            return false;
+        }
+    }
+    return true;
+}
+
+static json_t *want(vctx *v, json_t *obj, const char *key, json_type type,
+                    bool required)
+{
+    json_t *j = json_object_get(obj, key);
+    size_t m = push_key(v, key);
+    if (!j) {
+        if (required)
+            fail(v, "missing");
+    } else if (json_typeof(j) != type &&
+               !(type == JSON_TRUE && json_is_boolean(j))) {
+        static const char *names[] = {
+            [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",
+            [JSON_STRING] = "a string", [JSON_INTEGER] = "an integer",
+            [JSON_REAL] = "a number", [JSON_TRUE] = "a boolean",
+            [JSON_FALSE] = "a boolean", [JSON_NULL] = "null"};
+        fail(v, "expected %s, got %s", names[type], type_name(j));
+        j = NULL;
+    }
+    pop(v, m);
+    return v->failed ? NULL : j;
+}
+
+static bool want_int(vctx *v, json_t *obj, const char *key, long long lo,
+                     long long hi, long long *out)
+{
+    json_t *j = want(v, obj, key, JSON_INTEGER, false);
+    if (!j)
+        return false;
+    long long x = json_integer_value(j);
+    if (x < lo || x > hi) {
+        size_t m = push_key(v, key);
+        fail(v, "%lld is out of range %lld..%lld", x, lo, hi);
+        pop(v, m);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+static bool want_string_array(vctx *v, json_t *obj, const char *key,
+                              bool required)
+{
+    json_t *arr = want(v, obj, key, JSON_ARRAY, required);
+    if (!arr)
+        return !v->failed;
+    size_t m = push_key(v, key), i;
+    json_t *el;
+    json_array_foreach(arr, i, el) {
+        if (!json_is_string(el)) {
+            size_t m2 = push_index(v, i);
+            fail(v, "expected a string, got %s", type_name(el));
+            pop(v, m2);
+        }
+    }
+    pop(v, m);
+    return !v->failed;
+}
+
+static bool want_enum(vctx *v, json_t *obj, const char *key,
+                      const char *const *values, bool required)
+{
+    json_t *j = want(v, obj, key, JSON_STRING, required);
+    if (!j)
+        return !v->failed;
+    for (const char *const *e = values; *e; e++)
+        if (strcmp(*e, json_string_value(j)) == 0)
+            return true;
+    size_t m = push_key(v, key);
+    char list[256] = "";
+    for (const char *const *e = values; *e; e++) {
+        strncat(list, *e, sizeof list - strlen(list) - 1);
+        if (e[1])
+            strncat(list, ", ", sizeof list - strlen(list) - 1);
+    }
+    fail(v, "'%s' is not one of: %s", json_string_value(j), list);
+    pop(v, m);
+    return false;
+}
+
+/* ---- payloads ---------------------------------------------------------- */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Hex with optional whitespace between bytes, for readable scenarios. */
+static bool parse_hex(vctx *v, const char *key, const char *s, uint8_t **out,
+                      size_t *outlen)
+{
+    size_t n = strlen(s);
+    uint8_t *buf = malloc(n / 2 + 1);
+    size_t len = 0;
+    if (!buf) {
+        fail(v, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < n;) {
+        if (s[i] == ' ' || s[i] == '\n' || s[i] == '\t') {
+            i++;
+            continue;
+        }
+        int hi = hexval((unsigned char)s[i]);
+        int lo = i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
+        if (hi < 0 || lo < 0) {
+            size_t m = push_key(v, key);
+            fail(v, "not hex at character %zu", i + 1);
+            pop(v, m);
+            free(buf);
+            return false;
+        }
+        buf[len++] = (uint8_t)(hi << 4 | lo);
+        i += 2;
+    }
+    *out = buf;
+    *outlen = len;
+    return true;
+}
+
+/* Replaces every "{i}" in s by index; the caller frees the result. */
+static char *expand_template(const char *s, unsigned index)
+{
+    char num[16];
+    int numlen = snprintf(num, sizeof num, "%u", index);
+    size_t n = strlen(s), cap = n + 1, count = 0;
+    for (const char *p = strstr(s, "{i}"); p; p = strstr(p + 3, "{i}"))
+        count++;
+    cap += count * (size_t)numlen;
+    char *out = malloc(cap), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = s; *p;) {
+        if (strncmp(p, "{i}", 3) == 0) {
+            memcpy(o, num, (size_t)numlen);
+            o += numlen;
+            p += 3;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* ---- write items ------------------------------------------------------- */
+
+static const char *const item_kinds[] = {"text", "binary", "ping", "pong",
+                                         "close", "raw", "handshake", NULL};
+static const char *const item_keys[] = {
+    "text", "binary", "ping", "pong", "close", "raw", "handshake", "reason",
+    "hex", "count", "fin", "rsv", "opcode", "mask", "length_form", NULL};
+
+typedef struct item_list {
+    wsr_item *v;
+    size_t n, cap;
+} item_list;
+
+static wsr_item *item_push(vctx *v, item_list *l)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        wsr_item *nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv) {
+            fail(v, "out of memory");
+            return NULL;
+        }
+        l->v = nv;
+        l->cap = cap;
+    }
+    wsr_item *it = &l->v[l->n++];
+    memset(it, 0, sizeof *it);
+    return it;
+}
+
+static const char *item_kind_of(vctx *v, json_t *obj)
+{
+    const char *found = NULL;
+    for (const char *const *k = item_kinds; *k; k++) {
+        if (!json_object_get(obj, *k))
+            continue;
+        if (found) {
+            fail(v, "has both '%s' and '%s'; an item is exactly one of "
+                    "text, binary, ping, pong, close, raw, handshake",
+                 found, *k);
+            return NULL;
+        }
+        found = *k;
+    }
+    if (!found)
+        fail(v, "expected one of text, binary, ping, pong, close, raw, "
+                "handshake");
+    return found;
+}
+
+static bool parse_mask(vctx *v, json_t *obj, wsr_item *it)
+{
+    json_t *m = json_object_get(obj, "mask");
+    if (!m)
+        return true;
+    if (json_is_boolean(m)) {
+        /* A fixed default key keeps masked scenarios byte-for-byte repeatable. */
+        static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
+        it->mask = json_is_true(m);
+        memcpy(it->mask_key, key, 4);
+        return true;
+    }
+    uint8_t *k = NULL;
+    size_t klen = 0;
+    if (!json_is_string(m) ||
+        !parse_hex(v, "mask", json_string_value(m), &k, &klen) || klen != 4) {
+        size_t mk = push_key(v, "mask");
+        fail(v, "expected a boolean or 8 hex digits");
+        pop(v, mk);
+        free(k);
+        return false;
+    }
+    it->mask = true;
+    memcpy(it->mask_key, k, 4);
+    free(k);
+    return true;
+}
+
+/* Frame options shared by every frame kind. */
+static bool parse_frame_options(vctx *v, json_t *obj, wsr_item *it)
+{
+    json_t *fin = want(v, obj, "fin", JSON_TRUE, false);
+    long long x = 0;
+    it->fin = fin ? json_is_true(fin) : true;
+    if (v->failed)
+        return false;
+    if (want_int(v, obj, "rsv", 0, 7, &x))
+        it->rsv = (uint8_t)x;
+    if (want_int(v, obj, "opcode", 0, 15, &x))
+        it->opcode = (uint8_t)x;
+    if (json_object_get(obj, "length_form")) {
+        if (want_int(v, obj, "length_form", 7, 64, &x) && x != 7 && x != 16 &&
+            x != 64) {
+            size_t m = push_key(v, "length_form");
+            fail(v, "expected 7, 16 or 64");
+            pop(v, m);
+        }
+        it->len_form = (int)x;
+    }
+    return !v->failed && parse_mask(v, obj, it);
+}
+
+static bool parse_close_payload(vctx *v, json_t *obj, wsr_item *it)
+{
+    json_t *code = json_object_get(obj, "close");
+    json_t *reason = want(v, obj, "reason", JSON_STRING, false);
+    if (v->failed)
+        return false;
+    if (json_is_null(code)) {
+        if (reason) {
+            size_t m = push_key(v, "reason");
+            fail(v, "a reason needs a close code");
+            pop(v, m);
+            return false;
+        }
+        return true;
+    }
+    long long c;
+    if (!json_is_integer(code)) {
+        size_t m = push_key(v, "close");
+        fail(v, "expected an integer or null, got %s", type_name(code));
+        pop(v, m);
+        return false;
+    }
+    if (!want_int(v, obj, "close", 0, 65535, &c))
+        return false;
+    const char *r = reason ? json_string_value(reason) : "";
+    size_t rlen = reason ? json_string_length(reason) : 0;
+    it->data = malloc(2 + rlen);
+    if (!it->data) {
+        fail(v, "out of memory");
+        return false;
+    }
+    it->len = ws_close_payload((uint16_t)c, (const uint8_t *)r, rlen, it->data);
+    return true;
+}
+
+/* Expands one JSON item (with its count) into out. */
+static bool parse_item(vctx *v, json_t *obj, item_list *out)
+{
+    if (!json_is_object(obj)) {
+        fail(v, "expected an object, got %s", type_name(obj));
+        return false;
+    }
+    if (!check_keys(v, obj, item_keys))
+        return false;
+    const char *kind = item_kind_of(v, obj);
+    if (!kind)
+        return false;
+    long long count = 1;
+    if (json_object_get(obj, "count") &&
+        !want_int(v, obj, "count", 1, MAX_COUNT, &count))
+        return false;
+
+    if (strcmp(kind, "handshake") == 0) {
+        if (!want_enum(v, obj, "handshake",
+                       (const char *const[]){"accept", NULL}, true))
+            return false;
+        wsr_item *it = item_push(v, out);
+        if (it)
+            it->kind = WSR_ITEM_HANDSHAKE;
+        return it != NULL;
+    }
+    if (strcmp(kind, "raw") == 0) {
+        json_t *raw = want(v, obj, "raw", JSON_STRING, true);
+        wsr_item *it = raw ? item_push(v, out) : NULL;
+        if (!it)
+            return false;
+        it->kind = WSR_ITEM_RAW;
+        return parse_hex(v, "raw", json_string_value(raw), &it->data, &it->len);
+    }
+
+    wsr_item proto = {.kind = WSR_ITEM_FRAME};
+    if (!parse_frame_options(v, obj, &proto))
+        return false;
+    uint8_t op = strcmp(kind, "text") == 0     ? WS_OP_TEXT
+                 : strcmp(kind, "binary") == 0 ? WS_OP_BINARY
+                 : strcmp(kind, "ping") == 0   ? WS_OP_PING
+                 : strcmp(kind, "pong") == 0   ? WS_OP_PONG
+                                               : WS_OP_CLOSE;
+    if (!json_object_get(obj, "opcode"))
+        proto.opcode = op;
+
+    json_t *hex = want(v, obj, "hex", JSON_STRING, false);
+    json_t *payload = NULL;
+    if (v->failed)
+        return false;
+    if (op == WS_OP_CLOSE) {
+        if (!hex && !parse_close_payload(v, obj, &proto))
+            return false;
+    } else {
+        payload = hex ? NULL : want(v, obj, kind, JSON_STRING, true);
+        if (v->failed)
+            return false;
+    }
+    if (hex && !parse_hex(v, "hex", json_string_value(hex), &proto.data,
+                          &proto.len))
+        return false;
+
+    for (long long i = 1; i <= count; i++) {
+        wsr_item *it = item_push(v, out);
+        if (!it)
+            break;
+        *it = proto;
+        it->data = NULL;
+        if (payload) {
+            char *s = expand_template(json_string_value(payload), (unsigned)i);
+            if (!s) {
+                fail(v, "out of memory");
+                break;
+            }
+            it->data = (uint8_t *)s;
+            it->len = strlen(s);
+        } else if (proto.len) {
+            it->data = malloc(proto.len);
+            if (!it->data) {
+                fail(v, "out of memory");
+                break;
+            }
+            memcpy(it->data, proto.data, proto.len);
+        }
+        ws_frame_spec spec = {.payload_len = it->len, .len_form = it->len_form};
+        if (ws_encoded_size(&spec) < 0) {
+            size_t m = push_key(v, "length_form");
+            fail(v, "a %zu-byte payload does not fit the %d-bit length form",
+                 it->len, it->len_form);
+            pop(v, m);
+            break;
+        }
+    }
+    free(proto.data);
+    return !v->failed;
+}
+
+static size_t response_101_len(void)
+{
+    char buf[256], accept[29];
+    memset(accept, 'A', 28);
+    accept[28] = '\0';
+    int n = ws_build_101(buf, sizeof buf, accept);
+    return n > 0 ? (size_t)n : 0;
+}
+
+static size_t item_wire_len(const wsr_item *it)
+{
+    if (it->kind == WSR_ITEM_HANDSHAKE)
+        return response_101_len();
+    if (it->kind == WSR_ITEM_RAW)
+        return it->len;
+    ws_frame_spec spec = {.payload_len = it->len, .len_form = it->len_form,
+                          .mask = it->mask};
+    ssize_t n = ws_encoded_size(&spec);
+    return n > 0 ? (size_t)n : 0;
+}
+
+static bool parse_split(vctx *v, json_t *step, wsr_step *st, size_t total)
+{
+    json_t *split = want(v, step, "split", JSON_ARRAY, false);
+    if (!split)
+        return !v->failed;
+    size_t m = push_key(v, "split"), i;
+    json_t *el;
+    st->split = calloc(json_array_size(split) + 1, sizeof *st->split);
+    if (!st->split) {
+        fail(v, "out of memory");
+        return false;
+    }
+    json_array_foreach(split, i, el) {
+        size_t m2 = push_index(v, i);
+        long long off = json_is_integer(el) ? json_integer_value(el) : -1;
+        size_t prev = st->n_split ? st->split[st->n_split - 1] : 0;
+        if (!json_is_integer(el))
+            fail(v, "expected an integer, got %s", type_name(el));
+        else if (off <= (long long)prev || (size_t)off >= total)
+            fail(v, "offset %lld must be above %zu and below the group's "
+                    "%zu bytes", off, prev, total);
+        else
+            st->split[st->n_split++] = (size_t)off;
+        pop(v, m2);
+    }
+    pop(v, m);
+    return !v->failed;
+}
+
+static bool parse_write(vctx *v, json_t *step, wsr_step *st, wsr_scenario *sc)
+{
+    static const char *const keys[] = {"write", "split", "gap_ms", NULL};
+    if (!check_keys(v, step, keys))
+        return false;
+    json_t *arr = want(v, step, "write", JSON_ARRAY, true);
+    if (!arr)
+        return false;
+    if (json_array_size(arr) == 0) {
+        size_t m = push_key(v, "write");
+        fail(v, "a write group needs at least one item");
+        pop(v, m);
+        return false;
+    }
+    item_list items = {0};
+    size_t m = push_key(v, "write"), i;
+    json_t *el;
+    json_array_foreach(arr, i, el) {
+        size_t m2 = push_index(v, i);
+        bool ok = parse_item(v, el, &items);
+        pop(v, m2);
+        if (!ok)
+            break;
+    }
+    pop(v, m);
+    st->items = items.v;
+    st->n_items = items.n;
+    if (v->failed)
+        return false;
+
+    size_t total = 0;
+    for (size_t k = 0; k < st->n_items; k++) {
+        if (st->items[k].kind == WSR_ITEM_HANDSHAKE) {
+            if (sc->handshake_in_group) {
+                size_t m3 = push_key(v, "write");
+                fail(v, "the handshake response can be sent only once");
+                pop(v, m3);
+                return false;
+            }
+            sc->handshake_in_group = true;
+        }
+        total += item_wire_len(&st->items[k]);
+    }
+    if (total > MAX_GROUP_BYTES) {
+        fail(v, "the group is %zu bytes; the limit is %u", total,
+             MAX_GROUP_BYTES);
+        return false;
+    }
+    long long gap = 0;
+    if (json_object_get(step, "gap_ms") &&
+        !want_int(v, step, "gap_ms", 0, MAX_MS, &gap))
+        return false;
+    st->gap_ms = (unsigned)gap;
+    return parse_split(v, step, st, total);
+}
+
+static bool parse_await(vctx *v, json_t *step, wsr_step *st)
+{
+    static const char *const keys[] = {"await", "timeout_ms", "count", NULL};
+    static const char *const what[] = {"close", "messages", "eof", NULL};
+    if (!check_keys(v, step, keys) || !want_enum(v, step, "await", what, true))
+        return false;
+    const char *w = json_string_value(json_object_get(step, "await"));
+    st->await_what = strcmp(w, "close") == 0      ? WSR_AWAIT_CLOSE
+                     : strcmp(w, "messages") == 0 ? WSR_AWAIT_MESSAGES
+                                                  : WSR_AWAIT_EOF;
+    long long x = DEFAULT_AWAIT_MS, count = 1;
+    if (json_object_get(step, "timeout_ms") &&
+        !want_int(v, step, "timeout_ms", 1, MAX_MS, &x))
+        return false;
+    st->ms = (unsigned)x;
+    if (json_object_get(step, "count")) {
+        if (st->await_what != WSR_AWAIT_MESSAGES) {
+            size_t m = push_key(v, "count");
+            fail(v, "only 'await: messages' takes a count");
+            pop(v, m);
+            return false;
+        }
+        if (!want_int(v, step, "count", 1, MAX_COUNT, &count))
+            return false;
+    }
+    st->count = (unsigned)count;
+    return true;
+}
+
+static bool parse_echo(vctx *v, json_t *step, wsr_step *st)
+{
+    static const char *const keys[] = {"echo", NULL};
+    static const char *const echo_keys[] = {"timeout_ms", NULL};
+    if (!check_keys(v, step, keys))
+        return false;
+    json_t *echo = want(v, step, "echo", JSON_OBJECT, true);
+    if (!echo)
+        return false;
+    size_t m = push_key(v, "echo");
+    long long x = DEFAULT_AWAIT_MS;
+    if (check_keys(v, echo, echo_keys) && json_object_get(echo, "timeout_ms"))
+        want_int(v, echo, "timeout_ms", 1, MAX_MS, &x);
+    pop(v, m);
+    st->ms = (unsigned)x;
+    return !v->failed;
+}
+
+static const char *const step_kinds[] = {"write", "delay_ms", "await", "echo",
+                                         "shutdown", "abort", NULL};
+
+static bool parse_step(vctx *v, json_t *step, wsr_step *st, wsr_scenario *sc)
+{
+    if (!json_is_object(step)) {
+        fail(v, "expected an object, got %s", type_name(step));
+        return false;
+    }
+    const char *kind = NULL;
+    for (const char *const *k = step_kinds; *k; k++) {
+        if (!json_object_get(step, *k))
+            continue;
+        if (kind) {
+            fail(v, "has both '%s' and '%s'; a step is exactly one of write, "
+                    "delay_ms, await, echo, shutdown, abort", kind, *k);
+            return false;
+        }
+        kind = *k;
+    }
+    if (!kind) {
+        const char *first = json_object_iter_key(json_object_iter(step));
+        fail(v, "unknown step%s%s%s; expected one of write, delay_ms, await, "
+                "echo, shutdown, abort", first ? " '" : "", first ? first : "",
+             first ? "'" : "");
+        return false;
+    }
+    if (strcmp(kind, "write") == 0) {
+        st->kind = WSR_STEP_WRITE;
+        return parse_write(v, step, st, sc);
+    }
+    if (strcmp(kind, "await") == 0) {
+        st->kind = WSR_STEP_AWAIT;
+        return parse_await(v, step, st);
+    }
+    if (strcmp(kind, "echo") == 0) {
+        st->kind = WSR_STEP_ECHO;
+        return parse_echo(v, step, st);
+    }
+    const char *const only[] = {kind, NULL};
+    if (!check_keys(v, step, only))
+        return false;
+    if (strcmp(kind, "delay_ms") == 0) {
+        long long x;
+        st->kind = WSR_STEP_DELAY;
+        if (!want(v, step, "delay_ms", JSON_INTEGER, true) ||
+            !want_int(v, step, "delay_ms", 0, MAX_MS, &x))
+            return false;
+        st->ms = (unsigned)x;
+        return true;
+    }
+    if (strcmp(kind, "shutdown") == 0) {
+        st->kind = WSR_STEP_SHUTDOWN;
+        return want_enum(v, step, "shutdown",
+                         (const char *const[]){"write", NULL}, true);
+    }
+    st->kind = WSR_STEP_ABORT;
+    return want_enum(v, step, "abort", (const char *const[]){"rst", NULL},
+                     true);
+}
+
+/* ---- the parts the server does not run, checked all the same ----------- */
+
+static bool check_client(vctx *v, json_t *root)
+{
+    static const char *const keys[] = {"recv_delay_ms", "recv_timeout_ms",
+                                       "max_messages", "echo", NULL};
+    json_t *c = want(v, root, "client", JSON_OBJECT, false);
+    if (!c)
+        return !v->failed;
+    size_t m = push_key(v, "client");
+    long long x;
+    if (check_keys(v, c, keys)) {
+        if (json_object_get(c, "recv_delay_ms"))
+            want_int(v, c, "recv_delay_ms", 0, MAX_MS, &x);
+        if (json_object_get(c, "recv_timeout_ms"))
+            want_int(v, c, "recv_timeout_ms", 1, MAX_MS, &x);
+        if (json_object_get(c, "max_messages"))
+            want_int(v, c, "max_messages", 1, 10 * MAX_COUNT, &x);
+        want(v, c, "echo", JSON_TRUE, false);
+    }
+    pop(v, m);
+    return !v->failed;
+}
+
+static bool check_expected_message(vctx *v, json_t *msg)
+{
+    static const char *const keys[] = {"text", "hex", "count", NULL};
+    long long x;
+    if (!json_is_object(msg)) {
+        fail(v, "expected an object, got %s", type_name(msg));
+        return false;
+    }
+    if (!check_keys(v, msg, keys))
+        return false;
+    bool text = json_object_get(msg, "text"), hex = json_object_get(msg, "hex");
+    if (text == hex) {
+        fail(v, "expected exactly one of 'text' or 'hex'");
+        return false;
+    }
+    want(v, msg, "text", JSON_STRING, false);
+    json_t *h = want(v, msg, "hex", JSON_STRING, false);
+    if (h) {
+        uint8_t *buf = NULL;
+        size_t len;
+        if (parse_hex(v, "hex", json_string_value(h), &buf, &len))
+            free(buf);
+    }
+    if (json_object_get(msg, "count"))
+        want_int(v, msg, "count", 1, MAX_COUNT, &x);
+    return !v->failed;
+}
+
+static bool check_expect(vctx *v, json_t *root)
+{
+    static const char *const keys[] = {"messages", "close", "client_close",
+                                       NULL};
+    json_t *e = want(v, root, "expect", JSON_OBJECT, true);
+    if (!e)
+        return false;
+    size_t m = push_key(v, "expect");
+    if (!check_keys(v, e, keys))
+        goto out;
+    json_t *msgs = want(v, e, "messages", JSON_ARRAY, false), *el;
+    size_t i;
+    if (msgs) {
+        size_t m2 = push_key(v, "messages");
+        json_array_foreach(msgs, i, el) {
+            size_t m3 = push_index(v, i);
+            bool ok = check_expected_message(v, el);
+            pop(v, m3);
+            if (!ok)
+                break;
+        }
+        pop(v, m2);
+    }
+    json_t *close = want(v, e, "close", JSON_OBJECT, false);
+    if (close) {
+        static const char *const ckeys[] = {"code", "reason", NULL};
+        size_t m2 = push_key(v, "close");
+        json_t *code = json_object_get(close, "code");
+        long long x;
+        if (check_keys(v, close, ckeys)) {
+            if (!code)
+                fail(v, "missing 'code' (an integer, or null for none)");
+            else if (!json_is_null(code))
+                want_int(v, close, "code", 0, 65535, &x);
+            want(v, close, "reason", JSON_STRING, false);
+        }
+        pop(v, m2);
+    }
+    json_t *cc = json_object_get(e, "client_close");
+    if (cc && !json_is_false(cc)) {
+        static const char *const ckeys[] = {"code", NULL};
+        size_t m2 = push_key(v, "client_close");
+        long long x;
+        if (!json_is_object(cc))
+            fail(v, "expected an object or false, got %s", type_name(cc));
+        else if (check_keys(v, cc, ckeys) && json_object_get(cc, "code"))
+            want_int(v, cc, "code", 0, 65535, &x);
+        pop(v, m2);
+    }
+out:
+    pop(v, m);
+    return !v->failed;
+}
+
+static const char *const severities[] = {"fail", "non-strict",
+                                         "informational", NULL};
+
+static bool check_meta(vctx *v, json_t *root)
+{
+    json_t *bugs = want(v, root, "bugs", JSON_ARRAY, false), *el;
+    size_t i;
+    want(v, root, "summary", JSON_STRING, true);
+    want_string_array(v, root, "rfc", true);
+    want_string_array(v, root, "tags", false);
+    want_enum(v, root, "severity", severities, false);
+    if (bugs) {
+        static const char *const keys[] = {"library", "versions", "url", NULL};
+        size_t m = push_key(v, "bugs");
+        json_array_foreach(bugs, i, el) {
+            size_t m2 = push_index(v, i);
+            if (!json_is_object(el))
+                fail(v, "expected an object, got %s", type_name(el));
+            else if (check_keys(v, el, keys)) {
+                want(v, el, "library", JSON_STRING, true);
+                want(v, el, "versions", JSON_STRING, false);
+                want(v, el, "url", JSON_STRING, false);
+            }
+            pop(v, m2);
+        }
+        pop(v, m);
+    }
+    json_t *sbc = want(v, root, "severity_by_check", JSON_OBJECT, false);
+    if (sbc) {
+        static const char *const keys[] = {"messages", "close", "client_close",
+                                           NULL};
+        size_t m = push_key(v, "severity_by_check");
+        const char *key;
+        json_t *val;
+        if (check_keys(v, sbc, keys))
+            json_object_foreach(sbc, key, val) want_enum(v, sbc, key,
+                                                         severities, true);
+        pop(v, m);
+    }
+    return !v->failed;
+}
+
+/* ---- loading ----------------------------------------------------------- */
+
+static void free_steps(wsr_step *steps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < steps[i].n_items; k++)
+            free(steps[i].items[k].data);
+        free(steps[i].items);
+        free(steps[i].split);
+    }
+    free(steps);
+}
+
+void wsr_scenario_del(wsr_scenario *sc)
+{
+    if (!sc)
+        return;
+    free_steps(sc->steps, sc->n_steps);
+    free(sc->name);
+    free(sc->path);
+    free(sc);
+}
+
+static bool parse_steps(vctx *v, json_t *root, wsr_scenario *sc)
+{
+    json_t *steps = want(v, root, "steps", JSON_ARRAY, true), *el;
+    size_t i;
+    if (!steps)
+        return false;
+    if (json_array_size(steps) == 0) {
+        size_t m = push_key(v, "steps");
+        fail(v, "a scenario needs at least one step");
+        pop(v, m);
+        return false;
+    }
+    sc->steps = calloc(json_array_size(steps), sizeof *sc->steps);
+    if (!sc->steps) {
+        fail(v, "out of memory");
+        return false;
+    }
+    size_t m = push_key(v, "steps");
+    json_array_foreach(steps, i, el) {
+        size_t m2 = push_index(v, i);
+        sc->n_steps = i + 1;
+        bool ok = parse_step(v, el, &sc->steps[i], sc);
+        pop(v, m2);
+        if (!ok)
+            break;
+    }
+    pop(v, m);
+    return !v->failed;
+}
+
+wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
+                                     char *err, size_t errlen)
+{
+    static const char *const top_keys[] = {
+        "name", "summary", "rfc", "tags", "bugs", "client", "steps", "expect",
+        "severity", "severity_by_check", NULL};
+    vctx v = {.file = file, .err = err, .errlen = errlen};
+    json_error_t jerr;
+    json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(err, errlen, "%s:%d:%d: invalid JSON: %s", file, jerr.line,
+                 jerr.column, jerr.text);
+        return NULL;
+    }
+    wsr_scenario *sc = calloc(1, sizeof *sc);
+    if (!sc) {
+        snprintf(err, errlen, "%s: out of memory", file);
+        json_decref(root);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        fail(&v, "expected an object, got %s", type_name(root));
+        goto done;
+    }
+    json_t *jname = want(&v, root, "name", JSON_STRING, true);
+    if (jname && name && strcmp(json_string_value(jname), name) != 0) {
+        size_t m = push_key(&v, "name");
+        fail(&v, "'%s' does not match the file's place; expected '%s'",
+             json_string_value(jname), name);
+        pop(&v, m);
+    }
+    if (!v.failed && check_keys(&v, root, top_keys) && check_meta(&v, root) &&
+        check_client(&v, root) && check_expect(&v, root))
+        parse_steps(&v, root, sc);
+    if (!v.failed) {
+        sc->name = strdup(json_string_value(jname));
+        sc->path = strdup(file);
+        if (!sc->name || !sc->path)
+            fail(&v, "out of memory");
+    }
+done:
+    json_decref(root);
+    if (v.failed) {
+        wsr_scenario_del(sc);
+        return NULL;
+    }
+    return sc;
+}
+
+/* ---- sets -------------------------------------------------------------- */
+
+static int push_scenario(wsr_scenario_set *set, wsr_scenario *sc)
+{
+    wsr_scenario **nv = realloc(set->v, (set->n + 1) * sizeof *nv);
+    if (!nv)
+        return -1;
+    set->v = nv;
+    set->v[set->n++] = sc;
+    return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* rel is the path under the root so far ("" or "close/"). */
+static int load_dir(wsr_scenario_set *set, const char *root, const char *rel,
+                    char *err, size_t errlen)
+{
+    char dirpath[4096];
+    snprintf(dirpath, sizeof dirpath, "%s/%s", root, rel);
+    DIR *d = opendir(dirpath);
+    if (!d) {
+        snprintf(err, errlen, "%s: cannot open: %s", dirpath, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char sub[4096], full[8200];
+        snprintf(sub, sizeof sub, "%s%s", rel, de->d_name);
+        snprintf(full, sizeof full, "%s/%s", root, sub);
+        struct stat st;
+        if (stat(full, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            strncat(sub, "/", sizeof sub - strlen(sub) - 1);
+            rc = load_dir(set, root, sub, err, errlen);
+        } else if (S_ISREG(st.st_mode) && ends_with(sub, ".json")) {
+            sub[strlen(sub) - 5] = '\0';
+            wsr_scenario *sc = wsr_scenario_load_file(full, sub, err, errlen);
+            if (!sc || push_scenario(set, sc) != 0) {
+                if (sc)
+                    snprintf(err, errlen, "%s: out of memory", full);
+                wsr_scenario_del(sc);
+                rc = -1;
+            }
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    const wsr_scenario *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+int wsr_scenario_set_load(wsr_scenario_set *set, const char *dir, char *err,
+                          size_t errlen)
+{
+    set->v = NULL;
+    set->n = 0;
+    if (load_dir(set, dir, "", err, errlen) != 0) {
+        wsr_scenario_set_free(set);
+        return -1;
+    }
+    qsort(set->v, set->n, sizeof *set->v, by_name);
+    for (size_t i = 1; i < set->n; i++) {
+        if (strcmp(set->v[i - 1]->name, set->v[i]->name) == 0) {
+            snprintf(err, errlen, "%s: duplicate scenario name '%s'",
+                     set->v[i]->path, set->v[i]->name);
+            wsr_scenario_set_free(set);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void wsr_scenario_set_free(wsr_scenario_set *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        wsr_scenario_del(set->v[i]);
+    free(set->v);
+    set->v = NULL;
+    set->n = 0;
+}
+
+const wsr_scenario *wsr_scenario_set_find(const wsr_scenario_set *set,
+                                          const char *name, size_t len)
+{
+    size_t lo = 0, hi = set->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const char *n = set->v[mid]->name;
+        int c = strncmp(n, name, len);
+        if (c == 0 && n[len] != '\0')
+            c = 1;
+        if (c == 0)
+            return set->v[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}

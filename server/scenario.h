@@ -1,0 +1,95 @@
+/*
+ * scenario.h — scenario files (JSON) → validated step programs.
+ *
+ * Loading is strict: unknown keys are errors, types and ranges are checked,
+ * and every error names the file and the JSON path ("steps[2].write[0].text")
+ * so a person can fix it without guessing. Write groups are expanded at load
+ * time (count, {i} templates, payload sources) so that a session only copies
+ * bytes and never fails on a scenario it accepted.
+ */
+#ifndef WSR_SCENARIO_H
+#define WSR_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum wsr_item_kind {
+    WSR_ITEM_FRAME,      /* an RFC 6455 frame, encoded at send time */
+    WSR_ITEM_RAW,        /* bytes exactly as given */
+    WSR_ITEM_HANDSHAKE,  /* the 101 response, which depends on the client's key */
+};
+
+typedef struct wsr_item {
+    enum wsr_item_kind kind;
+    bool fin;
+    uint8_t rsv;
+    uint8_t opcode;
+    bool mask;
+    uint8_t mask_key[4];
+    int len_form;        /* 0 minimal, or 7/16/64 */
+    uint8_t *data;       /* payload (frames) or bytes (raw); owned */
+    size_t len;
+} wsr_item;
+
+enum wsr_step_kind {
+    WSR_STEP_WRITE,
+    WSR_STEP_DELAY,
+    WSR_STEP_AWAIT,
+    WSR_STEP_ECHO,
+    WSR_STEP_SHUTDOWN,
+    WSR_STEP_ABORT,
+};
+
+enum wsr_await_what {
+    WSR_AWAIT_CLOSE,
+    WSR_AWAIT_MESSAGES,
+    WSR_AWAIT_EOF,
+};
+
+typedef struct wsr_step {
+    enum wsr_step_kind kind;
+    /* write */
+    wsr_item *items;
+    size_t n_items;
+    size_t *split;       /* ascending byte offsets into the group */
+    size_t n_split;
+    unsigned gap_ms;
+    /* delay; await and echo timeouts */
+    unsigned ms;
+    /* await */
+    enum wsr_await_what await_what;
+    unsigned count;
+} wsr_step;
+
+typedef struct wsr_scenario {
+    char *name;          /* "close/send-then-close" */
+    char *path;          /* the file it came from */
+    wsr_step *steps;
+    size_t n_steps;
+    bool handshake_in_group; /* a write group carries the 101 itself */
+} wsr_scenario;
+
+typedef struct wsr_scenario_set {
+    wsr_scenario **v;    /* sorted by name */
+    size_t n;
+} wsr_scenario_set;
+
+/* Loads one file. name is what the file's "name" must be (its path under
+ * the scenarios folder without .json), or NULL to skip that check. Returns
+ * a new scenario, or NULL with a message "FILE: PATH: what is wrong" in err. */
+wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
+                                     char *err, size_t errlen);
+void wsr_scenario_del(wsr_scenario *sc);
+
+/* Loads every *.json under dir, recursively. Returns 0, or -1 with the first
+ * error in err (the set is then empty). Duplicate names are errors. */
+int wsr_scenario_set_load(wsr_scenario_set *set, const char *dir,
+                          char *err, size_t errlen);
+void wsr_scenario_set_free(wsr_scenario_set *set);
+
+/* Finds a scenario by name (not NUL-terminated), or NULL. */
+const wsr_scenario *wsr_scenario_set_find(const wsr_scenario_set *set,
+                                          const char *name, size_t len);
+
+#endif
