@@ -1,0 +1,655 @@
+"""Judging: hand-made observations and transcripts against scenario expectations.
+
+The wording of reasons is asserted exactly where it is part of the product
+(the founding case, pass confirmations, the message diffs).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+
+import pytest
+from wsreplay.evaluate import Check, Verdict, evaluate, expand_messages
+
+CLOSED_OK = "websockets.exceptions.ConnectionClosedOK"
+
+
+def scenario(expect: dict, **extra) -> dict:
+    return {
+        "name": "close/send-then-close",
+        "summary": "s",
+        "rfc": [],
+        "steps": [],
+        "expect": expect,
+        **extra,
+    }
+
+
+def observation(
+    messages: list[dict] | None = None,
+    close: dict | None = None,
+    end: str = "closed",
+    error_type: str | None = CLOSED_OK,
+    **extra,
+) -> dict:
+    obs = {
+        "id": "1",
+        "connected": True,
+        "messages": messages if messages is not None else [],
+        "close": close,
+        "end": end,
+        "error": {"type": error_type, "message": "m"} if error_type else None,
+        "unsupported": [],
+        "events": [],
+        "duration_ms": 5.0,
+    }
+    obs.update(extra)
+    return obs
+
+
+def text(value: str) -> dict:
+    return {"type": "text", "length": len(value.encode()), "text": value}
+
+
+def transcript(*client_closes: tuple[int | None, str | None]) -> dict:
+    """A transcript whose only incoming frames are the given client close frames."""
+    events = [
+        {"t_us": 0, "dir": "in", "type": "tcp_accept"},
+        # the server's own close must never be mistaken for the client's
+        {
+            "t_us": 5,
+            "dir": "out",
+            "type": "frame",
+            "opcode": 8,
+            "close_code": 1000,
+            "close_reason": "bye",
+        },
+    ]
+    for code, reason in client_closes:
+        frame = {"t_us": 10, "dir": "in", "type": "frame", "opcode": 8}
+        if code is not None:
+            frame["close_code"] = code
+            frame["close_reason"] = reason or ""
+        events.append(frame)
+    return {
+        "run": "r-1",
+        "scenario": "close/send-then-close",
+        "complete": True,
+        "end": {"reason": "complete", "detail": ""},
+        "events": events,
+    }
+
+
+FOUNDING = scenario(
+    {
+        "messages": [{"text": "final message"}],
+        "close": {"code": 1000, "reason": "bye"},
+        "client_close": {"code": 1000},
+    },
+    client={"recv_delay_ms": 100},
+)
+BYE = {"code": 1000, "reason": "bye"}
+
+
+def check(verdict: Verdict, name: str) -> Check:
+    (found,) = [c for c in verdict.checks if c.name == name]
+    return found
+
+
+# ------------------------------------------------------------ founding case
+
+
+def test_founding_case_names_the_lost_message_and_the_close_that_arrived() -> None:
+    result = evaluate(FOUNDING, observation([], BYE), transcript((1000, "bye")))
+    assert result.verdict == "fail"
+    assert result.reason == (
+        "the message 'final message' was not received, although the close "
+        "(1000 'bye') was; recv() raised websockets.exceptions.ConnectionClosedOK"
+    )
+    assert check(result, "messages").detail == "expected 1 message, received 0"
+    assert check(result, "close").ok and check(result, "client_close").ok
+
+
+def test_founding_case_passes_when_the_message_arrives() -> None:
+    result = evaluate(
+        FOUNDING, observation([text("final message")], BYE), transcript((1000, "bye"))
+    )
+    assert result.verdict == "pass"
+    assert result.reason == (
+        "received the 1 expected message and close 1000 'bye', "
+        "and the client sent close 1000 'bye'"
+    )
+    assert all(c.ok for c in result.checks)
+    assert [c.name for c in result.checks] == ["messages", "close", "client_close"]
+
+
+def test_pass_reason_without_client_close() -> None:
+    sc = scenario({"messages": [{"text": "final message"}], "close": BYE})
+    result = evaluate(sc, observation([text("final message")], BYE), None)
+    assert result.verdict == "pass"
+    assert result.reason == "received the 1 expected message and close 1000 'bye'"
+
+
+def test_lost_message_without_close_says_nothing_about_a_close() -> None:
+    sc = scenario({"messages": [{"text": "final message"}], "close": BYE})
+    result = evaluate(sc, observation([], {"code": 1006, "reason": ""}), None)
+    assert result.reason == (
+        "the message 'final message' was not received; "
+        "recv() raised websockets.exceptions.ConnectionClosedOK; "
+        "expected close 1000 'bye', received 1006 with no reason"
+    )
+
+
+# ------------------------------------------------------------ messages
+
+
+HUNDRED = scenario({"messages": [{"text": "message {i}", "count": 100}]})
+
+
+def hundred(n: int = 100) -> list[dict]:
+    return [text(f"message {i}") for i in range(1, n + 1)]
+
+
+def test_count_template_expands_in_order() -> None:
+    expanded = expand_messages(
+        [{"text": "a"}, {"text": "m{i}", "count": 3}, {"hex": "00FF"}]
+    )
+    assert expanded == [
+        {"type": "text", "text": "a"},
+        {"type": "text", "text": "m1"},
+        {"type": "text", "text": "m2"},
+        {"type": "text", "text": "m3"},
+        {"type": "binary", "hex": "00ff"},
+    ]
+
+
+def test_template_without_count_is_literal() -> None:
+    sc = scenario({"messages": [{"text": "{i}"}]})
+    assert evaluate(sc, observation([text("{i}")]), None).verdict == "pass"
+    assert evaluate(sc, observation([text("1")]), None).verdict == "fail"
+
+
+def test_all_hundred_messages_pass() -> None:
+    result = evaluate(HUNDRED, observation(hundred()), None)
+    assert result.verdict == "pass"
+    assert result.reason == "received the 100 expected messages"
+    assert check(result, "messages").expected == {"count": 100}
+
+
+def test_one_message_differs() -> None:
+    got = hundred()
+    got[36] = text("message 38")
+    result = evaluate(HUNDRED, observation(got), None)
+    assert result.verdict == "fail"
+    assert result.reason == (
+        "message 37 of 100 differs: expected 'message 37', received 'message 38'"
+    )
+    messages = check(result, "messages")
+    assert messages.expected == {
+        "count": 100,
+        "at": 37,
+        "message": {"type": "text", "text": "message 37"},
+    }
+    assert messages.observed["message"] == text("message 38")
+
+
+def test_difference_and_loss_together() -> None:
+    sc = scenario({"messages": [{"text": "m{i}", "count": 3}], "close": BYE})
+    result = evaluate(sc, observation([text("m1"), text("m3")], BYE), None)
+    assert result.reason == (
+        "message 2 of 3 differs: expected 'm2', received 'm3'; only 2 of 3 received, "
+        "although the close (1000 'bye') was received; "
+        "recv() raised websockets.exceptions.ConnectionClosedOK"
+    )
+    extra = evaluate(
+        sc, observation([text("m1"), text("x"), text("m3"), text("m4")], BYE), None
+    )
+    assert check(extra, "messages").detail == (
+        "message 2 of 3 differs: expected 'm2', received 'x'; 4 received in all"
+    )
+    assert extra.reason == check(extra, "messages").detail  # nothing lost: no cause
+
+
+def test_last_message_missing() -> None:
+    result = evaluate(HUNDRED, observation(hundred(99)), None)
+    assert check(result, "messages").detail == (
+        "received 99 of 100 messages; message 100 'message 100' missing"
+    )
+    assert result.reason == (
+        "received 99 of 100 messages; message 100 'message 100' missing; "
+        "recv() raised websockets.exceptions.ConnectionClosedOK"
+    )
+
+
+def test_several_messages_missing_with_close_received() -> None:
+    sc = scenario({"messages": [{"text": "message {i}", "count": 100}], "close": BYE})
+    result = evaluate(sc, observation(hundred(98), BYE), None)
+    assert result.reason == (
+        "received 98 of 100 messages; messages 99 to 100 missing, from 'message 99', "
+        "although the close (1000 'bye') was received; "
+        "recv() raised websockets.exceptions.ConnectionClosedOK"
+    )
+
+
+def test_none_of_several_received() -> None:
+    result = evaluate(HUNDRED, observation([], end="timeout", error_type=None), None)
+    assert result.reason == (
+        "none of the 100 expected messages was received (first: 'message 1'); "
+        "receiving timed out after 3000 ms"
+    )
+
+
+def test_timeout_uses_the_scenario_recv_timeout() -> None:
+    sc = scenario({"messages": [{"text": "x"}]}, client={"recv_timeout_ms": 500})
+    result = evaluate(sc, observation([], end="timeout", error_type=None), None)
+    assert (
+        result.reason
+        == "the message 'x' was not received; receiving timed out after 500 ms"
+    )
+
+
+def test_connect_failure_is_named() -> None:
+    sc = scenario({"messages": [{"text": "x"}]})
+    obs = observation(
+        [], end="connect_failed", error_type="ConnectionRefusedError", connected=False
+    )
+    result = evaluate(sc, obs, None)
+    assert result.verdict == "fail"
+    assert result.reason.endswith("connecting failed with ConnectionRefusedError")
+
+
+def test_extra_message_is_reported() -> None:
+    sc = scenario({"messages": [{"text": "a"}]})
+    result = evaluate(sc, observation([text("a"), text("b")]), None)
+    assert result.verdict == "fail"
+    assert (
+        result.reason
+        == "expected 1 message, received 2; message 2 'b' was not expected"
+    )
+
+
+def test_no_messages_expected_and_none_received() -> None:
+    result = evaluate(scenario({"messages": []}), observation([]), None)
+    assert result.verdict == "pass"
+    assert result.reason == "received no messages, as expected"
+
+
+def test_text_and_binary_with_the_same_bytes_differ() -> None:
+    sc = scenario({"messages": [{"text": "abc"}]})
+    got = {"type": "binary", "length": 3, "hex": "616263"}
+    result = evaluate(sc, observation([got]), None)
+    assert result.verdict == "fail"
+    assert (
+        result.reason
+        == "message 1 of 1 differs: expected 'abc', received binary 616263"
+    )
+
+
+def test_binary_hex_compares_case_insensitively() -> None:
+    sc = scenario({"messages": [{"hex": "00FF10"}]})
+    got = {"type": "binary", "length": 3, "hex": "00ff10"}
+    assert evaluate(sc, observation([got]), None).verdict == "pass"
+    got_other = {"type": "binary", "length": 3, "hex": "00ff11"}
+    result = evaluate(sc, observation([got_other]), None)
+    assert result.reason == (
+        "message 1 of 1 differs: expected binary 00ff10, received binary 00ff11"
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "kind", "payload"),
+    [
+        ({"text": "x" * 5000}, "text", b"x" * 5000),
+        ({"hex": "ab" * 5000}, "binary", b"\xab" * 5000),
+        ({"text": "big {i}", "count": 2}, "text", None),  # per-message digests below
+    ],
+)
+def test_large_messages_compare_by_sha256(
+    entry: dict, kind: str, payload: bytes | None
+) -> None:
+    sc = scenario({"messages": [entry]})
+    payloads = [payload] if payload is not None else [b"big 1", b"big 2"]
+    got = [
+        {"type": kind, "length": len(p), "sha256": hashlib.sha256(p).hexdigest()}
+        for p in payloads
+    ]
+    assert evaluate(sc, observation(got), None).verdict == "pass"
+    wrong = copy.deepcopy(got)
+    wrong[-1]["sha256"] = hashlib.sha256(b"something else").hexdigest()
+    result = evaluate(sc, observation(wrong), None)
+    assert result.verdict == "fail"
+    assert f"message {len(got)} of {len(got)} differs" in result.reason
+    assert "sha256" in result.reason
+
+
+def test_uppercase_observed_digest_matches() -> None:
+    sc = scenario({"messages": [{"text": "y" * 5000}]})
+    digest = hashlib.sha256(b"y" * 5000).hexdigest().upper()
+    got = [{"type": "text", "length": 5000, "sha256": digest}]
+    assert evaluate(sc, observation(got), None).verdict == "pass"
+
+
+def test_message_without_content_never_matches() -> None:
+    sc = scenario({"messages": [{"text": "a"}]})
+    result = evaluate(sc, observation([{"type": "text", "length": 1}]), None)
+    assert result.verdict == "fail"
+    assert "text message with no content" in result.reason
+
+
+def test_long_text_is_shortened_in_the_reason() -> None:
+    sc = scenario({"messages": [{"text": "a" * 200}]})
+    result = evaluate(sc, observation([text("b" * 200)]), None)
+    assert result.reason == (
+        f"message 1 of 1 differs: expected '{'a' * 60}'… (200 bytes), "
+        f"received '{'b' * 60}'… (200 bytes)"
+    )
+
+
+# ------------------------------------------------------------ close
+
+
+@pytest.mark.parametrize(
+    ("expected", "close", "ok", "detail"),
+    [
+        # row: scenario's close, library's close, verdict ok?, detail
+        (BYE, BYE, True, "received close 1000 'bye'"),
+        (
+            BYE,
+            {"code": 1000, "reason": "ciao"},
+            False,
+            "expected close 1000 'bye', received 1000 'ciao'",
+        ),
+        (
+            BYE,
+            {"code": 1000, "reason": ""},
+            False,
+            "expected close 1000 'bye', received 1000 with no reason",
+        ),
+        (
+            BYE,
+            {"code": 1006, "reason": None},
+            False,
+            "expected close 1000 'bye', received 1006 with no reason",
+        ),
+        (
+            {"code": 1000},
+            {"code": 1000, "reason": "anything"},
+            True,
+            "received close 1000",
+        ),
+        (
+            {"code": 1000},
+            {"code": 1001, "reason": "away"},
+            False,
+            "expected close 1000, received 1001",
+        ),
+        (
+            {"code": 1000, "reason": ""},
+            {"code": 1000, "reason": None},
+            True,
+            "received close 1000",
+        ),
+        (
+            BYE,
+            None,
+            False,
+            "expected close 1000 'bye', but the library reported no close",
+        ),
+        ({"code": None}, None, True, "the library reported no close code, as expected"),
+        (
+            {"code": None},
+            {"code": None, "reason": None},
+            True,
+            "the library reported no close code, as expected",
+        ),
+        (
+            {"code": None},
+            {"code": 1005, "reason": ""},
+            False,
+            "expected no close code, received 1005",
+        ),
+        (
+            {"code": 1000},
+            {"code": None, "reason": None},
+            False,
+            "expected close 1000, received a close with no code",
+        ),
+    ],
+)
+def test_close_check(expected: dict, close: dict | None, ok: bool, detail: str) -> None:
+    result = evaluate(scenario({"close": expected}), observation([], close), None)
+    found = check(result, "close")
+    assert (found.ok, found.detail) == (ok, detail)
+    assert result.verdict == ("pass" if ok else "fail")
+    assert found.expected == expected and found.observed == close
+    if not ok:
+        assert result.reason == detail
+
+
+# ------------------------------------------------------------ client_close
+
+
+@pytest.mark.parametrize(
+    ("expected", "frames", "ok", "detail"),
+    [
+        ({"code": 1000}, [(1000, "")], True, "the client sent close 1000"),
+        (
+            {"code": 1000},
+            [(1001, "going away")],
+            False,
+            "the client sent close 1001 'going away', expected close 1000",
+        ),
+        (
+            {"code": 1000},
+            [],
+            False,
+            "the client sent no close frame, expected close 1000",
+        ),
+        # only the first close frame counts
+        (
+            {"code": 1000},
+            [(1002, ""), (1000, "")],
+            False,
+            "the client sent close 1002, expected close 1000",
+        ),
+        ({"code": None}, [(None, None)], True, "the client sent an empty close frame"),
+        (
+            {"code": 1000},
+            [(None, None)],
+            False,
+            "the client sent an empty close frame, expected close 1000",
+        ),
+        ({}, [(1011, "")], True, "the client sent close 1011"),
+        (False, [], True, "the client sent no close frame, as expected"),
+        (
+            False,
+            [(1000, "bye")],
+            False,
+            "the client sent close 1000 'bye' although it must not send one",
+        ),
+    ],
+)
+def test_client_close_check(expected, frames: list, ok: bool, detail: str) -> None:
+    result = evaluate(
+        scenario({"client_close": expected}), observation(), transcript(*frames)
+    )
+    found = check(result, "client_close")
+    assert (found.ok, found.detail) == (ok, detail)
+    assert result.verdict == ("pass" if ok else "fail")
+
+
+def test_client_close_without_transcript_is_an_error() -> None:
+    result = evaluate(FOUNDING, observation([text("final message")], BYE), None)
+    assert result.verdict == "error"
+    assert result.reason.startswith("no server transcript")
+    found = check(result, "client_close")
+    assert (found.ok, found.severity) == (False, "error")
+    # the other checks are still made and kept
+    assert check(result, "messages").ok and check(result, "close").ok
+
+
+def test_missing_transcript_outranks_a_library_failure() -> None:
+    result = evaluate(FOUNDING, observation([], BYE), None)
+    assert result.verdict == "error"
+    assert result.reason.startswith("no server transcript, so the client_close check")
+    assert (
+        "(fail)" in result.reason
+        and "'final message' was not received" in result.reason
+    )
+
+
+def test_transcript_is_not_needed_without_client_close() -> None:
+    sc = scenario({"messages": [{"text": "a"}]})
+    assert evaluate(sc, observation([text("a")]), None).verdict == "pass"
+
+
+# ------------------------------------------------------------ severity
+
+
+LOSSY = observation([], {"code": 1006, "reason": ""})  # both messages and close fail
+TWO = {"messages": [{"text": "a"}], "close": BYE}
+
+
+@pytest.mark.parametrize(
+    ("extra", "verdict"),
+    [
+        ({}, "fail"),
+        ({"severity": "fail"}, "fail"),
+        ({"severity": "non-strict"}, "non-strict"),
+        ({"severity": "informational"}, "informational"),
+        ({"severity_by_check": {"close": "informational"}}, "fail"),
+        ({"severity_by_check": {"close": "non-strict"}}, "fail"),
+        ({"severity": "non-strict", "severity_by_check": {"close": "fail"}}, "fail"),
+        (
+            {"severity": "informational", "severity_by_check": {"close": "non-strict"}},
+            "non-strict",
+        ),
+        (
+            {"severity": "informational", "severity_by_check": {"messages": "fail"}},
+            "fail",
+        ),
+        (
+            {
+                "severity": "fail",
+                "severity_by_check": {
+                    "messages": "informational",
+                    "close": "informational",
+                },
+            },
+            "informational",
+        ),
+    ],
+)
+def test_strictest_failing_severity_wins(extra: dict, verdict: str) -> None:
+    assert evaluate(scenario(TWO, **extra), LOSSY, None).verdict == verdict
+
+
+def test_per_check_severity_is_recorded_and_a_passing_check_does_not_count() -> None:
+    sc = scenario(TWO, severity="informational", severity_by_check={"messages": "fail"})
+    result = evaluate(sc, observation([text("a")], {"code": 1006, "reason": ""}), None)
+    assert result.verdict == "informational"  # messages (fail) holds, close does not
+    assert check(result, "messages").severity == "fail"
+    assert check(result, "close").severity == "informational"
+
+
+def test_reason_lists_the_most_severe_first_and_marks_the_milder() -> None:
+    sc = scenario(TWO, severity_by_check={"messages": "non-strict"})
+    result = evaluate(sc, LOSSY, None)
+    assert result.verdict == "fail"
+    assert result.reason == (
+        "expected close 1000 'bye', received 1006 with no reason; "
+        "the message 'a' was not received; "
+        "recv() raised websockets.exceptions.ConnectionClosedOK (non-strict)"
+    )
+
+
+def test_unknown_severity_is_an_error() -> None:
+    sc = scenario(TWO, severity_by_check={"close": "warning"})
+    result = evaluate(sc, LOSSY, None)
+    assert result.verdict == "error"
+    assert "'warning'" in result.reason
+
+
+# ------------------------------------------------------------ errors
+
+
+def test_harness_error_wins_and_is_one_line() -> None:
+    result = evaluate(
+        FOUNDING,
+        observation([text("final message")], BYE),
+        transcript((1000, "")),
+        harness_error="adapter python-websockets@14.0 hung past 10000 ms;\n"
+        "stderr:\n  Traceback ...",
+    )
+    assert result == Verdict(
+        "error",
+        "adapter python-websockets@14.0 hung past 10000 ms; stderr: Traceback ...",
+        [],
+    )
+
+
+def test_no_observation_is_an_error() -> None:
+    result = evaluate(FOUNDING, None, transcript((1000, "")))
+    assert (result.verdict, result.reason) == (
+        "error",
+        "the adapter reported no observation",
+    )
+
+
+def test_adapter_error_quotes_the_exception_line() -> None:
+    obs = observation(end="adapter_error", error_type="KeyError")
+    obs["error"]["message"] = (
+        "Traceback (most recent call last):\n  File \"a.py\", line 3\nKeyError: 'url'\n"
+    )
+    result = evaluate(FOUNDING, obs, transcript())
+    assert result.verdict == "error"
+    assert result.reason == "the adapter failed on this job: KeyError: 'url'"
+
+
+def test_unsupported_names_the_knobs_with_their_values() -> None:
+    obs = {"id": "1", "end": "unsupported", "unsupported": ["recv_delay_ms"]}
+    result = evaluate(FOUNDING, obs, None)
+    assert result.verdict == "error"
+    assert (
+        result.reason == "the adapter cannot honour the client knob recv_delay_ms=100"
+    )
+    sc = scenario(TWO, client={"echo": True, "recv_delay_ms": 5})
+    obs["unsupported"] = ["echo", "recv_delay_ms"]
+    assert evaluate(sc, obs, None).reason == (
+        "the adapter cannot honour the client knobs echo=true, recv_delay_ms=5"
+    )
+
+
+@pytest.mark.parametrize(
+    ("obs", "words"),
+    [
+        ([], "expected a JSON object, got list"),
+        ({"messages": []}, "'end' is missing"),
+        ({"end": "closed", "messages": "a"}, "'messages' is missing or not a list"),
+        ({"end": "closed", "messages": ["a"]}, "message 1 is not an object"),
+        ({"end": "closed", "messages": [], "close": 1000}, "'close' is neither null"),
+    ],
+)
+def test_malformed_observation_is_an_error(obs, words: str) -> None:
+    result = evaluate(FOUNDING, obs, transcript())
+    assert result.verdict == "error"
+    assert result.reason.startswith("the adapter's observation is malformed")
+    assert words in result.reason
+
+
+def test_unknown_expectation_is_an_error() -> None:
+    result = evaluate(scenario({"pings": 3}), observation(), None)
+    assert result.verdict == "error"
+    assert "'pings'" in result.reason
+
+
+def test_error_end_is_judged_not_excused() -> None:
+    """`end: error` is the library's doing: it is evaluated, not turned into `error`."""
+    sc = scenario({"messages": [{"text": "a"}]})
+    obs = observation([], None, end="error", error_type="ssl.SSLError")
+    result = evaluate(sc, obs, None)
+    assert result.verdict == "fail"
+    assert (
+        result.reason == "the message 'a' was not received; recv() raised ssl.SSLError"
+    )

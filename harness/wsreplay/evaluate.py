@@ -1,0 +1,531 @@
+"""Judging: a scenario's expectations against what the client saw.
+
+The adapter reports facts (an *observation*), the server reports the wire (a
+*transcript*); this module is the only place that turns them into a verdict.
+Every verdict carries one plain sentence that a person can act on without
+opening the transcript, so the wording here is part of the product: it says
+what was expected, what arrived instead, and — when messages were lost — how
+the library signalled the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+VERDICTS = ("pass", "fail", "non-strict", "informational", "error")
+SEVERITIES = ("fail", "non-strict", "informational")
+CHECKS = ("messages", "close", "client_close")
+
+# Higher is stricter. "error" outranks everything: a check that could not be
+# made says nothing about the library, so it must not be reported as a fail.
+_RANK = {"informational": 1, "non-strict": 2, "fail": 3, "error": 4}
+
+_QUOTE_CHARS = 60
+_HEX_CHARS = 32
+_DEFAULT_RECV_TIMEOUT_MS = 3000
+
+
+@dataclass
+class Check:
+    """One expectation, judged.
+
+    `expected` and `observed` are compact JSON-ready summaries (not the whole
+    observation, which the report carries once per record).
+    """
+
+    name: str
+    ok: bool
+    severity: str
+    expected: Any
+    observed: Any
+    detail: str
+
+
+@dataclass
+class Verdict:
+    """The outcome for one (scenario, client) pair."""
+
+    verdict: str
+    reason: str
+    checks: list[Check] = field(default_factory=list)
+
+
+def evaluate(
+    scenario: dict,
+    observation: dict | None,
+    transcript: dict | None,
+    harness_error: str | None = None,
+) -> Verdict:
+    """Judge one run of `scenario`.
+
+    Anything that keeps the checks from meaning something about the library
+    (a broken harness or adapter, a knob the adapter cannot honour, a missing
+    transcript) yields `error`, never `fail`.
+    """
+    problem = _blocking_problem(scenario, observation, harness_error)
+    if problem is not None:
+        return Verdict("error", problem, [])
+    assert observation is not None  # _blocking_problem guarantees it
+    checks = [
+        _run_check(name, scenario, observation, transcript)
+        for name in scenario.get("expect", {})
+    ]
+    return _judge(scenario, observation, checks)
+
+
+# --------------------------------------------------------------- errors
+
+
+def _blocking_problem(
+    scenario: dict, observation: dict | None, harness_error: str | None
+) -> str | None:
+    """Return why the run cannot be judged at all, or None if it can."""
+    if harness_error:
+        return _one_line(harness_error)
+    if observation is None:
+        return "the adapter reported no observation"
+    malformed = _observation_problem(observation)
+    if malformed:
+        return f"the adapter's observation is malformed: {malformed}"
+    end = observation.get("end")
+    if end == "adapter_error":
+        return f"the adapter failed on this job: {_adapter_failure(observation)}"
+    if end == "unsupported":
+        return _unsupported_reason(scenario, observation)
+    return _scenario_problem(scenario)
+
+
+def _observation_problem(observation: Any) -> str | None:
+    """Check the shape the checks rely on, so garbage cannot crash judging."""
+    if not isinstance(observation, dict):
+        return f"expected a JSON object, got {type(observation).__name__}"
+    if not isinstance(observation.get("end"), str):
+        return "'end' is missing or not a string"
+    if observation["end"] in ("adapter_error", "unsupported"):
+        return None
+    messages = observation.get("messages")
+    if not isinstance(messages, list):
+        return "'messages' is missing or not a list"
+    for index, message in enumerate(messages, 1):
+        if not isinstance(message, dict):
+            return f"message {index} is not an object"
+    close = observation.get("close")
+    if close is not None and not isinstance(close, dict):
+        return "'close' is neither null nor an object"
+    return None
+
+
+def _scenario_problem(scenario: dict) -> str | None:
+    """Catch expectations and severities this harness cannot apply."""
+    expect = scenario.get("expect")
+    if not isinstance(expect, dict):
+        return f"the scenario {scenario.get('name')!r} has no 'expect' object"
+    for name in expect:
+        if name not in CHECKS:
+            return f"the scenario expects {name!r}, which the harness cannot check"
+    for name in expect:
+        severity = _severity(scenario, name)
+        if severity not in SEVERITIES:
+            return f"the scenario gives {name!r} the unknown severity {severity!r}"
+    return None
+
+
+def _adapter_failure(observation: dict) -> str:
+    """The last line of the adapter's traceback: the exception itself."""
+    error = observation.get("error") or {}
+    message = str(error.get("message") or "").strip()
+    last = message.splitlines()[-1].strip() if message else ""
+    return last or str(error.get("type") or "no details given")
+
+
+def _unsupported_reason(scenario: dict, observation: dict) -> str:
+    """Name the knobs (with the values asked for) the adapter could not honour."""
+    knobs = [str(k) for k in observation.get("unsupported") or []]
+    if not knobs:
+        return "the adapter reported the job as unsupported without naming a knob"
+    values = scenario.get("client") or {}
+    shown = [f"{k}={_json_value(values[k])}" if k in values else k for k in knobs]
+    noun = "knob" if len(shown) == 1 else "knobs"
+    return f"the adapter cannot honour the client {noun} {', '.join(shown)}"
+
+
+# --------------------------------------------------------------- checks
+
+
+def _severity(scenario: dict, name: str) -> str:
+    """Per-check override first, then the scenario's, then `fail`."""
+    by_check = scenario.get("severity_by_check") or {}
+    return by_check.get(name, scenario.get("severity", "fail"))
+
+
+def _run_check(
+    name: str, scenario: dict, observation: dict, transcript: dict | None
+) -> Check:
+    expected = scenario["expect"][name]
+    severity = _severity(scenario, name)
+    if name == "messages":
+        return check_messages(expected, observation, severity)
+    if name == "close":
+        return check_close(expected, observation, severity)
+    return check_client_close(expected, transcript, severity)
+
+
+def expand_messages(entries: list[dict]) -> list[dict]:
+    """Expand `count` (and `{i}` in text) into one observation-shaped dict each.
+
+    `{i}` is replaced only in entries that carry `count`, as in write items,
+    so a literal "{i}" can still be expected.
+    """
+    expanded: list[dict] = []
+    for entry in entries:
+        if "count" not in entry:
+            expanded.append(_expected_message(entry, None))
+            continue
+        for index in range(1, int(entry["count"]) + 1):
+            expanded.append(_expected_message(entry, index))
+    return expanded
+
+
+def _expected_message(entry: dict, index: int | None) -> dict:
+    if "text" in entry:
+        text = str(entry["text"])
+        if index is not None:
+            text = text.replace("{i}", str(index))
+        return {"type": "text", "text": text}
+    return {"type": "binary", "hex": str(entry["hex"]).lower()}
+
+
+def check_messages(
+    expected_entries: list[dict], observation: dict, severity: str
+) -> Check:
+    """Compare the exact, ordered list of data messages."""
+    expected = expand_messages(expected_entries)
+    received = observation.get("messages") or []
+    n_exp, n_obs = len(expected), len(received)
+    for index, (want, got) in enumerate(zip(expected, received), 1):
+        if not same_message(want, got):
+            detail = (
+                f"message {index} of {n_exp} differs: expected "
+                f"{show_message(want)}, received {show_message(got)}"
+            )
+            if n_obs < n_exp:
+                detail += f"; only {n_obs} of {n_exp} received"
+            elif n_obs > n_exp:
+                detail += f"; {n_obs} received in all"
+            return _messages_check(False, severity, expected, received, index, detail)
+    if n_obs < n_exp:
+        return _messages_check(
+            False,
+            severity,
+            expected,
+            received,
+            n_obs + 1,
+            _missing_detail(expected, n_obs),
+        )
+    if n_obs > n_exp:
+        detail = (
+            f"expected {_plural(n_exp, 'message')}, received {n_obs}; "
+            f"message {n_exp + 1} {show_message(received[n_exp])} was not expected"
+        )
+        return _messages_check(False, severity, expected, received, n_exp + 1, detail)
+    detail = f"received the {_plural(n_exp, 'expected message')}"
+    return Check("messages", True, severity, {"count": n_exp}, {"count": n_obs}, detail)
+
+
+def _missing_detail(expected: list[dict], n_obs: int) -> str:
+    n_exp = len(expected)
+    if n_obs == 0:
+        return f"expected {_plural(n_exp, 'message')}, received 0"
+    first = expected[n_obs]
+    if n_exp - n_obs == 1:
+        missing = f"message {n_exp} {show_message(first)} missing"
+    else:
+        missing = f"messages {n_obs + 1} to {n_exp} missing, from {show_message(first)}"
+    return f"received {n_obs} of {n_exp} messages; {missing}"
+
+
+def _messages_check(
+    ok: bool,
+    severity: str,
+    expected: list[dict],
+    received: list[dict],
+    at: int,
+    detail: str,
+) -> Check:
+    """Summarise the first difference (1-based `at`) instead of both lists."""
+    want = expected[at - 1] if at <= len(expected) else None
+    got = received[at - 1] if at <= len(received) else None
+    return Check(
+        "messages",
+        ok,
+        severity,
+        {"count": len(expected), "at": at, "message": want},
+        {"count": len(received), "at": at, "message": got},
+        detail,
+    )
+
+
+def same_message(expected: dict, observed: dict) -> bool:
+    """Same type and same bytes; a digest stands in for large observed content."""
+    if observed.get("type") != expected["type"]:
+        return False
+    want = message_bytes(expected)
+    got = message_bytes(observed)
+    if got is not None:
+        return got == want
+    digest = observed.get("sha256")
+    if isinstance(digest, str) and want is not None:
+        return digest.lower() == hashlib.sha256(want).hexdigest()
+    return False
+
+
+def message_bytes(message: dict) -> bytes | None:
+    """The payload of a message dict, or None if it carries only a digest."""
+    if isinstance(message.get("text"), str):
+        return message["text"].encode("utf-8", "surrogatepass")
+    if isinstance(message.get("hex"), str):
+        try:
+            return bytes.fromhex(message["hex"])
+        except ValueError:
+            return None
+    return None
+
+
+def check_close(expected: dict, observation: dict, severity: str) -> Check:
+    """The close code (and reason, when the scenario gives one) the library reports."""
+    close = observation.get("close")
+    got_code = close.get("code") if close else None
+    got_reason = (close.get("reason") or "") if close else None
+    ok = got_code == expected.get("code")
+    if "reason" in expected:
+        ok = ok and got_reason == expected["reason"]
+    want_text = show_close(expected.get("code"), expected.get("reason"))
+    if ok:
+        detail = (
+            f"received close {want_text}"
+            if expected.get("code") is not None
+            else "the library reported no close code, as expected"
+        )
+    elif close is None and expected.get("code") is not None:
+        detail = f"expected close {want_text}, but the library reported no close"
+    else:
+        shown = show_close(
+            got_code,
+            got_reason if "reason" in expected else None,
+            empty="with no reason",
+        )
+        detail = f"expected close {want_text}, received {shown}"
+        if expected.get("code") is None:
+            detail = f"expected no close code, received {shown}"
+    return Check("close", ok, severity, expected, close, detail)
+
+
+def client_close_frame(transcript: dict) -> dict | None:
+    """The first close frame the server received from the client, if any."""
+    for event in transcript.get("events") or []:
+        if (
+            isinstance(event, dict)
+            and event.get("type") == "frame"
+            and event.get("dir") == "in"
+            and event.get("opcode") == 8
+        ):
+            return {
+                "code": event.get("close_code"),
+                "reason": event.get("close_reason"),
+            }
+    return None
+
+
+def check_client_close(expected: Any, transcript: dict | None, severity: str) -> Check:
+    """Did the client send a close frame (with this code), or rightly none?"""
+    if transcript is None:
+        detail = "no server transcript, so the client_close check could not be made"
+        return Check("client_close", False, "error", expected, None, detail)
+    sent = client_close_frame(transcript)
+    if expected is False:
+        ok = sent is None
+        detail = (
+            "the client sent no close frame, as expected"
+            if ok
+            else f"the client sent {_close_frame(sent)} although it must not send one"
+        )
+        return Check("client_close", ok, severity, expected, sent, detail)
+    want = expected if isinstance(expected, dict) else {}
+    if sent is None:
+        detail = f"the client sent no close frame, expected {_close_frame(want)}"
+        return Check("client_close", False, severity, expected, None, detail)
+    ok = ("code" not in want or sent["code"] == want["code"]) and (
+        "reason" not in want or (sent["reason"] or "") == want["reason"]
+    )
+    detail = f"the client sent {_close_frame(sent)}"
+    if not ok:
+        detail += f", expected {_close_frame(want)}"
+    return Check("client_close", ok, severity, expected, sent, detail)
+
+
+def _close_frame(close: dict) -> str:
+    """`close 1000 'bye'`; an empty close frame, or any, said in words."""
+    if "code" not in close:
+        return "a close frame"
+    if close["code"] is None:
+        return "an empty close frame"
+    return f"close {show_close(close['code'], close.get('reason'))}"
+
+
+# --------------------------------------------------------------- verdict
+
+
+def _judge(scenario: dict, observation: dict, checks: list[Check]) -> Verdict:
+    """Strictest failing severity wins; the reason leads with it."""
+    failing = [c for c in checks if not c.ok]
+    if not failing:
+        return Verdict("pass", _pass_reason(checks), checks)
+    failing.sort(key=lambda c: (-_RANK[c.severity], CHECKS.index(c.name)))
+    verdict = failing[0].severity
+    by_name = {c.name: c for c in checks}
+    parts = []
+    for check in failing:
+        part = _failure_part(check, by_name, scenario, observation)
+        if check.severity != verdict:
+            part += f" ({check.severity})"
+        parts.append(part)
+    return Verdict(verdict, "; ".join(parts), checks)
+
+
+def _failure_part(
+    check: Check, by_name: dict[str, Check], scenario: dict, observation: dict
+) -> str:
+    if check.name != "messages":
+        return check.detail
+    n_exp, n_obs = check.expected["count"], check.observed["count"]
+    if n_obs >= n_exp:
+        return check.detail  # a difference or extra messages: nothing was lost
+    close_ok = _close_arrived(by_name, observation)
+    if n_obs == 0:
+        first = show_message(check.expected["message"])
+        part = (
+            f"the message {first} was not received"
+            if n_exp == 1
+            else f"none of the {n_exp} expected messages was received (first: {first})"
+        )
+        if close_ok:
+            part += f", although the close ({close_ok}) was"
+    else:
+        part = check.detail
+        if close_ok:
+            part += f", although the close ({close_ok}) was received"
+    cause = _loss_cause(scenario, observation)
+    return f"{part}; {cause}" if cause else part
+
+
+def _close_arrived(by_name: dict[str, Check], observation: dict) -> str | None:
+    """The close as shown, when the library did report the expected close.
+
+    Saying so is the point of the founding case: the close got through, the
+    message in front of it did not.
+    """
+    close_check = by_name.get("close")
+    close = observation.get("close") or {}
+    if close.get("code") is None:
+        return None
+    if close_check is not None and not close_check.ok:
+        return None
+    return show_close(close.get("code"), close.get("reason"))
+
+
+def _loss_cause(scenario: dict, observation: dict) -> str:
+    """How receiving ended, in the application's terms."""
+    end = observation.get("end")
+    error = observation.get("error") or {}
+    kind = error.get("type")
+    if end == "timeout":
+        timeout = (scenario.get("client") or {}).get(
+            "recv_timeout_ms", _DEFAULT_RECV_TIMEOUT_MS
+        )
+        return f"receiving timed out after {timeout} ms"
+    if end == "connect_failed":
+        return f"connecting failed with {kind}" if kind else "connecting failed"
+    if kind:
+        return f"recv() raised {kind}"
+    return ""
+
+
+def _pass_reason(checks: list[Check]) -> str:
+    """A short confirmation: what was expected and did arrive."""
+    by_name = {c.name: c for c in checks}
+    received = []
+    if "messages" in by_name:
+        count = by_name["messages"].expected["count"]
+        received.append(
+            f"the {_plural(count, 'expected message')}"
+            if count
+            else "no messages, as expected"
+        )
+    if "close" in by_name:
+        close = by_name["close"].expected
+        received.append(
+            f"close {show_close(close.get('code'), close.get('reason'))}"
+            if close.get("code") is not None
+            else "no close code, as expected"
+        )
+    parts = ["received " + " and ".join(received)] if received else []
+    if "client_close" in by_name:
+        parts.append(by_name["client_close"].detail)
+    return ", and ".join(parts) if parts else "the scenario expects nothing"
+
+
+# --------------------------------------------------------------- wording
+
+
+def show_message(message: dict | None) -> str:
+    """A message as a person reads it: text quoted, binary as short hex."""
+    if message is None:
+        return "(none)"
+    if isinstance(message.get("text"), str):
+        return _quote(message["text"])
+    if isinstance(message.get("hex"), str):
+        hexed = message["hex"]
+        size = len(hexed) // 2
+        if len(hexed) > _HEX_CHARS:
+            return f"binary {hexed[:_HEX_CHARS]}… ({size} bytes)"
+        return f"binary {hexed}" if hexed else "empty binary"
+    kind = message.get("type", "untyped")
+    if isinstance(message.get("sha256"), str):
+        return f"{kind} of {message.get('length', '?')} bytes (sha256 {message['sha256'][:12]}…)"
+    return f"{kind} message with no content"
+
+
+def show_close(code: Any, reason: Any, empty: str = "") -> str:
+    """`1000 'bye'`; with `empty`, say so when the reason is empty."""
+    text = "a close with no code" if code is None else str(code)
+    if reason:
+        return f"{text} {_quote(str(reason))}"
+    if reason is not None and empty:
+        return f"{text} {empty}"
+    return text
+
+
+def _quote(text: str) -> str:
+    if len(text) > _QUOTE_CHARS:
+        return (
+            repr(text[:_QUOTE_CHARS])
+            + f"… ({len(text.encode('utf-8', 'replace'))} bytes)"
+        )
+    return repr(text)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,201 @@
+"""Console output: a line per result while the run goes, a matrix at the end.
+
+The progress lines are for watching a run (and for CI logs, where they are
+the only thing kept); the matrix answers the question people actually ask —
+which client fails which scenario — at a glance. Colour is a courtesy for
+terminals only: never in pipes or files, and never when NO_COLOR is set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from typing import TextIO
+
+from .evaluate import VERDICTS
+
+# Short words, upper case so a FAIL stands out even without colour.
+VERDICT_WORDS = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "non-strict": "NON-STRICT",
+    "informational": "INFO",
+    "error": "ERROR",
+}
+MISSING = "-"
+_SGR = {
+    "pass": "32",
+    "fail": "1;31",
+    "non-strict": "33",
+    "informational": "36",
+    "error": "35",
+}
+_VERDICT_WIDTH = max(len(word) for word in VERDICT_WORDS.values())
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour only on a terminal, and only if NO_COLOR is not set at all."""
+    if "NO_COLOR" in os.environ:
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def paint(text: str, verdict: str, color: bool) -> str:
+    """Wrap `text` in the verdict's colour when colour is on."""
+    code = _SGR.get(verdict)
+    if not color or code is None:
+        return text
+    return f"\x1b[{code}m{text}\x1b[0m"
+
+
+def client_label(spec: str, resolved_version: str | None) -> str:
+    """`adapter@resolved`, keeping the requested version when it differs."""
+    adapter, _, requested = spec.partition("@")
+    if not resolved_version:
+        return spec
+    if requested in ("", resolved_version):
+        return f"{adapter}@{resolved_version}"
+    return f"{spec} ({resolved_version})"
+
+
+class Progress:
+    """Prints one compact line per finished (scenario, client) pair.
+
+    `[ 3/21] close/send-then-close  python-websockets@14.0  FAIL  the message …`
+    Passing the widths of the longest scenario and client up front keeps the
+    columns aligned from the first line on.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = None,
+        color: bool | None = None,
+        scenario_width: int = 0,
+        client_width: int = 0,
+    ) -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.color = use_color(self.stream) if color is None else color
+        self.scenario_width = scenario_width
+        self.client_width = client_width
+
+    def add(self, record: dict) -> str:
+        """Print the line for `record` and return it without colour."""
+        self.done += 1
+        plain, verdict_at = self._line(record)
+        shown = self._fit(plain)
+        word = VERDICT_WORDS.get(record["verdict"], record["verdict"])
+        if self.color and verdict_at < len(shown):
+            end = verdict_at + len(word)
+            shown = (
+                shown[:verdict_at]
+                + paint(shown[verdict_at:end], record["verdict"], True)
+                + shown[end:]
+            )
+        self.stream.write(shown + "\n")
+        self.stream.flush()
+        return plain
+
+    def _line(self, record: dict) -> tuple[str, int]:
+        """The uncoloured line and where the verdict word starts in it."""
+        count = len(str(self.total))
+        label = client_label(record["client"], record.get("resolved_version"))
+        head = (
+            f"[{self.done:>{count}}/{self.total}] "
+            f"{record['scenario']:<{self.scenario_width}}  {label:<{self.client_width}}  "
+        )
+        word = VERDICT_WORDS.get(record["verdict"], record["verdict"])
+        return (
+            f"{head}{word:<{_VERDICT_WIDTH}}  {record.get('reason', '')}".rstrip(),
+            len(head),
+        )
+
+    def _fit(self, line: str) -> str:
+        """On a terminal, cut the line to its width so each result stays one line."""
+        isatty = getattr(self.stream, "isatty", None)
+        if not (isatty and isatty()):
+            return line
+        width = shutil.get_terminal_size().columns
+        return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
+def render_matrix(report: dict, color: bool = False) -> str:
+    """A scenario × client table of verdicts, then a totals line."""
+    scenarios = _scenario_names(report)
+    clients = _client_specs(report)
+    cells = {
+        (r["scenario"], r["client"]): r["verdict"] for r in report.get("results", [])
+    }
+    header = ["scenario"] + [_header_label(report, spec) for spec in clients]
+    rows = [
+        [name] + [cells.get((name, spec), "") for spec in clients] for name in scenarios
+    ]
+    widths = [len(text) for text in header]
+    for row in rows:
+        widths[0] = max(widths[0], len(row[0]))
+        for col, verdict in enumerate(row[1:], 1):
+            widths[col] = max(
+                widths[col], len(VERDICT_WORDS.get(verdict, verdict or MISSING))
+            )
+    lines = ["  ".join(text.ljust(widths[i]) for i, text in enumerate(header)).rstrip()]
+    for row in rows:
+        lines.append(_matrix_row(row, widths, color))
+    lines.append(totals_line(report))
+    return "\n".join(lines) + "\n"
+
+
+def totals_line(report: dict) -> str:
+    """`21 results: 15 pass, 3 fail, …`, flagged when the run did not finish."""
+    results = report.get("results", [])
+    counts = {verdict: 0 for verdict in VERDICTS}
+    for record in results:
+        counts[record["verdict"]] = counts.get(record["verdict"], 0) + 1
+    noun = "result" if len(results) == 1 else "results"
+    parts = ", ".join(f"{counts[verdict]} {verdict}" for verdict in VERDICTS)
+    line = f"{len(results)} {noun}: {parts}"
+    if report.get("finished") is None:
+        line += " (run not finished)"
+    return line
+
+
+def _matrix_row(row: list[str], widths: list[int], color: bool) -> str:
+    cells = [row[0].ljust(widths[0])]
+    for col, verdict in enumerate(row[1:], 1):
+        word = VERDICT_WORDS.get(verdict, verdict or MISSING)
+        padding = " " * (widths[col] - len(word))
+        cells.append(paint(word, verdict, color) + padding)
+    return "  ".join(cells).rstrip()
+
+
+def _scenario_names(report: dict) -> list[str]:
+    """Declared scenarios in order, then any that only appear in results."""
+    names = [s["name"] for s in report.get("scenarios", [])]
+    for record in report.get("results", []):
+        if record["scenario"] not in names:
+            names.append(record["scenario"])
+    return names
+
+
+def _client_specs(report: dict) -> list[str]:
+    specs = [c["spec"] for c in report.get("clients", [])]
+    for record in report.get("results", []):
+        if record["client"] not in specs:
+            specs.append(record["client"])
+    return specs
+
+
+def _header_label(report: dict, spec: str) -> str:
+    """The client's label with the version it resolved to, wherever that is known."""
+    resolved = None
+    for client in report.get("clients", []):
+        if client["spec"] == spec:
+            resolved = client.get("resolved_version")
+    if resolved is None:
+        for record in report.get("results", []):
+            if record["client"] == spec and record.get("resolved_version"):
+                resolved = record["resolved_version"]
+    return client_label(spec, resolved)
