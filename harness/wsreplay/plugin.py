@@ -1,0 +1,134 @@
+"""pytest plugin: a session-scoped scenario server and real client adapters.
+
+Load it with `-p wsreplay.plugin` (pytest.ini at the repository root does).
+Every fixture can be overridden by a conftest.py of the same name, e.g.
+`wsreplay_scenarios_dir` to serve another catalogue. Work files go to a
+per-worker temporary folder, so `pytest -n auto` works.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .adapterproc import AdapterProcess, AdapterStartError
+from .build import server_binary
+from .paths import SCENARIOS_DIR
+from .scenarios import load_all
+from .server import ScenarioServer
+
+
+class ClientPool:
+    """One adapter process per client spec, shared by a whole test session."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.clients: dict[
+            str, tuple[AdapterProcess | None, str | None, str | None]
+        ] = {}
+
+    def get(
+        self, spec_text: str
+    ) -> tuple[AdapterProcess | None, str | None, str | None]:
+        """(adapter, resolved version, error); the error is set when it could not start."""
+        from .clients import parse_spec, prepare  # installs only when a test asks
+
+        if spec_text not in self.clients:
+            spec = parse_spec(spec_text)
+            prepared = prepare(spec, log=lambda _line: None)
+            safe = "".join(c if c.isalnum() else "_" for c in spec_text)
+            adapter = AdapterProcess(
+                spec_text,
+                prepared.argv,
+                prepared.env,
+                self.workdir / f"{safe}.stderr.log",
+            )
+            try:
+                ready = adapter.start()
+                self.clients[spec_text] = (adapter, ready.get("version"), None)
+            except AdapterStartError as exc:
+                self.clients[spec_text] = (None, prepared.resolved_version, str(exc))
+        return self.clients[spec_text]
+
+    def close(self) -> None:
+        for adapter, _, _ in self.clients.values():
+            if adapter is not None:
+                adapter.close()
+
+
+@pytest.fixture(scope="session")
+def wsreplay_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this test session (per xdist worker) for logs and transcripts."""
+    return tmp_path_factory.mktemp("wsreplay")
+
+
+@pytest.fixture(scope="session")
+def wsreplay_scenarios_dir() -> Path:
+    return SCENARIOS_DIR
+
+
+@pytest.fixture(scope="session")
+def wsreplay_server_args() -> list[str]:
+    """Extra wsreplay-server options; override to tune limits in a test module."""
+    return []
+
+
+@pytest.fixture(scope="session")
+def wsreplay_server(
+    wsreplay_workdir: Path,
+    wsreplay_scenarios_dir: Path,
+    wsreplay_server_args: list[str],
+) -> Iterator[ScenarioServer]:
+    server = ScenarioServer(
+        server_binary(),
+        wsreplay_scenarios_dir,
+        wsreplay_workdir / "server.log",
+        wsreplay_workdir / "transcripts",
+        wsreplay_server_args,
+    )
+    server.start()
+    yield server
+    code = server.stop()
+    # A server that died during the session must fail loudly, with its log.
+    assert code == 0, f"wsreplay-server exited with {code}: {server.stderr_text()}"
+
+
+@pytest.fixture(scope="session")
+def wsreplay_clients(wsreplay_workdir: Path) -> Iterator[ClientPool]:
+    pool = ClientPool(wsreplay_workdir / "adapters")
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session")
+def wsreplay_catalogue(wsreplay_scenarios_dir: Path) -> dict[str, dict]:
+    return {s["name"]: s for s in load_all(wsreplay_scenarios_dir)}
+
+
+_tags = itertools.count(1)
+
+
+@pytest.fixture
+def wsreplay_run_scenario(
+    wsreplay_server: ScenarioServer,
+    wsreplay_clients: ClientPool,
+    wsreplay_catalogue: dict[str, dict],
+    request: pytest.FixtureRequest,
+) -> Callable[[str, str], dict]:
+    """run(scenario_name, client_spec) -> the report record for that pair."""
+
+    from .runner import run_one
+
+    def run(scenario_name: str, client_spec: str) -> dict:
+        adapter, resolved, error = wsreplay_clients.get(client_spec)
+        safe = "".join(c if c.isalnum() else "-" for c in request.node.name)[:60]
+        tag = f"t{next(_tags)}-{safe}"
+        scenario = wsreplay_catalogue[scenario_name]
+        return run_one(
+            wsreplay_server, adapter, client_spec, resolved, scenario, tag, error
+        )
+
+    return run

@@ -1,0 +1,263 @@
+"""A run: every selected scenario against every client, one verdict per pair.
+
+Order of work: prepare every client (install on demand), start the server,
+then per client one adapter process that takes the scenarios one by one.
+The report is rewritten after every result so a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__, report
+from .adapterproc import AdapterProcess, AdapterStartError
+from .build import server_binary
+from .clients import PreparedClient, parse_spec, prepare
+from .evaluate import evaluate
+from .matrix import Progress, render_matrix, use_color
+from .scenarios import knobs_for
+from .server import ScenarioServer, ServerError
+
+# Time the server may still need after the client's observation: its await
+# timeouts and the linger for the client's EOF (2 s each by default).
+TRANSCRIPT_WAIT_S = 8.0
+JOB_MARGIN_S = 10.0
+
+
+@dataclass
+class RunPlan:
+    scenarios: list[dict]
+    client_specs: list[str]
+    out_dir: Path
+    scenarios_dir: Path
+    command: list[str]
+    server_args: list[str] = field(default_factory=list)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def job_deadline_ms(scenario: dict) -> int:
+    """How long a job may take: the client's waits plus the server's steps."""
+    knobs = knobs_for(scenario)
+    steps_ms = 0
+    for step in scenario.get("steps", []):
+        steps_ms += int(step.get("delay_ms", 0)) + int(step.get("gap_ms", 0))
+        if "await" in step:
+            steps_ms += int(step.get("timeout_ms", 5000))
+        if "echo" in step:
+            steps_ms += int(step["echo"].get("timeout_ms", 5000))
+    return int(knobs["recv_delay_ms"]) + int(knobs["recv_timeout_ms"]) + steps_ms + 5000
+
+
+def run_one(
+    server: ScenarioServer,
+    adapter: AdapterProcess | None,
+    client_spec: str,
+    resolved: str | None,
+    scenario: dict,
+    tag: str,
+    client_error: str | None = None,
+) -> dict:
+    """Runs one (scenario, client) pair and returns its report record."""
+    started = report.utc_now()
+    t0 = time.monotonic()
+    observation: dict | None = None
+    transcript: dict | None = None
+    harness_error = client_error
+    stderr = None
+    if adapter is not None and harness_error is None:
+        deadline_ms = job_deadline_ms(scenario)
+        job = {
+            "id": tag,
+            "url": server.url(scenario["name"], tag),
+            "scenario": scenario["name"],
+            "knobs": knobs_for(scenario),
+            "deadline_ms": deadline_ms,
+        }
+        outcome = adapter.run_job(job, deadline_ms / 1000 + JOB_MARGIN_S)
+        observation, harness_error, stderr = (
+            outcome.observation,
+            outcome.error,
+            outcome.stderr,
+        )
+        transcript, server_problem = _fetch_transcript(server, tag)
+        if (
+            harness_error is None
+            and server_problem
+            and observation
+            and observation.get("connected")
+        ):
+            harness_error = server_problem
+    verdict = evaluate(scenario, observation, transcript, harness_error)
+    return report.make_record(
+        scenario,
+        client_spec,
+        resolved,
+        verdict,
+        observation,
+        transcript,
+        started,
+        (time.monotonic() - t0) * 1000,
+        stderr or None,
+    )
+
+
+def _fetch_transcript(
+    server: ScenarioServer, tag: str
+) -> tuple[dict | None, str | None]:
+    """The session's transcript (the first one of the run tag) or why there is none."""
+    if not server.alive():
+        return (
+            None,
+            f"wsreplay-server is no longer running: {server.stderr_text()[-500:]}",
+        )
+    try:
+        answer = server.wait_run(tag, TRANSCRIPT_WAIT_S)
+    except ServerError as exc:
+        return None, str(exc)
+    sessions = answer.get("sessions") or []
+    if not sessions:
+        return None, "the server saw no connection for this job"
+    return sessions[0], None
+
+
+class Run:
+    """Holds the state of one run so that the CLI and the pytest plugin share it."""
+
+    def __init__(self, plan: RunPlan, stream: TextIO = sys.stderr) -> None:
+        self.plan = plan
+        self.stream = stream
+        self.run_id = plan.out_dir.name
+        self.report: dict = {}
+        self.server: ScenarioServer | None = None
+
+    def log(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def execute(self) -> dict:
+        plan = self.plan
+        specs = [parse_spec(s) for s in plan.client_specs]  # SpecError before any work
+        # The server first: it validates the catalogue, and a bad scenario
+        # should be reported before minutes of installs.
+        self.server = ScenarioServer(
+            server_binary(),
+            plan.scenarios_dir,
+            plan.out_dir / "server.log",
+            plan.out_dir / "transcripts",
+            plan.server_args,
+        )
+        info = self.server.start()
+        prepared: list[tuple[str, PreparedClient | None, str | None]] = []
+        try:
+            for spec in specs:
+                try:
+                    prepared.append((spec.raw, prepare(spec, log=self.log), None))
+                except (
+                    Exception
+                ) as exc:  # an install failure is this client's error, not the run's
+                    self.log(f"wsreplay: {spec.raw}: {exc}")
+                    prepared.append(
+                        (spec.raw, None, f"could not prepare {spec.raw}: {exc}")
+                    )
+        except BaseException:
+            self.server.stop()
+            raise
+        self.report = report.new_report(
+            self.run_id, __version__, info.version, plan.command
+        )
+        for scenario in plan.scenarios:
+            report.add_scenario(self.report, scenario)
+        total = len(plan.scenarios) * len(prepared)
+        progress = Progress(
+            total,
+            self.stream,
+            use_color(self.stream),
+            max((len(s["name"]) for s in plan.scenarios), default=0),
+            max((len(p[0]) for p in prepared), default=0) + 8,
+        )
+        try:
+            for raw, prep, error in prepared:
+                self._run_client(raw, prep, error, progress)
+        finally:
+            self.server.stop()
+            report.finish(self.report)
+            report.write_report(self.report, plan.out_dir)
+        return self.report
+
+    def _run_client(
+        self,
+        raw: str,
+        prep: PreparedClient | None,
+        error: str | None,
+        progress: Progress,
+    ) -> None:
+        assert self.server is not None
+        client_info = {
+            "spec": raw,
+            "adapter": raw.split("@", 1)[0],
+            "requested_version": raw.split("@", 1)[1] if "@" in raw else None,
+        }
+        adapter = None
+        resolved = prep.resolved_version if prep else None
+        if prep is not None:
+            adapter = AdapterProcess(
+                raw,
+                prep.argv,
+                prep.env,
+                self.plan.out_dir / "adapters" / f"{_safe(raw)}.stderr.log",
+            )
+            try:
+                ready = adapter.start()
+                resolved = ready.get("version", resolved)
+                client_info.update(
+                    library=ready.get("library"),
+                    api=ready.get("api"),
+                    language=ready.get("language"),
+                )
+            except AdapterStartError as exc:
+                error = str(exc) + (
+                    f"; stderr: {exc.stderr.strip()[-800:]}"
+                    if exc.stderr.strip()
+                    else ""
+                )
+                adapter = None
+        client_info.update(
+            resolved_version=resolved, status="error" if error else "ok", error=error
+        )
+        report.add_client(self.report, client_info)
+        try:
+            for i, scenario in enumerate(self.plan.scenarios):
+                tag = f"{self.run_id}-{_safe(raw)}-{i}"
+                record = run_one(
+                    self.server, adapter, raw, resolved, scenario, tag, error
+                )
+                report.add_result(self.report, record)
+                report.write_report(self.report, self.plan.out_dir)
+                progress.add(record)
+        finally:
+            if adapter is not None:
+                adapter.close()
+
+
+def _safe(text: str) -> str:
+    """A client spec as a file-name and run-id fragment."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def print_summary(rep: dict, stream: TextIO, out_dir: Path) -> None:
+    stream.write("\n" + render_matrix(rep, use_color(stream)) + "\n")
+    stream.write(f"report: {out_dir / 'report.json'}\n")
+
+
+def exit_code(rep: dict) -> int:
+    """1 if any verdict is fail or error, else 0."""
+    t = rep.get("totals", {})
+    return 1 if t.get("fail", 0) or t.get("error", 0) else 0

@@ -1,0 +1,177 @@
+"""Runs wsreplay-server as a child process and reads transcripts back from it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ServerError(Exception):
+    """The server did not start, or stopped answering; the message quotes its stderr."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    host: str
+    port: int
+    version: str
+    scenarios: int
+
+
+class ScenarioServer:
+    """One wsreplay-server process on loopback, started on a free port.
+
+    stderr goes to a log file, kept so a failure can quote it.
+    """
+
+    def __init__(
+        self,
+        binary: Path,
+        scenarios_dir: Path,
+        log_path: Path,
+        transcripts_dir: Path | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.binary = binary
+        self.scenarios_dir = scenarios_dir
+        self.log_path = log_path
+        self.transcripts_dir = transcripts_dir
+        self.extra_args = list(extra_args or [])
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.info: ServerInfo | None = None
+
+    def argv(self) -> list[str]:
+        argv = [str(self.binary), "--scenarios", str(self.scenarios_dir), "--port", "0"]
+        if self.transcripts_dir is not None:
+            argv += ["--transcripts", str(self.transcripts_dir)]
+        return argv + self.extra_args
+
+    def start(self, timeout: float = 15.0) -> ServerInfo:
+        """Starts the server and waits for its one "listening" line."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.transcripts_dir is not None:
+            self.transcripts_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            self.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log
+        )
+        log.close()
+        assert self.proc.stdout is not None
+        line = _readline_with_deadline(self.proc.stdout, timeout)
+        if not line:
+            self.proc.wait(timeout=5) if self.proc.poll() is None else None
+            code = self.proc.poll()
+            self.stop()
+            raise ServerError(
+                f"wsreplay-server did not start (exit {code}): {self.stderr_text().strip()}"
+            )
+        try:
+            hello = json.loads(line)
+            self.info = ServerInfo(
+                hello["host"],
+                int(hello["port"]),
+                hello["version"],
+                int(hello["scenarios"]),
+            )
+        except (ValueError, KeyError) as exc:
+            self.stop()
+            raise ServerError(
+                f"wsreplay-server printed an unexpected first line: {line!r}"
+            ) from exc
+        return self.info
+
+    def url(self, scenario: str, run: str) -> str:
+        assert self.info is not None
+        return f"ws://{self.info.host}:{self.info.port}/{scenario}?run={run}"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stderr_text(self, limit: int = 4000) -> str:
+        try:
+            data = self.log_path.read_bytes()
+        except OSError:
+            return ""
+        return data[-limit:].decode("utf-8", "replace")
+
+    def query_run(self, run: str, timeout: float = 5.0) -> dict:
+        """One GET /_runs/RUN."""
+        assert self.info is not None
+        conn = http.client.HTTPConnection(
+            self.info.host, self.info.port, timeout=timeout
+        )
+        try:
+            conn.request("GET", f"/_runs/{run}")
+            resp = conn.getresponse()
+            body = resp.read()
+        except OSError as exc:
+            raise ServerError(
+                f"wsreplay-server did not answer GET /_runs/{run}: {exc}"
+            ) from exc
+        finally:
+            conn.close()
+        if resp.status != 200:
+            raise ServerError(
+                f"GET /_runs/{run} answered {resp.status}: {body[:200]!r}"
+            )
+        return json.loads(body)
+
+    def wait_run(self, run: str, timeout: float) -> dict:
+        """Polls until every session of RUN has ended, or the timeout passes.
+
+        Returns the last answer either way; its "complete" field tells which.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.query_run(run)
+            if answer.get("complete") or time.monotonic() >= deadline:
+                return answer
+            time.sleep(0.02)
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        """SIGTERM, then SIGKILL if it does not go; returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+    def __enter__(self) -> ScenarioServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _readline_with_deadline(stream, timeout: float) -> str:
+    """Reads one line from a pipe without blocking past the deadline."""
+    fd = stream.fileno()
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while b"\n" not in buf:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return ""
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            return ""
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return ""
+        buf += chunk
+    return buf.split(b"\n", 1)[0].decode("utf-8", "replace")
