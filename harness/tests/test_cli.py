@@ -1,0 +1,64 @@
+"""The command line: help, listing, and clear refusals with exit status 2."""
+
+from __future__ import annotations
+
+import subprocess
+
+from wsreplay.paths import REPO_ROOT, SCENARIOS_DIR
+from wsreplay.scenarios import load_all
+
+WSREPLAY = str(REPO_ROOT / "wsreplay")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([WSREPLAY, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_help_explains_the_commands() -> None:
+    proc = run("--help")
+    assert proc.returncode == 0
+    for word in ("run", "scenarios", "check"):
+        assert word in proc.stdout
+    proc = run("run", "--help")
+    assert "--client" in proc.stdout and "ADAPTER[@VERSION]" in proc.stdout
+    assert "exit status" in proc.stdout
+
+
+def test_scenarios_lists_every_scenario_with_its_summary() -> None:
+    proc = run("scenarios")
+    assert proc.returncode == 0
+    for s in load_all(SCENARIOS_DIR):
+        assert s["name"] in proc.stdout
+        assert s["summary"][:40] in proc.stdout
+
+
+def test_scenarios_by_tag() -> None:
+    proc = run("scenarios", "--tag", "founding")
+    assert proc.stdout.strip().startswith("close/send-then-close ")
+    assert len(proc.stdout.strip().splitlines()) == 1
+
+
+def test_unknown_adapter_is_refused() -> None:
+    proc = run("run", "--client", "cobol-websockets@1.0", "--scenario", "close/send-then-close")
+    assert proc.returncode == 2
+    assert "cobol-websockets" in proc.stderr
+    assert "python-websockets" in proc.stderr  # lists the known ones
+
+
+def test_unknown_scenario_is_refused() -> None:
+    proc = run("run", "--scenario", "close/no-such-thing*")
+    assert proc.returncode == 2
+    assert "'close/no-such-thing*' matches no scenario" in proc.stderr
+
+
+def test_version_without_the_api_is_refused() -> None:
+    proc = run("run", "--client", "python-websockets-asyncio@12.0", "--scenario",
+               "close/send-then-close")
+    assert proc.returncode == 2
+    assert "13.0" in proc.stderr
+
+
+def test_no_command_prints_help() -> None:
+    proc = run()
+    assert proc.returncode == 2
+    assert "usage" in proc.stdout

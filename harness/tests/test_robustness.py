@@ -1,0 +1,136 @@
+"""Hostile peers end their own sessions; the server keeps serving everyone else.
+
+While garbage, a 100 MB frame header, a byte-per-second handshake and abrupt
+disconnects hit the server, a real client runs a normal scenario and still
+gets its verdict. Run by ./run-tests also against the ASan/UBSan build.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rawpeer import connect, masked_frame, read_http_head, read_until_close, upgrade_request
+from wsreplay.build import server_binary
+from wsreplay.paths import SCENARIOS_DIR
+from wsreplay.plugin import ClientPool
+from wsreplay.runner import run_one
+from wsreplay.scenarios import load_all
+from wsreplay.server import ScenarioServer
+
+CLIENT = "python-websockets"
+HANDSHAKE_TIMEOUT_MS = 2000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
+    work = tmp_path_factory.mktemp("robustness")
+    srv = ScenarioServer(server_binary(), SCENARIOS_DIR, work / "server.log", work / "transcripts",
+                         ["--handshake-timeout-ms", str(HANDSHAKE_TIMEOUT_MS)])
+    srv.start()
+    yield srv
+    code = srv.stop()
+    assert code == 0, f"server exit {code}; log:\n{srv.stderr_text()}"
+    assert "ERROR: AddressSanitizer" not in srv.stderr_text()
+    assert "runtime error:" not in srv.stderr_text()
+
+
+def rst_close(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def attack_garbage(port: int, results: dict) -> None:
+    with connect(port) as sock:
+        sock.sendall(os.urandom(65536))
+        results["garbage"] = b"".join(c for c in read_until_close(sock) if c != b"<RST>")
+
+
+def attack_huge_frame(port: int, results: dict) -> None:
+    req, _ = upgrade_request("/close/send-then-close?run=atk-huge")
+    with connect(port) as sock:
+        sock.sendall(req)
+        read_http_head(sock)
+        header = b"\x82\xff" + struct.pack("!Q", 100 * 1024 * 1024) + b"\x01\x02\x03\x04"
+        sock.sendall(header + b"\x00" * 1024)
+        read_until_close(sock)
+
+
+def attack_slow_handshake(port: int, results: dict) -> None:
+    req, _ = upgrade_request("/close/send-then-close?run=atk-slow")
+    started = time.monotonic()
+    with connect(port) as sock:
+        try:
+            for byte in req:
+                sock.sendall(bytes([byte]))
+                time.sleep(1.0)
+                if time.monotonic() - started > 10:
+                    break
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        read_until_close(sock, timeout=2)
+    results["slow_seconds"] = time.monotonic() - started
+
+
+def attack_disconnects(port: int, results: dict) -> None:
+    for i in range(20):
+        connect(port).close()                      # connect, then FIN at once
+        sock = connect(port)
+        sock.sendall(upgrade_request("/close/send-then-close")[0][:40])
+        rst_close(sock)                            # RST in the middle of the request
+        sock = connect(port)
+        sock.sendall(upgrade_request(f"/close/many-then-close?run=atk-rst-{i}")[0])
+        read_http_head(sock)
+        rst_close(sock)                            # RST while the scenario runs
+        sock = connect(port)
+        sock.sendall(upgrade_request("/close/send-then-close")[0] + masked_frame(0x1, b"x" * 10)[:5])
+        sock.close()                               # FIN in the middle of a frame
+    results["disconnects"] = True
+
+
+def test_hostile_peers_do_not_hurt_a_normal_run(server: ScenarioServer, tmp_path: Path) -> None:
+    assert server.info is not None
+    port = server.info.port
+    catalogue = {s["name"]: s for s in load_all(SCENARIOS_DIR)}
+    pool = ClientPool(tmp_path)
+    adapter, resolved, error = pool.get(CLIENT)
+    assert error is None, error
+    results: dict = {}
+    attacks = [threading.Thread(target=fn, args=(port, results)) for fn in
+               (attack_garbage, attack_huge_frame, attack_slow_handshake, attack_disconnects)]
+    try:
+        for t in attacks:
+            t.start()
+        records = []
+        for i in range(3):  # normal runs while the attacks go on
+            records.append(run_one(server, adapter, CLIENT, resolved,
+                                   catalogue["close/send-then-close"], f"normal-{i}"))
+        for t in attacks:
+            t.join(timeout=60)
+        records.append(run_one(server, adapter, CLIENT, resolved,
+                               catalogue["close/send-then-close"], "normal-after"))
+    finally:
+        pool.close()
+
+    for record in records:
+        assert record["verdict"] == "pass", record["reason"]
+    assert server.alive()
+
+    assert results["garbage"].startswith(b"HTTP/1.1 400 ")
+    huge = server.wait_run("atk-huge", 5)["sessions"][0]
+    assert huge["end"]["reason"] == "limit"
+    assert any(e["type"] == "limit" for e in huge["events"])
+    # the byte-per-second peer was cut off by the handshake timeout, not left hanging
+    assert results["slow_seconds"] < HANDSHAKE_TIMEOUT_MS / 1000 + 4
+    assert results["disconnects"]
+    for i in (0, 19):
+        tr = server.wait_run(f"atk-rst-{i}", 5)["sessions"][0]
+        assert tr["complete"]
+        assert tr["end"]["reason"] in ("peer_closed", "complete")
