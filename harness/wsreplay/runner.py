@@ -17,7 +17,7 @@ from typing import TextIO
 from . import __version__, report
 from .adapterproc import AdapterProcess, AdapterStartError
 from .build import server_binary
-from .clients import PreparedClient, parse_spec, prepare
+from .clients import PreparedClient, SpecError, parse_spec, prepare
 from .evaluate import evaluate
 from .matrix import Progress, render_matrix, use_color
 from .scenarios import knobs_for
@@ -160,9 +160,9 @@ class Run:
             for spec in specs:
                 try:
                     prepared.append((spec.raw, prepare(spec, log=self.log), None))
-                except (
-                    Exception
-                ) as exc:  # an install failure is this client's error, not the run's
+                except SpecError:
+                    raise  # the user's mistake: refuse the whole run (exit 2)
+                except Exception as exc:  # an install failure: this client's error only
                     self.log(f"wsreplay: {spec.raw}: {exc}")
                     prepared.append(
                         (spec.raw, None, f"could not prepare {spec.raw}: {exc}")
