@@ -17,12 +17,15 @@ import time
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-def upgrade_request(path: str, key: str | None = None, extra: str = "",
-                    version: str = "13") -> tuple[bytes, str]:
+def upgrade_request(
+    path: str, key: str | None = None, extra: str = "", version: str = "13"
+) -> tuple[bytes, str]:
     key = key or base64.b64encode(os.urandom(16)).decode()
-    head = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            f"Sec-WebSocket-Version: {version}\r\n{extra}\r\n")
+    head = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        f"Sec-WebSocket-Version: {version}\r\n{extra}\r\n"
+    )
     return head.encode(), key
 
 
@@ -30,8 +33,9 @@ def accept_for(key: str) -> str:
     return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
 
 
-def masked_frame(opcode: int, payload: bytes, fin: bool = True,
-                 mask: bytes = b"\x01\x02\x03\x04") -> bytes:
+def masked_frame(
+    opcode: int, payload: bytes, fin: bool = True, mask: bytes = b"\x01\x02\x03\x04"
+) -> bytes:
     head = bytes([(0x80 if fin else 0) | opcode])
     n = len(payload)
     if n < 126:

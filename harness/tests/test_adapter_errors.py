@@ -1,4 +1,4 @@
-"""A crashed, hung or babbling adapter yields an `error` verdict quoting its stderr, never a missing row."""
+"""A crashed, hung or babbling adapter: an `error` verdict quoting its stderr, not a lost row."""
 
 from __future__ import annotations
 
@@ -15,29 +15,48 @@ BROKEN = Path(__file__).parent / "data" / "broken_adapter.py"
 
 
 def broken(mode: str, tmp_path: Path) -> AdapterProcess:
-    return AdapterProcess(f"broken-{mode}", [sys.executable, str(BROKEN), mode], {},
-                          tmp_path / f"{mode}.stderr.log")
+    return AdapterProcess(
+        f"broken-{mode}", [sys.executable, str(BROKEN), mode], {}, tmp_path / f"{mode}.stderr.log"
+    )
 
 
-@pytest.mark.parametrize("mode, words", [
-    ("crash", ["exited with status 1", "deliberate crash in the broken adapter"]),
-    ("garbage", ["not JSON", "this is not JSON", "broken adapter got job"]),
-])
+@pytest.mark.parametrize(
+    "mode, words",
+    [
+        ("crash", ["exited with status 1", "deliberate crash in the broken adapter"]),
+        ("garbage", ["not JSON", "this is not JSON", "broken adapter got job"]),
+    ],
+)
 def test_broken_adapter_gives_error_verdict(
-    mode: str, words: list[str], tmp_path: Path, wsreplay_server: ScenarioServer,
+    mode: str,
+    words: list[str],
+    tmp_path: Path,
+    wsreplay_server: ScenarioServer,
     wsreplay_catalogue: dict[str, dict],
 ) -> None:
     adapter = broken(mode, tmp_path)
     adapter.start()
-    record = run_one(wsreplay_server, adapter, f"broken-{mode}", "0",
-                     wsreplay_catalogue["close/send-then-close"], f"broken-{mode}")
+    record = run_one(
+        wsreplay_server,
+        adapter,
+        f"broken-{mode}",
+        "0",
+        wsreplay_catalogue["close/send-then-close"],
+        f"broken-{mode}",
+    )
     assert record["verdict"] == "error"
     assert f"broken-{mode}" in record["reason"]
     for word in words:
         assert word in record["reason"]
     # the next job gets a fresh process, and the same clear error
-    again = run_one(wsreplay_server, adapter, f"broken-{mode}", "0",
-                    wsreplay_catalogue["close/send-then-close"], f"broken-{mode}-2")
+    again = run_one(
+        wsreplay_server,
+        adapter,
+        f"broken-{mode}",
+        "0",
+        wsreplay_catalogue["close/send-then-close"],
+        f"broken-{mode}-2",
+    )
     assert again["verdict"] == "error"
     adapter.close()
 
@@ -53,10 +72,13 @@ def test_hung_adapter_is_killed_at_its_deadline(tmp_path: Path) -> None:
     assert adapter.proc is not None and adapter.proc.poll() is not None  # killed
 
 
-@pytest.mark.parametrize("mode, words", [
-    ("no-ready", ["exited with status 1", "cannot import the library under test"]),
-    ("unsupported", ["version 0 has no such API"]),
-])
+@pytest.mark.parametrize(
+    "mode, words",
+    [
+        ("no-ready", ["exited with status 1", "cannot import the library under test"]),
+        ("unsupported", ["version 0 has no such API"]),
+    ],
+)
 def test_adapter_that_cannot_start(mode: str, words: list[str], tmp_path: Path) -> None:
     adapter = broken(mode, tmp_path)
     with pytest.raises(AdapterStartError) as info:

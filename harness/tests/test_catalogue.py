@@ -20,8 +20,12 @@ pytestmark = pytest.mark.e2e
 
 
 def test_whole_catalogue_against_newest(tmp_path: Path) -> None:
-    proc = subprocess.run([str(REPO_ROOT / "wsreplay"), "run", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [str(REPO_ROOT / "wsreplay"), "run", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))

@@ -52,8 +52,9 @@ def test_unknown_scenario_is_refused() -> None:
 
 
 def test_version_without_the_api_is_refused() -> None:
-    proc = run("run", "--client", "python-websockets-asyncio@12.0", "--scenario",
-               "close/send-then-close")
+    proc = run(
+        "run", "--client", "python-websockets-asyncio@12.0", "--scenario", "close/send-then-close"
+    )
     assert proc.returncode == 2
     assert "13.0" in proc.stderr
 

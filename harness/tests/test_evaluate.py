@@ -10,6 +10,7 @@ import copy
 import hashlib
 
 import pytest
+
 from wsreplay.evaluate import Check, Verdict, evaluate, expand_messages
 
 CLOSED_OK = "websockets.exceptions.ConnectionClosedOK"
@@ -117,8 +118,7 @@ def test_founding_case_passes_when_the_message_arrives() -> None:
     )
     assert result.verdict == "pass"
     assert result.reason == (
-        "received the 1 expected message and close 1000 'bye', "
-        "and the client sent close 1000 'bye'"
+        "received the 1 expected message and close 1000 'bye', and the client sent close 1000 'bye'"
     )
     assert all(c.ok for c in result.checks)
     assert [c.name for c in result.checks] == ["messages", "close", "client_close"]
@@ -152,9 +152,7 @@ def hundred(n: int = 100) -> list[dict]:
 
 
 def test_count_template_expands_in_order() -> None:
-    expanded = expand_messages(
-        [{"text": "a"}, {"text": "m{i}", "count": 3}, {"hex": "00FF"}]
-    )
+    expanded = expand_messages([{"text": "a"}, {"text": "m{i}", "count": 3}, {"hex": "00FF"}])
     assert expanded == [
         {"type": "text", "text": "a"},
         {"type": "text", "text": "m1"},
@@ -202,9 +200,7 @@ def test_difference_and_loss_together() -> None:
         "although the close (1000 'bye') was received; "
         "recv() raised websockets.exceptions.ConnectionClosedOK"
     )
-    extra = evaluate(
-        sc, observation([text("m1"), text("x"), text("m3"), text("m4")], BYE), None
-    )
+    extra = evaluate(sc, observation([text("m1"), text("x"), text("m3"), text("m4")], BYE), None)
     assert check(extra, "messages").detail == (
         "message 2 of 3 differs: expected 'm2', received 'x'; 4 received in all"
     )
@@ -243,10 +239,7 @@ def test_none_of_several_received() -> None:
 def test_timeout_uses_the_scenario_recv_timeout() -> None:
     sc = scenario({"messages": [{"text": "x"}]}, client={"recv_timeout_ms": 500})
     result = evaluate(sc, observation([], end="timeout", error_type=None), None)
-    assert (
-        result.reason
-        == "the message 'x' was not received; receiving timed out after 500 ms"
-    )
+    assert result.reason == "the message 'x' was not received; receiving timed out after 500 ms"
 
 
 def test_connect_failure_is_named() -> None:
@@ -263,10 +256,7 @@ def test_extra_message_is_reported() -> None:
     sc = scenario({"messages": [{"text": "a"}]})
     result = evaluate(sc, observation([text("a"), text("b")]), None)
     assert result.verdict == "fail"
-    assert (
-        result.reason
-        == "expected 1 message, received 2; message 2 'b' was not expected"
-    )
+    assert result.reason == "expected 1 message, received 2; message 2 'b' was not expected"
 
 
 def test_no_messages_expected_and_none_received() -> None:
@@ -280,10 +270,7 @@ def test_text_and_binary_with_the_same_bytes_differ() -> None:
     got = {"type": "binary", "length": 3, "hex": "616263"}
     result = evaluate(sc, observation([got]), None)
     assert result.verdict == "fail"
-    assert (
-        result.reason
-        == "message 1 of 1 differs: expected 'abc', received binary 616263"
-    )
+    assert result.reason == "message 1 of 1 differs: expected 'abc', received binary 616263"
 
 
 def test_binary_hex_compares_case_insensitively() -> None:
@@ -305,14 +292,11 @@ def test_binary_hex_compares_case_insensitively() -> None:
         ({"text": "big {i}", "count": 2}, "text", None),  # per-message digests below
     ],
 )
-def test_large_messages_compare_by_sha256(
-    entry: dict, kind: str, payload: bytes | None
-) -> None:
+def test_large_messages_compare_by_sha256(entry: dict, kind: str, payload: bytes | None) -> None:
     sc = scenario({"messages": [entry]})
     payloads = [payload] if payload is not None else [b"big 1", b"big 2"]
     got = [
-        {"type": kind, "length": len(p), "sha256": hashlib.sha256(p).hexdigest()}
-        for p in payloads
+        {"type": kind, "length": len(p), "sha256": hashlib.sha256(p).hexdigest()} for p in payloads
     ]
     assert evaluate(sc, observation(got), None).verdict == "pass"
     wrong = copy.deepcopy(got)
@@ -471,9 +455,7 @@ def test_close_check(expected: dict, close: dict | None, ok: bool, detail: str) 
     ],
 )
 def test_client_close_check(expected, frames: list, ok: bool, detail: str) -> None:
-    result = evaluate(
-        scenario({"client_close": expected}), observation(), transcript(*frames)
-    )
+    result = evaluate(scenario({"client_close": expected}), observation(), transcript(*frames))
     found = check(result, "client_close")
     assert (found.ok, found.detail) == (ok, detail)
     assert result.verdict == ("pass" if ok else "fail")
@@ -493,10 +475,7 @@ def test_missing_transcript_outranks_a_library_failure() -> None:
     result = evaluate(FOUNDING, observation([], BYE), None)
     assert result.verdict == "error"
     assert result.reason.startswith("no server transcript, so the client_close check")
-    assert (
-        "(fail)" in result.reason
-        and "'final message' was not received" in result.reason
-    )
+    assert "(fail)" in result.reason and "'final message' was not received" in result.reason
 
 
 def test_transcript_is_not_needed_without_client_close() -> None:
@@ -611,9 +590,7 @@ def test_unsupported_names_the_knobs_with_their_values() -> None:
     obs = {"id": "1", "end": "unsupported", "unsupported": ["recv_delay_ms"]}
     result = evaluate(FOUNDING, obs, None)
     assert result.verdict == "error"
-    assert (
-        result.reason == "the adapter cannot honour the client knob recv_delay_ms=100"
-    )
+    assert result.reason == "the adapter cannot honour the client knob recv_delay_ms=100"
     sc = scenario(TWO, client={"echo": True, "recv_delay_ms": 5})
     obs["unsupported"] = ["echo", "recv_delay_ms"]
     assert evaluate(sc, obs, None).reason == (
@@ -650,6 +627,4 @@ def test_error_end_is_judged_not_excused() -> None:
     obs = observation([], None, end="error", error_type="ssl.SSLError")
     result = evaluate(sc, obs, None)
     assert result.verdict == "fail"
-    assert (
-        result.reason == "the message 'a' was not received; recv() raised ssl.SSLError"
-    )
+    assert result.reason == "the message 'a' was not received; recv() raised ssl.SSLError"

@@ -48,6 +48,8 @@ def test_one_command_shows_the_regression(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("spec", list(EXPECTED))
-def test_same_verdict_twenty_times(spec: str, wsreplay_run_scenario: Callable[[str, str], dict]) -> None:
+def test_same_verdict_twenty_times(
+    spec: str, wsreplay_run_scenario: Callable[[str, str], dict]
+) -> None:
     verdicts = Counter(wsreplay_run_scenario(SCENARIO, spec)["verdict"] for _ in range(REPEATS))
     assert verdicts == Counter({EXPECTED[spec]: REPEATS})

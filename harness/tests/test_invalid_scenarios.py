@@ -27,8 +27,9 @@ def test_there_is_a_case_per_mistake_kind() -> None:
 def test_check_refuses_with_file_and_path(case: str) -> None:
     file = CASES / case / "input.json"
     expected = (CASES / case / "error").read_text().rstrip("\n")
-    proc = subprocess.run([str(server_binary()), "--check", str(file)],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [str(server_binary()), "--check", str(file)], capture_output=True, text=True, timeout=30
+    )
     assert proc.returncode == 1
     assert proc.stderr.rstrip("\n") == f"{file}{expected}"
 
@@ -41,8 +42,12 @@ def test_server_refuses_to_start(case: str, tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     bad = tmp_path / "x" / "y.json"
     shutil.copy(CASES / case / "input.json", bad)
-    proc = subprocess.run([str(server_binary()), "--scenarios", str(tmp_path)],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [str(server_binary()), "--scenarios", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     expected = (CASES / case / "error").read_text().rstrip("\n")
     assert proc.returncode == 2
     assert proc.stdout == ""  # never a "listening" line
@@ -53,20 +58,36 @@ def test_name_must_match_the_file_place(tmp_path: Path) -> None:
     (tmp_path / "close").mkdir()
     target = tmp_path / "close" / "renamed.json"
     shutil.copy(REPO_ROOT / "scenarios" / "close" / "send-then-close.json", target)
-    proc = subprocess.run([str(server_binary()), "--scenarios", str(tmp_path)],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [str(server_binary()), "--scenarios", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 2
-    assert (f"{target}: name: 'close/send-then-close' does not match the file's place; "
-            "expected 'close/renamed'") in proc.stderr
+    assert (
+        f"{target}: name: 'close/send-then-close' does not match the file's place; "
+        "expected 'close/renamed'"
+    ) in proc.stderr
 
 
 def test_wsreplay_run_reports_a_bad_catalogue(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     bad = tmp_path / "x" / "y.json"
     shutil.copy(CASES / "unknown-step" / "input.json", bad)
-    proc = subprocess.run([str(REPO_ROOT / "wsreplay"), "run", "--scenarios-dir", str(tmp_path),
-                           "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(REPO_ROOT / "wsreplay"),
+            "run",
+            "--scenarios-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2
     assert f"{bad}: steps[1]: unknown step 'explode'" in proc.stderr
 
@@ -74,8 +95,12 @@ def test_wsreplay_run_reports_a_bad_catalogue(tmp_path: Path) -> None:
 def test_wsreplay_check_uses_the_server_checks() -> None:
     file = CASES / "wrong-type-text" / "input.json"
     good = REPO_ROOT / "scenarios" / "close" / "send-then-close.json"
-    proc = subprocess.run([str(REPO_ROOT / "wsreplay"), "check", str(good), str(file)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(REPO_ROOT / "wsreplay"), "check", str(good), str(file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert f"ok {good}" in proc.stdout
     assert f"{file}: steps[0].write[0].text: expected a string, got integer" in proc.stderr
@@ -83,6 +108,10 @@ def test_wsreplay_check_uses_the_server_checks() -> None:
 
 def test_every_catalogue_scenario_is_valid() -> None:
     files = sorted((REPO_ROOT / "scenarios").rglob("*.json"))
-    proc = subprocess.run([str(server_binary()), "--check", *map(str, files)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(server_binary()), "--check", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr

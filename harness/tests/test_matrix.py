@@ -6,6 +6,7 @@ import io
 import re
 
 import pytest
+
 from wsreplay import matrix
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -16,9 +17,7 @@ class FakeTTY(io.StringIO):
         return True
 
 
-def rec(
-    scenario: str, client: str, version: str | None, verdict: str, reason: str = "r"
-) -> dict:
+def rec(scenario: str, client: str, version: str | None, verdict: str, reason: str = "r") -> dict:
     return {
         "scenario": scenario,
         "client": client,

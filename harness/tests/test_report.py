@@ -11,6 +11,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from wsreplay import report as rep
 from wsreplay.evaluate import evaluate
 
@@ -52,8 +53,7 @@ def observation(messages: list[str]) -> dict:
         "id": "7",
         "connected": True,
         "messages": [
-            {"type": "text", "length": len(m), "text": m, "t_ms": 101.4}
-            for m in messages
+            {"type": "text", "length": len(m), "text": m, "t_ms": 101.4} for m in messages
         ],
         "close": {"code": 1000, "reason": "bye"},
         "end": "closed",
@@ -127,9 +127,7 @@ def record(
     stderr: str | None = None,
 ) -> dict:
     verdict = evaluate(scenario, obs, tr, harness_error)
-    return rep.make_record(
-        scenario, spec, version, verdict, obs, tr, rep.utc_now(), 104.25, stderr
-    )
+    return rep.make_record(scenario, spec, version, verdict, obs, tr, rep.utc_now(), 104.25, stderr)
 
 
 @pytest.fixture(scope="module")
@@ -142,9 +140,7 @@ def validator() -> jsonschema.Draft202012Validator:
 
 
 def build_report() -> dict:
-    report = rep.new_report(
-        "r1", "0.1.0", "0.1.0", ["wsreplay", "run", "python-websockets@14.0"]
-    )
+    report = rep.new_report("r1", "0.1.0", "0.1.0", ["wsreplay", "run", "python-websockets@14.0"])
     rep.add_client(
         report,
         {
@@ -181,9 +177,7 @@ def build_report() -> dict:
     rep.add_scenario(report, ECHO)
     rep.add_result(
         report,
-        record(
-            SCENARIO, "python-websockets@14.0", "14.0", observation([]), transcript()
-        ),
+        record(SCENARIO, "python-websockets@14.0", "14.0", observation([]), transcript()),
     )
     rep.add_result(
         report,
@@ -429,13 +423,9 @@ def mutate(report: dict, where: list, value, delete: bool = False) -> dict:
         (["extra"], True, False),
     ],
 )
-def test_schema_rejects_broken_reports(
-    validator, where: list, value, delete: bool
-) -> None:
+def test_schema_rejects_broken_reports(validator, where: list, value, delete: bool) -> None:
     report = build_report()
-    report["results"][0]["observed"]["messages"] = [
-        {"type": "text", "length": 1, "text": "a"}
-    ]
+    report["results"][0]["observed"]["messages"] = [{"type": "text", "length": 1, "text": "a"}]
     validator.validate(report)  # the unbroken one is fine
     with pytest.raises(jsonschema.ValidationError):
         validator.validate(mutate(report, where, value, delete))

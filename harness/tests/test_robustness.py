@@ -32,8 +32,13 @@ HANDSHAKE_TIMEOUT_MS = 2000
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
     work = tmp_path_factory.mktemp("robustness")
-    srv = ScenarioServer(server_binary(), SCENARIOS_DIR, work / "server.log", work / "transcripts",
-                         ["--handshake-timeout-ms", str(HANDSHAKE_TIMEOUT_MS)])
+    srv = ScenarioServer(
+        server_binary(),
+        SCENARIOS_DIR,
+        work / "server.log",
+        work / "transcripts",
+        ["--handshake-timeout-ms", str(HANDSHAKE_TIMEOUT_MS)],
+    )
     srv.start()
     yield srv
     code = srv.stop()
@@ -81,17 +86,18 @@ def attack_slow_handshake(port: int, results: dict) -> None:
 
 def attack_disconnects(port: int, results: dict) -> None:
     for i in range(20):
-        connect(port).close()                      # connect, then FIN at once
+        connect(port).close()  # connect, then FIN at once
         sock = connect(port)
         sock.sendall(upgrade_request("/close/send-then-close")[0][:40])
-        rst_close(sock)                            # RST in the middle of the request
+        rst_close(sock)  # RST in the middle of the request
         sock = connect(port)
         sock.sendall(upgrade_request(f"/close/many-then-close?run=atk-rst-{i}")[0])
         read_http_head(sock)
-        rst_close(sock)                            # RST while the scenario runs
+        rst_close(sock)  # RST while the scenario runs
         sock = connect(port)
-        sock.sendall(upgrade_request("/close/send-then-close")[0] + masked_frame(0x1, b"x" * 10)[:5])
-        sock.close()                               # FIN in the middle of a frame
+        half_frame = masked_frame(0x1, b"x" * 10)[:5]
+        sock.sendall(upgrade_request("/close/send-then-close")[0] + half_frame)
+        sock.close()  # FIN in the middle of a frame
     results["disconnects"] = True
 
 
@@ -103,19 +109,37 @@ def test_hostile_peers_do_not_hurt_a_normal_run(server: ScenarioServer, tmp_path
     adapter, resolved, error = pool.get(CLIENT)
     assert error is None, error
     results: dict = {}
-    attacks = [threading.Thread(target=fn, args=(port, results)) for fn in
-               (attack_garbage, attack_huge_frame, attack_slow_handshake, attack_disconnects)]
+    attacks = [
+        threading.Thread(target=fn, args=(port, results))
+        for fn in (attack_garbage, attack_huge_frame, attack_slow_handshake, attack_disconnects)
+    ]
     try:
         for t in attacks:
             t.start()
         records = []
         for i in range(3):  # normal runs while the attacks go on
-            records.append(run_one(server, adapter, CLIENT, resolved,
-                                   catalogue["close/send-then-close"], f"normal-{i}"))
+            records.append(
+                run_one(
+                    server,
+                    adapter,
+                    CLIENT,
+                    resolved,
+                    catalogue["close/send-then-close"],
+                    f"normal-{i}",
+                )
+            )
         for t in attacks:
             t.join(timeout=60)
-        records.append(run_one(server, adapter, CLIENT, resolved,
-                               catalogue["close/send-then-close"], "normal-after"))
+        records.append(
+            run_one(
+                server,
+                adapter,
+                CLIENT,
+                resolved,
+                catalogue["close/send-then-close"],
+                "normal-after",
+            )
+        )
     finally:
         pool.close()
 

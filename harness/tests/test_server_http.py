@@ -6,8 +6,14 @@ import socket
 
 import pytest
 
-from rawpeer import (accept_for, connect, masked_frame, read_http_head, read_until_close,
-                     upgrade_request)
+from rawpeer import (
+    accept_for,
+    connect,
+    masked_frame,
+    read_http_head,
+    read_until_close,
+    upgrade_request,
+)
 from wsreplay.server import ScenarioServer
 
 
@@ -25,24 +31,27 @@ def port_of(server: ScenarioServer) -> int:
     return server.info.port
 
 
-@pytest.mark.parametrize("request_bytes, status, reason", [
-    # plain HTTP GET of a scenario: no Upgrade header
-    (b"GET /close/send-then-close HTTP/1.1\r\nHost: x\r\n\r\n", 400, b"Upgrade"),
-    # wrong WebSocket version: 426 tells the client which one we speak
-    (upgrade_request("/close/send-then-close", version="8")[0], 426, b"Version"),
-    # not GET
-    (b"POST /close/send-then-close HTTP/1.1\r\nHost: x\r\n\r\n", 405, b"GET"),
-    # a key that is not 16 bytes of base64
-    (upgrade_request("/close/send-then-close", key="c2hvcnQ=")[0], 400, b"Key"),
-    # unknown scenario
-    (upgrade_request("/no/such-scenario")[0], 404, b"no/such-scenario"),
-    # run id with characters that could escape a file name
-    (upgrade_request("/close/send-then-close?run=../../etc")[0], 400, b"run id"),
-    # not HTTP at all
-    (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", 400, b"malformed"),
-    # a request head over the 8 KiB limit
-    (b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 400, b"too large"),
-])
+@pytest.mark.parametrize(
+    "request_bytes, status, reason",
+    [
+        # plain HTTP GET of a scenario: no Upgrade header
+        (b"GET /close/send-then-close HTTP/1.1\r\nHost: x\r\n\r\n", 400, b"Upgrade"),
+        # wrong WebSocket version: 426 tells the client which one we speak
+        (upgrade_request("/close/send-then-close", version="8")[0], 426, b"Version"),
+        # not GET
+        (b"POST /close/send-then-close HTTP/1.1\r\nHost: x\r\n\r\n", 405, b"GET"),
+        # a key that is not 16 bytes of base64
+        (upgrade_request("/close/send-then-close", key="c2hvcnQ=")[0], 400, b"Key"),
+        # unknown scenario
+        (upgrade_request("/no/such-scenario")[0], 404, b"no/such-scenario"),
+        # run id with characters that could escape a file name
+        (upgrade_request("/close/send-then-close?run=../../etc")[0], 400, b"run id"),
+        # not HTTP at all
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", 400, b"malformed"),
+        # a request head over the 8 KiB limit
+        (b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 400, b"too large"),
+    ],
+)
 def test_bad_requests_get_a_status_and_a_reason(
     wsreplay_server: ScenarioServer, request_bytes: bytes, status: int, reason: bytes
 ) -> None:
@@ -60,9 +69,12 @@ def test_founding_scenario_bytes_on_the_wire(wsreplay_server: ScenarioServer) ->
     with connect(port) as sock:
         sock.sendall(req)
         head, rest = read_http_head(sock)
-        assert head == (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                        b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
-                        + accept_for(key).encode() + b"\r\n\r\n")
+        assert head == (
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+            + accept_for(key).encode()
+            + b"\r\n\r\n"
+        )
         # Read boundaries depend on when this test reads, so check the stream;
         # the transcript below shows how the server cut it into writes.
         frames = read_until_close(sock, timeout=0.5)  # no EOF yet: server awaits our close
@@ -84,7 +96,7 @@ def test_founding_scenario_bytes_on_the_wire(wsreplay_server: ScenarioServer) ->
 
 def test_coalesced_handshake_bytes(wsreplay_server: ScenarioServer) -> None:
     """handshake/coalesced-message: the 101 and the first frame in one send()."""
-    req, key = upgrade_request("/handshake/coalesced-message?run=wire-2")
+    req, _ = upgrade_request("/handshake/coalesced-message?run=wire-2")
     with connect(port_of(wsreplay_server)) as sock:
         sock.sendall(req)
         head, rest = read_http_head(sock)
@@ -118,14 +130,17 @@ def test_unmasked_client_frame_is_a_protocol_error(wsreplay_server: ScenarioServ
         read_until_close(sock, timeout=2)
     tr = wsreplay_server.wait_run("wire-4", 5)["sessions"][0]
     assert tr["end"]["reason"] == "protocol_error"
-    err = [e for e in tr["events"] if e["type"] == "protocol_error"][0]
+    err = next(e for e in tr["events"] if e["type"] == "protocol_error")
     assert err["reason"] == "unmasked client frame"
     assert err["hex"].startswith("8102")
 
 
 def test_runs_endpoint_for_an_unknown_run(wsreplay_server: ScenarioServer) -> None:
     assert wsreplay_server.query_run("never-used") == {
-        "run": "never-used", "complete": False, "sessions": []}
+        "run": "never-used",
+        "complete": False,
+        "sessions": [],
+    }
 
 
 def test_server_is_alive_after_all_that(wsreplay_server: ScenarioServer) -> None:

@@ -22,9 +22,7 @@ READY_TIMEOUT_S = 30.0
 class AdapterStartError(Exception):
     """The adapter could not start, or said its library lacks the API."""
 
-    def __init__(
-        self, message: str, stderr: str = "", unsupported: bool = False
-    ) -> None:
+    def __init__(self, message: str, stderr: str = "", unsupported: bool = False) -> None:
         super().__init__(message)
         self.stderr = stderr
         self.unsupported = unsupported
@@ -67,9 +65,7 @@ class AdapterProcess:
                 env=env,
             )
         except OSError as exc:
-            raise AdapterStartError(
-                f"adapter {self.name} could not start: {exc}"
-            ) from exc
+            raise AdapterStartError(f"adapter {self.name} could not start: {exc}") from exc
         finally:
             log.close()
         self._buf = b""
@@ -120,9 +116,7 @@ class AdapterProcess:
             self.proc.stdin.flush()
         except OSError as exc:
             self.kill()
-            return self._fail(
-                f"adapter {self.name} would not take a job ({exc})", mark, started
-            )
+            return self._fail(f"adapter {self.name} would not take a job ({exc})", mark, started)
         line, problem = self._read_line(timeout_s)
         if line is None:
             self.kill()

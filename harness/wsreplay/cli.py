@@ -38,9 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--version", action="version", version=f"wsreplay {__version__}"
-    )
+    parser.add_argument("--version", action="version", version=f"wsreplay {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser(
@@ -84,9 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the scenarios with their summaries",
         description="List the scenarios with their summaries.",
     )
-    sc.add_argument(
-        "--tag", action="append", default=[], help="only scenarios with this tag"
-    )
+    sc.add_argument("--tag", action="append", default=[], help="only scenarios with this tag")
     sc.add_argument("--scenarios-dir", type=Path, default=SCENARIOS_DIR, metavar="DIR")
 
     check = sub.add_parser(

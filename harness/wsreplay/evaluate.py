@@ -70,8 +70,7 @@ def evaluate(
         return Verdict("error", problem, [])
     assert observation is not None  # _blocking_problem guarantees it
     checks = [
-        _run_check(name, scenario, observation, transcript)
-        for name in scenario.get("expect", {})
+        _run_check(name, scenario, observation, transcript) for name in scenario.get("expect", {})
     ]
     return _judge(scenario, observation, checks)
 
@@ -161,9 +160,7 @@ def _severity(scenario: dict, name: str) -> str:
     return by_check.get(name, scenario.get("severity", "fail"))
 
 
-def _run_check(
-    name: str, scenario: dict, observation: dict, transcript: dict | None
-) -> Check:
+def _run_check(name: str, scenario: dict, observation: dict, transcript: dict | None) -> Check:
     expected = scenario["expect"][name]
     severity = _severity(scenario, name)
     if name == "messages":
@@ -198,9 +195,7 @@ def _expected_message(entry: dict, index: int | None) -> dict:
     return {"type": "binary", "hex": str(entry["hex"]).lower()}
 
 
-def check_messages(
-    expected_entries: list[dict], observation: dict, severity: str
-) -> Check:
+def check_messages(expected_entries: list[dict], observation: dict, severity: str) -> Check:
     """Compare the exact, ordered list of data messages."""
     expected = expand_messages(expected_entries)
     received = observation.get("messages") or []
@@ -412,11 +407,11 @@ def _failure_part(
             else f"none of the {n_exp} expected messages was received (first: {first})"
         )
         if close_ok:
-            part += f", although the close ({close_ok}) was"
+            part += f", although {close_ok} was"
     else:
         part = check.detail
         if close_ok:
-            part += f", although the close ({close_ok}) was received"
+            part += f", although {close_ok} was received"
     cause = _loss_cause(scenario, observation)
     return f"{part}; {cause}" if cause else part
 
@@ -433,7 +428,11 @@ def _close_arrived(by_name: dict[str, Check], observation: dict) -> str | None:
         return None
     if close_check is not None and not close_check.ok:
         return None
-    return show_close(close.get("code"), close.get("reason"))
+    shown = show_close(close.get("code"), close.get("reason"))
+    # 1006 is never on the wire: it is the library's word for "no close frame".
+    if close.get("code") == 1006:
+        return f"the abnormal closure ({shown})"
+    return f"the close ({shown})"
 
 
 def _loss_cause(scenario: dict, observation: dict) -> str:
@@ -442,9 +441,7 @@ def _loss_cause(scenario: dict, observation: dict) -> str:
     error = observation.get("error") or {}
     kind = error.get("type")
     if end == "timeout":
-        timeout = (scenario.get("client") or {}).get(
-            "recv_timeout_ms", _DEFAULT_RECV_TIMEOUT_MS
-        )
+        timeout = (scenario.get("client") or {}).get("recv_timeout_ms", _DEFAULT_RECV_TIMEOUT_MS)
         return f"receiving timed out after {timeout} ms"
     if end == "connect_failed":
         return f"connecting failed with {kind}" if kind else "connecting failed"
@@ -460,9 +457,7 @@ def _pass_reason(checks: list[Check]) -> str:
     if "messages" in by_name:
         count = by_name["messages"].expected["count"]
         received.append(
-            f"the {_plural(count, 'expected message')}"
-            if count
-            else "no messages, as expected"
+            f"the {_plural(count, 'expected message')}" if count else "no messages, as expected"
         )
     if "close" in by_name:
         close = by_name["close"].expected
@@ -510,10 +505,7 @@ def show_close(code: Any, reason: Any, empty: str = "") -> str:
 
 def _quote(text: str) -> str:
     if len(text) > _QUOTE_CHARS:
-        return (
-            repr(text[:_QUOTE_CHARS])
-            + f"… ({len(text.encode('utf-8', 'replace'))} bytes)"
-        )
+        return repr(text[:_QUOTE_CHARS]) + f"… ({len(text.encode('utf-8', 'replace'))} bytes)"
     return repr(text)
 
 

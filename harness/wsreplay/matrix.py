@@ -127,20 +127,14 @@ def render_matrix(report: dict, color: bool = False) -> str:
     """A scenario × client table of verdicts, then a totals line."""
     scenarios = _scenario_names(report)
     clients = _client_specs(report)
-    cells = {
-        (r["scenario"], r["client"]): r["verdict"] for r in report.get("results", [])
-    }
+    cells = {(r["scenario"], r["client"]): r["verdict"] for r in report.get("results", [])}
     header = ["scenario"] + [_header_label(report, spec) for spec in clients]
-    rows = [
-        [name] + [cells.get((name, spec), "") for spec in clients] for name in scenarios
-    ]
+    rows = [[name] + [cells.get((name, spec), "") for spec in clients] for name in scenarios]
     widths = [len(text) for text in header]
     for row in rows:
         widths[0] = max(widths[0], len(row[0]))
         for col, verdict in enumerate(row[1:], 1):
-            widths[col] = max(
-                widths[col], len(VERDICT_WORDS.get(verdict, verdict or MISSING))
-            )
+            widths[col] = max(widths[col], len(VERDICT_WORDS.get(verdict, verdict or MISSING)))
     lines = ["  ".join(text.ljust(widths[i]) for i, text in enumerate(header)).rstrip()]
     for row in rows:
         lines.append(_matrix_row(row, widths, color))

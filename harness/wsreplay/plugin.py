@@ -26,13 +26,9 @@ class ClientPool:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.clients: dict[
-            str, tuple[AdapterProcess | None, str | None, str | None]
-        ] = {}
+        self.clients: dict[str, tuple[AdapterProcess | None, str | None, str | None]] = {}
 
-    def get(
-        self, spec_text: str
-    ) -> tuple[AdapterProcess | None, str | None, str | None]:
+    def get(self, spec_text: str) -> tuple[AdapterProcess | None, str | None, str | None]:
         """(adapter, resolved version, error); the error is set when it could not start."""
         from .clients import parse_spec, prepare  # installs only when a test asks
 
@@ -127,8 +123,6 @@ def wsreplay_run_scenario(
         safe = "".join(c if c.isalnum() else "-" for c in request.node.name)[:60]
         tag = f"t{next(_tags)}-{safe}"
         scenario = wsreplay_catalogue[scenario_name]
-        return run_one(
-            wsreplay_server, adapter, client_spec, resolved, scenario, tag, error
-        )
+        return run_one(wsreplay_server, adapter, client_spec, resolved, scenario, tag, error)
 
     return run

@@ -40,9 +40,7 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def new_report(
-    run_id: str, tool_version: str, server_version: str, command: list[str]
-) -> dict:
+def new_report(run_id: str, tool_version: str, server_version: str, command: list[str]) -> dict:
     """An empty report for a run that starts now."""
     return {
         "schema": SCHEMA_ID,
@@ -75,9 +73,7 @@ def add_client(report: dict, info: dict) -> dict:
     entry: dict[str, Any] = {name: info.get(name) for name in CLIENT_FIELDS}
     entry["status"] = info.get("status") or "ok"
     if entry["status"] not in CLIENT_STATUSES:
-        raise ValueError(
-            f"client status must be one of {CLIENT_STATUSES}, not {entry['status']!r}"
-        )
+        raise ValueError(f"client status must be one of {CLIENT_STATUSES}, not {entry['status']!r}")
     if entry["adapter"] is None:
         entry["adapter"] = str(entry["spec"]).split("@", 1)[0]
     _replace_or_append(report["clients"], "spec", entry)
@@ -111,10 +107,7 @@ def finish(report: dict) -> dict:
     """Stamp the end of the run and recount the totals from the records."""
     report["finished"] = utc_now()
     report["duration_ms"] = round(
-        (
-            _parse_time(report["finished"]) - _parse_time(report["started"])
-        ).total_seconds()
-        * 1000,
+        (_parse_time(report["finished"]) - _parse_time(report["started"])).total_seconds() * 1000,
         3,
     )
     report["totals"] = totals(report["results"])
@@ -166,9 +159,7 @@ def write_report(report: dict, out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / REPORT_NAME
-    fd, tmp_name = tempfile.mkstemp(
-        dir=out_dir, prefix=f".{REPORT_NAME}.", suffix=".tmp"
-    )
+    fd, tmp_name = tempfile.mkstemp(dir=out_dir, prefix=f".{REPORT_NAME}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the report from CI users
         with os.fdopen(fd, "w", encoding="utf-8") as tmp:

@@ -109,9 +109,7 @@ def run_one(
     )
 
 
-def _fetch_transcript(
-    server: ScenarioServer, tag: str
-) -> tuple[dict | None, str | None]:
+def _fetch_transcript(server: ScenarioServer, tag: str) -> tuple[dict | None, str | None]:
     """The session's transcript (the first one of the run tag) or why there is none."""
     if not server.alive():
         return (
@@ -164,15 +162,11 @@ class Run:
                     raise  # the user's mistake: refuse the whole run (exit 2)
                 except Exception as exc:  # an install failure: this client's error only
                     self.log(f"wsreplay: {spec.raw}: {exc}")
-                    prepared.append(
-                        (spec.raw, None, f"could not prepare {spec.raw}: {exc}")
-                    )
+                    prepared.append((spec.raw, None, f"could not prepare {spec.raw}: {exc}"))
         except BaseException:
             self.server.stop()
             raise
-        self.report = report.new_report(
-            self.run_id, __version__, info.version, plan.command
-        )
+        self.report = report.new_report(self.run_id, __version__, info.version, plan.command)
         for scenario in plan.scenarios:
             report.add_scenario(self.report, scenario)
         total = len(plan.scenarios) * len(prepared)
@@ -224,9 +218,7 @@ class Run:
                 )
             except AdapterStartError as exc:
                 error = str(exc) + (
-                    f"; stderr: {exc.stderr.strip()[-800:]}"
-                    if exc.stderr.strip()
-                    else ""
+                    f"; stderr: {exc.stderr.strip()[-800:]}" if exc.stderr.strip() else ""
                 )
                 adapter = None
         client_info.update(
@@ -236,9 +228,7 @@ class Run:
         try:
             for i, scenario in enumerate(self.plan.scenarios):
                 tag = f"{self.run_id}-{_safe(raw)}-{i}"
-                record = run_one(
-                    self.server, adapter, raw, resolved, scenario, tag, error
-                )
+                record = run_one(self.server, adapter, raw, resolved, scenario, tag, error)
                 report.add_result(self.report, record)
                 report.write_report(self.report, self.plan.out_dir)
                 progress.add(record)

@@ -51,9 +51,7 @@ def select(scenarios: list[dict], patterns: list[str]) -> list[dict]:
         hits = [s["name"] for s in scenarios if fnmatch.fnmatchcase(s["name"], pattern)]
         if not hits:
             known = ", ".join(s["name"] for s in scenarios[:20])
-            raise ScenarioError(
-                f"--scenario {pattern!r} matches no scenario; known: {known}"
-            )
+            raise ScenarioError(f"--scenario {pattern!r} matches no scenario; known: {known}")
         chosen.update(hits)
     return [s for s in scenarios if s["name"] in chosen]
 

@@ -104,23 +104,17 @@ class ScenarioServer:
     def query_run(self, run: str, timeout: float = 5.0) -> dict:
         """One GET /_runs/RUN."""
         assert self.info is not None
-        conn = http.client.HTTPConnection(
-            self.info.host, self.info.port, timeout=timeout
-        )
+        conn = http.client.HTTPConnection(self.info.host, self.info.port, timeout=timeout)
         try:
             conn.request("GET", f"/_runs/{run}")
             resp = conn.getresponse()
             body = resp.read()
         except OSError as exc:
-            raise ServerError(
-                f"wsreplay-server did not answer GET /_runs/{run}: {exc}"
-            ) from exc
+            raise ServerError(f"wsreplay-server did not answer GET /_runs/{run}: {exc}") from exc
         finally:
             conn.close()
         if resp.status != 200:
-            raise ServerError(
-                f"GET /_runs/{run} answered {resp.status}: {body[:200]!r}"
-            )
+            raise ServerError(f"GET /_runs/{run} answered {resp.status}: {body[:200]!r}")
         return json.loads(body)
 
     def wait_run(self, run: str, timeout: float) -> dict:

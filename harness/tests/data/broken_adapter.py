@@ -17,11 +17,22 @@ if mode == "no-ready":
     print("cannot import the library under test", file=sys.stderr)
     sys.exit(1)
 if mode == "unsupported":
-    print(json.dumps({"event": "unsupported", "adapter": "broken", "version": "0",
-                      "reason": "version 0 has no such API"}), flush=True)
+    print(
+        json.dumps(
+            {
+                "event": "unsupported",
+                "adapter": "broken",
+                "version": "0",
+                "reason": "version 0 has no such API",
+            }
+        ),
+        flush=True,
+    )
     sys.exit(3)
-print(json.dumps({"event": "ready", "adapter": "broken", "library": "none", "version": "0"}),
-      flush=True)
+print(
+    json.dumps({"event": "ready", "adapter": "broken", "library": "none", "version": "0"}),
+    flush=True,
+)
 for line in sys.stdin:
     job = json.loads(line)
     print(f"broken adapter got job {job['id']} in mode {mode}", file=sys.stderr, flush=True)

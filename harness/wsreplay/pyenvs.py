@@ -1,0 +1,510 @@
+"""Python library versions installed on demand into cached virtual environments.
+
+A client spec such as ``python-websockets@14.0`` names an exact release of a
+library; the harness runs that adapter with an interpreter that sees exactly
+that release and nothing else. Each (package, version) gets its own venv,
+made once with the interpreter running the harness and kept in a cache
+outside the repository, so later runs and parallel workers reuse it:
+
+    <cache root>/python/<package>-<version>/
+
+The cache root is ``$WSREPLAY_CACHE``, else ``$XDG_CACHE_HOME/wsreplay``,
+else ``~/.cache/wsreplay``.
+
+A venv is built in a temporary directory beside its final place and renamed
+into place only after the install succeeded and a marker file was written,
+so a crash or a kill never leaves a half-built env that looks complete, and
+two processes building the same env at once both end up using one good copy.
+Only the venv's ``bin/python`` is used afterwards; it locates its
+site-packages relative to itself, so the rename is harmless (console scripts
+in ``bin/`` keep stale shebangs, and nothing here runs them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = [
+    "InstallError",
+    "PyEnvError",
+    "VersionNotFound",
+    "available_versions",
+    "cache_root",
+    "ensure_env",
+    "env_dir",
+    "env_python",
+    "is_prerelease",
+    "nearest_versions",
+    "parse_pip_index_output",
+    "resolve_version",
+    "version_key",
+]
+
+#: Written last into a finished env; an env directory without it is not used.
+MARKER = ".wsreplay-env.json"
+
+#: Seconds allowed for listing versions (`pip index versions`).
+INDEX_TIMEOUT_S = 120.0
+#: Seconds allowed for `python -m venv` and for `pip install`, each.
+INSTALL_TIMEOUT_S = 600.0
+#: A temporary build directory older than this is a leftover of a killed run.
+STALE_BUILD_S = 24 * 3600.0
+#: Seconds pip waits on one network read before retrying (pip's own --timeout).
+PIP_NETWORK_TIMEOUT_S = 60
+
+_PYPI_JSON = "https://pypi.org/pypi/{package}/json"
+
+
+class PyEnvError(Exception):
+    """Base class: a version could not be listed, resolved or installed."""
+
+
+class VersionNotFound(PyEnvError, LookupError):
+    """The requested version is not a release of the package on PyPI."""
+
+    def __init__(self, package: str, requested: str, nearest: list[str]) -> None:
+        self.package = package
+        self.requested = requested
+        self.nearest = nearest
+        hint = ", ".join(nearest) if nearest else "none"
+        super().__init__(
+            f"{package} {requested} is not a release on PyPI (nearest releases: {hint})"
+        )
+
+
+class InstallError(PyEnvError):
+    """Making the venv or installing the package into it failed."""
+
+
+def _no_log(message: str) -> None:
+    del message
+
+
+# --------------------------------------------------------------------------
+# where envs live
+
+
+def cache_root() -> Path:
+    """The cache root; envs are kept outside the repo so `git status` stays clean."""
+    explicit = os.environ.get("WSREPLAY_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return Path(xdg).expanduser() / "wsreplay"
+    return Path.home() / ".cache" / "wsreplay"
+
+
+def _safe_name(text: str) -> str:
+    """A directory-name-safe form of a package name or version (PEP 503-ish)."""
+    return re.sub(r"[^A-Za-z0-9.+]+", "-", text).strip("-").lower()
+
+
+def env_dir(package: str, version: str) -> Path:
+    """The directory of the env for ``package==version`` (may not exist yet)."""
+    return cache_root() / "python" / f"{_safe_name(package)}-{_safe_name(version)}"
+
+
+def env_python(env: Path) -> Path:
+    """The interpreter inside a venv directory, on POSIX and on Windows."""
+    if os.name == "nt":
+        return env / "Scripts" / "python.exe"
+    return env / "bin" / "python"
+
+
+def _is_complete(env: Path) -> bool:
+    return (env / MARKER).is_file() and env_python(env).exists()
+
+
+# --------------------------------------------------------------------------
+# versions
+
+
+_VERSION_RE = re.compile(
+    r"""^v?(?:(?P<epoch>\d+)!)?
+        (?P<release>\d+(?:\.\d+)*)
+        (?:[-_.]?(?P<pre_l>a|b|c|rc|alpha|beta|pre|preview)[-_.]?(?P<pre_n>\d*))?
+        (?:(?:-(?P<post_n1>\d+))|(?:[-_.]?(?:post|rev|r)[-_.]?(?P<post_n2>\d*)))?
+        (?:[-_.]?dev[-_.]?(?P<dev_n>\d*))?
+        (?:\+(?P<local>[a-z0-9.]+))?$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def version_key(version: str) -> tuple:
+    """A sort key that orders PEP 440 versions as pip does, for the common forms.
+
+    The harness itself depends on nothing but the standard library, so this
+    stands in for `packaging.version.Version`. It handles epochs, releases of
+    any length (trailing zeros ignored: 14 == 14.0), pre-, post- and
+    dev-releases. Strings it cannot parse sort before every real version.
+    """
+    match = _VERSION_RE.match(version.strip())
+    if match is None:
+        return (-1, (), version)
+    release = [int(part) for part in match["release"].split(".")]
+    while len(release) > 1 and release[-1] == 0:
+        release.pop()
+    epoch = int(match["epoch"] or 0)
+    # A final release sorts after its pre-releases and before its post-releases;
+    # a dev release sorts before everything else of the same release.
+    has_post = match["post_n1"] is not None or match["post_n2"] is not None
+    has_dev = match["dev_n"] is not None
+    # A final release sorts after its pre-releases and before its post-releases;
+    # a bare dev release (1.0.dev1) sorts before the pre-releases of its release.
+    pre_rank = {"a": 0, "alpha": 0, "b": 1, "beta": 1}
+    if match["pre_l"]:
+        pre = (pre_rank.get(match["pre_l"].lower(), 2), int(match["pre_n"] or 0))
+    elif has_dev and not has_post:
+        pre = (-1, 0)
+    else:
+        pre = (3, 0)
+    post = (1, int(match["post_n1"] or match["post_n2"] or 0)) if has_post else (0, 0)
+    dev = (0, int(match["dev_n"] or 0)) if has_dev else (1, 0)
+    return (0, (epoch, tuple(release), pre, post, dev), "")
+
+
+def is_prerelease(version: str) -> bool:
+    """True for alpha/beta/rc and dev releases, which "newest" never picks."""
+    match = _VERSION_RE.match(version.strip())
+    return bool(match and (match["pre_l"] or match["dev_n"] is not None))
+
+
+def _sorted_newest_first(versions: list[str]) -> list[str]:
+    unique = list(dict.fromkeys(v.strip() for v in versions if v.strip()))
+    return sorted(unique, key=version_key, reverse=True)
+
+
+def parse_pip_index_output(text: str) -> list[str]:
+    """The versions listed by `pip index versions` (its `Available versions:` line)."""
+    for line in text.splitlines():
+        head, sep, tail = line.partition("Available versions:")
+        if sep and not head.strip():
+            return [v.strip() for v in tail.split(",") if v.strip()]
+    return []
+
+
+def _pip_index_versions(package: str) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "index",
+        "versions",
+        package,
+        "--pre",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--timeout",
+        str(PIP_NETWORK_TIMEOUT_S),
+    ]
+    try:
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=INDEX_TIMEOUT_S,
+            env=_pip_environ(),
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PyEnvError(f"`pip index versions {package}` did not finish: {exc}") from exc
+    versions = parse_pip_index_output(proc.stdout)
+    if proc.returncode != 0 or not versions:
+        raise PyEnvError(
+            f"`pip index versions {package}` failed (exit {proc.returncode}): "
+            f"{_tail(proc.stderr or proc.stdout)}"
+        )
+    return versions
+
+
+def _pypi_json_versions(package: str) -> list[str]:
+    """Fallback when pip cannot list versions (old pip, or the command removed).
+
+    Unlike pip this does not filter by the running interpreter's
+    Requires-Python, so an install may still fail later with a clear error.
+    Releases whose every file is yanked are left out.
+    """
+    url = _PYPI_JSON.format(package=urllib.request.quote(package))
+    try:
+        with urllib.request.urlopen(url, timeout=PIP_NETWORK_TIMEOUT_S) as response:
+            data = json.load(response)
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        raise PyEnvError(f"cannot read {url}: {exc}") from exc
+    releases = data.get("releases") or {}
+    return [
+        version
+        for version, files in releases.items()
+        if files and not all(f.get("yanked") for f in files)
+    ]
+
+
+@functools.lru_cache(maxsize=64)
+def _available_versions_cached(package: str) -> tuple[str, ...]:
+    try:
+        versions = _pip_index_versions(package)
+    except PyEnvError as pip_error:
+        try:
+            versions = _pypi_json_versions(package)
+        except PyEnvError as json_error:
+            raise PyEnvError(
+                f"cannot list versions of {package}: {pip_error}; {json_error}"
+            ) from None
+        if not versions:
+            raise PyEnvError(f"cannot list versions of {package}: {pip_error}") from None
+    return tuple(_sorted_newest_first(versions))
+
+
+def available_versions(package: str) -> list[str]:
+    """Every release of ``package`` installable here, newest first, pre-releases too.
+
+    Asks `pip index versions`, which honours the user's pip configuration
+    (index URL, proxy) and filters by this interpreter; falls back to PyPI's
+    JSON API only when pip cannot answer. The answer is cached for the life
+    of the process: one run asks once per package.
+    """
+    return list(_available_versions_cached(package))
+
+
+def nearest_versions(requested: str, versions: list[str], count: int = 5) -> list[str]:
+    """Releases around ``requested`` in version order, for a "not found" message.
+
+    Up to three just below and two just above it (``14.3`` → ``15.0.1, 15.0,
+    14.2, 14.1, 14.0``), newest first; the newest releases if ``requested``
+    does not even parse as a version.
+    """
+    ordered = sorted(versions, key=version_key)
+    key = version_key(requested)
+    if key[0] != 0:
+        return _sorted_newest_first(ordered[-count:])
+    index = sum(1 for v in ordered if version_key(v) < key)
+    above = max(0, min(count // 2, len(ordered) - index))
+    below = ordered[max(0, index - (count - above)) : index]
+    return _sorted_newest_first(below + ordered[index : index + above])
+
+
+def resolve_version(package: str, requested: str | None) -> str:
+    """The exact release to install for a request.
+
+    ``None`` means the newest final release (never a pre-release). An
+    explicit version must be a release on the index; ``14`` resolves to
+    ``14.0`` the way pip's ``==`` would match. A requested version whose env
+    is already complete in the cache resolves without asking the network, so
+    a rerun works offline.
+    """
+    if requested is not None:
+        requested = requested.strip()
+        if not requested:
+            raise VersionNotFound(package, requested, [])
+        if _is_complete(env_dir(package, requested)):
+            return requested
+    versions = available_versions(package)
+    if requested is None:
+        finals = [v for v in versions if not is_prerelease(v)]
+        if not finals:
+            raise VersionNotFound(package, "(newest release)", versions[:5])
+        return finals[0]
+    if requested in versions:
+        return requested
+    key = version_key(requested)
+    if key[0] == 0:
+        for version in versions:
+            if version_key(version) == key:
+                return version
+    raise VersionNotFound(package, requested, nearest_versions(requested, versions))
+
+
+# --------------------------------------------------------------------------
+# installing
+
+
+def _pip_environ() -> dict[str, str]:
+    """The environment for pip: quiet, non-interactive, no leaks from our own env.
+
+    PYTHONPATH/PYTHONHOME and an active VIRTUAL_ENV would let packages from
+    the harness's environment leak into the one being built.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "PYTHONPATH",
+            "PYTHONHOME",
+            "VIRTUAL_ENV",
+            "PIP_USER",
+            "PIP_TARGET",
+            "PIP_PREFIX",
+        }
+    }
+    env.update(
+        {
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1",
+            "PIP_ROOT_USER_ACTION": "ignore",
+            "PYTHONNOUSERSITE": "1",
+        }
+    )
+    return env
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    kept = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return "\n".join(kept[-lines:]) or "(no output)"
+
+
+def _run(cmd: list[str], what: str, timeout: float) -> None:
+    try:
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=_pip_environ(),
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        stderr = (
+            exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        )
+        raise InstallError(
+            f"{what}: no result after {timeout:.0f} s\n{_tail(stderr or '')}"
+        ) from exc
+    except OSError as exc:
+        raise InstallError(f"{what}: cannot run {cmd[0]}: {exc}") from exc
+    if proc.returncode != 0:
+        raise InstallError(
+            f"{what} failed (exit {proc.returncode}):\n" + _tail(proc.stderr or proc.stdout)
+        )
+
+
+def _installed_version(python: Path, package: str) -> str | None:
+    code = "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))"
+    proc = subprocess.run(
+        [str(python), "-I", "-c", code, package],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def ensure_env(
+    package: str,
+    version: str,
+    log: Callable[[str], None] = _no_log,
+    *,
+    timeout: float = INSTALL_TIMEOUT_S,
+) -> Path:
+    """The python executable of a venv holding exactly ``package==version``.
+
+    Reuses the cached env when its marker is present; otherwise builds one in
+    a temporary directory next to it (same filesystem, so the final rename is
+    atomic), installs with pip, checks the installed version, writes the
+    marker, then renames it into place. If another process finished the same
+    env first, its copy wins and ours is discarded. Raises `InstallError`
+    with the tail of pip's stderr when anything fails.
+    """
+    target = env_dir(package, version)
+    if _is_complete(target):
+        return env_python(target)
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(target)
+    log(f"installing {package}=={version} into {target}")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    # mkdtemp makes it private; the finished env is an ordinary directory.
+    tmp.chmod(0o755)
+    try:
+        _run(
+            [sys.executable, "-m", "venv", "--clear", str(tmp)],
+            f"python -m venv {tmp}",
+            timeout,
+        )
+        python = env_python(tmp)
+        _run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-input",
+                "--disable-pip-version-check",
+                "--no-cache-dir",
+                "--timeout",
+                str(PIP_NETWORK_TIMEOUT_S),
+                f"{package}=={version}",
+            ],
+            f"pip install {package}=={version}",
+            timeout,
+        )
+        installed = _installed_version(python, package)
+        if installed is None or version_key(installed) != version_key(version):
+            raise InstallError(
+                f"pip install {package}=={version} reported success, "
+                f"but the env holds {package} {installed or 'nothing'}"
+            )
+        marker = {
+            "package": package,
+            "version": version,
+            "installed": installed,
+            "python": sys.version.split()[0],
+        }
+        (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+        _move_into_place(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    if not _is_complete(target):
+        raise InstallError(f"env {target} is incomplete after install")
+    log(f"installed {package}=={version}")
+    return env_python(target)
+
+
+def _remove_stale_builds(target: Path) -> None:
+    """Delete temp dirs of builds of this env that were killed long ago.
+
+    A build in progress is never that old (it is bounded by the timeouts),
+    so only leftovers of crashed or killed runs are removed.
+    """
+    horizon = time.time() - STALE_BUILD_S
+    for stale in target.parent.glob(f".{target.name}.tmp-*"):
+        with contextlib.suppress(OSError):
+            if stale.stat().st_mtime < horizon:
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _move_into_place(tmp: Path, target: Path) -> None:
+    """Rename the finished env to its final name; tolerate a concurrent winner."""
+    for _ in range(2):
+        try:
+            os.rename(tmp, target)
+            return
+        except OSError:
+            if _is_complete(target):
+                return  # another process won the race; its env is as good as ours
+            if target.exists():
+                # Not ours and not complete: junk from an old interrupted rename
+                # of some other tool. Move it aside, then retry once.
+                junk = target.with_name(f".{target.name}.junk-{os.getpid()}")
+                with contextlib.suppress(OSError):
+                    os.rename(target, junk)
+                shutil.rmtree(junk, ignore_errors=True)
+                continue
+            raise
+    raise InstallError(f"cannot move the new env into place at {target}")
