@@ -1,0 +1,119 @@
+"""Each step kind, checked as bytes on a real socket and in the transcript.
+
+The scenarios live in data/step-scenarios/ and are served by a server of
+this module's own. Reads are exact where the scenario makes them so (split
+pieces 300 ms apart arrive in separate reads); elsewhere the byte stream is
+compared whole and the transcript tells how it was cut into writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rawpeer import connect, masked_frame, read_http_head, read_until_close, upgrade_request
+from wsreplay.build import server_binary
+from wsreplay.server import ScenarioServer
+
+STEP_SCENARIOS = Path(__file__).parent / "data" / "step-scenarios"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
+    work = tmp_path_factory.mktemp("steps")
+    srv = ScenarioServer(server_binary(), STEP_SCENARIOS, work / "server.log", work / "tr")
+    srv.start()
+    yield srv
+    assert srv.stop() == 0, srv.stderr_text()
+
+
+def open_scenario(server: ScenarioServer, name: str, run: str):
+    assert server.info is not None
+    sock = connect(server.info.port)
+    sock.sendall(upgrade_request(f"/{name}?run={run}")[0])
+    head, rest = read_http_head(sock)
+    assert head.startswith(b"HTTP/1.1 101 ")
+    return sock, rest
+
+
+def events(server: ScenarioServer, run: str) -> list[dict]:
+    answer = server.wait_run(run, 10)
+    assert answer["complete"], answer
+    return answer["sessions"][0]["events"]
+
+
+def test_split_group_arrives_in_pieces(server: ScenarioServer) -> None:
+    sock, rest = open_scenario(server, "steps/split-gap", "split")
+    with sock:
+        # the first piece follows the 101 with no gap, so it may share a read with it
+        first = rest or sock.recv(100)
+        reads = [first, sock.recv(100), sock.recv(100)]
+        assert reads == [b"\x81", b"\x05hel", b"lo"]
+        sock.sendall(masked_frame(0x8, b"\x03\xe8"))
+        assert read_until_close(sock) == []
+    evs = events(server, "split")
+    writes = [e for e in evs if e["type"] == "write"]
+    assert [w["bytes"] for w in writes[1:]] == [1, 4, 2]
+    assert [w["hex"] for w in writes[1:]] == ["81", "0568656c", "6c6f"]
+    gaps = [b["t_us"] - a["t_us"] for a, b in zip(writes[1:], writes[2:])]
+    assert all(gap >= 300_000 for gap in gaps), gaps
+
+
+def test_every_frame_option_encodes_exactly(server: ScenarioServer) -> None:
+    sock, rest = open_scenario(server, "steps/frames", "frames")
+    expected = bytes.fromhex(
+        "820300ff10"  # binary from hex
+        "890170"  # ping "p"
+        "8a00"  # empty pong
+        "8800"  # empty close
+        "41026162"  # text, FIN clear, RSV1 set
+        "80026364"  # opcode forced to continuation
+        "8181010203046c"  # masked with key 01020304
+        "817e000178"  # 16-bit length form for 1 byte
+        "817f000000000000000179"  # 64-bit length form for 1 byte
+        "81026e31"
+        "81026e32"
+        "81026e33"  # count with {i}
+        "dead"  # raw bytes
+        "880703e9676f696e67"  # close 1001 "going"
+    )
+    with sock:
+        stream = rest + b"".join(read_until_close(sock, timeout=0.5))
+        assert stream == expected
+        sock.sendall(masked_frame(0x8, b"\x03\xe9"))
+        assert read_until_close(sock) == []
+    evs = events(server, "frames")
+    writes = [e["bytes"] for e in evs if e["type"] == "write"]
+    assert writes[1:] == [len(expected)]  # one group, one send()
+    out_frames = [e for e in evs if e["type"] == "frame" and e["dir"] == "out"]
+    assert len(out_frames) == 13
+    assert out_frames[4]["fin"] is False and out_frames[4]["rsv"] == 4
+    assert out_frames[6]["masked"] is True
+
+
+def test_echo_then_close(server: ScenarioServer) -> None:
+    sock, _ = open_scenario(server, "steps/echo", "echo")
+    with sock:
+        sock.sendall(masked_frame(0x1, b"one"))
+        sock.sendall(masked_frame(0x2, b"two"))
+        sock.sendall(masked_frame(0x8, b"\x03\xe8"))
+        stream = b"".join(read_until_close(sock))
+    # "one" satisfied the await; "two" arrived while echoing; then our close reply
+    assert stream == b"\x82\x03two" + b"\x88\x02\x03\xe8"
+    evs = events(server, "echo")
+    assert [e["length"] for e in evs if e["type"] == "message"] == [3, 3]
+    done = [e for e in evs if e["type"] == "await_done"]
+    assert [(d["what"], d["result"]) for d in done] == [("messages", "ok"), ("echo", "close")]
+
+
+def test_await_timeout_is_recorded_and_steps_go_on(server: ScenarioServer) -> None:
+    sock, _ = open_scenario(server, "steps/await-timeout", "await-timeout")
+    with sock:
+        stream = b"".join(read_until_close(sock))
+    assert stream == b"\x81\x05after"
+    evs = events(server, "await-timeout")
+    (done,) = [e for e in evs if e["type"] == "await_done"]
+    assert done["result"] == "timeout" and done["waited_ms"] >= 190  # libevent timers may fire a hair early
+    assert evs[-1]["type"] == "closed"
