@@ -13,29 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int checks, failures;
-static const char *current = "";   /* the table row being run, for messages */
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        checks++;                                                            \
-        if (!(cond)) {                                                       \
-            failures++;                                                      \
-            fprintf(stderr, "%s:%d: [%s] check failed: %s\n", __FILE__,      \
-                    __LINE__, current, #cond);                               \
-        }                                                                    \
-    } while (0)
-
-#define CHECK_EQ(a, b)                                                       \
-    do {                                                                     \
-        long long a_ = (long long)(a), b_ = (long long)(b);                  \
-        checks++;                                                            \
-        if (a_ != b_) {                                                      \
-            failures++;                                                      \
-            fprintf(stderr, "%s:%d: [%s] %s == %lld, expected %s == %lld\n", \
-                    __FILE__, __LINE__, current, #a, a_, #b, b_);            \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 /* A string literal as (bytes, length), so rows may hold NUL bytes. */
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1
@@ -1025,6 +1003,5 @@ int main(void)
     test_mask_bytes();
     test_strerror();
 
-    printf("codec: %d checks, %d failed\n", checks, failures);
-    return failures != 0;
+    return check_summary("codec");
 }

@@ -12,29 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int checks, failures;
-static const char *current = "";   /* the table row being run, for messages */
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        checks++;                                                            \
-        if (!(cond)) {                                                       \
-            failures++;                                                      \
-            fprintf(stderr, "%s:%d: [%s] check failed: %s\n", __FILE__,      \
-                    __LINE__, current, #cond);                               \
-        }                                                                    \
-    } while (0)
-
-#define CHECK_EQ(a, b)                                                       \
-    do {                                                                     \
-        long long a_ = (long long)(a), b_ = (long long)(b);                  \
-        checks++;                                                            \
-        if (a_ != b_) {                                                      \
-            failures++;                                                      \
-            fprintf(stderr, "%s:%d: [%s] %s == %lld, expected %s == %lld\n", \
-                    __FILE__, __LINE__, current, #a, a_, #b, b_);            \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 #define CHECK_STR(s, len, want)                                              \
     CHECK((len) == strlen(want) && memcmp((s), (want), (len)) == 0)
@@ -576,6 +554,5 @@ int main(void)
     test_error_responses();
     test_status_text();
 
-    printf("handshake: %d checks, %d failed\n", checks, failures);
-    return failures != 0;
+    return check_summary("handshake");
 }
