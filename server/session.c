@@ -214,6 +214,9 @@ static void send_piece(wsr_session *s)
 static void start_group(wsr_session *s, struct evbuffer *buf,
                         const size_t *split, size_t n_split, unsigned gap_ms)
 {
+    /* One contiguous chain, so libevent hands each piece to the kernel as
+     * one iovec in one writev(), however many frames the group holds. */
+    evbuffer_pullup(buf, -1);
     s->group = buf;
     s->split = split;
     s->n_split = n_split;
