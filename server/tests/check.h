@@ -10,6 +10,7 @@
 #define WSR_TEST_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static int checks, failures;
 static const char *current = "";   /* the table row being run, for messages */
@@ -34,6 +35,18 @@ static const char *current = "";   /* the table row being run, for messages */
                     __FILE__, __LINE__, current, #a, a_, #b, b_);            \
         }                                                                    \
     } while (0)
+
+/* Tests do not test the C library: an allocation failure ends the run. */
+static inline void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+
+    if (p == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
 
 /* Prints "NAME: N checks, M failed" and returns the exit status. */
 static inline int check_summary(const char *name)

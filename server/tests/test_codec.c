@@ -20,18 +20,6 @@
 
 #define MIB (1024u * 1024u)
 
-/* Tests do not test the C library: an allocation failure ends the run. */
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-
-    if (p == NULL) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
 /* ---- a decoding driver --------------------------------------------------- */
 
 #define MAX_FRAMES 8

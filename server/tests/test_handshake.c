@@ -17,18 +17,6 @@
 #define CHECK_STR(s, len, want)                                              \
     CHECK((len) == strlen(want) && memcmp((s), (want), (len)) == 0)
 
-/* Tests do not test the C library: an allocation failure ends the run. */
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-
-    if (p == NULL) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
 /* RFC 6455 1.2, the client's opening handshake. */
 #define RFC_REQUEST                                                          \
     "GET /chat HTTP/1.1\r\n"                                                 \
