@@ -355,9 +355,10 @@ static void do_shutdown(wsr_session *s)
     log_simple(s, "out", "tcp_shutdown");
 }
 
-static void finish_steps(wsr_session *s)
+/* Half-close, then read until the client's EOF or the linger timeout.
+ * An HTTP error response ends here too; its end reason is already set. */
+static void start_linger(wsr_session *s)
 {
-    log_simple(s, NULL, "steps_done");
     do_shutdown(s);
     s->phase = PH_LINGER;
     s->wait = W_NONE;
@@ -367,6 +368,12 @@ static void finish_steps(wsr_session *s)
     }
     s->wait_start_us = wsr_now_us();
     arm_timer(s, s->srv->cfg.linger_ms);
+}
+
+static void finish_steps(wsr_session *s)
+{
+    log_simple(s, NULL, "steps_done");
+    start_linger(s);
 }
 
 /* Runs one step; returns true if it has to wait. */
@@ -643,8 +650,8 @@ static void log_request(wsr_session *s, const ws_http_request *req, int n)
     wsr_transcript_add(&s->tr, ev);
 }
 
-static void accept_upgrade(wsr_session *s, const ws_http_request *req,
-                           ws_slice key, const char *path, size_t path_len)
+static void accept_upgrade(wsr_session *s, ws_slice key, const char *path,
+                           size_t path_len)
 {
     const wsr_scenario *sc = wsr_scenario_set_find(s->srv->scenarios, path,
                                                    path_len);
@@ -661,7 +668,6 @@ static void accept_upgrade(wsr_session *s, const ws_http_request *req,
         respond_and_close(s, 500, "cannot compute the accept key", "bad_request");
         return;
     }
-    (void)req;
     evtimer_del(s->deadline);
     arm_deadline(s, s->srv->cfg.session_timeout_ms);
     s->phase = PH_STEPS;
@@ -704,7 +710,7 @@ static void route_request(wsr_session *s, const ws_http_request *req)
                           "not_found");
         return;
     }
-    accept_upgrade(s, req, key, t + 1, path_len - 1);
+    accept_upgrade(s, key, t + 1, path_len - 1);
 }
 
 static void on_handshake_input(wsr_session *s, struct evbuffer *in)
@@ -753,19 +759,6 @@ static void read_cb(struct bufferevent *bev, void *arg)
         on_frame_input(s, in);
     else
         evbuffer_drain(in, evbuffer_get_length(in));
-}
-
-static void start_linger(wsr_session *s)
-{
-    do_shutdown(s);
-    s->phase = PH_LINGER;
-    s->wait = W_NONE;
-    if (s->eof_in) {
-        session_end(s, "complete", NULL);
-        return;
-    }
-    s->wait_start_us = wsr_now_us();
-    arm_timer(s, s->srv->cfg.linger_ms);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
