@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .linereader import LineReader
 
 STDERR_QUOTE = 1500
 READY_TIMEOUT_S = 30.0
@@ -46,7 +47,7 @@ class AdapterProcess:
     log_path: Path
     ready: dict | None = None
     proc: subprocess.Popen[bytes] | None = None
-    _buf: bytes = b""
+    _reader: LineReader | None = None
     restarts: int = field(default=0)
 
     def start(self) -> dict:
@@ -68,7 +69,8 @@ class AdapterProcess:
             raise AdapterStartError(f"adapter {self.name} could not start: {exc}") from exc
         finally:
             log.close()
-        self._buf = b""
+        assert self.proc.stdout is not None
+        self._reader = LineReader(self.proc.stdout.fileno())
         mark = self._log_size()
         line, problem = self._read_line(READY_TIMEOUT_S)
         if line is None:
@@ -149,23 +151,13 @@ class AdapterProcess:
 
     def _read_line(self, timeout_s: float) -> tuple[str | None, str]:
         """Reads one stdout line; (None, what went wrong) on EOF or timeout."""
-        assert self.proc is not None and self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        deadline = time.monotonic() + timeout_s
-        while b"\n" not in self._buf:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None, f"did not answer within {timeout_s:.0f} s (hung)"
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                code = self.proc.wait(timeout=5)
-                return None, f"exited with status {code}"
-            self._buf += chunk
-        line, self._buf = self._buf.split(b"\n", 1)
-        return line.decode("utf-8", "replace"), ""
+        assert self.proc is not None and self._reader is not None
+        line, problem = self._reader.readline(timeout_s)
+        if problem == "timeout":
+            return None, f"did not answer within {timeout_s:.0f} s (hung)"
+        if problem == "eof":
+            return None, f"exited with status {self.proc.wait(timeout=5)}"
+        return line, ""
 
     def _log_size(self) -> int:
         try:
@@ -212,3 +204,24 @@ class AdapterProcess:
 
 def _ms_since(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 1)
+
+
+def safe_name(text: str) -> str:
+    """A client spec as a file-name and run-id fragment."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def launch(
+    name: str, argv: list[str], env: dict[str, str], log_path: Path
+) -> tuple[AdapterProcess | None, dict, str | None]:
+    """Starts an adapter: (process, its ready line, None), or (None, {}, why not).
+
+    The reason quotes the adapter's stderr, so a run and a test session
+    report a failed start the same way.
+    """
+    adapter = AdapterProcess(name, argv, env, log_path)
+    try:
+        return adapter, adapter.start(), None
+    except AdapterStartError as exc:
+        stderr = exc.stderr.strip()
+        return None, {}, str(exc) + (f"; stderr: {stderr[-800:]}" if stderr else "")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .adapterproc import AdapterProcess, AdapterStartError
+from .adapterproc import AdapterProcess, launch, safe_name
 from .build import server_binary
 from .paths import SCENARIOS_DIR
 from .scenarios import load_all
@@ -33,20 +33,14 @@ class ClientPool:
         from .clients import parse_spec, prepare  # installs only when a test asks
 
         if spec_text not in self.clients:
-            spec = parse_spec(spec_text)
-            prepared = prepare(spec, log=lambda _line: None)
-            safe = "".join(c if c.isalnum() else "_" for c in spec_text)
-            adapter = AdapterProcess(
-                spec_text,
-                prepared.argv,
-                prepared.env,
-                self.workdir / f"{safe}.stderr.log",
+            prepared = prepare(parse_spec(spec_text), log=lambda _line: None)
+            log_path = self.workdir / f"{safe_name(spec_text)}.stderr.log"
+            adapter, ready, error = launch(spec_text, prepared.argv, prepared.env, log_path)
+            self.clients[spec_text] = (
+                adapter,
+                ready.get("version", prepared.resolved_version),
+                error,
             )
-            try:
-                ready = adapter.start()
-                self.clients[spec_text] = (adapter, ready.get("version"), None)
-            except AdapterStartError as exc:
-                self.clients[spec_text] = (None, prepared.resolved_version, str(exc))
         return self.clients[spec_text]
 
     def close(self) -> None:

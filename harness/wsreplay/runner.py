@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__, report
-from .adapterproc import AdapterProcess, AdapterStartError
+from .adapterproc import AdapterProcess, launch, safe_name
 from .build import server_binary
 from .clients import PreparedClient, SpecError, parse_spec, prepare
 from .evaluate import evaluate
@@ -202,32 +202,21 @@ class Run:
         adapter = None
         resolved = prep.resolved_version if prep else None
         if prep is not None:
-            adapter = AdapterProcess(
-                raw,
-                prep.argv,
-                prep.env,
-                self.plan.out_dir / "adapters" / f"{_safe(raw)}.stderr.log",
+            log_path = self.plan.out_dir / "adapters" / f"{safe_name(raw)}.stderr.log"
+            adapter, ready, error = launch(raw, prep.argv, prep.env, log_path)
+            resolved = ready.get("version", resolved)
+            client_info.update(
+                library=ready.get("library"),
+                api=ready.get("api"),
+                language=ready.get("language"),
             )
-            try:
-                ready = adapter.start()
-                resolved = ready.get("version", resolved)
-                client_info.update(
-                    library=ready.get("library"),
-                    api=ready.get("api"),
-                    language=ready.get("language"),
-                )
-            except AdapterStartError as exc:
-                error = str(exc) + (
-                    f"; stderr: {exc.stderr.strip()[-800:]}" if exc.stderr.strip() else ""
-                )
-                adapter = None
         client_info.update(
             resolved_version=resolved, status="error" if error else "ok", error=error
         )
         report.add_client(self.report, client_info)
         try:
             for i, scenario in enumerate(self.plan.scenarios):
-                tag = f"{self.run_id}-{_safe(raw)}-{i}"
+                tag = f"{self.run_id}-{safe_name(raw)}-{i}"
                 record = run_one(self.server, adapter, raw, resolved, scenario, tag, error)
                 report.add_result(self.report, record)
                 report.write_report(self.report, self.plan.out_dir)
@@ -235,11 +224,6 @@ class Run:
         finally:
             if adapter is not None:
                 adapter.close()
-
-
-def _safe(text: str) -> str:
-    """A client spec as a file-name and run-id fragment."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
 def print_summary(rep: dict, stream: TextIO, out_dir: Path) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import select
 import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .linereader import LineReader
 
 
 class ServerError(Exception):
@@ -64,13 +64,13 @@ class ScenarioServer:
         )
         log.close()
         assert self.proc.stdout is not None
-        line = _readline_with_deadline(self.proc.stdout, timeout)
-        if not line:
-            self.proc.wait(timeout=5) if self.proc.poll() is None else None
-            code = self.proc.poll()
+        line, problem = LineReader(self.proc.stdout.fileno()).readline(timeout)
+        if line is None:
+            # EOF: it exited (bad scenarios, say). Timeout: it hangs, stop() kills it.
+            what = f"exit {self.proc.wait()}" if problem == "eof" else f"no line in {timeout:.0f} s"
             self.stop()
             raise ServerError(
-                f"wsreplay-server did not start (exit {code}): {self.stderr_text().strip()}"
+                f"wsreplay-server did not start ({what}): {self.stderr_text().strip()}"
             )
         try:
             hello = json.loads(line)
@@ -150,22 +150,3 @@ class ScenarioServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _readline_with_deadline(stream, timeout: float) -> str:
-    """Reads one line from a pipe without blocking past the deadline."""
-    fd = stream.fileno()
-    deadline = time.monotonic() + timeout
-    buf = b""
-    while b"\n" not in buf:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return ""
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            return ""
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            return ""
-        buf += chunk
-    return buf.split(b"\n", 1)[0].decode("utf-8", "replace")
