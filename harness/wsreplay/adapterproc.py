@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .linereader import LineReader
@@ -48,7 +48,6 @@ class AdapterProcess:
     ready: dict | None = None
     proc: subprocess.Popen[bytes] | None = None
     _reader: LineReader | None = None
-    restarts: int = field(default=0)
 
     def start(self) -> dict:
         """Starts the process and waits for its ready line; returns it."""
@@ -107,7 +106,6 @@ class AdapterProcess:
         started = time.monotonic()
         if self.proc is None or self.proc.poll() is not None:
             try:
-                self.restarts += 1 if self.proc is not None else 0
                 self.start()
             except AdapterStartError as exc:
                 return JobOutcome(None, str(exc), exc.stderr)

@@ -61,8 +61,3 @@ def knobs_for(scenario: dict) -> dict:
     knobs = dict(DEFAULT_KNOBS)
     knobs.update(scenario.get("client", {}))
     return knobs
-
-
-def public_view(scenario: dict) -> dict:
-    """The scenario without harness-private fields, as reports show it."""
-    return {k: v for k, v in scenario.items() if not k.startswith("_")}

@@ -143,10 +143,3 @@ class ScenarioServer:
         if self.proc.stdout:
             self.proc.stdout.close()
         return self.proc.returncode
-
-    def __enter__(self) -> ScenarioServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
