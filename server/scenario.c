@@ -703,24 +703,100 @@ static bool parse_step(vctx *v, json_t *step, wsr_step *st, wsr_scenario *sc)
 
 /* ---- the parts the server does not run, checked all the same ----------- */
 
+/* One item of the client's `send` knob: exactly one of text, hex, ping. */
+static bool check_client_send_item(vctx *v, json_t *el)
+{
+    static const char *const keys[] = {"text", "hex", "ping", NULL};
+    if (!json_is_object(el)) {
+        fail(v, "expected an object, got %s", type_name(el));
+        return false;
+    }
+    if (!check_keys(v, el, keys))
+        return false;
+    if (json_object_size(el) != 1) {
+        fail(v, "expected exactly one of 'text', 'hex' or 'ping'");
+        return false;
+    }
+    json_t *h = want(v, el, "hex", JSON_STRING, false);
+    want(v, el, "text", JSON_STRING, false);
+    want(v, el, "ping", JSON_STRING, false);
+    if (h && !v->failed) {
+        uint8_t *buf = NULL;
+        size_t len;
+        if (parse_hex(v, "hex", json_string_value(h), &buf, &len))
+            free(buf);
+    }
+    return !v->failed;
+}
+
+static bool check_client_close_first(vctx *v, json_t *c)
+{
+    static const char *const keys[] = {"code", "reason", "after_messages",
+                                       "after_ms", NULL};
+    json_t *cf = json_object_get(c, "close_first");
+    if (!cf || json_is_null(cf))
+        return true;
+    size_t m = push_key(v, "close_first");
+    long long x;
+    if (!json_is_object(cf))
+        fail(v, "expected an object or null, got %s", type_name(cf));
+    else if (check_keys(v, cf, keys)) {
+        json_t *code = json_object_get(cf, "code");
+        if (code && !json_is_null(code))
+            want_int(v, cf, "code", 1000, 4999, &x);
+        want(v, cf, "reason", JSON_STRING, false);
+        if (json_object_get(cf, "after_messages") &&
+            json_object_get(cf, "after_ms"))
+            fail(v, "give at most one of 'after_messages' and 'after_ms'");
+        if (!v->failed && json_object_get(cf, "after_messages"))
+            want_int(v, cf, "after_messages", 0, 10 * MAX_COUNT, &x);
+        if (!v->failed && json_object_get(cf, "after_ms"))
+            want_int(v, cf, "after_ms", 0, MAX_MS, &x);
+    }
+    pop(v, m);
+    return !v->failed;
+}
+
 static bool check_client(vctx *v, json_t *root)
 {
-    static const char *const keys[] = {"recv_delay_ms", "recv_timeout_ms",
-                                       "max_messages", "echo", NULL};
-    json_t *c = want(v, root, "client", JSON_OBJECT, false);
+    static const char *const keys[] = {
+        "recv_delay_ms", "recv_pace_ms", "recv_timeout_ms", "max_messages",
+        "echo",          "send",         "close_first",     "subprotocols",
+        NULL};
+    json_t *c = want(v, root, "client", JSON_OBJECT, false), *el;
     if (!c)
         return !v->failed;
-    size_t m = push_key(v, "client");
+    size_t m = push_key(v, "client"), i;
     long long x;
-    if (check_keys(v, c, keys)) {
-        if (json_object_get(c, "recv_delay_ms"))
-            want_int(v, c, "recv_delay_ms", 0, MAX_MS, &x);
-        if (json_object_get(c, "recv_timeout_ms"))
-            want_int(v, c, "recv_timeout_ms", 1, MAX_MS, &x);
-        if (json_object_get(c, "max_messages"))
-            want_int(v, c, "max_messages", 1, 10 * MAX_COUNT, &x);
+    if (!check_keys(v, c, keys))
+        goto out;
+    if (json_object_get(c, "recv_delay_ms"))
+        want_int(v, c, "recv_delay_ms", 0, MAX_MS, &x);
+    if (!v->failed && json_object_get(c, "recv_pace_ms"))
+        want_int(v, c, "recv_pace_ms", 0, MAX_MS, &x);
+    if (!v->failed && json_object_get(c, "recv_timeout_ms"))
+        want_int(v, c, "recv_timeout_ms", 1, MAX_MS, &x);
+    if (!v->failed && json_object_get(c, "max_messages"))
+        want_int(v, c, "max_messages", 1, 10 * MAX_COUNT, &x);
+    if (!v->failed)
         want(v, c, "echo", JSON_TRUE, false);
+    if (!v->failed)
+        want_string_array(v, c, "subprotocols", false);
+    json_t *send = v->failed ? NULL : want(v, c, "send", JSON_ARRAY, false);
+    if (send) {
+        size_t m2 = push_key(v, "send");
+        json_array_foreach(send, i, el) {
+            size_t m3 = push_index(v, i);
+            bool ok = check_client_send_item(v, el);
+            pop(v, m3);
+            if (!ok)
+                break;
+        }
+        pop(v, m2);
     }
+    if (!v->failed)
+        check_client_close_first(v, c);
+out:
     pop(v, m);
     return !v->failed;
 }

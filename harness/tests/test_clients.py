@@ -114,11 +114,9 @@ def test_registry_entries_are_complete() -> None:
     }
     for name, info in ADAPTERS.items():
         assert info.name == name
-        assert info.language in clients.INSTALLERS, name
+        assert clients.installer(info) is not None, name
         assert info.entry.is_file(), f"{name}: {info.entry} missing"
         assert info.summary
-        python = Path("/venv/bin/python")
-        assert info.argv(python, info) == [str(python), str(info.entry), "--api", name]
 
 
 @pytest.mark.parametrize(

@@ -1,44 +1,46 @@
 """Client specs and the registry of adapters that drive real client libraries.
 
 A client spec is ``ADAPTER[@VERSION]`` (``python-websockets@14.0``,
-``python-websockets-sync``): which adapter, and which release of the library
-under test it runs against; no version means the newest release.
+``node-ws``) or ``ADAPTER@path:DIR`` (a local checkout of the library, for
+maintainers testing their own change); no version means the newest release.
 
-`ADAPTERS` holds one `AdapterInfo` per adapter name. Installing a library
-version is the business of an `Installer`, one per language, so adding a
-library in a language already known is one registry entry, and adding a
-language is one installer plus its entries. `prepare` turns a spec into
-everything needed to start the adapter process: the exact version, the
-argv and the environment.
+Adapters describe themselves: every folder under ``harness/adapters/`` holds
+an ``adapter.json`` manifest naming one or more adapters (name, language,
+package, entry point, the versions where its API exists). Installing a
+library version is the business of the language's installer
+(`wsreplay.installers`). So adding a library is one adapter folder, and
+adding a language is one installer module besides.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
-from . import pyenvs
+from .installers import Installer, Launch, VersionNotFound, installer_for
 
 __all__ = [
     "ADAPTERS",
     "ADAPTERS_DIR",
-    "INSTALLERS",
     "AdapterInfo",
     "ClientSpec",
-    "Installer",
     "PreparedClient",
     "SpecError",
     "adapter_names",
     "check_version_range",
+    "installer",
+    "load_manifests",
     "parse_spec",
     "prepare",
 ]
 
 #: harness/adapters/, one folder per library.
 ADAPTERS_DIR = Path(__file__).resolve().parent.parent / "adapters"
+MANIFEST = "adapter.json"
 
 Log = Callable[[str], None]
 
@@ -49,38 +51,40 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class ClientSpec:
-    """A parsed ``ADAPTER[@VERSION]``; ``version`` None means the newest release."""
+    """A parsed spec: ``version`` None means the newest release, ``path`` a local checkout."""
 
     raw: str
     adapter: str
     version: str | None
-
-
-#: Builds the adapter's command line from the runtime executable the
-#: installer made (e.g. the venv's python) and the adapter's registry entry.
-ArgvBuilder = Callable[[Path, "AdapterInfo"], list[str]]
+    path: Path | None = None
 
 
 @dataclass(frozen=True)
 class AdapterInfo:
-    """One adapter: the library it drives, its entry point, the versions with its API.
+    """One adapter, as its folder's ``adapter.json`` describes it.
 
-    ``min_version``/``max_version`` bound the releases where the API the
-    adapter drives exists (inclusive; ``max_version`` only once a release
-    removed it). ``too_old``/``too_new`` say in words what is missing outside
-    that range; they may use ``{version}``.
+    ``entry`` is the adapter's main file and ``args`` the arguments it takes
+    after it; how the file is run (interpreter, build) is the installer's
+    business. ``min_version``/``max_version`` bound the releases where the
+    API the adapter drives exists (inclusive); ``too_old``/``too_new`` say in
+    words what is missing outside that range and may use ``{version}``.
+    ``install`` is the one-line description of what the adapter needs on a
+    machine, for `./wsreplay clients` and the README's table.
     """
 
     name: str
     language: str
     package: str
     summary: str
+    directory: Path
     entry: Path
-    argv: ArgvBuilder
+    args: tuple[str, ...] = ()
     min_version: str | None = None
     max_version: str | None = None
     too_old: str = "{version} does not have the API this adapter drives"
     too_new: str = "{version} no longer has the API this adapter drives"
+    install: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -97,113 +101,47 @@ class PreparedClient:
     adapter: AdapterInfo
 
 
-@dataclass(frozen=True)
-class Installer:
-    """How one language lists, resolves and installs library versions.
-
-    ``ensure`` returns the runtime executable (an interpreter, node, …) that
-    sees exactly that library version; ``not_found`` is the exception
-    ``resolve_version`` raises for a version the registry does not have.
-    """
-
-    language: str
-    resolve_version: Callable[[str, str | None], str]
-    ensure: Callable[[str, str, Log], Path]
-    version_key: Callable[[str], tuple]
-    not_found: type[Exception]
-    env: Mapping[str, str] = field(default_factory=dict)
+_KNOWN_FIELDS = {f for f in AdapterInfo.__dataclass_fields__ if f not in ("directory", "extra")}
 
 
-def _no_log(message: str) -> None:
-    del message
+def _manifest_entries(path: Path) -> list[AdapterInfo]:
+    """The adapters one manifest declares; `SpecError` naming the file if it is wrong."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"{path}: cannot read adapter manifest: {exc}") from exc
+    entries = data.get("adapters") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise SpecError(f"{path}: expected an object with a non-empty 'adapters' list")
+    infos = []
+    for i, entry in enumerate(entries):
+        where = f"{path}: adapters[{i}]"
+        if not isinstance(entry, dict):
+            raise SpecError(f"{where}: expected an object")
+        missing = [k for k in ("name", "language", "package", "summary", "entry") if k not in entry]
+        if missing:
+            raise SpecError(f"{where}: missing {', '.join(missing)}")
+        known = {k: v for k, v in entry.items() if k in _KNOWN_FIELDS}
+        extra = {k: v for k, v in entry.items() if k not in _KNOWN_FIELDS}
+        known["entry"] = path.parent / known["entry"]
+        known["args"] = tuple(known.get("args", ()))
+        infos.append(AdapterInfo(directory=path.parent, extra=extra, **known))
+    return infos
 
 
-# --------------------------------------------------------------------------
-# installers, one per language
-
-# Looked up through the module at call time, so tests can monkeypatch pyenvs.
-_PYTHON = Installer(
-    language="python",
-    resolve_version=lambda package, requested: pyenvs.resolve_version(package, requested),
-    ensure=lambda package, version, log: pyenvs.ensure_env(package, version, log=log),
-    version_key=lambda version: pyenvs.version_key(version),
-    not_found=pyenvs.VersionNotFound,
-    env=MappingProxyType(
-        {
-            # The adapter must see only its venv's site-packages, print
-            # nothing buffered and leave no bytecode in the repo.
-            "PYTHONNOUSERSITE": "1",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONIOENCODING": "utf-8",
-        }
-    ),
-)
-
-INSTALLERS: dict[str, Installer] = {"python": _PYTHON}
+@functools.cache
+def load_manifests(root: Path = ADAPTERS_DIR) -> dict[str, AdapterInfo]:
+    """Every adapter declared under ``root``, by name."""
+    found: dict[str, AdapterInfo] = {}
+    for path in sorted(root.glob(f"*/{MANIFEST}")):
+        for info in _manifest_entries(path):
+            if info.name in found:
+                raise SpecError(f"{path}: adapter {info.name!r} is declared twice")
+            found[info.name] = info
+    return found
 
 
-# --------------------------------------------------------------------------
-# the registry
-
-
-def _python_script_argv(python: Path, info: AdapterInfo) -> list[str]:
-    return [str(python), str(info.entry), "--api", info.name]
-
-
-_WEBSOCKETS_ENTRY = ADAPTERS_DIR / "python-websockets" / "adapter.py"
-# 10.0 is the adapter's floor for every websockets API: it relies on
-# ConnectionClosed.rcvd/.sent (new in 10.0), and older releases predate the
-# Python versions the harness runs on.
-_WEBSOCKETS_FLOOR = "10.0"
-_WEBSOCKETS_TOO_OLD = (
-    "{version} is older than this adapter supports (it needs ConnectionClosed.rcvd, added in 10.0)"
-)
-
-
-def _websockets(name: str, summary: str, **extra: str) -> AdapterInfo:
-    fields: dict[str, str] = {
-        "min_version": _WEBSOCKETS_FLOOR,
-        "too_old": _WEBSOCKETS_TOO_OLD,
-    }
-    fields.update(extra)
-    return AdapterInfo(
-        name=name,
-        language="python",
-        package="websockets",
-        summary=summary,
-        entry=_WEBSOCKETS_ENTRY,
-        argv=_python_script_argv,
-        **fields,
-    )
-
-
-ADAPTERS: dict[str, AdapterInfo] = {
-    info.name: info
-    for info in (
-        _websockets(
-            "python-websockets",
-            "websockets.connect: the version's default client "
-            "(legacy up to 13.x, new asyncio from 14.0)",
-        ),
-        _websockets(
-            "python-websockets-asyncio",
-            "websockets.asyncio.client.connect: the new asyncio client",
-            min_version="13.0",
-            too_old="{version} has no websockets.asyncio",
-        ),
-        _websockets(
-            "python-websockets-legacy",
-            "websockets.legacy.client.connect: the legacy asyncio client",
-        ),
-        _websockets(
-            "python-websockets-sync",
-            "websockets.sync.client.connect: the threading-based blocking client",
-            min_version="12.0",
-            too_old="{version} has no websockets.sync",
-        ),
-    )
-}
+ADAPTERS: dict[str, AdapterInfo] = load_manifests()
 
 
 def adapter_names() -> list[str]:
@@ -211,19 +149,35 @@ def adapter_names() -> list[str]:
     return sorted(ADAPTERS)
 
 
+def installer(info: AdapterInfo) -> Installer:
+    found = installer_for(info.language)
+    if found is None:
+        raise SpecError(f"{info.name}: no installer for language {info.language!r}")
+    return found
+
+
 # --------------------------------------------------------------------------
 # specs
 
 _SPEC_RE = re.compile(
-    r"(?P<adapter>[a-z0-9][a-z0-9._-]*)(?:@(?P<version>[A-Za-z0-9][A-Za-z0-9.+!_-]*))?"
+    r"(?P<adapter>[a-z0-9][a-z0-9._-]*)"
+    r"(?:@(?:path:(?P<path>.+)|(?P<version>[A-Za-z0-9][A-Za-z0-9.+!_-]*)))?"
 )
 
 
+def _unknown_adapter(adapter: str, raw: str) -> SpecError:
+    return SpecError(
+        f"unknown adapter {adapter!r} in client spec {raw!r} "
+        f"(known adapters: {', '.join(adapter_names())})"
+    )
+
+
 def parse_spec(text: str) -> ClientSpec:
-    """Parse ``ADAPTER[@VERSION]``; raise `SpecError` naming the spec if it is wrong.
+    """Parse ``ADAPTER[@VERSION]`` or ``ADAPTER@path:DIR``; `SpecError` naming the spec.
 
     The version is kept as written; `prepare` resolves it against the
-    registry. Surrounding whitespace is ignored, inner whitespace is not.
+    registry. A path must be an existing directory. Surrounding whitespace
+    is ignored, inner whitespace is not (except inside a path).
     """
     if not isinstance(text, str):
         raise SpecError(f"client spec must be a string, got {type(text).__name__}")
@@ -231,17 +185,19 @@ def parse_spec(text: str) -> ClientSpec:
     match = _SPEC_RE.fullmatch(raw)
     if match is None:
         raise SpecError(
-            f"bad client spec {text!r}: expected ADAPTER[@VERSION], "
+            f"bad client spec {text!r}: expected ADAPTER[@VERSION] or ADAPTER@path:DIR, "
             f"e.g. python-websockets@14.0 "
             f"(known adapters: {', '.join(adapter_names())})"
         )
     adapter = match["adapter"]
     if adapter not in ADAPTERS:
-        raise SpecError(
-            f"unknown adapter {adapter!r} in client spec {raw!r} "
-            f"(known adapters: {', '.join(adapter_names())})"
-        )
-    return ClientSpec(raw=raw, adapter=adapter, version=match["version"])
+        raise _unknown_adapter(adapter, raw)
+    path = None
+    if match["path"] is not None:
+        path = Path(match["path"]).expanduser().resolve()
+        if not path.is_dir():
+            raise SpecError(f"client spec {raw!r}: {path} is not a directory")
+    return ClientSpec(raw=raw, adapter=adapter, version=match["version"], path=path)
 
 
 def check_version_range(info: AdapterInfo, version: str) -> None:
@@ -250,7 +206,7 @@ def check_version_range(info: AdapterInfo, version: str) -> None:
     Done before anything is installed, so a spec that cannot work costs no
     download and says why in one line.
     """
-    key = INSTALLERS[info.language].version_key
+    key = installer(info).version_key
     if info.min_version is not None and key(version) < key(info.min_version):
         raise SpecError(
             f"{info.name} needs {info.package} >= {info.min_version}; "
@@ -263,35 +219,34 @@ def check_version_range(info: AdapterInfo, version: str) -> None:
         )
 
 
-def prepare(spec: ClientSpec | str, log: Log = _no_log) -> PreparedClient:
+def prepare(spec: ClientSpec | str, log: Log = lambda _line: None) -> PreparedClient:
     """Resolve, check and install what ``spec`` needs; return how to start its adapter.
 
     Raises `SpecError` for what is wrong with the spec (unknown adapter, a
     version the registry does not have, a version without the adapter's API)
     and lets the installer's own errors through for what went wrong on this
-    machine (network, pip) — `pyenvs.PyEnvError` for Python.
+    machine (network, a failed build).
     """
     if isinstance(spec, str):
         spec = parse_spec(spec)
     info = ADAPTERS.get(spec.adapter)
     if info is None:
-        raise SpecError(
-            f"unknown adapter {spec.adapter!r} in client spec {spec.raw!r} "
-            f"(known adapters: {', '.join(adapter_names())})"
-        )
-    installer = INSTALLERS.get(info.language)
-    if installer is None:
-        raise SpecError(f"{info.name}: no installer for language {info.language!r}")
-    try:
-        version = installer.resolve_version(info.package, spec.version)
-    except installer.not_found as exc:
-        raise SpecError(f"client spec {spec.raw!r}: {exc}") from exc
-    check_version_range(info, version)
-    runtime = installer.ensure(info.package, version, log)
+        raise _unknown_adapter(spec.adapter, spec.raw)
+    inst = installer(info)
+    launch: Launch
+    if spec.path is not None:
+        version, launch = inst.ensure_path(info, spec.path, log)
+    else:
+        try:
+            version = inst.resolve(info, spec.version)
+        except VersionNotFound as exc:
+            raise SpecError(f"client spec {spec.raw!r}: {exc}") from exc
+        check_version_range(info, version)
+        launch = inst.ensure(info, version, log)
     return PreparedClient(
         spec=spec,
         resolved_version=version,
-        argv=info.argv(runtime, info),
-        env=dict(installer.env),
+        argv=list(launch.argv),
+        env=dict(launch.env),
         adapter=info,
     )

@@ -37,6 +37,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from . import installers
+
 __all__ = [
     "InstallError",
     "PyEnvError",
@@ -72,20 +74,16 @@ class PyEnvError(Exception):
     """Base class: a version could not be listed, resolved or installed."""
 
 
-class VersionNotFound(PyEnvError, LookupError):
+class VersionNotFound(PyEnvError, installers.VersionNotFound):
     """The requested version is not a release of the package on PyPI."""
 
     def __init__(self, package: str, requested: str, nearest: list[str]) -> None:
-        self.package = package
-        self.requested = requested
-        self.nearest = nearest
+        installers.VersionNotFound.__init__(self, package, requested, nearest)
         hint = ", ".join(nearest) if nearest else "none"
-        super().__init__(
-            f"{package} {requested} is not a release on PyPI (nearest releases: {hint})"
-        )
+        self.args = (f"{package} {requested} is not a release on PyPI (nearest releases: {hint})",)
 
 
-class InstallError(PyEnvError):
+class InstallError(PyEnvError, installers.InstallError):
     """Making the venv or installing the package into it failed."""
 
 

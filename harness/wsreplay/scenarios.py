@@ -13,9 +13,13 @@ from pathlib import Path
 # The knobs every adapter understands, with the values a job gets by default.
 DEFAULT_KNOBS: dict[str, object] = {
     "recv_delay_ms": 0,
+    "recv_pace_ms": 0,
     "recv_timeout_ms": 3000,
     "max_messages": 1000,
     "echo": False,
+    "send": [],
+    "close_first": None,
+    "subprotocols": [],
 }
 
 

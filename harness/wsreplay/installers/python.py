@@ -1,0 +1,71 @@
+"""Python libraries: one cached venv per (package, version), from PyPI via pip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from .. import pyenvs
+from . import Installer, Launch, Log
+
+if TYPE_CHECKING:
+    from ..clients import AdapterInfo
+
+#: The adapter must see only its venv's site-packages, print nothing
+#: buffered and leave no bytecode in the repo.
+ENV = MappingProxyType(
+    {
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONIOENCODING": "utf-8",
+    }
+)
+
+
+def _launch(info: AdapterInfo, python: Path) -> Launch:
+    return Launch([str(python), str(info.entry), *info.args], ENV)
+
+
+# Looked up through the module at call time, so tests can monkeypatch pyenvs.
+def _versions(info: AdapterInfo) -> list[str]:
+    return pyenvs.available_versions(info.package)
+
+
+def _resolve(info: AdapterInfo, requested: str | None) -> str:
+    return pyenvs.resolve_version(info.package, requested)
+
+
+def _ensure(info: AdapterInfo, version: str, log: Log) -> Launch:
+    return _launch(info, pyenvs.ensure_env(info.package, version, log=log))
+
+
+def _ensure_path(info: AdapterInfo, directory: Path, log: Log) -> tuple[str, Launch]:
+    python, version = pyenvs.ensure_path_env(info.package, directory, log=log)
+    return f"path:{directory} ({version})", _launch(info, python)
+
+
+def _installed(info: AdapterInfo) -> list[str]:
+    root = pyenvs.cache_root() / "python"
+    found = []
+    for marker in sorted(root.glob(f"*/{pyenvs.MARKER}")):
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if data.get("package") == info.package and "path" not in data:
+            found.append(str(data.get("version")))
+    return sorted(found, key=pyenvs.version_key, reverse=True)
+
+
+INSTALLER = Installer(
+    language="python",
+    versions=_versions,
+    resolve=_resolve,
+    ensure=_ensure,
+    ensure_path=_ensure_path,
+    installed=_installed,
+    version_key=lambda version: pyenvs.version_key(version),
+)
