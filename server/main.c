@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "scenario.h"
 #include "session.h"
@@ -31,6 +33,10 @@ static const char usage[] =
     "  --scenarios DIR          load every *.json under DIR (required)\n"
     "  --host ADDR              address to listen on (default 127.0.0.1)\n"
     "  --port N                 port, 0 picks a free one (default 0)\n"
+    "  --tls-cert FILE          also serve wss:// with this PEM certificate\n"
+    "                           (chain); needs --tls-key\n"
+    "  --tls-key FILE           the PEM private key of --tls-cert\n"
+    "  --tls-port N             the wss:// port, 0 picks a free one (default 0)\n"
     "  --transcripts DIR        also write each transcript to DIR/<run>-<n>.json\n"
     "  --linger-ms N            wait for the client's EOF after the steps (2000)\n"
     "  --handshake-timeout-ms N whole request head within N ms (10000)\n"
@@ -43,7 +49,8 @@ static const char usage[] =
     "  -h, --help               this text\n"
     "\n"
     "When ready it prints one JSON line on stdout:\n"
-    "  {\"event\":\"listening\",\"host\":...,\"port\":N,\"scenarios\":K,...}\n"
+    "  {\"event\":\"listening\",\"host\":...,\"port\":N,\"tls_port\":M|null,\n"
+    "   \"scenarios\":K,...}\n"
     "Logs go to stderr. SIGINT/SIGTERM stop it cleanly. Exit 2 on bad\n"
     "arguments or scenarios.\n";
 
@@ -51,6 +58,8 @@ typedef struct options {
     const char *scenarios;
     const char *host;
     unsigned port;
+    const char *tls_cert, *tls_key;
+    unsigned tls_port;
     bool check;
     wsr_config cfg;
 } options;
@@ -74,12 +83,16 @@ static bool parse_number(const char *opt, const char *s, unsigned long max,
 static int parse_args(int argc, char **argv, options *o)
 {
     enum { O_LINGER = 256, O_HS_TIMEOUT, O_SESSION_TIMEOUT, O_ACK_TIMEOUT,
-           O_MAX_FRAME, O_MAX_HS, O_TRANSCRIPTS, O_CHECK, O_VERSION };
+           O_MAX_FRAME, O_MAX_HS, O_TRANSCRIPTS, O_CHECK, O_VERSION,
+           O_TLS_CERT, O_TLS_KEY, O_TLS_PORT };
     static const struct option longopts[] = {
         {"scenarios", required_argument, NULL, 's'},
         {"host", required_argument, NULL, 'H'},
         {"port", required_argument, NULL, 'p'},
         {"transcripts", required_argument, NULL, O_TRANSCRIPTS},
+        {"tls-cert", required_argument, NULL, O_TLS_CERT},
+        {"tls-key", required_argument, NULL, O_TLS_KEY},
+        {"tls-port", required_argument, NULL, O_TLS_PORT},
         {"linger-ms", required_argument, NULL, O_LINGER},
         {"handshake-timeout-ms", required_argument, NULL, O_HS_TIMEOUT},
         {"session-timeout-ms", required_argument, NULL, O_SESSION_TIMEOUT},
@@ -102,6 +115,12 @@ static int parse_args(int argc, char **argv, options *o)
             o->port = (unsigned)v;
             break;
         case O_TRANSCRIPTS: o->cfg.transcript_dir = optarg; break;
+        case O_TLS_CERT: o->tls_cert = optarg; break;
+        case O_TLS_KEY: o->tls_key = optarg; break;
+        case O_TLS_PORT:
+            if (!parse_number("--tls-port", optarg, 65535, &v)) return -1;
+            o->tls_port = (unsigned)v;
+            break;
         case O_LINGER:
             if (!parse_number("--linger-ms", optarg, 600000, &v)) return -1;
             o->cfg.linger_ms = (unsigned)v;
@@ -136,6 +155,10 @@ static int parse_args(int argc, char **argv, options *o)
     }
     if (!o->check && !o->scenarios) {
         fputs("wsreplay-server: --scenarios DIR is required (see --help)\n", stderr);
+        return -1;
+    }
+    if (!o->tls_cert != !o->tls_key) {
+        fputs("wsreplay-server: --tls-cert and --tls-key go together\n", stderr);
         return -1;
     }
     if (!o->check && optind < argc) {
@@ -173,12 +196,53 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(arg, NULL);
 }
 
+/* What a listener hands to the sessions it accepts. */
+typedef struct listener_ctx {
+    wsr_server *srv;
+    SSL_CTX *tls;   /* NULL: plain ws:// */
+} listener_ctx;
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                       struct sockaddr *addr, int len, void *arg)
 {
+    listener_ctx *lc = arg;
     (void)l;
-    if (wsr_session_start(arg, fd, addr, len) != 0)
-        fputs("wsreplay-server: out of memory for a new session\n", stderr);
+    if (wsr_session_start(lc->srv, fd, addr, len, lc->tls) != 0)
+        fputs("wsreplay-server: cannot start a session (out of memory)\n",
+              stderr);
+}
+
+/* The TLS context of the wss:// listener; NULL (after saying why, naming
+ * the file) if the certificate or key cannot be used. */
+static SSL_CTX *tls_context(const char *cert, const char *key)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    const char *bad = NULL, *what = NULL;
+    if (!ctx) {
+        bad = "TLS";
+        what = "cannot create the TLS context";
+    } else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        bad = cert;
+        what = "not a usable PEM certificate";
+    } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        bad = key;
+        what = "not a usable PEM private key";
+    } else if (SSL_CTX_check_private_key(ctx) != 1) {
+        bad = key;
+        what = "does not match the certificate";
+    }
+    if (bad) {
+        char detail[256];
+        ERR_error_string_n(ERR_get_error(), detail, sizeof detail);
+        fprintf(stderr, "wsreplay-server: %s: %s (%s)\n", bad, what, detail);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* Partial writes let libevent hand over records as the socket takes them. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    return ctx;
 }
 
 /* Running out of descriptors must not stop the listener for good. */
@@ -192,25 +256,25 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 }
 
 static struct evconnlistener *listen_on(struct event_base *base,
-                                        wsr_server *srv, const options *o,
-                                        unsigned *port)
+                                        listener_ctx *lc, const options *o,
+                                        unsigned want_port, unsigned *port)
 {
     struct sockaddr_storage ss;
     int sslen;
     char spec[300];
     snprintf(spec, sizeof spec, strchr(o->host, ':') ? "[%s]:%u" : "%s:%u",
-             o->host, o->port);
+             o->host, want_port);
     memset(&ss, 0, sizeof ss);
     /* inet_pton, not evutil_parse_sockaddr_port: that one refuses port 0. */
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, o->host, &sin->sin_addr) == 1) {
         sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)o->port);
+        sin->sin_port = htons((uint16_t)want_port);
         sslen = sizeof *sin;
     } else if (inet_pton(AF_INET6, o->host, &sin6->sin6_addr) == 1) {
         sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)o->port);
+        sin6->sin6_port = htons((uint16_t)want_port);
         sslen = sizeof *sin6;
     } else {
         fprintf(stderr, "wsreplay-server: --host: '%s' is not an IPv4 or IPv6 "
@@ -218,7 +282,7 @@ static struct evconnlistener *listen_on(struct event_base *base,
         return NULL;
     }
     struct evconnlistener *l = evconnlistener_new_bind(
-        base, on_accept, srv, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE, 128,
+        base, on_accept, lc, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE, 128,
         (struct sockaddr *)&ss, sslen);
     if (!l) {
         int err = EVUTIL_SOCKET_ERROR();
@@ -252,25 +316,35 @@ static int serve(options *o)
         return 2;
     }
     int rc = 2;
-    unsigned port = 0;
+    unsigned port = 0, tls_port = 0;
     wsr_server srv;
-    struct event_base *base = event_base_new();
-    struct evconnlistener *l = NULL;
+    SSL_CTX *tls = NULL;
+    struct event_base *base = NULL;
+    struct evconnlistener *l = NULL, *tl = NULL;
     struct event *sigint = NULL, *sigterm = NULL;
+    if (o->tls_cert && !(tls = tls_context(o->tls_cert, o->tls_key)))
+        goto out;
+    base = event_base_new();
     if (!base) {
         fputs("wsreplay-server: cannot create the event base\n", stderr);
         goto out;
     }
     wsr_server_init(&srv, base, &o->cfg, &set);
-    l = listen_on(base, &srv, o, &port);
+    listener_ctx plain = {&srv, NULL}, secure = {&srv, tls};
+    l = listen_on(base, &plain, o, o->port, &port);
+    if (l && tls)
+        tl = listen_on(base, &secure, o, o->tls_port, &tls_port);
     sigint = evsignal_new(base, SIGINT, on_signal, base);
     sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    if (!l || !sigint || !sigterm || evsignal_add(sigint, NULL) != 0 ||
-        evsignal_add(sigterm, NULL) != 0)
+    if (!l || (tls && !tl) || !sigint || !sigterm ||
+        evsignal_add(sigint, NULL) != 0 || evsignal_add(sigterm, NULL) != 0)
         goto out_server;
+    char tls_port_text[16] = "null";
+    if (tl)
+        snprintf(tls_port_text, sizeof tls_port_text, "%u", tls_port);
     printf("{\"event\":\"listening\",\"host\":\"%s\",\"port\":%u,"
-           "\"scenarios\":%zu,\"version\":\"%s\"}\n",
-           o->host, port, set.n, WSR_VERSION);
+           "\"tls_port\":%s,\"scenarios\":%zu,\"version\":\"%s\"}\n",
+           o->host, port, tls_port_text, set.n, WSR_VERSION);
     fflush(stdout);
     fprintf(stderr, "wsreplay-server %s: %zu scenarios from %s, listening on "
             "%s port %u\n", WSR_VERSION, set.n, o->scenarios, o->host, port);
@@ -283,11 +357,14 @@ out_server:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    if (tl)
+        evconnlistener_free(tl);
     if (l)
         evconnlistener_free(l);
     wsr_server_free(&srv);
     event_base_free(base);
 out:
+    SSL_CTX_free(tls);
     wsr_scenario_set_free(&set);
     return rc;
 }

@@ -23,6 +23,7 @@
 #define MAX_GROUP_BYTES (64u * 1024u * 1024u)
 #define MAX_COUNT 100000
 #define MAX_MS 600000
+#define MAX_EVERY_BYTE 65536u
 #define DEFAULT_AWAIT_MS 5000
 
 typedef struct vctx {
@@ -253,13 +254,385 @@ static char *expand_template(const char *s, unsigned index)
     return out;
 }
 
+static int b64val(int c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+}
+
+/* Standard or URL-safe base64; padding optional, whitespace ignored. */
+static bool parse_base64(vctx *v, const char *key, const char *s,
+                         uint8_t **out, size_t *outlen)
+{
+    size_t n = strlen(s), len = 0;
+    uint8_t *buf = malloc(n * 3 / 4 + 3);
+    unsigned acc = 0, bits = 0;
+    bool pad = false;
+    if (!buf) {
+        fail(v, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == ' ' || c == '\n' || c == '\t' || c == '\r')
+            continue;
+        int d = c == '=' ? -2 : b64val(c);
+        if (d == -1 || (pad && d != -2)) {
+            size_t m = push_key(v, key);
+            fail(v, "not base64 at character %zu", i + 1);
+            pop(v, m);
+            free(buf);
+            return false;
+        }
+        if (d == -2) {
+            pad = true;
+            continue;
+        }
+        acc = (acc << 6) | (unsigned)d;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[len++] = (uint8_t)(acc >> bits);
+        }
+    }
+    *out = buf;
+    *outlen = len;
+    return true;
+}
+
+/* "pattern" repeated (and cut) to "size" bytes. */
+static bool parse_pattern(vctx *v, json_t *obj, uint8_t **out, size_t *outlen)
+{
+    json_t *pat = want(v, obj, "pattern", JSON_STRING, true);
+    long long size = 0;
+    if (!pat)
+        return false;
+    if (!json_object_get(obj, "size")) {
+        size_t m = push_key(v, "size");
+        fail(v, "missing: a pattern needs a size in bytes");
+        pop(v, m);
+        return false;
+    }
+    if (!want_int(v, obj, "size", 0, MAX_GROUP_BYTES, &size))
+        return false;
+    size_t plen = json_string_length(pat);
+    if (plen == 0) {
+        size_t m = push_key(v, "pattern");
+        fail(v, "an empty pattern cannot fill %lld bytes", size);
+        pop(v, m);
+        return false;
+    }
+    uint8_t *buf = malloc((size_t)size + 1);
+    if (!buf) {
+        fail(v, "out of memory");
+        return false;
+    }
+    const char *p = json_string_value(pat);
+    for (size_t i = 0; i < (size_t)size; i++)
+        buf[i] = (uint8_t)p[i % plen];
+    *out = buf;
+    *outlen = (size_t)size;
+    return true;
+}
+
+/* An item's payload from hex, base64 or pattern+size, if one is given.
+ * Returns false on an error; *given tells whether one was there. */
+static bool parse_payload_source(vctx *v, json_t *obj, bool *given,
+                                 uint8_t **out, size_t *outlen)
+{
+    const char *found = NULL;
+    static const char *const sources[] = {"hex", "base64", "pattern", NULL};
+    for (const char *const *k = sources; *k; k++) {
+        if (!json_object_get(obj, *k))
+            continue;
+        if (found) {
+            fail(v, "has both '%s' and '%s'; give the payload one way", found,
+                 *k);
+            return false;
+        }
+        found = *k;
+    }
+    if (json_object_get(obj, "size") && (!found || strcmp(found, "pattern"))) {
+        size_t m = push_key(v, "size");
+        fail(v, "'size' goes with 'pattern'");
+        pop(v, m);
+        return false;
+    }
+    *given = found != NULL;
+    if (!found)
+        return true;
+    if (strcmp(found, "pattern") == 0)
+        return parse_pattern(v, obj, out, outlen);
+    json_t *j = want(v, obj, found, JSON_STRING, true);
+    if (!j)
+        return false;
+    return strcmp(found, "hex") == 0
+               ? parse_hex(v, "hex", json_string_value(j), out, outlen)
+               : parse_base64(v, "base64", json_string_value(j), out, outlen);
+}
+
+/* ---- handshake responses ---------------------------------------------- */
+
+typedef struct strbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} strbuf;
+
+static void sb_add(strbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = (b->n + n + 1) * 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void sb_adds(strbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+static const char *status_phrase(long long status)
+{
+    static const struct { int code; const char *text; } phrases[] = {
+        {101, "Switching Protocols"}, {200, "OK"},
+        {301, "Moved Permanently"},   {302, "Found"},
+        {303, "See Other"},           {307, "Temporary Redirect"},
+        {308, "Permanent Redirect"},  {400, "Bad Request"},
+        {401, "Unauthorized"},        {403, "Forbidden"},
+        {404, "Not Found"},           {426, "Upgrade Required"},
+        {429, "Too Many Requests"},   {500, "Internal Server Error"},
+        {502, "Bad Gateway"},         {503, "Service Unavailable"},
+    };
+    for (size_t i = 0; i < sizeof phrases / sizeof *phrases; i++)
+        if (phrases[i].code == status)
+            return phrases[i].text;
+    return "Status";
+}
+
+static const char ACCEPT_MARK[] = "{accept}";
+
+/* Moves the text into the item, the first {accept} becoming the key's slot. */
+static bool take_response(vctx *v, strbuf *b, wsr_item *it)
+{
+    if (b->oom) {
+        free(b->p);
+        fail(v, "out of memory");
+        return false;
+    }
+    it->kind = WSR_ITEM_HANDSHAKE;
+    it->accept_at = SIZE_MAX;
+    char *mark = b->p ? strstr(b->p, ACCEPT_MARK) : NULL;
+    if (mark) {
+        size_t at = (size_t)(mark - b->p), tail = b->n - at - strlen(ACCEPT_MARK);
+        char *np = malloc(at + WSR_ACCEPT_LEN + tail + 1);
+        if (!np) {
+            free(b->p);
+            fail(v, "out of memory");
+            return false;
+        }
+        memcpy(np, b->p, at);
+        memset(np + at, 'A', WSR_ACCEPT_LEN);
+        memcpy(np + at + WSR_ACCEPT_LEN, mark + strlen(ACCEPT_MARK), tail + 1);
+        free(b->p);
+        b->p = np;
+        b->n = at + WSR_ACCEPT_LEN + tail;
+        it->accept_at = at;
+    }
+    it->data = (uint8_t *)b->p;
+    it->len = b->n;
+    return true;
+}
+
+/* Headers as [["Name", "value"], ...], in order, duplicates allowed. */
+static bool add_header_pairs(vctx *v, json_t *hs, strbuf *b, bool *has_length)
+{
+    size_t i, m = push_key(v, "headers");
+    json_t *pair;
+    json_array_foreach(hs, i, pair) {
+        size_t m2 = push_index(v, i);
+        json_t *name = json_array_get(pair, 0), *val = json_array_get(pair, 1);
+        if (!json_is_array(pair) || json_array_size(pair) != 2 ||
+            !json_is_string(name) || !json_is_string(val)) {
+            fail(v, "expected a [name, value] pair of strings");
+        } else {
+            sb_add(b, json_string_value(name), json_string_length(name));
+            sb_adds(b, ": ");
+            sb_add(b, json_string_value(val), json_string_length(val));
+            sb_adds(b, "\r\n");
+            if (strcasecmp(json_string_value(name), "Content-Length") == 0)
+                *has_length = true;
+        }
+        pop(v, m2);
+        if (v->failed)
+            break;
+    }
+    pop(v, m);
+    return !v->failed;
+}
+
+static bool omitted(json_t *omit, const char *name)
+{
+    size_t i;
+    json_t *el;
+    json_array_foreach(omit, i, el)
+        if (json_is_string(el) && strcasecmp(json_string_value(el), name) == 0)
+            return true;
+    return false;
+}
+
+static bool check_omit(vctx *v, json_t *omit)
+{
+    static const char *const names[] = {"Upgrade", "Connection",
+                                        "Sec-WebSocket-Accept", NULL};
+    size_t i, m = push_key(v, "omit");
+    json_t *el;
+    json_array_foreach(omit, i, el) {
+        bool ok = false;
+        for (const char *const *n = names; *n && json_is_string(el); n++)
+            ok = ok || strcasecmp(json_string_value(el), *n) == 0;
+        if (!ok) {
+            size_t m2 = push_index(v, i);
+            fail(v, "expected one of Upgrade, Connection, Sec-WebSocket-Accept");
+            pop(v, m2);
+            break;
+        }
+    }
+    pop(v, m);
+    return !v->failed;
+}
+
+/* {"raw": "HTTP/1.1 101 ...{accept}..."}: bytes as given. It counts as a
+ * 101 (the connection is upgraded) only if it is a complete 101 head. */
+static bool parse_handshake_raw(vctx *v, json_t *hs, wsr_item *it)
+{
+    static const char *const keys[] = {"raw", NULL};
+    json_t *raw = want(v, hs, "raw", JSON_STRING, true);
+    if (!raw || !check_keys(v, hs, keys))
+        return false;
+    strbuf b = {0};
+    sb_add(&b, json_string_value(raw), json_string_length(raw));
+    if (!take_response(v, &b, it))
+        return false;
+    bool head = it->len >= 13 && memcmp(it->data, "HTTP/1.1 101 ", 13) == 0 &&
+                memmem(it->data, it->len, "\r\n\r\n", 4);
+    it->http_status = head ? 101 : 0;
+    return true;
+}
+
+static bool build_response(vctx *v, json_t *hs, wsr_item *it);
+
+/* The handshake item: "accept" (the standard 101) or an object describing
+ * the response; see scenarios/README.md. */
+static bool parse_handshake_item(vctx *v, json_t *obj, wsr_item *it)
+{
+    json_t *hs = json_object_get(obj, "handshake");
+    if (json_is_string(hs)) {
+        json_t *defaults = json_object();
+        bool ok = want_enum(v, obj, "handshake",
+                            (const char *const[]){"accept", NULL}, true) &&
+                  defaults && build_response(v, defaults, it);
+        json_decref(defaults);
+        return ok;
+    }
+    size_t m = push_key(v, "handshake");
+    bool ok;
+    if (!json_is_object(hs)) {
+        fail(v, "expected \"accept\" or an object, got %s", type_name(hs));
+        ok = false;
+    } else if (json_object_get(hs, "raw")) {
+        ok = parse_handshake_raw(v, hs, it);
+    } else {
+        ok = build_response(v, hs, it);
+    }
+    pop(v, m);
+    return ok;
+}
+
+/* A response head from its parts: status, reason, accept, headers, omit, body. */
+static bool build_response(vctx *v, json_t *hs, wsr_item *it)
+{
+    static const char *const keys[] = {"status", "reason", "accept", "headers",
+                                       "omit",   "body",   NULL};
+    long long status = 101;
+    json_t *headers = NULL, *omit = NULL, *body = NULL, *reason = NULL,
+           *accept = NULL;
+    if (check_keys(v, hs, keys) &&
+        (!json_object_get(hs, "status") ||
+         want_int(v, hs, "status", 100, 599, &status))) {
+        reason = want(v, hs, "reason", JSON_STRING, false);
+        accept = v->failed ? NULL : want(v, hs, "accept", JSON_STRING, false);
+        headers = v->failed ? NULL : want(v, hs, "headers", JSON_ARRAY, false);
+        omit = v->failed ? NULL : want(v, hs, "omit", JSON_ARRAY, false);
+        body = v->failed ? NULL : want(v, hs, "body", JSON_STRING, false);
+    }
+    if (!v->failed && omit)
+        check_omit(v, omit);
+    strbuf b = {0};
+    char line[64];
+    bool has_length = false;
+    if (!v->failed) {
+        snprintf(line, sizeof line, "HTTP/1.1 %lld ", status);
+        sb_adds(&b, line);
+        sb_adds(&b, reason ? json_string_value(reason) : status_phrase(status));
+        sb_adds(&b, "\r\n");
+        const char *acc = accept ? json_string_value(accept) : "auto";
+        if (status == 101 && !omitted(omit, "Upgrade"))
+            sb_adds(&b, "Upgrade: websocket\r\n");
+        if (status == 101 && !omitted(omit, "Connection"))
+            sb_adds(&b, "Connection: Upgrade\r\n");
+        if (status == 101 && strcmp(acc, "omit") != 0 &&
+            !omitted(omit, "Sec-WebSocket-Accept")) {
+            sb_adds(&b, "Sec-WebSocket-Accept: ");
+            sb_adds(&b, strcmp(acc, "auto") == 0 ? ACCEPT_MARK : acc);
+            sb_adds(&b, "\r\n");
+        }
+        if (headers)
+            add_header_pairs(v, headers, &b, &has_length);
+    }
+    if (!v->failed && body && !has_length) {
+        snprintf(line, sizeof line, "Content-Length: %zu\r\n",
+                 json_string_length(body));
+        sb_adds(&b, line);
+    }
+    sb_adds(&b, "\r\n");
+    if (body)
+        sb_add(&b, json_string_value(body), json_string_length(body));
+    if (v->failed) {
+        free(b.p);
+        return false;
+    }
+    it->http_status = (int)status;
+    return take_response(v, &b, it);
+}
+
 /* ---- write items ------------------------------------------------------- */
 
-static const char *const item_kinds[] = {"text", "binary", "ping", "pong",
-                                         "close", "raw", "handshake", NULL};
+static const char *const item_kinds[] = {
+    "text", "binary", "continuation", "ping", "pong", "close", "raw",
+    "raw_text", "handshake", NULL};
 static const char *const item_keys[] = {
-    "text", "binary", "ping", "pong", "close", "raw", "handshake", "reason",
-    "hex", "count", "fin", "rsv", "opcode", "mask", "length_form", NULL};
+    "text",   "binary", "continuation", "ping",    "pong",  "close",
+    "raw",    "raw_text", "handshake",  "reason",  "hex",   "base64",
+    "pattern", "size",  "count",        "fin",     "rsv",   "opcode",
+    "mask",   "length_form", NULL};
+#define ITEM_KIND_LIST \
+    "text, binary, continuation, ping, pong, close, raw, raw_text, handshake"
 
 typedef struct item_list {
     wsr_item *v;
@@ -291,15 +664,13 @@ static const char *item_kind_of(vctx *v, json_t *obj)
             continue;
         if (found) {
             fail(v, "has both '%s' and '%s'; an item is exactly one of "
-                    "text, binary, ping, pong, close, raw, handshake",
-                 found, *k);
+                    ITEM_KIND_LIST, found, *k);
             return NULL;
         }
         found = *k;
     }
     if (!found)
-        fail(v, "expected one of text, binary, ping, pong, close, raw, "
-                "handshake");
+        fail(v, "expected one of " ITEM_KIND_LIST);
     return found;
 }
 
@@ -408,49 +779,56 @@ static bool parse_item(vctx *v, json_t *obj, item_list *out)
         return false;
 
     if (strcmp(kind, "handshake") == 0) {
-        if (!want_enum(v, obj, "handshake",
-                       (const char *const[]){"accept", NULL}, true))
-            return false;
         wsr_item *it = item_push(v, out);
-        if (it)
-            it->kind = WSR_ITEM_HANDSHAKE;
-        return it != NULL;
+        return it && parse_handshake_item(v, obj, it);
     }
-    if (strcmp(kind, "raw") == 0) {
-        json_t *raw = want(v, obj, "raw", JSON_STRING, true);
+    if (strcmp(kind, "raw") == 0 || strcmp(kind, "raw_text") == 0) {
+        json_t *raw = want(v, obj, kind, JSON_STRING, true);
         wsr_item *it = raw ? item_push(v, out) : NULL;
         if (!it)
             return false;
         it->kind = WSR_ITEM_RAW;
-        return parse_hex(v, "raw", json_string_value(raw), &it->data, &it->len);
+        if (strcmp(kind, "raw") == 0)
+            return parse_hex(v, "raw", json_string_value(raw), &it->data,
+                             &it->len);
+        it->len = json_string_length(raw);
+        it->data = malloc(it->len + 1);
+        if (!it->data) {
+            fail(v, "out of memory");
+            return false;
+        }
+        memcpy(it->data, json_string_value(raw), it->len);
+        return true;
     }
 
     wsr_item proto = {.kind = WSR_ITEM_FRAME};
     if (!parse_frame_options(v, obj, &proto))
         return false;
-    uint8_t op = strcmp(kind, "text") == 0     ? WS_OP_TEXT
-                 : strcmp(kind, "binary") == 0 ? WS_OP_BINARY
-                 : strcmp(kind, "ping") == 0   ? WS_OP_PING
-                 : strcmp(kind, "pong") == 0   ? WS_OP_PONG
-                                               : WS_OP_CLOSE;
+    uint8_t op = strcmp(kind, "text") == 0           ? WS_OP_TEXT
+                 : strcmp(kind, "binary") == 0       ? WS_OP_BINARY
+                 : strcmp(kind, "continuation") == 0 ? WS_OP_CONT
+                 : strcmp(kind, "ping") == 0         ? WS_OP_PING
+                 : strcmp(kind, "pong") == 0         ? WS_OP_PONG
+                                                     : WS_OP_CLOSE;
     if (!json_object_get(obj, "opcode"))
         proto.opcode = op;
 
-    json_t *hex = want(v, obj, "hex", JSON_STRING, false);
+    bool sourced = false;
     json_t *payload = NULL;
-    if (v->failed)
+    if (!parse_payload_source(v, obj, &sourced, &proto.data, &proto.len))
         return false;
     if (op == WS_OP_CLOSE) {
-        if (!hex && !parse_close_payload(v, obj, &proto))
+        if (!sourced && !parse_close_payload(v, obj, &proto))
             return false;
     } else {
-        payload = hex ? NULL : want(v, obj, kind, JSON_STRING, true);
-        if (v->failed)
+        /* The kind's own string is the payload unless a source replaced it. */
+        json_t *own = want(v, obj, kind, JSON_STRING, true);
+        payload = sourced ? NULL : own;
+        if (v->failed) {
+            free(proto.data);
             return false;
+        }
     }
-    if (hex && !parse_hex(v, "hex", json_string_value(hex), &proto.data,
-                          &proto.len))
-        return false;
 
     for (long long i = 1; i <= count; i++) {
         wsr_item *it = item_push(v, out);
@@ -487,20 +865,9 @@ static bool parse_item(vctx *v, json_t *obj, item_list *out)
     return !v->failed;
 }
 
-static size_t response_101_len(void)
-{
-    char buf[256], accept[29];
-    memset(accept, 'A', 28);
-    accept[28] = '\0';
-    int n = ws_build_101(buf, sizeof buf, accept);
-    return n > 0 ? (size_t)n : 0;
-}
-
 static size_t item_wire_len(const wsr_item *it)
 {
-    if (it->kind == WSR_ITEM_HANDSHAKE)
-        return response_101_len();
-    if (it->kind == WSR_ITEM_RAW)
+    if (it->kind == WSR_ITEM_HANDSHAKE || it->kind == WSR_ITEM_RAW)
         return it->len;
     ws_frame_spec spec = {.payload_len = it->len, .len_form = it->len_form,
                           .mask = it->mask};
@@ -510,9 +877,23 @@ static size_t item_wire_len(const wsr_item *it)
 
 static bool parse_split(vctx *v, json_t *step, wsr_step *st, size_t total)
 {
-    json_t *split = want(v, step, "split", JSON_ARRAY, false);
+    json_t *split = json_object_get(step, "split");
+    if (json_is_string(split)) {
+        if (!want_enum(v, step, "split",
+                       (const char *const[]){"every_byte", NULL}, true))
+            return false;
+        st->split_every_byte = true;
+        return true;
+    }
+    if (split && !json_is_array(split)) {
+        size_t m = push_key(v, "split");
+        fail(v, "expected an array of byte offsets or \"every_byte\", got %s",
+             type_name(split));
+        pop(v, m);
+        return false;
+    }
     if (!split)
-        return !v->failed;
+        return true;
     size_t m = push_key(v, "split"), i;
     json_t *el;
     st->split = calloc(json_array_size(split) + 1, sizeof *st->split);
@@ -590,18 +971,31 @@ static bool parse_write(vctx *v, json_t *step, wsr_step *st, wsr_scenario *sc)
         !want_int(v, step, "gap_ms", 0, MAX_MS, &gap))
         return false;
     st->gap_ms = (unsigned)gap;
-    return parse_split(v, step, st, total);
+    if (!parse_split(v, step, st, total))
+        return false;
+    if (st->split_every_byte && total > MAX_EVERY_BYTE) {
+        size_t m4 = push_key(v, "split");
+        fail(v, "every_byte splits groups of at most %u bytes; this one has %zu",
+             MAX_EVERY_BYTE, total);
+        pop(v, m4);
+        return false;
+    }
+    return true;
 }
 
 static bool parse_await(vctx *v, json_t *step, wsr_step *st)
 {
     static const char *const keys[] = {"await", "timeout_ms", "count", NULL};
-    static const char *const what[] = {"close", "messages", "eof", NULL};
+    static const char *const what[] = {"close", "message", "messages", "ping",
+                                       "pong",  "eof",     NULL};
     if (!check_keys(v, step, keys) || !want_enum(v, step, "await", what, true))
         return false;
     const char *w = json_string_value(json_object_get(step, "await"));
     st->await_what = strcmp(w, "close") == 0      ? WSR_AWAIT_CLOSE
+                     : strcmp(w, "message") == 0  ? WSR_AWAIT_MESSAGE
                      : strcmp(w, "messages") == 0 ? WSR_AWAIT_MESSAGES
+                     : strcmp(w, "ping") == 0     ? WSR_AWAIT_PING
+                     : strcmp(w, "pong") == 0     ? WSR_AWAIT_PONG
                                                   : WSR_AWAIT_EOF;
     long long x = DEFAULT_AWAIT_MS, count = 1;
     if (json_object_get(step, "timeout_ms") &&
@@ -609,9 +1003,11 @@ static bool parse_await(vctx *v, json_t *step, wsr_step *st)
         return false;
     st->ms = (unsigned)x;
     if (json_object_get(step, "count")) {
-        if (st->await_what != WSR_AWAIT_MESSAGES) {
+        if (st->await_what != WSR_AWAIT_MESSAGES &&
+            st->await_what != WSR_AWAIT_PING &&
+            st->await_what != WSR_AWAIT_PONG) {
             size_t m = push_key(v, "count");
-            fail(v, "only 'await: messages' takes a count");
+            fail(v, "only 'await' messages, ping and pong take a count");
             pop(v, m);
             return false;
         }
@@ -640,8 +1036,64 @@ static bool parse_echo(vctx *v, json_t *step, wsr_step *st)
     return !v->failed;
 }
 
-static const char *const step_kinds[] = {"write", "delay_ms", "await", "echo",
-                                         "shutdown", "abort", NULL};
+static const char *const step_kinds[] = {
+    "write", "delay_ms", "await", "echo", "read", "shutdown", "tls", "abort",
+    NULL};
+#define STEP_KIND_LIST \
+    "write, delay_ms, await, echo, read, shutdown, tls, abort"
+
+static bool parse_delay(vctx *v, json_t *step, wsr_step *st)
+{
+    static const char *const keys[] = {"delay_ms", "jitter_ms", NULL};
+    long long x = 0, j = 0;
+    st->kind = WSR_STEP_DELAY;
+    if (!check_keys(v, step, keys) ||
+        !want(v, step, "delay_ms", JSON_INTEGER, true) ||
+        !want_int(v, step, "delay_ms", 0, MAX_MS, &x))
+        return false;
+    if (json_object_get(step, "jitter_ms") &&
+        !want_int(v, step, "jitter_ms", 0, MAX_MS, &j))
+        return false;
+    st->ms = (unsigned)x;
+    st->jitter_ms = (unsigned)j;
+    return true;
+}
+
+/* The one-word steps: read, shutdown, tls, abort. */
+static bool parse_word_step(vctx *v, json_t *step, wsr_step *st,
+                            const char *kind)
+{
+    const char *const only[] = {kind, NULL};
+    if (!check_keys(v, step, only))
+        return false;
+    if (strcmp(kind, "read") == 0) {
+        st->kind = WSR_STEP_READ;
+        if (!want_enum(v, step, "read",
+                       (const char *const[]){"pause", "resume", NULL}, true))
+            return false;
+        st->read_on = strcmp(json_string_value(json_object_get(step, "read")),
+                             "resume") == 0;
+        return true;
+    }
+    if (strcmp(kind, "shutdown") == 0) {
+        st->kind = WSR_STEP_SHUTDOWN;
+        if (!want_enum(v, step, "shutdown",
+                       (const char *const[]){"write", "tcp", NULL}, true))
+            return false;
+        st->shutdown_how =
+            strcmp(json_string_value(json_object_get(step, "shutdown")),
+                   "tcp") == 0 ? WSR_SHUT_TCP : WSR_SHUT_WRITE;
+        return true;
+    }
+    if (strcmp(kind, "tls") == 0) {
+        st->kind = WSR_STEP_TLS;
+        return want_enum(v, step, "tls",
+                         (const char *const[]){"close_notify", NULL}, true);
+    }
+    st->kind = WSR_STEP_ABORT;
+    return want_enum(v, step, "abort", (const char *const[]){"rst", NULL},
+                     true);
+}
 
 static bool parse_step(vctx *v, json_t *step, wsr_step *st, wsr_scenario *sc)
 {
@@ -654,17 +1106,16 @@ static bool parse_step(vctx *v, json_t *step, wsr_step *st, wsr_scenario *sc)
         if (!json_object_get(step, *k))
             continue;
         if (kind) {
-            fail(v, "has both '%s' and '%s'; a step is exactly one of write, "
-                    "delay_ms, await, echo, shutdown, abort", kind, *k);
+            fail(v, "has both '%s' and '%s'; a step is exactly one of "
+                    STEP_KIND_LIST, kind, *k);
             return false;
         }
         kind = *k;
     }
     if (!kind) {
         const char *first = json_object_iter_key(json_object_iter(step));
-        fail(v, "unknown step%s%s%s; expected one of write, delay_ms, await, "
-                "echo, shutdown, abort", first ? " '" : "", first ? first : "",
-             first ? "'" : "");
+        fail(v, "unknown step%s%s%s; expected one of " STEP_KIND_LIST,
+             first ? " '" : "", first ? first : "", first ? "'" : "");
         return false;
     }
     if (strcmp(kind, "write") == 0) {
@@ -679,26 +1130,9 @@ static bool parse_step(vctx *v, json_t *step, wsr_step *st, wsr_scenario *sc)
         st->kind = WSR_STEP_ECHO;
         return parse_echo(v, step, st);
     }
-    const char *const only[] = {kind, NULL};
-    if (!check_keys(v, step, only))
-        return false;
-    if (strcmp(kind, "delay_ms") == 0) {
-        long long x;
-        st->kind = WSR_STEP_DELAY;
-        if (!want(v, step, "delay_ms", JSON_INTEGER, true) ||
-            !want_int(v, step, "delay_ms", 0, MAX_MS, &x))
-            return false;
-        st->ms = (unsigned)x;
-        return true;
-    }
-    if (strcmp(kind, "shutdown") == 0) {
-        st->kind = WSR_STEP_SHUTDOWN;
-        return want_enum(v, step, "shutdown",
-                         (const char *const[]){"write", NULL}, true);
-    }
-    st->kind = WSR_STEP_ABORT;
-    return want_enum(v, step, "abort", (const char *const[]){"rst", NULL},
-                     true);
+    if (strcmp(kind, "delay_ms") == 0)
+        return parse_delay(v, step, st);
+    return parse_word_step(v, step, st, kind);
 }
 
 /* ---- the parts the server does not run, checked all the same ----------- */
@@ -829,56 +1263,113 @@ static bool check_expected_message(vctx *v, json_t *msg)
     return !v->failed;
 }
 
+/* A list of expected messages: [{"text"|"hex", "count"?}, ...]. */
+static bool check_expected_messages(vctx *v, json_t *e, const char *key)
+{
+    json_t *msgs = want(v, e, key, JSON_ARRAY, false), *el;
+    size_t i;
+    if (!msgs)
+        return !v->failed;
+    size_t m = push_key(v, key);
+    json_array_foreach(msgs, i, el) {
+        size_t m2 = push_index(v, i);
+        bool ok = check_expected_message(v, el);
+        pop(v, m2);
+        if (!ok)
+            break;
+    }
+    pop(v, m);
+    return !v->failed;
+}
+
+/* "code": an integer, null (none), or a non-empty list of integers. */
+static bool check_code(vctx *v, json_t *obj, bool null_ok)
+{
+    json_t *code = json_object_get(obj, "code"), *el;
+    long long x;
+    size_t i;
+    if (!code) {
+        fail(v, "missing 'code' (an integer%s, or a list of them)",
+             null_ok ? ", null for none" : "");
+        return false;
+    }
+    if (json_is_null(code) && null_ok)
+        return true;
+    if (!json_is_array(code))
+        return want_int(v, obj, "code", 0, 65535, &x);
+    size_t m = push_key(v, "code");
+    if (json_array_size(code) == 0)
+        fail(v, "an empty list accepts no code");
+    json_array_foreach(code, i, el) {
+        size_t m2 = push_index(v, i);
+        if (!json_is_integer(el) || json_integer_value(el) < 0 ||
+            json_integer_value(el) > 65535)
+            fail(v, "expected an integer 0..65535, got %s", type_name(el));
+        pop(v, m2);
+        if (v->failed)
+            break;
+    }
+    pop(v, m);
+    return !v->failed;
+}
+
+static bool check_expect_close(vctx *v, json_t *e)
+{
+    static const char *const ckeys[] = {"code", "reason", NULL};
+    json_t *close = want(v, e, "close", JSON_OBJECT, false);
+    if (!close)
+        return !v->failed;
+    size_t m = push_key(v, "close");
+    if (check_keys(v, close, ckeys) && check_code(v, close, true))
+        want(v, close, "reason", JSON_STRING, false);
+    pop(v, m);
+    return !v->failed;
+}
+
+static bool check_expect_client_close(vctx *v, json_t *e)
+{
+    static const char *const ckeys[] = {"code", NULL};
+    json_t *cc = json_object_get(e, "client_close");
+    if (!cc || json_is_false(cc))
+        return true;
+    size_t m = push_key(v, "client_close");
+    if (!json_is_object(cc))
+        fail(v, "expected an object or false, got %s", type_name(cc));
+    else if (check_keys(v, cc, ckeys) && json_object_get(cc, "code"))
+        check_code(v, cc, false);
+    pop(v, m);
+    return !v->failed;
+}
+
+static bool check_expect_client_pong(vctx *v, json_t *e)
+{
+    json_t *cp = json_object_get(e, "client_pong");
+    if (!cp || json_is_false(cp))
+        return true;
+    size_t m = push_key(v, "client_pong");
+    if (!json_is_object(cp))
+        fail(v, "expected an object or false, got %s", type_name(cp));
+    else
+        check_expected_message(v, cp);
+    pop(v, m);
+    return !v->failed;
+}
+
 static bool check_expect(vctx *v, json_t *root)
 {
     static const char *const keys[] = {"messages", "close", "client_close",
-                                       NULL};
+                                       "connected", "client_pong",
+                                       "client_messages", NULL};
     json_t *e = want(v, root, "expect", JSON_OBJECT, true);
     if (!e)
         return false;
     size_t m = push_key(v, "expect");
-    if (!check_keys(v, e, keys))
-        goto out;
-    json_t *msgs = want(v, e, "messages", JSON_ARRAY, false), *el;
-    size_t i;
-    if (msgs) {
-        size_t m2 = push_key(v, "messages");
-        json_array_foreach(msgs, i, el) {
-            size_t m3 = push_index(v, i);
-            bool ok = check_expected_message(v, el);
-            pop(v, m3);
-            if (!ok)
-                break;
-        }
-        pop(v, m2);
+    if (check_keys(v, e, keys) && check_expected_messages(v, e, "messages") &&
+        check_expect_close(v, e) && check_expect_client_close(v, e)) {
+        want(v, e, "connected", JSON_TRUE, false);
+        if (!v->failed && check_expect_client_pong(v, e))
+            check_expected_messages(v, e, "client_messages");
     }
-    json_t *close = want(v, e, "close", JSON_OBJECT, false);
-    if (close) {
-        static const char *const ckeys[] = {"code", "reason", NULL};
-        size_t m2 = push_key(v, "close");
-        json_t *code = json_object_get(close, "code");
-        long long x;
-        if (check_keys(v, close, ckeys)) {
-            if (!code)
-                fail(v, "missing 'code' (an integer, or null for none)");
-            else if (!json_is_null(code))
-                want_int(v, close, "code", 0, 65535, &x);
-            want(v, close, "reason", JSON_STRING, false);
-        }
-        pop(v, m2);
-    }
-    json_t *cc = json_object_get(e, "client_close");
-    if (cc && !json_is_false(cc)) {
-        static const char *const ckeys[] = {"code", NULL};
-        size_t m2 = push_key(v, "client_close");
-        long long x;
-        if (!json_is_object(cc))
-            fail(v, "expected an object or false, got %s", type_name(cc));
-        else if (check_keys(v, cc, ckeys) && json_object_get(cc, "code"))
-            want_int(v, cc, "code", 0, 65535, &x);
-        pop(v, m2);
-    }
-out:
     pop(v, m);
     return !v->failed;
 }
@@ -913,7 +1404,8 @@ static bool check_meta(vctx *v, json_t *root)
     json_t *sbc = want(v, root, "severity_by_check", JSON_OBJECT, false);
     if (sbc) {
         static const char *const keys[] = {"messages", "close", "client_close",
-                                           NULL};
+                                           "connected", "client_pong",
+                                           "client_messages", NULL};
         size_t m = push_key(v, "severity_by_check");
         const char *key;
         json_t *val;
@@ -978,12 +1470,29 @@ static bool parse_steps(vctx *v, json_t *root, wsr_scenario *sc)
     return !v->failed;
 }
 
+/* A TLS step makes sense only in a scenario that always runs over TLS. */
+static void check_tls_steps(vctx *v, const wsr_scenario *sc)
+{
+    for (size_t i = 0; i < sc->n_steps && !sc->tls_only; i++) {
+        if (sc->steps[i].kind != WSR_STEP_TLS)
+            continue;
+        size_t m = push_key(v, "steps"), m2 = push_index(v, i),
+               m3 = push_key(v, "tls");
+        fail(v, "a tls step needs \"transport\": \"wss\" at the top level");
+        pop(v, m3);
+        pop(v, m2);
+        pop(v, m);
+        return;
+    }
+}
+
 wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
                                      char *err, size_t errlen)
 {
     static const char *const top_keys[] = {
-        "name", "summary", "rfc", "tags", "bugs", "client", "steps", "expect",
-        "severity", "severity_by_check", NULL};
+        "name",   "summary", "rfc",       "tags",     "bugs",
+        "client", "steps",   "expect",    "severity", "severity_by_check",
+        "transport", "handshake", NULL};
     vctx v = {.file = file, .err = err, .errlen = errlen};
     json_error_t jerr;
     json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
@@ -1009,10 +1518,20 @@ wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
              json_string_value(jname), name);
         pop(&v, m);
     }
-    if (!v.failed && check_keys(&v, root, top_keys) && check_meta(&v, root) &&
+    if (!v.failed && check_keys(&v, root, top_keys) &&
+        want_enum(&v, root, "transport", (const char *const[]){"wss", NULL},
+                  false) &&
+        want_enum(&v, root, "handshake",
+                  (const char *const[]){"auto", "manual", NULL}, false) &&
+        check_meta(&v, root) &&
         check_client(&v, root) && check_expect(&v, root))
         parse_steps(&v, root, sc);
     if (!v.failed) {
+        const char *tp = json_string_value(json_object_get(root, "transport"));
+        const char *hs = json_string_value(json_object_get(root, "handshake"));
+        sc->tls_only = tp && strcmp(tp, "wss") == 0;
+        sc->handshake_manual = hs && strcmp(hs, "manual") == 0;
+        check_tls_steps(&v, sc);
         sc->name = strdup(json_string_value(jname));
         sc->path = strdup(file);
         if (!sc->name || !sc->path)

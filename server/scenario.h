@@ -17,8 +17,11 @@
 enum wsr_item_kind {
     WSR_ITEM_FRAME,      /* an RFC 6455 frame, encoded at send time */
     WSR_ITEM_RAW,        /* bytes exactly as given */
-    WSR_ITEM_HANDSHAKE,  /* the 101 response, which depends on the client's key */
+    WSR_ITEM_HANDSHAKE,  /* an HTTP response; a 101 carries the client's key */
 };
+
+/* Sec-WebSocket-Accept values are always 28 base64 characters. */
+#define WSR_ACCEPT_LEN 28
 
 typedef struct wsr_item {
     enum wsr_item_kind kind;
@@ -28,8 +31,12 @@ typedef struct wsr_item {
     bool mask;
     uint8_t mask_key[4];
     int len_form;        /* 0 minimal, or 7/16/64 */
-    uint8_t *data;       /* payload (frames) or bytes (raw); owned */
+    uint8_t *data;       /* payload (frames) or bytes (raw, handshake); owned */
     size_t len;
+    /* handshake: the status it answers with (0: not a complete response
+     * head), and where in data the computed accept key goes (SIZE_MAX: none) */
+    int http_status;
+    size_t accept_at;
 } wsr_item;
 
 enum wsr_step_kind {
@@ -39,11 +46,21 @@ enum wsr_step_kind {
     WSR_STEP_ECHO,
     WSR_STEP_SHUTDOWN,
     WSR_STEP_ABORT,
+    WSR_STEP_READ,
+    WSR_STEP_TLS,
+};
+
+enum wsr_shutdown_how {
+    WSR_SHUT_WRITE,      /* TLS close_notify (if TLS), then FIN */
+    WSR_SHUT_TCP,        /* FIN only, even over TLS */
 };
 
 enum wsr_await_what {
     WSR_AWAIT_CLOSE,
-    WSR_AWAIT_MESSAGES,
+    WSR_AWAIT_MESSAGES,  /* count data messages in all */
+    WSR_AWAIT_MESSAGE,   /* one more data message than before the step */
+    WSR_AWAIT_PING,      /* count pings in all */
+    WSR_AWAIT_PONG,      /* count pongs in all */
     WSR_AWAIT_EOF,
 };
 
@@ -55,11 +72,16 @@ typedef struct wsr_step {
     size_t *split;       /* ascending byte offsets into the group */
     size_t n_split;
     unsigned gap_ms;
-    /* delay; await and echo timeouts */
+    bool split_every_byte;
+    /* delay (plus a uniform random 0..jitter_ms); await and echo timeouts */
     unsigned ms;
+    unsigned jitter_ms;
     /* await */
     enum wsr_await_what await_what;
     unsigned count;
+    /* read: false pauses reading, true resumes it */
+    bool read_on;
+    enum wsr_shutdown_how shutdown_how;
 } wsr_step;
 
 typedef struct wsr_scenario {
@@ -67,7 +89,9 @@ typedef struct wsr_scenario {
     char *path;          /* the file it came from */
     wsr_step *steps;
     size_t n_steps;
-    bool handshake_in_group; /* a write group carries the 101 itself */
+    bool handshake_in_group; /* a write group carries the response itself */
+    bool handshake_manual;   /* "handshake": "manual": no automatic 101 */
+    bool tls_only;           /* "transport": "wss" */
 } wsr_scenario;
 
 typedef struct wsr_scenario_set {

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/util.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,6 +23,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "codec.h"
 #include "handshake.h"
@@ -50,6 +54,7 @@ typedef struct wsr_session {
     unsigned long id;
     struct bufferevent *bev;
     evutil_socket_t fd;
+    SSL *ssl;               /* NULL on plain TCP; owned by bev */
     wsr_transcript tr;
     bool record;            /* false for control requests */
     bool ending;
@@ -74,8 +79,13 @@ typedef struct wsr_session {
     ws_fragments frag;
     struct evbuffer *msg;
     uint8_t msg_opcode;
-    unsigned msgs_in;
+    unsigned msgs_in, pings_in, pongs_in;
+    unsigned msgs_at_step;  /* msgs_in when the running await began */
     bool close_in, eof_in, shut_wr, echo_active;
+    bool upgraded;          /* a 101 went out: client bytes are frames */
+    bool every_byte;        /* the group being sent goes a byte per write */
+    bool read_paused;
+    bool tls_closed;        /* close_notify sent */
 } wsr_session;
 
 static void advance(wsr_session *s);
@@ -148,6 +158,17 @@ static void log_frame(wsr_session *s, const char *dir, const ws_frame_header *h,
 
 /* ---- output ------------------------------------------------------------ */
 
+/* An HTTP response is going out; a 101 makes every later client byte a frame. */
+static void log_response(wsr_session *s, int status, size_t bytes)
+{
+    json_t *ev = wsr_event(&s->tr, "out", "http_response");
+    json_object_set_new(ev, "status", status ? json_integer(status) : json_null());
+    json_object_set_new(ev, "bytes", json_integer((json_int_t)bytes));
+    wsr_transcript_add(&s->tr, ev);
+    if (status == 101)
+        s->upgraded = true;
+}
+
 /* Appends one scenario item to buf, recording what it is. */
 static void encode_item(wsr_session *s, const wsr_item *it, struct evbuffer *buf)
 {
@@ -160,13 +181,14 @@ static void encode_item(wsr_session *s, const wsr_item *it, struct evbuffer *buf
         return;
     }
     if (it->kind == WSR_ITEM_HANDSHAKE) {
-        char resp[256];
-        int n = ws_build_101(resp, sizeof resp, s->accept);
-        json_t *ev = wsr_event(&s->tr, "out", "http_response");
-        json_object_set_new(ev, "status", json_integer(101));
-        json_object_set_new(ev, "bytes", json_integer(n));
-        wsr_transcript_add(&s->tr, ev);
-        evbuffer_add(buf, resp, (size_t)n);
+        size_t at = evbuffer_get_length(buf);
+        evbuffer_add(buf, it->data, it->len);
+        if (it->accept_at != SIZE_MAX) {
+            /* The slot holds 28 placeholder bytes: put the real key there. */
+            uint8_t *p = evbuffer_pullup(buf, -1);
+            memcpy(p + at + it->accept_at, s->accept, WSR_ACCEPT_LEN);
+        }
+        log_response(s, it->http_status, it->len);
         return;
     }
     ws_frame_spec spec = {
@@ -191,13 +213,14 @@ static void encode_item(wsr_session *s, const wsr_item *it, struct evbuffer *buf
 static void send_piece(wsr_session *s)
 {
     size_t total = evbuffer_get_length(s->group);
-    size_t end = s->piece < s->n_split ? s->split[s->piece] - s->group_off
-                                       : total;
+    size_t end = s->every_byte           ? 1
+                 : s->piece < s->n_split ? s->split[s->piece] - s->group_off
+                                         : total;
     uint8_t head[64];
     ev_ssize_t got = evbuffer_copyout(s->group, head, sizeof head);
     json_t *ev = wsr_event(&s->tr, "out", "write");
     json_object_set_new(ev, "bytes", json_integer((json_int_t)end));
-    if (s->n_split)
+    if (s->n_split || s->every_byte)
         json_object_set_new(ev, "piece", json_integer((json_int_t)s->piece));
     size_t shown = got > 0 ? (size_t)got : 0;
     wsr_event_hex(ev, head, shown < end ? shown : end, 64);
@@ -212,7 +235,8 @@ static void send_piece(wsr_session *s)
 
 /* Queues a write group; it is sent in pieces (one per split offset). */
 static void start_group(wsr_session *s, struct evbuffer *buf,
-                        const size_t *split, size_t n_split, unsigned gap_ms)
+                        const size_t *split, size_t n_split, unsigned gap_ms,
+                        bool every_byte)
 {
     /* One contiguous chain, so libevent hands each piece to the kernel as
      * one iovec in one writev(), however many frames the group holds. */
@@ -221,6 +245,7 @@ static void start_group(wsr_session *s, struct evbuffer *buf,
     s->split = split;
     s->n_split = n_split;
     s->gap_ms = gap_ms;
+    s->every_byte = every_byte;
     s->piece = 0;
     s->group_off = 0;
     send_piece(s);
@@ -308,16 +333,25 @@ static void await_done(wsr_session *s, const char *what, const char *result)
 
 static const char *await_name(enum wsr_await_what w)
 {
-    return w == WSR_AWAIT_CLOSE ? "close" : w == WSR_AWAIT_MESSAGES ? "messages"
-                                                                    : "eof";
+    static const char *const names[] = {
+        [WSR_AWAIT_CLOSE] = "close", [WSR_AWAIT_MESSAGES] = "messages",
+        [WSR_AWAIT_MESSAGE] = "message", [WSR_AWAIT_PING] = "ping",
+        [WSR_AWAIT_PONG] = "pong", [WSR_AWAIT_EOF] = "eof"};
+    return names[w];
 }
 
 /* Returns "ok", "eof" (can no longer happen) or NULL (keep waiting). */
 static const char *await_state(const wsr_session *s, const wsr_step *st)
 {
-    bool met = st->await_what == WSR_AWAIT_CLOSE      ? s->close_in
-               : st->await_what == WSR_AWAIT_MESSAGES ? s->msgs_in >= st->count
-                                                      : s->eof_in;
+    bool met = false;
+    switch (st->await_what) {
+    case WSR_AWAIT_CLOSE: met = s->close_in; break;
+    case WSR_AWAIT_MESSAGES: met = s->msgs_in >= st->count; break;
+    case WSR_AWAIT_MESSAGE: met = s->msgs_in > s->msgs_at_step; break;
+    case WSR_AWAIT_PING: met = s->pings_in >= st->count; break;
+    case WSR_AWAIT_PONG: met = s->pongs_in >= st->count; break;
+    case WSR_AWAIT_EOF: met = s->eof_in; break;
+    }
     if (met)
         return "ok";
     return s->eof_in ? "eof" : NULL;
@@ -346,20 +380,59 @@ static void check_waits(wsr_session *s)
     }
 }
 
-static void do_shutdown(wsr_session *s)
+/* TLS close_notify: SSL_shutdown writes the alert straight to the socket
+ * (the output buffer is empty whenever a step runs). */
+static void send_close_notify(wsr_session *s)
+{
+    if (!s->ssl || s->tls_closed)
+        return;
+    s->tls_closed = true;
+    int rc = SSL_shutdown(s->ssl);
+    json_t *ev = wsr_event(&s->tr, "out", "tls_close_notify");
+    if (rc < 0)
+        json_object_set_new(ev, "error", json_integer(SSL_get_error(s->ssl, rc)));
+    wsr_transcript_add(&s->tr, ev);
+}
+
+static void do_shutdown(wsr_session *s, enum wsr_shutdown_how how)
 {
     if (s->shut_wr)
         return;
+    if (how == WSR_SHUT_WRITE)
+        send_close_notify(s);
     shutdown(s->fd, SHUT_WR);
     s->shut_wr = true;
     log_simple(s, "out", "tcp_shutdown");
+}
+
+static void set_reading(wsr_session *s, bool on)
+{
+    if (on == !s->read_paused)
+        return;
+    s->read_paused = !on;
+    if (on)
+        bufferevent_enable(s->bev, EV_READ);
+    else
+        bufferevent_disable(s->bev, EV_READ);
+    log_simple(s, "in", on ? "read_resumed" : "read_paused");
+}
+
+/* A delay of ms plus a uniform random 0..jitter ms. */
+static unsigned jittered(unsigned ms, unsigned jitter)
+{
+    uint32_t r = 0;
+    if (!jitter)
+        return ms;
+    evutil_secure_rng_get_bytes(&r, sizeof r);
+    return ms + (unsigned)(r % ((uint32_t)jitter + 1));
 }
 
 /* Half-close, then read until the client's EOF or the linger timeout.
  * An HTTP error response ends here too; its end reason is already set. */
 static void start_linger(wsr_session *s)
 {
-    do_shutdown(s);
+    do_shutdown(s, WSR_SHUT_WRITE);
+    set_reading(s, true);
     s->phase = PH_LINGER;
     s->wait = W_NONE;
     if (s->eof_in) {
@@ -382,10 +455,12 @@ static bool run_step(wsr_session *s, const wsr_step *st)
     static const char *names[] = {
         [WSR_STEP_WRITE] = "write", [WSR_STEP_DELAY] = "delay",
         [WSR_STEP_AWAIT] = "await", [WSR_STEP_ECHO] = "echo",
-        [WSR_STEP_SHUTDOWN] = "shutdown", [WSR_STEP_ABORT] = "abort"};
+        [WSR_STEP_SHUTDOWN] = "shutdown", [WSR_STEP_ABORT] = "abort",
+        [WSR_STEP_READ] = "read", [WSR_STEP_TLS] = "tls"};
     bool output_pending = evbuffer_get_length(bufferevent_get_output(s->bev));
     if (output_pending && (st->kind == WSR_STEP_WRITE ||
                            st->kind == WSR_STEP_SHUTDOWN ||
+                           st->kind == WSR_STEP_TLS ||
                            st->kind == WSR_STEP_ABORT)) {
         /* Echoed frames are still queued: let them go first. */
         s->step--;
@@ -399,14 +474,23 @@ static bool run_step(wsr_session *s, const wsr_step *st)
         struct evbuffer *buf = evbuffer_new();
         for (size_t i = 0; i < st->n_items; i++)
             encode_item(s, &st->items[i], buf);
-        start_group(s, buf, st->split, st->n_split, st->gap_ms);
+        start_group(s, buf, st->split, st->n_split, st->gap_ms,
+                    st->split_every_byte);
         return true;
     }
-    case WSR_STEP_DELAY:
+    case WSR_STEP_DELAY: {
+        unsigned ms = jittered(st->ms, st->jitter_ms);
+        if (st->jitter_ms) {
+            json_t *ev = wsr_event(&s->tr, NULL, "delay");
+            json_object_set_new(ev, "ms", json_integer(ms));
+            wsr_transcript_add(&s->tr, ev);
+        }
         s->wait = W_DELAY;
-        arm_timer(s, st->ms);
+        arm_timer(s, ms);
         return true;
+    }
     case WSR_STEP_AWAIT: {
+        s->msgs_at_step = s->msgs_in;
         const char *r = await_state(s, st);
         if (r) {
             await_done(s, await_name(st->await_what), r);
@@ -426,7 +510,13 @@ static bool run_step(wsr_session *s, const wsr_step *st)
         arm_timer(s, st->ms);
         return true;
     case WSR_STEP_SHUTDOWN:
-        do_shutdown(s);
+        do_shutdown(s, st->shutdown_how);
+        return false;
+    case WSR_STEP_READ:
+        set_reading(s, st->read_on);
+        return false;
+    case WSR_STEP_TLS:
+        send_close_notify(s);
         return false;
     case WSR_STEP_ABORT:
         s->abort_rst = true;
@@ -504,7 +594,13 @@ static void on_frame(wsr_session *s, const ws_frame *f)
         return;
     case WS_OP_PING:
     case WS_OP_PONG:
-        return;     /* recorded; the scenario decides what goes back */
+        /* Recorded and counted; the scenario decides what goes back. */
+        if (f->h.opcode == WS_OP_PING)
+            s->pings_in++;
+        else
+            s->pongs_in++;
+        check_waits(s);
+        return;
     case WS_OP_TEXT:
     case WS_OP_BINARY:
         s->msg_opcode = f->h.opcode;
@@ -664,6 +760,11 @@ static void accept_upgrade(wsr_session *s, ws_slice key, const char *path,
     }
     s->sc = sc;
     wsr_transcript_set(&s->tr, "scenario", sc->name);
+    if (sc->tls_only && !s->ssl) {
+        respond_and_close(s, 400, "this scenario runs only over wss://",
+                          "bad_request");
+        return;
+    }
     if (ws_accept_key(key, s->accept) != 0) {
         respond_and_close(s, 500, "cannot compute the accept key", "bad_request");
         return;
@@ -672,12 +773,14 @@ static void accept_upgrade(wsr_session *s, ws_slice key, const char *path,
     arm_deadline(s, s->srv->cfg.session_timeout_ms);
     s->phase = PH_STEPS;
     s->step = 0;
-    if (!sc->handshake_in_group) {
-        static const wsr_item accept_item = {.kind = WSR_ITEM_HANDSHAKE};
+    if (!sc->handshake_in_group && !sc->handshake_manual) {
+        char resp[256];
+        int n = ws_build_101(resp, sizeof resp, s->accept);
         struct evbuffer *buf = evbuffer_new();
         s->wait_start_us = wsr_now_us();
-        encode_item(s, &accept_item, buf);
-        start_group(s, buf, NULL, 0, 0);
+        log_response(s, 101, (size_t)n);
+        evbuffer_add(buf, resp, (size_t)n);
+        start_group(s, buf, NULL, 0, 0, false);
     } else {
         advance(s);
     }
@@ -741,7 +844,7 @@ static void on_handshake_input(wsr_session *s, struct evbuffer *in)
     route_request(s, &req);
     /* The request head slices point into the input buffer: drain after use. */
     evbuffer_drain(in, (size_t)n);
-    if (s->phase == PH_STEPS && !s->ending)
+    if (s->phase == PH_STEPS && !s->ending && s->upgraded)
         on_frame_input(s, in);   /* frames sent right behind the request */
 }
 
@@ -753,12 +856,20 @@ static void read_cb(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     if (s->ending)
         return;
-    if (s->phase == PH_HANDSHAKE)
+    if (s->phase == PH_HANDSHAKE) {
         on_handshake_input(s, in);
-    else if (s->sc && s->phase != PH_FLUSH)
+    } else if (s->sc && s->phase != PH_FLUSH && s->upgraded) {
         on_frame_input(s, in);
-    else
-        evbuffer_drain(in, evbuffer_get_length(in));
+    } else {
+        size_t n = evbuffer_get_length(in);
+        if (n && s->sc && s->phase == PH_STEPS) {
+            /* No 101 went out: these are not frames. */
+            json_t *ev = wsr_event(&s->tr, "in", "ignored");
+            json_object_set_new(ev, "bytes", json_integer((json_int_t)n));
+            wsr_transcript_add(&s->tr, ev);
+        }
+        evbuffer_drain(in, n);
+    }
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -957,8 +1068,30 @@ static void format_peer(const struct sockaddr *addr, char *out, size_t cap)
     snprintf(out, cap, addr->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
 }
 
+/* The bufferevent of a new session: plain, or TLS in the accepting state.
+ * A client that drops TCP without close_notify is an EOF, not an error:
+ * scenarios look at how clients end, they are not attacks. */
+static struct bufferevent *new_bev(wsr_session *s, SSL_CTX *tls)
+{
+    if (!tls)
+        return bufferevent_socket_new(s->srv->base, s->fd, BEV_OPT_CLOSE_ON_FREE);
+    s->ssl = SSL_new(tls);
+    if (!s->ssl)
+        return NULL;
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        s->srv->base, s->fd, s->ssl, BUFFEREVENT_SSL_ACCEPTING,
+        BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        SSL_free(s->ssl);
+        s->ssl = NULL;
+        return NULL;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
 int wsr_session_start(wsr_server *srv, evutil_socket_t fd,
-                      const struct sockaddr *addr, int addrlen)
+                      const struct sockaddr *addr, int addrlen, SSL_CTX *tls)
 {
     char peer[80];
     (void)addrlen;
@@ -977,7 +1110,8 @@ int wsr_session_start(wsr_server *srv, evutil_socket_t fd,
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     evutil_make_socket_nonblocking(fd);
-    s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    s->bev = new_bev(s, tls);
+    wsr_transcript_set(&s->tr, "transport", tls ? "wss" : "ws");
     s->timer = evtimer_new(srv->base, timer_cb, s);
     s->deadline = evtimer_new(srv->base, deadline_cb, s);
     s->msg = evbuffer_new();

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include "scenario.h"
@@ -51,9 +52,10 @@ void wsr_server_init(wsr_server *srv, struct event_base *base,
 /* Ends every live session (reason server_shutdown) and frees what it holds. */
 void wsr_server_free(wsr_server *srv);
 
-/* Takes ownership of fd. Returns 0, or -1 (fd closed) if out of memory. */
+/* Takes ownership of fd; with tls set, the session speaks TLS (wss://) with
+ * a new SSL from that context. Returns 0, or -1 (fd closed) on failure. */
 int wsr_session_start(wsr_server *srv, evutil_socket_t fd,
-                      const struct sockaddr *addr, int addrlen);
+                      const struct sockaddr *addr, int addrlen, SSL_CTX *tls);
 
 /* {"run": ID, "complete": bool, "sessions": [...]} — a new reference. */
 json_t *wsr_server_query_run(const wsr_server *srv, const char *run);

@@ -19,6 +19,7 @@ from .build import server_binary
 from .paths import SCENARIOS_DIR
 from .scenarios import load_all
 from .server import ScenarioServer
+from .tlscerts import make_run_certs
 
 
 class ClientPool:
@@ -78,6 +79,7 @@ def wsreplay_server(
         wsreplay_workdir / "server.log",
         wsreplay_workdir / "transcripts",
         wsreplay_server_args,
+        certs=make_run_certs(wsreplay_workdir / "tls", wsreplay_workdir.name),
     )
     server.start()
     yield server
@@ -108,15 +110,17 @@ def wsreplay_run_scenario(
     wsreplay_catalogue: dict[str, dict],
     request: pytest.FixtureRequest,
 ) -> Callable[[str, str], dict]:
-    """run(scenario_name, client_spec) -> the report record for that pair."""
+    """run(scenario_name, client_spec, transport="ws") -> the report record for that pair."""
 
     from .runner import run_one
 
-    def run(scenario_name: str, client_spec: str) -> dict:
+    def run(scenario_name: str, client_spec: str, transport: str = "ws") -> dict:
         adapter, resolved, error = wsreplay_clients.get(client_spec)
         safe = "".join(c if c.isalnum() else "-" for c in request.node.name)[:60]
         tag = f"t{next(_tags)}-{safe}"
         scenario = wsreplay_catalogue[scenario_name]
-        return run_one(wsreplay_server, adapter, client_spec, resolved, scenario, tag, error)
+        return run_one(
+            wsreplay_server, adapter, client_spec, resolved, scenario, tag, error, transport
+        )
 
     return run

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .linereader import LineReader
+from .tlscerts import RunCerts
 
 
 class ServerError(Exception):
@@ -23,6 +24,7 @@ class ServerInfo:
     port: int
     version: str
     scenarios: int
+    tls_port: int | None = None
 
 
 class ScenarioServer:
@@ -38,12 +40,14 @@ class ScenarioServer:
         log_path: Path,
         transcripts_dir: Path | None = None,
         extra_args: list[str] | None = None,
+        certs: RunCerts | None = None,
     ) -> None:
         self.binary = binary
         self.scenarios_dir = scenarios_dir
         self.log_path = log_path
         self.transcripts_dir = transcripts_dir
         self.extra_args = list(extra_args or [])
+        self.certs = certs  # also serve wss:// with these
         self.proc: subprocess.Popen[bytes] | None = None
         self.info: ServerInfo | None = None
 
@@ -51,6 +55,8 @@ class ScenarioServer:
         argv = [str(self.binary), "--scenarios", str(self.scenarios_dir), "--port", "0"]
         if self.transcripts_dir is not None:
             argv += ["--transcripts", str(self.transcripts_dir)]
+        if self.certs is not None:
+            argv += ["--tls-cert", str(self.certs.cert_file), "--tls-key", str(self.certs.key_file)]
         return argv + self.extra_args
 
     def start(self, timeout: float = 15.0) -> ServerInfo:
@@ -79,6 +85,7 @@ class ScenarioServer:
                 int(hello["port"]),
                 hello["version"],
                 int(hello["scenarios"]),
+                int(hello["tls_port"]) if hello.get("tls_port") is not None else None,
             )
         except (ValueError, KeyError) as exc:
             self.stop()
@@ -87,8 +94,18 @@ class ScenarioServer:
             ) from exc
         return self.info
 
-    def url(self, scenario: str, run: str) -> str:
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA that wss:// clients of this server must trust."""
+        return self.certs.ca_file if self.certs is not None else None
+
+    def url(self, scenario: str, run: str, tls: bool = False) -> str:
+        """The URL of a scenario: ws://, or wss:// on the TLS port."""
         assert self.info is not None
+        if tls:
+            if self.info.tls_port is None:
+                raise ServerError("wsreplay-server was started without TLS")
+            return f"wss://{self.info.host}:{self.info.tls_port}/{scenario}?run={run}"
         return f"ws://{self.info.host}:{self.info.port}/{scenario}?run={run}"
 
     def alive(self) -> bool:
