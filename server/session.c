@@ -24,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 
 #include "codec.h"
@@ -151,7 +152,8 @@ static void log_frame(wsr_session *s, const char *dir, const ws_frame_header *h,
                ws_utf8_valid(payload, len)) {
         json_object_set_new(ev, "text", bytes_string(payload, len));
     } else if (len) {
-        wsr_event_hex(ev, payload, len, 64);
+        /* Control payloads (at most 125 bytes) whole: pongs are checked. */
+        wsr_event_hex(ev, payload, len, h->opcode >= 8 ? 125 : 64);
     }
     wsr_transcript_add(&s->tr, ev);
 }
@@ -556,6 +558,28 @@ static void protocol_error(wsr_session *s, int err, const uint8_t *p,
     session_end(s, limit ? "limit" : "protocol_error", ws_strerror(err));
 }
 
+/* A message's content, as the adapters report theirs: text or hex up to
+ * 4096 bytes, a SHA-256 beyond, so expectations can check what arrived. */
+static void log_content(json_t *ev, uint8_t opcode, const uint8_t *p, size_t len)
+{
+    if (len > 4096) {
+        static const char digits[] = "0123456789abcdef";
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        char hex[2 * SHA256_DIGEST_LENGTH + 1];
+        SHA256(p, len, md);
+        for (size_t i = 0; i < sizeof md; i++) {
+            hex[2 * i] = digits[md[i] >> 4];
+            hex[2 * i + 1] = digits[md[i] & 15];
+        }
+        hex[sizeof hex - 1] = '\0';
+        json_object_set_new(ev, "sha256", json_string(hex));
+    } else if (opcode == WS_OP_TEXT && ws_utf8_valid(p, len)) {
+        json_object_set_new(ev, "text", bytes_string(p, len));
+    } else {
+        wsr_event_hex(ev, p, len, 4096);
+    }
+}
+
 static void message_done(wsr_session *s)
 {
     size_t len = evbuffer_get_length(s->msg);
@@ -566,6 +590,7 @@ static void message_done(wsr_session *s)
     json_object_set_new(ev, "length", json_integer((json_int_t)len));
     if (s->msg_opcode == WS_OP_TEXT && !ws_utf8_valid(p, len))
         json_object_set_new(ev, "utf8_valid", json_false());
+    log_content(ev, s->msg_opcode, p, len);
     wsr_transcript_add(&s->tr, ev);
     if (s->echo_active) {
         if (evbuffer_get_length(bufferevent_get_output(s->bev)) + len >

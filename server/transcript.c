@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -95,15 +96,16 @@ void wsr_event_hex(json_t *ev, const uint8_t *p, size_t len, size_t max)
 {
     static const char digits[] = "0123456789abcdef";
     size_t n = len < max ? len : max;
-    char buf[2 * 256 + 1];
-    if (n > 256)
-        n = 256;
+    char *buf = malloc(2 * n + 1);
+    if (!buf)
+        return;
     for (size_t i = 0; i < n; i++) {
         buf[2 * i] = digits[p[i] >> 4];
         buf[2 * i + 1] = digits[p[i] & 15];
     }
     buf[2 * n] = '\0';
     json_object_set_new(ev, "hex", json_string(buf));
+    free(buf);
     if (n < len)
         json_object_set_new(ev, "hex_truncated", json_true());
 }

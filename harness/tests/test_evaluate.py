@@ -628,3 +628,103 @@ def test_error_end_is_judged_not_excused() -> None:
     result = evaluate(sc, obs, None)
     assert result.verdict == "fail"
     assert result.reason == "the message 'a' was not received; recv() raised ssl.SSLError"
+
+
+# --------------------------------------------------------------------------
+# connected, code lists, client_pong, client_messages
+
+
+def test_connected_false_passes_when_the_client_refuses() -> None:
+    obs = observation(end="connect_failed", error_type="InvalidHandshake", connected=False)
+    verdict = evaluate(scenario({"connected": False}), obs, transcript())
+    assert verdict.verdict == "pass"
+    assert (
+        verdict.reason
+        == "the client refused the handshake with InvalidHandshake ('m'), as expected"
+    )
+
+
+def test_connected_false_fails_when_the_client_accepts() -> None:
+    verdict = evaluate(scenario({"connected": False}), observation(), transcript())
+    assert verdict.verdict == "fail"
+    assert verdict.reason == "the client accepted the opening handshake, although it must refuse it"
+
+
+def test_connected_true_fails_with_the_error_when_connecting_failed() -> None:
+    obs = observation(end="connect_failed", error_type="OSError", connected=False)
+    verdict = evaluate(scenario({"connected": True}), obs, transcript())
+    assert verdict.verdict == "fail"
+    assert "did not connect with OSError" in verdict.reason
+
+
+@pytest.mark.parametrize("code, verdict", [(1002, "pass"), (1006, "pass"), (1000, "fail")])
+def test_close_code_list_accepts_any_listed_code(code: int, verdict: str) -> None:
+    obs = observation(close={"code": code, "reason": ""})
+    result = evaluate(scenario({"close": {"code": [1002, 1006]}}), obs, transcript())
+    assert result.verdict == verdict
+    if verdict == "fail":
+        assert result.reason == "expected close 1002 or 1006, received 1000"
+
+
+def test_client_close_code_list() -> None:
+    result = evaluate(
+        scenario({"client_close": {"code": [1002, 1007]}}), observation(), transcript((1007, ""))
+    )
+    assert result.verdict == "pass"
+    result = evaluate(
+        scenario({"client_close": {"code": [1002, 1007]}}), observation(), transcript((1000, ""))
+    )
+    assert result.verdict == "fail"
+    assert result.reason == "the client sent close 1000, expected close 1002 or 1007"
+
+
+def frames_transcript(*events: dict) -> dict:
+    base = [{"t_us": 0, "dir": "in", "type": "tcp_accept"}]
+    return {"events": base + list(events)}
+
+
+def pong(payload: bytes) -> dict:
+    return {"t_us": 5, "dir": "in", "type": "frame", "opcode": 10, "hex": payload.hex()}
+
+
+def test_client_pong_with_the_ping_payload_passes() -> None:
+    tr = frames_transcript(pong(b"hello"))
+    result = evaluate(scenario({"client_pong": {"text": "hello"}}), observation(), tr)
+    assert result.verdict == "pass"
+    assert result.reason == "the client answered the ping with a pong 'hello'"
+
+
+def test_client_pong_missing_or_wrong() -> None:
+    result = evaluate(scenario({"client_pong": {"text": "hi"}}), observation(), frames_transcript())
+    assert (result.verdict, result.reason) == (
+        "fail",
+        "the client sent no pong, expected one with 'hi'",
+    )
+    tr = frames_transcript(pong(b"\x01\x02"))
+    result = evaluate(scenario({"client_pong": {"hex": "0a0b"}}), observation(), tr)
+    assert result.reason == "the client's pongs carried binary 0102, expected binary 0a0b"
+
+
+def test_client_pong_false_means_none_allowed() -> None:
+    tr = frames_transcript(pong(b""))
+    result = evaluate(scenario({"client_pong": False}), observation(), tr)
+    assert (result.verdict, result.reason) == ("fail", "the client sent a pong")
+
+
+def test_client_messages_are_read_from_the_transcript() -> None:
+    tr = frames_transcript(
+        {"t_us": 3, "dir": "in", "type": "message", "opcode": 1, "length": 2, "text": "hi"},
+        {"t_us": 4, "dir": "in", "type": "message", "opcode": 2, "length": 2, "hex": "0001"},
+    )
+    expect = {"client_messages": [{"text": "hi"}, {"hex": "0001"}]}
+    assert evaluate(scenario(expect), observation(), tr).verdict == "pass"
+    expect = {"client_messages": [{"text": "hi"}, {"hex": "0001"}, {"text": "more"}]}
+    result = evaluate(scenario(expect), observation(), tr)
+    assert result.verdict == "fail"
+    assert result.reason == "client to server: received 2 of 3 messages; message 3 'more' missing"
+
+
+def test_transcript_checks_without_a_transcript_are_errors() -> None:
+    result = evaluate(scenario({"client_pong": {"text": "x"}}), observation(), None)
+    assert result.verdict == "error"
+    assert "no server transcript" in result.reason

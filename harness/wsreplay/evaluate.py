@@ -17,7 +17,8 @@ from typing import Any
 
 VERDICTS = ("pass", "fail", "non-strict", "informational", "error")
 SEVERITIES = ("fail", "non-strict", "informational")
-CHECKS = ("messages", "close", "client_close")
+#: In the order failures are reported when they are equally severe.
+CHECKS = ("connected", "messages", "close", "client_close", "client_pong", "client_messages")
 
 # Higher is stricter. "error" outranks everything: a check that could not be
 # made says nothing about the library, so it must not be reported as a fail.
@@ -167,7 +168,16 @@ def _run_check(name: str, scenario: dict, observation: dict, transcript: dict | 
         return check_messages(expected, observation, severity)
     if name == "close":
         return check_close(expected, observation, severity)
-    return check_client_close(expected, transcript, severity)
+    if name == "connected":
+        return check_connected(expected, observation, severity)
+    if transcript is None:
+        detail = f"no server transcript, so the {name} check could not be made"
+        return Check(name, False, "error", expected, None, detail)
+    if name == "client_close":
+        return check_client_close(expected, transcript, severity)
+    if name == "client_pong":
+        return check_client_pong(expected, transcript, severity)
+    return check_client_messages(expected, transcript, severity)
 
 
 def expand_messages(entries: list[dict]) -> list[dict]:
@@ -195,10 +205,18 @@ def _expected_message(entry: dict, index: int | None) -> dict:
     return {"type": "binary", "hex": str(entry["hex"]).lower()}
 
 
-def check_messages(expected_entries: list[dict], observation: dict, severity: str) -> Check:
+def check_messages(
+    expected_entries: list[dict], observation: dict, severity: str, name: str = "messages"
+) -> Check:
     """Compare the exact, ordered list of data messages."""
-    expected = expand_messages(expected_entries)
-    received = observation.get("messages") or []
+    check = _compare_messages(expand_messages(expected_entries), observation.get("messages") or [])
+    check.severity = severity
+    check.name = name
+    return check
+
+
+def _compare_messages(expected: list[dict], received: list[dict]) -> Check:
+    severity = "fail"
     n_exp, n_obs = len(expected), len(received)
     for index, (want, got) in enumerate(zip(expected, received), 1):
         if not same_message(want, got):
@@ -289,12 +307,50 @@ def message_bytes(message: dict) -> bytes | None:
     return None
 
 
+def code_matches(expected: Any, got: Any) -> bool:
+    """An expected close code: one code, None (no code), or a list of acceptable codes."""
+    if isinstance(expected, list):
+        return got in expected
+    return got == expected
+
+
+def show_codes(expected: Any) -> str:
+    """`1002`, or `1002 or 1006` for a list."""
+    if isinstance(expected, list):
+        return " or ".join(str(code) for code in expected)
+    return str(expected)
+
+
+def check_connected(expected: bool, observation: dict, severity: str) -> Check:
+    """Did the opening handshake succeed (the library gave a connection) or not?"""
+    connected = bool(observation.get("connected"))
+    error = observation.get("error") or {}
+    why = ""
+    if error.get("type"):
+        why = f" with {error['type']}"
+        if error.get("message"):
+            why += f" ({_quote(_one_line(str(error['message'])))})"
+    if connected == expected:
+        detail = (
+            "the client connected, as expected"
+            if connected
+            else f"the client refused the handshake{why}, as expected"
+        )
+        return Check("connected", True, severity, expected, connected, detail)
+    detail = (
+        "the client accepted the opening handshake, although it must refuse it"
+        if connected
+        else f"the client did not connect{why}, although the handshake was valid"
+    )
+    return Check("connected", False, severity, expected, connected, detail)
+
+
 def check_close(expected: dict, observation: dict, severity: str) -> Check:
     """The close code (and reason, when the scenario gives one) the library reports."""
     close = observation.get("close")
     got_code = close.get("code") if close else None
     got_reason = (close.get("reason") or "") if close else None
-    ok = got_code == expected.get("code")
+    ok = code_matches(expected.get("code"), got_code)
     if "reason" in expected:
         ok = ok and got_reason == expected["reason"]
     want_text = show_close(expected.get("code"), expected.get("reason"))
@@ -352,7 +408,7 @@ def check_client_close(expected: Any, transcript: dict | None, severity: str) ->
     if sent is None:
         detail = f"the client sent no close frame, expected {_close_frame(want)}"
         return Check("client_close", False, severity, expected, None, detail)
-    ok = ("code" not in want or sent["code"] == want["code"]) and (
+    ok = ("code" not in want or code_matches(want["code"], sent["code"])) and (
         "reason" not in want or (sent["reason"] or "") == want["reason"]
     )
     detail = f"the client sent {_close_frame(sent)}"
@@ -367,7 +423,68 @@ def _close_frame(close: dict) -> str:
         return "a close frame"
     if close["code"] is None:
         return "an empty close frame"
+    if isinstance(close["code"], list):
+        return f"close {show_codes(close['code'])}"
     return f"close {show_close(close['code'], close.get('reason'))}"
+
+
+def _frames_in(transcript: dict, opcode: int) -> list[dict]:
+    return [
+        event
+        for event in transcript.get("events") or []
+        if isinstance(event, dict)
+        and event.get("type") == "frame"
+        and event.get("dir") == "in"
+        and event.get("opcode") == opcode
+    ]
+
+
+def check_client_pong(expected: Any, transcript: dict, severity: str) -> Check:
+    """Did the client answer with a pong carrying this payload (or rightly none)?"""
+    pongs = _frames_in(transcript, 10)
+    if expected is False:
+        ok = not pongs
+        detail = "the client sent no pong, as expected" if ok else "the client sent a pong"
+        return Check("client_pong", ok, severity, expected, len(pongs), detail)
+    want = _expected_message(expected, None)
+    want_bytes = message_bytes(want) or b""
+    payloads = [bytes.fromhex(p.get("hex") or "") for p in pongs]
+    ok = want_bytes in payloads
+    shown = show_message({"hex": want_bytes.hex()} if want["type"] == "binary" else want)
+    if ok:
+        detail = f"the client answered the ping with a pong {shown}"
+    elif not pongs:
+        detail = f"the client sent no pong, expected one with {shown}"
+    else:
+        got = ", ".join(show_message({"hex": p.hex()}) for p in payloads[:3])
+        detail = f"the client's pongs carried {got}, expected {shown}"
+    return Check("client_pong", ok, severity, expected, [p.hex() for p in payloads], detail)
+
+
+def transcript_messages(transcript: dict) -> list[dict]:
+    """The data messages the server received from the client, observation-shaped."""
+    messages = []
+    for event in transcript.get("events") or []:
+        if not (isinstance(event, dict) and event.get("type") == "message"):
+            continue
+        message = {"type": "text" if event.get("opcode") == 1 else "binary"}
+        message["length"] = event.get("length")
+        for key in ("text", "hex", "sha256"):
+            if key in event:
+                message[key] = event[key]
+        if message["type"] == "text" and "hex" in message:
+            message["type"] = "text"  # invalid UTF-8: compared as bytes
+        messages.append(message)
+    return messages
+
+
+def check_client_messages(expected: list[dict], transcript: dict, severity: str) -> Check:
+    """The data messages the server received from the client, in order."""
+    check = check_messages(
+        expected, {"messages": transcript_messages(transcript)}, severity, "client_messages"
+    )
+    check.detail = f"client to server: {check.detail}"
+    return check
 
 
 # --------------------------------------------------------------- verdict
@@ -467,8 +584,10 @@ def _pass_reason(checks: list[Check]) -> str:
             else "no close code, as expected"
         )
     parts = ["received " + " and ".join(received)] if received else []
-    if "client_close" in by_name:
-        parts.append(by_name["client_close"].detail)
+    parts[:0] = [by_name["connected"].detail] if "connected" in by_name else []
+    for name in ("client_close", "client_pong", "client_messages"):
+        if name in by_name:
+            parts.append(by_name[name].detail)
     return ", and ".join(parts) if parts else "the scenario expects nothing"
 
 
@@ -495,7 +614,7 @@ def show_message(message: dict | None) -> str:
 
 def show_close(code: Any, reason: Any, empty: str = "") -> str:
     """`1000 'bye'`; with `empty`, say so when the reason is empty."""
-    text = "a close with no code" if code is None else str(code)
+    text = "a close with no code" if code is None else show_codes(code)
     if reason:
         return f"{text} {_quote(str(reason))}"
     if reason is not None and empty:

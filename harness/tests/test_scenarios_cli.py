@@ -1,0 +1,65 @@
+"""`./wsreplay scenarios`: listing by tag or glob, the tags, one scenario in full."""
+
+from __future__ import annotations
+
+import subprocess
+
+from wsreplay.paths import REPO_ROOT, SCENARIOS_DIR
+from wsreplay.scenarios import load_all
+
+WSREPLAY = str(REPO_ROOT / "wsreplay")
+
+
+def wsreplay(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([WSREPLAY, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_list_shows_every_scenario_once() -> None:
+    proc = wsreplay("scenarios")
+    assert proc.returncode == 0, proc.stderr
+    names = [s["name"] for s in load_all(SCENARIOS_DIR)]
+    lines = proc.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == names
+    assert lines[-1] == f"({len(names)} scenarios)"
+
+
+def test_list_by_tag_keeps_only_tagged_scenarios() -> None:
+    proc = wsreplay("scenarios", "--tag", "founding")
+    assert proc.returncode == 0, proc.stderr
+    tagged = [s["name"] for s in load_all(SCENARIOS_DIR) if "founding" in s.get("tags", [])]
+    assert [line.split()[0] for line in proc.stdout.splitlines()[:-1]] == tagged
+
+
+def test_unknown_tag_is_an_error() -> None:
+    proc = wsreplay("scenarios", "--tag", "no-such-tag")
+    assert proc.returncode == 2
+    assert "no scenario has the tag(s) no-such-tag" in proc.stderr
+
+
+def test_tags_are_counted() -> None:
+    proc = wsreplay("scenarios", "--tags")
+    assert proc.returncode == 0
+    counts = dict(line.split() for line in proc.stdout.splitlines())
+    delivery = sum("delivery" in s.get("tags", []) for s in load_all(SCENARIOS_DIR))
+    assert int(counts["delivery"]) == delivery
+
+
+def test_show_prints_one_scenario_in_full() -> None:
+    proc = wsreplay("scenarios", "show", "close/send-then-close")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.startswith("close/send-then-close\n")
+    for part in (
+        "rfc:       6455#5.5.1",
+        "issues/1538",
+        "recv_delay_ms: 100",
+        '1. {"write": [{"text": "final message"}, {"close": 1000, "reason": "bye"}]}',
+        'close: {"code": 1000, "reason": "bye"}',
+    ):
+        assert part in out
+
+
+def test_show_unknown_scenario_names_it() -> None:
+    proc = wsreplay("scenarios", "show", "close/nope")
+    assert proc.returncode == 2
+    assert "no scenario named 'close/nope'" in proc.stderr

@@ -1,0 +1,57 @@
+"""How `./wsreplay scenarios` shows the catalogue: a list, the tags, one scenario in full."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+
+def format_list(scenarios: list[dict]) -> str:
+    """One line per scenario: name, transport mark, summary."""
+    width = max((len(s["name"]) for s in scenarios), default=0)
+    lines = []
+    for s in scenarios:
+        mark = " [wss]" if s.get("transport") == "wss" else ""
+        lines.append(f"{s['name']:<{width}}  {s.get('summary', '')}{mark}")
+    lines.append(f"({len(scenarios)} scenario{'s' if len(scenarios) != 1 else ''})")
+    return "\n".join(lines)
+
+
+def format_tags(scenarios: list[dict]) -> str:
+    """Every tag with how many scenarios carry it, most used first."""
+    counts = Counter(tag for s in scenarios for tag in s.get("tags", []))
+    width = max((len(t) for t in counts), default=0)
+    return "\n".join(f"{tag:<{width}}  {n}" for tag, n in counts.most_common())
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def format_full(scenario: dict) -> str:
+    """Everything a scenario says, for a person: metadata, knobs, steps, expectations."""
+    s = scenario
+    out = [s["name"], "=" * len(s["name"]), s.get("summary", ""), ""]
+    out.append(f"file:      {s.get('_file', '?')}")
+    out.append(f"rfc:       {', '.join(s.get('rfc', []))}")
+    if s.get("tags"):
+        out.append(f"tags:      {', '.join(s['tags'])}")
+    out.append(f"transport: {'wss only' if s.get('transport') == 'wss' else 'ws or wss'}")
+    if s.get("handshake") == "manual":
+        out.append("handshake: manual (the steps write the whole response)")
+    severity = s.get("severity", "fail")
+    by_check = s.get("severity_by_check") or {}
+    extra = "".join(f", {k}: {v}" for k, v in by_check.items())
+    out.append(f"severity:  {severity}{extra}")
+    for bug in s.get("bugs", []):
+        versions = f" {bug['versions']}" if bug.get("versions") else ""
+        url = f"  {bug['url']}" if bug.get("url") else ""
+        out.append(f"bug:       {bug['library']}{versions}{url}")
+    if s.get("client"):
+        out += ["", "client knobs:"]
+        out += [f"  {k}: {_json(v)}" for k, v in s["client"].items()]
+    out += ["", "steps:"]
+    out += [f"  {i}. {_json(step)}" for i, step in enumerate(s.get("steps", []), 1)]
+    out += ["", "expect:"]
+    out += [f"  {k}: {_json(v)}" for k, v in (s.get("expect") or {}).items()]
+    return "\n".join(out)
