@@ -61,7 +61,8 @@ def make_run_certs(directory: Path, run_id: str, days: int = 7) -> RunCerts:
         directory,
     )  # fmt: skip
     _openssl(
-        ["req", "-new", *rsa, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
+        ["req", "-new", *rsa, "-keyout", "server.key", "-out", "server.csr",
+         "-subj", "/CN=localhost"],
         directory,
     )  # fmt: skip
     (directory / "server.ext").write_text(_SERVER_EXTENSIONS, encoding="ascii")
