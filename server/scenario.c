@@ -1237,7 +1237,8 @@ out:
 
 static bool check_expected_message(vctx *v, json_t *msg)
 {
-    static const char *const keys[] = {"text", "hex", "count", NULL};
+    static const char *const keys[] = {"text", "hex", "count", "pattern",
+                                       "size", NULL};
     long long x;
     if (!json_is_object(msg)) {
         fail(v, "expected an object, got %s", type_name(msg));
@@ -1252,13 +1253,21 @@ static bool check_expected_message(vctx *v, json_t *msg)
     }
     want(v, msg, "text", JSON_STRING, false);
     json_t *h = want(v, msg, "hex", JSON_STRING, false);
-    if (h) {
+    bool pattern = json_object_get(msg, "pattern") || json_object_get(msg, "size");
+    if (h && !pattern) {
         uint8_t *buf = NULL;
         size_t len;
         if (parse_hex(v, "hex", json_string_value(h), &buf, &len))
             free(buf);
     }
-    if (json_object_get(msg, "count"))
+    if (!v->failed && pattern) {
+        /* The same rules as a write item's pattern; the bytes are not kept. */
+        uint8_t *buf = NULL;
+        size_t len;
+        if (parse_pattern(v, msg, &buf, &len))
+            free(buf);
+    }
+    if (!v->failed && json_object_get(msg, "count"))
         want_int(v, msg, "count", 1, MAX_COUNT, &x);
     return !v->failed;
 }
@@ -1302,9 +1311,12 @@ static bool check_code(vctx *v, json_t *obj, bool null_ok)
         fail(v, "an empty list accepts no code");
     json_array_foreach(code, i, el) {
         size_t m2 = push_index(v, i);
-        if (!json_is_integer(el) || json_integer_value(el) < 0 ||
-            json_integer_value(el) > 65535)
-            fail(v, "expected an integer 0..65535, got %s", type_name(el));
+        if (json_is_null(el) && null_ok)
+            ;   /* "no code" is one of the acceptable outcomes */
+        else if (!json_is_integer(el) || json_integer_value(el) < 0 ||
+                 json_integer_value(el) > 65535)
+            fail(v, "expected an integer 0..65535%s, got %s",
+                 null_ok ? " or null" : "", type_name(el));
         pop(v, m2);
         if (v->failed)
             break;

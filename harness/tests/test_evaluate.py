@@ -728,3 +728,19 @@ def test_transcript_checks_without_a_transcript_are_errors() -> None:
     result = evaluate(scenario({"client_pong": {"text": "x"}}), observation(), None)
     assert result.verdict == "error"
     assert "no server transcript" in result.reason
+
+
+def test_pattern_expectations_compare_large_messages_by_digest() -> None:
+    data = (b"ab" * 5000)[:9999]
+    observed = {"type": "binary", "length": 9999, "sha256": hashlib.sha256(data).hexdigest()}
+    expect = {"messages": [{"hex": "", "pattern": "ab", "size": 9999}]}
+    assert evaluate(scenario(expect), observation([observed]), transcript()).verdict == "pass"
+    other = dict(observed, sha256=hashlib.sha256(b"x").hexdigest())
+    result = evaluate(scenario(expect), observation([other]), transcript())
+    assert result.verdict == "fail"
+    assert "binary of 9999 bytes (sha256" in result.reason
+
+
+def test_small_pattern_expectations_compare_content() -> None:
+    expect = {"messages": [{"text": "", "pattern": "xy", "size": 5}]}
+    assert evaluate(scenario(expect), observation([text("xyxyx")]), transcript()).verdict == "pass"

@@ -197,12 +197,30 @@ def expand_messages(entries: list[dict]) -> list[dict]:
 
 
 def _expected_message(entry: dict, index: int | None) -> dict:
-    if "text" in entry:
+    kind = "text" if "text" in entry else "binary"
+    if "pattern" in entry:
+        return _pattern_message(kind, str(entry["pattern"]), int(entry["size"]))
+    if kind == "text":
         text = str(entry["text"])
         if index is not None:
             text = text.replace("{i}", str(index))
         return {"type": "text", "text": text}
-    return {"type": "binary", "hex": str(entry["hex"]).lower()}
+    return {"type": "binary", "hex": "".join(str(entry["hex"]).split()).lower()}
+
+
+#: Expected content longer than this is kept as a digest, as adapters report it.
+_INLINE_LIMIT = 4096
+
+
+def _pattern_message(kind: str, pattern: str, size: int) -> dict:
+    """`pattern` (its UTF-8 bytes) repeated and cut to `size` bytes, as write items do."""
+    unit = pattern.encode("utf-8")
+    data = (unit * (size // max(len(unit), 1) + 1))[:size]
+    if size > _INLINE_LIMIT:
+        return {"type": kind, "length": size, "sha256": hashlib.sha256(data).hexdigest()}
+    if kind == "text":
+        return {"type": "text", "text": data.decode("utf-8", "surrogateescape")}
+    return {"type": "binary", "hex": data.hex()}
 
 
 def check_messages(
@@ -285,14 +303,16 @@ def same_message(expected: dict, observed: dict) -> bool:
     """Same type and same bytes; a digest stands in for large observed content."""
     if observed.get("type") != expected["type"]:
         return False
-    want = message_bytes(expected)
-    got = message_bytes(observed)
-    if got is not None:
-        return got == want
-    digest = observed.get("sha256")
-    if isinstance(digest, str) and want is not None:
-        return digest.lower() == hashlib.sha256(want).hexdigest()
-    return False
+    return _digest(expected) == _digest(observed) is not None
+
+
+def _digest(message: dict) -> str | None:
+    """The SHA-256 of a message's bytes, from its content or its reported digest."""
+    data = message_bytes(message)
+    if data is not None:
+        return hashlib.sha256(data).hexdigest()
+    digest = message.get("sha256")
+    return digest.lower() if isinstance(digest, str) else None
 
 
 def message_bytes(message: dict) -> bytes | None:
