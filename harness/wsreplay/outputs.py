@@ -1,0 +1,161 @@
+"""Everything a run writes beside report.json, in one call, and what the writers share.
+
+A run ends with four files in its folder: report.json (the record, the only
+input of the other three), junit.xml (for CI test tabs), summary.md (for a CI
+job summary) and report.html (for people). `write_all` writes them in that
+order, each atomically, so a reader never sees half a file.
+
+The writers read records defensively: a report from an interrupted run has
+pairs without a record, and records of a `--repeat N` run may carry `runs`,
+`passes` and `pass_rate`, which are shown as "7/10" wherever a verdict is.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from . import report as report_module
+from .evaluate import VERDICTS
+
+# Most urgent first: the order non-passing pairs are listed in.
+VERDICT_ORDER = ("fail", "error", "non-strict", "informational", "pass")
+
+
+def write_all(report: dict, out_dir: Path) -> dict[str, Path]:
+    """Write report.json, junit.xml, summary.md and report.html into out_dir.
+
+    Returns the path of each by kind (`json`, `junit`, `summary`, `html`).
+    report.json comes first: if a writer after it fails, the record is safe.
+    """
+    # Imported here because the writers import the helpers below from this module.
+    from .htmlreport import write_html
+    from .junit import write_junit
+    from .summary import write_summary
+
+    out_dir = Path(out_dir)
+    return {
+        "json": report_module.write_report(report, out_dir),
+        "junit": write_junit(report, out_dir),
+        "summary": write_summary(report, out_dir),
+        "html": write_html(report, out_dir),
+    }
+
+
+def write_text_atomic(target: Path, text: str) -> Path:
+    """Write text (UTF-8) to target through a temporary file in the same folder.
+
+    Fsynced, then renamed over the target, like report.write_report: a crash
+    leaves the old file or the new one, never half of one.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the file from CI users
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as tmp:
+            tmp.write(text)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def pass_rate(record: dict) -> tuple[int, int] | None:
+    """(passes, runs) for a record of a repeated pair, None for a single run.
+
+    Reads `runs` with `passes` or `pass_rate`; anything malformed counts as
+    a single run rather than breaking a report.
+    """
+    runs = record.get("runs")
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 2:
+        return None
+    passes = record.get("passes")
+    if isinstance(passes, bool) or not isinstance(passes, int):
+        rate = record.get("pass_rate")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+            return None
+        passes = round(rate * runs)
+    if not 0 <= passes <= runs:
+        return None
+    return passes, runs
+
+
+def pass_rate_text(record: dict) -> str:
+    """ "7/10" for a repeated pair, "" otherwise."""
+    rate = pass_rate(record)
+    return f"{rate[0]}/{rate[1]}" if rate else ""
+
+
+def scenario_names(report: dict) -> list[str]:
+    """Declared scenarios in order, then any that only appear in results."""
+    names = [s["name"] for s in report.get("scenarios", []) if isinstance(s, dict)]
+    seen = set(names)
+    for record in report.get("results", []):
+        if record.get("scenario") not in seen:
+            names.append(record["scenario"])
+            seen.add(record["scenario"])
+    return names
+
+
+def client_specs(report: dict) -> list[str]:
+    """Declared client specs in order, then any that only appear in results."""
+    specs = [c["spec"] for c in report.get("clients", []) if isinstance(c, dict)]
+    seen = set(specs)
+    for record in report.get("results", []):
+        if record.get("client") not in seen:
+            specs.append(record["client"])
+            seen.add(record["client"])
+    return specs
+
+
+def client_entry(report: dict, spec: str) -> dict:
+    """The report's entry for a client spec, completed from its records if missing."""
+    for client in report.get("clients", []):
+        if client.get("spec") == spec:
+            entry = dict(client)
+            break
+    else:
+        entry = {"spec": spec}
+    if not entry.get("resolved_version"):
+        for record in report.get("results", []):
+            if record.get("client") == spec and record.get("resolved_version"):
+                entry["resolved_version"] = record["resolved_version"]
+                break
+    return entry
+
+
+def records_by_pair(report: dict) -> dict[tuple[str, str], dict]:
+    """(scenario, client) → record; the last record of a pair wins."""
+    return {(r["scenario"], r["client"]): r for r in report.get("results", [])}
+
+
+def count_verdicts(results: list[dict]) -> dict[str, int]:
+    """Count per verdict (in VERDICTS order) plus `total`, from the records."""
+    counts = dict.fromkeys(VERDICTS, 0)
+    for record in results:
+        counts[record["verdict"]] = counts.get(record["verdict"], 0) + 1
+    counts["total"] = len(results)
+    return counts
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable; not every platform can open a directory."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
