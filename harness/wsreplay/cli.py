@@ -1,15 +1,18 @@
-"""The `wsreplay` command line: run, scenarios, check."""
+"""The `wsreplay` command line: run, compare, bisect, scenarios, check."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, clients_view, scenario_view
+from .bisect import FIRST_BAD, FIRST_FIXED, BisectArgs, BisectError, run_bisect
 from .build import BuildError, server_binary
 from .clients import SpecError
+from .compare import DEFAULT_TOLERANCE_MS, CompareArgs, CompareError, run_compare
 from .paths import RESULTS_DIR, SCENARIOS_DIR
 from .runner import Run, RunPlan, exit_code, new_run_id, print_summary
 from .scenarios import ScenarioError, load_all, select
@@ -30,6 +33,98 @@ examples:
 
 exit status: 0 all verdicts pass/non-strict/informational, 1 a fail or error
 verdict, 2 bad arguments, scenarios or client specs."""
+
+CLIENTS_EPILOG = """\
+A client spec is ADAPTER[@VERSION] or ADAPTER@path:DIR (a local checkout);
+versions are installed on first use into ~/.cache/wsreplay ($WSREPLAY_CACHE).
+
+examples:
+  wsreplay clients                          # adapters, languages, installed versions
+  wsreplay clients versions node-ws         # every ws release on npm, newest first"""
+
+SCENARIOS_EPILOG = """\
+examples:
+  wsreplay scenarios                          # every scenario, one line each
+  wsreplay scenarios --tag delivery           # those tagged delivery
+  wsreplay scenarios 'close/*'                # one topic
+  wsreplay scenarios --tags                   # the tags and their counts
+  wsreplay scenarios show close/send-then-close   # one scenario in full"""
+
+REPEAT_HELP = (
+    "run each (scenario, client) pair N times (same adapter process, a fresh "
+    "connection each time); the record shows the worst verdict and the pass "
+    "rate, e.g. FAIL 7/10 (default: 1)"
+)
+
+COMPARE_EPILOG = """\
+OLD and NEW are each a report (a report.json, or a run folder holding one)
+or a client spec run on the spot (two specs run together, on one server).
+Results are matched by scenario name; a report with several clients needs
+--old-client/--new-client to pick one.
+
+A regression is a pair whose pass rate dropped: it passed (pass, non-strict
+or informational) and now fails or errs, or with --repeat fails more often.
+A fix is the reverse. Other changes: the verdict, the reason, the close code,
+the error type, the number of messages received, or the timing beyond the
+tolerance. Writes compare.json and compare.md into DIR.
+
+examples:
+  wsreplay compare python-websockets@13.1 python-websockets@14.0
+  wsreplay compare results/RUN python-websockets --old-client python-websockets@14.0
+
+exit status: 0 no regression, 1 a regression, 2 bad arguments."""
+
+BISECT_EPILOG = """\
+The candidates are the registry's final releases between the two ends. Both
+ends are checked first; then a binary search installs and runs only the
+releases it needs. A release passes when every selected scenario's verdict
+is pass, non-strict or informational (in every run, with --repeat); it fails
+when any run fails; a release with errors only is skipped. Writes bisect.json
+into DIR (the steps, the answer, releases installed vs. a linear scan).
+
+examples:
+  wsreplay bisect python-websockets --good 12.0 --bad 14.0 --scenario close/send-then-close
+  wsreplay bisect python-websockets --broken 14.0 --fixed 16.0 --scenario close/send-then-close
+
+exit status: 0 found, 1 not found (releases that could not be judged remain),
+2 bad arguments or ends that do not behave as claimed."""
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {text!r}")
+    return value
+
+
+def add_common(sub: argparse.ArgumentParser, out_help: str) -> None:
+    """--scenario, --repeat, --out and --scenarios-dir, shared by run, compare and bisect."""
+    sub.add_argument(
+        "--scenario",
+        action="append",
+        metavar="NAME_OR_GLOB",
+        default=[],
+        help="scenario name or glob, repeatable (default: all)",
+    )
+    sub.add_argument("--repeat", type=positive_int, default=1, metavar="N", help=REPEAT_HELP)
+    sub.add_argument(
+        "--transport",
+        choices=("ws", "wss"),
+        default="ws",
+        help="run the scenarios over ws:// or over wss:// (TLS with a certificate made "
+        "for this run); scenarios marked \"transport\": \"wss\" always use TLS (default: ws)",
+    )
+    sub.add_argument("--out", type=Path, metavar="DIR", help=out_help)
+    sub.add_argument(
+        "--scenarios-dir",
+        type=Path,
+        default=SCENARIOS_DIR,
+        metavar="DIR",
+        help="the scenario catalogue to load (default: scenarios/)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,34 +151,86 @@ def build_parser() -> argparse.ArgumentParser:
         help="ADAPTER[@VERSION], repeatable; no version means the newest "
         f"release (default: {DEFAULT_CLIENT})",
     )
-    run.add_argument(
-        "--scenario",
-        action="append",
-        metavar="NAME_OR_GLOB",
-        default=[],
-        help="scenario name or glob, repeatable (default: all)",
+    add_common(run, "report folder (default: a new folder under results/)")
+
+    compare = sub.add_parser(
+        "compare",
+        help="compare two clients or reports: regressions, fixes, changes",
+        description="Compare OLD with NEW scenario by scenario and list regressions,\n"
+        "fixes and other changes.",
+        epilog=COMPARE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument(
-        "--out",
-        type=Path,
-        metavar="DIR",
-        help="report folder (default: a new folder under results/)",
+    compare.add_argument("old", metavar="OLD", help="a report (file or run folder) or a SPEC")
+    compare.add_argument("new", metavar="NEW", help="a report (file or run folder) or a SPEC")
+    add_common(
+        compare,
+        "where the run's report, compare.json and compare.md go "
+        "(default: a new folder under results/)",
     )
-    run.add_argument(
-        "--scenarios-dir",
-        type=Path,
-        default=SCENARIOS_DIR,
-        metavar="DIR",
-        help="the scenario catalogue to load (default: scenarios/)",
+    compare.add_argument(
+        "--tolerance-ms",
+        type=float,
+        default=DEFAULT_TOLERANCE_MS,
+        metavar="MS",
+        help=f"timing differences up to this are not changes (default: {DEFAULT_TOLERANCE_MS:g})",
+    )
+    compare.add_argument(
+        "--old-client", metavar="SPEC", help="the client to compare when OLD has several"
+    )
+    compare.add_argument(
+        "--new-client", metavar="SPEC", help="the client to compare when NEW has several"
+    )
+
+    bisect = sub.add_parser(
+        "bisect",
+        help="find the first release that broke (or fixed) a scenario",
+        description="Binary-search the releases of ADAPTER's library between two versions\n"
+        "for the first one that fails (--good/--bad) or passes (--broken/--fixed).",
+        epilog=BISECT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bisect.add_argument("adapter", metavar="ADAPTER", help="an adapter name, no version")
+    bisect.add_argument("--good", metavar="V1", help="a release that passes (older)")
+    bisect.add_argument("--bad", metavar="V2", help="a release that fails (newer)")
+    bisect.add_argument("--broken", metavar="V1", help="a release that fails (older)")
+    bisect.add_argument("--fixed", metavar="V2", help="a release that passes (newer)")
+    add_common(
+        bisect,
+        "where bisect.json and one report per step go (default: a new folder under results/)",
     )
 
     sc = sub.add_parser(
         "scenarios",
-        help="list the scenarios with their summaries",
-        description="List the scenarios with their summaries.",
+        help="list the scenarios (by tag), or show one in full",
+        description="List the scenarios with their summaries, or show one in full.",
+        epilog=SCENARIOS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sc.add_argument("--tag", action="append", default=[], help="only scenarios with this tag")
+    sc.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME_OR_GLOB",
+        help="only these scenarios; 'show NAME' prints one in full",
+    )
+    sc.add_argument(
+        "--tag", action="append", default=[], help="only scenarios with this tag (repeatable: any)"
+    )
+    sc.add_argument("--tags", action="store_true", help="list the tags with their counts")
     sc.add_argument("--scenarios-dir", type=Path, default=SCENARIOS_DIR, metavar="DIR")
+
+    cl = sub.add_parser(
+        "clients",
+        help="list the adapters and installed versions, or a library's released versions",
+        description="List the adapters, their languages and the versions already installed; "
+        "'clients versions ADAPTER' lists the releases the registry offers.",
+        epilog=CLIENTS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cl.add_argument(
+        "what", nargs="*", metavar="versions ADAPTER", help="list the registry's releases"
+    )
+    cl.add_argument("--pre", action="store_true", help="with versions: include pre-releases")
 
     check = sub.add_parser(
         "check",
@@ -103,10 +250,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         out_dir=out_dir,
         scenarios_dir=args.scenarios_dir,
         command=["wsreplay", *sys.argv[1:]],
+        repeat=args.repeat,
+        transport=args.transport,
     )
+    runs = f", {args.repeat} runs each" if args.repeat > 1 else ""
     print(
         f"wsreplay {__version__}: {len(scenarios)} scenario(s) x {len(plan.client_specs)} "
-        f"client(s) -> {out_dir}",
+        f"client(s){runs} -> {out_dir}",
         file=sys.stderr,
     )
     rep = Run(plan).execute()
@@ -114,13 +264,86 @@ def cmd_run(args: argparse.Namespace) -> int:
     return exit_code(rep)
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    return run_compare(
+        CompareArgs(
+            old=args.old,
+            new=args.new,
+            scenarios=args.scenario,
+            repeat=args.repeat,
+            out_dir=args.out or RESULTS_DIR / new_run_id(),
+            tolerance_ms=args.tolerance_ms,
+            old_client=args.old_client,
+            new_client=args.new_client,
+            scenarios_dir=args.scenarios_dir,
+            command=["wsreplay", *sys.argv[1:]],
+            transport=args.transport,
+        )
+    )
+
+
+def cmd_bisect(args: argparse.Namespace) -> int:
+    regression = args.good is not None or args.bad is not None
+    fix = args.broken is not None or args.fixed is not None
+    if (
+        regression == fix
+        or (regression and None in (args.good, args.bad))
+        or (fix and None in (args.broken, args.fixed))
+    ):
+        raise BisectError(
+            "bisect needs either --good V1 --bad V2 (find the first bad release) "
+            "or --broken V1 --fixed V2 (find the first fixed release)"
+        )
+    return run_bisect(
+        BisectArgs(
+            adapter=args.adapter,
+            mode=FIRST_BAD if regression else FIRST_FIXED,
+            older=args.good if regression else args.broken,
+            newer=args.bad if regression else args.fixed,
+            scenarios=args.scenario,
+            repeat=args.repeat,
+            out_dir=args.out or RESULTS_DIR / new_run_id(),
+            scenarios_dir=args.scenarios_dir,
+            command=["wsreplay", *sys.argv[1:]],
+            transport=args.transport,
+        )
+    )
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     scenarios = load_all(args.scenarios_dir)
+    if args.names[:1] == ["show"]:
+        if len(args.names) != 2:
+            raise ScenarioError("usage: wsreplay scenarios show NAME (one scenario)")
+        chosen = {s["name"]: s for s in scenarios}.get(args.names[1])
+        if chosen is None:
+            raise ScenarioError(f"no scenario named {args.names[1]!r} in {args.scenarios_dir}")
+        print(scenario_view.format_full(chosen))
+        return 0
+    if args.names:
+        scenarios = select(scenarios, args.names)
     if args.tag:
         scenarios = [s for s in scenarios if set(args.tag) & set(s.get("tags", []))]
-    width = max((len(s["name"]) for s in scenarios), default=0)
-    for s in scenarios:
-        print(f"{s['name']:<{width}}  {s.get('summary', '')}")
+        if not scenarios:
+            raise ScenarioError(f"no scenario has the tag(s) {', '.join(args.tag)}")
+    view = scenario_view.format_tags if args.tags else scenario_view.format_list
+    print(view(scenarios))
+    return 0
+
+
+def cmd_clients(args: argparse.Namespace) -> int:
+    if not args.what:
+        print(clients_view.format_adapters())
+        return 0
+    if args.what[0] != "versions" or len(args.what) != 2:
+        raise SpecError("usage: wsreplay clients [versions ADAPTER]")
+    try:
+        print(clients_view.format_versions(args.what[1], include_pre=args.pre))
+    except BrokenPipeError:
+        raise
+    except (OSError, RuntimeError) as exc:
+        print(f"wsreplay: cannot list the releases of {args.what[1]}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -135,12 +358,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handlers = {"run": cmd_run, "scenarios": cmd_scenarios, "check": cmd_check}
+    handlers = {
+        "run": cmd_run,
+        "compare": cmd_compare,
+        "bisect": cmd_bisect,
+        "scenarios": cmd_scenarios,
+        "clients": cmd_clients,
+        "check": cmd_check,
+    }
     try:
         return handlers[args.command](args)
-    except (ScenarioError, SpecError, ServerError, BuildError) as exc:
+    except (
+        ScenarioError,
+        SpecError,
+        ServerError,
+        BuildError,
+        CompareError,
+        BisectError,
+    ) as exc:
         print(f"wsreplay: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("wsreplay: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `wsreplay scenarios | head`: the reader left; say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

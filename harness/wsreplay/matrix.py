@@ -50,6 +50,24 @@ def paint(text: str, verdict: str, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m"
 
 
+def cell_text(record: dict) -> str:
+    """The verdict word, plus `passes/runs` when repeated runs disagreed (`FAIL 7/10`).
+
+    Runs that all ended alike show the word alone: the fraction is there to
+    flag a flaky pair, not to restate a steady one.
+    """
+    word = VERDICT_WORDS.get(record["verdict"], record["verdict"])
+    if is_mixed(record):
+        return f"{word} {record.get('passes', 0)}/{record['runs']}"
+    return word
+
+
+def is_mixed(record: dict) -> bool:
+    """True when the repeated runs of a pair did not all end with the same verdict."""
+    per_run = record.get("per_run") or []
+    return record.get("runs", 1) > 1 and len({entry.get("verdict") for entry in per_run}) > 1
+
+
 def client_label(spec: str, resolved_version: str | None) -> str:
     """`adapter@resolved`, keeping the requested version when it differs."""
     adapter, _, requested = spec.partition("@")
@@ -65,7 +83,8 @@ class Progress:
 
     `[ 3/21] close/send-then-close  python-websockets@14.0  FAIL  the message …`
     Passing the widths of the longest scenario and client up front keeps the
-    columns aligned from the first line on.
+    columns aligned from the first line on; `runs` (--repeat) widens the
+    verdict column for `FAIL 7/10`.
     """
 
     def __init__(
@@ -75,6 +94,7 @@ class Progress:
         color: bool | None = None,
         scenario_width: int = 0,
         client_width: int = 0,
+        runs: int = 1,
     ) -> None:
         self.total = total
         self.done = 0
@@ -82,13 +102,14 @@ class Progress:
         self.color = use_color(self.stream) if color is None else color
         self.scenario_width = scenario_width
         self.client_width = client_width
+        self.verdict_width = _VERDICT_WIDTH + (len(f" {runs}/{runs}") if runs > 1 else 0)
 
     def add(self, record: dict) -> str:
         """Print the line for `record` and return it without colour."""
         self.done += 1
         plain, verdict_at = self._line(record)
         shown = self._fit(plain)
-        word = VERDICT_WORDS.get(record["verdict"], record["verdict"])
+        word = cell_text(record)
         if self.color and verdict_at < len(shown):
             end = verdict_at + len(word)
             shown = (
@@ -108,9 +129,9 @@ class Progress:
             f"[{self.done:>{count}}/{self.total}] "
             f"{record['scenario']:<{self.scenario_width}}  {label:<{self.client_width}}  "
         )
-        word = VERDICT_WORDS.get(record["verdict"], record["verdict"])
+        word = cell_text(record)
         return (
-            f"{head}{word:<{_VERDICT_WIDTH}}  {record.get('reason', '')}".rstrip(),
+            f"{head}{word:<{self.verdict_width}}  {record.get('reason', '')}".rstrip(),
             len(head),
         )
 
@@ -127,14 +148,14 @@ def render_matrix(report: dict, color: bool = False) -> str:
     """A scenario × client table of verdicts, then a totals line."""
     scenarios = _scenario_names(report)
     clients = _client_specs(report)
-    cells = {(r["scenario"], r["client"]): r["verdict"] for r in report.get("results", [])}
+    cells = {(r["scenario"], r["client"]): r for r in report.get("results", [])}
     header = ["scenario"] + [_header_label(report, spec) for spec in clients]
-    rows = [[name] + [cells.get((name, spec), "") for spec in clients] for name in scenarios]
+    rows = [[name] + [cells.get((name, spec)) for spec in clients] for name in scenarios]
     widths = [len(text) for text in header]
     for row in rows:
         widths[0] = max(widths[0], len(row[0]))
-        for col, verdict in enumerate(row[1:], 1):
-            widths[col] = max(widths[col], len(VERDICT_WORDS.get(verdict, verdict or MISSING)))
+        for col, record in enumerate(row[1:], 1):
+            widths[col] = max(widths[col], len(cell_text(record) if record else MISSING))
     lines = ["  ".join(text.ljust(widths[i]) for i, text in enumerate(header)).rstrip()]
     for row in rows:
         lines.append(_matrix_row(row, widths, color))
@@ -151,17 +172,21 @@ def totals_line(report: dict) -> str:
     noun = "result" if len(results) == 1 else "results"
     parts = ", ".join(f"{counts[verdict]} {verdict}" for verdict in VERDICTS)
     line = f"{len(results)} {noun}: {parts}"
+    runs = sum(record.get("runs", 1) for record in results)
+    if runs > len(results):
+        flaky = sum(1 for record in results if is_mixed(record))
+        line += f"; {runs} runs in all, {flaky} pair(s) with mixed outcomes"
     if report.get("finished") is None:
         line += " (run not finished)"
     return line
 
 
-def _matrix_row(row: list[str], widths: list[int], color: bool) -> str:
+def _matrix_row(row: list, widths: list[int], color: bool) -> str:
     cells = [row[0].ljust(widths[0])]
-    for col, verdict in enumerate(row[1:], 1):
-        word = VERDICT_WORDS.get(verdict, verdict or MISSING)
+    for col, record in enumerate(row[1:], 1):
+        word = cell_text(record) if record else MISSING
         padding = " " * (widths[col] - len(word))
-        cells.append(paint(word, verdict, color) + padding)
+        cells.append(paint(word, record["verdict"] if record else "", color) + padding)
     return "  ".join(cells).rstrip()
 
 

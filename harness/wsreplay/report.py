@@ -5,6 +5,10 @@ every moment of a run — not only at the end — because the CLI rewrites it
 after every result: a crash or a Ctrl-C then loses nothing that was judged.
 `finished` and `duration_ms` stay null until `finish()`, which is how a
 reader tells an interrupted run from a complete one.
+
+With `--repeat N` a pair runs N times and still yields one record
+(`combine_runs`): the worst verdict, the pass rate, every run's verdict in
+`per_run`, and the evidence of one run only, so a report stays small.
 """
 
 from __future__ import annotations
@@ -33,6 +37,20 @@ CLIENT_FIELDS = (
     "error",
 )
 CLIENT_STATUSES = ("ok", "error")
+
+#: Verdicts under which a run counts as passed: none of them makes `run` exit 1.
+PASSING_VERDICTS = ("pass", "non-strict", "informational")
+#: Worst last. `error` is worse than `fail`: a run that could not be judged
+#: leaves the question open, so the combined verdict must not claim a clean fail.
+VERDICT_RANK = {"pass": 0, "informational": 1, "non-strict": 2, "fail": 3, "error": 4}
+#: How the reason counts the runs of one verdict ("failed in 3 of 10 runs"), in this order.
+_RUN_WORDS = {
+    "pass": "passed",
+    "fail": "failed",
+    "error": "an error",
+    "non-strict": "non-strict",
+    "informational": "informational",
+}
 
 
 def utc_now() -> str:
@@ -134,20 +152,86 @@ def make_record(
     duration_ms: float,
     adapter_stderr: str | None,
 ) -> dict:
-    """One result: verdict and reason first, then the evidence behind them."""
+    """One result: verdict and reason first, then the evidence behind them.
+
+    A single run: `runs` 1, `passes` and `pass_rate` 1 or 0; `combine_runs`
+    merges several of these into one record.
+    """
+    passed = verdict.verdict in PASSING_VERDICTS
+    duration_ms = round(float(duration_ms), 3)
     return {
         "scenario": scenario["name"],
         "client": client_spec,
         "resolved_version": resolved_version,
         "verdict": verdict.verdict,
         "reason": verdict.reason,
+        "runs": 1,
+        "passes": 1 if passed else 0,
+        "pass_rate": 1.0 if passed else 0.0,
+        "per_run": [
+            {"verdict": verdict.verdict, "reason": verdict.reason, "duration_ms": duration_ms}
+        ],
+        "evidence_run": 1,
         "checks": [asdict(check) for check in verdict.checks],
         "expected": scenario.get("expect"),
         "observed": observation,
-        "timing": {"started": started, "duration_ms": round(float(duration_ms), 3)},
+        "timing": {"started": started, "duration_ms": duration_ms},
         "transcript": transcript,
         "adapter_stderr": adapter_stderr,
     }
+
+
+def combine_runs(records: list[dict]) -> dict:
+    """One record for N runs of the same (scenario, client) pair.
+
+    - `verdict`: the worst verdict seen (`VERDICT_RANK`): `pass` only if every
+      run passed; one failing run in ten makes the pair `fail`.
+    - `passes`: runs whose verdict is in `PASSING_VERDICTS`; `pass_rate` is
+      passes / runs, so it is 1.0 exactly when the verdict passes.
+    - `per_run`: every run's verdict, reason and duration, in order.
+    - the evidence (`checks`, `observed`, `timing`, `transcript`,
+      `adapter_stderr`) is that of one run only, `evidence_run`: the first
+      run with the combined verdict — the first failing run when there is
+      one, else the first run — and `reason` is that run's reason plus a
+      count such as "(failed in 3 of 10 runs)".
+    """
+    if not records:
+        raise ValueError("combine_runs needs at least one record")
+    if any(record.get("runs", 1) != 1 for record in records):
+        raise ValueError("combine_runs takes records of single runs")
+    if len(records) == 1:
+        return dict(records[0])
+    per_run = [record["per_run"][0] for record in records]
+    verdicts = [entry["verdict"] for entry in per_run]
+    worst = max(verdicts, key=VERDICT_RANK.__getitem__)
+    index = verdicts.index(worst)
+    chosen = records[index]
+    passes = sum(1 for verdict in verdicts if verdict in PASSING_VERDICTS)
+    combined = dict(chosen)
+    combined.update(
+        verdict=worst,
+        reason=f"{chosen['reason']} ({runs_phrase(verdicts)})",
+        runs=len(per_run),
+        passes=passes,
+        pass_rate=passes / len(per_run),
+        per_run=per_run,
+        evidence_run=index + 1,
+    )
+    return combined
+
+
+def runs_phrase(verdicts: list[str]) -> str:
+    """How the runs went: `failed in 3 of 10 runs`, `failed in 2, an error in 1 of 10
+    runs`, `passed in all 10 runs`."""
+    total = len(verdicts)
+    if len(set(verdicts)) == 1:
+        return f"{_RUN_WORDS[verdicts[0]]} in all {total} runs"
+    parts = [
+        f"{_RUN_WORDS[v]} in {verdicts.count(v)}"
+        for v in _RUN_WORDS
+        if v != "pass" and v in verdicts
+    ]
+    return f"{', '.join(parts)} of {total} runs"
 
 
 def write_report(report: dict, out_dir: Path) -> Path:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__, report
+from . import __version__, outputs, report
 from .adapterproc import AdapterProcess, launch, safe_name
 from .build import server_binary
 from .clients import PreparedClient, SpecError, parse_spec, prepare
@@ -22,6 +22,7 @@ from .evaluate import evaluate
 from .matrix import Progress, render_matrix, use_color
 from .scenarios import knobs_for
 from .server import ScenarioServer, ServerError
+from .tlscerts import make_run_certs
 
 # Time the server may still need after the client's observation: its await
 # timeouts and the linger for the client's EOF (2 s each by default).
@@ -37,6 +38,10 @@ class RunPlan:
     scenarios_dir: Path
     command: list[str]
     server_args: list[str] = field(default_factory=list)
+    #: Runs per (scenario, client) pair; the report still has one record per pair.
+    repeat: int = 1
+    #: "ws" or "wss": how scenarios without a "transport" of their own run.
+    transport: str = "ws"
 
 
 def new_run_id() -> str:
@@ -56,6 +61,26 @@ def job_deadline_ms(scenario: dict) -> int:
     return int(knobs["recv_delay_ms"]) + int(knobs["recv_timeout_ms"]) + steps_ms + 5000
 
 
+def uses_tls(scenario: dict, transport: str) -> bool:
+    """wss:// when the run asks for it or the scenario only makes sense over TLS."""
+    return transport == "wss" or scenario.get("transport") == "wss"
+
+
+def make_job(server: ScenarioServer, scenario: dict, tag: str, transport: str) -> dict:
+    """The job line for an adapter: URL, knobs, deadline (and the CA for wss://)."""
+    tls = uses_tls(scenario, transport)
+    job = {
+        "id": tag,
+        "url": server.url(scenario["name"], tag, tls=tls),
+        "scenario": scenario["name"],
+        "knobs": knobs_for(scenario),
+        "deadline_ms": job_deadline_ms(scenario),
+    }
+    if tls:
+        job["ca_file"] = str(server.ca_file)
+    return job
+
+
 def run_one(
     server: ScenarioServer,
     adapter: AdapterProcess | None,
@@ -64,6 +89,7 @@ def run_one(
     scenario: dict,
     tag: str,
     client_error: str | None = None,
+    transport: str = "ws",
 ) -> dict:
     """Runs one (scenario, client) pair and returns its report record."""
     started = report.utc_now()
@@ -73,15 +99,8 @@ def run_one(
     harness_error = client_error
     stderr = None
     if adapter is not None and harness_error is None:
-        deadline_ms = job_deadline_ms(scenario)
-        job = {
-            "id": tag,
-            "url": server.url(scenario["name"], tag),
-            "scenario": scenario["name"],
-            "knobs": knobs_for(scenario),
-            "deadline_ms": deadline_ms,
-        }
-        outcome = adapter.run_job(job, deadline_ms / 1000 + JOB_MARGIN_S)
+        job = make_job(server, scenario, tag, transport)
+        outcome = adapter.run_job(job, job["deadline_ms"] / 1000 + JOB_MARGIN_S)
         observation, harness_error, stderr = (
             outcome.observation,
             outcome.error,
@@ -96,7 +115,7 @@ def run_one(
         ):
             harness_error = server_problem
     verdict = evaluate(scenario, observation, transcript, harness_error)
-    return report.make_record(
+    record = report.make_record(
         scenario,
         client_spec,
         resolved,
@@ -107,6 +126,8 @@ def run_one(
         (time.monotonic() - t0) * 1000,
         stderr or None,
     )
+    record["transport"] = "wss" if uses_tls(scenario, transport) else "ws"
+    return record
 
 
 def _fetch_transcript(server: ScenarioServer, tag: str) -> tuple[dict | None, str | None]:
@@ -151,6 +172,8 @@ class Run:
             plan.out_dir / "server.log",
             plan.out_dir / "transcripts",
             plan.server_args,
+            # Always served: some scenarios run over TLS whatever the run says.
+            certs=make_run_certs(plan.out_dir / "tls", self.run_id),
         )
         info = self.server.start()
         prepared: list[tuple[str, PreparedClient | None, str | None]] = []
@@ -176,6 +199,7 @@ class Run:
             use_color(self.stream),
             max((len(s["name"]) for s in plan.scenarios), default=0),
             max((len(p[0]) for p in prepared), default=0) + 8,
+            runs=plan.repeat,
         )
         try:
             for raw, prep, error in prepared:
@@ -183,7 +207,8 @@ class Run:
         finally:
             self.server.stop()
             report.finish(self.report)
-            report.write_report(self.report, plan.out_dir)
+            # report.json, then junit.xml, summary.md and report.html beside it.
+            outputs.write_all(self.report, plan.out_dir)
         return self.report
 
     def _run_client(
@@ -217,7 +242,28 @@ class Run:
         try:
             for i, scenario in enumerate(self.plan.scenarios):
                 tag = f"{self.run_id}-{safe_name(raw)}-{i}"
-                record = run_one(self.server, adapter, raw, resolved, scenario, tag, error)
+                # --repeat: the same adapter process, a fresh connection and
+                # run tag per run, one combined record per pair.
+                tags = (
+                    [tag]
+                    if self.plan.repeat <= 1
+                    else [f"{tag}-r{k}" for k in range(1, self.plan.repeat + 1)]
+                )
+                record = report.combine_runs(
+                    [
+                        run_one(
+                            self.server,
+                            adapter,
+                            raw,
+                            resolved,
+                            scenario,
+                            t,
+                            error,
+                            self.plan.transport,
+                        )
+                        for t in tags
+                    ]
+                )
                 report.add_result(self.report, record)
                 report.write_report(self.report, self.plan.out_dir)
                 progress.add(record)
@@ -229,6 +275,7 @@ class Run:
 def print_summary(rep: dict, stream: TextIO, out_dir: Path) -> None:
     stream.write("\n" + render_matrix(rep, use_color(stream)) + "\n")
     stream.write(f"report: {out_dir / 'report.json'}\n")
+    stream.write(f"html:   {out_dir / 'report.html'}\n")
 
 
 def exit_code(rep: dict) -> int:
