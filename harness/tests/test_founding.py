@@ -28,8 +28,10 @@ EXPECTED = {
 REPEATS = 20
 
 
-def test_one_command_shows_the_regression(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["ws", "wss"])
+def test_one_command_shows_the_regression(tmp_path: Path, transport: str) -> None:
     argv = [str(REPO_ROOT / "wsreplay"), "run", "--scenario", SCENARIO, "--out", str(tmp_path)]
+    argv += ["--transport", transport]
     for spec in EXPECTED:
         argv += ["--client", spec]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
@@ -38,6 +40,9 @@ def test_one_command_shows_the_regression(tmp_path: Path) -> None:
     jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
     verdicts = {r["client"]: r["verdict"] for r in report["results"]}
     assert verdicts == EXPECTED
+    assert {r["transport"] for r in report["results"]} == {transport}
+    if transport == "wss":  # the server really spoke TLS to each client
+        assert all(r["transcript"]["transport"] == "wss" for r in report["results"])
     resolved = {c["spec"]: c["resolved_version"] for c in report["clients"]}
     assert resolved == {spec: spec.split("@")[1] for spec in EXPECTED}
     reason = next(r["reason"] for r in report["results"] if r["client"].endswith("14.0"))
@@ -47,9 +52,12 @@ def test_one_command_shows_the_regression(tmp_path: Path) -> None:
     assert "PASS" in proc.stdout and "FAIL" in proc.stdout
 
 
+@pytest.mark.parametrize("transport", ["ws", "wss"])
 @pytest.mark.parametrize("spec", list(EXPECTED))
 def test_same_verdict_twenty_times(
-    spec: str, wsreplay_run_scenario: Callable[[str, str], dict]
+    spec: str, transport: str, wsreplay_run_scenario: Callable[..., dict]
 ) -> None:
-    verdicts = Counter(wsreplay_run_scenario(SCENARIO, spec)["verdict"] for _ in range(REPEATS))
+    verdicts = Counter(
+        wsreplay_run_scenario(SCENARIO, spec, transport)["verdict"] for _ in range(REPEATS)
+    )
     assert verdicts == Counter({EXPECTED[spec]: REPEATS})
