@@ -106,7 +106,10 @@ def run_one(
             outcome.error,
             outcome.stderr,
         )
-        transcript, server_problem = _fetch_transcript(server, tag)
+        # An adapter that refused the job (a knob it cannot honour) never
+        # connected: there is no session to wait for.
+        refused = bool(observation) and observation.get("end") == "unsupported"
+        transcript, server_problem = (None, None) if refused else _fetch_transcript(server, tag)
         if (
             harness_error is None
             and server_problem

@@ -1,0 +1,327 @@
+// wsreplay adapter for github.com/coder/websocket (formerly
+// nhooyr.io/websocket): websocket.Dial, then a Conn.Read loop, as an
+// application writes it. The contract plumbing (jobs, observations) is in
+// contract.go; this file is what is particular to the library. For
+// versions before v1.8.12 the installer builds it with the import path
+// "github.com/coder/websocket" replaced by "nhooyr.io/websocket" (the same
+// library under its old name). See README.md for the choices and why.
+
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+const (
+	adapterName   = "go-coder"
+	libraryModule = "github.com/coder/websocket"
+	apiName       = "websocket.Dial, Conn.Read, Conn.Write, Conn.Close"
+
+	// writeTimeout bounds each Write (a context deadline, as the library
+	// wants; on expiry it closes the connection).
+	writeTimeout = 5 * time.Second
+)
+
+// libraryUnsupported: the library has no API to send a ping with a chosen
+// payload (Conn.Ping sends its own and waits for the pong).
+func libraryUnsupported(k *knobs) []string {
+	for _, item := range k.send {
+		if item.kind == "ping" {
+			return []string{"send"}
+		}
+	}
+	return nil
+}
+
+type coderJob struct {
+	rec  *recorder
+	job  *job
+	conn *websocket.Conn
+
+	rawMu sync.Mutex
+	raw   net.Conn // the TCP connection, to cut a close that would outlast the deadline
+
+	closeOnce sync.Once
+	closing   sync.WaitGroup // a Close call in progress
+	closeMu   sync.Mutex
+	closeErr  error // what Close returned
+}
+
+func runJob(rec *recorder, j *job) error {
+	k := &j.knobs
+	c := &coderJob{rec: rec, job: j}
+	transport := &http.Transport{
+		// No proxy from the environment: the scenario server is reached
+		// directly. The dialer only remembers the TCP connection.
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err == nil {
+				c.rawMu.Lock()
+				c.raw = conn
+				c.rawMu.Unlock()
+			}
+			return conn, err
+		},
+	}
+	if isTLS(j.url) && j.caFile != "" {
+		config, err := tlsConfig(j.caFile)
+		if err != nil {
+			return err
+		}
+		transport.TLSClientConfig = config
+	}
+	defer transport.CloseIdleConnections()
+	options := &websocket.DialOptions{
+		HTTPClient:   &http.Client{Transport: transport},
+		Subprotocols: k.subprotocols,
+	}
+
+	rec.start()
+	// The context bounds the opening handshake only, as the library
+	// documents; everything else keeps its defaults (compression, the
+	// 32 KiB read limit).
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	conn, resp, err := websocket.Dial(ctx, j.url, options)
+	cancel()
+	if err != nil {
+		if resp != nil {
+			rec.setHTTPStatus(resp.StatusCode)
+		}
+		rec.event("connect_failed", "type", typeName(err))
+		rec.end("connect_failed", err)
+		return nil
+	}
+	c.conn = conn
+	rec.setConnected(conn.Subprotocol())
+	openedAt := rec.sinceStart()
+
+	c.send()
+	var timer *time.Timer
+	var timers sync.WaitGroup
+	if cf := k.closeFirst; cf != nil && cf.timed {
+		timers.Add(1)
+		timer = time.AfterFunc(cf.afterMs-(rec.sinceStart()-openedAt), func() {
+			defer timers.Done()
+			c.startClose("close_first")
+		})
+	} else if cf != nil && cf.afterMessages == 0 {
+		c.startClose("close_first")
+	}
+
+	ended := c.receive()
+
+	if timer != nil && timer.Stop() {
+		timers.Done()
+	}
+	timers.Wait()
+	c.finalClose(ended)
+	return nil
+}
+
+func (c *coderJob) send() {
+	for _, item := range c.job.knobs.send {
+		kind := websocket.MessageText
+		if item.kind == "binary" {
+			kind = websocket.MessageBinary
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		err := c.conn.Write(ctx, kind, item.data)
+		cancel()
+		if err != nil {
+			c.rec.event("send_error", "kind", item.kind, "type", typeName(err), "message", err.Error())
+		} else {
+			c.rec.event("send", "kind", item.kind, "length", len(item.data))
+		}
+	}
+}
+
+// startClose calls Conn.Close once, in its own goroutine: Close performs the
+// whole closing handshake (write the close frame, wait up to 5 s for the
+// server's) and blocks meanwhile, while the contract wants the application
+// to go on receiving. The close frame the server answers with is read by
+// whichever is reading: the adapter's Read, or Close itself (which then
+// discards data messages, as its documentation says).
+func (c *coderJob) startClose(by string) {
+	code, reason := websocket.StatusNormalClosure, ""
+	shown := any(int(code))
+	if cf := c.job.knobs.closeFirst; by == "close_first" {
+		reason = cf.reason
+		if cf.code != nil {
+			code = websocket.StatusCode(*cf.code)
+			shown = *cf.code
+		} else {
+			// No code: the library's own value for "none", which it sends
+			// as an empty close frame.
+			code, shown = websocket.StatusNoStatusRcvd, nil
+		}
+	}
+	c.closeWith([]any{"by", by, "api", "Conn.Close", "code", shown, "reason", reason}, func() error {
+		return c.conn.Close(code, reason)
+	})
+}
+
+// abandon is the application's error path: it returns the error and its
+// deferred cleanup drops the connection. The library's README shows that
+// cleanup as "defer c.CloseNow()" from v1.8.11 on, where CloseNow exists,
+// and as "defer c.Close(websocket.StatusInternalError, ...)" before.
+func (c *coderJob) abandon() {
+	if now, ok := any(c.conn).(interface{ CloseNow() error }); ok {
+		c.closeWith([]any{"by", "adapter", "api", "Conn.CloseNow"}, now.CloseNow)
+		return
+	}
+	code := websocket.StatusInternalError
+	c.closeWith([]any{"by", "adapter", "api", "Conn.Close", "code", int(code), "reason", ""}, func() error {
+		return c.conn.Close(code, "")
+	})
+}
+
+// closeWith runs the first close call of the job in a goroutine and records
+// what it returned; later calls do nothing (the library allows one close).
+func (c *coderJob) closeWith(fields []any, call func() error) {
+	c.closeOnce.Do(func() {
+		c.rec.event("close_call", fields...)
+		c.closing.Add(1)
+		guard(func() {
+			defer c.closing.Done()
+			err := call()
+			c.closeMu.Lock()
+			c.closeErr = err
+			c.closeMu.Unlock()
+			if err != nil {
+				c.rec.event("close_returned", "type", typeName(err), "message", err.Error())
+			} else {
+				c.rec.event("close_returned")
+			}
+		})
+	})
+}
+
+// receive is the application's read loop; it returns how it ended. Nothing
+// calls Read during recv_delay_ms, so during the wait nothing answers a
+// ping or a close frame either: this library handles control frames only
+// inside a Read (or Close, CloseRead).
+func (c *coderJob) receive() string {
+	k := &c.job.knobs
+	if k.recvDelay > 0 {
+		time.Sleep(k.recvDelay)
+	}
+	c.rec.event("recv_start")
+	for {
+		// recv_timeout_ms is a context deadline on Read, as an application
+		// bounds a read; when it expires the library fails the connection.
+		ctx, cancel := context.WithTimeout(context.Background(), k.recvTimeout)
+		kind, data, err := c.conn.Read(ctx)
+		timedOut := ctx.Err() != nil
+		cancel()
+		if err != nil {
+			return c.readEnded(err, timedOut)
+		}
+		name := "binary"
+		if kind == websocket.MessageText {
+			name = "text"
+		}
+		n := c.rec.message(name, data)
+		if n >= k.maxMessages {
+			c.rec.event("max_messages")
+			c.rec.end("max_messages", nil)
+			return "max_messages"
+		}
+		if k.echo {
+			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+			err := c.conn.Write(ctx, kind, data)
+			cancel()
+			if err != nil {
+				c.rec.event("echo_error", "type", typeName(err), "message", err.Error())
+			} else {
+				c.rec.event("echo", "type", name)
+			}
+		}
+		if cf := k.closeFirst; cf != nil && !cf.timed && cf.afterMessages == n {
+			c.startClose("close_first")
+		}
+		if k.recvPace > 0 {
+			time.Sleep(k.recvPace)
+		}
+	}
+}
+
+// readEnded classifies the error that ended Read. A CloseError (found with
+// websocket.CloseStatus, as the library documents) is its "connection
+// closed" signal and carries the code and reason. Anything else, including
+// a connection that ended without a close frame, is an error: the library
+// then has no close code to tell (CloseStatus says -1).
+func (c *coderJob) readEnded(err error, timedOut bool) string {
+	var ce websocket.CloseError
+	switch {
+	case websocket.CloseStatus(err) != -1 && errors.As(err, &ce):
+		c.rec.setClose(int(ce.Code), ce.Reason)
+		c.rec.event("closed", "code", int(ce.Code))
+		c.rec.end("closed", err)
+		return "closed"
+	case timedOut || errors.Is(err, context.DeadlineExceeded):
+		c.rec.event("timeout")
+		c.rec.end("timeout", err)
+		return "timeout"
+	default:
+		c.rec.event("error", "type", typeName(err))
+		c.rec.end("error", err)
+		return "error"
+	}
+}
+
+// finalClose: once receiving ended normally (a close, max_messages) the
+// application calls Close(StatusNormalClosure, "") (a no-op returning an
+// error when the library already closed); after an error or a timeout it
+// takes its error path (abandon). A close_first call still under way is
+// waited for instead. Close waits for the server's close frame by itself
+// (5 s), which may outlast the job's deadline: then the TCP connection is
+// cut.
+func (c *coderJob) finalClose(ended string) {
+	source := "none"
+	if ended == "closed" {
+		source = "CloseStatus(err) of Read"
+	}
+	if ended == "closed" || ended == "max_messages" {
+		c.startClose("adapter")
+	} else {
+		c.abandon()
+	}
+	done := make(chan struct{})
+	go func() {
+		c.closing.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(c.rec.budget(c.job)):
+		c.rec.event("close_timeout")
+		c.rawMu.Lock()
+		if c.raw != nil {
+			c.raw.Close()
+		}
+		c.rawMu.Unlock()
+		select {
+		case <-done:
+		case <-time.After(deadlineMargin / 2):
+		}
+	}
+	// After the adapter's own close, the server's close code is known only
+	// from the error Close returns (a CloseError when it differs from ours).
+	c.closeMu.Lock()
+	err := c.closeErr
+	c.closeMu.Unlock()
+	var ce websocket.CloseError
+	if !c.rec.hasClose() && websocket.CloseStatus(err) != -1 && errors.As(err, &ce) {
+		c.rec.setClose(int(ce.Code), ce.Reason)
+		source = "CloseStatus(err) of Close"
+	}
+	c.rec.event("close_done", "source", source)
+}

@@ -1,0 +1,592 @@
+// The wsreplay adapter contract (harness/adapters/README.md) in Go: jobs in,
+// observations out. This file is the same in every Go adapter (go-gorilla,
+// go-coder; a test keeps the copies identical); main.go holds what is
+// particular to one library. Standard library only.
+
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"reflect"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+const (
+	// inlineLimit: message content up to this many bytes is reported
+	// inline, longer messages as a sha256 digest.
+	inlineLimit = 4096
+	// deadlineMargin is kept free before the job's deadline so the
+	// observation still gets out.
+	deadlineMargin = 500 * time.Millisecond
+	// openTimeout bounds the opening handshake.
+	openTimeout = 10 * time.Second
+)
+
+// ---------------------------------------------------------------------------
+// job
+
+// sendItem is one entry of the send knob.
+type sendItem struct {
+	kind string // "text", "binary" or "ping"
+	data []byte
+}
+
+// closeFirst is the close_first knob: the application closes by itself.
+type closeFirst struct {
+	code          *int // nil: close with no code
+	reason        string
+	afterMessages int           // close after this many messages (0: right after open)
+	afterMs       time.Duration // or this long after open
+	timed         bool          // afterMs applies, not afterMessages
+}
+
+// knobs are a job's client knobs, defaults filled.
+type knobs struct {
+	recvDelay    time.Duration
+	recvPace     time.Duration
+	recvTimeout  time.Duration
+	maxMessages  int
+	echo         bool
+	send         []sendItem
+	closeFirst   *closeFirst
+	subprotocols []string
+}
+
+// job is one parsed job line.
+type job struct {
+	id       json.RawMessage
+	url      string
+	caFile   string
+	knobs    knobs
+	deadline time.Duration // 0: none given
+	// unsupported knobs: unknown to the contract, or beyond the library.
+	unsupported []string
+}
+
+type badJob struct{ msg string }
+
+func (e *badJob) Error() string { return "bad job: " + e.msg }
+
+func badf(format string, args ...any) error {
+	return &badJob{fmt.Sprintf(format, args...)}
+}
+
+// knob names of the contract; any other knob with a value other than null
+// or false is reported unsupported.
+var contractKnobs = map[string]bool{
+	"recv_delay_ms": true, "recv_pace_ms": true, "recv_timeout_ms": true,
+	"max_messages": true, "echo": true, "send": true, "close_first": true,
+	"subprotocols": true,
+}
+
+func parseJob(line []byte) (*job, error) {
+	var raw struct {
+		ID         json.RawMessage            `json:"id"`
+		URL        string                     `json:"url"`
+		Knobs      map[string]json.RawMessage `json:"knobs"`
+		DeadlineMs float64                    `json:"deadline_ms"`
+		CAFile     string                     `json:"ca_file"`
+	}
+	if err := json.Unmarshal(line, &raw); err != nil {
+		return &job{}, badf("job line is not a JSON object: %v: %.200q", err, line)
+	}
+	j := &job{id: raw.ID, url: raw.URL, caFile: raw.CAFile}
+	if j.url == "" {
+		return j, badf("job has no 'url' string")
+	}
+	if raw.DeadlineMs > 0 {
+		j.deadline = time.Duration(raw.DeadlineMs * float64(time.Millisecond))
+	}
+	j.knobs = knobs{recvTimeout: 3000 * time.Millisecond, maxMessages: 1000}
+	names := make([]string, 0, len(raw.Knobs))
+	for name := range raw.Knobs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		value := raw.Knobs[name]
+		if !contractKnobs[name] {
+			if !isOff(value) {
+				j.unsupported = append(j.unsupported, name)
+			}
+			continue
+		}
+		if err := parseKnob(&j.knobs, name, value); err != nil {
+			return j, badf("knob %s: %v", name, err)
+		}
+	}
+	return j, nil
+}
+
+// isOff: null or false, the values an unknown knob may have.
+func isOff(value json.RawMessage) bool {
+	text := strings.TrimSpace(string(value))
+	return text == "null" || text == "false" || text == ""
+}
+
+func parseKnob(k *knobs, name string, value json.RawMessage) error {
+	if isNull(value) {
+		return nil // null: the default
+	}
+	switch name {
+	case "recv_delay_ms", "recv_pace_ms", "recv_timeout_ms":
+		var ms float64
+		if err := json.Unmarshal(value, &ms); err != nil || ms < 0 {
+			return fmt.Errorf("want a number >= 0, got %s", value)
+		}
+		d := time.Duration(ms * float64(time.Millisecond))
+		switch name {
+		case "recv_delay_ms":
+			k.recvDelay = d
+		case "recv_pace_ms":
+			k.recvPace = d
+		default:
+			if ms == 0 {
+				return fmt.Errorf("want a number > 0, got %s", value)
+			}
+			k.recvTimeout = d
+		}
+	case "max_messages":
+		var n int
+		if err := json.Unmarshal(value, &n); err != nil || n <= 0 {
+			return fmt.Errorf("want an integer > 0, got %s", value)
+		}
+		k.maxMessages = n
+	case "echo":
+		if err := json.Unmarshal(value, &k.echo); err != nil {
+			return fmt.Errorf("want a boolean, got %s", value)
+		}
+	case "send":
+		var items []map[string]string
+		if err := json.Unmarshal(value, &items); err != nil {
+			return fmt.Errorf("want a list of {\"text\"|\"hex\"|\"ping\": string}, got %s", value)
+		}
+		for i, item := range items {
+			if len(item) != 1 {
+				return fmt.Errorf("item %d: want exactly one of text, hex, ping", i)
+			}
+			for kind, text := range item {
+				switch kind {
+				case "text", "ping":
+					k.send = append(k.send, sendItem{kind, []byte(text)})
+				case "hex":
+					data, err := hex.DecodeString(strings.ReplaceAll(text, " ", ""))
+					if err != nil {
+						return fmt.Errorf("item %d: bad hex: %v", i, err)
+					}
+					k.send = append(k.send, sendItem{"binary", data})
+				default:
+					return fmt.Errorf("item %d: unknown kind %q", i, kind)
+				}
+			}
+		}
+	case "close_first":
+		var cf struct {
+			Code          *int     `json:"code"`
+			Reason        string   `json:"reason"`
+			AfterMessages *int     `json:"after_messages"`
+			AfterMs       *float64 `json:"after_ms"`
+		}
+		if err := json.Unmarshal(value, &cf); err != nil {
+			return fmt.Errorf("want {code, reason, after_messages | after_ms}, got %s", value)
+		}
+		out := &closeFirst{code: cf.Code, reason: cf.Reason}
+		switch {
+		case cf.AfterMessages != nil && cf.AfterMs != nil:
+			return fmt.Errorf("after_messages and after_ms are exclusive")
+		case cf.AfterMs != nil:
+			if *cf.AfterMs < 0 {
+				return fmt.Errorf("after_ms must be >= 0")
+			}
+			out.timed = true
+			out.afterMs = time.Duration(*cf.AfterMs * float64(time.Millisecond))
+		case cf.AfterMessages != nil:
+			if *cf.AfterMessages < 0 {
+				return fmt.Errorf("after_messages must be >= 0")
+			}
+			out.afterMessages = *cf.AfterMessages
+		}
+		k.closeFirst = out
+	case "subprotocols":
+		if err := json.Unmarshal(value, &k.subprotocols); err != nil {
+			return fmt.Errorf("want a list of strings, got %s", value)
+		}
+	}
+	return nil
+}
+
+func isNull(value json.RawMessage) bool {
+	return strings.TrimSpace(string(value)) == "null"
+}
+
+// tlsConfig trusts exactly the run's CA (the job's ca_file), nothing else.
+func tlsConfig(caFile string) (*tls.Config, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("ca_file %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{RootCAs: pool}, nil
+}
+
+func isTLS(url string) bool {
+	return strings.HasPrefix(strings.ToLower(url), "wss://")
+}
+
+// ---------------------------------------------------------------------------
+// observation
+
+type message struct {
+	Type        string  `json:"type"`
+	Length      int     `json:"length"`
+	Text        *string `json:"text,omitempty"`
+	Hex         *string `json:"hex,omitempty"`
+	Sha256      string  `json:"sha256,omitempty"`
+	InvalidUTF8 bool    `json:"invalid_utf8,omitempty"`
+	TMs         float64 `json:"t_ms"`
+}
+
+type closeInfo struct {
+	Code   *int    `json:"code"`
+	Reason *string `json:"reason"`
+}
+
+type errorInfo struct {
+	Type    string   `json:"type"`
+	Message string   `json:"message"`
+	Wrapped []string `json:"wrapped,omitempty"` // types of the errors it wraps, outermost first
+}
+
+type event map[string]any
+
+type observation struct {
+	ID          json.RawMessage `json:"id"`
+	Connected   bool            `json:"connected"`
+	Messages    []message       `json:"messages"`
+	Close       *closeInfo      `json:"close"`
+	End         string          `json:"end"`
+	Error       *errorInfo      `json:"error"`
+	Unsupported []string        `json:"unsupported"`
+	Subprotocol *string         `json:"subprotocol"`
+	HTTPStatus  *int            `json:"http_status,omitempty"`
+	Events      []event         `json:"events"`
+	DurationMs  float64         `json:"duration_ms"`
+}
+
+// recorder builds one job's observation; safe for the goroutines a job
+// starts (timers, a concurrent close).
+type recorder struct {
+	mu     sync.Mutex
+	t0     time.Time
+	obs    observation
+	sealed bool // finished: late events from a stray goroutine are dropped
+}
+
+func newRecorder(id json.RawMessage) *recorder {
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	return &recorder{t0: time.Now(), obs: observation{
+		ID: id, Messages: []message{}, Unsupported: []string{}, Events: []event{},
+	}}
+}
+
+// start marks connect_start: every t_ms counts from here.
+func (r *recorder) start() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.t0 = time.Now()
+	r.obs.Events = append(r.obs.Events, event{"t_ms": 0.0, "event": "connect_start"})
+}
+
+func (r *recorder) sinceStart() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return time.Since(r.t0)
+}
+
+func ms(d time.Duration) float64 {
+	return math.Round(float64(d)/float64(time.Microsecond)) / 1000
+}
+
+// event records a timeline entry; fields come as name, value pairs.
+func (r *recorder) event(name string, fields ...any) float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.eventLocked(name, fields...)
+}
+
+func (r *recorder) eventLocked(name string, fields ...any) float64 {
+	t := ms(time.Since(r.t0))
+	if r.sealed {
+		return t
+	}
+	e := event{"t_ms": t, "event": name}
+	for i := 0; i+1 < len(fields); i += 2 {
+		e[fields[i].(string)] = fields[i+1]
+	}
+	r.obs.Events = append(r.obs.Events, e)
+	return t
+}
+
+// message records a received data message; returns how many there are now.
+func (r *recorder) message(kind string, data []byte) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := describe(kind, data)
+	m.TMs = r.eventLocked("message", "type", kind, "length", len(data))
+	r.obs.Messages = append(r.obs.Messages, m)
+	return len(r.obs.Messages)
+}
+
+// describe: type, byte length, and the content inline or as a digest. A text
+// message that is not valid UTF-8 (a library that does not check) is shown
+// as hex, flagged invalid_utf8, so no byte is lost to JSON's replacement.
+func describe(kind string, data []byte) message {
+	m := message{Type: kind, Length: len(data)}
+	valid := kind != "text" || utf8.Valid(data)
+	m.InvalidUTF8 = !valid
+	switch {
+	case len(data) > inlineLimit:
+		sum := sha256.Sum256(data)
+		m.Sha256 = hex.EncodeToString(sum[:])
+	case kind == "text" && valid:
+		text := string(data)
+		m.Text = &text
+	default:
+		h := hex.EncodeToString(data)
+		m.Hex = &h
+	}
+	return m
+}
+
+func (r *recorder) setConnected(subprotocol string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.obs.Connected = true
+	if subprotocol != "" {
+		r.obs.Subprotocol = &subprotocol
+	}
+	r.eventLocked("open")
+}
+
+func (r *recorder) setHTTPStatus(status int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.obs.HTTPStatus = &status
+}
+
+// setClose records the close code and reason as the library exposed them.
+func (r *recorder) setClose(code int, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.obs.Close = &closeInfo{Code: &code, Reason: &reason}
+}
+
+func (r *recorder) hasClose() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.obs.Close != nil
+}
+
+// end records how receiving ended and the error that ended it, if any.
+func (r *recorder) end(how string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.obs.End = how
+	if err != nil {
+		r.obs.Error = describeError(err)
+	}
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.obs.Messages)
+}
+
+func (r *recorder) finish() *observation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.sealed {
+		r.obs.DurationMs = ms(time.Since(r.t0))
+	}
+	r.sealed = true
+	return &r.obs
+}
+
+// budget: what is left of the job's deadline for the adapter's own final
+// waits (at least 200 ms).
+func (r *recorder) budget(j *job) time.Duration {
+	if j.deadline == 0 {
+		return 10 * time.Second
+	}
+	left := j.deadline - r.sinceStart() - deadlineMargin
+	if left < 200*time.Millisecond {
+		left = 200 * time.Millisecond
+	}
+	return left
+}
+
+// typeName is an error's dynamic type with its full package path, e.g.
+// "*github.com/gorilla/websocket.CloseError".
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return "nil"
+	}
+	stars := ""
+	for t.Kind() == reflect.Pointer {
+		stars += "*"
+		t = t.Elem()
+	}
+	if t.PkgPath() == "" || t.Name() == "" {
+		return stars + t.String()
+	}
+	return stars + t.PkgPath() + "." + t.Name()
+}
+
+func describeError(err error) *errorInfo {
+	info := &errorInfo{Type: typeName(err), Message: err.Error()}
+	for inner := errors.Unwrap(err); inner != nil; inner = errors.Unwrap(inner) {
+		info.Wrapped = append(info.Wrapped, typeName(inner))
+	}
+	return info
+}
+
+// ---------------------------------------------------------------------------
+// process
+
+// libraryVersion: the version of the library module linked into this
+// binary, from the build information (a local checkout shows its path).
+func libraryVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	for _, dep := range info.Deps {
+		if dep.Path != libraryModule {
+			continue
+		}
+		if dep.Replace != nil {
+			// A local checkout: its directory (the go command shows no
+			// version for it, or "(devel)").
+			if v := dep.Replace.Version; v != "" && v != "(devel)" {
+				return v
+			}
+			return "(devel) " + dep.Replace.Path
+		}
+		return dep.Version
+	}
+	return "unknown"
+}
+
+type output struct{ enc *json.Encoder }
+
+func (o *output) emit(v any) {
+	if err := o.enc.Encode(v); err != nil {
+		fmt.Fprintf(os.Stderr, "adapter: cannot write to stdout: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// runOne turns one job line into one observation; adapter bugs (panics)
+// and bad jobs become "adapter_error" observations, never a dead process.
+func runOne(line []byte) (obs *observation) {
+	j, err := parseJob(line)
+	rec := newRecorder(j.id)
+	defer func() {
+		if p := recover(); p != nil {
+			rec.end("adapter_error", nil)
+			rec.mu.Lock()
+			rec.obs.Error = &errorInfo{
+				Type:    "panic",
+				Message: fmt.Sprintf("%v\n%s", p, debug.Stack()),
+			}
+			rec.mu.Unlock()
+			obs = rec.finish()
+		}
+	}()
+	if err == nil {
+		j.unsupported = append(j.unsupported, libraryUnsupported(&j.knobs)...)
+		if len(j.unsupported) > 0 {
+			sort.Strings(j.unsupported)
+			rec.obs.Unsupported = j.unsupported
+			rec.end("unsupported", nil)
+			return rec.finish()
+		}
+		err = runJob(rec, j)
+	}
+	if err != nil {
+		// The job could not be run as the contract says: a harness or
+		// adapter problem, not the library's.
+		fmt.Fprintf(os.Stderr, "adapter: job %s: %v\n", j.id, err)
+		rec.end("adapter_error", err)
+	}
+	return rec.finish()
+}
+
+// guard runs f in a goroutine that reports a panic on stderr and exits:
+// a panic outside the job's own goroutine cannot be turned into an
+// observation, and the harness restarts a dead adapter.
+func guard(f func()) {
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				fmt.Fprintf(os.Stderr, "adapter: panic: %v\n%s", p, debug.Stack())
+				os.Exit(2)
+			}
+		}()
+		f()
+	}()
+}
+
+func main() {
+	// The contract channel is the real stdout; anything else that writes to
+	// os.Stdout (a stray print in a library) lands on stderr instead.
+	out := &output{enc: json.NewEncoder(os.Stdout)}
+	out.enc.SetEscapeHTML(false)
+	os.Stdout = os.Stderr
+
+	out.emit(map[string]any{
+		"event":    "ready",
+		"adapter":  adapterName,
+		"library":  libraryModule,
+		"version":  libraryVersion(),
+		"api":      apiName,
+		"language": runtime.Version(),
+	})
+	in := bufio.NewReader(os.Stdin)
+	for {
+		line, err := in.ReadBytes('\n')
+		if trimmed := strings.TrimSpace(string(line)); trimmed != "" {
+			out.emit(runOne([]byte(trimmed)))
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "adapter: reading stdin: %v\n", err)
+			os.Exit(1)
+		}
+	}
+}

@@ -1,0 +1,256 @@
+// wsreplay adapter for github.com/gorilla/websocket: Dialer.Dial, then a
+// Conn.ReadMessage loop, as an application writes it. The contract
+// plumbing (jobs, observations) is in contract.go; this file is what is
+// particular to gorilla. See README.md for the choices and their reasons.
+
+package main
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+const (
+	adapterName   = "go-gorilla"
+	libraryModule = "github.com/gorilla/websocket"
+	apiName       = "websocket.Dialer.Dial, Conn.ReadMessage, Conn.WriteMessage, Conn.WriteControl"
+
+	// writeWait is the deadline for a control frame (gorilla's own
+	// close handler uses one second; its examples use several).
+	writeWait = 5 * time.Second
+	// closeWait: after its own close frame, how long the application waits
+	// for the server's, as gorilla's client example does ("select { case
+	// <-done: case <-time.After(time.Second): }").
+	closeWait = time.Second
+)
+
+// libraryUnsupported: gorilla has an API for every knob.
+func libraryUnsupported(*knobs) []string { return nil }
+
+type gorillaJob struct {
+	rec       *recorder
+	job       *job
+	conn      *websocket.Conn
+	closeSent atomic.Bool // a close frame went out (close_first or the final close)
+}
+
+func runJob(rec *recorder, j *job) error {
+	k := &j.knobs
+	dialer := websocket.Dialer{
+		// No proxy from the environment: the scenario server is reached
+		// directly. Buffer sizes, compression (off) and the rest keep the
+		// library defaults.
+		Proxy:            nil,
+		HandshakeTimeout: openTimeout,
+		Subprotocols:     k.subprotocols,
+	}
+	if isTLS(j.url) && j.caFile != "" {
+		config, err := tlsConfig(j.caFile)
+		if err != nil {
+			return err
+		}
+		dialer.TLSClientConfig = config
+	}
+
+	rec.start()
+	conn, resp, err := dialer.Dial(j.url, nil)
+	if err != nil {
+		if resp != nil {
+			rec.setHTTPStatus(resp.StatusCode)
+		}
+		rec.event("connect_failed", "type", typeName(err))
+		rec.end("connect_failed", err)
+		return nil
+	}
+	g := &gorillaJob{rec: rec, job: j, conn: conn}
+	rec.setConnected(conn.Subprotocol())
+	openedAt := rec.sinceStart()
+
+	g.send()
+	// close_first after_ms: a timer from open, whatever has arrived by then.
+	// WriteControl may be called concurrently with the reads.
+	var timers sync.WaitGroup
+	var timer *time.Timer
+	if cf := k.closeFirst; cf != nil && cf.timed {
+		timers.Add(1)
+		timer = time.AfterFunc(cf.afterMs-(rec.sinceStart()-openedAt), func() {
+			defer timers.Done()
+			g.closeFirst()
+		})
+	} else if cf != nil && cf.afterMessages == 0 {
+		g.closeFirst()
+	}
+
+	ended := g.receive()
+
+	if timer != nil && timer.Stop() {
+		timers.Done() // it never ran
+	}
+	timers.Wait()
+	g.finalClose(ended)
+	return nil
+}
+
+// send: the send knob, right after open, in order.
+func (g *gorillaJob) send() {
+	for _, item := range g.job.knobs.send {
+		var err error
+		switch item.kind {
+		case "text":
+			err = g.conn.WriteMessage(websocket.TextMessage, item.data)
+		case "binary":
+			err = g.conn.WriteMessage(websocket.BinaryMessage, item.data)
+		case "ping":
+			err = g.conn.WriteControl(websocket.PingMessage, item.data, time.Now().Add(writeWait))
+		}
+		if err != nil {
+			g.rec.event("send_error", "kind", item.kind, "type", typeName(err), "message", err.Error())
+		} else {
+			g.rec.event("send", "kind", item.kind, "length", len(item.data))
+		}
+	}
+}
+
+// closeFirst: the application closes first, with gorilla's API for it,
+// WriteControl(CloseMessage, ...); it then goes on reading until the
+// library reports the end. No code: an empty close frame.
+func (g *gorillaJob) closeFirst() {
+	cf := g.job.knobs.closeFirst
+	if g.closeSent.Swap(true) {
+		return
+	}
+	payload := []byte{}
+	fields := []any{"by", "close_first", "api", "Conn.WriteControl(CloseMessage)"}
+	if cf.code != nil {
+		payload = websocket.FormatCloseMessage(*cf.code, cf.reason)
+		fields = append(fields, "code", *cf.code, "reason", cf.reason)
+	} else {
+		fields = append(fields, "code", nil)
+	}
+	g.rec.event("close_call", fields...)
+	if err := g.conn.WriteControl(websocket.CloseMessage, payload, time.Now().Add(writeWait)); err != nil {
+		g.rec.event("close_error", "type", typeName(err), "message", err.Error())
+	}
+}
+
+// receive is the application's read loop; it returns how it ended.
+// Nothing reads during recv_delay_ms: gorilla handles control frames (and
+// answers pings and closes) only inside ReadMessage/NextReader.
+func (g *gorillaJob) receive() string {
+	k := &g.job.knobs
+	if k.recvDelay > 0 {
+		time.Sleep(k.recvDelay)
+	}
+	g.rec.event("recv_start")
+	for {
+		// A read deadline is how a gorilla application bounds a read. After
+		// it expires the connection is unusable (gorilla's documented rule).
+		g.conn.SetReadDeadline(time.Now().Add(k.recvTimeout))
+		kind, data, err := g.conn.ReadMessage()
+		if err != nil {
+			return g.readEnded(err)
+		}
+		name := "binary"
+		if kind == websocket.TextMessage {
+			name = "text"
+		}
+		n := g.rec.message(name, data)
+		if n >= k.maxMessages {
+			g.rec.event("max_messages")
+			g.rec.end("max_messages", nil)
+			return "max_messages"
+		}
+		if k.echo {
+			if err := g.conn.WriteMessage(kind, data); err != nil {
+				g.rec.event("echo_error", "type", typeName(err), "message", err.Error())
+			} else {
+				g.rec.event("echo", "type", name)
+			}
+		}
+		if cf := k.closeFirst; cf != nil && !cf.timed && cf.afterMessages == n {
+			g.closeFirst()
+		}
+		if k.recvPace > 0 {
+			time.Sleep(k.recvPace)
+		}
+	}
+}
+
+// readEnded classifies the error that ended ReadMessage. A *CloseError is
+// the library's "connection closed" signal (a received close frame, or
+// 1006 for a connection that ended without one); it carries the code and
+// text the application sees.
+func (g *gorillaJob) readEnded(err error) string {
+	var ce *websocket.CloseError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce):
+		g.rec.setClose(ce.Code, ce.Text)
+		g.rec.event("closed", "code", ce.Code)
+		g.rec.end("closed", err)
+		return "closed"
+	case errors.As(err, &ne) && ne.Timeout():
+		g.rec.event("timeout")
+		g.rec.end("timeout", nil)
+		return "timeout"
+	default:
+		g.rec.event("error", "type", typeName(err))
+		g.rec.end("error", err)
+		return "error"
+	}
+}
+
+// finalClose ends the connection as an application would once it stops
+// receiving. After a CloseError gorilla's default close handler has already
+// answered the server's close frame, and after a protocol error gorilla has
+// sent its own close frame: Close() releases the socket. When the
+// application itself gives up (timeout, max_messages) it sends close 1000
+// first (unless it already sent one); after max_messages, when the
+// connection can still be read, it waits up to closeWait for the server's
+// close frame, like gorilla's client example.
+func (g *gorillaJob) finalClose(ended string) {
+	source := "none"
+	if ended == "closed" {
+		source = "CloseError from ReadMessage"
+	}
+	if (ended == "timeout" || ended == "max_messages") && !g.closeSent.Swap(true) {
+		g.rec.event("close_call", "by", "adapter", "api", "Conn.WriteControl(CloseMessage)", "code", websocket.CloseNormalClosure, "reason", "")
+		payload := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+		if err := g.conn.WriteControl(websocket.CloseMessage, payload, time.Now().Add(writeWait)); err != nil {
+			g.rec.event("close_error", "type", typeName(err), "message", err.Error())
+		}
+	}
+	if ended == "max_messages" {
+		wait := closeWait
+		if b := g.rec.budget(g.job); b < wait {
+			wait = b
+		}
+		g.conn.SetReadDeadline(time.Now().Add(wait))
+		for {
+			// Messages after max_messages are not reported: receiving stopped.
+			_, _, err := g.conn.NextReader()
+			if err == nil {
+				continue
+			}
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				g.rec.setClose(ce.Code, ce.Text)
+				g.rec.event("closed", "code", ce.Code)
+				source = "CloseError from NextReader after the adapter's close"
+			} else {
+				g.rec.event("close_timeout", "type", typeName(err), "message", err.Error())
+			}
+			break
+		}
+	}
+	g.rec.event("close_call", "by", "adapter", "api", "Conn.Close")
+	if err := g.conn.Close(); err != nil {
+		g.rec.event("close_error", "type", typeName(err), "message", err.Error())
+	}
+	g.rec.event("close_done", "source", source)
+}

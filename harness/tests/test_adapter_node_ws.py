@@ -1,0 +1,328 @@
+"""node-ws: the `ws` npm package, and the node installer behind every node adapter.
+
+The installer tests are offline (semver keys and ranges, resolving from the
+cache, "not found" messages). The end-to-end tests install real ws releases
+from the npm registry (about 1 s each, once) and run them through
+`./wsreplay run`: the founding scenario and its seed family at two pinned
+versions in one run, the knob scenarios, TLS, a version too old for
+pause(), and a version that does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from wsreplay import clients, pyenvs
+from wsreplay.installers import InstallError, VersionNotFound
+from wsreplay.installers import node as node_installer
+from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
+
+KNOB_SCENARIOS = REPO_ROOT / "harness" / "tests" / "data" / "knob-scenarios"
+
+#: Two releases with pause()/resume() (8.3.0+): 8.16.0 emits one message per
+#: event-loop turn, 8.18.3 a whole socket read at once (allowSynchronousEvents).
+SPECS = {"node-ws@8.16.0": "8.16.0", "node-ws@8.18.3": "8.18.3"}
+
+#: The founding scenario and its seed family, with what ws did at both
+#: versions: every message that arrived before the close is delivered.
+CATALOGUE = {
+    "close/send-then-close": {"pass"},
+    "close/send-then-close-gap": {"pass"},
+    "close/send-then-close-separate-writes": {"pass"},
+    "close/many-then-close": {"pass"},
+    "close/send-then-fin": {"pass"},
+    # after an RST the message may or may not have been read from the socket
+    "close/send-then-rst": {"pass", "non-strict", "informational"},
+    "handshake/coalesced-message": {"pass"},
+}
+
+
+def wsreplay_run(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
+    return proc, report
+
+
+def client_args(specs: list[str]) -> list[str]:
+    return [arg for spec in specs for arg in ("--client", spec)]
+
+
+def scenario_args(names: list[str]) -> list[str]:
+    return [arg for name in names for arg in ("--scenario", name)]
+
+
+def events(observation: dict, name: str) -> list[dict]:
+    return [e for e in observation["events"] if e["event"] == name]
+
+
+# --------------------------------------------------------------------------
+# the installer, offline
+
+
+@pytest.mark.parametrize(
+    "older, newer",
+    [
+        ("8.0.0-beta.1", "8.0.0"),  # a pre-release sorts before its release
+        ("0.3.4-2", "0.3.4"),  # semver, not PEP 440: "-2" is a pre-release
+        ("8.0.0-beta.2", "8.0.0-beta.10"),  # numeric identifiers compare as numbers
+        ("8.0.0-1", "8.0.0-beta"),  # numeric before alphanumeric
+        ("8.9.0", "8.10.0"),
+        ("7.5.10", "8.0.0"),
+        ("not-a-version", "0.0.1"),
+    ],
+)
+def test_version_key_orders_like_npm(older: str, newer: str) -> None:
+    key = node_installer.version_key
+    assert key(older) < key(newer)
+
+
+def test_version_key_fills_missing_parts() -> None:
+    assert node_installer.version_key("8.18") == node_installer.version_key("8.18.0")
+    assert node_installer.is_prerelease("8.0.0-beta.1")
+    assert not node_installer.is_prerelease("8.18.3")
+
+
+@pytest.mark.parametrize(
+    "range_text, version, expected",
+    [
+        (">=10.0.0", (20, 20, 2), True),  # ws 8
+        (">=20.18.1", (20, 20, 2), True),  # undici 7
+        (">=22.19.0", (20, 20, 2), False),  # undici 8
+        (">= 18", (20, 0, 0), True),  # blank after the operator
+        ("^14.17.0 || ^16.13.0 || >=18", (20, 1, 0), True),
+        ("^14.17.0 || ^16.13.0", (20, 1, 0), False),
+        ("~0.6.0", (20, 0, 0), False),  # ws 0.4
+        ("~0.6.0", (0, 6, 9), True),
+        ("^0.2.3", (0, 2, 9), True),
+        ("^0.2.3", (0, 3, 0), False),
+        ("12.x", (12, 5, 0), True),
+        ("12.x", (13, 0, 0), False),
+        ("1.2 - 2.3", (2, 3, 9), True),  # hyphen range, partial upper bound
+        ("1.2 - 2.3", (2, 4, 0), False),
+        ("<=20", (20, 9, 9), True),
+        ("<20.1", (20, 1, 0), False),
+        (">0.4.0", (20, 0, 0), True),
+        ("*", (1, 0, 0), True),
+        ("node, really!", (1, 0, 0), None),  # unparsable: the caller decides
+    ],
+)
+def test_range_satisfied(range_text: str, version: tuple, expected: bool | None) -> None:
+    assert node_installer.range_satisfied(range_text, version) is expected
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WSREPLAY_CACHE", str(tmp_path))
+    memos = (node_installer._versions_cached, node_installer._engines_cached)
+    for memo in memos:
+        memo.cache_clear()
+    yield tmp_path
+    for memo in memos:  # a test may have swapped them out; clear the real ones
+        memo.cache_clear()
+
+
+def fake_prefix(package: str, version: str) -> Path:
+    """A complete-looking cache entry, as ensure_prefix leaves one."""
+    prefix = node_installer.prefix_dir(package, version)
+    pkg = node_installer.package_dir(prefix, package)
+    pkg.mkdir(parents=True)
+    (pkg / "package.json").write_text(json.dumps({"name": package, "version": version}))
+    (prefix / node_installer.MARKER).write_text(
+        json.dumps({"package": package, "version": version})
+    )
+    return prefix
+
+
+def no_network(*args: object) -> None:
+    raise AssertionError(f"the registry was asked: {args}")
+
+
+def test_cached_version_resolves_offline(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    info = clients.ADAPTERS["node-ws"]
+    fake_prefix("ws", "8.18.3")
+    monkeypatch.setattr(node_installer, "_view_json", no_network)
+    assert node_installer.INSTALLER.resolve(info, "8.18.3") == "8.18.3"
+    launch = node_installer.INSTALLER.ensure(info, "8.18.3", lambda _line: None)
+    assert launch.argv[1:] == [str(info.entry)]
+    assert launch.env["WSREPLAY_NODE_PACKAGE_DIR"] == str(
+        cache / "node" / "ws-8.18.3" / "node_modules" / "ws"
+    )
+    assert launch.env["NODE_PATH"] == str(cache / "node" / "ws-8.18.3" / "node_modules")
+    assert node_installer.INSTALLER.installed(info) == ["8.18.3"]
+
+
+def test_prefix_without_marker_is_not_complete(cache: Path) -> None:
+    prefix = fake_prefix("ws", "8.18.3")
+    (prefix / node_installer.MARKER).unlink()  # a killed install
+    assert not node_installer._is_complete(prefix, "ws")
+
+
+def test_unknown_version_lists_nearest_finals(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    versions = ["8.19.0", "8.18.3", "8.18.2", "8.18.1", "8.0.0-beta.1", "7.5.10"]
+    monkeypatch.setattr(node_installer, "available_versions", lambda _package: versions)
+    info = clients.ADAPTERS["node-ws"]
+    with pytest.raises(VersionNotFound) as caught:
+        node_installer.INSTALLER.resolve(info, "8.18.9")
+    assert caught.value.package == "ws"
+    assert caught.value.nearest == ["8.19.0", "8.18.3", "8.18.2", "8.18.1", "7.5.10"]
+    assert "ws has no release '8.18.9'; nearest: 8.19.0, 8.18.3" in str(caught.value)
+    # 8.18 is 8.18.0 for npm, which does not exist either; 8.18.3 resolves as written
+    with pytest.raises(VersionNotFound):
+        node_installer.INSTALLER.resolve(info, "8.18")
+    assert node_installer.INSTALLER.resolve(info, "8.18.3") == "8.18.3"
+
+
+def test_newest_skips_releases_this_node_cannot_run(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = (
+        ("8.13.1", ">=22.19.0"),
+        ("8.0.0", ">=22.19.0"),
+        ("7.30.2", ">=20.18.1"),
+        ("7.0.0", ">=20.18.1"),
+        ("0.1.0", None),
+    )
+    monkeypatch.setattr(node_installer, "_engines_cached", lambda _package: rows)
+    monkeypatch.setattr(node_installer, "node_version", lambda: "20.20.2")
+    assert node_installer.newest_runnable("undici") == "7.30.2"
+    monkeypatch.setattr(node_installer, "node_version", lambda: "22.19.0")
+    assert node_installer.newest_runnable("undici") == "8.13.1"
+    monkeypatch.setattr(node_installer, "node_version", lambda: "16.0.0")
+    assert node_installer.newest_runnable("undici") == "0.1.0"  # no engines: npm takes it
+    monkeypatch.setattr(
+        node_installer, "_engines_cached", lambda _package: (("8.0.0", ">=22.19.0"),)
+    )
+    with pytest.raises(InstallError, match=r"no release of undici supports node 16\.0\.0"):
+        node_installer.newest_runnable("undici")
+
+
+def test_path_install_needs_the_package_itself(cache: Path, tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "package.json").write_text(json.dumps({"name": "not-ws", "version": "1.0.0"}))
+    with pytest.raises(InstallError, match="names the package 'not-ws', not 'ws'"):
+        node_installer.ensure_path_prefix("ws", checkout)
+
+
+def test_cache_lives_under_the_cache_root(cache: Path) -> None:
+    assert node_installer.prefix_dir("ws", "8.18.3").parent == pyenvs.cache_root() / "node"
+
+
+# --------------------------------------------------------------------------
+# end to end
+
+
+@pytest.mark.e2e
+def test_catalogue_at_two_versions(tmp_path: Path) -> None:
+    proc, report = wsreplay_run(
+        tmp_path, *client_args(list(SPECS)), *scenario_args(list(CATALOGUE))
+    )
+    resolved = {c["spec"]: c["resolved_version"] for c in report["clients"]}
+    assert resolved == SPECS
+    assert {c["status"] for c in report["clients"]} == {"ok"}
+    assert {c["library"] for c in report["clients"]} == {"ws"}
+    assert len(report["results"]) == len(CATALOGUE) * len(SPECS)
+    for record in report["results"]:
+        where = (record["scenario"], record["client"], record["reason"])
+        assert record["reason"].strip(), where
+        assert record["verdict"] in CATALOGUE[record["scenario"]], where
+    for record in report["results"]:
+        if record["scenario"] != "close/send-then-close":
+            continue
+        observed = record["observed"]
+        assert observed["messages"][0]["text"] == "final message"
+        assert observed["close"] == {"code": 1000, "reason": "bye"}
+        # recv_delay_ms 100 honoured: paused at open, nothing emitted before the delay
+        opened = events(observed, "open")[0]["t_ms"]
+        assert events(observed, "recv_start")[0]["t_ms"] - opened >= 99
+        assert observed["messages"][0]["t_ms"] - opened >= 99
+    assert "PASS" in proc.stdout
+
+
+@pytest.mark.e2e
+def test_knobs(tmp_path: Path) -> None:
+    """Every knob of the contract, each in a scenario of its own, all honoured."""
+    _, report = wsreplay_run(
+        tmp_path, "--scenarios-dir", str(KNOB_SCENARIOS), "--client", "node-ws@8.18.3"
+    )
+    by_name = {r["scenario"]: r for r in report["results"]}
+    assert len(by_name) >= 10
+    for name, record in by_name.items():
+        assert record["verdict"] == "pass", (name, record["reason"])
+        assert record["observed"]["unsupported"] == []
+    observed = {name: record["observed"] for name, record in by_name.items()}
+    assert observed["knobs/subprotocols"]["subprotocol"] == "chat.v1"
+    assert observed["knobs/recv-timeout"]["end"] == "timeout"
+    assert observed["knobs/max-messages"]["end"] == "max_messages"
+    assert [e["kind"] for e in events(observed["knobs/send-ping"], "send")] == ["ping"]
+    assert [e["kind"] for e in events(observed["knobs/send"], "send")] == ["text", "binary"]
+    assert len(events(observed["knobs/echo"], "echo")) == 2
+    # recv_pace_ms: pause() after each message; the two messages ws had
+    # already read in the same chunk are still emitted, marked as such, and
+    # the close (read only after resume()) waits for the pace.
+    pace = observed["knobs/recv-pace"]
+    assert [m["text"] for m in pace["messages"]] == ["m1", "m2", "m3"]
+    last = pace["messages"][-1]["t_ms"]
+    assert events(pace, "closed")[0]["t_ms"] - last >= 150
+    # close_first: the code asked for, and close() alone sends an empty close frame
+    close_call = events(observed["knobs/close-first-after-messages"], "close_call")[0]
+    assert (close_call["by"], close_call["code"]) == ("close_first", 4001)
+    frames = [
+        e
+        for e in by_name["knobs/close-first-no-code"]["transcript"]["events"]
+        if e.get("type") == "frame" and e.get("dir") == "in" and e.get("opcode") == 8
+    ]
+    assert frames and frames[0]["length"] == 0
+
+
+@pytest.mark.e2e
+def test_over_tls(tmp_path: Path) -> None:
+    """wss:// with the run's own CA (the job's ca_file) as the only trusted root."""
+    _, report = wsreplay_run(
+        tmp_path,
+        "--transport",
+        "wss",
+        "--client",
+        "node-ws@8.18.3",
+        *scenario_args(["close/send-then-close", "close/many-then-close"]),
+    )
+    for record in report["results"]:
+        assert record["verdict"] == "pass", (record["scenario"], record["reason"])
+        assert record["transport"] == "wss"
+
+
+@pytest.mark.e2e
+def test_ws7_has_no_pause(tmp_path: Path) -> None:
+    """Before 8.3.0 ws cannot hold messages back: recv_delay_ms is unsupported, said so."""
+    _, report = wsreplay_run(
+        tmp_path,
+        "--client",
+        "node-ws@7.5.10",
+        *scenario_args(["close/send-then-close", "handshake/coalesced-message"]),
+    )
+    assert report["clients"][0]["resolved_version"] == "7.5.10"
+    assert "(no pause/resume)" in report["clients"][0]["api"]
+    verdicts = {r["scenario"]: (r["verdict"], r["reason"]) for r in report["results"]}
+    assert verdicts["close/send-then-close"] == (
+        "error",
+        "the adapter cannot honour the client knob recv_delay_ms=100",
+    )
+    assert verdicts["handshake/coalesced-message"][0] == "pass"  # no delay asked
+
+
+@pytest.mark.e2e
+def test_unknown_version_names_the_nearest(tmp_path: Path) -> None:
+    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(tmp_path)]
+    argv += ["--client", "node-ws@8.18.9", "--scenario", "close/send-then-close"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "client spec 'node-ws@8.18.9': ws has no release '8.18.9'; nearest:" in proc.stderr
+    assert "8.18.3" in proc.stderr
