@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import time
+from pathlib import Path
 
 from wsreplay.paths import REPO_ROOT, SCENARIOS_DIR
 from wsreplay.scenarios import load_all
@@ -63,3 +66,23 @@ def test_no_command_prints_help() -> None:
     proc = run()
     assert proc.returncode == 2
     assert "usage" in proc.stdout
+
+
+def test_sigterm_stops_the_run_cleanly_with_reports(tmp_path: Path) -> None:
+    """A CI runner cancelling the job sends SIGTERM: reports written, server stopped, 143."""
+    proc = subprocess.Popen(
+        [str(REPO_ROOT / "wsreplay"), "run", "--client", "python-websockets@14.1",
+         "--scenario", "close/*", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (tmp_path / "report.json").exists():
+        time.sleep(0.1)  # the first result is in: the run is under way
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert "terminated (SIGTERM)" in stderr
+    for name in ("report.json", "junit.xml", "summary.md", "report.html"):
+        assert (tmp_path / name).is_file(), name
+    server = subprocess.run(["pgrep", "-f", f"wsreplay-server.*{tmp_path}"], capture_output=True)
+    assert server.returncode == 1, "the server outlived the run"

@@ -402,3 +402,26 @@ def test_repeat_applies_to_the_clients_compare_runs(tmp_path: Path) -> None:
     document = json.loads((tmp_path / "compare.json").read_text())
     assert document["regressions"] == [] and document["fixes"] == []
     assert document["compared"] == 1
+
+
+def test_a_side_whose_client_never_ran_is_refused(tmp_path: Path) -> None:
+    """An install failure on one side must not pass a CI gate as 'no regression'."""
+    run = subprocess.run(
+        [str(REPO_ROOT / "wsreplay"), "run", "--client", "python-websockets@14.1",
+         "--scenario", "close/send-then-close", "--out", str(tmp_path / "ok")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    broken = json.loads((tmp_path / "ok" / "report.json").read_text())
+    broken["clients"][0].update(status="error", error="pip install failed: no network")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "report.json").write_text(json.dumps(broken))
+    proc = subprocess.run(
+        [str(REPO_ROOT / "wsreplay"), "compare", str(tmp_path / "ok"), str(tmp_path / "broken"),
+         "--out", str(tmp_path / "cmp")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "cannot compare: NEW client python-websockets@14.1 did not run: pip install failed" in (
+        proc.stderr
+    )

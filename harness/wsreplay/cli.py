@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -352,7 +353,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return proc.returncode
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI runner cancelling the job): unwind like Ctrl-C, so the
+    server is stopped and the reports are written, then exit 143."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    del signum, frame
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _on_sigterm)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -378,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         print(f"wsreplay: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("wsreplay: terminated (SIGTERM); the report so far is written", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("wsreplay: interrupted", file=sys.stderr)
         return 130

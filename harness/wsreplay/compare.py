@@ -317,6 +317,7 @@ def run_compare(args: CompareArgs, stdout: TextIO = sys.stdout, stderr: TextIO =
             if side.spec is not None:
                 side.report, side.client, side.path = ran, side.spec, args.out_dir / REPORT_NAME
         summaries.update({s["name"]: s.get("summary", "") for s in scenarios})
+    _refuse_unprepared(old, new)
     for side in (old, new):
         assert side.report is not None and side.client is not None
         side.records = {
@@ -342,6 +343,19 @@ def run_compare(args: CompareArgs, stdout: TextIO = sys.stdout, stderr: TextIO =
     write_text_atomic(args.out_dir / COMPARE_MD, render_markdown(document))
     stdout.write(f"compare: {args.out_dir / COMPARE_JSON}, {args.out_dir / COMPARE_MD}\n")
     return 1 if document["regressions"] else 0
+
+
+def _refuse_unprepared(*sides: Side) -> None:
+    """A side whose client never ran (an install failed) makes no comparison:
+    every pair would be error, and error -> pass must not read as a fix."""
+    for side in sides:
+        assert side.report is not None
+        for client in side.report.get("clients", []):
+            if client.get("spec") == side.client and client.get("status") == "error":
+                raise CompareError(
+                    f"cannot compare: {side.label} client {side.client} did not run: "
+                    f"{client.get('error') or 'it could not be prepared'}"
+                )
 
 
 def _wanted(name: str, patterns: list[str]) -> bool:

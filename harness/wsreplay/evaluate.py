@@ -337,7 +337,7 @@ def code_matches(expected: Any, got: Any) -> bool:
 def show_codes(expected: Any) -> str:
     """`1002`, or `1002 or 1006` for a list."""
     if isinstance(expected, list):
-        return " or ".join(str(code) for code in expected)
+        return " or ".join("no code" if code is None else str(code) for code in expected)
     return str(expected)
 
 

@@ -232,7 +232,10 @@ class Run:
         if prep is not None:
             log_path = self.plan.out_dir / "adapters" / f"{safe_name(raw)}.stderr.log"
             adapter, ready, error = launch(raw, prep.argv, prep.env, log_path)
-            resolved = ready.get("version", resolved)
+            # The library's own word for its version, except for a local
+            # checkout, whose label ("path:DIR (1.2.3)") says where it came from.
+            if prep.spec.path is None:
+                resolved = ready.get("version", resolved)
             client_info.update(
                 library=ready.get("library"),
                 api=ready.get("api"),
