@@ -88,10 +88,10 @@ def test_parse_spec_rejects_bad_syntax(text: str) -> None:
 
 def test_parse_spec_rejects_unknown_adapter_listing_known_ones() -> None:
     with pytest.raises(SpecError) as info:
-        parse_spec("node-ws@8.18.0")
+        parse_spec("cobol-ws@8.18.0")
     message = str(info.value)
-    assert "'node-ws'" in message
-    assert "'node-ws@8.18.0'" in message
+    assert "'cobol-ws'" in message
+    assert "'cobol-ws@8.18.0'" in message
     for name in ADAPTERS:
         assert name in message
 
