@@ -361,12 +361,25 @@ def _adapter_root(info: AdapterInfo) -> Path:
     return pyenvs.cache_root() / "go" / info.name
 
 
+#: Go code every Go adapter shares (the job/observation contract), built in
+#: beside each adapter's own files as part of its package main.
+COMMON_DIR = Path(__file__).resolve().parents[2] / "adapters" / "go-common"
+
+
+def _go_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.go") if not p.name.endswith("_test.go"))
+
+
 def _sources(info: AdapterInfo) -> list[Path]:
-    """The adapter's Go files: every ``*.go`` beside its entry, tests excluded."""
-    found = sorted(p for p in info.directory.glob("*.go") if not p.name.endswith("_test.go"))
-    if info.entry not in found:
+    """The adapter's Go files (every ``*.go`` beside its entry, tests excluded),
+    then the shared ones of go-common/."""
+    own = _go_files(info.directory)
+    if info.entry not in own:
         raise InstallError(f"{info.name}: entry {info.entry} is not a .go file of {info.directory}")
-    return found
+    clash = {p.name for p in own} & {p.name for p in _go_files(COMMON_DIR)}
+    if clash:
+        raise InstallError(f"{info.name}: {', '.join(sorted(clash))} is also in {COMMON_DIR}")
+    return own + _go_files(COMMON_DIR)
 
 
 def _source_hash(info: AdapterInfo) -> str:

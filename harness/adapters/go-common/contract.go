@@ -1,7 +1,7 @@
 // The wsreplay adapter contract (harness/adapters/README.md) in Go: jobs in,
-// observations out. This file is the same in every Go adapter (go-gorilla,
-// go-coder; a test keeps the copies identical); main.go holds what is
-// particular to one library. Standard library only.
+// observations out. Every Go adapter (go-gorilla, go-coder) is built with
+// this file beside its own main.go, which holds what is particular to one
+// library (installers/go.py copies both in). Standard library only.
 
 package main
 
