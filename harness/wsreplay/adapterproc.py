@@ -7,6 +7,7 @@ quotes its stderr; the process is then replaced for the next job.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -204,9 +205,18 @@ def _ms_since(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 1)
 
 
+#: The server takes run ids of at most 127 characters; a spec part longer
+#: than this (a @path: spec, say) is cut and given a digest to stay unique.
+SAFE_NAME_MAX = 60
+
+
 def safe_name(text: str) -> str:
-    """A client spec as a file-name and run-id fragment."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+    """A client spec as a file-name and run-id fragment (at most 60 characters)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+    if len(safe) <= SAFE_NAME_MAX:
+        return safe
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+    return f"{safe[: SAFE_NAME_MAX - 11]}-{digest}"
 
 
 def launch(

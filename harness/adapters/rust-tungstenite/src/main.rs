@@ -1,0 +1,1197 @@
+//! wsreplay adapter for the Rust `tungstenite` crate: its blocking client.
+//!
+//! It speaks the contract in harness/adapters/README.md: one `ready` line on
+//! stdout, then one observation line per job line read from stdin. It drives
+//! tungstenite the way a blocking application does — `connect`, `read` in a
+//! loop, `send`, `close` — and reports what the application saw. It uses only
+//! the standard library, tungstenite, and native-tls (the crate tungstenite's
+//! own `native-tls` feature uses) to trust the run's CA for `wss://`.
+//!
+//! One source serves tungstenite 0.15 to the newest release. The harness's
+//! installer (harness/wsreplay/installers/rust.py) generates the Cargo
+//! project and turns these features on by version:
+//!
+//! - `read-send` (0.20+): `WebSocket::read` / `send`; older releases have
+//!   `read_message` / `write_message` (still there, deprecated, in 0.20+).
+//! - `payload-0-25` (0.25.x only): binary payloads are `Payload`, read with
+//!   `as_slice()`; before they are `Vec<u8>`, after `Bytes` (both `AsRef<[u8]>`).
+//!
+//! Text payloads are read with `Message::to_text()`, close reasons with
+//! `to_string()`, and outgoing payloads built with `.into()`, which every
+//! release accepts.
+//!
+//! Choices that shape what the application sees, and why:
+//!
+//! - `ws://` goes through `tungstenite::connect(request)`, the library's own
+//!   blocking entry point (it resolves the host, connects, sets TCP_NODELAY,
+//!   runs the handshake and follows up to 3 redirects). It has no handshake
+//!   timeout; the scenario server always ends a connection, and the harness
+//!   deadline covers the rest.
+//! - `wss://` with the job's `ca_file` cannot go through `connect`, which
+//!   takes no TLS settings: the adapter does what `connect` does inside
+//!   (resolve, TCP connect, TCP_NODELAY) and calls
+//!   `tungstenite::client_tls_with_config` with a native-tls connector that
+//!   trusts exactly that CA (built-in roots off). It follows no redirects,
+//!   and the handshake is bounded by the job's deadline.
+//! - Everything else (WebSocketConfig: message and frame size limits, write
+//!   buffers) stays at the library's defaults.
+//! - Receive timeouts are the socket's read timeout (SO_RCVTIMEO on the TCP
+//!   socket under the WebSocket, TLS or not): `read()` then returns an I/O
+//!   error of kind WouldBlock/TimedOut, after which tungstenite stays usable.
+//! - After the server's Close message, the adapter keeps calling `read()`
+//!   as tungstenite's documentation says (that call flushes the automatic
+//!   close reply), until `Error::ConnectionClosed` or the job's deadline.
+
+// tungstenite's Error is large in older releases (136 bytes before 0.28);
+// the adapter returns it as it comes.
+#![allow(clippy::result_large_err)]
+
+mod json;
+mod sha256;
+
+use std::io::{self, BufRead, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use json::Json;
+use tungstenite::client::IntoClientRequest;
+use tungstenite::handshake::HandshakeError;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Error as WsError, Message, WebSocket};
+
+type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
+
+const ADAPTER: &str = "rust-tungstenite";
+const EXIT_USAGE: i32 = 2;
+/// Message content up to this many bytes is reported inline, longer ones as sha256.
+const INLINE_LIMIT: usize = 4096;
+/// Kept free before the job's deadline so the observation still gets out.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+/// The deadline of a job that names none.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+/// The code of the adapter's own close after receiving ended (timeout, max_messages).
+const FINAL_CLOSE_CODE: u16 = 1000;
+/// The shortest wait handed to a socket (a zero timeout means "none" to the OS).
+const MIN_WAIT: Duration = Duration::from_millis(1);
+
+// ------------------------------------------------------------------ the API by version
+
+#[cfg(feature = "read-send")]
+const API: &str = "tungstenite::connect (ws://) or client_tls_with_config (wss:// + ca_file); \
+                   WebSocket::read/send/close, blocking";
+#[cfg(not(feature = "read-send"))]
+const API: &str = "tungstenite::connect (ws://) or client_tls_with_config (wss:// + ca_file); \
+                   WebSocket::read_message/write_message/close, blocking";
+
+#[cfg(feature = "read-send")]
+fn ws_read(ws: &mut Ws) -> tungstenite::Result<Message> {
+    ws.read()
+}
+
+#[cfg(not(feature = "read-send"))]
+fn ws_read(ws: &mut Ws) -> tungstenite::Result<Message> {
+    ws.read_message()
+}
+
+#[cfg(feature = "read-send")]
+fn ws_send(ws: &mut Ws, message: Message) -> tungstenite::Result<()> {
+    ws.send(message)
+}
+
+#[cfg(not(feature = "read-send"))]
+fn ws_send(ws: &mut Ws, message: Message) -> tungstenite::Result<()> {
+    ws.write_message(message)
+}
+
+#[cfg(not(feature = "payload-0-25"))]
+fn payload_bytes<P: AsRef<[u8]>>(payload: &P) -> &[u8] {
+    payload.as_ref()
+}
+
+#[cfg(feature = "payload-0-25")]
+fn payload_bytes(payload: &tungstenite::protocol::frame::Payload) -> &[u8] {
+    payload.as_slice()
+}
+
+/// The TCP socket under the WebSocket, for its timeouts.
+fn tcp_of(ws: &Ws) -> Option<&TcpStream> {
+    match ws.get_ref() {
+        MaybeTlsStream::Plain(stream) => Some(stream),
+        MaybeTlsStream::NativeTls(stream) => Some(stream.get_ref()),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+// ------------------------------------------------------------------ errors as facts
+
+/// The leading identifier of a Debug rendering: `Protocol(X)` -> `Protocol`.
+fn leading_ident(text: &str) -> &str {
+    let end = text
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+/// A name for a tungstenite error that says what it is, like a class name:
+/// `tungstenite::Error::Protocol(ResetWithoutClosingHandshake)`,
+/// `tungstenite::Error::Io(ConnectionReset)`, `tungstenite::Error::ConnectionClosed`.
+fn error_type(err: &WsError) -> String {
+    if let WsError::Io(io_err) = err {
+        return format!("tungstenite::Error::Io({:?})", io_err.kind());
+    }
+    let debug = format!("{err:?}");
+    let outer = leading_ident(&debug);
+    let inner = debug[outer.len()..]
+        .strip_prefix('(')
+        .map(leading_ident)
+        .unwrap_or("");
+    if inner.is_empty() {
+        format!("tungstenite::Error::{outer}")
+    } else {
+        format!("tungstenite::Error::{outer}({inner})")
+    }
+}
+
+fn error_json(kind: &str, message: &str) -> Json {
+    Json::obj().with("type", kind).with("message", message)
+}
+
+fn ws_error_json(err: &WsError) -> Json {
+    error_json(&error_type(err), &err.to_string())
+}
+
+fn is_timeout(err: &WsError) -> bool {
+    matches!(err, WsError::Io(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
+}
+
+/// The normal "the connection is over" signals of tungstenite.
+fn is_closed_signal(err: &WsError) -> bool {
+    matches!(err, WsError::ConnectionClosed | WsError::AlreadyClosed)
+}
+
+// ------------------------------------------------------------------ the job
+
+/// The job line is not what the contract describes (a harness bug).
+struct BadJob(String);
+
+enum SendItem {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+}
+
+struct CloseFirst {
+    code: Option<u16>,
+    reason: String,
+    after_messages: Option<u64>,
+    after_ms: Option<f64>,
+}
+
+struct Knobs {
+    recv_delay_ms: f64,
+    recv_pace_ms: f64,
+    recv_timeout_ms: f64,
+    max_messages: u64,
+    echo: bool,
+    send: Vec<SendItem>,
+    close_first: Option<CloseFirst>,
+    subprotocols: Vec<String>,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            recv_delay_ms: 0.0,
+            recv_pace_ms: 0.0,
+            recv_timeout_ms: 3000.0,
+            max_messages: 1000,
+            echo: false,
+            send: Vec::new(),
+            close_first: None,
+            subprotocols: Vec::new(),
+        }
+    }
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if digits.len() & 1 != 0 {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Knob values above this (about 30 years in ms) are refused: no wait is that long.
+const MAX_KNOB: f64 = 1e12;
+
+fn number(name: &str, value: &Json, min: f64) -> Result<f64, BadJob> {
+    match value.as_f64() {
+        Some(n) if n >= min && n <= MAX_KNOB => Ok(n),
+        _ => Err(BadJob(format!(
+            "knob {name} must be a number >= {min}, got {}",
+            value.to_line()
+        ))),
+    }
+}
+
+fn whole(name: &str, value: &Json, min: f64) -> Result<u64, BadJob> {
+    let n = number(name, value, min)?;
+    if n.fract() != 0.0 || n > 1e15 {
+        return Err(BadJob(format!(
+            "knob {name} must be a whole number, got {}",
+            value.to_line()
+        )));
+    }
+    Ok(n as u64)
+}
+
+/// `Ok(None)`: the knob has a shape this adapter does not know (reported unsupported).
+fn parse_send(value: &Json) -> Result<Option<Vec<SendItem>>, BadJob> {
+    let Json::Arr(items) = value else {
+        return Err(BadJob(format!(
+            "knob send must be a list, got {}",
+            value.to_line()
+        )));
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Json::Obj(members) = item else {
+            return Err(BadJob(format!(
+                "knob send: item {} is not an object",
+                item.to_line()
+            )));
+        };
+        if members.len() != 1 {
+            return Ok(None);
+        }
+        let (kind, payload) = &members[0];
+        let Some(text) = payload.as_str() else {
+            return Err(BadJob(format!(
+                "knob send: {kind} needs a string, got {}",
+                payload.to_line()
+            )));
+        };
+        out.push(match kind.as_str() {
+            "text" => SendItem::Text(text.to_string()),
+            "ping" => SendItem::Ping(text.as_bytes().to_vec()),
+            "hex" => SendItem::Binary(
+                decode_hex(text).ok_or_else(|| BadJob(format!("knob send: bad hex {text:?}")))?,
+            ),
+            _ => return Ok(None),
+        });
+    }
+    Ok(Some(out))
+}
+
+fn parse_close_first(value: &Json) -> Result<Option<CloseFirst>, BadJob> {
+    let Json::Obj(members) = value else {
+        return Err(BadJob(format!(
+            "knob close_first must be an object, got {}",
+            value.to_line()
+        )));
+    };
+    let mut close = CloseFirst {
+        code: Some(1000),
+        reason: String::new(),
+        after_messages: None,
+        after_ms: None,
+    };
+    for (key, item) in members {
+        match key.as_str() {
+            "code" if item.is_null() => close.code = None,
+            "code" => {
+                let code = whole("close_first.code", item, 0.0)?;
+                if code > 65535 {
+                    return Err(BadJob(format!(
+                        "knob close_first.code out of range: {code}"
+                    )));
+                }
+                close.code = Some(code as u16);
+            }
+            "reason" if item.is_null() => {}
+            "reason" => {
+                close.reason = item
+                    .as_str()
+                    .ok_or_else(|| BadJob("knob close_first.reason must be a string".into()))?
+                    .to_string();
+            }
+            "after_messages" if !item.is_null() => {
+                close.after_messages = Some(whole("close_first.after_messages", item, 0.0)?);
+            }
+            "after_ms" if !item.is_null() => {
+                close.after_ms = Some(number("close_first.after_ms", item, 0.0)?);
+            }
+            "after_messages" | "after_ms" => {}
+            _ if item.is_null() || *item == Json::Bool(false) => {}
+            _ => {
+                return Err(BadJob(format!(
+                    "knob close_first has an unknown field {key:?}"
+                )))
+            }
+        }
+    }
+    if close.after_messages.is_none() && close.after_ms.is_none() {
+        close.after_messages = Some(0);
+    }
+    Ok(Some(close))
+}
+
+/// The knobs of a job, and the names of those this adapter cannot honour.
+fn parse_knobs(value: Option<&Json>) -> Result<(Knobs, Vec<String>), BadJob> {
+    let mut knobs = Knobs::default();
+    let mut unsupported = Vec::new();
+    let members = match value {
+        None | Some(Json::Null) => return Ok((knobs, unsupported)),
+        Some(Json::Obj(members)) => members,
+        Some(other) => {
+            return Err(BadJob(format!(
+                "job 'knobs' is not an object: {}",
+                other.to_line()
+            )))
+        }
+    };
+    for (name, value) in members {
+        if value.is_null() {
+            continue; // the default
+        }
+        match name.as_str() {
+            "recv_delay_ms" => knobs.recv_delay_ms = number(name, value, 0.0)?,
+            "recv_pace_ms" => knobs.recv_pace_ms = number(name, value, 0.0)?,
+            "recv_timeout_ms" => {
+                knobs.recv_timeout_ms = number(name, value, 0.0)?;
+                if knobs.recv_timeout_ms <= 0.0 {
+                    return Err(BadJob("knob recv_timeout_ms must be > 0".into()));
+                }
+            }
+            "max_messages" => knobs.max_messages = whole(name, value, 1.0)?,
+            "echo" => match value {
+                Json::Bool(b) => knobs.echo = *b,
+                _ => {
+                    return Err(BadJob(format!(
+                        "knob echo must be a boolean, got {}",
+                        value.to_line()
+                    )))
+                }
+            },
+            "send" => match parse_send(value)? {
+                Some(items) => knobs.send = items,
+                None => unsupported.push(name.clone()),
+            },
+            "close_first" => knobs.close_first = parse_close_first(value)?,
+            "subprotocols" => {
+                let Json::Arr(items) = value else {
+                    return Err(BadJob(format!(
+                        "knob subprotocols must be a list, got {}",
+                        value.to_line()
+                    )));
+                };
+                for item in items {
+                    let Some(protocol) = item.as_str() else {
+                        return Err(BadJob(format!(
+                            "knob subprotocols: {} is not a string",
+                            item.to_line()
+                        )));
+                    };
+                    knobs.subprotocols.push(protocol.to_string());
+                }
+            }
+            // A knob this adapter does not know, set to something other than
+            // "off": it must not be silently ignored.
+            _ if *value == Json::Bool(false) => {}
+            _ => unsupported.push(name.clone()),
+        }
+    }
+    unsupported.sort();
+    Ok((knobs, unsupported))
+}
+
+// ------------------------------------------------------------------ one job's record
+
+struct Observation {
+    t0: Instant,
+    data: Json,
+    events: Vec<Json>,
+    messages: Vec<Json>,
+}
+
+impl Observation {
+    fn new(id: Json) -> Self {
+        let data = Json::obj()
+            .with("id", id)
+            .with("connected", false)
+            .with("messages", Json::Arr(Vec::new()))
+            .with("close", Json::Null)
+            .with("end", Json::Null)
+            .with("error", Json::Null)
+            .with("unsupported", Json::Arr(Vec::new()))
+            .with("subprotocol", Json::Null)
+            .with("events", Json::Arr(Vec::new()))
+            .with("duration_ms", 0.0);
+        Observation {
+            t0: Instant::now(),
+            data,
+            events: Vec::new(),
+            messages: Vec::new(),
+        }
+    }
+
+    fn now_ms(&self) -> f64 {
+        (self.t0.elapsed().as_secs_f64() * 1e6).round() / 1e3
+    }
+
+    /// Record a timeline event; returns its t_ms.
+    fn event(&mut self, name: &str, fields: Vec<(&str, Json)>) -> f64 {
+        let t_ms = self.now_ms();
+        let mut event = Json::obj().with("t_ms", t_ms).with("event", name);
+        for (key, value) in fields {
+            event.set(key, value);
+        }
+        if debug_enabled() {
+            eprintln!("wsreplay adapter {ADAPTER}: {}", event.to_line());
+        }
+        self.events.push(event);
+        t_ms
+    }
+
+    fn set(&mut self, key: &str, value: impl Into<Json>) {
+        self.data.set(key, value);
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.data.get(key).is_some_and(|v| !v.is_null())
+    }
+
+    fn end(&mut self, how: &str, error: Option<Json>) {
+        self.set("end", how);
+        if let Some(error) = error {
+            self.set("error", error);
+        }
+    }
+
+    fn finish(mut self) -> Json {
+        let duration = self.now_ms();
+        self.data.set("messages", Json::Arr(self.messages));
+        self.data.set("events", Json::Arr(self.events));
+        self.data.set("duration_ms", duration);
+        self.data
+    }
+}
+
+/// A data message as the contract wants it: type, byte length, content or digest.
+fn describe(kind: &str, bytes: &[u8], text: Option<&str>) -> Json {
+    let mut entry = Json::obj().with("type", kind).with("length", bytes.len());
+    if bytes.len() > INLINE_LIMIT {
+        entry.set("sha256", sha256::hex_digest(bytes));
+    } else if let Some(text) = text {
+        entry.set("text", text);
+    } else {
+        entry.set("hex", hex(bytes));
+    }
+    entry
+}
+
+// ------------------------------------------------------------------ connecting
+
+fn native_tls_error(what: &str, err: impl std::fmt::Display) -> Json {
+    error_json("native_tls::Error", &format!("{what}: {err}"))
+}
+
+/// A TLS connector that trusts exactly the CA in `ca_file`.
+fn tls_connector(ca_file: &str) -> Result<native_tls::TlsConnector, Json> {
+    let pem = std::fs::read(ca_file).map_err(|e| {
+        error_json(
+            "std::io::Error",
+            &format!("cannot read ca_file {ca_file}: {e}"),
+        )
+    })?;
+    let ca = native_tls::Certificate::from_pem(&pem).map_err(|e| native_tls_error("ca_file", e))?;
+    native_tls::TlsConnector::builder()
+        .disable_built_in_roots(true)
+        .add_root_certificate(ca)
+        .build()
+        .map_err(|e| native_tls_error("TlsConnector::build", e))
+}
+
+/// What `tungstenite::connect` does before its handshake: every resolved
+/// address in turn, then TCP_NODELAY.
+fn tcp_connect(host: &str, port: u16) -> Result<TcpStream, WsError> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let mut last = io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{host} resolves to no address"),
+    );
+    for addr in (host, port).to_socket_addrs()? {
+        match TcpStream::connect(addr) {
+            Ok(stream) => {
+                stream.set_nodelay(true)?;
+                return Ok(stream);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(WsError::Io(last))
+}
+
+enum ConnectError {
+    Ws(WsError),
+    /// Not from tungstenite (reading the CA, building the TLS connector, a bad header).
+    Other(Json),
+}
+
+impl From<WsError> for ConnectError {
+    fn from(err: WsError) -> Self {
+        ConnectError::Ws(err)
+    }
+}
+
+fn open(
+    url: &str,
+    knobs: &Knobs,
+    ca_file: Option<&str>,
+    handshake_budget: Duration,
+) -> Result<(Ws, tungstenite::handshake::client::Response), ConnectError> {
+    let mut request = url.into_client_request()?;
+    if !knobs.subprotocols.is_empty() {
+        let offer = knobs.subprotocols.join(", ");
+        let value = tungstenite::http::HeaderValue::from_str(&offer).map_err(|e| {
+            ConnectError::Other(error_json(
+                "http::header::InvalidHeaderValue",
+                &format!("{offer:?}: {e}"),
+            ))
+        })?;
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", value);
+    }
+    let secure = request.uri().scheme_str() == Some("wss");
+    let Some(ca_file) = ca_file.filter(|_| secure) else {
+        return Ok(tungstenite::connect(request)?);
+    };
+    let connector = tls_connector(ca_file).map_err(ConnectError::Other)?;
+    let host = request.uri().host().unwrap_or("").to_string();
+    let port = request.uri().port_u16().unwrap_or(443);
+    let stream = tcp_connect(&host, port)?;
+    stream
+        .set_read_timeout(Some(handshake_budget.max(MIN_WAIT)))
+        .map_err(WsError::Io)?;
+    stream
+        .set_write_timeout(Some(handshake_budget.max(MIN_WAIT)))
+        .map_err(WsError::Io)?;
+    let connector = tungstenite::Connector::NativeTls(connector);
+    match tungstenite::client_tls_with_config(request, stream, None, Some(connector)) {
+        Ok(pair) => Ok(pair),
+        Err(HandshakeError::Failure(err)) => Err(err.into()),
+        Err(HandshakeError::Interrupted(_)) => Err(WsError::Io(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the opening handshake did not finish within the job's deadline",
+        ))
+        .into()),
+    }
+}
+
+// ------------------------------------------------------------------ a connection's life
+
+struct Session {
+    obs: Observation,
+    knobs: Knobs,
+    ws: Ws,
+    sock: Option<TcpStream>,
+    deadline: Instant,
+    close_at: Option<Instant>,
+    close_called: bool,
+    /// tungstenite returned the server's Close message.
+    peer_closed: bool,
+    /// tungstenite returned an error that ends the connection.
+    ended: bool,
+    received: u64,
+    close_source: &'static str,
+}
+
+impl Session {
+    fn set_read_timeout(&self, wait: Duration) {
+        if let Some(sock) = &self.sock {
+            let _ = sock.set_read_timeout(Some(wait.max(MIN_WAIT)));
+        }
+    }
+
+    fn until_deadline(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    fn pending_close_at(&self) -> Option<Instant> {
+        if self.close_called || self.peer_closed || self.ended {
+            None
+        } else {
+            self.close_at
+        }
+    }
+
+    /// The application does nothing for `ms` (the library is not called),
+    /// except to close when close_first's `after_ms` comes due meanwhile.
+    fn idle(&mut self, ms: f64) {
+        let end = Instant::now() + Duration::from_secs_f64(ms / 1000.0);
+        loop {
+            match self.pending_close_at() {
+                Some(at) if at <= end => {
+                    std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                    self.close_now();
+                }
+                _ => {
+                    std::thread::sleep(end.saturating_duration_since(Instant::now()));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The application's close (close_first): `close(Some(frame))` or `close(None)`.
+    fn close_now(&mut self) {
+        self.close_called = true;
+        let Some(knob) = &self.knobs.close_first else {
+            return;
+        };
+        let frame = knob.code.map(|code| CloseFrame {
+            code: CloseCode::from(code),
+            reason: knob.reason.clone().into(),
+        });
+        let code: Json = knob.code.into();
+        self.obs.event("close_call", vec![("code", code)]);
+        if let Err(err) = self.ws.close(frame) {
+            self.obs.event(
+                "close_error",
+                vec![
+                    ("type", error_type(&err).into()),
+                    ("message", err.to_string().into()),
+                ],
+            );
+        }
+    }
+
+    /// A read or send failed with something other than a timeout: the end.
+    fn on_error(&mut self, err: WsError) {
+        self.ended = true;
+        if self.obs.has("end") {
+            // Receiving already ended (a Close message came first): only the fact.
+            if !self.obs.has("error") {
+                self.obs.set("error", ws_error_json(&err));
+            }
+            return;
+        }
+        if is_closed_signal(&err) {
+            self.obs.event("closed", vec![("code", Json::Null)]);
+            self.obs.end("closed", Some(ws_error_json(&err)));
+        } else {
+            self.obs
+                .event("error", vec![("type", error_type(&err).into())]);
+            self.obs.end("error", Some(ws_error_json(&err)));
+        }
+    }
+
+    fn on_close_message(&mut self, frame: Option<(u16, String)>) {
+        self.peer_closed = true;
+        let close = match &frame {
+            Some((code, reason)) => Json::obj()
+                .with("code", *code)
+                .with("reason", reason.as_str()),
+            None => Json::obj()
+                .with("code", Json::Null)
+                .with("reason", Json::Null),
+        };
+        if !self.obs.has("close") {
+            self.obs.set("close", close);
+            self.close_source = if self.close_called {
+                "Message::Close after close()"
+            } else {
+                "Message::Close"
+            };
+        }
+        let code: Json = frame.map(|(code, _)| code).into();
+        self.obs.event("closed", vec![("code", code)]);
+        if !self.obs.has("end") {
+            self.obs.end("closed", None);
+        }
+    }
+
+    // `.into()` is the identity up to 0.24 (Vec<u8>) and a conversion after.
+    #[allow(clippy::useless_conversion)]
+    fn send_knob(&mut self) {
+        let items = std::mem::take(&mut self.knobs.send);
+        for item in items {
+            let (kind, message) = match item {
+                SendItem::Text(text) => ("text", Message::text(text)),
+                SendItem::Binary(bytes) => ("binary", Message::binary(bytes)),
+                SendItem::Ping(bytes) => ("ping", Message::Ping(bytes.into())),
+            };
+            match ws_send(&mut self.ws, message) {
+                Ok(()) => {
+                    self.obs.event("send", vec![("kind", kind.into())]);
+                }
+                Err(err) => {
+                    self.on_error(err);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Wait for the next message the way the application does: one `read()`,
+    /// bounded by recv_timeout_ms, interrupted only to close when due.
+    /// None when receiving is over (the reason is recorded).
+    fn next_message(&mut self) -> Option<Message> {
+        let timeout_at =
+            Instant::now() + Duration::from_secs_f64(self.knobs.recv_timeout_ms / 1000.0);
+        loop {
+            let mut until = timeout_at;
+            if let Some(at) = self.pending_close_at() {
+                until = until.min(at);
+            }
+            self.set_read_timeout(until.saturating_duration_since(Instant::now()));
+            match ws_read(&mut self.ws) {
+                Ok(message) => return Some(message),
+                Err(err) if is_timeout(&err) => {
+                    let now = Instant::now();
+                    if self.pending_close_at().is_some_and(|at| at <= now) {
+                        self.close_now();
+                    } else if now >= timeout_at {
+                        self.obs.event("timeout", vec![]);
+                        self.obs.end("timeout", None);
+                        return None;
+                    }
+                }
+                Err(err) => {
+                    self.on_error(err);
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn receive(&mut self) {
+        if self.ended {
+            return;
+        }
+        if self
+            .knobs
+            .close_first
+            .as_ref()
+            .and_then(|c| c.after_messages)
+            == Some(0)
+        {
+            self.close_now();
+        }
+        if self.knobs.recv_delay_ms > 0.0 {
+            self.idle(self.knobs.recv_delay_ms);
+        }
+        self.obs.event("recv_start", vec![]);
+        while !self.ended && !self.peer_closed {
+            let Some(message) = self.next_message() else {
+                return;
+            };
+            let (kind, bytes, text): (&str, &[u8], Option<&str>) = match &message {
+                Message::Text(_) => {
+                    let text = message.to_text().unwrap_or("");
+                    ("text", text.as_bytes(), Some(text))
+                }
+                Message::Binary(payload) => ("binary", payload_bytes(payload), None),
+                Message::Ping(payload) => {
+                    let length = payload_bytes(payload).len();
+                    self.obs.event("ping", vec![("length", length.into())]);
+                    continue;
+                }
+                Message::Pong(payload) => {
+                    let length = payload_bytes(payload).len();
+                    self.obs.event("pong", vec![("length", length.into())]);
+                    continue;
+                }
+                Message::Close(frame) => {
+                    let frame = frame
+                        .as_ref()
+                        .map(|f| (u16::from(f.code), f.reason.to_string()));
+                    self.on_close_message(frame);
+                    return;
+                }
+                #[allow(unreachable_patterns)]
+                _ => continue, // Message::Frame: never returned by read()
+            };
+            let mut entry = describe(kind, bytes, text);
+            let t_ms = self.obs.event(
+                "message",
+                vec![("type", kind.into()), ("length", bytes.len().into())],
+            );
+            entry.set("t_ms", t_ms);
+            self.obs.messages.push(entry);
+            self.received += 1;
+            if self.knobs.echo && !self.close_called {
+                match ws_send(&mut self.ws, message.clone()) {
+                    Ok(()) => {
+                        self.obs.event("echo", vec![("type", kind.into())]);
+                    }
+                    Err(err) => {
+                        self.on_error(err);
+                        return;
+                    }
+                }
+            }
+            if self
+                .knobs
+                .close_first
+                .as_ref()
+                .and_then(|c| c.after_messages)
+                == Some(self.received)
+                && !self.close_called
+            {
+                self.close_now();
+            }
+            if self.received >= self.knobs.max_messages {
+                self.obs.event("max_messages", vec![]);
+                self.obs.end("max_messages", None);
+                return;
+            }
+            if self.knobs.recv_pace_ms > 0.0 {
+                self.idle(self.knobs.recv_pace_ms);
+            }
+        }
+    }
+
+    /// After receiving: drive the closing handshake to its end, as
+    /// tungstenite asks (keep calling read() until ConnectionClosed), first
+    /// closing the connection if nobody has. Bounded by the job's deadline.
+    fn finish(&mut self) {
+        if !self.ended {
+            if !self.peer_closed && !self.close_called {
+                // The application is done: a normal closure (1000), as an
+                // application says it; tungstenite has no default code.
+                self.close_called = true;
+                self.obs
+                    .event("close_call", vec![("code", FINAL_CLOSE_CODE.into())]);
+                let frame = CloseFrame {
+                    code: CloseCode::from(FINAL_CLOSE_CODE),
+                    reason: String::new().into(),
+                };
+                if let Err(err) = self.ws.close(Some(frame)) {
+                    self.obs.event(
+                        "close_error",
+                        vec![
+                            ("type", error_type(&err).into()),
+                            ("message", err.to_string().into()),
+                        ],
+                    );
+                }
+            }
+            loop {
+                self.set_read_timeout(self.until_deadline());
+                match ws_read(&mut self.ws) {
+                    Ok(Message::Close(frame)) => {
+                        if !self.obs.has("close") {
+                            let close = match frame {
+                                Some(f) => Json::obj()
+                                    .with("code", u16::from(f.code))
+                                    .with("reason", f.reason.to_string()),
+                                None => Json::obj()
+                                    .with("code", Json::Null)
+                                    .with("reason", Json::Null),
+                            };
+                            self.obs.set("close", close);
+                            self.close_source = "Message::Close after close()";
+                        }
+                    }
+                    Ok(_) => {} // data after the application stopped receiving: not observed
+                    Err(err) if is_closed_signal(&err) => {
+                        if self.peer_closed && !self.obs.has("error") {
+                            self.obs.set("error", ws_error_json(&err));
+                        }
+                        break;
+                    }
+                    Err(err) if is_timeout(&err) => {
+                        self.obs.event("close_timeout", vec![]);
+                        break;
+                    }
+                    Err(err) => {
+                        self.obs.event(
+                            "close_error",
+                            vec![
+                                ("type", error_type(&err).into()),
+                                ("message", err.to_string().into()),
+                            ],
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+        let source = self.close_source;
+        self.obs
+            .event("close_done", vec![("source", source.into())]);
+    }
+}
+
+// ------------------------------------------------------------------ running a job
+
+fn run_job(line: &str) -> Json {
+    let mut obs = Observation::new(Json::Null);
+    match run_job_inner(line, &mut obs) {
+        Ok(()) => {}
+        Err(BadJob(why)) => {
+            eprintln!("wsreplay adapter {ADAPTER}: bad job: {why}");
+            obs.set("end", "adapter_error");
+            obs.set("error", error_json("BadJob", &format!("bad job: {why}")));
+        }
+    }
+    obs.finish()
+}
+
+fn run_job_inner(line: &str, obs_slot: &mut Observation) -> Result<(), BadJob> {
+    let job = json::parse(line).map_err(|e| BadJob(format!("job line is not JSON: {e}")))?;
+    if !matches!(job, Json::Obj(_)) {
+        return Err(BadJob("job line is not a JSON object".into()));
+    }
+    obs_slot.set("id", job.get("id").cloned().unwrap_or(Json::Null));
+    let url = job
+        .get("url")
+        .and_then(Json::as_str)
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| BadJob("job has no 'url' string".into()))?
+        .to_string();
+    let (knobs, unsupported) = parse_knobs(job.get("knobs"))?;
+    let ca_file = job
+        .get("ca_file")
+        .and_then(Json::as_str)
+        .map(str::to_string);
+    let deadline_ms = job
+        .get("deadline_ms")
+        .and_then(Json::as_f64)
+        .map(|d| d.min(MAX_KNOB))
+        .filter(|d| *d > 0.0);
+    if !unsupported.is_empty() {
+        let names = unsupported.into_iter().map(Json::from).collect::<Vec<_>>();
+        obs_slot.set("unsupported", Json::Arr(names));
+        obs_slot.set("end", "unsupported");
+        return Ok(());
+    }
+
+    // connect_start: every t_ms is measured from here.
+    obs_slot.t0 = Instant::now();
+    obs_slot.event("connect_start", vec![]);
+    let deadline_total =
+        deadline_ms.map_or(DEFAULT_DEADLINE, |ms| Duration::from_secs_f64(ms / 1000.0));
+    let deadline = obs_slot.t0
+        + deadline_total
+            .saturating_sub(DEADLINE_MARGIN)
+            .max(Duration::from_millis(200));
+
+    let (ws, response) = match open(
+        &url,
+        &knobs,
+        ca_file.as_deref(),
+        deadline_total.saturating_sub(DEADLINE_MARGIN),
+    ) {
+        Ok(pair) => pair,
+        Err(failure) => {
+            let (kind, error, status) = match failure {
+                ConnectError::Ws(err) => {
+                    let status = match &err {
+                        WsError::Http(response) => Some(response.status().as_u16()),
+                        _ => None,
+                    };
+                    (error_type(&err), ws_error_json(&err), status)
+                }
+                ConnectError::Other(error) => {
+                    let kind = error
+                        .get("type")
+                        .and_then(Json::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    (kind, error, None)
+                }
+            };
+            obs_slot.event("connect_failed", vec![("type", kind.into())]);
+            obs_slot.end("connect_failed", Some(error));
+            if let Some(status) = status {
+                obs_slot.set("http_status", status);
+            }
+            return Ok(());
+        }
+    };
+    obs_slot.set("connected", true);
+    let agreed = response
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    obs_slot.set("subprotocol", agreed);
+    let opened = Instant::now();
+    obs_slot.event("open", vec![]);
+
+    let sock = tcp_of(&ws).and_then(|s| s.try_clone().ok());
+    if let Some(sock) = &sock {
+        // A send may block on a peer that stopped reading; the deadline bounds it.
+        let _ = sock.set_write_timeout(Some(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(MIN_WAIT),
+        ));
+    }
+    let close_at = knobs
+        .close_first
+        .as_ref()
+        .and_then(|c| c.after_ms)
+        .map(|ms| opened + Duration::from_secs_f64(ms / 1000.0));
+    let obs = std::mem::replace(obs_slot, Observation::new(Json::Null));
+    let mut session = Session {
+        obs,
+        knobs,
+        ws,
+        sock,
+        deadline,
+        close_at,
+        close_called: false,
+        peer_closed: false,
+        ended: false,
+        received: 0,
+        close_source: "none",
+    };
+    session.send_knob();
+    session.receive();
+    session.finish();
+    *obs_slot = session.obs;
+    Ok(())
+}
+
+/// A job whose handling panicked (an adapter bug): reported, and the adapter goes on.
+fn panicked_job(line: &str, panic: Box<dyn std::any::Any + Send>) -> Json {
+    let what = LAST_PANIC
+        .lock()
+        .ok()
+        .and_then(|mut last| last.take())
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_string());
+    let id = json::parse(line)
+        .ok()
+        .and_then(|job| job.get("id").cloned())
+        .unwrap_or(Json::Null);
+    let mut obs = Observation::new(id);
+    obs.set("end", "adapter_error");
+    obs.set(
+        "error",
+        error_json("panic", &format!("the adapter panicked: {what}")),
+    );
+    obs.finish()
+}
+
+// ------------------------------------------------------------------ main
+
+struct Args {
+    adapter: String,
+    library_version: Option<String>,
+    rustc: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        adapter: ADAPTER.to_string(),
+        library_version: None,
+        rustc: None,
+    };
+    let mut argv = std::env::args().skip(1);
+    while let Some(arg) = argv.next() {
+        let mut value = |name: &str| argv.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--adapter" => args.adapter = value("--adapter")?,
+            "--library-version" => args.library_version = Some(value("--library-version")?),
+            "--rustc" => args.rustc = Some(value("--rustc")?),
+            "-h" | "--help" => {
+                return Err("usage: wsreplay-rust-tungstenite [--library-version V] [--rustc V] [--adapter NAME]\n\
+                            then job lines on stdin (harness/adapters/README.md)"
+                    .into())
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(args)
+}
+
+fn emit(out: &mut impl Write, value: &Json) -> io::Result<()> {
+    out.write_all(value.to_line().as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// Where and why the adapter last panicked, for the observation of that job.
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// WSREPLAY_ADAPTER_DEBUG=1: every event on stderr as it happens.
+fn debug_enabled() -> bool {
+    static DEBUG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DEBUG.get_or_init(|| std::env::var_os("WSREPLAY_ADAPTER_DEBUG").is_some_and(|v| !v.is_empty()))
+}
+
+fn main() {
+    let default_hook = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(info.to_string());
+        }
+        default_hook(info); // the message and (with RUST_BACKTRACE) the backtrace on stderr
+    }));
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(why) => {
+            eprintln!("{why}");
+            std::process::exit(EXIT_USAGE);
+        }
+    };
+    let language = match &args.rustc {
+        Some(version) => format!("rust {version}"),
+        None => "rust".to_string(),
+    };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let ready = Json::obj()
+        .with("event", "ready")
+        .with("adapter", args.adapter.as_str())
+        .with("library", "tungstenite")
+        .with(
+            "version",
+            args.library_version.as_deref().unwrap_or("unknown"),
+        )
+        .with("api", API)
+        .with("language", language);
+    if emit(&mut out, &ready).is_err() {
+        return;
+    }
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let mut raw = Vec::new();
+    loop {
+        raw.clear();
+        match input.read_until(b'\n', &mut raw) {
+            Ok(0) => return, // EOF: the harness is done with us
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("wsreplay adapter {ADAPTER}: cannot read stdin: {e}");
+                return;
+            }
+        }
+        let line = String::from_utf8_lossy(&raw).trim().to_string();
+        if line.is_empty() {
+            continue;
+        }
+        let observation = panic::catch_unwind(AssertUnwindSafe(|| run_job(&line)))
+            .unwrap_or_else(|panic| panicked_job(&line, panic));
+        if emit(&mut out, &observation).is_err() {
+            return; // stdout is gone: nobody is listening any more
+        }
+    }
+}

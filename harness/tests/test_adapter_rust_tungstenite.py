@@ -1,0 +1,439 @@
+"""rust-tungstenite: the Rust installer (offline) and tungstenite's blocking client end to end.
+
+The installer tests use a made-up crates.io index and need no network. The
+end-to-end tests build the adapter with cargo against two pinned releases
+from crates.io, 0.24.0 and 0.26.2: they share most dependencies (one
+dependency build serves both) and straddle tungstenite's switch of message
+payloads from String/Vec<u8> to Utf8Bytes/Bytes (0.26), so both of the
+adapter's payload code paths run. On a fresh machine the first build takes
+about a minute (downloads, OpenSSL bindings), the second about 15 s; later
+runs start at once from the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from wsreplay import clients
+from wsreplay.installers import InstallError, VersionNotFound, rust
+from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
+
+ADAPTER = "rust-tungstenite"
+KNOB_SCENARIOS = REPO_ROOT / "harness" / "tests" / "data" / "knob-scenarios"
+
+SPECS = {f"{ADAPTER}@0.24.0": "0.24.0", f"{ADAPTER}@0.26.2": "0.26.2"}
+
+#: The founding scenario, its seed family and four opening handshakes, with
+#: what tungstenite did at each version ({verdict} = the same at both). It
+#: delivers everything before the close (it only reads when the application
+#: calls read()); a connection that ends without a close frame is an error
+#: (Protocol(ResetWithoutClosingHandshake) or Io(ConnectionReset)), never a
+#: close code, so "close 1006" is missed (non-strict / informational). Its
+#: handshake check wants "Connection: Upgrade" exactly (a token list is
+#: refused) and ignores an unrequested Sec-WebSocket-Extensions (a TODO in
+#: its source). Up to 0.24 it splits the offered subprotocols on "," without
+#: trimming, so the server's choice of the second one ("chat.v2, chat.v1" ->
+#: "chat.v1") is refused; 0.25.0 trims.
+CATALOGUE: dict[str, set[str] | dict[str, str]] = {
+    "close/send-then-close": {"pass"},
+    "close/send-then-close-gap": {"pass"},
+    "close/send-then-close-separate-writes": {"pass"},
+    "close/many-then-close": {"pass"},
+    "close/send-then-fin": {"non-strict"},
+    "close/send-then-rst": {"informational", "non-strict"},
+    "handshake/coalesced-message": {"pass"},
+    "handshake/connection-token-list": {"fail"},
+    "handshake/extension-unrequested": {"fail"},
+    "handshake/subprotocol-second-choice": {
+        f"{ADAPTER}@0.24.0": "fail",
+        f"{ADAPTER}@0.26.2": "pass",
+    },
+}
+
+
+def expected_verdicts(scenario: str, spec: str) -> set[str]:
+    expected = CATALOGUE[scenario]
+    return {expected[spec]} if isinstance(expected, dict) else expected
+
+
+def wsreplay_run(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
+    return proc, report
+
+
+def client_args(specs: list[str]) -> list[str]:
+    return [arg for spec in specs for arg in ("--client", spec)]
+
+
+# --------------------------------------------------------------------------
+# the installer, offline
+
+
+def index_line(version: str, *, yanked: bool = False, rust_version: str | None = None) -> str:
+    return json.dumps(
+        {
+            "name": "tungstenite",
+            "vers": version,
+            "deps": [],
+            "yanked": yanked,
+            "rust_version": rust_version,
+        }
+    )
+
+
+FAKE_INDEX = "\n".join(
+    [
+        index_line("0.20.0"),
+        index_line("0.20.1"),
+        index_line("0.21.0", yanked=True),
+        index_line("0.24.0", rust_version="1.63"),
+        index_line("0.26.2", rust_version="1.63"),
+        index_line("0.27.0-rc.1", rust_version="1.63"),
+        index_line("0.27.0", rust_version="99.0"),
+    ]
+)
+
+
+@pytest.fixture
+def fake_index(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    entries = tuple(rust.parse_index(FAKE_INDEX))
+    monkeypatch.setattr(rust, "_index_entries", lambda crate: entries)
+    monkeypatch.setattr(rust, "rustc_version", lambda: "1.95.0")
+    monkeypatch.setenv("WSREPLAY_CACHE", str(tmp_path / "cache"))
+
+
+def info() -> clients.AdapterInfo:
+    return clients.ADAPTERS[ADAPTER]
+
+
+def test_index_path_follows_the_sparse_index_layout() -> None:
+    assert rust.index_path("tungstenite") == "tu/ng/tungstenite"
+    assert rust.index_path("ws") == "2/ws"
+    assert rust.index_path("a") == "1/a"
+    assert rust.index_path("url") == "3/u/url"
+    assert rust.index_path("Tokio") == "to/ki/tokio"
+
+
+def test_version_key_orders_semver() -> None:
+    ordered = [
+        "0.9.0",
+        "0.10.0-alpha.1",
+        "0.10.0-alpha.2",
+        "0.10.0-beta",
+        "0.10.0",
+        "0.10.1",
+        "1.0.0",
+    ]
+    assert sorted(reversed(ordered), key=rust.version_key) == ordered
+    assert rust.is_prerelease("0.27.0-rc.1") and not rust.is_prerelease("0.27.0")
+
+
+@pytest.mark.usefixtures("fake_index")
+def test_versions_leave_out_yanked_releases() -> None:
+    assert rust.INSTALLER.versions(info()) == [
+        "0.27.0",
+        "0.27.0-rc.1",
+        "0.26.2",
+        "0.24.0",
+        "0.20.1",
+        "0.20.0",
+    ]
+
+
+@pytest.mark.usefixtures("fake_index")
+def test_newest_is_the_newest_final_release_this_rustc_can_build() -> None:
+    # 0.27.0 declares rust-version 99.0; the pre-release never counts as newest
+    assert rust.INSTALLER.resolve(info(), None) == "0.26.2"
+
+
+@pytest.mark.usefixtures("fake_index")
+def test_resolve_exact_and_short_versions() -> None:
+    assert rust.INSTALLER.resolve(info(), "0.24.0") == "0.24.0"
+    assert rust.INSTALLER.resolve(info(), " 0.24.0 ") == "0.24.0"
+    assert rust.INSTALLER.resolve(info(), "0.24") == "0.24.0"
+    assert rust.INSTALLER.resolve(info(), "0.27.0-rc.1") == "0.27.0-rc.1"
+
+
+@pytest.mark.usefixtures("fake_index")
+def test_unknown_and_yanked_versions_name_the_nearest() -> None:
+    with pytest.raises(VersionNotFound) as caught:
+        rust.INSTALLER.resolve(info(), "0.25.0")
+    assert caught.value.package == "tungstenite"
+    assert caught.value.nearest == ["0.27.0-rc.1", "0.26.2", "0.24.0", "0.20.1", "0.20.0"]
+    assert "tungstenite has no release '0.25.0'; nearest: " in str(caught.value)
+    with pytest.raises(VersionNotFound):
+        rust.INSTALLER.resolve(info(), "0.21.0")  # yanked
+
+
+def test_features_follow_the_manifest() -> None:
+    assert rust.features_for(info(), "0.19.0") == []
+    assert rust.features_for(info(), "0.20.0") == ["read-send"]
+    assert rust.features_for(info(), "0.25.0") == ["read-send", "payload-0-25"]
+    assert rust.features_for(info(), "0.26.2") == ["read-send"]
+
+
+def test_generated_project(tmp_path: Path) -> None:
+    dependency = rust._dependency(info(), version="0.26.2")
+    assert dependency == '{ version = "=0.26.2", features = ["native-tls"] }'
+    rust.write_project(tmp_path, info(), "wsreplay-x", dependency, ["read-send"])
+    manifest = (tmp_path / "Cargo.toml").read_text()
+    assert 'tungstenite = { version = "=0.26.2", features = ["native-tls"] }' in manifest
+    assert 'default = ["read-send"]' in manifest
+    assert (tmp_path / "src" / "main.rs").is_file()
+    tables = dict(rust.toml_tables(manifest))
+    assert tables["package"]["name"] == "wsreplay-x"
+
+
+def test_locked_version_and_checkout_version(tmp_path: Path) -> None:
+    (tmp_path / "Cargo.lock").write_text(
+        '# generated\nversion = 4\n\n[[package]]\nname = "bytes"\nversion = "1.9.0"\n\n'
+        '[[package]]\nname = "tungstenite"\nversion = "0.26.2"\nsource = "registry+x"\n'
+    )
+    assert rust.locked_version(tmp_path, "tungstenite") == "0.26.2"
+    assert rust.locked_version(tmp_path, "url") is None
+    (tmp_path / "Cargo.toml").write_text(
+        '[package]\nname = "tungstenite"\nversion = "0.99.0" # local\n\n[dependencies]\nx = "1"\n'
+    )
+    assert rust.checkout_version(info(), tmp_path) == "0.99.0"
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "url"\nversion = "2.0.0"\n')
+    with pytest.raises(InstallError, match="is the crate 'url', not 'tungstenite'"):
+        rust.checkout_version(info(), tmp_path)
+
+
+def test_too_old_is_refused_before_any_build() -> None:
+    with pytest.raises(clients.SpecError, match=r"rust-tungstenite needs tungstenite >= 0\.15\.0"):
+        clients.check_version_range(info(), "0.14.0")
+
+
+# --------------------------------------------------------------------------
+# end to end (cargo builds from crates.io, the real server)
+
+
+@pytest.mark.e2e
+def test_catalogue_at_two_versions(tmp_path: Path) -> None:
+    scenario_args = [arg for name in CATALOGUE for arg in ("--scenario", name)]
+    proc, report = wsreplay_run(tmp_path, *client_args(list(SPECS)), *scenario_args)
+    resolved = {c["spec"]: c["resolved_version"] for c in report["clients"]}
+    assert resolved == SPECS
+    assert {c["status"] for c in report["clients"]} == {"ok"}
+    assert {c["library"] for c in report["clients"]} == {"tungstenite"}
+    assert len(report["results"]) == len(CATALOGUE) * len(SPECS)
+    for record in report["results"]:
+        where = (record["scenario"], record["client"], record["reason"])
+        assert record["reason"].strip(), where
+        assert record["verdict"] != "error", where
+        assert record["verdict"] in expected_verdicts(record["scenario"], record["client"]), where
+    by_key = {(r["scenario"], r["client"]): r for r in report["results"]}
+    for spec in SPECS:
+        founding = by_key["close/send-then-close", spec]["observed"]
+        assert founding["messages"][0]["text"] == "final message"
+        assert founding["close"] == {"code": 1000, "reason": "bye"}
+        assert founding["error"]["type"] == "tungstenite::Error::ConnectionClosed"
+        fin = by_key["close/send-then-fin", spec]["observed"]
+        assert fin["close"] is None  # tungstenite has no code for "no close frame"
+        assert fin["error"]["type"] == (
+            "tungstenite::Error::Protocol(ResetWithoutClosingHandshake)"
+        )
+        token_list = by_key["handshake/connection-token-list", spec]["observed"]
+        assert token_list["connected"] is False
+        assert token_list["end"] == "connect_failed"
+        assert token_list["error"]["type"] == (
+            "tungstenite::Error::Protocol(MissingConnectionUpgradeHeader)"
+        )
+    refused = by_key["handshake/subprotocol-second-choice", f"{ADAPTER}@0.24.0"]
+    assert "SecWebSocketSubProtocolError" in refused["reason"]
+    assert "PASS" in proc.stdout and "FAIL" in proc.stdout
+
+
+@pytest.mark.e2e
+def test_knobs(tmp_path: Path) -> None:
+    """Every knob of the contract, each in a scenario of its own, all honoured."""
+    spec = f"{ADAPTER}@0.26.2"
+    _, report = wsreplay_run(tmp_path, "--scenarios-dir", str(KNOB_SCENARIOS), "--client", spec)
+    by_name = {r["scenario"]: r for r in report["results"]}
+    assert len(by_name) >= 10
+    for name, record in by_name.items():
+        assert record["verdict"] == "pass", (name, record["reason"])
+        assert record["observed"]["unsupported"] == []
+    observed = {name: record["observed"] for name, record in by_name.items()}
+    assert observed["knobs/subprotocols"]["subprotocol"] == "chat.v1"
+    assert observed["knobs/recv-timeout"]["end"] == "timeout"
+    assert observed["knobs/max-messages"]["end"] == "max_messages"
+    # after max_messages the adapter closes (1000) and reads the server's answer
+    assert observed["knobs/max-messages"]["close"] == {"code": 1000, "reason": "done"}
+    times = [m["t_ms"] for m in observed["knobs/recv-pace"]["messages"]]
+    assert all(b - a >= 190 for a, b in zip(times, times[1:])), times
+    calls = [
+        e for e in observed["knobs/close-first-after-ms"]["events"] if e["event"] == "close_call"
+    ]
+    opened = next(
+        e["t_ms"] for e in observed["knobs/close-first-after-ms"]["events"] if e["event"] == "open"
+    )
+    assert calls and calls[0]["t_ms"] - opened >= 295, calls
+    # close_first with no code is close(None): an empty close frame on the wire
+    frames = [
+        e
+        for e in by_name["knobs/close-first-no-code"]["transcript"]["events"]
+        if e.get("type") == "frame" and e.get("dir") == "in" and e.get("opcode") == 8
+    ]
+    assert frames and frames[0]["length"] == 0
+    sent = [e for e in observed["knobs/send-ping"]["events"] if e["event"] == "send"]
+    assert [e["kind"] for e in sent] == ["ping"]
+    sent = [e["kind"] for e in observed["knobs/send"]["events"] if e["event"] == "send"]
+    assert sent == ["text", "binary"]
+
+
+@pytest.mark.e2e
+def test_over_tls(tmp_path: Path) -> None:
+    """wss:// with the run's own CA (the job's ca_file) as the only trusted root."""
+    _, report = wsreplay_run(
+        tmp_path,
+        "--transport",
+        "wss",
+        "--client",
+        f"{ADAPTER}@0.24.0",
+        "--scenario",
+        "close/send-then-close",
+        "--scenario",
+        "close/many-then-close",
+    )
+    for record in report["results"]:
+        assert record["verdict"] == "pass", (record["scenario"], record["reason"])
+        assert record["transport"] == "wss"
+
+
+@pytest.mark.e2e
+def test_unknown_version_names_the_nearest(tmp_path: Path) -> None:
+    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(tmp_path)]
+    argv += ["--client", f"{ADAPTER}@0.26.9", "--scenario", "close/send-then-close"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert f"client spec '{ADAPTER}@0.26.9'" in proc.stderr
+    assert "tungstenite has no release '0.26.9'; nearest: " in proc.stderr
+    assert "0.26.2" in proc.stderr and "0.27.0" in proc.stderr
+
+
+def registry_checkout(version: str) -> Path | None:
+    """tungstenite's sources as cargo unpacked them when building that version."""
+    cargo_home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
+    found = sorted(cargo_home.glob(f"registry/src/*/tungstenite-{version}"))
+    return found[0] if found else None
+
+
+def forget_path_build(checkout: Path) -> None:
+    """Remove the project and the compiled adapter of a one-off checkout from the cache."""
+    project = rust.path_project(info(), checkout)
+    name = rust.crate_name(info(), project.name)
+    shutil.rmtree(project, ignore_errors=True)
+    release = rust.target_dir() / "release"
+    stems = (name, name.replace("-", "_"))
+    for folder in (release, release / "deps", release / ".fingerprint"):
+        for path in folder.glob("*"):
+            if path.name.startswith(stems):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+
+
+@pytest.mark.e2e
+def test_local_checkout(tmp_path: Path) -> None:
+    """ADAPTER@path:DIR builds against the sources in DIR (a copy of cargo's own 0.26.2)."""
+    clients.prepare(f"{ADAPTER}@0.26.2")  # also unpacks the sources into cargo's registry
+    sources = registry_checkout("0.26.2")
+    if sources is None:
+        pytest.skip("cargo's registry sources of tungstenite 0.26.2 are not where expected")
+    # A short path: the spec goes into the run tag, which the server caps at 127 bytes.
+    short = Path(tempfile.mkdtemp(prefix="wsr-"))
+    checkout = short / "tungstenite"
+    shutil.copytree(sources, checkout)
+    try:
+        _, report = wsreplay_run(
+            tmp_path,
+            "--client",
+            f"{ADAPTER}@path:{checkout}",
+            "--scenario",
+            "close/send-then-close",
+        )
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+        forget_path_build(checkout)
+    client = report["clients"][0]
+    # the label names the checkout and the version in its Cargo.toml
+    assert client["resolved_version"] in {"0.26.2", f"path:{checkout} (0.26.2)"}, client
+    assert report["results"][0]["verdict"] == "pass", report["results"][0]["reason"]
+
+
+@pytest.mark.e2e
+def test_adapter_lines() -> None:
+    """The binary itself: ready line, bad jobs, unknown knobs, a refused connect, EOF."""
+    prepared = clients.prepare(f"{ADAPTER}@0.26.2")
+    jobs = [
+        "this is not json",
+        json.dumps({"id": "2", "url": "ws://127.0.0.1:1/x", "knobs": {"frobnicate": 1}}),
+        json.dumps({"id": "3", "url": "ws://127.0.0.1:1/x", "knobs": {"echo": "yes"}}),
+        json.dumps({"id": "4", "url": "ws://127.0.0.1:1/x", "knobs": {"send": [{"nope": "x"}]}}),
+        json.dumps({"id": "5", "url": "ws://127.0.0.1:1/x", "knobs": {"frobnicate": False}}),
+    ]
+    proc = subprocess.run(
+        prepared.argv,
+        input="\n".join(jobs) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == 1 + len(jobs), proc.stdout
+    ready, bad, unknown, wrong_type, unknown_shape, refused = lines
+    assert ready["event"] == "ready"
+    assert (ready["adapter"], ready["library"], ready["version"]) == (
+        ADAPTER,
+        "tungstenite",
+        "0.26.2",
+    )
+    assert ready["language"].startswith("rust ")
+    assert bad["end"] == "adapter_error" and "not JSON" in bad["error"]["message"]
+    assert (unknown["id"], unknown["end"], unknown["unsupported"]) == (
+        "2",
+        "unsupported",
+        ["frobnicate"],
+    )
+    assert wrong_type["end"] == "adapter_error" and "echo" in wrong_type["error"]["message"]
+    assert unknown_shape["unsupported"] == ["send"]
+    assert refused["id"] == "5" and refused["end"] == "connect_failed"
+    assert refused["connected"] is False
+    assert refused["error"]["type"] == "tungstenite::Error::Url(UnableToConnect)"
+    assert [e["event"] for e in refused["events"]] == ["connect_start", "connect_failed"]
+
+
+@pytest.mark.e2e
+def test_rust_unit_tests(tmp_path: Path) -> None:
+    """The adapter's own Rust tests (its JSON reader/writer, SHA-256), with cargo test."""
+    project = tmp_path / "project"
+    project.mkdir()
+    name = rust.crate_name(info(), "unit-tests")
+    features = rust.features_for(info(), "0.26.2")
+    rust.write_project(project, info(), name, rust._dependency(info(), version="0.26.2"), features)
+    proc = subprocess.run(
+        ["cargo", "test", "--release", "--quiet"],
+        cwd=project,
+        env=rust._cargo_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "test result: ok. 3 passed" in proc.stdout, proc.stdout

@@ -1,0 +1,24 @@
+"""Run tags name a job on the server: valid run ids, short enough, unique per spec."""
+
+from __future__ import annotations
+
+import re
+
+from wsreplay.adapterproc import SAFE_NAME_MAX, safe_name
+from wsreplay.runner import new_run_id
+
+RUN_ID = re.compile(r"[A-Za-z0-9._-]{1,127}")  # what wsreplay-server accepts
+
+
+def test_long_path_specs_give_valid_short_unique_tags() -> None:
+    long_a = "rust-tungstenite@path:/tmp/" + "deep/" * 40 + "tungstenite-rs"
+    long_b = long_a + "-fork"
+    tags = [f"{new_run_id()}-{safe_name(spec)}-123" for spec in (long_a, long_b)]
+    for tag in tags:
+        assert RUN_ID.fullmatch(tag), tag
+    assert tags[0].split("-", 3)[-1] != tags[1].split("-", 3)[-1]
+    assert len(safe_name(long_a)) == SAFE_NAME_MAX
+
+
+def test_short_specs_stay_readable() -> None:
+    assert safe_name("python-websockets@14.0") == "python-websockets_14.0"
