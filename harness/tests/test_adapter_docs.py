@@ -28,7 +28,7 @@ README = REPO_ROOT / "README.md"
 GUIDE = REPO_ROOT / "docs" / "adding-an-adapter.md"
 EXAMPLE = "python-simple-websocket"
 #: Folders of code shared by several adapters: no manifest of their own.
-SHARED_FOLDERS = {"python-common"}
+SHARED_FOLDERS = {"python-common", "go-common", "java-common"}
 #: The README table's columns, in order.
 COLUMNS = ["adapter", "language", "library and API driven", "versions", "the machine needs"]
 

@@ -1,0 +1,1343 @@
+// The adapter contract (harness/adapters/README.md) for callback-based Java
+// WebSocket clients: JSON lines in and out, the job's knobs, the observation,
+// and the receive state machine shared by every such library.
+//
+// Shared by every Java adapter: installers/java.py compiles it in beside each
+// adapter's own Adapter.java, against one library version at a time.
+// Standard library only.
+
+import java.io.BufferedReader;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyStore;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
+
+final class Contract {
+  private Contract() {}
+
+  /** Exit status of an adapter whose library lacks the API it drives. */
+  static final int EXIT_UNSUPPORTED = 3;
+  /** Message content up to this many bytes is reported inline, longer ones as sha256. */
+  static final int INLINE_LIMIT = 4096;
+  /** Kept free before the job's deadline so the observation still gets out. */
+  static final long DEADLINE_MARGIN_MS = 500;
+  /** How long connecting may take (the libraries' own connect and read timeouts are 10 s). */
+  static final long OPEN_TIMEOUT_MS = 20_000;
+  /** How long a connect failure reported without an exception waits for one. */
+  static final long CONNECT_ERROR_GRACE_MS = 200;
+
+  // ------------------------------------------------------------------ JSON
+
+  /** A small JSON reader and writer: objects are LinkedHashMaps, numbers Long or Double. */
+  static final class Json {
+    private final String s;
+    private int i;
+
+    private Json(String s) {
+      this.s = s;
+    }
+
+    static Object parse(String text) {
+      Json p = new Json(text);
+      p.ws();
+      Object value = p.value();
+      p.ws();
+      if (p.i != p.s.length()) {
+        throw p.error("trailing characters");
+      }
+      return value;
+    }
+
+    private IllegalArgumentException error(String what) {
+      return new IllegalArgumentException("bad JSON at offset " + i + ": " + what);
+    }
+
+    private void ws() {
+      while (i < s.length()) {
+        char c = s.charAt(i);
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+          return;
+        }
+        i++;
+      }
+    }
+
+    private Object value() {
+      if (i >= s.length()) {
+        throw error("unexpected end");
+      }
+      char c = s.charAt(i);
+      switch (c) {
+        case '{':
+          return object();
+        case '[':
+          return array();
+        case '"':
+          return string();
+        case 't':
+          return literal("true", Boolean.TRUE);
+        case 'f':
+          return literal("false", Boolean.FALSE);
+        case 'n':
+          return literal("null", null);
+        default:
+          if (c == '-' || (c >= '0' && c <= '9')) {
+            return number();
+          }
+          throw error("unexpected character '" + c + "'");
+      }
+    }
+
+    private Object literal(String word, Object result) {
+      if (!s.startsWith(word, i)) {
+        throw error("expected " + word);
+      }
+      i += word.length();
+      return result;
+    }
+
+    private Map<String, Object> object() {
+      Map<String, Object> out = new LinkedHashMap<>();
+      i++;
+      ws();
+      if (i < s.length() && s.charAt(i) == '}') {
+        i++;
+        return out;
+      }
+      while (true) {
+        ws();
+        if (i >= s.length() || s.charAt(i) != '"') {
+          throw error("expected a key");
+        }
+        String key = string();
+        ws();
+        if (i >= s.length() || s.charAt(i) != ':') {
+          throw error("expected ':'");
+        }
+        i++;
+        ws();
+        out.put(key, value());
+        ws();
+        if (i < s.length() && s.charAt(i) == ',') {
+          i++;
+          continue;
+        }
+        if (i < s.length() && s.charAt(i) == '}') {
+          i++;
+          return out;
+        }
+        throw error("expected ',' or '}'");
+      }
+    }
+
+    private List<Object> array() {
+      List<Object> out = new ArrayList<>();
+      i++;
+      ws();
+      if (i < s.length() && s.charAt(i) == ']') {
+        i++;
+        return out;
+      }
+      while (true) {
+        ws();
+        out.add(value());
+        ws();
+        if (i < s.length() && s.charAt(i) == ',') {
+          i++;
+          continue;
+        }
+        if (i < s.length() && s.charAt(i) == ']') {
+          i++;
+          return out;
+        }
+        throw error("expected ',' or ']'");
+      }
+    }
+
+    private String string() {
+      StringBuilder out = new StringBuilder();
+      i++; // the opening quote
+      while (true) {
+        if (i >= s.length()) {
+          throw error("unterminated string");
+        }
+        char c = s.charAt(i++);
+        if (c == '"') {
+          return out.toString();
+        }
+        if (c < 0x20) {
+          throw error("control character in string");
+        }
+        if (c != '\\') {
+          out.append(c);
+          continue;
+        }
+        if (i >= s.length()) {
+          throw error("unterminated escape");
+        }
+        char e = s.charAt(i++);
+        switch (e) {
+          case '"':
+          case '\\':
+          case '/':
+            out.append(e);
+            break;
+          case 'b':
+            out.append('\b');
+            break;
+          case 'f':
+            out.append('\f');
+            break;
+          case 'n':
+            out.append('\n');
+            break;
+          case 'r':
+            out.append('\r');
+            break;
+          case 't':
+            out.append('\t');
+            break;
+          case 'u':
+            if (i + 4 > s.length()) {
+              throw error("short \\u escape");
+            }
+            try {
+              out.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
+            } catch (NumberFormatException ex) {
+              throw error("bad \\u escape");
+            }
+            i += 4;
+            break;
+          default:
+            throw error("bad escape \\" + e);
+        }
+      }
+    }
+
+    private Object number() {
+      int start = i;
+      if (s.charAt(i) == '-') {
+        i++;
+      }
+      boolean integral = true;
+      while (i < s.length()) {
+        char c = s.charAt(i);
+        if (c >= '0' && c <= '9') {
+          i++;
+        } else if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
+          integral = false;
+          i++;
+        } else {
+          break;
+        }
+      }
+      String text = s.substring(start, i);
+      try {
+        if (integral) {
+          return Long.parseLong(text);
+        }
+        return Double.parseDouble(text);
+      } catch (NumberFormatException ex) {
+        throw error("bad number " + text);
+      }
+    }
+
+    /** One line of JSON, pure ASCII (everything else as \\u escapes). */
+    static String write(Object value) {
+      StringBuilder out = new StringBuilder();
+      write(out, value);
+      return out.toString();
+    }
+
+    private static void write(StringBuilder out, Object value) {
+      if (value == null) {
+        out.append("null");
+      } else if (value instanceof String) {
+        quote(out, (String) value);
+      } else if (value instanceof Boolean) {
+        out.append(((Boolean) value) ? "true" : "false");
+      } else if (value instanceof Double || value instanceof Float) {
+        double d = ((Number) value).doubleValue();
+        if (Double.isNaN(d) || Double.isInfinite(d)) {
+          out.append("null");
+        } else if (d == Math.rint(d) && Math.abs(d) < 1e15) {
+          out.append((long) d).append(".0");
+        } else {
+          out.append(Double.toString(d));
+        }
+      } else if (value instanceof Number) {
+        out.append(((Number) value).longValue());
+      } else if (value instanceof Map) {
+        out.append('{');
+        boolean first = true;
+        for (Map.Entry<?, ?> entry : ((Map<?, ?>) value).entrySet()) {
+          if (!first) {
+            out.append(", ");
+          }
+          first = false;
+          quote(out, String.valueOf(entry.getKey()));
+          out.append(": ");
+          write(out, entry.getValue());
+        }
+        out.append('}');
+      } else if (value instanceof Collection) {
+        out.append('[');
+        boolean first = true;
+        for (Object item : (Collection<?>) value) {
+          if (!first) {
+            out.append(", ");
+          }
+          first = false;
+          write(out, item);
+        }
+        out.append(']');
+      } else {
+        quote(out, String.valueOf(value));
+      }
+    }
+
+    private static void quote(StringBuilder out, String text) {
+      out.append('"');
+      for (int k = 0; k < text.length(); k++) {
+        char c = text.charAt(k);
+        switch (c) {
+          case '"':
+            out.append("\\\"");
+            break;
+          case '\\':
+            out.append("\\\\");
+            break;
+          case '\n':
+            out.append("\\n");
+            break;
+          case '\r':
+            out.append("\\r");
+            break;
+          case '\t':
+            out.append("\\t");
+            break;
+          default:
+            if (c < 0x20 || c > 0x7e) {
+              out.append(String.format("\\u%04x", (int) c));
+            } else {
+              out.append(c);
+            }
+        }
+      }
+      out.append('"');
+    }
+  }
+
+  // ------------------------------------------------------------------ output
+
+  /**
+   * The contract channel: the process's original stdout. System.out is pointed at
+   * stderr, so nothing a library prints can corrupt the protocol.
+   */
+  static final class Out {
+    private final PrintStream stream;
+
+    Out() {
+      System.out.flush();
+      stream =
+          new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
+      System.setOut(System.err);
+    }
+
+    synchronized void emit(Map<String, Object> line) {
+      stream.print(Json.write(line));
+      stream.print('\n');
+      stream.flush();
+    }
+  }
+
+  /** Job lines from stdin, UTF-8; null at EOF. */
+  static BufferedReader jobReader() {
+    InputStream in = new FileInputStream(FileDescriptor.in);
+    return new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+  }
+
+  static Map<String, Object> map(Object... keysAndValues) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    for (int k = 0; k + 1 < keysAndValues.length; k += 2) {
+      out.put((String) keysAndValues[k], keysAndValues[k + 1]);
+    }
+    return out;
+  }
+
+  static String javaVersion() {
+    return "java " + System.getProperty("java.version");
+  }
+
+  static void log(String message) {
+    System.err.println("wsreplay adapter: " + message);
+    System.err.flush();
+  }
+
+  // ------------------------------------------------------------------ bytes
+
+  static String hex(byte[] data) {
+    StringBuilder out = new StringBuilder(data.length * 2);
+    for (byte b : data) {
+      out.append(Character.forDigit((b >> 4) & 0xf, 16)).append(Character.forDigit(b & 0xf, 16));
+    }
+    return out.toString();
+  }
+
+  static byte[] unhex(String text) {
+    String clean = text.replace(" ", "");
+    if (clean.length() % 2 != 0) {
+      throw new IllegalArgumentException("odd number of hex digits: " + text);
+    }
+    byte[] out = new byte[clean.length() / 2];
+    for (int k = 0; k < out.length; k++) {
+      int hi = Character.digit(clean.charAt(2 * k), 16);
+      int lo = Character.digit(clean.charAt(2 * k + 1), 16);
+      if (hi < 0 || lo < 0) {
+        throw new IllegalArgumentException("not hex: " + text);
+      }
+      out[k] = (byte) ((hi << 4) | lo);
+    }
+    return out;
+  }
+
+  static String sha256(byte[] data) {
+    try {
+      return hex(MessageDigest.getInstance("SHA-256").digest(data));
+    } catch (NoSuchAlgorithmException ex) {
+      throw new IllegalStateException(ex);
+    }
+  }
+
+  /** A message as the contract wants it: type, byte length, content or digest. */
+  static Map<String, Object> describe(String text, byte[] binary) {
+    Map<String, Object> entry = new LinkedHashMap<>();
+    if (text != null) {
+      byte[] raw = text.getBytes(StandardCharsets.UTF_8);
+      entry.put("type", "text");
+      entry.put("length", raw.length);
+      if (raw.length <= INLINE_LIMIT) {
+        entry.put("text", text);
+      } else {
+        entry.put("sha256", sha256(raw));
+      }
+    } else {
+      entry.put("type", "binary");
+      entry.put("length", binary.length);
+      if (binary.length <= INLINE_LIMIT) {
+        entry.put("hex", hex(binary));
+      } else {
+        entry.put("sha256", sha256(binary));
+      }
+    }
+    return entry;
+  }
+
+  static Map<String, Object> errorInfo(Throwable t) {
+    String message = t.getMessage();
+    return map("type", t.getClass().getName(), "message", message != null ? message : t.toString());
+  }
+
+  static String traceback(Throwable t) {
+    StringWriter text = new StringWriter();
+    t.printStackTrace(new PrintWriter(text));
+    return text.toString();
+  }
+
+  // ------------------------------------------------------------------ TLS
+
+  /** An SSLContext and trust manager that trust exactly the CA certificates in caFile. */
+  static final class Trust {
+    final SSLContext context;
+    final X509TrustManager manager;
+
+    Trust(String caFile) throws Exception {
+      KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+      store.load(null, null);
+      int n = 0;
+      try (InputStream in = new FileInputStream(caFile)) {
+        for (Certificate cert : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+          store.setCertificateEntry("wsreplay-ca-" + n++, cert);
+        }
+      }
+      if (n == 0) {
+        throw new IOException("no certificate in " + caFile);
+      }
+      TrustManagerFactory factory =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      factory.init(store);
+      X509TrustManager found = null;
+      for (TrustManager tm : factory.getTrustManagers()) {
+        if (tm instanceof X509TrustManager) {
+          found = (X509TrustManager) tm;
+        }
+      }
+      if (found == null) {
+        throw new IOException("no X509TrustManager for " + caFile);
+      }
+      manager = found;
+      context = SSLContext.getInstance("TLS");
+      context.init(null, new TrustManager[] {manager}, null);
+    }
+  }
+
+  // ------------------------------------------------------------------ jobs
+
+  /** The job line is not what the contract describes (a harness bug). */
+  static final class BadJob extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    BadJob(String message) {
+      super(message);
+    }
+  }
+
+  /** One item of the send knob: kind is "text", "binary" or "ping". */
+  static final class SendItem {
+    final String kind;
+    final String text;
+    final byte[] bytes;
+
+    SendItem(String kind, String text, byte[] bytes) {
+      this.kind = kind;
+      this.text = text;
+      this.bytes = bytes;
+    }
+  }
+
+  /** The close_first knob. */
+  static final class CloseFirst {
+    final Integer code; // null: the library's close with no code
+    final String reason; // null when the job gives none
+    final long afterMessages; // -1 when after_ms is used
+    final long afterMs; // -1 when after_messages is used
+
+    CloseFirst(Integer code, String reason, long afterMessages, long afterMs) {
+      this.code = code;
+      this.reason = reason;
+      this.afterMessages = afterMessages;
+      this.afterMs = afterMs;
+    }
+  }
+
+  /** What a library can do; anything else a job asks for is reported unsupported. */
+  static final class Abilities {
+    boolean sendPing = true;
+    boolean closeWithoutCode = true;
+  }
+
+  static final class Job {
+    Object id;
+    String url;
+    String caFile;
+    long deadlineMs = -1;
+    long recvDelayMs = 0;
+    long recvPaceMs = 0;
+    long recvTimeoutMs = 3000;
+    long maxMessages = 1000;
+    boolean echo = false;
+    List<SendItem> send = new ArrayList<>();
+    CloseFirst closeFirst;
+    List<String> subprotocols = new ArrayList<>();
+    List<String> unsupported = new ArrayList<>();
+
+    @SuppressWarnings("unchecked")
+    static Job parse(Map<String, Object> raw, Abilities can) throws BadJob {
+      Job job = new Job();
+      job.id = raw.get("id");
+      Object url = raw.get("url");
+      if (!(url instanceof String) || ((String) url).isEmpty()) {
+        throw new BadJob("job has no 'url' string");
+      }
+      job.url = (String) url;
+      Object ca = raw.get("ca_file");
+      if (ca != null && !(ca instanceof String)) {
+        throw new BadJob("'ca_file' is not a string");
+      }
+      job.caFile = (String) ca;
+      Object deadline = raw.get("deadline_ms");
+      if (deadline instanceof Number && ((Number) deadline).doubleValue() > 0) {
+        job.deadlineMs = ((Number) deadline).longValue();
+      }
+      Object knobsValue = raw.get("knobs");
+      if (knobsValue != null && !(knobsValue instanceof Map)) {
+        throw new BadJob("job 'knobs' is not an object");
+      }
+      Map<String, Object> knobs =
+          knobsValue == null ? new LinkedHashMap<>() : (Map<String, Object>) knobsValue;
+      for (Map.Entry<String, Object> entry : knobs.entrySet()) {
+        String name = entry.getKey();
+        Object value = entry.getValue();
+        switch (name) {
+          case "recv_delay_ms":
+            job.recvDelayMs = count(name, value, 0);
+            break;
+          case "recv_pace_ms":
+            job.recvPaceMs = count(name, value, 0);
+            break;
+          case "recv_timeout_ms":
+            job.recvTimeoutMs = count(name, value, 1);
+            break;
+          case "max_messages":
+            job.maxMessages = count(name, value, 1);
+            break;
+          case "echo":
+            if (value != null && !(value instanceof Boolean)) {
+              throw new BadJob("knob echo must be a boolean, got " + Json.write(value));
+            }
+            job.echo = Boolean.TRUE.equals(value);
+            break;
+          case "send":
+            job.send = sendItems(value);
+            for (SendItem item : job.send) {
+              if (item.kind.equals("ping") && !can.sendPing && !job.unsupported.contains(name)) {
+                job.unsupported.add(name);
+              }
+            }
+            break;
+          case "close_first":
+            job.closeFirst = closeFirst(value);
+            if (job.closeFirst != null && job.closeFirst.code == null && !can.closeWithoutCode) {
+              job.unsupported.add(name);
+            }
+            break;
+          case "subprotocols":
+            job.subprotocols = strings(name, value);
+            break;
+          default:
+            // A knob this adapter does not know, set to something other than "off".
+            if (value != null && !Boolean.FALSE.equals(value)) {
+              job.unsupported.add(name);
+            }
+        }
+      }
+      return job;
+    }
+
+    private static long count(String name, Object value, long min) throws BadJob {
+      if (!(value instanceof Number)) {
+        throw new BadJob("knob " + name + " must be a number, got " + Json.write(value));
+      }
+      double d = ((Number) value).doubleValue();
+      if (d < min) {
+        throw new BadJob("knob " + name + " out of range: " + Json.write(value));
+      }
+      return (long) Math.ceil(d);
+    }
+
+    private static List<String> strings(String name, Object value) throws BadJob {
+      List<String> out = new ArrayList<>();
+      if (value == null) {
+        return out;
+      }
+      if (!(value instanceof List)) {
+        throw new BadJob("knob " + name + " must be a list of strings");
+      }
+      for (Object item : (List<?>) value) {
+        if (!(item instanceof String)) {
+          throw new BadJob("knob " + name + " must be a list of strings");
+        }
+        out.add((String) item);
+      }
+      return out;
+    }
+
+    private static List<SendItem> sendItems(Object value) throws BadJob {
+      List<SendItem> out = new ArrayList<>();
+      if (value == null) {
+        return out;
+      }
+      if (!(value instanceof List)) {
+        throw new BadJob("knob send must be a list");
+      }
+      for (Object item : (List<?>) value) {
+        if (!(item instanceof Map) || ((Map<?, ?>) item).size() != 1) {
+          throw new BadJob("send item must be {\"text\"|\"hex\"|\"ping\": ...}: " + Json.write(item));
+        }
+        Map<?, ?> m = (Map<?, ?>) item;
+        Object text = m.get("text");
+        Object hexValue = m.get("hex");
+        Object ping = m.get("ping");
+        try {
+          if (text instanceof String) {
+            out.add(new SendItem("text", (String) text, null));
+          } else if (hexValue instanceof String) {
+            out.add(new SendItem("binary", null, unhex((String) hexValue)));
+          } else if (ping instanceof String) {
+            out.add(new SendItem("ping", null, ((String) ping).getBytes(StandardCharsets.UTF_8)));
+          } else {
+            throw new BadJob("send item must be {\"text\"|\"hex\"|\"ping\": string}: " + Json.write(item));
+          }
+        } catch (IllegalArgumentException ex) {
+          throw new BadJob("send item " + Json.write(item) + ": " + ex.getMessage());
+        }
+      }
+      return out;
+    }
+
+    private static CloseFirst closeFirst(Object value) throws BadJob {
+      if (value == null) {
+        return null;
+      }
+      if (!(value instanceof Map)) {
+        throw new BadJob("knob close_first must be an object or null");
+      }
+      Map<?, ?> m = (Map<?, ?>) value;
+      Object code = m.get("code");
+      if (code != null && !(code instanceof Number)) {
+        throw new BadJob("close_first.code must be an integer or null");
+      }
+      Object reason = m.get("reason");
+      if (reason != null && !(reason instanceof String)) {
+        throw new BadJob("close_first.reason must be a string");
+      }
+      boolean byCount = m.get("after_messages") != null;
+      boolean byTime = m.get("after_ms") != null;
+      if (byCount == byTime) {
+        throw new BadJob("close_first needs exactly one of after_messages, after_ms");
+      }
+      long afterMessages = byCount ? count("close_first.after_messages", m.get("after_messages"), 0) : -1;
+      long afterMs = byTime ? count("close_first.after_ms", m.get("after_ms"), 0) : -1;
+      return new CloseFirst(
+          code == null ? null : ((Number) code).intValue(), (String) reason, afterMessages, afterMs);
+    }
+  }
+
+  // ------------------------------------------------------------------ observation
+
+  /** What the application saw during one job; callbacks and the main thread add to it. */
+  static final class Observation {
+    final Map<String, Object> data = new LinkedHashMap<>();
+    final List<Object> messages = new ArrayList<>();
+    final List<Object> events = new ArrayList<>();
+    private long t0 = System.nanoTime();
+    /** Set by finish(): late callbacks of a finished job change nothing any more. */
+    private boolean frozen;
+
+    Observation(Object id) {
+      data.put("id", id);
+      data.put("connected", false);
+      data.put("messages", messages);
+      data.put("close", null);
+      data.put("end", null);
+      data.put("error", null);
+      data.put("unsupported", new ArrayList<>());
+      data.put("subprotocol", null);
+      data.put("events", events);
+      data.put("duration_ms", 0.0);
+    }
+
+    synchronized void start() {
+      t0 = System.nanoTime();
+      events.add(map("t_ms", 0.0, "event", "connect_start"));
+    }
+
+    synchronized double nowMs() {
+      return Math.round((System.nanoTime() - t0) / 1000.0) / 1000.0;
+    }
+
+    synchronized long startNanos() {
+      return t0;
+    }
+
+    synchronized Map<String, Object> event(String name, Object... fields) {
+      Map<String, Object> entry = map("t_ms", nowMs(), "event", name);
+      entry.putAll(map(fields));
+      if (!frozen) {
+        events.add(entry);
+      }
+      return entry;
+    }
+
+    /** Adds fields to an event already recorded (e.g. a call's result once it returned). */
+    synchronized void amend(Map<String, Object> event, Object... fields) {
+      if (!frozen) {
+        event.putAll(map(fields));
+      }
+    }
+
+    synchronized void message(String text, byte[] binary) {
+      if (frozen) {
+        return;
+      }
+      Map<String, Object> entry = describe(text, binary);
+      Map<String, Object> event =
+          event("message", "type", entry.get("type"), "length", entry.get("length"));
+      entry.put("t_ms", event.get("t_ms"));
+      messages.add(entry);
+    }
+
+    synchronized void put(String key, Object value) {
+      if (!frozen) {
+        data.put(key, value);
+      }
+    }
+
+    synchronized Object get(String key) {
+      return data.get(key);
+    }
+
+    synchronized Map<String, Object> finish() {
+      if (!frozen) {
+        data.put("duration_ms", nowMs());
+        frozen = true;
+      }
+      return data;
+    }
+  }
+
+  // ------------------------------------------------------------------ a callback library's job
+
+  /**
+   * One job against a library that delivers events to callbacks on its own reader thread.
+   *
+   * <p>The "application" is the callbacks: the receive knobs are honoured by blocking the
+   * library's callback thread, which is what an application that is busy in its handler does.
+   * recv_delay_ms blocks the open callback (after the send knob), so the library reads nothing
+   * more until it returns; recv_pace_ms blocks each message callback after the message was
+   * recorded (and echoed). The main thread only watches: it ends receiving on the library's end
+   * signal, on recv_timeout_ms without a message (the clock runs only while no callback is busy),
+   * or at max_messages, then makes the final close (a library that does not answer the server's
+   * close frame itself gets that answer from the callback that reported the frame).
+   *
+   * <p>Subclasses connect, send and close through the library and call the on* methods from
+   * the library's callbacks.
+   */
+  abstract static class CallbackJob {
+    final Job job;
+    final Observation obs;
+    private final Object lock = new Object();
+    private final long deadlineNanos;
+    /** The close_first after_ms timer, started by the open callback. */
+    private volatile ScheduledExecutorService timer;
+
+    // Guarded by lock.
+    private boolean connectDone;
+    private boolean opened;
+    private boolean recvStarted;
+    private boolean inCallback;
+    private boolean stopped;
+    private boolean finished;
+    private boolean aborted;
+    private Throwable firstError;
+    private boolean connectErrorMissing;
+    private long lastActivity;
+    private long received;
+    private String end;
+    private String closeSource = "none";
+    private boolean finalCloseCalled;
+
+    CallbackJob(Job job, Observation obs) {
+      this.job = job;
+      this.obs = obs;
+      long now = System.nanoTime();
+      this.deadlineNanos =
+          job.deadlineMs > 0
+              ? now + TimeUnit.MILLISECONDS.toNanos(job.deadlineMs - DEADLINE_MARGIN_MS)
+              : Long.MAX_VALUE;
+    }
+
+    // -- what a library adapter provides
+
+    /** Starts connecting and returns; the library then calls back onOpen or a failure. */
+    abstract void connect() throws Exception;
+
+    abstract boolean sendText(String text) throws Exception;
+
+    abstract boolean sendBinary(byte[] data) throws Exception;
+
+    abstract boolean sendPing(byte[] payload) throws Exception;
+
+    /** The application's close: code null = the library's close with no code. */
+    abstract boolean close(Integer code, String reason) throws Exception;
+
+    /** The adapter's own close at the end of a job, as a plain application does it. */
+    abstract boolean finalClose() throws Exception;
+
+    /** finalClose() in words, for the close_call event, e.g. "WebSocket.close(1000, null)". */
+    abstract String finalCloseApi();
+
+    /**
+     * Whether the library answers the server's close frame by itself. When it does not (OkHttp),
+     * the application answers from the callback that reported it, as the library's own samples
+     * do; otherwise the final close comes after receiving ended.
+     */
+    abstract boolean answersCloseItself();
+
+    /** Tear the connection down without a closing handshake (deadline reached). */
+    abstract void abort();
+
+    // -- callbacks (library threads)
+
+    /** The opening handshake succeeded. Runs the send knob, close_first 0, then the delay. */
+    void onOpen(String subprotocol) {
+      long openNanos = System.nanoTime();
+      synchronized (lock) {
+        if (connectDone) {
+          return;
+        }
+        connectDone = true;
+        opened = true;
+        obs.put("connected", true);
+        obs.put("subprotocol", subprotocol);
+        obs.event("open");
+        lock.notifyAll();
+      }
+      for (SendItem item : job.send) {
+        try {
+          boolean ok;
+          if (item.kind.equals("text")) {
+            ok = sendText(item.text);
+          } else if (item.kind.equals("binary")) {
+            ok = sendBinary(item.bytes);
+          } else {
+            ok = sendPing(item.bytes);
+          }
+          obs.event("send", "kind", item.kind, "accepted", ok);
+        } catch (Exception ex) {
+          obs.event("send", "kind", item.kind, "error", errorInfo(ex));
+        }
+      }
+      CloseFirst cf = job.closeFirst;
+      if (cf != null && cf.afterMessages == 0) {
+        closeFirst();
+      } else if (cf != null && cf.afterMs >= 0) {
+        long wait = Math.max(0, cf.afterMs - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - openNanos));
+        timer =
+            Executors.newSingleThreadScheduledExecutor(
+                r -> {
+                  Thread t = new Thread(r, "wsreplay close_first timer");
+                  t.setDaemon(true);
+                  return t;
+                });
+        timer.schedule(this::closeFirst, wait, TimeUnit.MILLISECONDS);
+      }
+      if (job.recvDelayMs > 0) {
+        sleepUntil(openNanos + TimeUnit.MILLISECONDS.toNanos(job.recvDelayMs));
+      }
+      synchronized (lock) {
+        recvStarted = true;
+        lastActivity = System.nanoTime();
+        obs.event("recv_start");
+        lock.notifyAll();
+      }
+    }
+
+    /** One data message (text != null: text, else binary). */
+    void onMessage(String text, byte[] binary) {
+      boolean atMax;
+      long count;
+      synchronized (lock) {
+        if (stopped || !opened) {
+          return; // the application stopped receiving: later messages are not its business
+        }
+        obs.message(text, binary);
+        count = ++received;
+        atMax = count >= job.maxMessages;
+        inCallback = true;
+      }
+      try {
+        if (job.echo) {
+          String type = text != null ? "text" : "binary";
+          try {
+            boolean ok = text != null ? sendText(text) : sendBinary(binary);
+            obs.event("echo", "type", type, "accepted", ok);
+          } catch (Exception ex) {
+            obs.event("echo", "type", type, "error", errorInfo(ex));
+          }
+        }
+        CloseFirst cf = job.closeFirst;
+        if (cf != null && cf.afterMessages == count) {
+          closeFirst();
+        }
+        if (atMax) {
+          synchronized (lock) {
+            stopped = true;
+            if (end == null) {
+              end = "max_messages";
+              obs.event("max_messages");
+            }
+            lock.notifyAll();
+          }
+        } else if (job.recvPaceMs > 0) {
+          sleepUntil(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(job.recvPaceMs));
+        }
+      } finally {
+        synchronized (lock) {
+          inCallback = false;
+          lastActivity = System.nanoTime();
+          lock.notifyAll();
+        }
+      }
+    }
+
+    /**
+     * The library signalled the end of receiving: a close frame arrived (code and reason as the
+     * library gives them) or the connection failed (hasClose false, error set).
+     */
+    void onEnd(String callback, boolean hasClose, Integer code, String reason, Throwable error) {
+      boolean answer;
+      synchronized (lock) {
+        Map<String, Object> fields = map("callback", callback, "code", code);
+        if (hasClose) {
+          fields.put("reason", reason);
+        }
+        if (error != null) {
+          fields.put("type", error.getClass().getName());
+        }
+        if (!connectDone) {
+          connectDone = true;
+          finished = true;
+          obs.event("connect_failed", flatten(fields));
+          obs.put("end", "connect_failed");
+          if (error == null) {
+            error = firstError;
+          }
+          if (error != null) {
+            obs.put("error", errorInfo(error));
+          } else {
+            connectErrorMissing = true;
+            obs.put(
+                "error",
+                map("type", callback, "message", "code " + code + (reason != null ? ": " + reason : "")));
+          }
+          lock.notifyAll();
+          return;
+        }
+        if (hasClose && closeSource.equals("none") && !aborted) {
+          obs.put("close", map("code", code, "reason", reason));
+          closeSource = callback;
+        }
+        if (error != null && obs.get("error") == null) {
+          obs.put("error", errorInfo(error));
+        }
+        if (end == null && !stopped) {
+          end = "closed";
+          stopped = true;
+          obs.event("closed", flatten(fields));
+        } else {
+          obs.event("callback", flatten(fields));
+        }
+        answer = hasClose && !answersCloseItself() && !finalCloseCalled && !finished && !aborted;
+        if (answer) {
+          finalCloseCalled = true;
+        }
+        lock.notifyAll();
+      }
+      if (answer) {
+        callFinalClose(callback);
+      }
+    }
+
+    /** The adapter's own close; ``callback`` names the callback it is made from, if any. */
+    private void callFinalClose(String callback) {
+      Map<String, Object> event = obs.event("close_call", "by", "adapter", "api", finalCloseApi());
+      if (callback != null) {
+        obs.amend(event, "in", callback);
+      }
+      try {
+        obs.amend(event, "accepted", finalClose());
+      } catch (Exception ex) {
+        obs.amend(event, "error", errorInfo(ex));
+      }
+    }
+
+    /** The library says the connection is over (nothing more will be called back). */
+    void onFinished(String callback, boolean hasClose, Integer code, String reason, Throwable error) {
+      onEnd(callback, hasClose, code, reason, error);
+      synchronized (lock) {
+        finished = true;
+        lock.notifyAll();
+      }
+    }
+
+    /**
+     * The library reported a failure that ends the connection: before the open, connecting failed
+     * (with the HTTP status when the library gives one); after it, receiving and the connection end.
+     */
+    void onFailed(String callback, Throwable error, Integer httpStatus) {
+      synchronized (lock) {
+        if (!connectDone && httpStatus != null) {
+          obs.put("http_status", httpStatus);
+        }
+      }
+      onFinished(callback, false, null, null, error);
+    }
+
+    /** Something the library reported without ending the connection (e.g. onError first). */
+    void noteError(String callback, Throwable error) {
+      synchronized (lock) {
+        if (firstError == null) {
+          firstError = error;
+          lock.notifyAll();
+        }
+        obs.event("callback", "callback", callback, "type", error.getClass().getName(),
+            "message", String.valueOf(error.getMessage()));
+        if (connectDone && obs.get("error") == null) {
+          obs.put("error", errorInfo(error));
+        }
+      }
+    }
+
+    private static Object[] flatten(Map<String, Object> fields) {
+      Object[] out = new Object[fields.size() * 2];
+      int k = 0;
+      for (Map.Entry<String, Object> entry : fields.entrySet()) {
+        out[k++] = entry.getKey();
+        out[k++] = entry.getValue();
+      }
+      return out;
+    }
+
+    private void closeFirst() {
+      CloseFirst cf = job.closeFirst;
+      synchronized (lock) {
+        if (finished) {
+          return;
+        }
+      }
+      Map<String, Object> event =
+          obs.event("close_call", "by", "close_first", "code", cf.code, "reason", cf.reason);
+      try {
+        obs.amend(event, "accepted", close(cf.code, cf.reason));
+      } catch (Exception ex) {
+        obs.amend(event, "error", errorInfo(ex));
+      }
+    }
+
+    private static void sleepUntil(long whenNanos) {
+      while (true) {
+        long left = whenNanos - System.nanoTime();
+        if (left <= 0) {
+          return;
+        }
+        try {
+          TimeUnit.NANOSECONDS.sleep(left);
+        } catch (InterruptedException ex) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+
+    // -- the main thread
+
+    /** Runs the job to its end; the observation is complete afterwards. */
+    void run() throws Exception {
+      obs.start();
+      try {
+        connect();
+      } catch (Exception ex) {
+        onFailed("connect", ex, null);
+      }
+      long openBy = Math.min(deadlineNanos, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(OPEN_TIMEOUT_MS));
+      // Never call into the library while holding lock: its threads call back into this
+      // object while holding their own locks.
+      boolean open;
+      synchronized (lock) {
+        while (!connectDone && waitUntil(openBy)) {
+          // waiting for open or failure
+        }
+        if (!connectDone) {
+          connectDone = true;
+          finished = true;
+          obs.event("connect_failed", "callback", "none");
+          obs.put("end", "connect_failed");
+          obs.put("error", map("type", "timeout", "message",
+              "the library reported neither open nor failure within "
+                  + TimeUnit.NANOSECONDS.toMillis(openBy - obs.startNanos()) + " ms"));
+        }
+        open = opened;
+        if (open) {
+          receive();
+        } else if (connectErrorMissing) {
+          // Some libraries report the failed connect (close callback) before the exception
+          // (error callback) from another thread: give the exception a moment to arrive.
+          long graceBy = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CONNECT_ERROR_GRACE_MS);
+          while (firstError == null && waitUntil(graceBy)) {
+            // waiting for the error callback
+          }
+          if (firstError != null) {
+            obs.put("error", errorInfo(firstError));
+          }
+        }
+      }
+      if (!open) {
+        stopTimer();
+        abortQuietly();
+        return;
+      }
+      finish();
+    }
+
+    /** Waits (lock held) until notified or whenNanos; false once whenNanos has passed. */
+    private boolean waitUntil(long whenNanos) throws InterruptedException {
+      long left = whenNanos - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      TimeUnit.NANOSECONDS.timedWait(lock, left);
+      return true;
+    }
+
+    private void receive() throws InterruptedException {
+      long timeoutNanos = TimeUnit.MILLISECONDS.toNanos(job.recvTimeoutMs);
+      while (end == null) {
+        long now = System.nanoTime();
+        if (now >= deadlineNanos) {
+          end = "timeout";
+          obs.event("timeout", "cause", "the job's deadline_ms");
+          break;
+        }
+        if (!recvStarted || inCallback) {
+          waitUntil(deadlineNanos);
+          continue;
+        }
+        long due = lastActivity + timeoutNanos;
+        if (now >= due) {
+          end = "timeout";
+          obs.event("timeout");
+          break;
+        }
+        waitUntil(Math.min(due, deadlineNanos));
+      }
+      stopped = true;
+      obs.put("end", end);
+    }
+
+    private void finish() throws InterruptedException {
+      stopTimer();
+      boolean call;
+      synchronized (lock) {
+        call = !finalCloseCalled;
+        finalCloseCalled = true;
+      }
+      if (call) {
+        callFinalClose(null);
+      }
+      synchronized (lock) {
+        while (!finished && waitUntil(deadlineNanos)) {
+          // waiting for the library to finish the closing handshake
+        }
+        if (!finished) {
+          obs.event("close_timeout");
+        }
+      }
+      if (!isFinished()) {
+        abortQuietly();
+      }
+      synchronized (lock) {
+        obs.event("close_done", "source", closeSource);
+      }
+    }
+
+    private boolean isFinished() {
+      synchronized (lock) {
+        return finished;
+      }
+    }
+
+    private void stopTimer() {
+      if (timer != null) {
+        timer.shutdownNow();
+      }
+    }
+
+    private void abortQuietly() {
+      synchronized (lock) {
+        aborted = true; // what the library reports after this is the adapter's doing
+      }
+      try {
+        abort();
+      } catch (RuntimeException ex) {
+        log("abort failed: " + ex);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  /** Runs one job of a library; returns the observation line. */
+  interface Runner {
+    CallbackJob make(Job job, Observation obs) throws Exception;
+  }
+
+  @SuppressWarnings("unchecked")
+  static Map<String, Object> runJob(String line, Abilities can, Runner runner) {
+    Object id = null;
+    Observation obs = null;
+    try {
+      Object parsed;
+      try {
+        parsed = Json.parse(line);
+      } catch (IllegalArgumentException ex) {
+        throw new BadJob("job line is not JSON: " + ex.getMessage());
+      }
+      if (!(parsed instanceof Map)) {
+        throw new BadJob("job line is not a JSON object");
+      }
+      Map<String, Object> raw = (Map<String, Object>) parsed;
+      id = raw.get("id");
+      obs = new Observation(id);
+      Job job = Job.parse(raw, can);
+      if (!job.unsupported.isEmpty()) {
+        obs.put("unsupported", job.unsupported);
+        obs.put("end", "unsupported");
+        return obs.finish();
+      }
+      runner.make(job, obs).run();
+      return obs.finish();
+    } catch (Throwable ex) {
+      String message;
+      if (ex instanceof BadJob) {
+        log("bad job " + id + ": " + ex.getMessage());
+        message = "bad job: " + ex.getMessage();
+      } else {
+        log("adapter error on job " + id + ": " + traceback(ex));
+        message = traceback(ex);
+      }
+      if (obs == null) {
+        obs = new Observation(id);
+      }
+      obs.put("end", "adapter_error");
+      obs.put("error", map("type", ex.getClass().getName(), "message", message));
+      return obs.finish();
+    }
+  }
+
+  /** Reads job lines until EOF, one observation line out per job. */
+  static void serve(Out out, Abilities can, Runner runner) throws IOException {
+    BufferedReader in = jobReader();
+    String line;
+    while ((line = in.readLine()) != null) {
+      line = line.trim();
+      if (line.isEmpty()) {
+        continue;
+      }
+      out.emit(runJob(line, can, runner));
+    }
+  }
+}

@@ -1,0 +1,212 @@
+// wsreplay adapter for OkHttp's WebSocket client:
+// OkHttpClient.newWebSocket(Request, WebSocketListener).
+//
+// Speaks the contract in harness/adapters/README.md (the shared parts are in
+// Contract.java). OkHttp is callback-based: it reads frames on one thread per
+// web socket and calls the listener there, so "the application has not read
+// yet" is modelled by the listener not returning yet — see README.md.
+//
+// Choices that shape what the application sees:
+// - pingInterval stays at OkHttp's default, 0 (no keepalive pings), so only
+//   the scenario's frames are on the wire; there is no public API to send a
+//   ping, so a "ping" item in the send knob is reported unsupported.
+// - proxy(Proxy.NO_PROXY): the scenario server is reached directly.
+// - Everything else (timeouts, retry, minimumDeflateSize, close timeout)
+//   stays at the library's defaults; the adapter cuts its own final wait at
+//   the job's deadline and then calls cancel().
+// - OkHttp's close(code, reason) needs a code, so close_first with code null
+//   is reported unsupported. The adapter's own final close is close(1000, null).
+
+import java.net.Proxy;
+import java.util.Map;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+import okhttp3.WebSocket;
+import okhttp3.WebSocketListener;
+import okio.ByteString;
+
+public final class Adapter {
+  private Adapter() {}
+
+  static final String ADAPTER = "java-okhttp";
+  static final String API = "okhttp3.OkHttpClient.newWebSocket(Request, WebSocketListener)";
+
+  /** The version OkHttp reports about itself (OkHttp.VERSION, or the 3.x user agent). */
+  static String libraryVersion() {
+    String[][] places = {
+      {"okhttp3.OkHttp", "VERSION"},
+      {"okhttp3.internal.Version", "userAgent"},
+      {"okhttp3.internal.VersionKt", "userAgent"},
+    };
+    for (String[] place : places) {
+      try {
+        Class<?> cls = Class.forName(place[0]);
+        Object value = null;
+        try {
+          value = cls.getField(place[1]).get(null);
+        } catch (NoSuchFieldException | NullPointerException ex) {
+          for (String name : new String[] {place[1], "get" + place[1]}) {
+            try {
+              value = cls.getMethod(name).invoke(null);
+              break;
+            } catch (NoSuchMethodException | NullPointerException ignored) {
+              // try the next form
+            }
+          }
+          if (value == null) {
+            Object instance = cls.getField("INSTANCE").get(null);
+            value = cls.getMethod("get" + place[1]).invoke(instance);
+          }
+        }
+        if (value != null) {
+          String text = value.toString();
+          return text.startsWith("okhttp/") ? text.substring("okhttp/".length()) : text;
+        }
+      } catch (ReflectiveOperationException | RuntimeException ex) {
+        // not in this version
+      }
+    }
+    return "unknown";
+  }
+
+  /** One job: one web socket, one listener. */
+  static final class OkJob extends Contract.CallbackJob {
+    private final OkHttpClient client;
+    private volatile WebSocket ws;
+
+    OkJob(OkHttpClient base, Contract.Job job, Contract.Observation obs) throws Exception {
+      super(job, obs);
+      OkHttpClient.Builder builder = base.newBuilder();
+      if (job.url.startsWith("wss:") && job.caFile != null) {
+        Contract.Trust trust = new Contract.Trust(job.caFile);
+        builder.sslSocketFactory(trust.context.getSocketFactory(), trust.manager);
+      }
+      client = builder.build();
+    }
+
+    @Override
+    void connect() {
+      Request.Builder request = new Request.Builder().url(job.url);
+      if (!job.subprotocols.isEmpty()) {
+        request.header("Sec-WebSocket-Protocol", String.join(", ", job.subprotocols));
+      }
+      ws = client.newWebSocket(request.build(), new Listener());
+    }
+
+    @Override
+    boolean sendText(String text) {
+      return ws.send(text);
+    }
+
+    @Override
+    boolean sendBinary(byte[] data) {
+      return ws.send(ByteString.of(data));
+    }
+
+    @Override
+    boolean sendPing(byte[] payload) {
+      throw new UnsupportedOperationException("OkHttp has no API to send a ping");
+    }
+
+    @Override
+    boolean close(Integer code, String reason) {
+      return ws.close(code, reason);
+    }
+
+    @Override
+    boolean finalClose() {
+      return ws.close(1000, null);
+    }
+
+    @Override
+    String finalCloseApi() {
+      return "WebSocket.close(1000, null)";
+    }
+
+    @Override
+    boolean answersCloseItself() {
+      return false;
+    }
+
+    @Override
+    void abort() {
+      WebSocket current = ws;
+      if (current != null) {
+        current.cancel();
+      }
+    }
+
+    final class Listener extends WebSocketListener {
+      @Override
+      public void onOpen(WebSocket webSocket, Response response) {
+        ws = webSocket;
+        OkJob.this.onOpen(response.header("Sec-WebSocket-Protocol"));
+      }
+
+      @Override
+      public void onMessage(WebSocket webSocket, String text) {
+        OkJob.this.onMessage(text, null);
+      }
+
+      @Override
+      public void onMessage(WebSocket webSocket, ByteString bytes) {
+        OkJob.this.onMessage(null, bytes.toByteArray());
+      }
+
+      @Override
+      public void onClosing(WebSocket webSocket, int code, String reason) {
+        onEnd("onClosing", true, code, reason, null);
+      }
+
+      @Override
+      public void onClosed(WebSocket webSocket, int code, String reason) {
+        onFinished("onClosed", true, code, reason, null);
+      }
+
+      @Override
+      public void onFailure(WebSocket webSocket, Throwable t, Response response) {
+        Integer status = null;
+        if (response != null) {
+          status = response.code();
+          response.close();
+        }
+        onFailed("onFailure", t, status);
+      }
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    Contract.Out out = new Contract.Out();
+    String version;
+    OkHttpClient base;
+    try {
+      version = libraryVersion();
+      base = new OkHttpClient.Builder().proxy(Proxy.NO_PROXY).build();
+    } catch (LinkageError ex) {
+      out.emit(
+          Contract.map(
+              "event", "unsupported",
+              "adapter", ADAPTER,
+              "version", null,
+              "reason", "cannot load OkHttp: " + ex));
+      System.exit(Contract.EXIT_UNSUPPORTED);
+      return;
+    }
+    Map<String, Object> ready =
+        Contract.map(
+            "event", "ready",
+            "adapter", ADAPTER,
+            "library", "okhttp",
+            "version", version,
+            "api", API,
+            "language", Contract.javaVersion());
+    out.emit(ready);
+    Contract.Abilities can = new Contract.Abilities();
+    can.sendPing = false;
+    can.closeWithoutCode = false;
+    Contract.serve(out, can, (job, obs) -> new OkJob(base, job, obs));
+    // OkHttp's dispatcher threads are not daemons: leave without waiting for them.
+    System.exit(0);
+  }
+}

@@ -1,0 +1,235 @@
+// wsreplay adapter for Java-WebSocket (org.java-websocket:Java-WebSocket):
+// a WebSocketClient subclass with onOpen/onMessage/onClose/onError.
+//
+// Speaks the contract in harness/adapters/README.md (the shared parts are in
+// Contract.java). Java-WebSocket is callback-based: one thread per client
+// reads the socket, decodes every frame of what it read and calls the
+// callbacks there, so "the application has not read yet" is modelled by the
+// callback not returning yet — see README.md.
+//
+// Choices that shape what the application sees:
+// - setConnectionLostTimeout(0): the library's keepalive pings would add
+//   frames the scenario did not script.
+// - A Draft_6455 with no extensions; with subprotocols, one Protocol per
+//   offered name (and nothing else, so the library insists on one of them).
+// - TLS: setSocketFactory(SSLContext trusting only the job's CA) where the
+//   version has it (1.4.0+), else setSocket(factory.createSocket()), the way
+//   those versions' own examples do it. Hostname checking is whatever the
+//   version does (1.5.0+: endpoint identification "HTTPS").
+// - Everything else at the library's defaults. The adapter's own final close
+//   is close() (1000); at the job's deadline it calls closeConnection(1006).
+
+import java.io.File;
+import java.lang.reflect.Method;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.jar.JarFile;
+import java.util.jar.Manifest;
+import java.util.zip.ZipEntry;
+import javax.net.SocketFactory;
+import javax.net.ssl.SSLSocketFactory;
+import org.java_websocket.client.WebSocketClient;
+import org.java_websocket.drafts.Draft;
+import org.java_websocket.drafts.Draft_6455;
+import org.java_websocket.extensions.IExtension;
+import org.java_websocket.framing.PingFrame;
+import org.java_websocket.handshake.ServerHandshake;
+import org.java_websocket.protocols.IProtocol;
+import org.java_websocket.protocols.Protocol;
+
+public final class Adapter {
+  private Adapter() {}
+
+  static final String ADAPTER = "java-websocket";
+  static final String API = "org.java_websocket.client.WebSocketClient (onOpen/onMessage/onClose/onError)";
+  static final int ABNORMAL_CLOSE = 1006;
+
+  /** The version in the library's own jar: its Maven pom.properties, else its manifest. */
+  static String libraryVersion() {
+    try {
+      File jar = new File(WebSocketClient.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      try (JarFile file = new JarFile(jar)) {
+        ZipEntry props =
+            file.getEntry("META-INF/maven/org.java-websocket/Java-WebSocket/pom.properties");
+        if (props != null) {
+          java.util.Properties p = new java.util.Properties();
+          p.load(file.getInputStream(props));
+          if (p.getProperty("version") != null) {
+            return p.getProperty("version");
+          }
+        }
+        Manifest manifest = file.getManifest();
+        if (manifest != null) {
+          for (String key : new String[] {"Bundle-Version", "Implementation-Version"}) {
+            String value = manifest.getMainAttributes().getValue(key);
+            if (value != null) {
+              return value;
+            }
+          }
+        }
+      }
+    } catch (Exception ex) {
+      Contract.log("cannot read the library's version: " + ex);
+    }
+    String fromPackage = WebSocketClient.class.getPackage().getImplementationVersion();
+    return fromPackage != null ? fromPackage : "unknown";
+  }
+
+  /** One job: one WebSocketClient (they are single-use). */
+  static final class JwJob extends Contract.CallbackJob {
+    private final Client client;
+
+    JwJob(Contract.Job job, Contract.Observation obs) throws Exception {
+      super(job, obs);
+      Draft draft;
+      if (job.subprotocols.isEmpty()) {
+        draft = new Draft_6455();
+      } else {
+        List<IProtocol> protocols = new ArrayList<>();
+        for (String name : job.subprotocols) {
+          protocols.add(new Protocol(name));
+        }
+        draft = new Draft_6455(Collections.<IExtension>emptyList(), protocols);
+      }
+      client = new Client(new URI(job.url), draft);
+      client.setConnectionLostTimeout(0);
+      if (job.url.startsWith("wss:") && job.caFile != null) {
+        SSLSocketFactory factory = new Contract.Trust(job.caFile).context.getSocketFactory();
+        Method setter = null;
+        try {
+          setter = WebSocketClient.class.getMethod("setSocketFactory", SocketFactory.class);
+        } catch (NoSuchMethodException ex) {
+          // before 1.4.0: an unconnected SSL socket, which the client connects itself
+        }
+        if (setter != null) {
+          setter.invoke(client, factory);
+        } else {
+          client.setSocket(factory.createSocket());
+        }
+      }
+    }
+
+    @Override
+    void connect() {
+      client.connect();
+    }
+
+    @Override
+    boolean sendText(String text) {
+      client.send(text);
+      return true;
+    }
+
+    @Override
+    boolean sendBinary(byte[] data) {
+      client.send(data);
+      return true;
+    }
+
+    @Override
+    boolean sendPing(byte[] payload) {
+      PingFrame ping = new PingFrame();
+      ping.setPayload(ByteBuffer.wrap(payload));
+      client.sendFrame(ping);
+      return true;
+    }
+
+    @Override
+    boolean close(Integer code, String reason) {
+      if (code == null) {
+        client.close();
+      } else if (reason == null) {
+        client.close(code);
+      } else {
+        client.close(code, reason);
+      }
+      return true;
+    }
+
+    @Override
+    boolean finalClose() {
+      client.close();
+      return true;
+    }
+
+    @Override
+    String finalCloseApi() {
+      return "WebSocketClient.close()";
+    }
+
+    @Override
+    boolean answersCloseItself() {
+      return true;
+    }
+
+    @Override
+    void abort() {
+      client.closeConnection(ABNORMAL_CLOSE, "wsreplay adapter: job deadline reached");
+    }
+
+    final class Client extends WebSocketClient {
+      Client(URI uri, Draft draft) {
+        super(uri, draft);
+      }
+
+      @Override
+      public void onOpen(ServerHandshake handshake) {
+        String agreed = null;
+        Draft used = getConnection().getDraft();
+        if (used instanceof Draft_6455) {
+          IProtocol protocol = ((Draft_6455) used).getProtocol();
+          if (protocol != null && !protocol.getProvidedProtocol().isEmpty()) {
+            agreed = protocol.getProvidedProtocol();
+          }
+        }
+        JwJob.this.onOpen(agreed);
+      }
+
+      @Override
+      public void onMessage(String message) {
+        JwJob.this.onMessage(message, null);
+      }
+
+      @Override
+      public void onMessage(ByteBuffer bytes) {
+        byte[] data = new byte[bytes.remaining()];
+        bytes.get(data);
+        JwJob.this.onMessage(null, data);
+      }
+
+      @Override
+      public void onClosing(int code, String reason, boolean remote) {
+        obs.event("callback", "callback", "onClosing", "code", code, "reason", reason, "remote", remote);
+      }
+
+      @Override
+      public void onClose(int code, String reason, boolean remote) {
+        onFinished("onClose", true, code, reason, null);
+      }
+
+      @Override
+      public void onError(Exception ex) {
+        noteError("onError", ex);
+      }
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    Contract.Out out = new Contract.Out();
+    String version = libraryVersion();
+    out.emit(
+        Contract.map(
+            "event", "ready",
+            "adapter", ADAPTER,
+            "library", "Java-WebSocket",
+            "version", version,
+            "api", API,
+            "language", Contract.javaVersion()));
+    Contract.Abilities can = new Contract.Abilities();
+    Contract.serve(out, can, JwJob::new);
+    System.exit(0);
+  }
+}
