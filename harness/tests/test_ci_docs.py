@@ -494,8 +494,8 @@ def test_compare_exit_codes(runs: dict[str, tuple[Path, int]], tmp_path: Path) -
 
 
 @pytest.mark.e2e
-def test_compare_of_two_sides_that_never_ran_exits_0(tmp_path: Path) -> None:
-    """What the docs' guard is for: error on both sides is 'unchanged'."""
+def test_compare_of_two_sides_that_never_ran_exits_2(tmp_path: Path) -> None:
+    """A side whose client could not be prepared makes no comparison: exit 2."""
     empty = tmp_path / "empty"  # no go.mod, no chromium binary: neither can be prepared
     empty.mkdir()
     specs = [f"go-gorilla@path:{empty}", f"chromium@path:{empty}"]
@@ -509,7 +509,8 @@ def test_compare_of_two_sides_that_never_ran_exits_0(tmp_path: Path) -> None:
         "compare", run_dir, run_dir, "--old-client", specs[0], "--new-client", specs[1],
         "--out", str(tmp_path / "compare"),
     )  # fmt: skip
-    assert compare.returncode == 0, compare.stderr
+    assert compare.returncode == 2, compare.stderr
+    assert f"cannot compare: OLD client {specs[0]} did not run" in compare.stderr
     assert "jq -s -e 'all(.[].clients[]; .status == \"ok\")'" in ci_text()
 
 
