@@ -123,7 +123,8 @@ static void log_simple(wsr_session *s, const char *dir, const char *type)
 
 static json_t *bytes_string(const uint8_t *p, size_t len)
 {
-    json_t *j = json_stringn((const char *)p, len);
+    /* An empty message's buffer may be NULL: still an empty string. */
+    json_t *j = len ? json_stringn((const char *)p, len) : json_string("");
     return j ? j : json_null();
 }
 

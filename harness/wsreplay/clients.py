@@ -4,8 +4,8 @@ A client spec is ``ADAPTER[@VERSION]`` (``python-websockets@14.0``,
 ``node-ws``) or ``ADAPTER@path:DIR`` (a local checkout of the library, for
 maintainers testing their own change); no version means the newest release.
 
-Adapters describe themselves: every folder under ``harness/adapters/`` holds
-an ``adapter.json`` manifest naming one or more adapters (name, language,
+Adapters describe themselves: every adapter folder under ``harness/adapters/``
+holds an ``adapter.json`` manifest naming one or more adapters (name, language,
 package, entry point, the versions where its API exists). Installing a
 library version is the business of the language's installer
 (`wsreplay.installers`). So adding a library is one adapter folder, and

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import re
@@ -34,7 +35,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from . import installers
@@ -44,13 +45,16 @@ __all__ = [
     "PyEnvError",
     "VersionNotFound",
     "available_versions",
+    "build_requires",
     "cache_root",
     "ensure_env",
+    "ensure_path_env",
     "env_dir",
     "env_python",
     "is_prerelease",
     "nearest_versions",
     "parse_pip_index_output",
+    "path_env_dir",
     "resolve_version",
     "version_key",
 ]
@@ -506,3 +510,176 @@ def _move_into_place(tmp: Path, target: Path) -> None:
                 continue
             raise
     raise InstallError(f"cannot move the new env into place at {target}")
+
+
+# --------------------------------------------------------------------------
+# local checkouts (ADAPTER@path:DIR)
+
+#: What PEP 517 says to build with when a project names no build backend.
+DEFAULT_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
+
+
+def path_env_dir(package: str, directory: Path) -> Path:
+    """The env for a checkout: one per (package, absolute directory), named by a hash.
+
+    Kept in ``python/paths/`` so it never looks like a released version's env.
+    """
+    absolute = str(Path(directory).expanduser().resolve())
+    digest = hashlib.sha256(absolute.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return cache_root() / "python" / "paths" / f"{_safe_name(package)}-{digest}"
+
+
+def build_requires(directory: Path) -> list[str]:
+    """The checkout's ``[build-system] requires`` (PEP 518), or PEP 517's default."""
+    pyproject = Path(directory) / "pyproject.toml"
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11: assume the default backend
+        return list(DEFAULT_BUILD_REQUIRES)
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return list(DEFAULT_BUILD_REQUIRES)
+    except (OSError, ValueError) as exc:
+        raise InstallError(f"cannot read {pyproject}: {exc}") from exc
+    system = data.get("build-system")
+    if not isinstance(system, dict) or "requires" not in system:
+        return list(DEFAULT_BUILD_REQUIRES)
+    requires = system["requires"]
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        raise InstallError(f"{pyproject}: [build-system] requires is not a list of strings")
+    return requires
+
+
+@contextlib.contextmanager
+def _env_lock(target: Path) -> Iterator[None]:
+    """Serialize installs into one env across processes (an flock beside it)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, as for the atomic rename fallback
+        yield
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _pip(python: Path, *args: str) -> list[str]:
+    return [
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-input",
+        "--disable-pip-version-check",
+        "--timeout",
+        str(PIP_NETWORK_TIMEOUT_S),
+        *args,
+    ]
+
+
+def _install_checkout(
+    python: Path, package: str, directory: Path, first: bool, timeout: float
+) -> None:
+    """Build requirements into the env, then the checkout itself, built in place.
+
+    The build runs without pip's build isolation, against the build
+    requirements installed in the env: a reinstall needs no network once
+    they are there, and takes seconds. The first install brings the
+    package's dependencies; later ones (``--no-deps --force-reinstall``)
+    replace only the package, so a maintainer's edits are picked up.
+    """
+    # "wheel": what setuptools < 70.1 asks for dynamically to build a wheel,
+    # which pip only installs by itself with build isolation.
+    requires = [*build_requires(directory), "wheel"]
+    if requires:
+        _run(
+            _pip(python, *requires),
+            f"pip install {' '.join(requires)} (build requirements of {directory})",
+            timeout,
+        )
+    mode = [] if first else ["--no-deps", "--force-reinstall"]
+    _run(
+        _pip(python, "--no-build-isolation", *mode, str(directory)),
+        f"pip install {' '.join([*mode, str(directory)])} ({package} from a checkout)",
+        timeout,
+    )
+
+
+def ensure_path_env(
+    package: str,
+    directory: Path,
+    log: Callable[[str], None] = _no_log,
+    *,
+    timeout: float = INSTALL_TIMEOUT_S,
+) -> tuple[Path, str]:
+    """(python of a venv holding ``package`` built from ``directory``, its version).
+
+    One venv per absolute directory, cached like a release's env (built in a
+    temporary directory, marker written last, renamed into place). Unlike a
+    release, a checkout changes: every call reinstalls it
+    (``pip install --no-deps --force-reinstall DIR``), under a lock so
+    parallel runs do not install into the same env at once. The version is
+    what the installed package reports (its metadata), and `InstallError`
+    is raised if ``directory`` does not install ``package`` at all. pip
+    builds in the checkout, so the usual build leftovers (``build/``,
+    ``*.egg-info``) may appear there.
+    """
+    directory = Path(directory).expanduser().resolve()
+    if not directory.is_dir():
+        raise InstallError(f"{directory} is not a directory")
+    target = path_env_dir(package, directory)
+    with _env_lock(target):
+        if _is_complete(target):
+            log(f"reinstalling {package} from {directory} into {target}")
+            python = env_python(target)
+            _install_checkout(python, package, directory, first=False, timeout=timeout)
+        else:
+            _build_path_env(package, directory, target, log, timeout)
+            python = env_python(target)
+        version = _installed_version(python, package)
+    if version is None:
+        raise InstallError(
+            f"pip install {directory} reported success, but the env holds no {package} "
+            f"(is {directory} a checkout of {package}?)"
+        )
+    return python, version
+
+
+def _build_path_env(
+    package: str, directory: Path, target: Path, log: Callable[[str], None], timeout: float
+) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(target)
+    log(f"installing {package} from {directory} into {target}")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp.chmod(0o755)
+    try:
+        _run([sys.executable, "-m", "venv", "--clear", str(tmp)], f"python -m venv {tmp}", timeout)
+        python = env_python(tmp)
+        _install_checkout(python, package, directory, first=True, timeout=timeout)
+        installed = _installed_version(python, package)
+        if installed is None:
+            raise InstallError(
+                f"pip install {directory} reported success, but the env holds no {package} "
+                f"(is {directory} a checkout of {package}?)"
+            )
+        marker = {
+            "package": package,
+            "path": str(directory),
+            "installed": installed,
+            "python": sys.version.split()[0],
+        }
+        (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+        _move_into_place(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    if not _is_complete(target):
+        raise InstallError(f"env {target} is incomplete after install")
+    log(f"installed {package} {installed} from {directory}")

@@ -1,0 +1,869 @@
+"""What every wsreplay Python adapter shares: the contract, the knobs, the receive loop.
+
+The adapters in ``harness/adapters/python-*/`` each drive one client library
+in its own venv, so this module cannot be installed there: an adapter puts
+this folder on ``sys.path`` and imports it. It uses only the standard
+library and knows no client library. It holds:
+
+- the contract channel (`Out`): only contract lines reach the real stdout;
+- the job (`parse_job`): the knobs of harness/adapters/README.md, checked and
+  defaulted, and the knobs a driver cannot honour (→ ``end: unsupported``);
+- the observation (`Observation`): messages, events, timestamps;
+- the application's behaviour (`drive_async`, `drive_sync`): connect, send,
+  close first, wait, receive, pace, echo, end, close — written once, so every
+  library is driven alike. A *driver* object per library supplies the calls
+  into the library (see `AsyncDriver` / `SyncDriver`);
+- `serve`: the ready line, then one observation per job line.
+
+Timing rules shared by every driver:
+
+- ``recv_delay_ms`` / ``recv_pace_ms`` are plain sleeps with no call into the
+  library, so its own background reading goes on as in a real application.
+- ``recv_timeout_ms`` bounds each wait for the next message (and, after a
+  ``close_first`` call, the wait for the library's end signal).
+- ``close_first.after_ms`` interrupts whatever the application is doing at
+  that moment (a sleep or a receive wait; drivers must make a receive wait
+  that ends early lose nothing), calls the library's close, then receiving
+  goes on until the library signals the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import ssl
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+EXIT_UNSUPPORTED = 3
+
+KNOB_DEFAULTS: dict[str, Any] = {
+    "recv_delay_ms": 0,
+    "recv_pace_ms": 0,
+    "recv_timeout_ms": 3000,
+    "max_messages": 1000,
+    "echo": False,
+    "send": [],
+    "close_first": None,
+    "subprotocols": [],
+}
+
+#: Message content up to this many bytes is reported inline, longer ones as sha256.
+INLINE_LIMIT = 4096
+#: Kept free before the job's deadline so the observation still gets out.
+DEADLINE_MARGIN_S = 0.5
+#: The longest an adapter lets the opening handshake take (cut to the deadline).
+OPEN_TIMEOUT_S = 10.0
+
+log = logging.getLogger("wsreplay.adapter")
+
+
+class BadJob(Exception):
+    """The job line is not what the contract describes (a harness bug)."""
+
+
+# --------------------------------------------------------------------------
+# output
+
+
+class Out:
+    """The contract channel: the process's original stdout, one JSON line per write.
+
+    fd 1 and ``sys.stdout`` are pointed at stderr, so no print, log record
+    or warning from any library can corrupt the protocol.
+    """
+
+    def __init__(self) -> None:
+        sys.stdout.flush()
+        fd = os.dup(1)
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
+        self._file = os.fdopen(fd, "w", encoding="ascii", newline="\n")
+
+    def emit(self, obj: dict[str, Any]) -> None:
+        line = json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(", ", ": "))
+        self._file.write(line + "\n")
+        self._file.flush()
+
+
+def qualname(exc: BaseException) -> str:
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def error_info(exc: BaseException) -> dict[str, str]:
+    return {"type": qualname(exc), "message": str(exc) or repr(exc)}
+
+
+def describe(data: str | bytes | bytearray | memoryview) -> dict[str, Any]:
+    """A message as the contract wants it: type, byte length, content or digest."""
+    if isinstance(data, str):
+        raw = data.encode("utf-8", "surrogatepass")
+        entry: dict[str, Any] = {"type": "text", "length": len(raw)}
+        if len(raw) <= INLINE_LIMIT:
+            entry["text"] = data
+        else:
+            entry["sha256"] = hashlib.sha256(raw).hexdigest()
+        return entry
+    raw = bytes(data)
+    entry = {"type": "binary", "length": len(raw)}
+    if len(raw) <= INLINE_LIMIT:
+        entry["hex"] = raw.hex()
+    else:
+        entry["sha256"] = hashlib.sha256(raw).hexdigest()
+    return entry
+
+
+def close_from_payload(payload: bytes | None) -> dict[str, Any]:
+    """Code and reason of a raw close frame payload (no code: both null)."""
+    payload = bytes(payload or b"")
+    if len(payload) < 2:
+        return {"code": None, "reason": None}
+    return {
+        "code": int.from_bytes(payload[:2], "big"),
+        "reason": payload[2:].decode("utf-8", "replace"),
+    }
+
+
+# --------------------------------------------------------------------------
+# the job
+
+
+@dataclass(frozen=True)
+class CloseFirst:
+    """The application closes the connection itself (``close_first`` knob)."""
+
+    code: int | None
+    reason: str
+    after_messages: int | None
+    after_ms: float | None
+
+
+@dataclass(frozen=True)
+class Knobs:
+    recv_delay_ms: float = 0
+    recv_pace_ms: float = 0
+    recv_timeout_ms: float = 3000
+    max_messages: int = 1000
+    echo: bool = False
+    #: (kind, payload): ("text", str), ("binary", bytes), ("ping", bytes)
+    send: tuple[tuple[str, Any], ...] = ()
+    close_first: CloseFirst | None = None
+    subprotocols: tuple[str, ...] = ()
+    #: the knobs the job set to something other than null, false or the default
+    given: frozenset[str] = frozenset()
+
+
+@dataclass
+class Job:
+    id: Any
+    url: str
+    knobs: Knobs
+    deadline_s: float | None
+    ca_file: str | None
+    #: knobs this adapter does not even know (from a newer contract)
+    unknown: list[str] = field(default_factory=list)
+
+
+def _number(name: str, value: Any, minimum: float, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadJob(f"knob {name} must be a number, got {value!r}")
+    if value < minimum or (strict and value == minimum):
+        raise BadJob(f"knob {name} out of range: {value!r}")
+    return value
+
+
+def _send_items(value: Any) -> tuple[tuple[str, Any], ...]:
+    if not isinstance(value, list):
+        raise BadJob(f"knob send must be a list, got {value!r}")
+    items = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict) or len(item) != 1:
+            raise BadJob(f"knob send[{index}] must be one of text/hex/ping, got {item!r}")
+        ((kind, payload),) = item.items()
+        if not isinstance(payload, str):
+            raise BadJob(f"knob send[{index}].{kind} must be a string, got {payload!r}")
+        if kind == "text":
+            items.append(("text", payload))
+        elif kind == "hex":
+            try:
+                items.append(("binary", bytes.fromhex(payload)))
+            except ValueError:
+                raise BadJob(f"knob send[{index}].hex is not hex: {payload!r}") from None
+        elif kind == "ping":
+            items.append(("ping", payload.encode("utf-8")))
+        else:
+            raise BadJob(f"knob send[{index}] has unknown kind {kind!r}")
+    return tuple(items)
+
+
+def _close_first(value: Any) -> CloseFirst | None:
+    if value is None or value is False:
+        return None
+    if not isinstance(value, dict):
+        raise BadJob(f"knob close_first must be an object, got {value!r}")
+    unknown = set(value) - {"code", "reason", "after_messages", "after_ms"}
+    if unknown:
+        raise BadJob(f"knob close_first has unknown keys {sorted(unknown)}")
+    code = value.get("code")
+    if code is not None and (isinstance(code, bool) or not isinstance(code, int)):
+        raise BadJob(f"knob close_first.code must be an integer or null, got {code!r}")
+    reason = value.get("reason", "")
+    if not isinstance(reason, str):
+        raise BadJob(f"knob close_first.reason must be a string, got {reason!r}")
+    after_messages = value.get("after_messages")
+    after_ms = value.get("after_ms")
+    if (after_messages is None) == (after_ms is None):
+        raise BadJob("knob close_first needs exactly one of after_messages, after_ms")
+    if after_messages is not None:
+        after_messages = int(_number("close_first.after_messages", after_messages, 0))
+    if after_ms is not None:
+        after_ms = _number("close_first.after_ms", after_ms, 0)
+    return CloseFirst(code, reason, after_messages, after_ms)
+
+
+def parse_job(line: str) -> Job:
+    """The job of one stdin line, knobs checked and defaulted; `BadJob` if it is wrong."""
+    try:
+        job = json.loads(line)
+    except ValueError as exc:
+        raise BadJob(f"job line is not JSON: {exc}: {line[:200]!r}") from None
+    if not isinstance(job, dict):
+        raise BadJob(f"job line is not a JSON object: {line[:200]!r}")
+    url = job.get("url")
+    if not isinstance(url, str) or not url:
+        raise BadJob("job has no 'url' string")
+    raw = job.get("knobs") or {}
+    if not isinstance(raw, dict):
+        raise BadJob("job 'knobs' is not an object")
+    values = dict(KNOB_DEFAULTS)
+    unknown = []
+    for name, value in raw.items():
+        if name in KNOB_DEFAULTS:
+            values[name] = value
+        elif value is not None and value is not False:
+            unknown.append(name)
+    given = frozenset(
+        name
+        for name, value in raw.items()
+        if name in KNOB_DEFAULTS
+        and value is not None
+        and value is not False
+        and value != KNOB_DEFAULTS[name]
+    )
+    subprotocols = values["subprotocols"] or []
+    if not isinstance(subprotocols, list) or not all(isinstance(s, str) for s in subprotocols):
+        raise BadJob(f"knob subprotocols must be a list of strings, got {subprotocols!r}")
+    if not isinstance(values["echo"], bool):
+        raise BadJob(f"knob echo must be a boolean, got {values['echo']!r}")
+    knobs = Knobs(
+        recv_delay_ms=_number("recv_delay_ms", values["recv_delay_ms"], 0),
+        recv_pace_ms=_number("recv_pace_ms", values["recv_pace_ms"], 0),
+        recv_timeout_ms=_number("recv_timeout_ms", values["recv_timeout_ms"], 0, strict=True),
+        max_messages=int(_number("max_messages", values["max_messages"], 0, strict=True)),
+        echo=values["echo"],
+        send=_send_items(values["send"] or []),
+        close_first=_close_first(values["close_first"]),
+        subprotocols=tuple(subprotocols),
+        given=given,
+    )
+    deadline = job.get("deadline_ms")
+    deadline_s = (
+        deadline / 1000.0
+        if isinstance(deadline, (int, float)) and not isinstance(deadline, bool) and deadline > 0
+        else None
+    )
+    ca_file = job.get("ca_file")
+    if ca_file is not None and not isinstance(ca_file, str):
+        raise BadJob(f"job 'ca_file' must be a string, got {ca_file!r}")
+    return Job(job.get("id"), url, knobs, deadline_s, ca_file, unknown)
+
+
+def tls_context(job: Job) -> ssl.SSLContext | None:
+    """For a wss:// URL: a client context that trusts exactly the job's CA, else None.
+
+    ``create_default_context(cafile=...)`` loads only that file (no system
+    roots) and keeps certificate and host name verification on.
+    """
+    if not job.url.lower().startswith("wss:"):
+        return None
+    if not job.ca_file:
+        raise BadJob("a wss:// job without 'ca_file'")
+    return ssl.create_default_context(cafile=job.ca_file)
+
+
+# --------------------------------------------------------------------------
+# one job's record
+
+
+class Observation:
+    """What the application saw during one job, built up as it happens."""
+
+    def __init__(self, job_id: Any) -> None:
+        self.t0 = time.perf_counter()
+        self.data: dict[str, Any] = {
+            "id": job_id,
+            "connected": False,
+            "messages": [],
+            "close": None,
+            "end": None,
+            "error": None,
+            "unsupported": [],
+            "subprotocol": None,
+            "events": [],
+            "duration_ms": 0.0,
+        }
+
+    def start(self) -> None:
+        """Mark connect_start: every t_ms is measured from here."""
+        self.t0 = time.perf_counter()
+        self.data["events"].append({"t_ms": 0.0, "event": "connect_start"})
+
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def now_ms(self) -> float:
+        return round(self.elapsed_s() * 1000.0, 3)
+
+    def event(self, name: str, **fields: Any) -> float:
+        t_ms = self.now_ms()
+        self.data["events"].append({"t_ms": t_ms, "event": name, **fields})
+        return t_ms
+
+    def message(self, data: str | bytes) -> int:
+        """Record a received message; the number of messages so far."""
+        entry = describe(data)
+        entry["t_ms"] = self.event("message", type=entry["type"], length=entry["length"])
+        self.data["messages"].append(entry)
+        return len(self.data["messages"])
+
+    def end(self, how: str, exc: BaseException | None = None) -> None:
+        if self.data["end"] is None:
+            self.data["end"] = how
+            if exc is not None:
+                self.data["error"] = error_info(exc)
+
+    def finish(self) -> dict[str, Any]:
+        self.data["duration_ms"] = self.now_ms()
+        return self.data
+
+
+# --------------------------------------------------------------------------
+# drivers: the calls into one library
+
+
+@dataclass
+class Received:
+    """What one receive call gave the application.
+
+    ``kind``: ``message`` (``data`` is str or bytes), ``closed`` (the
+    library's end-of-connection signal; ``exc`` if it came as an exception,
+    ``close`` the code/reason it carried, if any), ``error`` (any other
+    exception, in ``exc``), ``timeout`` (nothing arrived in time; a driver
+    must lose nothing when its wait ends this way).
+    """
+
+    kind: str
+    data: Any = None
+    exc: BaseException | None = None
+    close: dict[str, Any] | None = None
+
+
+class AsyncDriver(Protocol):
+    """One library's calls, asyncio style. Everything may raise; the loop records it."""
+
+    #: the agreed subprotocol, set by connect()
+    subprotocol: str | None
+
+    def unsupported(self, knobs: Knobs) -> list[str]:
+        """Knobs (among ``knobs.given``) this library or version cannot honour."""
+
+    def http_status(self, exc: BaseException) -> int | None:
+        """The HTTP status a failed connect reports, if the library exposes one."""
+
+    def is_closed(self, exc: BaseException) -> bool:
+        """True if ``exc`` (raised by send or close) is the library's "closed" signal."""
+
+    async def connect(self, job: Job, tls: ssl.SSLContext | None, timeout_s: float) -> None:
+        """Open ``job.url`` offering ``job.knobs.subprotocols``; set ``subprotocol``.
+
+        ``tls`` (wss:// only) trusts exactly ``job.ca_file``; give up after ``timeout_s``.
+        """
+
+    async def send(self, kind: str, payload: Any) -> None:
+        """kind: text (str), binary (bytes) or ping (bytes)."""
+
+    async def receive(self, timeout_s: float) -> Received: ...
+
+    async def close(self, code: int | None, reason: str) -> None:
+        """The application's close call (close_first); ``code`` None: the call without a code."""
+
+    async def finish(self, budget_s: float) -> None:
+        """The adapter's own close at the end of a job; must return within ``budget_s``.
+
+        Also called after a failed connect (then with no connection), to
+        release whatever connect left behind.
+        """
+
+    def close_info(self) -> tuple[dict[str, Any] | None, str]:
+        """(the close as the library exposes it after the end, where it was read)."""
+
+
+class SyncDriver(Protocol):
+    """The same calls for a blocking library."""
+
+    subprotocol: str | None
+
+    def unsupported(self, knobs: Knobs) -> list[str]: ...
+
+    def http_status(self, exc: BaseException) -> int | None: ...
+
+    def is_closed(self, exc: BaseException) -> bool: ...
+
+    def connect(self, job: Job, tls: ssl.SSLContext | None, timeout_s: float) -> None: ...
+
+    def send(self, kind: str, payload: Any) -> None: ...
+
+    def receive(self, timeout_s: float) -> Received: ...
+
+    def close(self, code: int | None, reason: str) -> None: ...
+
+    def finish(self, budget_s: float) -> None: ...
+
+    def close_info(self) -> tuple[dict[str, Any] | None, str]: ...
+
+
+# --------------------------------------------------------------------------
+# the application's behaviour, written once
+
+
+class Session:
+    """The decisions of one job, shared by the async and the sync loop."""
+
+    def __init__(self, job: Job, obs: Observation) -> None:
+        self.job = job
+        self.knobs = job.knobs
+        self.obs = obs
+        self.close_first = job.knobs.close_first
+        self.close_called = False
+        self.count = 0
+
+    # -- time
+
+    def budget_s(self) -> float:
+        """What is left of the job's deadline, less a margin (at least 0.2 s)."""
+        if self.job.deadline_s is None:
+            return 30.0
+        return max(0.2, self.job.deadline_s - self.obs.elapsed_s() - DEADLINE_MARGIN_S)
+
+    def open_timeout_s(self) -> float:
+        return min(OPEN_TIMEOUT_S, self.budget_s())
+
+    def close_at_s(self) -> float | None:
+        """When (since connect_start) a time-based close_first is due, if still pending."""
+        cf = self.close_first
+        if cf is None or self.close_called or cf.after_ms is None:
+            return None
+        return cf.after_ms / 1000.0
+
+    def time_close_due(self) -> bool:
+        at = self.close_at_s()
+        return at is not None and self.obs.elapsed_s() >= at
+
+    def count_close_due(self) -> bool:
+        cf = self.close_first
+        return (
+            cf is not None
+            and not self.close_called
+            and cf.after_messages is not None
+            and self.count >= cf.after_messages
+        )
+
+    def sleep_slices(self, seconds: float) -> list[tuple[str, float]]:
+        """A sleep cut where a time-based close falls into it: [("sleep", s) | ("close", 0)]."""
+        if seconds <= 0:
+            return [("close", 0.0)] if self.time_close_due() else []
+        now = self.obs.elapsed_s()
+        end = now + seconds
+        at = self.close_at_s()
+        if at is None or at >= end:
+            return [("sleep", seconds)]
+        return [("sleep", max(0.0, at - now)), ("close", 0.0), ("sleep", max(0.0, end - at))]
+
+    # -- records
+
+    def opened(self, subprotocol: str | None) -> None:
+        self.obs.data["connected"] = True
+        self.obs.data["subprotocol"] = subprotocol
+        self.obs.event("open", subprotocol=subprotocol)
+
+    def connect_failed(self, exc: BaseException, status: int | None) -> None:
+        self.obs.event("connect_failed", type=qualname(exc))
+        if status is not None:
+            self.obs.data["http_status"] = status
+        self.obs.end("connect_failed", exc)
+
+    def ended(self, got: Received, d: AsyncDriver | SyncDriver) -> None:
+        """A receive (or send) ended receiving: closed or error."""
+        if got.kind == "closed":
+            close = got.close if got.close is not None else d.close_info()[0]
+            code = close.get("code") if close else None
+            self.obs.event("closed", code=code)
+            self.obs.end("closed", got.exc)
+        else:
+            assert got.exc is not None
+            self.obs.event("error", type=qualname(got.exc))
+            self.obs.end("error", got.exc)
+
+    def failure(self, driver: AsyncDriver | SyncDriver, exc: BaseException) -> Received:
+        if driver.is_closed(exc):
+            return Received("closed", exc=exc)
+        return Received("error", exc=exc)
+
+    def close_call(self) -> tuple[int | None, str]:
+        cf = self.close_first
+        assert cf is not None
+        self.close_called = True
+        self.obs.event("close_call", why="close_first", code=cf.code, reason=cf.reason)
+        return cf.code, cf.reason
+
+
+async def _async_close_first(s: Session, d: AsyncDriver) -> Received | None:
+    code, reason = s.close_call()
+    try:
+        await d.close(code, reason)
+    except Exception as exc:
+        if d.is_closed(exc):
+            return Received("closed", exc=exc)
+        s.obs.event("close_error", type=qualname(exc), message=str(exc))
+        return None
+    s.obs.event("close_returned")
+    return None
+
+
+async def _async_sleep(s: Session, d: AsyncDriver, seconds: float) -> Received | None:
+    for what, value in s.sleep_slices(seconds):
+        if what == "sleep":
+            await asyncio.sleep(value)
+        elif s.close_at_s() is not None:  # due now (a timer may wake a hair early)
+            got = await _async_close_first(s, d)
+            if got is not None:
+                return got
+    return None
+
+
+async def _async_receive_loop(s: Session, d: AsyncDriver) -> None:
+    k, obs = s.knobs, s.obs
+    for kind, payload in k.send:
+        try:
+            await d.send(kind, payload)
+        except Exception as exc:
+            s.ended(s.failure(d, exc), d)
+            return
+        obs.event("send", kind=kind, length=len(payload.encode() if kind == "text" else payload))
+    if s.count_close_due():
+        got = await _async_close_first(s, d)
+        if got is not None:
+            s.ended(got, d)
+            return
+    got = await _async_sleep(s, d, k.recv_delay_ms / 1000.0)
+    if got is not None:
+        s.ended(got, d)
+        return
+    obs.event("recv_start")
+    window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
+    while True:
+        if s.time_close_due():
+            got = await _async_close_first(s, d)
+            if got is not None:
+                s.ended(got, d)
+                return
+            window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
+        now = obs.elapsed_s()
+        if now >= window_end:
+            obs.event("timeout")
+            obs.end("timeout")
+            return
+        wait = window_end - now
+        at = s.close_at_s()
+        if at is not None:
+            wait = min(wait, max(0.0, at - now))
+        got = await d.receive(wait)
+        if got.kind == "timeout":
+            continue  # the top of the loop sees what is due: the close, or the end
+        if got.kind != "message":
+            s.ended(got, d)
+            return
+        s.count = obs.message(got.data)
+        if k.echo:
+            kind = "text" if isinstance(got.data, str) else "binary"
+            try:
+                await d.send(kind, got.data)
+            except Exception as exc:
+                s.ended(s.failure(d, exc), d)
+                return
+            obs.event("echo", type=kind)
+        if s.count_close_due():
+            closed = await _async_close_first(s, d)
+            if closed is not None:
+                s.ended(closed, d)
+                return
+        if s.count >= k.max_messages:
+            obs.event("max_messages")
+            obs.end("max_messages")
+            return
+        closed = await _async_sleep(s, d, k.recv_pace_ms / 1000.0)
+        if closed is not None:
+            s.ended(closed, d)
+            return
+        window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
+
+
+async def drive_async(d: AsyncDriver, job: Job, obs: Observation) -> None:
+    """One job with an asyncio library: connect, behave as the knobs say, close, report."""
+    s = Session(job, obs)
+    tls = tls_context(job)
+    obs.start()
+    try:
+        await d.connect(job, tls, s.open_timeout_s())
+    except Exception as exc:
+        s.connect_failed(exc, d.http_status(exc))
+        try:
+            await d.finish(s.budget_s())  # releases what a failed connect left behind
+        except Exception:
+            log.exception("releasing after a failed connect")
+        return
+    s.opened(d.subprotocol)
+    try:
+        await _async_receive_loop(s, d)
+    finally:
+        obs.event("close_call", why="end")
+        try:
+            await d.finish(s.budget_s())
+        except TimeoutError:
+            obs.event("close_timeout")
+        except Exception as exc:
+            obs.event("close_error", type=qualname(exc), message=str(exc))
+        close, source = d.close_info()
+        obs.data["close"] = close
+        obs.event("close_done", source=source)
+
+
+def _sync_close_first(s: Session, d: SyncDriver) -> Received | None:
+    code, reason = s.close_call()
+    try:
+        d.close(code, reason)
+    except Exception as exc:
+        if d.is_closed(exc):
+            return Received("closed", exc=exc)
+        s.obs.event("close_error", type=qualname(exc), message=str(exc))
+        return None
+    s.obs.event("close_returned")
+    return None
+
+
+def _sync_sleep(s: Session, d: SyncDriver, seconds: float) -> Received | None:
+    for what, value in s.sleep_slices(seconds):
+        if what == "sleep":
+            time.sleep(value)
+        elif s.close_at_s() is not None:  # due now (a timer may wake a hair early)
+            got = _sync_close_first(s, d)
+            if got is not None:
+                return got
+    return None
+
+
+def _sync_receive_loop(s: Session, d: SyncDriver) -> None:
+    # The same decisions as _async_receive_loop, with blocking calls.
+    k, obs = s.knobs, s.obs
+    for kind, payload in k.send:
+        try:
+            d.send(kind, payload)
+        except Exception as exc:
+            s.ended(s.failure(d, exc), d)
+            return
+        obs.event("send", kind=kind, length=len(payload.encode() if kind == "text" else payload))
+    if s.count_close_due():
+        got = _sync_close_first(s, d)
+        if got is not None:
+            s.ended(got, d)
+            return
+    got = _sync_sleep(s, d, k.recv_delay_ms / 1000.0)
+    if got is not None:
+        s.ended(got, d)
+        return
+    obs.event("recv_start")
+    window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
+    while True:
+        if s.time_close_due():
+            got = _sync_close_first(s, d)
+            if got is not None:
+                s.ended(got, d)
+                return
+            window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
+        now = obs.elapsed_s()
+        if now >= window_end:
+            obs.event("timeout")
+            obs.end("timeout")
+            return
+        wait = window_end - now
+        at = s.close_at_s()
+        if at is not None:
+            wait = min(wait, max(0.0, at - now))
+        got = d.receive(wait)
+        if got.kind == "timeout":
+            continue  # the top of the loop sees what is due: the close, or the end
+        if got.kind != "message":
+            s.ended(got, d)
+            return
+        s.count = obs.message(got.data)
+        if k.echo:
+            kind = "text" if isinstance(got.data, str) else "binary"
+            try:
+                d.send(kind, got.data)
+            except Exception as exc:
+                s.ended(s.failure(d, exc), d)
+                return
+            obs.event("echo", type=kind)
+        if s.count_close_due():
+            closed = _sync_close_first(s, d)
+            if closed is not None:
+                s.ended(closed, d)
+                return
+        if s.count >= k.max_messages:
+            obs.event("max_messages")
+            obs.end("max_messages")
+            return
+        closed = _sync_sleep(s, d, k.recv_pace_ms / 1000.0)
+        if closed is not None:
+            s.ended(closed, d)
+            return
+        window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
+
+
+def drive_sync(d: SyncDriver, job: Job, obs: Observation) -> None:
+    """One job with a blocking library: the same behaviour as `drive_async`."""
+    s = Session(job, obs)
+    tls = tls_context(job)
+    obs.start()
+    try:
+        d.connect(job, tls, s.open_timeout_s())
+    except Exception as exc:
+        s.connect_failed(exc, d.http_status(exc))
+        try:
+            d.finish(s.budget_s())  # releases what a failed connect left behind
+        except Exception:
+            log.exception("releasing after a failed connect")
+        return
+    s.opened(d.subprotocol)
+    try:
+        _sync_receive_loop(s, d)
+    finally:
+        obs.event("close_call", why="end")
+        try:
+            d.finish(s.budget_s())
+        except TimeoutError:
+            obs.event("close_timeout")
+        except Exception as exc:
+            obs.event("close_error", type=qualname(exc), message=str(exc))
+        close, source = d.close_info()
+        obs.data["close"] = close
+        obs.event("close_done", source=source)
+
+
+# --------------------------------------------------------------------------
+# the process
+
+
+def run_job(line: str, new_driver: Callable[[], Any], is_async: bool) -> dict[str, Any]:
+    """One job line in, one observation out; never raises: adapter bugs are reported."""
+    obs = Observation(None)
+    try:
+        try:
+            obs.data["id"] = json.loads(line).get("id")
+        except (ValueError, AttributeError):
+            pass
+        job = parse_job(line)
+        driver = new_driver()
+        unsupported = sorted(set(job.unknown) | set(driver.unsupported(job.knobs)))
+        if unsupported:
+            obs.data["unsupported"] = unsupported
+            obs.data["end"] = "unsupported"
+            return obs.finish()
+        if is_async:
+            asyncio.run(drive_async(driver, job, obs))
+        else:
+            drive_sync(driver, job, obs)
+        return obs.finish()
+    except Exception as exc:  # a bug here or a bad job: report it, keep serving
+        if isinstance(exc, BadJob):
+            log.error("bad job %r: %s", obs.data["id"], exc)
+            message = f"bad job: {exc}"
+        else:
+            log.exception("adapter error on job %r", obs.data["id"])
+            message = traceback.format_exc()
+        obs.data["end"] = "adapter_error"
+        obs.data["error"] = {"type": qualname(exc), "message": message}
+        return obs.finish()
+
+
+def setup_logging() -> None:
+    """Logs to stderr; the library's debug log with WSREPLAY_ADAPTER_DEBUG=1."""
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.DEBUG if os.environ.get("WSREPLAY_ADAPTER_DEBUG") else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+
+
+def distribution_version(name: str) -> str | None:
+    """The installed version of a distribution, without importing it (None if absent)."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def refuse(out: Out, adapter: str, version: str | None, reason: str) -> int:
+    """The ``unsupported`` start line: this version lacks the adapter's API."""
+    out.emit({"event": "unsupported", "adapter": adapter, "version": version, "reason": reason})
+    return EXIT_UNSUPPORTED
+
+
+def serve(
+    out: Out,
+    *,
+    adapter: str,
+    library: str,
+    version: str,
+    api: str,
+    new_driver: Callable[[], Any],
+    is_async: bool,
+) -> int:
+    """The ready line, then one observation per job line until EOF on stdin."""
+    out.emit(
+        {
+            "event": "ready",
+            "adapter": adapter,
+            "library": library,
+            "version": version,
+            "api": api,
+            "language": f"python {platform.python_version()}",
+        }
+    )
+    while True:
+        raw = sys.stdin.buffer.readline()
+        if not raw:
+            return 0
+        line = raw.decode("utf-8", "replace").strip()
+        if line:
+            out.emit(run_job(line, new_driver, is_async))

@@ -1,0 +1,344 @@
+"""The shared part of the Python adapters (harness/adapters/python-common) and the checks
+every Python adapter test uses.
+
+Unit tests of the kit come first (job parsing, close payloads, the sleep
+split for ``close_first.after_ms``). Then the helpers the per-adapter e2e
+tests import: run `./wsreplay` with two pinned releases in one run, over
+the committed catalogue and over the generic knob scenarios in
+harness/tests/data/knob-scenarios/, and check from the report that every
+knob was really honoured (the transcript shows the client's frames, the
+observation shows the timing). Last, one test per Python adapter that a
+wss:// job trusts exactly the job's CA.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wsreplay.paths import REPO_ROOT
+from wsreplay.plugin import ClientPool
+from wsreplay.server import ScenarioServer
+from wsreplay.tlscerts import make_run_certs
+
+KIT_DIR = REPO_ROOT / "harness" / "adapters" / "python-common"
+sys.path.insert(0, str(KIT_DIR))
+
+import wsreplay_adapterkit as kit  # noqa: E402
+
+KNOB_SCENARIOS = Path(__file__).parent / "data" / "knob-scenarios"
+
+#: The catalogue scenarios every Python adapter test runs: the founding case
+#: and the other scenarios of the first catalogue (delivery before close,
+#: FIN, RST, a message coalesced with the 101).
+CATALOGUE = (
+    "close/send-then-close",
+    "close/many-then-close",
+    "close/send-then-close-gap",
+    "close/send-then-close-separate-writes",
+    "close/send-then-fin",
+    "close/send-then-rst",
+    "handshake/coalesced-message",
+)
+
+
+# --------------------------------------------------------------------------
+# unit tests of the kit
+
+
+def job_line(**fields: Any) -> str:
+    job = {"id": "1", "url": "ws://127.0.0.1:9/x", "knobs": {}}
+    job.update(fields)
+    return json.dumps(job)
+
+
+def test_parse_job_fills_defaults_and_records_what_was_given() -> None:
+    job = kit.parse_job(job_line(knobs={"recv_delay_ms": 100, "echo": False, "send": []}))
+    assert job.knobs.recv_delay_ms == 100
+    assert job.knobs.recv_timeout_ms == 3000
+    assert job.knobs.max_messages == 1000
+    assert job.knobs.send == () and job.knobs.close_first is None
+    # only a value other than null, false or the default counts as "given"
+    assert job.knobs.given == frozenset({"recv_delay_ms"})
+    assert job.unknown == []
+
+
+def test_parse_job_reads_send_close_first_subprotocols_and_tls() -> None:
+    job = kit.parse_job(
+        job_line(
+            url="wss://127.0.0.1:9/x",
+            ca_file="/tmp/ca.pem",
+            deadline_ms=5000,
+            knobs={
+                "send": [{"text": "hé"}, {"hex": "00ff"}, {"ping": "p"}],
+                "close_first": {"code": 4000, "reason": "r", "after_ms": 200},
+                "subprotocols": ["a", "b"],
+                "recv_pace_ms": 50,
+                "from_the_future": 1,
+                "off_in_the_future": None,
+            },
+        )
+    )
+    assert job.knobs.send == (("text", "hé"), ("binary", b"\x00\xff"), ("ping", b"p"))
+    assert job.knobs.close_first == kit.CloseFirst(4000, "r", None, 200)
+    assert job.knobs.subprotocols == ("a", "b")
+    assert job.deadline_s == 5.0 and job.ca_file == "/tmp/ca.pem"
+    assert job.unknown == ["from_the_future"]
+
+
+@pytest.mark.parametrize(
+    "knobs, words",
+    [
+        ({"recv_timeout_ms": 0}, "recv_timeout_ms out of range"),
+        ({"recv_pace_ms": "slow"}, "recv_pace_ms must be a number"),
+        ({"send": [{"pong": "x"}]}, "unknown kind 'pong'"),
+        ({"send": [{"hex": "zz"}]}, "is not hex"),
+        ({"close_first": {"code": 1000}}, "exactly one of after_messages, after_ms"),
+        ({"close_first": {"code": "x", "after_ms": 1}}, "integer or null"),
+        ({"subprotocols": "chat"}, "list of strings"),
+    ],
+)
+def test_parse_job_refuses_bad_knobs(knobs: dict, words: str) -> None:
+    with pytest.raises(kit.BadJob, match=words):
+        kit.parse_job(job_line(knobs=knobs))
+
+
+def test_close_from_payload() -> None:
+    assert kit.close_from_payload(b"\x03\xe8bye") == {"code": 1000, "reason": "bye"}
+    assert kit.close_from_payload(b"") == {"code": None, "reason": None}
+    assert kit.close_from_payload(b"\x0f\xa1") == {"code": 4001, "reason": ""}
+
+
+def test_a_time_based_close_cuts_a_sleep() -> None:
+    obs = kit.Observation("1")
+    obs.start()
+    job = kit.parse_job(
+        job_line(knobs={"close_first": {"code": 1000, "reason": "", "after_ms": 100000}})
+    )
+    session = kit.Session(job, obs)
+    # the close falls after the sleep: one plain sleep
+    assert session.sleep_slices(1.0) == [("sleep", 1.0)]
+    slices = session.sleep_slices(200.0)
+    assert [what for what, _ in slices] == ["sleep", "close", "sleep"]
+    assert 99.0 < slices[0][1] <= 100.0
+    assert abs(slices[0][1] + slices[2][1] - 200.0) < 0.1
+
+
+def test_unsupported_knob_is_reported_not_ignored() -> None:
+    class NoPing:
+        def unsupported(self, knobs: kit.Knobs) -> list[str]:
+            return ["send"] if any(k == "ping" for k, _ in knobs.send) else []
+
+    line = job_line(knobs={"send": [{"ping": "x"}], "new_knob": True})
+    observation = kit.run_job(line, NoPing, is_async=False)
+    assert observation["end"] == "unsupported"
+    assert observation["unsupported"] == ["new_knob", "send"]
+
+
+def test_a_bad_job_is_an_adapter_error_with_its_id() -> None:
+    observation = kit.run_job('{"id": "7", "knobs": {}}', object, is_async=False)
+    assert observation["id"] == "7"
+    assert observation["end"] == "adapter_error"
+    assert "no 'url'" in observation["error"]["message"]
+
+
+# --------------------------------------------------------------------------
+# helpers for the per-adapter e2e tests
+
+
+def wsreplay_run(
+    out: Path, specs: list[str], scenarios: list[str], *extra: str
+) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """One `./wsreplay run` of every spec against every scenario; (process, report)."""
+    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out), *extra]
+    for spec in specs:
+        argv += ["--client", spec]
+    for scenario in scenarios:
+        argv += ["--scenario", scenario]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    return proc, report
+
+
+def check_clients(report: dict, adapter: str, versions: tuple[str, ...]) -> None:
+    """Both pinned releases installed, started and reported as resolved."""
+    resolved = {c["spec"]: (c["resolved_version"], c["status"]) for c in report["clients"]}
+    assert resolved == {f"{adapter}@{v}": (v, "ok") for v in versions}, report["clients"]
+
+
+def check_catalogue_run(tmp_path: Path, adapter: str, versions: tuple[str, ...]) -> dict:
+    """The committed catalogue at two releases in one run: judged, never an error."""
+    specs = [f"{adapter}@{v}" for v in versions]
+    _, report = wsreplay_run(tmp_path, specs, list(CATALOGUE))
+    check_clients(report, adapter, versions)
+    records = report["results"]
+    assert sorted((r["scenario"], r["client"]) for r in records) == sorted(
+        (s, c) for s in CATALOGUE for c in specs
+    )
+    for record in records:
+        where = (record["scenario"], record["client"])
+        assert record["verdict"] != "error", (where, record["reason"])
+        assert record["reason"].strip(), where
+        assert record["transcript"] is not None, where
+    return {(r["scenario"], r["client"]): r for r in records}
+
+
+def frames(record: dict, direction: str, opcode: int) -> list[dict]:
+    """The frames of one direction and opcode in a record's transcript, in order."""
+    return [
+        e
+        for e in record["transcript"]["events"]
+        if e.get("type") == "frame" and e.get("dir") == direction and e.get("opcode") == opcode
+    ]
+
+
+def opened_at_us(record: dict) -> int:
+    """When the server sent its 101 (transcript µs)."""
+    return next(
+        e["t_us"] for e in record["transcript"]["events"] if e.get("type") == "http_response"
+    )
+
+
+def events(record: dict, name: str) -> list[dict]:
+    return [e for e in record["observed"]["events"] if e["event"] == name]
+
+
+def check_knob_records(records: dict[str, dict]) -> None:
+    """What each knob scenario must show for any library: the knob really acted."""
+    for name, record in records.items():
+        assert record["verdict"] == "pass", (name, record["client"], record["reason"])
+
+    # send: both messages reached the server, in order, and were noted as sent
+    record = records["knobs/send"]
+    assert [e["kind"] for e in events(record, "send")] == ["text", "binary"]
+    assert [f.get("text") for f in frames(record, "in", 1)] == ["hello"]
+    assert [f.get("hex") for f in frames(record, "in", 2)] == ["00ff10"]
+
+    # send ping: a ping frame with exactly that payload
+    record = records["knobs/send-ping"]
+    pings = frames(record, "in", 9)
+    assert [p.get("hex") for p in pings] == [b"are you there".hex()], pings
+
+    # echo: the server got back what it sent (client_messages passed) after each message
+    record = records["knobs/echo"]
+    assert [e["type"] for e in events(record, "echo")] == ["text", "binary"]
+
+    # close_first after 2 messages: the client's close frame with the code and reason asked for
+    record = records["knobs/close-first-after-messages"]
+    closes = frames(record, "in", 8)
+    assert [(c["close_code"], c["close_reason"]) for c in closes] == [(4001, "client done")]
+    call = events(record, "close_call")[0]
+    assert call["why"] == "close_first" and call["code"] == 4001
+    assert call["t_ms"] >= record["observed"]["messages"][1]["t_ms"]
+
+    # close_first after 300 ms: the close is called then and reaches the server then, not
+    # before (upper bounds are loose: the machine may be busy with other tests)
+    record = records["knobs/close-first-after-ms"]
+    closes = frames(record, "in", 8)
+    assert [(c["close_code"], c["close_reason"]) for c in closes] == [(1000, "bored")]
+    call = events(record, "close_call")[0]
+    assert call["why"] == "close_first" and 300 <= call["t_ms"] <= 3000, call
+    opened = events(record, "open")[0]["t_ms"]
+    after_ms = (closes[0]["t_us"] - opened_at_us(record)) / 1000
+    assert 300 - opened - 5 <= after_ms <= 3000, (after_ms, opened)
+
+    # close_first with no code, right after open: the library's default close, at once
+    record = records["knobs/close-first-no-code"]
+    closes = frames(record, "in", 8)
+    assert len(closes) == 1, closes
+    assert (closes[0]["t_us"] - opened_at_us(record)) / 1000 < 3000
+    names = [e["event"] for e in record["observed"]["events"]]
+    assert names.index("close_call") < names.index("recv_start")
+    assert events(record, "close_call")[0]["code"] is None
+
+    # recv_pace_ms 200: the messages reach the application 200 ms apart
+    record = records["knobs/recv-pace"]
+    times = [m["t_ms"] for m in record["observed"]["messages"]]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert len(gaps) == 2 and all(199 <= g <= 3000 for g in gaps), times
+
+    # subprotocols: offered in order in the request, the agreed one reported
+    record = records["knobs/subprotocols"]
+    request = next(e for e in record["transcript"]["events"] if e.get("type") == "http_request")
+    offered = [v for k, v in request["headers"] if k.lower() == "sec-websocket-protocol"]
+    assert [p.strip() for p in ",".join(offered).split(",")] == ["chat.v2", "chat.v1"]
+    assert record["observed"]["subprotocol"] == "chat.v1"
+
+    # max_messages 2: receiving stopped there
+    record = records["knobs/max-messages"]
+    assert record["observed"]["end"] == "max_messages"
+    assert len(record["observed"]["messages"]) == 2
+
+    # recv_timeout_ms 300: gave up 300 ms after the last message
+    record = records["knobs/recv-timeout"]
+    assert record["observed"]["end"] == "timeout"
+    waited = events(record, "timeout")[0]["t_ms"] - record["observed"]["messages"][0]["t_ms"]
+    assert 299 <= waited <= 3000, waited
+
+
+def check_knob_run(
+    tmp_path: Path, adapter: str, versions: tuple[str, ...], transport: str = "ws"
+) -> None:
+    """Every knob scenario at two releases in one run, over ``transport``."""
+    specs = [f"{adapter}@{v}" for v in versions]
+    _, report = wsreplay_run(
+        tmp_path,
+        specs,
+        [],
+        "--scenarios-dir",
+        str(KNOB_SCENARIOS),
+        "--transport",
+        transport,
+    )
+    check_clients(report, adapter, versions)
+    for spec in specs:
+        records = {r["scenario"]: r for r in report["results"] if r["client"] == spec}
+        assert len(records) == len(list(KNOB_SCENARIOS.rglob("*.json"))), sorted(records)
+        assert {r["transport"] for r in records.values()} == {transport}
+        check_knob_records(records)
+
+
+# --------------------------------------------------------------------------
+# TLS: exactly the job's CA
+
+
+#: The newest pinned release of each Python adapter.
+TLS_SPECS = (
+    "python-websockets@14.1",
+    "python-websockets-sync@14.1",
+    "python-aiohttp@3.14.5",
+    "python-websocket-client@1.9.2",
+    "python-tornado@6.6.1",
+)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("spec", TLS_SPECS)
+def test_wss_trusts_exactly_the_jobs_ca(
+    spec: str, tmp_path: Path, wsreplay_server: ScenarioServer, wsreplay_clients: ClientPool
+) -> None:
+    adapter, _, error = wsreplay_clients.get(spec)
+    assert adapter is not None, error
+    tag = "tls-" + "".join(c if c.isalnum() else "-" for c in spec)
+    url = wsreplay_server.url("close/send-then-close", f"{tag}-{os.getpid()}", tls=True)
+    base = {"url": url, "knobs": {"recv_timeout_ms": 1000}, "deadline_ms": 8000}
+
+    good = adapter.run_job({"id": "good", **base, "ca_file": str(wsreplay_server.ca_file)}, 20)
+    assert good.observation is not None, good.error
+    assert good.observation["connected"] is True, json.dumps(good.observation)
+    assert [m.get("text") for m in good.observation["messages"]] == ["final message"]
+
+    other = make_run_certs(tmp_path / "other-ca", "other")
+    bad = adapter.run_job({"id": "bad", **base, "ca_file": str(other.ca_file)}, 20)
+    assert bad.observation is not None, bad.error
+    assert bad.observation["connected"] is False, bad.observation
+    assert bad.observation["end"] == "connect_failed"
+    error_text = json.dumps(bad.observation["error"]).lower()
+    assert "certificate" in error_text or "ssl" in error_text, error_text
