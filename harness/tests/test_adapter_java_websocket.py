@@ -152,13 +152,17 @@ def test_knobs(tmp_path: Path) -> None:
         4001,
         True,
     )
-    # close() with no code: Java-WebSocket sends 1000
+    # close() with no code: Java-WebSocket sends 1000 -- when the frame gets
+    # out at all: its writer thread can be interrupted at close and drop it
+    # (the close race in this adapter's README), so only its code is asserted.
+    no_code = by_name["knobs/close-first-no-code"]
+    assert [e for e in events(no_code["observed"], "close_call") if e.get("by") == "close_first"]
     frames = [
         e
-        for e in by_name["knobs/close-first-no-code"]["transcript"]["events"]
+        for e in no_code["transcript"]["events"]
         if e.get("type") == "frame" and e.get("dir") == "in" and e.get("opcode") == 8
     ]
-    assert frames and frames[0]["close_code"] == 1000
+    assert all(frame["close_code"] == 1000 for frame in frames), frames
 
 
 def test_over_tls(tmp_path: Path) -> None:
