@@ -10,19 +10,14 @@ tests at the top are offline and need no browser.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-import jsonschema
 import pytest
 
+import adapter_e2e as e2e
 from wsreplay import clients
 from wsreplay.installers import InstallError, VersionNotFound
 from wsreplay.installers import chromium as chromium_installer
-from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
-
-KNOB_SCENARIOS = REPO_ROOT / "harness" / "tests" / "data" / "knob-scenarios"
 
 #: What Chromium did: everything that arrived before the close is delivered
 #: (its network process reads on while the page is busy).
@@ -35,23 +30,6 @@ CATALOGUE = {
     "close/send-then-rst": {"pass", "non-strict", "informational"},
     "handshake/coalesced-message": {"pass"},
 }
-
-
-def wsreplay_run(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out), *args]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-    assert proc.returncode in (0, 1), proc.stderr
-    report = json.loads((out / "report.json").read_text())
-    jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
-    return proc, report
-
-
-def scenario_args(names: list[str]) -> list[str]:
-    return [arg for name in names for arg in ("--scenario", name)]
-
-
-def events(observation: dict, name: str) -> list[dict]:
-    return [e for e in observation["events"] if e["event"] == name]
 
 
 def installed_version() -> str:
@@ -124,7 +102,9 @@ def test_path_spec_takes_the_binary_in_the_folder(fake_browser: Path, tmp_path: 
 @pytest.mark.e2e
 def test_catalogue(tmp_path: Path) -> None:
     version = installed_version()
-    proc, report = wsreplay_run(tmp_path, "--client", "chromium", *scenario_args(list(CATALOGUE)))
+    proc, report = e2e.wsreplay_run(
+        tmp_path, "--client", "chromium", *e2e.scenario_args(list(CATALOGUE))
+    )
     [client] = report["clients"]
     assert (client["spec"], client["resolved_version"], client["status"]) == (
         "chromium",
@@ -132,70 +112,39 @@ def test_catalogue(tmp_path: Path) -> None:
         "ok",
     )
     assert "HeadlessChrome" in client["language"]  # the page's user agent
-    assert len(report["results"]) == len(CATALOGUE)
+    e2e.assert_catalogue_verdicts(report, CATALOGUE, ["chromium"])
     records = {r["scenario"]: r for r in report["results"]}
-    for name, record in records.items():
-        assert record["reason"].strip(), name
-        assert record["verdict"] in CATALOGUE[name], (name, record["reason"])
     founding = records["close/send-then-close"]["observed"]
-    assert founding["messages"][0]["text"] == "final message"
-    assert founding["close"] == {"code": 1000, "reason": "bye"}
+    e2e.assert_founding_delivered(founding)
     # recv_delay_ms 100: the page was busy; no event before it ended
-    opened = events(founding, "open")[0]["t_ms"]
-    assert events(founding, "recv_start")[0]["t_ms"] - opened >= 99
-    assert founding["messages"][0]["t_ms"] - opened >= 99
+    e2e.assert_recv_delay_honoured(founding)
     assert "PASS" in proc.stdout
 
 
 @pytest.mark.e2e
 def test_knobs(tmp_path: Path) -> None:
     """Every knob but a ping (a page cannot send one: unsupported, and said so)."""
-    _, report = wsreplay_run(
-        tmp_path, "--scenarios-dir", str(KNOB_SCENARIOS), "--client", "chromium"
-    )
-    by_name = {r["scenario"]: r for r in report["results"]}
-    assert len(by_name) >= 10
-    for name, record in by_name.items():
-        if name == "knobs/send-ping":
-            assert record["verdict"] == "error"
-            assert record["reason"] == (
-                "the adapter cannot honour the client knob send=[{'ping': 'are you there'}]"
-            )
-            continue
-        assert record["verdict"] == "pass", (name, record["reason"])
-        assert record["observed"]["unsupported"] == []
+    by_name = e2e.run_knob_scenarios(tmp_path, "chromium")
+    ping = by_name.pop("knobs/send-ping")
+    assert ping["verdict"] == "error"
+    assert ping["reason"] == e2e.PING_UNSUPPORTED
+    e2e.assert_knobs_honoured(by_name)
     observed = {name: record["observed"] for name, record in by_name.items()}
-    assert observed["knobs/subprotocols"]["subprotocol"] == "chat.v1"
-    assert observed["knobs/recv-timeout"]["end"] == "timeout"
-    assert observed["knobs/max-messages"]["end"] == "max_messages"
-    times = [m["t_ms"] for m in observed["knobs/recv-pace"]["messages"]]
-    assert len(times) == 3 and all(b - a >= 190 for a, b in zip(times, times[1:])), times
+    e2e.assert_knob_basics(observed)
+    e2e.assert_paced(observed["knobs/recv-pace"], 190, count=3)
 
 
 @pytest.mark.e2e
 def test_over_tls(tmp_path: Path) -> None:
     """wss:// with the run's CA in the browser's NSS store (a browser restart, once)."""
-    _, report = wsreplay_run(
-        tmp_path,
-        "--transport",
-        "wss",
-        "--client",
-        "chromium",
-        *scenario_args(["close/send-then-close", "close/many-then-close"]),
-    )
-    for record in report["results"]:
-        assert record["verdict"] == "pass", (record["scenario"], record["reason"])
-        assert record["transport"] == "wss"
+    e2e.assert_passes_over_tls(tmp_path, ["chromium"])
 
 
 @pytest.mark.e2e
 def test_another_version_is_refused(tmp_path: Path) -> None:
     version = installed_version()
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(tmp_path)]
-    argv += ["--client", "chromium@1.0", "--scenario", "close/send-then-close"]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2, proc.stderr
+    stderr = e2e.refused_spec_stderr(tmp_path, "chromium@1.0")
     assert (
         f"client spec 'chromium@1.0': chromium 1.0 is not installed; "
         f"this machine has only Chromium {version}"
-    ) in proc.stderr
+    ) in stderr

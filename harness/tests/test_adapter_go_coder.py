@@ -13,15 +13,12 @@ import json
 import subprocess
 from pathlib import Path
 
-import jsonschema
 import pytest
 
+import adapter_e2e as e2e
 from wsreplay import clients
-from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
 
 pytestmark = pytest.mark.e2e
-
-KNOB_SCENARIOS = REPO_ROOT / "harness" / "tests" / "data" / "knob-scenarios"
 
 #: spec -> (resolved version, module it must be built from)
 SPECS = {
@@ -43,33 +40,17 @@ CATALOGUE = {
 }
 
 
-def wsreplay_run(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out), *args]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-    assert proc.returncode in (0, 1), proc.stderr
-    report = json.loads((out / "report.json").read_text())
-    jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
-    return proc, report
-
-
-def client_args() -> list[str]:
-    return [arg for spec in SPECS for arg in ("--client", spec)]
-
-
 def test_catalogue_across_the_module_move(tmp_path: Path) -> None:
-    scenario_args = [arg for name in CATALOGUE for arg in ("--scenario", name)]
-    proc, report = wsreplay_run(tmp_path, *client_args(), *scenario_args)
+    proc, report = e2e.wsreplay_run(
+        tmp_path, *e2e.client_args(SPECS), *e2e.scenario_args(CATALOGUE)
+    )
     clients_seen = {c["spec"]: c for c in report["clients"]}
     for spec, (version, module) in SPECS.items():
         assert clients_seen[spec]["status"] == "ok"
         assert clients_seen[spec]["resolved_version"] == version
         # the ready line names the module linked into the binary
         assert clients_seen[spec]["library"] == module
-    assert len(report["results"]) == len(CATALOGUE) * len(SPECS)
-    for record in report["results"]:
-        where = (record["scenario"], record["client"], record["reason"])
-        assert record["reason"].strip(), where
-        assert record["verdict"] in CATALOGUE[record["scenario"]], where
+    e2e.assert_catalogue_verdicts(report, CATALOGUE, SPECS)
     for record in report["results"]:
         if record["scenario"] == "close/send-then-fin":
             # the message arrived; the end is an EOF error with no close code
@@ -83,14 +64,13 @@ def test_catalogue_across_the_module_move(tmp_path: Path) -> None:
 
 def test_knobs_at_both_versions(tmp_path: Path) -> None:
     """Every knob but a ping in `send` (no API for a chosen payload) is honoured."""
-    names = sorted(
-        p.relative_to(KNOB_SCENARIOS).with_suffix("").as_posix()
-        for p in KNOB_SCENARIOS.rglob("*.json")
-    )
-    runnable = [n for n in names if n != "knobs/send-ping"]
-    scenario_args = [arg for name in runnable for arg in ("--scenario", name)]
-    _, report = wsreplay_run(
-        tmp_path, "--scenarios-dir", str(KNOB_SCENARIOS), *client_args(), *scenario_args
+    runnable = [n for n in e2e.knob_scenario_names() if n != "knobs/send-ping"]
+    _, report = e2e.wsreplay_run(
+        tmp_path,
+        "--scenarios-dir",
+        str(e2e.KNOB_SCENARIOS),
+        *e2e.client_args(SPECS),
+        *e2e.scenario_args(runnable),
     )
     assert len(report["results"]) == len(runnable) * len(SPECS)
     for record in report["results"]:
@@ -104,11 +84,9 @@ def test_knobs_at_both_versions(tmp_path: Path) -> None:
             assert observed["end"] == "timeout"
             assert "deadline exceeded" in observed["error"]["message"]
         if record["scenario"] == "knobs/recv-pace":
-            times = [m["t_ms"] for m in observed["messages"]]
-            assert all(b - a >= 190 for a, b in zip(times, times[1:])), times
+            e2e.assert_paced(observed, 190)
         if record["scenario"] == "knobs/close-first-after-messages":
-            calls = [e for e in observed["events"] if e["event"] == "close_call"]
-            assert calls[0]["by"] == "close_first" and calls[0]["code"] == 4001
+            e2e.close_first_call(observed, 4001)
 
 
 def run_adapter(spec: str, jobs: list[dict]) -> tuple[dict, list[dict]]:
@@ -136,20 +114,7 @@ def test_send_ping_is_reported_unsupported() -> None:
 
 
 def test_over_tls(tmp_path: Path) -> None:
-    _, report = wsreplay_run(
-        tmp_path,
-        "--transport",
-        "wss",
-        *client_args(),
-        "--scenario",
-        "close/send-then-close",
-        "--scenario",
-        "close/many-then-close",
-    )
-    assert len(report["results"]) == 2 * len(SPECS)
-    for record in report["results"]:
-        assert record["verdict"] == "pass", (record["scenario"], record["reason"])
-        assert record["transport"] == "wss"
+    e2e.assert_passes_over_tls(tmp_path, SPECS)
 
 
 @pytest.mark.parametrize(
@@ -160,10 +125,7 @@ def test_over_tls(tmp_path: Path) -> None:
     ],
 )
 def test_unusable_versions_are_refused(tmp_path: Path, version: str, message: str) -> None:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(tmp_path)]
-    argv += ["--client", f"go-coder@{version}", "--scenario", "close/send-then-close"]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2, proc.stderr
-    assert message in proc.stderr
+    stderr = e2e.refused_spec_stderr(tmp_path, f"go-coder@{version}")
+    assert message in stderr
     if version == "1.8.99":
-        assert "has no release '1.8.99'; nearest: v1.8.15, v1.8.14" in proc.stderr
+        assert "has no release '1.8.99'; nearest: v1.8.15, v1.8.14" in stderr

@@ -9,18 +9,13 @@ first Go build on a machine, about 1 s for each further version).
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-import jsonschema
 import pytest
 
-from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
+import adapter_e2e as e2e
 
 pytestmark = pytest.mark.e2e
-
-KNOB_SCENARIOS = REPO_ROOT / "harness" / "tests" / "data" / "knob-scenarios"
 
 SPECS = {"go-gorilla@v1.5.3": "v1.5.3", "go-gorilla@1.4.2": "v1.4.2"}
 
@@ -39,90 +34,39 @@ CATALOGUE = {
 }
 
 
-def wsreplay_run(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out), *args]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-    assert proc.returncode in (0, 1), proc.stderr
-    report = json.loads((out / "report.json").read_text())
-    jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
-    return proc, report
-
-
-def client_args(specs: dict[str, str]) -> list[str]:
-    return [arg for spec in specs for arg in ("--client", spec)]
-
-
 def test_catalogue_at_two_versions(tmp_path: Path) -> None:
-    scenario_args = [arg for name in CATALOGUE for arg in ("--scenario", name)]
-    proc, report = wsreplay_run(tmp_path, *client_args(SPECS), *scenario_args)
-    resolved = {c["spec"]: c["resolved_version"] for c in report["clients"]}
-    assert resolved == SPECS
-    assert {c["status"] for c in report["clients"]} == {"ok"}
-    assert {c["library"] for c in report["clients"]} == {"github.com/gorilla/websocket"}
-    assert len(report["results"]) == len(CATALOGUE) * len(SPECS)
-    for record in report["results"]:
-        where = (record["scenario"], record["client"], record["reason"])
-        assert record["reason"].strip(), where
-        assert record["verdict"] in CATALOGUE[record["scenario"]], where
+    proc, report = e2e.wsreplay_run(
+        tmp_path, *e2e.client_args(SPECS), *e2e.scenario_args(CATALOGUE)
+    )
+    e2e.assert_clients(report, SPECS, "github.com/gorilla/websocket")
+    e2e.assert_catalogue_verdicts(report, CATALOGUE, SPECS)
     founding = [r for r in report["results"] if r["scenario"] == "close/send-then-close"]
     for record in founding:
-        assert record["observed"]["messages"][0]["text"] == "final message"
-        assert record["observed"]["close"] == {"code": 1000, "reason": "bye"}
+        e2e.assert_founding_delivered(record["observed"])
     assert "PASS" in proc.stdout
 
 
 def test_knobs(tmp_path: Path) -> None:
     """Every knob of the contract, each in a scenario of its own, all honoured."""
-    _, report = wsreplay_run(
-        tmp_path, "--scenarios-dir", str(KNOB_SCENARIOS), "--client", "go-gorilla@1.5.3"
-    )
-    by_name = {r["scenario"]: r for r in report["results"]}
-    assert len(by_name) >= 10
-    for name, record in by_name.items():
-        assert record["verdict"] == "pass", (name, record["reason"])
-        assert record["observed"]["unsupported"] == []
+    by_name = e2e.run_knob_scenarios(tmp_path, "go-gorilla@1.5.3")
+    e2e.assert_knobs_honoured(by_name)
     observed = {name: record["observed"] for name, record in by_name.items()}
-    assert observed["knobs/subprotocols"]["subprotocol"] == "chat.v1"
-    assert observed["knobs/recv-timeout"]["end"] == "timeout"
-    assert observed["knobs/max-messages"]["end"] == "max_messages"
+    e2e.assert_knob_basics(observed)
     # the adapter waited for the server's close after its own (gorilla's example)
     assert observed["knobs/max-messages"]["close"] == {"code": 1000, "reason": "done"}
-    times = [m["t_ms"] for m in observed["knobs/recv-pace"]["messages"]]
-    assert all(b - a >= 190 for a, b in zip(times, times[1:])), times
+    e2e.assert_paced(observed["knobs/recv-pace"], 190)
     # close_first with no code is an empty close frame on the wire
-    frames = [
-        e
-        for e in by_name["knobs/close-first-no-code"]["transcript"]["events"]
-        if e.get("type") == "frame" and e.get("dir") == "in" and e.get("opcode") == 8
-    ]
-    assert frames and frames[0]["length"] == 0
-    sent = [e for e in observed["knobs/send-ping"]["events"] if e["event"] == "send"]
-    assert [e["kind"] for e in sent] == ["ping"]
+    e2e.assert_empty_close_frame(by_name["knobs/close-first-no-code"])
+    assert e2e.sent_kinds(observed["knobs/send-ping"]) == ["ping"]
 
 
 def test_over_tls(tmp_path: Path) -> None:
     """wss:// with the run's own CA (the job's ca_file) as the only trusted root."""
-    _, report = wsreplay_run(
-        tmp_path,
-        "--transport",
-        "wss",
-        "--client",
-        "go-gorilla@1.5.3",
-        "--scenario",
-        "close/send-then-close",
-        "--scenario",
-        "close/many-then-close",
-    )
-    for record in report["results"]:
-        assert record["verdict"] == "pass", (record["scenario"], record["reason"])
-        assert record["transport"] == "wss"
+    e2e.assert_passes_over_tls(tmp_path, ["go-gorilla@1.5.3"])
 
 
 def test_unknown_version_names_the_nearest(tmp_path: Path) -> None:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(tmp_path)]
-    argv += ["--client", "go-gorilla@1.5.9", "--scenario", "close/send-then-close"]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2, proc.stderr
-    assert "client spec 'go-gorilla@1.5.9'" in proc.stderr
-    assert "github.com/gorilla/websocket has no release '1.5.9'" in proc.stderr
-    assert "nearest: v1.5.3" in proc.stderr
+    stderr = e2e.refused_spec_stderr(tmp_path, "go-gorilla@1.5.9")
+    assert "client spec 'go-gorilla@1.5.9'" in stderr
+    assert "github.com/gorilla/websocket has no release '1.5.9'" in stderr
+    assert "nearest: v1.5.3" in stderr

@@ -11,22 +11,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
-import jsonschema
 import pytest
 
+import adapter_e2e as e2e
 from wsreplay import clients
 from wsreplay.installers import java as java_installer
-from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
 from wsreplay.plugin import ClientPool
 from wsreplay.server import ScenarioServer
-from wsreplay.tlscerts import make_run_certs
 
 pytestmark = pytest.mark.e2e
-
-KNOB_SCENARIOS = REPO_ROOT / "harness" / "tests" / "data" / "knob-scenarios"
 
 SPECS = {"java-websocket@1.3.9": "1.3.9", "java-websocket@1.6.0": "1.6.0"}
 
@@ -62,122 +57,57 @@ EMPTY_CLOSE = {
 }
 
 
-def wsreplay_run(
-    out: Path, *args: str, schema: bool = True
-) -> tuple[subprocess.CompletedProcess, dict]:
-    """`./wsreplay run` into ``out``; the report, checked against the schema (for the
-    catalogue: the knob scenarios are another helper's and may run ahead of it)."""
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out), *args]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-    assert proc.returncode in (0, 1), proc.stderr
-    report = json.loads((out / "report.json").read_text())
-    if schema:
-        jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
-    return proc, report
-
-
-def client_args(specs: list[str]) -> list[str]:
-    return [arg for spec in specs for arg in ("--client", spec)]
-
-
-def scenario_args(names: list[str]) -> list[str]:
-    return [arg for name in names for arg in ("--scenario", name)]
-
-
-def events(observation: dict, name: str) -> list[dict]:
-    return [e for e in observation["events"] if e["event"] == name]
-
-
 def test_catalogue_at_two_versions(tmp_path: Path) -> None:
-    proc, report = wsreplay_run(
-        tmp_path, *client_args(list(SPECS)), *scenario_args(list(CATALOGUE))
+    proc, report = e2e.wsreplay_run(
+        tmp_path, *e2e.client_args(SPECS), *e2e.scenario_args(CATALOGUE)
     )
     assert proc.returncode == 0, proc.stderr
-    resolved = {c["spec"]: c["resolved_version"] for c in report["clients"]}
-    assert resolved == SPECS
-    assert {c["status"] for c in report["clients"]} == {"ok"}
-    assert {c["library"] for c in report["clients"]} == {"Java-WebSocket"}
-    assert len(report["results"]) == len(CATALOGUE) * len(SPECS)
-    for record in report["results"]:
-        where = (record["scenario"], record["client"], record["reason"])
-        assert record["reason"].strip(), where
-        assert record["verdict"] in CATALOGUE[record["scenario"]], where
+    e2e.assert_clients(report, SPECS, "Java-WebSocket")
+    e2e.assert_catalogue_verdicts(report, CATALOGUE, SPECS)
     for record in report["results"]:
         observed = record["observed"]
         if record["scenario"] == "close/send-then-close":
-            assert observed["messages"][0]["text"] == "final message"
-            assert observed["close"] == {"code": 1000, "reason": "bye"}
-            assert events(observed, "closed")[0]["callback"] == "onClose"
+            e2e.assert_founding_delivered(observed)
+            assert e2e.events(observed, "closed")[0]["callback"] == "onClose"
             # recv_delay_ms 100: onOpen held the reader thread that long
-            opened = events(observed, "open")[0]["t_ms"]
-            assert events(observed, "recv_start")[0]["t_ms"] - opened >= 99
-            assert observed["messages"][0]["t_ms"] - opened >= 99
+            e2e.assert_recv_delay_honoured(observed)
         if record["scenario"] == "close/send-then-fin":
             assert observed["close"]["code"] == 1006
 
 
 def test_knobs(tmp_path: Path) -> None:
     """Every knob scenario, each honoured."""
-    _, report = wsreplay_run(
-        tmp_path,
-        "--scenarios-dir",
-        str(KNOB_SCENARIOS),
-        "--client",
-        "java-websocket@1.6.0",
-        schema=False,
-    )
-    by_name = {r["scenario"]: r for r in report["results"]}
-    assert len(by_name) >= 10
+    by_name = e2e.run_knob_scenarios(tmp_path, "java-websocket@1.6.0", schema=False)
     for name, record in by_name.items():
-        assert record["observed"]["unsupported"] == []
         if name in RACY:
+            assert record["observed"]["unsupported"] == []
             # the library's own race (README: queued frames dropped at close)
             assert record["verdict"] in ("pass", "fail"), (name, record["reason"])
             if record["verdict"] == "fail":
                 assert record["reason"] == RACY[name]
-        else:
-            assert record["verdict"] == "pass", (name, record["reason"])
+    e2e.assert_knobs_honoured({n: r for n, r in by_name.items() if n not in RACY})
     observed = {name: record["observed"] for name, record in by_name.items()}
-    assert observed["knobs/subprotocols"]["subprotocol"] == "chat.v1"
-    assert observed["knobs/recv-timeout"]["end"] == "timeout"
-    assert observed["knobs/max-messages"]["end"] == "max_messages"
-    assert [e["kind"] for e in events(observed["knobs/send-ping"], "send")] == ["ping"]
-    assert [e["kind"] for e in events(observed["knobs/send"], "send")] == ["text", "binary"]
-    assert len(events(observed["knobs/echo"], "echo")) == 2
-    times = [m["t_ms"] for m in observed["knobs/recv-pace"]["messages"]]
-    assert len(times) == 3 and all(b - a >= 195 for a, b in zip(times, times[1:])), times
-    close_call = events(observed["knobs/close-first-after-messages"], "close_call")[0]
-    assert (close_call["by"], close_call["code"], close_call["accepted"]) == (
-        "close_first",
-        4001,
-        True,
-    )
+    e2e.assert_knob_basics(observed)
+    assert e2e.sent_kinds(observed["knobs/send-ping"]) == ["ping"]
+    assert e2e.sent_kinds(observed["knobs/send"]) == ["text", "binary"]
+    assert len(e2e.events(observed["knobs/echo"], "echo")) == 2
+    e2e.assert_paced(observed["knobs/recv-pace"], 195, count=3)
+    close_call = e2e.close_first_call(observed["knobs/close-first-after-messages"], 4001)
+    assert close_call["accepted"] is True
     # close() with no code: Java-WebSocket sends 1000 -- when the frame gets
     # out at all: its writer thread can be interrupted at close and drop it
     # (the close race in this adapter's README), so only its code is asserted.
     no_code = by_name["knobs/close-first-no-code"]
-    assert [e for e in events(no_code["observed"], "close_call") if e.get("by") == "close_first"]
-    frames = [
-        e
-        for e in no_code["transcript"]["events"]
-        if e.get("type") == "frame" and e.get("dir") == "in" and e.get("opcode") == 8
+    assert [
+        e for e in e2e.events(no_code["observed"], "close_call") if e.get("by") == "close_first"
     ]
+    frames = e2e.client_close_frames(no_code)
     assert all(frame["close_code"] == 1000 for frame in frames), frames
 
 
 def test_over_tls(tmp_path: Path) -> None:
     """wss:// with the run's own CA (the job's ca_file) as the only trusted root."""
-    _, report = wsreplay_run(
-        tmp_path,
-        "--transport",
-        "wss",
-        *client_args(list(SPECS)),
-        *scenario_args(["close/send-then-close", "close/many-then-close"]),
-    )
-    assert len(report["results"]) == 4
-    for record in report["results"]:
-        assert record["verdict"] == "pass", (record["scenario"], record["reason"])
-        assert record["transport"] == "wss"
+    e2e.assert_passes_over_tls(tmp_path, SPECS)
 
 
 @pytest.mark.parametrize("spec", list(SPECS))
@@ -185,21 +115,8 @@ def test_a_foreign_ca_is_refused(
     spec: str, tmp_path: Path, wsreplay_server: ScenarioServer, wsreplay_clients: ClientPool
 ) -> None:
     """The adapter trusts exactly the job's CA: another CA's file fails the handshake."""
-    adapter, _, error = wsreplay_clients.get(spec)
-    assert adapter is not None, error
-    other = make_run_certs(tmp_path / "other", "other")
     tag = f"java-websocket-foreign-ca-{spec.split('@')[1]}"
-    job = {
-        "id": tag,
-        "url": wsreplay_server.url("close/send-then-close", tag, tls=True),
-        "knobs": {},
-        "ca_file": str(other.ca_file),
-        "deadline_ms": 8000,
-    }
-    outcome = adapter.run_job(job, 20)
-    assert outcome.error is None, outcome.error
-    observed = outcome.observation
-    assert (observed["connected"], observed["end"]) == (False, "connect_failed")
+    observed = e2e.foreign_ca_observation(tmp_path, wsreplay_server, wsreplay_clients, spec, tag)
     assert observed["error"]["type"] == "javax.net.ssl.SSLHandshakeException"
 
 
@@ -208,8 +125,8 @@ def test_empty_close_frame_is_reported_as_1000(tmp_path: Path) -> None:
     scenarios = tmp_path / "scenarios"
     (scenarios / "java").mkdir(parents=True)
     (scenarios / "java" / "empty-close.json").write_text(json.dumps(EMPTY_CLOSE))
-    _, report = wsreplay_run(
-        tmp_path / "out", "--scenarios-dir", str(scenarios), *client_args(list(SPECS))
+    _, report = e2e.wsreplay_run(
+        tmp_path / "out", "--scenarios-dir", str(scenarios), *e2e.client_args(SPECS)
     )
     for record in report["results"]:
         assert record["observed"]["messages"][0]["text"] == "m"
@@ -225,7 +142,7 @@ def test_local_checkout(tmp_path: Path) -> None:
     checkout = tmp_path / "target"
     checkout.mkdir()
     shutil.copy(lib / "Java-WebSocket-1.3.9.jar", checkout)
-    _, report = wsreplay_run(
+    _, report = e2e.wsreplay_run(
         tmp_path / "out",
         "--client",
         f"java-websocket@path:{checkout}",
@@ -238,11 +155,8 @@ def test_local_checkout(tmp_path: Path) -> None:
 
 
 def test_unknown_version_names_the_nearest(tmp_path: Path) -> None:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(tmp_path)]
-    argv += ["--client", "java-websocket@1.5.99", "--scenario", "close/send-then-close"]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2, proc.stderr
+    stderr = e2e.refused_spec_stderr(tmp_path, "java-websocket@1.5.99")
     assert (
         "client spec 'java-websocket@1.5.99': org.java-websocket:Java-WebSocket has no "
-        "release '1.5.99'; nearest: 1.6.0, 1.5.7, 1.5.6, 1.5.5" in proc.stderr
+        "release '1.5.99'; nearest: 1.6.0, 1.5.7, 1.5.6, 1.5.5" in stderr
     )

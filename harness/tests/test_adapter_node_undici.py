@@ -12,19 +12,14 @@ of "newest" on this machine's Node.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-import jsonschema
 import pytest
 
+import adapter_e2e as e2e
 from wsreplay import clients
 from wsreplay.clients import SpecError, check_version_range
 from wsreplay.installers import node as node_installer
-from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
-
-KNOB_SCENARIOS = REPO_ROOT / "harness" / "tests" / "data" / "knob-scenarios"
 
 SPECS = {"node-undici@6.21.3": "6.21.3", "node-undici@7.16.0": "7.16.0"}
 
@@ -41,27 +36,6 @@ CATALOGUE = {
     # a 101 with a subprotocol nobody offered: both refuse it (7.16 by throwing)
     "handshake/subprotocol-unrequested": {"pass"},
 }
-
-
-def wsreplay_run(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out), *args]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-    assert proc.returncode in (0, 1), proc.stderr
-    report = json.loads((out / "report.json").read_text())
-    jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
-    return proc, report
-
-
-def client_args(specs: list[str]) -> list[str]:
-    return [arg for spec in specs for arg in ("--client", spec)]
-
-
-def scenario_args(names: list[str]) -> list[str]:
-    return [arg for name in names for arg in ("--scenario", name)]
-
-
-def events(observation: dict, name: str) -> list[dict]:
-    return [e for e in observation["events"] if e["event"] == name]
 
 
 def test_versions_without_websocket_are_refused_before_install() -> None:
@@ -86,30 +60,21 @@ def test_newest_is_the_newest_this_node_runs() -> None:
 
 @pytest.mark.e2e
 def test_catalogue_at_two_versions(tmp_path: Path) -> None:
-    args = [*client_args(list(SPECS)), *scenario_args(list(CATALOGUE))]
-    proc, report = wsreplay_run(tmp_path, *args)
-    resolved = {c["spec"]: c["resolved_version"] for c in report["clients"]}
-    assert resolved == SPECS
-    assert {c["status"] for c in report["clients"]} == {"ok"}
-    assert {c["library"] for c in report["clients"]} == {"undici"}
-    assert len(report["results"]) == len(CATALOGUE) * len(SPECS)
+    proc, report = e2e.wsreplay_run(
+        tmp_path, *e2e.client_args(SPECS), *e2e.scenario_args(CATALOGUE)
+    )
+    e2e.assert_clients(report, SPECS, "undici")
+    e2e.assert_catalogue_verdicts(report, CATALOGUE, SPECS)
     records = {(r["scenario"], r["client"]): r for r in report["results"]}
-    for (scenario, client), record in records.items():
-        where = (scenario, client, record["reason"])
-        assert record["reason"].strip(), where
-        assert record["verdict"] in CATALOGUE[scenario], where
     for spec in SPECS:
         founding = records["close/send-then-close", spec]["observed"]
-        assert founding["messages"][0]["text"] == "final message"
-        assert founding["close"] == {"code": 1000, "reason": "bye"}
+        e2e.assert_founding_delivered(founding)
         # recv_delay_ms 100: the application was busy; no event before it ended
-        opened = events(founding, "open")[0]["t_ms"]
-        assert events(founding, "recv_start")[0]["t_ms"] - opened >= 99
-        assert founding["messages"][0]["t_ms"] - opened >= 99
+        e2e.assert_recv_delay_honoured(founding)
     # 7.16 throws from its own callback; the adapter reports it and serves on
     unrequested = records["handshake/subprotocol-unrequested", "node-undici@7.16.0"]["observed"]
     assert unrequested["end"] == "error"
-    crash = events(unrequested, "uncaught_exception")
+    crash = e2e.events(unrequested, "uncaught_exception")
     assert crash and crash[0]["type"] == "TypeError", unrequested["events"]
     assert "PASS" in proc.stdout
 
@@ -117,45 +82,27 @@ def test_catalogue_at_two_versions(tmp_path: Path) -> None:
 @pytest.mark.e2e
 def test_knobs(tmp_path: Path) -> None:
     """Every knob at both versions; only 6.x's missing ping is unsupported, and said so."""
-    _, report = wsreplay_run(
-        tmp_path, "--scenarios-dir", str(KNOB_SCENARIOS), *client_args(list(SPECS))
+    _, report = e2e.wsreplay_run(
+        tmp_path, "--scenarios-dir", str(e2e.KNOB_SCENARIOS), *e2e.client_args(SPECS)
     )
     records = {(r["scenario"], r["client"]): r for r in report["results"]}
     assert len(records) >= 20
-    for (name, client), record in records.items():
-        if (name, client) == ("knobs/send-ping", "node-undici@6.21.3"):
-            assert record["verdict"] == "error"
-            assert record["reason"] == (
-                "the adapter cannot honour the client knob send=[{'ping': 'are you there'}]"
-            )
-            assert record["observed"]["unsupported"] == ["send"]
-            continue
-        assert record["verdict"] == "pass", (name, client, record["reason"])
-        assert record["observed"]["unsupported"] == []
+    no_ping = records.pop(("knobs/send-ping", "node-undici@6.21.3"))
+    assert no_ping["verdict"] == "error"
+    assert no_ping["reason"] == e2e.PING_UNSUPPORTED
+    assert no_ping["observed"]["unsupported"] == ["send"]
+    e2e.assert_knobs_honoured(records)  # keyed (scenario, client)
     for spec in SPECS:
         observed = {name: r["observed"] for (name, client), r in records.items() if client == spec}
-        assert observed["knobs/subprotocols"]["subprotocol"] == "chat.v1"
-        assert observed["knobs/recv-timeout"]["end"] == "timeout"
-        assert observed["knobs/max-messages"]["end"] == "max_messages"
+        e2e.assert_knob_basics(observed)
         # recv_pace_ms: the application is busy 200 ms after each message
-        times = [m["t_ms"] for m in observed["knobs/recv-pace"]["messages"]]
-        assert len(times) == 3 and all(b - a >= 190 for a, b in zip(times, times[1:])), times
+        e2e.assert_paced(observed["knobs/recv-pace"], 190, count=3)
     ping = records["knobs/send-ping", "node-undici@7.16.0"]["observed"]
-    assert [e["kind"] for e in events(ping, "send")] == ["ping"]
+    assert e2e.sent_kinds(ping) == ["ping"]
 
 
 @pytest.mark.e2e
 def test_over_tls(tmp_path: Path) -> None:
     """wss:// trusting exactly the run's CA: the dispatcher option (7.16.0) and,
     before undici took one in the constructor (5.22.0), the global dispatcher."""
-    _, report = wsreplay_run(
-        tmp_path,
-        "--transport",
-        "wss",
-        *client_args(["node-undici@7.16.0", "node-undici@5.22.0"]),
-        *scenario_args(["close/send-then-close", "close/many-then-close"]),
-    )
-    assert len(report["results"]) == 4
-    for record in report["results"]:
-        assert record["verdict"] == "pass", (record["scenario"], record["reason"])
-        assert record["transport"] == "wss"
+    e2e.assert_passes_over_tls(tmp_path, ["node-undici@7.16.0", "node-undici@5.22.0"])

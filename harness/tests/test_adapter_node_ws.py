@@ -11,18 +11,14 @@ pause(), and a version that does not exist.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-import jsonschema
 import pytest
 
+import adapter_e2e as e2e
 from wsreplay import clients, pyenvs
 from wsreplay.installers import InstallError, VersionNotFound
 from wsreplay.installers import node as node_installer
-from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
-
-KNOB_SCENARIOS = REPO_ROOT / "harness" / "tests" / "data" / "knob-scenarios"
 
 #: Two releases with pause()/resume() (8.3.0+): 8.16.0 emits one message per
 #: event-loop turn, 8.18.3 a whole socket read at once (allowSynchronousEvents).
@@ -40,27 +36,6 @@ CATALOGUE = {
     "close/send-then-rst": {"pass", "non-strict", "informational"},
     "handshake/coalesced-message": {"pass"},
 }
-
-
-def wsreplay_run(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out), *args]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-    assert proc.returncode in (0, 1), proc.stderr
-    report = json.loads((out / "report.json").read_text())
-    jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
-    return proc, report
-
-
-def client_args(specs: list[str]) -> list[str]:
-    return [arg for spec in specs for arg in ("--client", spec)]
-
-
-def scenario_args(names: list[str]) -> list[str]:
-    return [arg for name in names for arg in ("--scenario", name)]
-
-
-def events(observation: dict, name: str) -> list[dict]:
-    return [e for e in observation["events"] if e["event"] == name]
 
 
 # --------------------------------------------------------------------------
@@ -222,91 +197,56 @@ def test_cache_lives_under_the_cache_root(cache: Path) -> None:
 
 @pytest.mark.e2e
 def test_catalogue_at_two_versions(tmp_path: Path) -> None:
-    proc, report = wsreplay_run(
-        tmp_path, *client_args(list(SPECS)), *scenario_args(list(CATALOGUE))
+    proc, report = e2e.wsreplay_run(
+        tmp_path, *e2e.client_args(SPECS), *e2e.scenario_args(CATALOGUE)
     )
-    resolved = {c["spec"]: c["resolved_version"] for c in report["clients"]}
-    assert resolved == SPECS
-    assert {c["status"] for c in report["clients"]} == {"ok"}
-    assert {c["library"] for c in report["clients"]} == {"ws"}
-    assert len(report["results"]) == len(CATALOGUE) * len(SPECS)
-    for record in report["results"]:
-        where = (record["scenario"], record["client"], record["reason"])
-        assert record["reason"].strip(), where
-        assert record["verdict"] in CATALOGUE[record["scenario"]], where
+    e2e.assert_clients(report, SPECS, "ws")
+    e2e.assert_catalogue_verdicts(report, CATALOGUE, SPECS)
     for record in report["results"]:
         if record["scenario"] != "close/send-then-close":
             continue
-        observed = record["observed"]
-        assert observed["messages"][0]["text"] == "final message"
-        assert observed["close"] == {"code": 1000, "reason": "bye"}
+        e2e.assert_founding_delivered(record["observed"])
         # recv_delay_ms 100 honoured: paused at open, nothing emitted before the delay
-        opened = events(observed, "open")[0]["t_ms"]
-        assert events(observed, "recv_start")[0]["t_ms"] - opened >= 99
-        assert observed["messages"][0]["t_ms"] - opened >= 99
+        e2e.assert_recv_delay_honoured(record["observed"])
     assert "PASS" in proc.stdout
 
 
 @pytest.mark.e2e
 def test_knobs(tmp_path: Path) -> None:
     """Every knob of the contract, each in a scenario of its own, all honoured."""
-    _, report = wsreplay_run(
-        tmp_path, "--scenarios-dir", str(KNOB_SCENARIOS), "--client", "node-ws@8.18.3"
-    )
-    by_name = {r["scenario"]: r for r in report["results"]}
-    assert len(by_name) >= 10
-    for name, record in by_name.items():
-        assert record["verdict"] == "pass", (name, record["reason"])
-        assert record["observed"]["unsupported"] == []
+    by_name = e2e.run_knob_scenarios(tmp_path, "node-ws@8.18.3")
+    e2e.assert_knobs_honoured(by_name)
     observed = {name: record["observed"] for name, record in by_name.items()}
-    assert observed["knobs/subprotocols"]["subprotocol"] == "chat.v1"
-    assert observed["knobs/recv-timeout"]["end"] == "timeout"
-    assert observed["knobs/max-messages"]["end"] == "max_messages"
-    assert [e["kind"] for e in events(observed["knobs/send-ping"], "send")] == ["ping"]
-    assert [e["kind"] for e in events(observed["knobs/send"], "send")] == ["text", "binary"]
-    assert len(events(observed["knobs/echo"], "echo")) == 2
+    e2e.assert_knob_basics(observed)
+    assert e2e.sent_kinds(observed["knobs/send-ping"]) == ["ping"]
+    assert e2e.sent_kinds(observed["knobs/send"]) == ["text", "binary"]
+    assert len(e2e.events(observed["knobs/echo"], "echo")) == 2
     # recv_pace_ms: pause() after each message; the two messages ws had
     # already read in the same chunk are still emitted, marked as such, and
     # the close (read only after resume()) waits for the pace.
     pace = observed["knobs/recv-pace"]
     assert [m["text"] for m in pace["messages"]] == ["m1", "m2", "m3"]
     last = pace["messages"][-1]["t_ms"]
-    assert events(pace, "closed")[0]["t_ms"] - last >= 150
+    assert e2e.events(pace, "closed")[0]["t_ms"] - last >= 150
     # close_first: the code asked for, and close() alone sends an empty close frame
-    close_call = events(observed["knobs/close-first-after-messages"], "close_call")[0]
-    assert (close_call["by"], close_call["code"]) == ("close_first", 4001)
-    frames = [
-        e
-        for e in by_name["knobs/close-first-no-code"]["transcript"]["events"]
-        if e.get("type") == "frame" and e.get("dir") == "in" and e.get("opcode") == 8
-    ]
-    assert frames and frames[0]["length"] == 0
+    e2e.close_first_call(observed["knobs/close-first-after-messages"], 4001)
+    e2e.assert_empty_close_frame(by_name["knobs/close-first-no-code"])
 
 
 @pytest.mark.e2e
 def test_over_tls(tmp_path: Path) -> None:
     """wss:// with the run's own CA (the job's ca_file) as the only trusted root."""
-    _, report = wsreplay_run(
-        tmp_path,
-        "--transport",
-        "wss",
-        "--client",
-        "node-ws@8.18.3",
-        *scenario_args(["close/send-then-close", "close/many-then-close"]),
-    )
-    for record in report["results"]:
-        assert record["verdict"] == "pass", (record["scenario"], record["reason"])
-        assert record["transport"] == "wss"
+    e2e.assert_passes_over_tls(tmp_path, ["node-ws@8.18.3"])
 
 
 @pytest.mark.e2e
 def test_ws7_has_no_pause(tmp_path: Path) -> None:
     """Before 8.3.0 ws cannot hold messages back: recv_delay_ms is unsupported, said so."""
-    _, report = wsreplay_run(
+    _, report = e2e.wsreplay_run(
         tmp_path,
         "--client",
         "node-ws@7.5.10",
-        *scenario_args(["close/send-then-close", "handshake/coalesced-message"]),
+        *e2e.scenario_args(["close/send-then-close", "handshake/coalesced-message"]),
     )
     assert report["clients"][0]["resolved_version"] == "7.5.10"
     assert "(no pause/resume)" in report["clients"][0]["api"]
@@ -320,9 +260,6 @@ def test_ws7_has_no_pause(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_unknown_version_names_the_nearest(tmp_path: Path) -> None:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(tmp_path)]
-    argv += ["--client", "node-ws@8.18.9", "--scenario", "close/send-then-close"]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2, proc.stderr
-    assert "client spec 'node-ws@8.18.9': ws has no release '8.18.9'; nearest:" in proc.stderr
-    assert "8.18.3" in proc.stderr
+    stderr = e2e.refused_spec_stderr(tmp_path, "node-ws@8.18.9")
+    assert "client spec 'node-ws@8.18.9': ws has no release '8.18.9'; nearest:" in stderr
+    assert "8.18.3" in stderr

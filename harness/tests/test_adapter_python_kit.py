@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+import adapter_e2e as e2e
 from wsreplay.paths import REPO_ROOT
 from wsreplay.plugin import ClientPool
 from wsreplay.server import ScenarioServer
@@ -31,8 +32,6 @@ KIT_DIR = REPO_ROOT / "harness" / "adapters" / "python-common"
 sys.path.insert(0, str(KIT_DIR))
 
 import wsreplay_adapterkit as kit  # noqa: E402
-
-KNOB_SCENARIOS = Path(__file__).parent / "data" / "knob-scenarios"
 
 #: The catalogue scenarios every Python adapter test runs: the founding case
 #: and the other scenarios of the first catalogue (delivery before close,
@@ -156,15 +155,8 @@ def wsreplay_run(
     out: Path, specs: list[str], scenarios: list[str], *extra: str
 ) -> tuple[subprocess.CompletedProcess[str], dict]:
     """One `./wsreplay run` of every spec against every scenario; (process, report)."""
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out), *extra]
-    for spec in specs:
-        argv += ["--client", spec]
-    for scenario in scenarios:
-        argv += ["--scenario", scenario]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
-    assert proc.returncode in (0, 1), proc.stderr
-    report = json.loads((out / "report.json").read_text())
-    return proc, report
+    args = [*extra, *e2e.client_args(specs), *e2e.scenario_args(scenarios)]
+    return e2e.wsreplay_run(out, *args, schema=False)
 
 
 def check_clients(report: dict, adapter: str, versions: tuple[str, ...]) -> None:
@@ -174,7 +166,8 @@ def check_clients(report: dict, adapter: str, versions: tuple[str, ...]) -> None
 
 
 def check_catalogue_run(tmp_path: Path, adapter: str, versions: tuple[str, ...]) -> dict:
-    """The committed catalogue at two releases in one run: judged, never an error."""
+    """The committed catalogue at two releases in one run: judged, never an error, and
+    the founding scenario passed at both; the records by (scenario, spec)."""
     specs = [f"{adapter}@{v}" for v in versions]
     _, report = wsreplay_run(tmp_path, specs, list(CATALOGUE))
     check_clients(report, adapter, versions)
@@ -187,7 +180,11 @@ def check_catalogue_run(tmp_path: Path, adapter: str, versions: tuple[str, ...])
         assert record["verdict"] != "error", (where, record["reason"])
         assert record["reason"].strip(), where
         assert record["transcript"] is not None, where
-    return {(r["scenario"], r["client"]): r for r in records}
+    by_key = {(r["scenario"], r["client"]): r for r in records}
+    for spec in specs:
+        founding = by_key["close/send-then-close", spec]
+        assert founding["verdict"] == "pass", (spec, founding["reason"])
+    return by_key
 
 
 def frames(record: dict, direction: str, opcode: int) -> list[dict]:
@@ -293,14 +290,14 @@ def check_knob_run(
         specs,
         [],
         "--scenarios-dir",
-        str(KNOB_SCENARIOS),
+        str(e2e.KNOB_SCENARIOS),
         "--transport",
         transport,
     )
     check_clients(report, adapter, versions)
     for spec in specs:
         records = {r["scenario"]: r for r in report["results"] if r["client"] == spec}
-        assert len(records) == len(list(KNOB_SCENARIOS.rglob("*.json"))), sorted(records)
+        assert len(records) == len(e2e.knob_scenario_names()), sorted(records)
         assert {r["transport"] for r in records.values()} == {transport}
         check_knob_records(records)
 

@@ -18,10 +18,8 @@ VERSIONS = ("6.0", "6.6.1")
 def test_catalogue_at_two_releases(tmp_path: Path) -> None:
     records = check_catalogue_run(tmp_path, ADAPTER, VERSIONS)
     for version in VERSIONS:
-        spec = f"{ADAPTER}@{version}"
-        assert records[("close/send-then-close", spec)]["verdict"] == "pass"
         # Tornado fills close_code only from a close frame: none after a bare FIN
-        fin = records[("close/send-then-fin", spec)]
+        fin = records[("close/send-then-fin", f"{ADAPTER}@{version}")]
         assert fin["observed"]["close"] == {"code": None, "reason": None}, fin["observed"]
 
 

@@ -19,15 +19,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import jsonschema
 import pytest
 
+import adapter_e2e as e2e
 from wsreplay import clients
 from wsreplay.installers import InstallError, VersionNotFound, rust
-from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
 
 ADAPTER = "rust-tungstenite"
-KNOB_SCENARIOS = REPO_ROOT / "harness" / "tests" / "data" / "knob-scenarios"
 
 SPECS = {f"{ADAPTER}@0.24.0": "0.24.0", f"{ADAPTER}@0.26.2": "0.26.2"}
 
@@ -59,22 +57,8 @@ CATALOGUE: dict[str, set[str] | dict[str, str]] = {
 }
 
 
-def expected_verdicts(scenario: str, spec: str) -> set[str]:
-    expected = CATALOGUE[scenario]
-    return {expected[spec]} if isinstance(expected, dict) else expected
-
-
-def wsreplay_run(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out), *args]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1200)
-    assert proc.returncode in (0, 1), proc.stderr
-    report = json.loads((out / "report.json").read_text())
-    jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
-    return proc, report
-
-
-def client_args(specs: list[str]) -> list[str]:
-    return [arg for spec in specs for arg in ("--client", spec)]
+#: cargo may build the adapter (about a minute on a fresh machine) within a run
+RUN_TIMEOUT = 1200
 
 
 # --------------------------------------------------------------------------
@@ -223,23 +207,18 @@ def test_too_old_is_refused_before_any_build() -> None:
 
 @pytest.mark.e2e
 def test_catalogue_at_two_versions(tmp_path: Path) -> None:
-    scenario_args = [arg for name in CATALOGUE for arg in ("--scenario", name)]
-    proc, report = wsreplay_run(tmp_path, *client_args(list(SPECS)), *scenario_args)
-    resolved = {c["spec"]: c["resolved_version"] for c in report["clients"]}
-    assert resolved == SPECS
-    assert {c["status"] for c in report["clients"]} == {"ok"}
-    assert {c["library"] for c in report["clients"]} == {"tungstenite"}
-    assert len(report["results"]) == len(CATALOGUE) * len(SPECS)
+    proc, report = e2e.wsreplay_run(
+        tmp_path, *e2e.client_args(SPECS), *e2e.scenario_args(CATALOGUE), timeout=RUN_TIMEOUT
+    )
+    e2e.assert_clients(report, SPECS, "tungstenite")
+    e2e.assert_catalogue_verdicts(report, CATALOGUE, SPECS)
     for record in report["results"]:
         where = (record["scenario"], record["client"], record["reason"])
-        assert record["reason"].strip(), where
         assert record["verdict"] != "error", where
-        assert record["verdict"] in expected_verdicts(record["scenario"], record["client"]), where
     by_key = {(r["scenario"], r["client"]): r for r in report["results"]}
     for spec in SPECS:
         founding = by_key["close/send-then-close", spec]["observed"]
-        assert founding["messages"][0]["text"] == "final message"
-        assert founding["close"] == {"code": 1000, "reason": "bye"}
+        e2e.assert_founding_delivered(founding)
         assert founding["error"]["type"] == "tungstenite::Error::ConnectionClosed"
         fin = by_key["close/send-then-fin", spec]["observed"]
         assert fin["close"] is None  # tungstenite has no code for "no close frame"
@@ -261,68 +240,34 @@ def test_catalogue_at_two_versions(tmp_path: Path) -> None:
 def test_knobs(tmp_path: Path) -> None:
     """Every knob of the contract, each in a scenario of its own, all honoured."""
     spec = f"{ADAPTER}@0.26.2"
-    _, report = wsreplay_run(tmp_path, "--scenarios-dir", str(KNOB_SCENARIOS), "--client", spec)
-    by_name = {r["scenario"]: r for r in report["results"]}
-    assert len(by_name) >= 10
-    for name, record in by_name.items():
-        assert record["verdict"] == "pass", (name, record["reason"])
-        assert record["observed"]["unsupported"] == []
+    by_name = e2e.run_knob_scenarios(tmp_path, spec, timeout=RUN_TIMEOUT)
+    e2e.assert_knobs_honoured(by_name)
     observed = {name: record["observed"] for name, record in by_name.items()}
-    assert observed["knobs/subprotocols"]["subprotocol"] == "chat.v1"
-    assert observed["knobs/recv-timeout"]["end"] == "timeout"
-    assert observed["knobs/max-messages"]["end"] == "max_messages"
+    e2e.assert_knob_basics(observed)
     # after max_messages the adapter closes (1000) and reads the server's answer
     assert observed["knobs/max-messages"]["close"] == {"code": 1000, "reason": "done"}
-    times = [m["t_ms"] for m in observed["knobs/recv-pace"]["messages"]]
-    assert all(b - a >= 190 for a, b in zip(times, times[1:])), times
-    calls = [
-        e for e in observed["knobs/close-first-after-ms"]["events"] if e["event"] == "close_call"
-    ]
-    opened = next(
-        e["t_ms"] for e in observed["knobs/close-first-after-ms"]["events"] if e["event"] == "open"
-    )
+    e2e.assert_paced(observed["knobs/recv-pace"], 190)
+    calls = e2e.events(observed["knobs/close-first-after-ms"], "close_call")
+    opened = e2e.events(observed["knobs/close-first-after-ms"], "open")[0]["t_ms"]
     assert calls and calls[0]["t_ms"] - opened >= 295, calls
     # close_first with no code is close(None): an empty close frame on the wire
-    frames = [
-        e
-        for e in by_name["knobs/close-first-no-code"]["transcript"]["events"]
-        if e.get("type") == "frame" and e.get("dir") == "in" and e.get("opcode") == 8
-    ]
-    assert frames and frames[0]["length"] == 0
-    sent = [e for e in observed["knobs/send-ping"]["events"] if e["event"] == "send"]
-    assert [e["kind"] for e in sent] == ["ping"]
-    sent = [e["kind"] for e in observed["knobs/send"]["events"] if e["event"] == "send"]
-    assert sent == ["text", "binary"]
+    e2e.assert_empty_close_frame(by_name["knobs/close-first-no-code"])
+    assert e2e.sent_kinds(observed["knobs/send-ping"]) == ["ping"]
+    assert e2e.sent_kinds(observed["knobs/send"]) == ["text", "binary"]
 
 
 @pytest.mark.e2e
 def test_over_tls(tmp_path: Path) -> None:
     """wss:// with the run's own CA (the job's ca_file) as the only trusted root."""
-    _, report = wsreplay_run(
-        tmp_path,
-        "--transport",
-        "wss",
-        "--client",
-        f"{ADAPTER}@0.24.0",
-        "--scenario",
-        "close/send-then-close",
-        "--scenario",
-        "close/many-then-close",
-    )
-    for record in report["results"]:
-        assert record["verdict"] == "pass", (record["scenario"], record["reason"])
-        assert record["transport"] == "wss"
+    e2e.assert_passes_over_tls(tmp_path, [f"{ADAPTER}@0.24.0"], timeout=RUN_TIMEOUT)
 
 
 @pytest.mark.e2e
 def test_unknown_version_names_the_nearest(tmp_path: Path) -> None:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(tmp_path)]
-    argv += ["--client", f"{ADAPTER}@0.26.9", "--scenario", "close/send-then-close"]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2, proc.stderr
-    assert f"client spec '{ADAPTER}@0.26.9'" in proc.stderr
-    assert "tungstenite has no release '0.26.9'; nearest: " in proc.stderr
-    assert "0.26.2" in proc.stderr and "0.27.0" in proc.stderr
+    stderr = e2e.refused_spec_stderr(tmp_path, f"{ADAPTER}@0.26.9")
+    assert f"client spec '{ADAPTER}@0.26.9'" in stderr
+    assert "tungstenite has no release '0.26.9'; nearest: " in stderr
+    assert "0.26.2" in stderr and "0.27.0" in stderr
 
 
 def registry_checkout(version: str) -> Path | None:
@@ -360,12 +305,13 @@ def test_local_checkout(tmp_path: Path) -> None:
     checkout = short / "tungstenite"
     shutil.copytree(sources, checkout)
     try:
-        _, report = wsreplay_run(
+        _, report = e2e.wsreplay_run(
             tmp_path,
             "--client",
             f"{ADAPTER}@path:{checkout}",
             "--scenario",
             "close/send-then-close",
+            timeout=RUN_TIMEOUT,
         )
     finally:
         shutil.rmtree(short, ignore_errors=True)

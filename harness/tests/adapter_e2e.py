@@ -1,0 +1,246 @@
+"""What the adapter end-to-end tests (test_adapter_*.py) share.
+
+Running `./wsreplay run` and reading its report, building its arguments,
+picking events and frames out of a record, and the checks that are the same
+logic for every library: the founding scenario delivered, ``recv_delay_ms``
+and ``recv_pace_ms`` honoured, the common knob outcomes, a TLS run, a spec
+refused before anything runs. What one library does differently stays in
+its own test file.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Collection, Iterable
+from pathlib import Path
+
+import jsonschema
+
+from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
+from wsreplay.plugin import ClientPool
+from wsreplay.server import ScenarioServer
+from wsreplay.tlscerts import make_run_certs
+
+KNOB_SCENARIOS = REPO_ROOT / "harness" / "tests" / "data" / "knob-scenarios"
+
+#: The reason of the knobs/send-ping verdict for a library that cannot send a ping.
+PING_UNSUPPORTED = "the adapter cannot honour the client knob send=[{'ping': 'are you there'}]"
+
+#: The two scenarios every adapter runs over wss://.
+TLS_SCENARIOS = ("close/send-then-close", "close/many-then-close")
+
+
+# --------------------------------------------------------------------------
+# running ./wsreplay
+
+
+def wsreplay_run(
+    out: Path, *args: str, schema: bool = True, timeout: float = 900
+) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """`./wsreplay run --out OUT ARGS`: the process and its report.
+
+    The run must end judged (exit 0 or 1). The report is checked against
+    results/report.schema.json unless ``schema`` is false (for knob runs
+    whose scenarios may run ahead of the schema).
+    """
+    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    if schema:
+        jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
+    return proc, report
+
+
+def refused_spec_stderr(out: Path, spec: str) -> str:
+    """Run ``spec`` on the founding scenario, which must be refused (exit 2); its stderr."""
+    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out)]
+    argv += ["--client", spec, "--scenario", "close/send-then-close"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    return proc.stderr
+
+
+def client_args(specs: Iterable[str]) -> list[str]:
+    """``--client SPEC`` for each spec."""
+    return [arg for spec in specs for arg in ("--client", spec)]
+
+
+def scenario_args(names: Iterable[str]) -> list[str]:
+    """``--scenario NAME`` for each name."""
+    return [arg for name in names for arg in ("--scenario", name)]
+
+
+def knob_scenario_names() -> list[str]:
+    """The names of the knob scenarios (``knobs/...``), sorted."""
+    return sorted(
+        p.relative_to(KNOB_SCENARIOS).with_suffix("").as_posix()
+        for p in KNOB_SCENARIOS.rglob("*.json")
+    )
+
+
+def run_knob_scenarios(
+    out: Path, spec: str, *, schema: bool = True, timeout: float = 900
+) -> dict[str, dict]:
+    """Every knob scenario with one client spec: the records by scenario name."""
+    _, report = wsreplay_run(
+        out,
+        "--scenarios-dir",
+        str(KNOB_SCENARIOS),
+        "--client",
+        spec,
+        schema=schema,
+        timeout=timeout,
+    )
+    by_name = {r["scenario"]: r for r in report["results"]}
+    assert len(by_name) >= 10
+    return by_name
+
+
+# --------------------------------------------------------------------------
+# reading a record
+
+
+def events(observation: dict, name: str) -> list[dict]:
+    """The adapter's events of one name, in order."""
+    return [e for e in observation["events"] if e["event"] == name]
+
+
+def sent_kinds(observation: dict) -> list[str]:
+    """The kinds of what the client sent (``send`` events), in order."""
+    return [e["kind"] for e in events(observation, "send")]
+
+
+def client_close_frames(record: dict) -> list[dict]:
+    """The close frames the server received from the client (the record's transcript)."""
+    return [
+        e
+        for e in record["transcript"]["events"]
+        if e.get("type") == "frame" and e.get("dir") == "in" and e.get("opcode") == 8
+    ]
+
+
+def expected_verdicts(catalogue: dict, scenario: str, spec: str) -> set[str]:
+    """The verdicts ``catalogue`` accepts for ``scenario`` run by ``spec``.
+
+    A catalogue maps each scenario to a set of verdicts (the same for every
+    spec) or to a dict with one verdict per spec.
+    """
+    expected = catalogue[scenario]
+    return {expected[spec]} if isinstance(expected, dict) else expected
+
+
+# --------------------------------------------------------------------------
+# checks that are the same for every library
+
+
+def assert_clients(report: dict, specs: dict[str, str], library: str) -> None:
+    """Every spec resolved to its version, started, and reported ``library``."""
+    resolved = {c["spec"]: c["resolved_version"] for c in report["clients"]}
+    assert resolved == specs
+    assert {c["status"] for c in report["clients"]} == {"ok"}
+    assert {c["library"] for c in report["clients"]} == {library}
+
+
+def assert_catalogue_verdicts(report: dict, catalogue: dict, specs: Collection[str]) -> None:
+    """One result per scenario and spec, each with a reason and an accepted verdict."""
+    assert len(report["results"]) == len(catalogue) * len(specs)
+    for record in report["results"]:
+        where = (record["scenario"], record["client"], record["reason"])
+        assert record["reason"].strip(), where
+        assert record["verdict"] in expected_verdicts(
+            catalogue, record["scenario"], record["client"]
+        ), where
+
+
+def assert_founding_delivered(observation: dict) -> None:
+    """close/send-then-close: the message before the close, then the close itself."""
+    assert observation["messages"][0]["text"] == "final message"
+    assert observation["close"] == {"code": 1000, "reason": "bye"}
+
+
+def assert_recv_delay_honoured(observation: dict) -> None:
+    """recv_delay_ms 100: nothing was received or delivered before it had passed."""
+    opened = events(observation, "open")[0]["t_ms"]
+    assert events(observation, "recv_start")[0]["t_ms"] - opened >= 99
+    assert observation["messages"][0]["t_ms"] - opened >= 99
+
+
+def assert_paced(observation: dict, min_gap_ms: int, count: int | None = None) -> None:
+    """recv_pace_ms: the messages reached the application at least ``min_gap_ms`` apart
+    (and there were ``count`` of them, when given)."""
+    times = [m["t_ms"] for m in observation["messages"]]
+    if count is not None:
+        assert len(times) == count, times
+    assert all(b - a >= min_gap_ms for a, b in zip(times, times[1:])), times
+
+
+def assert_knobs_honoured(records: dict) -> None:
+    """Each record passed, no knob reported unsupported (``records``: keyed by
+    scenario name, or by (scenario, client))."""
+    for name, record in records.items():
+        assert record["verdict"] == "pass", (name, record["reason"])
+        assert record["observed"]["unsupported"] == []
+
+
+def assert_knob_basics(observed: dict[str, dict]) -> None:
+    """The outcomes of the knob scenarios every library reaches the same way
+    (``observed``: scenario name -> observation)."""
+    assert observed["knobs/subprotocols"]["subprotocol"] == "chat.v1"
+    assert observed["knobs/recv-timeout"]["end"] == "timeout"
+    assert observed["knobs/max-messages"]["end"] == "max_messages"
+
+
+def close_first_call(observation: dict, code: int) -> dict:
+    """The first ``close_call`` event, which must be close_first's with ``code``."""
+    call = events(observation, "close_call")[0]
+    assert (call["by"], call["code"]) == ("close_first", code), call
+    return call
+
+
+def assert_empty_close_frame(record: dict) -> None:
+    """close_first with no code: the client's first close frame has no payload."""
+    frames = client_close_frames(record)
+    assert frames and frames[0]["length"] == 0
+
+
+def assert_passes_over_tls(out: Path, specs: Collection[str], timeout: float = 900) -> None:
+    """TLS_SCENARIOS over wss://, each spec trusting the run's own CA: every one passes."""
+    _, report = wsreplay_run(
+        out,
+        "--transport",
+        "wss",
+        *client_args(specs),
+        *scenario_args(TLS_SCENARIOS),
+        timeout=timeout,
+    )
+    assert len(report["results"]) == len(TLS_SCENARIOS) * len(specs)
+    for record in report["results"]:
+        assert record["verdict"] == "pass", (record["scenario"], record["reason"])
+        assert record["transport"] == "wss"
+
+
+def foreign_ca_observation(
+    tmp_path: Path, server: ScenarioServer, pool: ClientPool, spec: str, tag: str
+) -> dict:
+    """The founding scenario over wss:// with another CA's file as the job's CA.
+
+    The handshake must fail (not connected, ``connect_failed``); the observation,
+    for the library's own error to be checked.
+    """
+    adapter, _, error = pool.get(spec)
+    assert adapter is not None, error
+    other = make_run_certs(tmp_path / "other", "other")
+    job = {
+        "id": tag,
+        "url": server.url("close/send-then-close", tag, tls=True),
+        "knobs": {},
+        "ca_file": str(other.ca_file),
+        "deadline_ms": 8000,
+    }
+    outcome = adapter.run_job(job, 20)
+    assert outcome.error is None, outcome.error
+    observed = outcome.observation
+    assert (observed["connected"], observed["end"]) == (False, "connect_failed")
+    return observed
