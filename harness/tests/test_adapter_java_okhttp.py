@@ -68,7 +68,7 @@ def test_catalogue_at_4x_and_5x(tmp_path: Path) -> None:
 
 def test_knobs(tmp_path: Path) -> None:
     """Every knob scenario: honoured, or reported unsupported with the knob named."""
-    by_name = e2e.run_knob_scenarios(tmp_path, "java-okhttp@5.3.0", schema=False)
+    by_name = e2e.run_knob_scenarios(tmp_path, "java-okhttp@5.3.0")
     for name, record in by_name.items():
         if name in UNSUPPORTED:
             assert (record["verdict"], record["reason"]) == ("error", UNSUPPORTED[name])

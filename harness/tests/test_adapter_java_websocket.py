@@ -77,7 +77,7 @@ def test_catalogue_at_two_versions(tmp_path: Path) -> None:
 
 def test_knobs(tmp_path: Path) -> None:
     """Every knob scenario, each honoured."""
-    by_name = e2e.run_knob_scenarios(tmp_path, "java-websocket@1.6.0", schema=False)
+    by_name = e2e.run_knob_scenarios(tmp_path, "java-websocket@1.6.0")
     for name, record in by_name.items():
         if name in RACY:
             assert record["observed"]["unsupported"] == []

@@ -156,7 +156,7 @@ def wsreplay_run(
 ) -> tuple[subprocess.CompletedProcess[str], dict]:
     """One `./wsreplay run` of every spec against every scenario; (process, report)."""
     args = [*extra, *e2e.client_args(specs), *e2e.scenario_args(scenarios)]
-    return e2e.wsreplay_run(out, *args, schema=False)
+    return e2e.wsreplay_run(out, *args)
 
 
 def check_clients(report: dict, adapter: str, versions: tuple[str, ...]) -> None:
