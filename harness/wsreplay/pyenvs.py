@@ -28,17 +28,15 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from . import installers
+from .installers import common
 
 __all__ = [
     "InstallError",
@@ -66,8 +64,6 @@ MARKER = ".wsreplay-env.json"
 INDEX_TIMEOUT_S = 120.0
 #: Seconds allowed for `python -m venv` and for `pip install`, each.
 INSTALL_TIMEOUT_S = 600.0
-#: A temporary build directory older than this is a leftover of a killed run.
-STALE_BUILD_S = 24 * 3600.0
 #: Seconds pip waits on one network read before retrying (pip's own --timeout).
 PIP_NETWORK_TIMEOUT_S = 60
 
@@ -213,23 +209,13 @@ def _pip_index_versions(package: str) -> list[str]:
         "--timeout",
         str(PIP_NETWORK_TIMEOUT_S),
     ]
-    try:
-        proc = subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            timeout=INDEX_TIMEOUT_S,
-            env=_pip_environ(),
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise PyEnvError(f"`pip index versions {package}` did not finish: {exc}") from exc
-    versions = parse_pip_index_output(proc.stdout)
-    if proc.returncode != 0 or not versions:
-        raise PyEnvError(
-            f"`pip index versions {package}` failed (exit {proc.returncode}): "
-            f"{_tail(proc.stderr or proc.stdout)}"
-        )
+    what = f"`pip index versions {package}`"
+    out = common.run_tool(
+        cmd, what=what, timeout=INDEX_TIMEOUT_S, env=_pip_environ(), error=PyEnvError
+    )
+    versions = parse_pip_index_output(out)
+    if not versions:
+        raise PyEnvError(f"{what} listed no versions: {common.tail(out)}")
     return versions
 
 
@@ -319,13 +305,9 @@ def resolve_version(package: str, requested: str | None) -> str:
         if not finals:
             raise VersionNotFound(package, "(newest release)", versions[:5])
         return finals[0]
-    if requested in versions:
-        return requested
-    key = version_key(requested)
-    if key[0] == 0:
-        for version in versions:
-            if version_key(version) == key:
-                return version
+    found = common.listed_release(requested, versions, version_key)
+    if found is not None:
+        return found
     raise VersionNotFound(package, requested, nearest_versions(requested, versions))
 
 
@@ -363,34 +345,12 @@ def _pip_environ() -> dict[str, str]:
     return env
 
 
-def _tail(text: str, lines: int = 20) -> str:
-    kept = [line for line in (text or "").strip().splitlines() if line.strip()]
-    return "\n".join(kept[-lines:]) or "(no output)"
-
-
 def _run(cmd: list[str], what: str, timeout: float) -> None:
-    try:
-        proc = subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=_pip_environ(),
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        stderr = (
-            exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
-        )
-        raise InstallError(
-            f"{what}: no result after {timeout:.0f} s\n{_tail(stderr or '')}"
-        ) from exc
-    except OSError as exc:
-        raise InstallError(f"{what}: cannot run {cmd[0]}: {exc}") from exc
-    if proc.returncode != 0:
-        raise InstallError(
-            f"{what} failed (exit {proc.returncode}):\n" + _tail(proc.stderr or proc.stdout)
-        )
+    """Run pip or venv; `InstallError` with the tail of its output on failure.
+
+    Every install step goes through here, so tests can replace it.
+    """
+    common.run_tool(cmd, what=what, timeout=timeout, env=_pip_environ(), error=InstallError)
 
 
 def _installed_version(python: Path, package: str) -> str | None:
@@ -425,13 +385,8 @@ def ensure_env(
     if _is_complete(target):
         return env_python(target)
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_builds(target)
     log(f"installing {package}=={version} into {target}")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    # mkdtemp makes it private; the finished env is an ordinary directory.
-    tmp.chmod(0o755)
-    try:
+    with common.temporary_build(target) as tmp:
         _run(
             [sys.executable, "-m", "venv", "--clear", str(tmp)],
             f"python -m venv {tmp}",
@@ -467,49 +422,17 @@ def ensure_env(
             "installed": installed,
             "python": sys.version.split()[0],
         }
-        (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+        common.write_marker(tmp, MARKER, marker)
         _move_into_place(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     if not _is_complete(target):
         raise InstallError(f"env {target} is incomplete after install")
     log(f"installed {package}=={version}")
     return env_python(target)
 
 
-def _remove_stale_builds(target: Path) -> None:
-    """Delete temp dirs of builds of this env that were killed long ago.
-
-    A build in progress is never that old (it is bounded by the timeouts),
-    so only leftovers of crashed or killed runs are removed.
-    """
-    horizon = time.time() - STALE_BUILD_S
-    for stale in target.parent.glob(f".{target.name}.tmp-*"):
-        with contextlib.suppress(OSError):
-            if stale.stat().st_mtime < horizon:
-                shutil.rmtree(stale, ignore_errors=True)
-
-
 def _move_into_place(tmp: Path, target: Path) -> None:
-    """Rename the finished env to its final name; tolerate a concurrent winner."""
-    for _ in range(2):
-        try:
-            os.rename(tmp, target)
-            return
-        except OSError:
-            if _is_complete(target):
-                return  # another process won the race; its env is as good as ours
-            if target.exists():
-                # Not ours and not complete: junk from an old interrupted rename
-                # of some other tool. Move it aside, then retry once.
-                junk = target.with_name(f".{target.name}.junk-{os.getpid()}")
-                with contextlib.suppress(OSError):
-                    os.rename(target, junk)
-                shutil.rmtree(junk, ignore_errors=True)
-                continue
-            raise
-    raise InstallError(f"cannot move the new env into place at {target}")
+    """Rename the finished env to its final name; a concurrent winner's env is kept."""
+    common.move_into_place(tmp, target, is_complete=_is_complete, what="env", error=InstallError)
 
 
 # --------------------------------------------------------------------------
@@ -654,12 +577,8 @@ def ensure_path_env(
 def _build_path_env(
     package: str, directory: Path, target: Path, log: Callable[[str], None], timeout: float
 ) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_builds(target)
     log(f"installing {package} from {directory} into {target}")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    tmp.chmod(0o755)
-    try:
+    with common.temporary_build(target) as tmp:
         _run([sys.executable, "-m", "venv", "--clear", str(tmp)], f"python -m venv {tmp}", timeout)
         python = env_python(tmp)
         _install_checkout(python, package, directory, first=True, timeout=timeout)
@@ -675,11 +594,8 @@ def _build_path_env(
             "installed": installed,
             "python": sys.version.split()[0],
         }
-        (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+        common.write_marker(tmp, MARKER, marker)
         _move_into_place(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     if not _is_complete(target):
         raise InstallError(f"env {target} is incomplete after install")
     log(f"installed {package} {installed} from {directory}")

@@ -3,6 +3,8 @@
 One module per language (``python.py``, ``node.py``, …), each exposing
 ``INSTALLER``, an `Installer`. `clients` looks a language up with
 `installer_for`, so adding a language is one module here and nothing else.
+What the installers share (running a tool with a deadline, building a cache
+entry atomically, its marker file) is in ``common.py``, which is no language.
 """
 
 from __future__ import annotations
@@ -75,4 +77,4 @@ def installer_for(language: str) -> Installer | None:
         if exc.name == f"{__name__}.{language}":
             return None
         raise
-    return module.INSTALLER
+    return getattr(module, "INSTALLER", None)  # None for a helper module (common)

@@ -22,12 +22,11 @@ from __future__ import annotations
 import functools
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import Installer, InstallError, Launch, Log, VersionNotFound
+from . import Installer, InstallError, Launch, Log, VersionNotFound, common
 
 if TYPE_CHECKING:
     from ..clients import AdapterInfo
@@ -76,23 +75,11 @@ def system_binary() -> Path | None:
 @functools.lru_cache(maxsize=8)
 def binary_version(binary: Path) -> str:
     """The version ``BINARY --version`` prints (``Chromium 156.0.8078.108 …``)."""
-    try:
-        proc = subprocess.run(
-            [str(binary), "--version"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise InstallError(f"cannot run {binary} --version: {exc}") from exc
-    match = _VERSION_RE.search(proc.stdout)
-    if proc.returncode != 0 or match is None:
-        raise InstallError(
-            f"{binary} --version failed (exit {proc.returncode}): "
-            f"{(proc.stderr or proc.stdout).strip()[-500:]}"
-        )
+    what = f"{binary} --version"
+    out = common.run_tool([str(binary), "--version"], what=what, timeout=60)
+    match = _VERSION_RE.search(out)
+    if match is None:
+        raise InstallError(f"{what} printed no version: {common.tail(out, 3)}")
     return match[1]
 
 

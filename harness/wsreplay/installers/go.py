@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import pyenvs
-from . import Installer, InstallError, Launch, Log, VersionNotFound
+from . import Installer, InstallError, Launch, Log, VersionNotFound, common
 
 if TYPE_CHECKING:
     from ..clients import AdapterInfo
@@ -59,8 +59,6 @@ PLACEHOLDER_VERSION = "v0.0.0-00010101000000-000000000000"
 
 LIST_TIMEOUT_S = 120.0
 BUILD_TIMEOUT_S = 600.0
-#: A temporary build directory older than this is a leftover of a killed run.
-STALE_BUILD_S = 24 * 3600.0
 
 _SEMVER_RE = re.compile(
     r"^v(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
@@ -142,37 +140,9 @@ def _go_environ() -> dict[str, str]:
     return env
 
 
-def _tail(text: str, lines: int = 20) -> str:
-    kept = [line for line in (text or "").strip().splitlines() if line.strip()]
-    return "\n".join(kept[-lines:]) or "(no output)"
-
-
 def _run_go(args: list[str], cwd: Path, what: str, timeout: float) -> str:
     """Run ``go ARGS`` in cwd; its stdout, or `InstallError` with the output's tail."""
-    try:
-        proc = subprocess.run(
-            [_go(), *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=_go_environ(),
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        stderr = (
-            exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
-        )
-        raise InstallError(
-            f"{what}: no result after {timeout:.0f} s\n{_tail(stderr or '')}"
-        ) from exc
-    except OSError as exc:
-        raise InstallError(f"{what}: cannot run go: {exc}") from exc
-    if proc.returncode != 0:
-        raise InstallError(
-            f"{what} failed (exit {proc.returncode}):\n" + _tail(proc.stderr or proc.stdout)
-        )
-    return proc.stdout
+    return common.run_tool([_go(), *args], what=what, timeout=timeout, cwd=cwd, env=_go_environ())
 
 
 def _outside_any_module(args: list[str], what: str) -> str:
@@ -413,15 +383,7 @@ def _launch(info: AdapterInfo, directory: Path) -> Launch:
 
 
 def _installed(info: AdapterInfo) -> list[str]:
-    found = []
-    for marker in _adapter_root(info).glob(f"*/{MARKER}"):
-        try:
-            data = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if "path" not in data and isinstance(data.get("version"), str):
-            found.append(data["version"])
-    return _sorted_newest_first(found)
+    return common.installed_versions(_adapter_root(info), MARKER, version_key)
 
 
 # --------------------------------------------------------------------------
@@ -475,24 +437,7 @@ def _build(
         "resolved": got,
         "go": ".".join(map(str, _local_go_version())),
     }
-    (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
-
-
-def _new_tmp(target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(target.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    tmp.chmod(0o755)
-    return tmp
-
-
-def _remove_stale(root: Path) -> None:
-    """Temp dirs of builds killed long ago (a live build is never that old)."""
-    horizon = time.time() - STALE_BUILD_S
-    for stale in root.glob(".*.tmp-*"):
-        with contextlib.suppress(OSError):
-            if stale.stat().st_mtime < horizon:
-                shutil.rmtree(stale, ignore_errors=True)
+    common.write_marker(tmp, MARKER, marker)
 
 
 def _ensure(info: AdapterInfo, version: str, log: Log) -> Launch:
@@ -503,16 +448,9 @@ def _ensure(info: AdapterInfo, version: str, log: Log) -> Launch:
         return _launch(info, target)
     log(f"building {info.name} against {module} {version}")
     started = time.monotonic()
-    tmp = _new_tmp(target)
-    try:
+    with common.temporary_build(target) as tmp:
         _build(info, tmp, module, version, None, {"adapter": info.name, "version": version})
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not _is_complete(target):  # else another process won the race: use its build
-                raise InstallError(f"cannot move the new build into place at {target}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        common.move_into_place(tmp, target, is_complete=_is_complete)
     _remove_superseded(info, module, version, target)
     log(f"built {info.name} against {module} {version} in {time.monotonic() - started:.1f} s")
     return _launch(info, target)
@@ -524,7 +462,7 @@ def _remove_superseded(info: AdapterInfo, module: str, version: str, keep: Path)
     Not at once: another checkout of the repository (another source hash)
     may still be starting its build.
     """
-    horizon = time.time() - STALE_BUILD_S
+    horizon = time.time() - common.STALE_BUILD_S
     for old in _complete_builds(info, module, version):
         with contextlib.suppress(OSError):
             if old != keep and (old / MARKER).stat().st_mtime < horizon:
@@ -538,8 +476,7 @@ def _ensure_path(info: AdapterInfo, directory: Path, log: Log) -> tuple[str, Lau
     target = _adapter_root(info) / f"path-{key}"
     label = _describe_checkout(directory)
     log(f"building {info.name} against {module} from {directory}")
-    tmp = _new_tmp(target)
-    try:
+    with common.temporary_build(target) as tmp:
         _build(
             info,
             tmp,
@@ -548,15 +485,9 @@ def _ensure_path(info: AdapterInfo, directory: Path, log: Log) -> tuple[str, Lau
             directory,
             {"adapter": info.name, "path": str(directory), "version": label},
         )
-        # Replace the previous build of this checkout: move it aside first so
-        # the new one lands whole (a running old binary is unaffected).
-        junk = target.with_name(f".{target.name}.old-{os.getpid()}")
-        with contextlib.suppress(FileNotFoundError):
-            os.rename(target, junk)
-        os.rename(tmp, target)
-        shutil.rmtree(junk, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        # The previous build of this checkout gives way (a running old
+        # binary is unaffected).
+        common.move_into_place(tmp, target, is_complete=_is_complete, replace=True)
     return f"path:{directory} ({label})", _launch(info, target)
 
 

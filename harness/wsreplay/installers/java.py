@@ -38,13 +38,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import os
 import re
 import shutil
 import subprocess
-import tempfile
-import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -53,7 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import pyenvs
-from . import Installer, InstallError, Launch, Log, VersionNotFound
+from . import Installer, InstallError, Launch, Log, VersionNotFound, common
 
 if TYPE_CHECKING:
     from ..clients import AdapterInfo
@@ -68,8 +65,6 @@ DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 METADATA_TIMEOUT_S = 60.0
 MAVEN_TIMEOUT_S = 600.0
 JAVAC_TIMEOUT_S = 300.0
-#: Temporary build folders older than this are leftovers of a killed run.
-STALE_BUILD_S = 24 * 3600.0
 #: javac --release: the compiled adapter runs on any Java from 11 on.
 JAVA_RELEASE = "11"
 #: JVM options: a small, quick-starting JVM (jobs are small; large messages
@@ -87,7 +82,6 @@ JVM_OPTIONS = (
 TOOL_JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 
 _SAFE = re.compile(r"[^A-Za-z0-9.+_-]+")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 # --------------------------------------------------------------------------
@@ -211,13 +205,9 @@ def _resolve(info: AdapterInfo, requested: str | None) -> str:
         if not finals:
             raise VersionNotFound(info.package, "(newest release)", versions[:5])
         return finals[0]
-    if requested in versions:
-        return requested
-    key = version_key(requested)
-    if key[0] == 0:
-        for version in versions:
-            if version_key(version) == key:
-                return version
+    found = common.listed_release(requested, versions, version_key)
+    if found is not None:
+        return found
     # Pre-releases are offered as "nearest" only to someone asking for one.
     candidates = (
         versions if is_prerelease(requested) else [v for v in versions if not is_prerelease(v)]
@@ -248,43 +238,9 @@ def _is_complete(folder: Path) -> bool:
     return (folder / MARKER).is_file()
 
 
-def _read_marker(folder: Path) -> dict:
-    try:
-        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _new_build_dir(target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    horizon = time.time() - STALE_BUILD_S
-    for stale in target.parent.glob(f".{target.name}.tmp-*"):
-        with contextlib.suppress(OSError):
-            if stale.stat().st_mtime < horizon:
-                shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    tmp.chmod(0o755)
-    return tmp
-
-
 def _move_into_place(tmp: Path, target: Path) -> None:
     """Rename a finished build to its final name; a concurrent winner is as good."""
-    for _ in range(2):
-        try:
-            os.rename(tmp, target)
-            return
-        except OSError:
-            if _is_complete(target):
-                return
-            if target.exists():
-                junk = target.with_name(f".{target.name}.junk-{os.getpid()}")
-                with contextlib.suppress(OSError):
-                    os.rename(target, junk)
-                shutil.rmtree(junk, ignore_errors=True)
-                continue
-            raise
-    raise InstallError(f"cannot move the new build into place at {target}")
+    common.move_into_place(tmp, target, is_complete=_is_complete)
 
 
 # --------------------------------------------------------------------------
@@ -305,38 +261,15 @@ def _tool(name: str) -> str:
     return found
 
 
-def _tail(text: str, lines: int = 25) -> str:
-    kept = [_ANSI.sub("", line) for line in (text or "").splitlines()]
-    kept = [line for line in kept if line.strip()]
-    return "\n".join(kept[-lines:]) or "(no output)"
-
-
 def _run(cmd: list[str], what: str, timeout: float, cwd: Path | None = None) -> str:
     """Run a tool quietly; its output only comes out, in an `InstallError`, on failure."""
     env = dict(os.environ)
     # The user's MAVEN_OPTS come last, so they can override ours.
     env["MAVEN_OPTS"] = " ".join([*TOOL_JVM_OPTIONS, env.get("MAVEN_OPTS", "")]).strip()
-    try:
-        proc = subprocess.run(
-            cmd,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout
-        raise InstallError(f"{what}: no result after {timeout:.0f} s\n{_tail(out or '')}") from exc
-    except OSError as exc:
-        raise InstallError(f"{what}: cannot run {cmd[0]}: {exc}") from exc
-    if proc.returncode != 0:
-        raise InstallError(
-            f"{what} failed (exit {proc.returncode}):\n{_tail(proc.stdout + proc.stderr)}"
-        )
-    return proc.stdout
+    # Maven reports errors on stdout, javac on stderr: both go into the tail.
+    return common.run_tool(
+        cmd, what=what, timeout=timeout, cwd=cwd, env=env, merge_output=True, tail_lines=25
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -347,7 +280,7 @@ def java_feature_version() -> int:
     )
     match = re.search(r'version "(\d+)(?:\.(\d+))?', proc.stderr + proc.stdout)
     if match is None:
-        raise InstallError(f"cannot tell the Java version from: {_tail(proc.stderr, 3)}")
+        raise InstallError(f"cannot tell the Java version from: {common.tail(proc.stderr, 3)}")
     major = int(match[1])
     return int(match[2]) if major == 1 and match[2] else major  # 1.8 -> 8
 
@@ -414,8 +347,7 @@ def ensure_lib(info: AdapterInfo, version: str, log: Log) -> Path:
     group, _ = _coordinates(info)
     artifact = _artifact_for(info, version)
     log(f"installing {group}:{artifact}:{version} with Maven into {target}")
-    tmp = _new_build_dir(target)
-    try:
+    with common.temporary_build(target) as tmp:
         (tmp / "pom.xml").write_text(_pom(group, artifact, version), encoding="utf-8")
         _run(
             [
@@ -451,11 +383,8 @@ def ensure_lib(info: AdapterInfo, version: str, log: Log) -> Path:
             "jars": jars,
             "java_needed": needs,
         }
-        (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+        common.write_marker(tmp, MARKER, marker)
         _move_into_place(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     log(f"installed {info.package} {version}")
     return target
 
@@ -491,8 +420,7 @@ def _compile(info: AdapterInfo, target: Path, classpath: list[Path], log: Log) -
     if _is_complete(target):
         return classes
     log(f"compiling {info.name} into {target}")
-    tmp = _new_build_dir(target)
-    try:
+    with common.temporary_build(target) as tmp:
         _run(
             [
                 _tool("javac"),
@@ -513,11 +441,8 @@ def _compile(info: AdapterInfo, target: Path, classpath: list[Path], log: Log) -
             JAVAC_TIMEOUT_S,
         )
         marker = {"adapter": info.name, "classpath": [str(p) for p in classpath]}
-        (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+        common.write_marker(tmp, MARKER, marker)
         _move_into_place(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return classes
 
 
@@ -602,12 +527,7 @@ def _ensure_path(info: AdapterInfo, directory: Path, log: Log) -> tuple[str, Lau
 
 
 def _installed(info: AdapterInfo) -> list[str]:
-    found = []
-    for marker in sorted(_java_root().glob(f"*/{MARKER}")):
-        data = _read_marker(marker.parent)
-        if data.get("package") == info.package and data.get("version"):
-            found.append(str(data["version"]))
-    return sorted(set(found), key=version_key, reverse=True)
+    return common.installed_versions(_java_root(), MARKER, version_key, info.package)
 
 
 INSTALLER = Installer(

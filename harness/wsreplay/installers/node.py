@@ -33,22 +33,18 @@ now; its version label comes from ``DIR/package.json``.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
 import os
 import re
 import shutil
-import subprocess
-import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import pyenvs
-from . import Installer, InstallError, Launch, Log, VersionNotFound
+from . import Installer, InstallError, Launch, Log, VersionNotFound, common
 
 if TYPE_CHECKING:
     from ..clients import AdapterInfo
@@ -59,8 +55,6 @@ MARKER = ".wsreplay-npm.json"
 VIEW_TIMEOUT_S = 120.0
 #: Seconds allowed for one `npm install`.
 INSTALL_TIMEOUT_S = 600.0
-#: A temporary build directory older than this is a leftover of a killed run.
-STALE_BUILD_S = 24 * 3600.0
 
 
 def _no_log(message: str) -> None:
@@ -210,11 +204,6 @@ def range_satisfied(range_text: str, version: tuple[int, int, int]) -> bool | No
 # running node and npm
 
 
-def _tail(text: str, lines: int = 20) -> str:
-    kept = [line for line in (text or "").strip().splitlines() if line.strip()]
-    return "\n".join(kept[-lines:]) or "(no output)"
-
-
 def _npm_environ() -> dict[str, str]:
     """npm quiet and non-interactive, with no prefix or global settings leaking in."""
     env = {
@@ -235,27 +224,10 @@ def _npm_environ() -> dict[str, str]:
 
 
 def _run(argv: list[str], what: str, timeout: float) -> str:
-    """Run a tool; its stdout, or `InstallError` with the tail of its output."""
-    try:
-        proc = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=_npm_environ(),
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
-        raise InstallError(f"{what}: no result after {timeout:.0f} s\n{_tail(err or '')}") from exc
-    except OSError as exc:
-        raise InstallError(f"{what}: cannot run {argv[0]}: {exc} (is Node.js installed?)") from exc
-    if proc.returncode != 0:
-        raise InstallError(
-            f"{what} failed (exit {proc.returncode}):\n" + _tail(proc.stderr or proc.stdout)
-        )
-    return proc.stdout
+    """Run node or npm; its stdout, or `InstallError` with the tail of its output."""
+    return common.run_tool(
+        argv, what=what, timeout=timeout, env=_npm_environ(), hint=" (is Node.js installed?)"
+    )
 
 
 def _tool(name: str) -> str:
@@ -385,14 +357,6 @@ def _package_json(directory: Path) -> dict:
     return data
 
 
-def _remove_stale_builds(target: Path) -> None:
-    horizon = time.time() - STALE_BUILD_S
-    for stale in target.parent.glob(f".{target.name}.tmp-*"):
-        with contextlib.suppress(OSError):
-            if stale.stat().st_mtime < horizon:
-                shutil.rmtree(stale, ignore_errors=True)
-
-
 def _build_prefix(
     target: Path, what: str, install_arg: str, check: Callable[[Path], dict], replace: bool
 ) -> None:
@@ -402,11 +366,7 @@ def _build_prefix(
     ``replace`` an existing ``target`` gives way (a path install is redone each
     time); without, a complete one that another process made first wins.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_builds(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    tmp.chmod(0o755)
-    try:
+    with common.temporary_build(target) as tmp:
         _run(
             [
                 _tool("npm"),
@@ -423,36 +383,16 @@ def _build_prefix(
             f"npm install {what}",
             INSTALL_TIMEOUT_S,
         )
-        marker = check(tmp)
-        (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
-        _move_into_place(tmp, target, replace)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        common.write_marker(tmp, MARKER, check(tmp))
+        # Without replace, a complete prefix another process renamed in first
+        # wins: an adapter may be running from it and still load files.
+        common.move_into_place(
+            tmp, target, is_complete=_has_marker, replace=replace, what="npm prefix"
+        )
 
 
-def _move_into_place(tmp: Path, target: Path, replace: bool) -> None:
-    """Rename the finished prefix to its final name.
-
-    Without ``replace``, a complete copy that another process renamed in
-    first wins (an adapter may be running from it and still load files).
-    Anything else in the way (an older path install, junk) is moved aside
-    atomically, then removed.
-    """
-    for _ in range(3):
-        try:
-            os.rename(tmp, target)
-            return
-        except OSError:
-            if not target.exists():
-                raise
-            if not replace and (target / MARKER).is_file():
-                return
-            junk = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
-            with contextlib.suppress(OSError):
-                os.rename(target, junk)
-            shutil.rmtree(junk, ignore_errors=True)
-    raise InstallError(f"cannot move the new npm prefix into place at {target}")
+def _has_marker(prefix: Path) -> bool:
+    return (prefix / MARKER).is_file()
 
 
 def ensure_prefix(package: str, version: str, log: Log = _no_log) -> Path:
@@ -533,13 +473,9 @@ def _resolve(info: AdapterInfo, requested: str | None) -> str:
     if requested and _is_complete(prefix_dir(info.package, requested), info.package):
         return requested
     versions = available_versions(info.package)
-    if requested in versions:
-        return requested
-    key = version_key(requested)
-    if key[0] == 0:
-        for version in versions:
-            if version_key(version) == key:
-                return version
+    found = common.listed_release(requested, versions, version_key)
+    if found is not None:
+        return found
     finals = [v for v in versions if not is_prerelease(v)]
     raise VersionNotFound(info.package, requested, pyenvs.nearest_versions(requested, finals))
 
@@ -554,15 +490,8 @@ def _ensure_path(info: AdapterInfo, directory: Path, log: Log) -> tuple[str, Lau
 
 
 def _installed(info: AdapterInfo) -> list[str]:
-    found = []
-    for marker in sorted((pyenvs.cache_root() / "node").glob(f"*/{MARKER}")):
-        try:
-            data = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if data.get("package") == info.package and "path" not in data:
-            found.append(str(data.get("version")))
-    return sorted(found, key=version_key, reverse=True)
+    root = pyenvs.cache_root() / "node"
+    return common.installed_versions(root, MARKER, version_key, info.package)
 
 
 INSTALLER = Installer(

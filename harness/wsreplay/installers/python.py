@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from .. import pyenvs
-from . import Installer, Launch, Log
+from . import Installer, Launch, Log, common
 
 if TYPE_CHECKING:
     from ..clients import AdapterInfo
@@ -49,15 +48,7 @@ def _ensure_path(info: AdapterInfo, directory: Path, log: Log) -> tuple[str, Lau
 
 def _installed(info: AdapterInfo) -> list[str]:
     root = pyenvs.cache_root() / "python"
-    found = []
-    for marker in sorted(root.glob(f"*/{pyenvs.MARKER}")):
-        try:
-            data = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if data.get("package") == info.package and "path" not in data:
-            found.append(str(data.get("version")))
-    return sorted(found, key=pyenvs.version_key, reverse=True)
+    return common.installed_versions(root, pyenvs.MARKER, pyenvs.version_key, info.package)
 
 
 INSTALLER = Installer(

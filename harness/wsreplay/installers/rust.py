@@ -42,10 +42,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import string
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -54,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import pyenvs
-from . import Installer, InstallError, Launch, Log, VersionNotFound
+from . import Installer, InstallError, Launch, Log, VersionNotFound, common
 
 if TYPE_CHECKING:
     from ..clients import AdapterInfo
@@ -70,8 +68,6 @@ INDEX_URL = "https://index.crates.io/"
 
 INDEX_TIMEOUT_S = 60.0
 BUILD_TIMEOUT_S = 1200.0
-#: A temporary build directory older than this is a leftover of a killed run.
-STALE_BUILD_S = 24 * 3600.0
 
 _SEMVER_RE = re.compile(
     r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
@@ -271,18 +267,8 @@ def build_dir(info: AdapterInfo, version: str) -> Path:
 
 
 def _is_complete(directory: Path) -> bool:
-    marker = directory / MARKER
-    if not marker.is_file():
-        return False
-    try:
-        data = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return (directory / str(data.get("binary", ""))).is_file()
-
-
-def _marker(directory: Path) -> dict:
-    return json.loads((directory / MARKER).read_text(encoding="utf-8"))
+    binary = common.read_marker(directory, MARKER).get("binary")
+    return isinstance(binary, str) and (directory / binary).is_file()
 
 
 # --------------------------------------------------------------------------
@@ -349,11 +335,6 @@ def _dependency(info: AdapterInfo, *, version: str | None = None, path: Path | N
     return "{ " + ", ".join(parts) + " }"
 
 
-def _tail(text: str, lines: int = 25) -> str:
-    kept = [line for line in (text or "").strip().splitlines() if line.strip()]
-    return "\n".join(kept[-lines:]) or "(no output)"
-
-
 def _cargo_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update({"CARGO_TARGET_DIR": str(target_dir()), "CARGO_TERM_COLOR": "never"})
@@ -366,28 +347,15 @@ def cargo_build(project: Path, what: str, timeout: float = BUILD_TIMEOUT_S) -> N
     if cargo is None:
         raise InstallError(f"{what}: cargo is not installed (install Rust, e.g. with rustup)")
     argv = [cargo, "build", "--release", "--quiet", "--manifest-path", str(project / "Cargo.toml")]
-    try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=project,
-            env=_cargo_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # so a timeout can stop rustc and build scripts too
-        )
-    except OSError as exc:
-        raise InstallError(f"{what}: cannot run cargo: {exc}") from exc
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
-        raise InstallError(f"{what}: no result after {timeout:.0f} s\n{_tail(output)}") from None
-    if proc.returncode != 0:
-        raise InstallError(f"{what} failed (exit {proc.returncode}):\n{_tail(output)}")
+    common.run_tool(
+        argv,
+        what=what,
+        timeout=timeout,
+        cwd=project,
+        env=_cargo_env(),
+        merge_output=True,
+        tail_lines=25,
+    )
 
 
 _TOML_HEADER_RE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(?:#.*)?$")
@@ -439,14 +407,6 @@ def _build_lock(name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _remove_stale_builds(parent: Path) -> None:
-    horizon = time.time() - STALE_BUILD_S
-    for stale in parent.glob(".*.tmp-*"):
-        with contextlib.suppress(OSError):
-            if stale.stat().st_mtime < horizon:
-                shutil.rmtree(stale, ignore_errors=True)
-
-
 def _launch(info: AdapterInfo, binary: Path, version: str) -> Launch:
     argv = [str(binary), *info.args, "--library-version", version]
     rustc = rustc_version()
@@ -462,18 +422,14 @@ def ensure(info: AdapterInfo, version: str, log: Log = _no_log) -> Launch:
         with _build_lock(target.name):
             if not _is_complete(target):  # another process may have finished it meanwhile
                 _build_version(info, version, target, log)
-    marker = _marker(target)
+    marker = common.read_marker(target, MARKER)
     return _launch(info, target / marker["binary"], marker["resolved"])
 
 
 def _build_version(info: AdapterInfo, version: str, target: Path, log: Log) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_builds(target.parent)
     log(f"building {info.name} against {info.package} {version} with cargo into {target}")
     started = time.monotonic()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    tmp.chmod(0o755)
-    try:
+    with common.temporary_build(target) as tmp:
         name = crate_name(info, version)
         features = features_for(info, version)
         write_project(tmp, info, name, _dependency(info, version=version), features)
@@ -496,30 +452,11 @@ def _build_version(info: AdapterInfo, version: str, target: Path, log: Log) -> N
             "binary": f"bin/{name}",
             "build_s": round(time.monotonic() - started, 1),
         }
-        (tmp / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
-        _move_into_place(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        common.write_marker(tmp, MARKER, marker)
+        common.move_into_place(tmp, target, is_complete=_is_complete)
     if not _is_complete(target):
         raise InstallError(f"build {target} is incomplete after cargo build")
     log(f"built {info.name} against {info.package} {version} in {time.monotonic() - started:.0f} s")
-
-
-def _move_into_place(tmp: Path, target: Path) -> None:
-    """Rename the finished build to its final name; tolerate a concurrent winner."""
-    try:
-        os.rename(tmp, target)
-    except OSError:
-        if _is_complete(target):
-            return  # another process won; its build is as good as ours
-        if target.exists():  # an incomplete leftover: replace it
-            junk = target.with_name(f".{target.name}.junk-{os.getpid()}")
-            os.rename(target, junk)
-            shutil.rmtree(junk, ignore_errors=True)
-            os.rename(tmp, target)
-            return
-        raise
 
 
 # --------------------------------------------------------------------------
@@ -576,20 +513,12 @@ def ensure_path(info: AdapterInfo, directory: Path, log: Log = _no_log) -> tuple
             "rustc": rustc_version(),
             "binary": f"bin/{name}",
         }
-        (project / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
+        common.write_marker(project, MARKER, marker)
     return f"path:{directory} ({resolved})", _launch(info, bin_dir / name, resolved)
 
 
 def _installed(info: AdapterInfo) -> list[str]:
-    found = set()
-    for marker in (rust_root() / info.name).glob(f"*/{MARKER}"):
-        try:
-            data = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if data.get("package") == info.package and "path" not in data:
-            found.add(str(data.get("version")))
-    return sorted(found, key=version_key, reverse=True)
+    return common.installed_versions(rust_root() / info.name, MARKER, version_key, info.package)
 
 
 INSTALLER = Installer(
