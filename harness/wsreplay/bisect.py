@@ -33,8 +33,8 @@ from typing import TextIO
 from . import __version__, report
 from .adapterproc import safe_name
 from .clients import ADAPTERS, AdapterInfo, adapter_names, check_version_range, installer
-from .compare import write_text_atomic
 from .installers import VersionNotFound
+from .report import write_text_atomic
 from .runner import Run, RunPlan
 from .scenarios import load_all, select
 

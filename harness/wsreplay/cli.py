@@ -116,7 +116,7 @@ def add_common(sub: argparse.ArgumentParser, out_help: str) -> None:
         choices=("ws", "wss"),
         default="ws",
         help="run the scenarios over ws:// or over wss:// (TLS with a certificate made "
-        "for this run); scenarios marked \"transport\": \"wss\" always use TLS (default: ws)",
+        'for this run); scenarios marked "transport": "wss" always use TLS (default: ws)',
     )
     sub.add_argument("--out", type=Path, metavar="DIR", help=out_help)
     sub.add_argument(

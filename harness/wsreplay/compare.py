@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -33,7 +31,7 @@ from typing import Any, TextIO
 from . import __version__
 from .clients import SpecError, parse_spec
 from .matrix import cell_text
-from .report import PASSING_VERDICTS, REPORT_NAME
+from .report import PASSING_VERDICTS, REPORT_NAME, write_text_atomic
 from .runner import Run, RunPlan
 from .scenarios import load_all, select
 
@@ -494,21 +492,3 @@ def render_markdown(document: dict) -> str:
         if document[key]:
             lines += ["", f"## {title}", ""] + [f"- `{name}`" for name in document[key]]
     return "\n".join(lines) + "\n"
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write a file through a temporary file in its folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path

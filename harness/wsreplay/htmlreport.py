@@ -35,8 +35,8 @@ from .outputs import (
     pass_rate_text,
     records_by_pair,
     scenario_names,
-    write_text_atomic,
 )
+from .report import write_text_atomic
 
 HTML_NAME = "report.html"
 ASSETS = Path(__file__).resolve().parent / "html"

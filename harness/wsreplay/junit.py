@@ -27,22 +27,14 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .outputs import client_entry, client_specs, pass_rate, scenario_names, write_text_atomic
+from .outputs import client_entry, client_specs, pass_rate, scenario_names
+from .report import CLIENT_FIELDS, write_text_atomic
 
 JUNIT_NAME = "junit.xml"
 MESSAGE_CHARS = 2000
 STDERR_CHARS = 20000
-_CLIENT_PROPERTIES = (
-    "spec",
-    "adapter",
-    "requested_version",
-    "resolved_version",
-    "library",
-    "api",
-    "language",
-    "status",
-    "error",
-)
+#: A client's details as <properties>: the fields report.json gives it.
+_CLIENT_PROPERTIES = CLIENT_FIELDS
 # XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 

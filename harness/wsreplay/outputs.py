@@ -12,8 +12,6 @@ pairs without a record, and records of a `--repeat N` run may carry `runs`,
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from . import report as report_module
@@ -41,32 +39,6 @@ def write_all(report: dict, out_dir: Path) -> dict[str, Path]:
         "summary": write_summary(report, out_dir),
         "html": write_html(report, out_dir),
     }
-
-
-def write_text_atomic(target: Path, text: str) -> Path:
-    """Write text (UTF-8) to target through a temporary file in the same folder.
-
-    Fsynced, then renamed over the target, like report.write_report: a crash
-    leaves the old file or the new one, never half of one.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the file from CI users
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as tmp:
-            tmp.write(text)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(target.parent)
-    return target
 
 
 def pass_rate(record: dict) -> tuple[int, int] | None:
@@ -145,17 +117,3 @@ def count_verdicts(results: list[dict]) -> dict[str, int]:
         counts[record["verdict"]] = counts.get(record["verdict"], 0) + 1
     counts["total"] = len(results)
     return counts
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable; not every platform can open a directory."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

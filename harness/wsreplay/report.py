@@ -235,27 +235,33 @@ def runs_phrase(verdicts: list[str]) -> str:
 
 
 def write_report(report: dict, out_dir: Path) -> Path:
-    """Write out_dir/report.json atomically and return its path.
+    """Write out_dir/report.json atomically and return its path."""
+    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    return write_text_atomic(Path(out_dir) / REPORT_NAME, text)
 
-    A temporary file in the same directory, fsynced, then os.replace(): a
-    reader (or a crash) sees the old report or the new one, never half of one.
+
+def write_text_atomic(target: Path, text: str) -> Path:
+    """Write text (UTF-8) to target through a temporary file in the same folder.
+
+    Fsynced, then os.replace()d over the target: a reader (or a crash) sees
+    the old file or the new one, never half of one. Every file a run writes
+    (report.json, junit.xml, summary.md, report.html, compare and bisect
+    outputs) goes through here.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / REPORT_NAME
-    fd, tmp_name = tempfile.mkstemp(dir=out_dir, prefix=f".{REPORT_NAME}.", suffix=".tmp")
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the report from CI users
-        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-            json.dump(report, tmp, indent=2, ensure_ascii=False)
-            tmp.write("\n")
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the file from CI users
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as tmp:
+            tmp.write(text)
             tmp.flush()
             os.fsync(tmp.fileno())
         os.replace(tmp_name, target)
     except BaseException:
         _remove_quietly(tmp_name)
         raise
-    _fsync_dir(out_dir)
+    _fsync_dir(target.parent)
     return target
 
 

@@ -23,8 +23,8 @@ from .outputs import (
     pass_rate_text,
     records_by_pair,
     scenario_names,
-    write_text_atomic,
 )
+from .report import write_text_atomic
 
 SUMMARY_NAME = "summary.md"
 MAX_LISTED = 30
