@@ -1398,7 +1398,14 @@ static bool check_meta(vctx *v, json_t *root)
     want_string_array(v, root, "tags", false);
     want_enum(v, root, "severity", severities, false);
     if (bugs) {
-        static const char *const keys[] = {"library", "versions", "url", NULL};
+        /* adapter/affected/fixed name the releases a proof test runs;
+         * proof says why a bug cannot be proven. The harness reads them. */
+        static const char *const keys[] = {"library", "versions", "url",
+                                           "adapter", "affected", "fixed",
+                                           "proof", NULL};
+        static const char *const strings[] = {"versions", "url", "adapter",
+                                              "affected", "fixed", "proof",
+                                              NULL};
         size_t m = push_key(v, "bugs");
         json_array_foreach(bugs, i, el) {
             size_t m2 = push_index(v, i);
@@ -1406,10 +1413,27 @@ static bool check_meta(vctx *v, json_t *root)
                 fail(v, "expected an object, got %s", type_name(el));
             else if (check_keys(v, el, keys)) {
                 want(v, el, "library", JSON_STRING, true);
-                want(v, el, "versions", JSON_STRING, false);
-                want(v, el, "url", JSON_STRING, false);
+                for (size_t k = 0; strings[k]; k++)
+                    want(v, el, strings[k], JSON_STRING, false);
             }
             pop(v, m2);
+        }
+        pop(v, m);
+    }
+    /* A waiver names an RFC rule the harness checks and says why it does
+     * not apply here; the harness knows the rule names. */
+    json_t *waive = want(v, root, "waive", JSON_OBJECT, false);
+    if (waive) {
+        size_t m = push_key(v, "waive");
+        const char *key;
+        json_t *val;
+        json_object_foreach(waive, key, val) {
+            json_t *why = want(v, waive, key, JSON_STRING, true);
+            if (why && json_string_length(why) == 0) {
+                size_t m2 = push_key(v, key);
+                fail(v, "a waiver needs a reason");
+                pop(v, m2);
+            }
         }
         pop(v, m);
     }
@@ -1504,7 +1528,7 @@ wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
     static const char *const top_keys[] = {
         "name",   "summary", "rfc",       "tags",     "bugs",
         "client", "steps",   "expect",    "severity", "severity_by_check",
-        "transport", "handshake", NULL};
+        "transport", "handshake", "waive", NULL};
     vctx v = {.file = file, .err = err, .errlen = errlen};
     json_error_t jerr;
     json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
