@@ -30,6 +30,7 @@
 #include "codec.h"
 #include "handshake.h"
 #include "transcript.h"
+#include "wirecheck.h"
 
 enum phase {
     PH_HANDSHAKE,   /* reading the request head */
@@ -78,6 +79,8 @@ typedef struct wsr_session {
     /* input */
     ws_decoder dec;
     ws_fragments frag;
+    uint64_t in_offset;       /* client frame bytes decoded so far */
+    uint64_t in_frame_start;  /* offset of the client frame being decoded */
     struct evbuffer *msg;
     uint8_t msg_opcode;
     unsigned msgs_in, pings_in, pongs_in;
@@ -87,6 +90,9 @@ typedef struct wsr_session {
     bool every_byte;        /* the group being sent goes a byte per write */
     bool read_paused;
     bool tls_closed;        /* close_notify sent */
+    /* output: the first place the scenario's own bytes break RFC 6455 */
+    wsr_wirecheck out_check;
+    size_t out_head_skip;   /* response-head bytes queued that are not frames */
 } wsr_session;
 
 static void advance(wsr_session *s);
@@ -130,11 +136,13 @@ static json_t *bytes_string(const uint8_t *p, size_t len)
 
 /* Records a frame's header and a readable excerpt of its payload. */
 static void log_frame(wsr_session *s, const char *dir, const ws_frame_header *h,
-                      const uint8_t *payload, size_t len)
+                      const uint8_t *payload, size_t len, int64_t offset)
 {
     json_t *ev = wsr_event(&s->tr, dir, "frame");
     if (!ev)
         return;
+    if (offset >= 0)
+        json_object_set_new(ev, "offset", json_integer((json_int_t)offset));
     json_object_set_new(ev, "opcode", json_integer(h->opcode));
     json_object_set_new(ev, "fin", json_boolean(h->fin));
     json_object_set_new(ev, "rsv", json_integer(h->rsv));
@@ -168,6 +176,7 @@ static void log_response(wsr_session *s, int status, size_t bytes)
     json_object_set_new(ev, "status", status ? json_integer(status) : json_null());
     json_object_set_new(ev, "bytes", json_integer((json_int_t)bytes));
     wsr_transcript_add(&s->tr, ev);
+    s->out_head_skip += bytes;   /* the head is queued, not a frame */
     if (status == 101)
         s->upgraded = true;
 }
@@ -210,7 +219,26 @@ static void encode_item(wsr_session *s, const wsr_item *it, struct evbuffer *buf
     evbuffer_commit_space(buf, &vec, 1);
     ws_frame_header h = {.fin = it->fin, .rsv = it->rsv, .opcode = it->opcode,
                          .masked = it->mask, .len_form = it->len_form};
-    log_frame(s, "out", &h, it->data, it->len);
+    log_frame(s, "out", &h, it->data, it->len, -1);
+}
+
+/* Feeds bytes about to leave to the wire checker; the first violation of
+ * RFC 6455 in them goes to the transcript with its stream offset. */
+static void check_out(wsr_session *s, const uint8_t *p, size_t len)
+{
+    size_t skip = s->out_head_skip < len ? s->out_head_skip : len;
+    s->out_head_skip -= skip;
+    if (!s->upgraded || len == skip)
+        return;
+    int rc = wsr_wirecheck_feed(&s->out_check, p + skip, len - skip);
+    if (rc == WS_OK)
+        return;
+    json_t *ev = wsr_event(&s->tr, "out", "violation");
+    json_object_set_new(ev, "error", json_string(wsr_wirecheck_name(rc)));
+    json_object_set_new(ev, "reason", json_string(ws_strerror(rc)));
+    json_object_set_new(ev, "offset",
+                        json_integer((json_int_t)s->out_check.err_offset));
+    wsr_transcript_add(&s->tr, ev);
 }
 
 static void send_piece(wsr_session *s)
@@ -230,6 +258,7 @@ static void send_piece(wsr_session *s)
     if (end > shown)
         json_object_set_new(ev, "hex_truncated", json_true());
     wsr_transcript_add(&s->tr, ev);
+    check_out(s, evbuffer_pullup(s->group, (ev_ssize_t)end), end);
     s->piece_len = end;
     s->group_off += end;
     evbuffer_remove_buffer(s->group, bufferevent_get_output(s->bev), end);
@@ -306,11 +335,12 @@ static void write_frame_now(wsr_session *s, const uint8_t *payload,
         return;
     ssize_t n = ws_encode_frame(&spec, buf, (size_t)size);
     ws_frame_header h = {.fin = true, .opcode = opcode};
-    log_frame(s, "out", &h, payload, len);
+    log_frame(s, "out", &h, payload, len, -1);
     json_t *ev = wsr_event(&s->tr, "out", "write");
     json_object_set_new(ev, "bytes", json_integer((json_int_t)n));
     wsr_event_hex(ev, buf, (size_t)n, 64);
     wsr_transcript_add(&s->tr, ev);
+    check_out(s, buf, (size_t)n);
     bufferevent_write(s->bev, buf, (size_t)n);
     free(buf);
 }
@@ -551,6 +581,8 @@ static void protocol_error(wsr_session *s, int err, const uint8_t *p,
     bool limit = err == WS_ERR_TOO_BIG;
     json_t *ev = wsr_event(&s->tr, "in", limit ? "limit" : "protocol_error");
     json_object_set_new(ev, "reason", json_string(ws_strerror(err)));
+    json_object_set_new(ev, "error", json_string(wsr_wirecheck_name(err)));
+    json_object_set_new(ev, "offset", json_integer((json_int_t)s->in_frame_start));
     if (s->dec.hdr_have)
         wsr_event_hex(ev, s->dec.hdr, s->dec.hdr_have, 14);
     else
@@ -607,7 +639,8 @@ static void message_done(wsr_session *s)
 
 static void on_frame(wsr_session *s, const ws_frame *f)
 {
-    log_frame(s, "in", &f->h, f->payload, f->payload_len);
+    log_frame(s, "in", &f->h, f->payload, f->payload_len,
+              (int64_t)s->in_frame_start);
     int rc = ws_fragments_step(&s->frag, &f->h);
     if (rc != WS_OK) {
         protocol_error(s, rc, NULL, 0);
@@ -665,8 +698,11 @@ static void on_frame_input(wsr_session *s, struct evbuffer *in)
                 return;
             }
             off += (size_t)n;
-            if (done)
+            s->in_offset += (uint64_t)n;
+            if (done) {
                 on_frame(s, &f);
+                s->in_frame_start = s->in_offset;
+            }
         }
         evbuffer_drain(in, len);
     }
@@ -1018,6 +1054,7 @@ static void session_free(wsr_session *s)
     if (s->msg)
         evbuffer_free(s->msg);
     ws_decoder_free(&s->dec);
+    wsr_wirecheck_free(&s->out_check);
     wsr_transcript_free(&s->tr);
     free(s);
 }
@@ -1148,6 +1185,7 @@ int wsr_session_start(wsr_server *srv, evutil_socket_t fd,
         return -1;
     }
     ws_decoder_init(&s->dec, srv->cfg.max_frame, WS_DEC_REQUIRE_MASK);
+    wsr_wirecheck_init(&s->out_check);
     /* One write group must leave in one send(): lift libevent's 16 KiB cap. */
     bufferevent_set_max_single_write(s->bev, EV_SSIZE_MAX);
     bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);

@@ -1,0 +1,140 @@
+/*
+ * test_wirecheck.c — the first RFC 6455 violation in a server byte stream.
+ *
+ * Table-driven: each row is a stream of server frames (hex) with the
+ * violation expected and the offset of the frame that commits it. Each row
+ * is fed whole, a byte at a time and split at every offset; the verdict
+ * must not change.
+ */
+#include <string.h>
+
+#include "check.h"
+#include "wirecheck.h"
+
+typedef struct row {
+    const char *name;
+    const char *hex;
+    int err;            /* WS_OK for a valid stream */
+    unsigned offset;    /* of the offending frame */
+} row;
+
+static const row rows[] = {
+    {"text and close", "8102686988020 3e8", WS_OK, 0},
+    {"fragmented text, ping between", "0102686989008001 69", WS_OK, 0},
+    {"utf-8 split across fragments", "0101c38001a9", WS_OK, 0},
+    /* the second fragment ends mid-character: the whole message is bad */
+    {"invalid utf-8 across fragments", "0101c38001 28", WS_ERR_INVALID_UTF8, 3},
+    {"invalid utf-8 in one frame", "8102686981 01ff", WS_ERR_INVALID_UTF8, 4},
+    {"masked frame", "810168 8181 00000000 68", WS_ERR_MASKED, 3},
+    {"reserved opcode 3", "830100", WS_ERR_RESERVED_OPCODE, 0},
+    {"rsv1 without extension", "c10161", WS_ERR_RSV, 0},
+    {"ping over 125 bytes", "897e007e", WS_ERR_CONTROL_TOO_LONG, 0},
+    {"fragmented ping", "0900", WS_ERR_CONTROL_FRAGMENTED, 0},
+    {"non-minimal 16-bit length", "827e000100", WS_ERR_NONMINIMAL_LENGTH, 0},
+    {"orphan continuation", "810161 800162", WS_ERR_BAD_CONTINUATION, 3},
+    {"data frame inside a message", "010161 810162", WS_ERR_EXPECTED_CONTINUATION, 3},
+    {"one-byte close payload", "880103", WS_ERR_BAD_CLOSE_PAYLOAD, 0},
+    {"close code 1005 on the wire", "880203ed", WS_ERR_BAD_CLOSE_CODE, 0},
+    {"close code 999", "880203e7", WS_ERR_BAD_CLOSE_CODE, 0},
+    {"close reason not utf-8", "880303e8ff", WS_ERR_INVALID_UTF8, 0},
+    {"binary is not validated", "8201ff", WS_OK, 0},
+};
+
+static size_t unhex(const char *hex, uint8_t *out)
+{
+    size_t n = 0;
+    int hi = -1;
+    for (; *hex; hex++) {
+        int v;
+        if (*hex >= '0' && *hex <= '9')
+            v = *hex - '0';
+        else if (*hex >= 'a' && *hex <= 'f')
+            v = *hex - 'a' + 10;
+        else
+            continue;
+        if (hi < 0) {
+            hi = v;
+        } else {
+            out[n++] = (uint8_t)(hi << 4 | v);
+            hi = -1;
+        }
+    }
+    return n;
+}
+
+/* Feeds buf in pieces of the given sizes (0 = the rest); returns the
+ * first non-OK result and checks later calls stay quiet. */
+static int feed_split(const uint8_t *buf, size_t len, size_t first,
+                      size_t step, uint64_t *offset)
+{
+    wsr_wirecheck wc;
+    int result = WS_OK;
+    wsr_wirecheck_init(&wc);
+    size_t off = 0;
+    while (off < len) {
+        size_t n = off == 0 && first ? first : step ? step : len - off;
+        if (n > len - off)
+            n = len - off;
+        int rc = wsr_wirecheck_feed(&wc, buf + off, n);
+        if (result != WS_OK)
+            CHECK_EQ(rc, WS_OK);   /* reported once */
+        else
+            result = rc;
+        off += n;
+    }
+    *offset = wc.err_offset;
+    CHECK_EQ(wc.err, result);
+    wsr_wirecheck_free(&wc);
+    return result;
+}
+
+static void test_rows(void)
+{
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const row *r = &rows[i];
+        uint8_t buf[256];
+        size_t len = unhex(r->hex, buf);
+        uint64_t offset = 0;
+        current = r->name;
+        CHECK_EQ(feed_split(buf, len, 0, 0, &offset), r->err);
+        if (r->err != WS_OK)
+            CHECK_EQ(offset, r->offset);
+        CHECK_EQ(feed_split(buf, len, 0, 1, &offset), r->err);
+        if (r->err != WS_OK)
+            CHECK_EQ(offset, r->offset);
+        for (size_t cut = 1; cut < len; cut++) {
+            CHECK_EQ(feed_split(buf, len, cut, 0, &offset), r->err);
+            if (r->err != WS_OK)
+                CHECK_EQ(offset, r->offset);
+        }
+    }
+}
+
+/* A frame larger than the checker buffers is not judged, and not blamed. */
+static void test_too_big_is_not_a_violation(void)
+{
+    const uint8_t head[] = {0x82, 0x7f, 0, 0, 0, 0, 0x7f, 0, 0, 0};
+    wsr_wirecheck wc;
+    current = "2 GiB frame";
+    wsr_wirecheck_init(&wc);
+    CHECK_EQ(wsr_wirecheck_feed(&wc, head, sizeof head), WS_OK);
+    CHECK(wc.stopped);
+    CHECK_EQ(wc.err, WS_OK);
+    wsr_wirecheck_free(&wc);
+}
+
+static void test_names(void)
+{
+    current = "names";
+    CHECK(strcmp(wsr_wirecheck_name(WS_ERR_INVALID_UTF8), "invalid_utf8") == 0);
+    CHECK(strcmp(wsr_wirecheck_name(WS_ERR_MASKED), "masked") == 0);
+    CHECK(strcmp(wsr_wirecheck_name(WS_ERR_BAD_CLOSE_CODE), "bad_close_code") == 0);
+}
+
+int main(void)
+{
+    test_rows();
+    test_too_big_is_not_a_violation();
+    test_names();
+    return check_summary("wirecheck");
+}

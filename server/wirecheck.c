@@ -1,0 +1,129 @@
+/*
+ * wirecheck.c — the first RFC 6455 violation in the server's frame stream.
+ *
+ * The codec's decoder already knows every header rule; this adds what only
+ * a whole message shows (fragment order, close payloads, UTF-8 of a text
+ * message across its fragments).
+ */
+#include "wirecheck.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A frame larger than this is not buffered: the checker stops judging. */
+#define WIRECHECK_MAX_FRAME (16u << 20)
+
+void wsr_wirecheck_init(wsr_wirecheck *wc)
+{
+    memset(wc, 0, sizeof *wc);
+    ws_decoder_init(&wc->dec, WIRECHECK_MAX_FRAME, WS_DEC_REQUIRE_UNMASKED);
+}
+
+void wsr_wirecheck_free(wsr_wirecheck *wc)
+{
+    ws_decoder_free(&wc->dec);
+    free(wc->text);
+    wc->text = NULL;
+}
+
+static int wirecheck_stop(wsr_wirecheck *wc, int err)
+{
+    wc->stopped = true;
+    if (err == WS_ERR_TOO_BIG || err == WS_ERR_NOMEM)
+        return WS_OK;   /* not the server's fault: we just cannot judge */
+    wc->err = err;
+    wc->err_offset = wc->frame_start;
+    return err;
+}
+
+/* Appends a text fragment; the whole message is validated at its end. */
+static int wirecheck_text(wsr_wirecheck *wc, const ws_frame *f)
+{
+    if (!wc->text_unjudged) {
+        if (wc->text_len + f->payload_len > WSR_WIRECHECK_MAX_TEXT) {
+            wc->text_unjudged = true;
+        } else if (f->payload_len) {
+            uint8_t *grown = realloc(wc->text, wc->text_len + f->payload_len);
+            if (!grown)
+                return wirecheck_stop(wc, WS_ERR_NOMEM);
+            wc->text = grown;
+            memcpy(wc->text + wc->text_len, f->payload, f->payload_len);
+            wc->text_len += f->payload_len;
+        }
+    }
+    if (!f->h.fin)
+        return WS_OK;
+    bool valid = wc->text_unjudged || ws_utf8_valid(wc->text, wc->text_len);
+    wc->text_open = false;
+    wc->text_unjudged = false;
+    wc->text_len = 0;
+    return valid ? WS_OK : wirecheck_stop(wc, WS_ERR_INVALID_UTF8);
+}
+
+static int wirecheck_frame(wsr_wirecheck *wc, const ws_frame *f)
+{
+    int rc = ws_fragments_step(&wc->frag, &f->h);
+    if (rc != WS_OK)
+        return wirecheck_stop(wc, rc);
+    switch (f->h.opcode) {
+    case WS_OP_CLOSE: {
+        uint16_t code;
+        const uint8_t *reason;
+        size_t reason_len;
+        rc = ws_close_parse(f->payload, f->payload_len, &code, &reason,
+                            &reason_len);
+        return rc == WS_OK ? WS_OK : wirecheck_stop(wc, rc);
+    }
+    case WS_OP_TEXT:
+        wc->text_open = true;
+        return wirecheck_text(wc, f);
+    case WS_OP_CONT:
+        return wc->text_open ? wirecheck_text(wc, f) : WS_OK;
+    default:
+        return WS_OK;
+    }
+}
+
+int wsr_wirecheck_feed(wsr_wirecheck *wc, const uint8_t *p, size_t len)
+{
+    size_t off = 0;
+    while (off < len && !wc->stopped) {
+        ws_frame f;
+        int done = 0;
+        ssize_t n = ws_decoder_feed(&wc->dec, p + off, len - off, &f, &done);
+        if (n < 0)
+            return wirecheck_stop(wc, (int)n);
+        off += (size_t)n;
+        wc->offset += (uint64_t)n;
+        if (!done)
+            continue;
+        int rc = wirecheck_frame(wc, &f);
+        wc->frame_start = wc->offset;
+        if (rc != WS_OK)
+            return rc;
+    }
+    if (off < len)
+        wc->offset += len - off;
+    return WS_OK;
+}
+
+const char *wsr_wirecheck_name(int err)
+{
+    switch (err) {
+    case WS_ERR_MASKED: return "masked";
+    case WS_ERR_UNMASKED: return "unmasked";
+    case WS_ERR_RESERVED_OPCODE: return "reserved_opcode";
+    case WS_ERR_RSV: return "rsv";
+    case WS_ERR_CONTROL_TOO_LONG: return "control_too_long";
+    case WS_ERR_CONTROL_FRAGMENTED: return "control_fragmented";
+    case WS_ERR_NONMINIMAL_LENGTH: return "nonminimal_length";
+    case WS_ERR_LENGTH_MSB: return "length_msb";
+    case WS_ERR_BAD_CONTINUATION: return "bad_continuation";
+    case WS_ERR_EXPECTED_CONTINUATION: return "expected_continuation";
+    case WS_ERR_BAD_CLOSE_PAYLOAD: return "bad_close_payload";
+    case WS_ERR_BAD_CLOSE_CODE: return "bad_close_code";
+    case WS_ERR_INVALID_UTF8: return "invalid_utf8";
+    case WS_ERR_TOO_BIG: return "too_big";
+    default: return "other";
+    }
+}
