@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import __version__, clients_view, scenario_view
+from . import __version__, bugcatalogue, clients_view, scenario_view
 from .bisect import FIRST_BAD, FIRST_FIXED, BisectArgs, BisectError, run_bisect
 from .build import BuildError, server_binary
 from .clients import SpecError
@@ -239,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate scenario files with the server's own checks.",
     )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    bugs = sub.add_parser("bugs", help="rewrite scenarios/BUGS.md's bug reports from the scenarios' bugs arrays")
+    bugcatalogue.add_arguments(bugs)
     return parser
 
 
@@ -377,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         "scenarios": cmd_scenarios,
         "clients": cmd_clients,
         "check": cmd_check,
+        "bugs": bugcatalogue.run,
     }
     try:
         return handlers[args.command](args)
