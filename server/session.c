@@ -127,6 +127,27 @@ static void log_simple(wsr_session *s, const char *dir, const char *type)
     wsr_transcript_add(&s->tr, wsr_event(&s->tr, dir, type));
 }
 
+/* True once the client's FIN has reached this socket (TCP state
+ * CLOSE_WAIT): the client closed TCP first. libevent reports the EOF only
+ * when it next reads, so the kernel's state is the exact witness. */
+static bool peer_fin_seen(const wsr_session *s)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return false;
+    return ti.tcpi_state == TCP_CLOSE_WAIT;
+}
+
+/* Logs an outgoing TCP event, marking it when the client's FIN came first. */
+static json_t *tcp_event(wsr_session *s, const char *type)
+{
+    json_t *ev = wsr_event(&s->tr, "out", type);
+    if (ev && peer_fin_seen(s))
+        json_object_set_new(ev, "peer_fin", json_true());
+    return ev;
+}
+
 static json_t *bytes_string(const uint8_t *p, size_t len)
 {
     /* An empty message's buffer may be NULL: still an empty string. */
@@ -249,7 +270,7 @@ static void send_piece(wsr_session *s)
                                          : total;
     uint8_t head[64];
     ev_ssize_t got = evbuffer_copyout(s->group, head, sizeof head);
-    json_t *ev = wsr_event(&s->tr, "out", "write");
+    json_t *ev = tcp_event(s, "write");
     json_object_set_new(ev, "bytes", json_integer((json_int_t)end));
     if (s->n_split || s->every_byte)
         json_object_set_new(ev, "piece", json_integer((json_int_t)s->piece));
@@ -433,9 +454,10 @@ static void do_shutdown(wsr_session *s, enum wsr_shutdown_how how)
         return;
     if (how == WSR_SHUT_WRITE)
         send_close_notify(s);
+    json_t *ev = tcp_event(s, "tcp_shutdown");
     shutdown(s->fd, SHUT_WR);
     s->shut_wr = true;
-    log_simple(s, "out", "tcp_shutdown");
+    wsr_transcript_add(&s->tr, ev);
 }
 
 static void set_reading(wsr_session *s, bool on)
@@ -553,7 +575,7 @@ static bool run_step(wsr_session *s, const wsr_step *st)
         return false;
     case WSR_STEP_ABORT:
         s->abort_rst = true;
-        log_simple(s, "out", "tcp_rst");
+        wsr_transcript_add(&s->tr, tcp_event(s, "tcp_rst"));
         session_end(s, "aborted", "the scenario ended the connection with RST");
         return true;
     }
