@@ -259,6 +259,8 @@ static void check_out(wsr_session *s, const uint8_t *p, size_t len)
     json_object_set_new(ev, "reason", json_string(ws_strerror(rc)));
     json_object_set_new(ev, "offset",
                         json_integer((json_int_t)s->out_check.err_offset));
+    if (s->out_check.err_opcode >= 0)
+        json_object_set_new(ev, "opcode", json_integer(s->out_check.err_opcode));
     wsr_transcript_add(&s->tr, ev);
 }
 

@@ -16,6 +16,7 @@
 void wsr_wirecheck_init(wsr_wirecheck *wc)
 {
     memset(wc, 0, sizeof *wc);
+    wc->err_opcode = -1;
     ws_decoder_init(&wc->dec, WIRECHECK_MAX_FRAME, WS_DEC_REQUIRE_UNMASKED);
 }
 
@@ -62,6 +63,7 @@ static int wirecheck_text(wsr_wirecheck *wc, const ws_frame *f)
 
 static int wirecheck_frame(wsr_wirecheck *wc, const ws_frame *f)
 {
+    wc->err_opcode = f->h.opcode;
     int rc = ws_fragments_step(&wc->frag, &f->h);
     if (rc != WS_OK)
         return wirecheck_stop(wc, rc);
@@ -98,9 +100,10 @@ int wsr_wirecheck_feed(wsr_wirecheck *wc, const uint8_t *p, size_t len)
         if (!done)
             continue;
         int rc = wirecheck_frame(wc, &f);
-        wc->frame_start = wc->offset;
         if (rc != WS_OK)
             return rc;
+        wc->frame_start = wc->offset;
+        wc->err_opcode = -1;
     }
     if (off < len)
         wc->offset += len - off;

@@ -34,6 +34,7 @@ typedef struct wsr_wirecheck {
     bool stopped;           /* a violation was found, or the checker gave up */
     int err;                /* the violation (a ws_err), or WS_OK */
     uint64_t err_offset;    /* offset of the frame that broke the rules */
+    int err_opcode;         /* its opcode, or -1 when its header was bad */
 } wsr_wirecheck;
 
 void wsr_wirecheck_init(wsr_wirecheck *wc);

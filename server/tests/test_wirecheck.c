@@ -127,6 +127,20 @@ static void test_names(void)
 {
     current = "names";
     CHECK(strcmp(wsr_wirecheck_name(WS_ERR_INVALID_UTF8), "invalid_utf8") == 0);
+    /* the offending frame's opcode, when its header was whole */
+    wsr_wirecheck wc;
+    const uint8_t close_bad_reason[] = {0x88, 0x03, 0x03, 0xe8, 0xff};
+    const uint8_t bad_opcode[] = {0x83, 0x00};
+    wsr_wirecheck_init(&wc);
+    CHECK_EQ(wsr_wirecheck_feed(&wc, close_bad_reason, sizeof close_bad_reason),
+             WS_ERR_INVALID_UTF8);
+    CHECK_EQ(wc.err_opcode, 8);
+    wsr_wirecheck_free(&wc);
+    wsr_wirecheck_init(&wc);
+    CHECK_EQ(wsr_wirecheck_feed(&wc, bad_opcode, sizeof bad_opcode),
+             WS_ERR_RESERVED_OPCODE);
+    CHECK_EQ(wc.err_opcode, -1);
+    wsr_wirecheck_free(&wc);
     CHECK(strcmp(wsr_wirecheck_name(WS_ERR_MASKED), "masked") == 0);
     CHECK(strcmp(wsr_wirecheck_name(WS_ERR_BAD_CLOSE_CODE), "bad_close_code") == 0);
 }
