@@ -122,7 +122,7 @@ def test_mixed_runs_give_the_worst_verdict_the_rate_and_the_first_failing_eviden
     assert record["reason"] == runs[2]["reason"] + " (failed in 3 of 10 runs)"
     assert [r["verdict"] for r in record["per_run"]] == outcomes
     assert [r["duration_ms"] for r in record["per_run"]] == [100.0 + i for i in range(10)]
-    assert matrix.cell_text(record) == "FAIL 7/10"
+    assert matrix.cell_text(record) == "FAIL 3/10 PASS 7/10"
     validator.validate(report_with([record]))
 
 
@@ -133,7 +133,7 @@ def test_error_outranks_fail_and_the_reason_counts_both() -> None:
     assert record["observed"] is None
     assert record["reason"].endswith("(failed in 2, an error in 1 of 4 runs)")
     assert (record["passes"], record["pass_rate"]) == (1, 0.25)
-    assert matrix.cell_text(record) == "ERROR 1/4"
+    assert matrix.cell_text(record) == "ERROR 1/4 FAIL 2/4 PASS 1/4"
 
 
 def test_steady_runs_show_the_word_alone() -> None:
@@ -158,7 +158,17 @@ def test_non_strict_runs_count_as_passes() -> None:
     assert record["verdict"] == "non-strict"
     assert (record["passes"], record["pass_rate"]) == (3, 1.0)
     assert record["reason"].endswith("(non-strict in 1 of 3 runs)")
-    assert matrix.cell_text(record) == "NON-STRICT 3/3"
+    # The pass rate stays 3/3 (non-strict does not fail a run), but the cell
+    # must not say 3/3: each verdict seen is counted apart.
+    assert matrix.cell_text(record) == "NON-STRICT 1/3 PASS 2/3"
+    assert "3/3" not in matrix.cell_text(record)
+    out = io.StringIO()
+    matrix.Progress(1, out, scenario_width=10, client_width=5, runs=3).add(
+        dict(record, scenario="x/lenient", client="c")
+    )
+    assert "NON-STRICT 1/3 PASS 2/3" in out.getvalue() and "3/3" not in out.getvalue()
+    text = matrix.render_matrix({"finished": "x", "results": [dict(record, client="c")]})
+    assert "NON-STRICT 1/3 PASS 2/3" in text and "3/3" not in text
 
 
 def test_combine_refuses_nothing_and_combined_records() -> None:
@@ -204,8 +214,12 @@ def test_progress_and_matrix_show_mixed_results_as_a_fraction() -> None:
     progress.add(mixed)
     progress.add(steady)
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("[1/2] close/send-then-close  python-websockets@14.0  FAIL 7/10  ")
-    assert lines[1].startswith("[2/2] close/send-then-close  python-websockets@14.0  PASS       ")
+    assert lines[0].startswith(
+        "[1/2] close/send-then-close  python-websockets@14.0  FAIL 3/10 PASS 7/10  "
+    )
+    assert lines[1].startswith(
+        "[2/2] close/send-then-close  python-websockets@14.0  PASS                 "
+    )
     assert lines[0].index("the message") == lines[1].index("received")  # aligned
     data = {
         "finished": "2026-11-26T09:31:00.000000Z",
@@ -217,7 +231,7 @@ def test_progress_and_matrix_show_mixed_results_as_a_fraction() -> None:
         ],
     }
     text = matrix.render_matrix(data)
-    assert text.splitlines()[1] == "s/one     FAIL 7/10  PASS"
+    assert text.splitlines()[1] == "s/one     FAIL 3/10 PASS 7/10  PASS"
     assert text.splitlines()[2].endswith("; 20 runs in all, 1 pair(s) with mixed outcomes")
 
 

@@ -68,7 +68,8 @@ def test_sample_report(tmp_path: Path) -> None:
             assert cell.startswith(f"{SYMBOLS[record['verdict']]} {record['verdict']}")
             rate = outputs.pass_rate_text(record)
             assert cell.endswith(f" {rate}") if rate else cell.endswith(record["verdict"])
-    assert "❌ fail 7/10" in text  # the repeated pair
+    # The repeated pair: each verdict seen with its own share, worst first.
+    assert "❌ fail 3/10 · ✅ pass 7/10" in text
 
     listed = _listed(text)
     not_passing = [r for r in report["results"] if r["verdict"] != "pass"]

@@ -13,16 +13,10 @@ import shutil
 import sys
 from typing import TextIO
 
-from .evaluate import VERDICTS
+from .verdicts import VERDICTS, WORDS, breakdown_text
 
 # Short words, upper case so a FAIL stands out even without colour.
-VERDICT_WORDS = {
-    "pass": "PASS",
-    "fail": "FAIL",
-    "non-strict": "NON-STRICT",
-    "informational": "INFO",
-    "error": "ERROR",
-}
+VERDICT_WORDS = WORDS
 MISSING = "-"
 _SGR = {
     "pass": "32",
@@ -51,15 +45,17 @@ def paint(text: str, verdict: str, color: bool) -> str:
 
 
 def cell_text(record: dict) -> str:
-    """The verdict word, plus `passes/runs` when repeated runs disagreed (`FAIL 7/10`).
+    """The verdict word; when repeated runs disagreed, every verdict seen with
+    its share of the runs, worst first (`FAIL 3/10 PASS 7/10`,
+    `NON-STRICT 2/3 PASS 1/3`).
 
-    Runs that all ended alike show the word alone: the fraction is there to
-    flag a flaky pair, not to restate a steady one.
+    Runs that all ended alike show the word alone: the fractions are there to
+    flag a flaky pair, not to restate a steady one. A `3/3` never hides a
+    `non-strict` run: each verdict is counted apart.
     """
-    word = VERDICT_WORDS.get(record["verdict"], record["verdict"])
     if is_mixed(record):
-        return f"{word} {record.get('passes', 0)}/{record['runs']}"
-    return word
+        return breakdown_text(record)
+    return VERDICT_WORDS.get(record["verdict"], record["verdict"])
 
 
 def is_mixed(record: dict) -> bool:
@@ -84,7 +80,7 @@ class Progress:
     `[ 3/21] close/send-then-close  python-websockets@14.0  FAIL  the message …`
     Passing the widths of the longest scenario and client up front keeps the
     columns aligned from the first line on; `runs` (--repeat) widens the
-    verdict column for `FAIL 7/10`.
+    verdict column for `FAIL 3/10 PASS 7/10`.
     """
 
     def __init__(
@@ -102,7 +98,11 @@ class Progress:
         self.color = use_color(self.stream) if color is None else color
         self.scenario_width = scenario_width
         self.client_width = client_width
-        self.verdict_width = _VERDICT_WIDTH + (len(f" {runs}/{runs}") if runs > 1 else 0)
+        # Room for the common mixed case, the worst verdict and PASS with counts.
+        share = len(f" {runs}/{runs}")
+        self.verdict_width = _VERDICT_WIDTH + (
+            share + 1 + len(VERDICT_WORDS["pass"]) + share if runs > 1 else 0
+        )
 
     def add(self, record: dict) -> str:
         """Print the line for `record` and return it without colour."""

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .evaluate import VERDICTS, Verdict
+from .evaluate import Verdict
+from .verdicts import PASSING, RANK, VERDICTS
 
 SCHEMA_ID = "wsreplay-report/1"
 REPORT_NAME = "report.json"
@@ -38,11 +39,9 @@ CLIENT_FIELDS = (
 )
 CLIENT_STATUSES = ("ok", "error")
 
-#: Verdicts under which a run counts as passed: none of them makes `run` exit 1.
-PASSING_VERDICTS = ("pass", "non-strict", "informational")
-#: Worst last. `error` is worse than `fail`: a run that could not be judged
-#: leaves the question open, so the combined verdict must not claim a clean fail.
-VERDICT_RANK = {"pass": 0, "informational": 1, "non-strict": 2, "fail": 3, "error": 4}
+#: The shared vocabulary (verdicts.py), under the names this module has always had.
+PASSING_VERDICTS = PASSING
+VERDICT_RANK = RANK
 #: How the reason counts the runs of one verdict ("failed in 3 of 10 runs"), in this order.
 _RUN_WORDS = {
     "pass": "passed",

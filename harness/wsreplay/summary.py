@@ -14,17 +14,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .evaluate import VERDICTS
 from .outputs import (
-    VERDICT_ORDER,
     client_entry,
     client_specs,
     count_verdicts,
-    pass_rate_text,
     records_by_pair,
     scenario_names,
 )
 from .report import write_text_atomic
+from .verdicts import DISPLAY_ORDER, VERDICTS, run_breakdown
 
 SUMMARY_NAME = "summary.md"
 MAX_LISTED = 30
@@ -77,13 +75,17 @@ def totals_markdown(report: dict) -> str:
 
 
 def cell_text(record: dict | None) -> str:
-    """`❌ fail`, with `7/10` for a repeated pair; `—` for a pair without a record."""
+    """`❌ fail`; for a repeated pair whose runs disagreed, every verdict seen
+    with its share, worst first (`⚠️ non-strict 2/3 · ✅ pass 1/3`);
+    `—` for a pair without a record."""
     if record is None:
         return NOT_RUN
-    verdict = str(record.get("verdict"))
-    text = f"{SYMBOLS.get(verdict, '')} {md(verdict)}".strip()
-    rate = pass_rate_text(record)
-    return f"{text} {rate}" if rate else text
+    parts = run_breakdown(record)
+    if len(parts) < 2:
+        verdict = str(record.get("verdict"))
+        return f"{SYMBOLS.get(verdict, '')} {md(verdict)}".strip()
+    total = sum(count for _, count in parts)
+    return " · ".join(f"{SYMBOLS.get(v, '')} {md(v)} {count}/{total}".strip() for v, count in parts)
 
 
 def md(text: str) -> str:
@@ -124,7 +126,7 @@ def _matrix(report: dict, max_rows: int) -> list[str]:
 
 
 def _not_passing(report: dict, max_listed: int) -> list[str]:
-    rank = {verdict: index for index, verdict in enumerate(VERDICT_ORDER)}
+    rank = {verdict: index for index, verdict in enumerate(DISPLAY_ORDER)}
     order = {name: index for index, name in enumerate(scenario_names(report))}
     records = sorted(
         (r for r in report.get("results", []) if _not_pass(r)),
