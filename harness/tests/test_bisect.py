@@ -137,22 +137,46 @@ def record(scenario: str, client: str, verdicts: list[str]) -> dict:
 @pytest.mark.parametrize(
     ("verdicts", "outcome", "detail"),
     [
-        ({"a": ["pass"], "b": ["non-strict"]}, "pass", ""),  # non-strict counts as pass
-        ({"a": ["informational"]}, "pass", ""),
+        # by default non-strict is bad, like a fail: no severity hides a change
+        ({"a": ["pass"], "b": ["non-strict"]}, "fail", " (b: non-strict)"),
+        ({"a": ["pass", "non-strict", "pass"]}, "fail", " (a: NON-STRICT 1/3 PASS 2/3)"),
+        ({"a": ["informational"]}, "pass", ""),  # never failing, as in `run`
         ({"a": ["pass"], "b": ["fail"]}, "fail", " (b)"),
         ({"a": ["error"], "b": ["fail"]}, "fail", " (b)"),  # a fail outweighs an error
-        ({"a": ["pass", "fail", "pass"]}, "fail", " (a 2/3)"),
-        ({"a": ["fail", "error"]}, "fail", " (a)"),  # a fail in any run decides
-        ({"a": ["pass", "error"]}, "error", " (a 1/2: error because)"),
+        ({"a": ["error"], "b": ["non-strict"]}, "fail", " (b: non-strict)"),
+        ({"a": ["pass", "fail", "pass"]}, "fail", " (a: FAIL 1/3 PASS 2/3)"),
+        ({"a": ["fail", "error"]}, "fail", " (a: ERROR 1/2 FAIL 1/2)"),  # a fail decides
+        ({"a": ["pass", "error"]}, "error", " (a: ERROR 1/2 PASS 1/2: error because)"),
         ({}, "error", ""),
     ],
 )
-def test_a_release_passes_when_every_scenario_passes(verdicts, outcome, detail) -> None:
+def test_a_release_passes_when_every_run_passes_strictly(verdicts, outcome, detail) -> None:
     report = {"results": [record(name, "x@1", v) for name, v in verdicts.items()]}
     report["results"].append(record("a", "x@2", ["fail"]))  # another client: ignored
     got, rows = bisect.release_outcome(report, "x@1")
     assert got == outcome
     assert bisect.outcome_detail(got, rows) == detail
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "outcome", "detail"),
+    [
+        ({"a": ["pass"], "b": ["non-strict"]}, "pass", ""),  # non-strict counts as good
+        ({"a": ["pass", "non-strict", "pass"]}, "pass", ""),
+        ({"a": ["non-strict"], "b": ["fail"]}, "fail", " (b)"),
+        ({"a": ["non-strict", "error"]}, "error", " (a: ERROR 1/2 NON-STRICT 1/2: error because)"),
+    ],
+)
+def test_ignore_non_strict_counts_it_as_good(verdicts, outcome, detail) -> None:
+    report = {"results": [record(name, "x@1", v) for name, v in verdicts.items()]}
+    got, rows = bisect.release_outcome(report, "x@1", ("non-strict",))
+    assert got == outcome
+    assert bisect.outcome_detail(got, rows) == detail
+
+
+def test_good_and_bad_verdicts_per_choice() -> None:
+    assert bisect.bad_verdicts() == ("fail", "non-strict")
+    assert bisect.bad_verdicts(("non-strict",)) == ("fail",)
 
 
 # --------------------------------------------------------------- the command
@@ -172,6 +196,7 @@ def wsreplay(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[st
         (["--broken", "14.1", "--fixed", "14.0"], "use --good OLD --bad NEW"),
         (["--good", "12.0", "--bad", "14.0", "--scenario", "nope/*"], "matches no scenario"),
         (["--good", "12.0", "--bad", "14.0", "--repeat", "0"], "1 or more"),
+        (["--good", "12.0", "--bad", "14.0", "--ignore", "fail"], "invalid choice: 'fail'"),
     ],
 )
 def test_bad_arguments_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -185,7 +210,7 @@ def test_help_explains_bisect() -> None:
     proc = wsreplay("--help", timeout=60)
     assert "bisect" in proc.stdout and "compare" in proc.stdout
     proc = wsreplay("bisect", "--help", timeout=60)
-    for word in ("--good", "--bad", "--broken", "--fixed", "--repeat", "exit status"):
+    for word in ("--good", "--bad", "--broken", "--fixed", "--repeat", "--ignore", "exit status"):
         assert word in proc.stdout
 
 

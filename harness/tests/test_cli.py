@@ -7,6 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from wsreplay.paths import REPO_ROOT, SCENARIOS_DIR
 from wsreplay.scenarios import load_all
 
@@ -60,6 +62,35 @@ def test_version_without_the_api_is_refused() -> None:
     )
     assert proc.returncode == 2
     assert "13.0" in proc.stderr
+
+
+OUT_OF_RANGE = "python-websockets-asyncio@12.0"  # websockets.asyncio arrived in 13.0
+REFUSAL = "python-websockets-asyncio needs websockets >= 13.0"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        # run: the bad spec second, after a good one that would install first
+        ["run", "--client", "python-websockets@14.1", "--client", OUT_OF_RANGE],
+        ["compare", "python-websockets@14.1", OUT_OF_RANGE],
+        ["compare", OUT_OF_RANGE, "python-websockets-asyncio@14.1"],
+        ["bisect", "python-websockets-asyncio", "--good", "12.0", "--bad", "14.0"],
+    ],
+    ids=["run", "compare-new", "compare-old", "bisect"],
+)
+def test_a_spec_outside_the_range_is_refused_before_anything_starts(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """Exit 2 with the reason, and nothing started: no header, no server, no
+    folder (the run's TLS keys used to land in it), nothing installed."""
+    out = tmp_path / "out"
+    proc = run(*args, "--scenario", "close/send-then-close", "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert REFUSAL in proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr  # the refusal line only
+    assert proc.stdout == ""
+    assert not out.exists()
 
 
 def test_no_command_prints_help() -> None:

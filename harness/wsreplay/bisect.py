@@ -12,12 +12,16 @@ meaningless, so it stops with exit 2. Then a binary search installs and runs
 only the releases it needs, and reports how many that was against a linear
 scan, which would install every candidate.
 
-A release *passes* when every selected scenario passes: `pass`, `non-strict`
-and `informational` all count as passing (none of them makes `run` exit 1),
-and with `--repeat N` every run must. It *fails* when any run of any
-selected scenario fails. Otherwise (no fail, but an `error`: the install,
-the adapter or the harness broke) it cannot be judged and is skipped, like
-`git bisect skip`: the search tries the nearest untested release instead.
+A release *passes* (is good) when every run of every selected scenario
+ends `pass` or `informational`. It *fails* (is bad) when any run ends
+`fail` or `non-strict` — by default a `non-strict` verdict is a change for
+the worse like a fail, as in `compare`, so that the release where a library
+started doing what the RFC does not recommend is found, not called good.
+`--ignore non-strict` counts `non-strict` as good, to hunt fails only.
+`informational` is always good (never failing, as in `run`). Otherwise (no
+bad run, but an `error`: the install, the adapter or the harness broke) a
+release cannot be judged and is skipped, like `git bisect skip`: the search
+tries the nearest untested release instead.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from .installers import VersionNotFound
 from .report import write_text_atomic
 from .runner import Run, RunPlan
 from .scenarios import load_all, select
+from .verdicts import FAILING, IGNORABLE, breakdown_text, good_verdicts, run_verdicts, worst
 
 SCHEMA_ID = "wsreplay-bisect/1"
 BISECT_JSON = "bisect.json"
@@ -166,16 +171,28 @@ def candidate_versions(
 # --------------------------------------------------------------- judging a release
 
 
-def release_outcome(rep: dict, spec: str) -> tuple[str, list[dict]]:
-    """("pass" | "fail" | "error", the per-scenario summary) for one client in a report."""
+def bad_verdicts(ignore: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The verdicts that make a release bad: fail and non-strict, or fail only."""
+    good = good_verdicts(ignore)
+    return tuple(v for v in ("fail", "non-strict", "informational") if v not in good)
+
+
+def release_outcome(rep: dict, spec: str, ignore: tuple[str, ...] = ()) -> tuple[str, list[dict]]:
+    """("pass" | "fail" | "error", the per-scenario summary) for one client in a report.
+
+    "fail" when any run's verdict is bad (`bad_verdicts(ignore)`), "error"
+    when none is but some run could not be judged, "pass" otherwise.
+    """
+    bad = bad_verdicts(ignore)
     rows = []
-    any_fail = any_error = False
+    any_bad = any_error = False
     for record in rep.get("results", []):
         if record["client"] != spec:
             continue
-        verdicts = [entry["verdict"] for entry in record.get("per_run") or [record]]
-        any_fail = any_fail or "fail" in verdicts
-        any_error = any_error or "error" in verdicts
+        verdicts = run_verdicts(record)
+        bad_runs = [v for v in verdicts if v in bad]
+        any_bad = any_bad or bool(bad_runs)
+        any_error = any_error or any(v in FAILING and v not in bad for v in verdicts)
         rows.append(
             {
                 "scenario": record["scenario"],
@@ -184,26 +201,35 @@ def release_outcome(rep: dict, spec: str) -> tuple[str, list[dict]]:
                 "runs": record.get("runs", 1),
                 "passes": record.get("passes", 0),
                 "fails": verdicts.count("fail"),
+                "bad": len(bad_runs),
+                "worst_bad": worst(bad_runs) if bad_runs else None,
+                "shown": breakdown_text(record),
             }
         )
     if not rows:
         return "error", rows
-    if any_fail:
+    if any_bad:
         return "fail", rows
     return ("error" if any_error else "pass"), rows
 
 
 def outcome_detail(outcome: str, rows: list[dict]) -> str:
-    """` (close/send-then-close)`: the scenarios that failed, or those in error."""
+    """` (close/send-then-close)`: the scenarios that made a release bad, or those
+    in error; a verdict other than fail is named (`close/x: non-strict`), and
+    runs that disagreed are counted (`close/x: FAIL 1/3 PASS 2/3`)."""
     if outcome == "pass":
         return ""
     shown = []
     for row in rows:
-        if (row["fails"] == 0) if outcome == "fail" else row["verdict"] != "error":
+        if outcome == "fail" and not row.get("bad", row["fails"]):
+            continue
+        if outcome == "error" and row["verdict"] != "error":
             continue
         name = row["scenario"]
-        if 0 < row["passes"] < row["runs"]:
-            name += f" {row['passes']}/{row['runs']}"
+        if row.get("runs", 1) > 1 and " " in row.get("shown", ""):
+            name += f": {row['shown']}"
+        elif outcome == "fail" and row.get("worst_bad") not in (None, "fail"):
+            name += f": {row['worst_bad']}"
         if outcome == "error":
             name += f": {row['reason']}"
         shown.append(name)
@@ -225,6 +251,8 @@ class BisectArgs:
     scenarios_dir: Path
     command: list[str]
     transport: str = "ws"
+    #: Levels counted as good rather than bad (`--ignore non-strict`).
+    ignore: tuple[str, ...] = ()
 
 
 class Bisection:
@@ -242,6 +270,11 @@ class Bisection:
                 f"unknown adapter {args.adapter!r} (known adapters: {', '.join(adapter_names())})"
             )
         self.info: AdapterInfo = info
+        unknown = [level for level in args.ignore if level not in IGNORABLE]
+        if unknown:
+            raise BisectError(
+                f"--ignore {unknown[0]!r}: only {', '.join(IGNORABLE)} can be ignored"
+            )
         self.installer = installer(info)
         self.scenarios = select(load_all(args.scenarios_dir), args.scenarios)
         self.steps: list[dict] = []
@@ -286,6 +319,9 @@ class Bisection:
             "ends": {mode.old_word: older, mode.new_word: newer},
             "scenarios": [s["name"] for s in self.scenarios],
             "repeat": args.repeat,
+            "ignored": sorted(set(args.ignore)),
+            "good_verdicts": list(good_verdicts(args.ignore)),
+            "bad_verdicts": list(bad_verdicts(args.ignore)),
             "versions": versions,
             "steps": self.steps,
             "tested": [],
@@ -297,6 +333,14 @@ class Bisection:
         self._say(
             f"bisect {self.info.name}: {len(versions)} release(s) from {older} to {newer}, "
             f"{len(self.scenarios)} scenario(s) -> {args.out_dir}"
+        )
+        self._say(
+            f"a release is bad when a run is {' or '.join(bad_verdicts(args.ignore))}"
+            + (
+                " (non-strict ignored)"
+                if "non-strict" in args.ignore
+                else " (--ignore non-strict: fail only)"
+            )
         )
         self._run_releases([older, newer], "end")
         swapped = (self.outcomes[older], self.outcomes[newer]) == (
@@ -311,6 +355,10 @@ class Bisection:
                 self._write()
                 step = next(s for s in self.steps if s["version"] == version)
                 hint = ""
+                rows = step["scenarios"]
+                soft = any(row["verdict"] == "non-strict" for row in rows)
+                if soft and "non-strict" not in args.ignore and expected == "pass":
+                    hint = "; non-strict counts as bad (--ignore non-strict counts it as good)"
                 if swapped:
                     other = FIRST_FIXED if mode is FIRST_BAD else FIRST_BAD
                     hint = (
@@ -383,7 +431,7 @@ class Bisection:
         )
         rep = Run(plan, self.stderr).execute()
         for version, spec in zip(versions, specs):
-            outcome, rows = release_outcome(rep, spec)
+            outcome, rows = release_outcome(rep, spec, self.args.ignore)
             self.outcomes[version] = outcome
             self.steps.append(
                 {

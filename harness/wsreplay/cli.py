@@ -15,9 +15,10 @@ from .build import BuildError, server_binary
 from .clients import SpecError
 from .compare import DEFAULT_TOLERANCE_MS, CompareArgs, CompareError, run_compare
 from .paths import RESULTS_DIR, SCENARIOS_DIR
-from .runner import Run, RunPlan, exit_code, new_run_id, print_summary
+from .runner import Run, RunPlan, check_specs, exit_code, new_run_id, print_summary
 from .scenarios import ScenarioError, load_all, select
 from .server import ServerError
+from .verdicts import IGNORABLE
 
 DEFAULT_CLIENT = "python-websockets"
 
@@ -53,8 +54,8 @@ examples:
 
 REPEAT_HELP = (
     "run each (scenario, client) pair N times (same adapter process, a fresh "
-    "connection each time); the record shows the worst verdict and the pass "
-    "rate, e.g. FAIL 7/10 (default: 1)"
+    "connection each time); the record shows the worst verdict, and when the "
+    "runs disagreed every verdict with its share, e.g. FAIL 3/10 PASS 7/10 (default: 1)"
 )
 
 COMPARE_EPILOG = """\
@@ -63,29 +64,36 @@ or a client spec run on the spot (two specs run together, on one server).
 Results are matched by scenario name; a report with several clients needs
 --old-client/--new-client to pick one.
 
-A regression is a pair whose pass rate dropped: it passed (pass, non-strict
-or informational) and now fails or errs, or with --repeat fails more often.
-A fix is the reverse. Other changes: the verdict, the reason, the close code,
-the error type, the number of messages received, or the timing beyond the
-tolerance. Writes compare.json and compare.md into DIR.
+A regression is a change to a worse verdict, listed by level: to fail (it
+passed and now fails or errs, or with --repeat fails more often), to
+non-strict (pass -> non-strict, or more non-strict runs), to informational.
+A fix is the reverse. Other changes: the reason, the close code, the error
+type or message, the number of messages received (free text compared with
+random values -- ports, addresses, object ids, temp paths, durations --
+masked out). Timing beyond the tolerance is listed apart. Writes
+compare.json and compare.md into DIR.
 
 examples:
   wsreplay compare python-websockets@13.1 python-websockets@14.0
   wsreplay compare results/RUN python-websockets --old-client python-websockets@14.0
+  wsreplay compare python-websockets@12.0 python-websockets@13.0 --ignore non-strict
 
-exit status: 0 no regression, 1 a regression, 2 bad arguments."""
+exit status: 0 no regression, 1 a regression to fail or non-strict (to fail
+only, with --ignore non-strict; informational never counts), 2 bad arguments."""
 
 BISECT_EPILOG = """\
 The candidates are the registry's final releases between the two ends. Both
 ends are checked first; then a binary search installs and runs only the
-releases it needs. A release passes when every selected scenario's verdict
-is pass, non-strict or informational (in every run, with --repeat); it fails
-when any run fails; a release with errors only is skipped. Writes bisect.json
-into DIR (the steps, the answer, releases installed vs. a linear scan).
+releases it needs. A release is good when every run of every selected
+scenario is pass or informational; it is bad when any run is fail or
+non-strict (with --ignore non-strict: fail only, non-strict is good); a
+release with errors only is skipped. Writes bisect.json into DIR (the
+steps, the answer, releases installed vs. a linear scan).
 
 examples:
   wsreplay bisect python-websockets --good 12.0 --bad 14.0 --scenario close/send-then-close
   wsreplay bisect python-websockets --broken 14.0 --fixed 16.0 --scenario close/send-then-close
+  wsreplay bisect python-websockets --good 12.0 --bad 14.0 --ignore non-strict
 
 exit status: 0 found, 1 not found (releases that could not be judged remain),
 2 bad arguments or ends that do not behave as claimed."""
@@ -125,6 +133,18 @@ def add_common(sub: argparse.ArgumentParser, out_help: str) -> None:
         default=SCENARIOS_DIR,
         metavar="DIR",
         help="the scenario catalogue to load (default: scenarios/)",
+    )
+
+
+def add_ignore(sub: argparse.ArgumentParser, what: str) -> None:
+    """--ignore non-strict, shared by compare and bisect."""
+    sub.add_argument(
+        "--ignore",
+        action="append",
+        choices=IGNORABLE,
+        default=[],
+        metavar="LEVEL",
+        help=f"{what} (LEVEL: {', '.join(IGNORABLE)}; default: nothing ignored)",
     )
 
 
@@ -182,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--new-client", metavar="SPEC", help="the client to compare when NEW has several"
     )
+    add_ignore(
+        compare,
+        "list regressions to LEVEL but do not exit 1 for them, e.g. pass -> non-strict",
+    )
 
     bisect = sub.add_parser(
         "bisect",
@@ -200,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         bisect,
         "where bisect.json and one report per step go (default: a new folder under results/)",
     )
+    add_ignore(bisect, "count LEVEL as good rather than bad, e.g. non-strict")
 
     sc = sub.add_parser(
         "scenarios",
@@ -247,10 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     scenarios = select(load_all(args.scenarios_dir), args.scenario)
+    specs = args.client or [DEFAULT_CLIENT]
+    checked = check_specs(specs)  # a spec that cannot run: exit 2 before anything starts
     out_dir = args.out or RESULTS_DIR / new_run_id()
     plan = RunPlan(
         scenarios=scenarios,
-        client_specs=args.client or [DEFAULT_CLIENT],
+        client_specs=specs,
+        checked_specs=checked,
         out_dir=out_dir,
         scenarios_dir=args.scenarios_dir,
         command=["wsreplay", *sys.argv[1:]],
@@ -282,6 +310,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             scenarios_dir=args.scenarios_dir,
             command=["wsreplay", *sys.argv[1:]],
             transport=args.transport,
+            ignore=tuple(args.ignore),
         )
     )
 
@@ -310,6 +339,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
             scenarios_dir=args.scenarios_dir,
             command=["wsreplay", *sys.argv[1:]],
             transport=args.transport,
+            ignore=tuple(args.ignore),
         )
     )
 

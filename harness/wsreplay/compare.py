@@ -5,42 +5,64 @@ a client spec run on the spot; specs on both sides run together in one run,
 against one server. Results are matched by scenario name, for one client per
 side: a report with several clients needs `--old-client`/`--new-client`.
 
-A pair is classified by its pass rate (passes / runs; 1.0 or 0.0 for a
-single run, and 1.0 exactly when the verdict is pass, non-strict or
-informational):
+A pair is classified by how its runs ended (one run, or N with `--repeat`),
+level by level, most severe first (`verdicts.LEVELS`): the share of runs
+that ended `fail`/`error`, then the share that ended `non-strict` or worse,
+then `informational` or worse. The first level whose share moved decides:
 
-- regression: the rate dropped — it passed before and now fails or errs, or
-  with `--repeat` it fails more often than before;
-- fix: the rate rose;
-- other change: same rate, but the transport (ws/wss), the verdict, the
-  reason, the close code, the error type, the number of messages received,
-  or the timing (the job's duration, the t_ms of the last message, beyond
-  the tolerance) differ;
+- regression at that level: the share grew — `pass -> fail` is a regression
+  at `fail`, `pass -> non-strict` one at `non-strict`, and with `--repeat`
+  a pair that fails (or is non-strict) more often regresses too. Each level
+  is listed apart, so a fail is never buried among softer changes and a
+  softer change is never hidden by its severity;
+- fix: the share shrank;
+- other change: the same verdicts, but the transport (ws/wss), the reason,
+  the close code, the error type or message, or the number of messages
+  received differ — compared after `normalize`, so a random value (a port,
+  an address, an object id, a mask, a temp path, a duration) is no change;
 - unchanged: none of these.
+
+Timing (the job's duration, the t_ms of the last message, beyond the
+tolerance) is listed in a section of its own and never makes a pair
+"changed": a verdict change must stand out, not drown in jitter.
+
+The exit status is 1 when a regression at a counted level exists:
+`fail` and `non-strict` by default, `fail` only with `--ignore non-strict`;
+`informational` is listed but, as in `run`, never fails.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import sys
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
 from .clients import SpecError, parse_spec
 from .matrix import cell_text
-from .report import PASSING_VERDICTS, REPORT_NAME, write_text_atomic
-from .runner import Run, RunPlan
+from .report import REPORT_NAME, write_text_atomic
+from .runner import Run, RunPlan, check_specs
 from .scenarios import load_all, select
+from .verdicts import (
+    IGNORABLE,
+    LEVEL_VERDICTS,
+    LEVELS,
+    PASSING,
+    counted_levels,
+    run_verdicts,
+)
 
-SCHEMA_ID = "wsreplay-compare/1"
+SCHEMA_ID = "wsreplay-compare/2"
 COMPARE_JSON = "compare.json"
 COMPARE_MD = "compare.md"
 DEFAULT_TOLERANCE_MS = 50.0
 
-#: The kinds of change, in the order they are listed.
+#: The kinds of behaviour change, in the order they are listed.
 CHANGE_KINDS = (
     "transport",
     "verdict",
@@ -48,11 +70,13 @@ CHANGE_KINDS = (
     "reason",
     "close_code",
     "error_type",
+    "error_message",
     "messages_received",
-    "duration_ms",
-    "last_message_t_ms",
 )
-_TIMING_KINDS = ("duration_ms", "last_message_t_ms")
+#: The kinds of timing change, listed in their own section.
+TIMING_KINDS = ("duration_ms", "last_message_t_ms")
+#: Compared after `normalize`: free text that may embed random values.
+_NORMALIZED_KINDS = ("reason", "error_message")
 _CHANGE_WORDS = {
     "transport": "transport",
     "verdict": "verdict",
@@ -60,10 +84,66 @@ _CHANGE_WORDS = {
     "reason": "reason",
     "close_code": "close code",
     "error_type": "error type",
+    "error_message": "error message",
     "messages_received": "messages received",
     "duration_ms": "job duration (ms)",
     "last_message_t_ms": "last message at (ms)",
 }
+
+
+# --------------------------------------------------------------- normalizing
+
+#: (pattern, replacement), applied in order: what varies from run to run
+#: without meaning anything. The longer, more specific forms go first.
+_NOISE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, flags), replacement)
+    for pattern, flags, replacement in (
+        # temporary files and folders: /tmp/pytest-of-root/.../x, /var/folders/…
+        (r"(?:/private)?(?:/tmp|/var/tmp|/var/folders|/dev/shm)/[^\s'\"),;]*", 0, "<tmp>"),
+        (r"[A-Za-z]:\\(?:[^\s'\"]*\\)?Temp\\[^\s'\"),;]*", re.I, "<tmp>"),
+        # run tags and run ids: 20261126-092301-5e1a[-client-3[-r2]]
+        (r"\b\d{8}-\d{6}-[0-9a-f]{4}[\w.-]*", 0, "<run>"),
+        (r"\brun=[\w.-]+", 0, "run=<run>"),
+        # UUIDs
+        (r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I, "<uuid>"),
+        # handshake keys and accepts (base64 of 16 random bytes, of a SHA-1)
+        (r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{22}==(?![A-Za-z0-9+/=])", 0, "<key>"),
+        (r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{27}=(?![A-Za-z0-9+/=])", 0, "<key>"),
+        # addresses with or without a port: 127.0.0.1:41234, [::1]:5555, localhost:80
+        (r"\[[0-9a-f:.]*:[0-9a-f:.]*\](?::\d+)?", re.I, "<addr>"),
+        (r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b", 0, "<addr>"),
+        (r"\blocalhost:\d+\b", re.I, "<addr>"),
+        (r"\bport[ =:]+\d+\b", re.I, "port <port>"),
+        (r"\b(?:pid|process)[ =:]+\d+\b", re.I, "pid <pid>"),
+        # object ids and pointers: 0x7f3a2c1b9e50, Socket@1b2c3d4f, id=140234…
+        (r"\b0x[0-9a-f]+\b", re.I, "0x<id>"),
+        (r"@[0-9a-f]{4,}\b", re.I, "@<id>"),
+        # masks and byte dumps: 4 or more hex byte pairs in a row
+        (r"\b[0-9a-f]{2}(?:[ :][0-9a-f]{2}){3,}\b", re.I, "<bytes>"),
+        # long hex ids (8+ hex digits, with a digit and a letter): digests, masks,
+        # ids; a plain number (a byte count) is left alone
+        (r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I, "<hex>"),
+        # durations: 2051 ms, 9.5 s, 1.2s, 350µs, 3 seconds
+        (
+            r"\b\d+(?:\.\d+)?\s?(?:ms|milliseconds?|µs|us|ns|s|sec|secs|seconds?)\b",
+            0,
+            "<duration>",
+        ),
+    )
+)
+
+
+def normalize(text: str | None) -> str | None:
+    """`text` with the values that differ on every run replaced by placeholders.
+
+    Used to decide whether a reason or an error message changed; the report
+    and the listing keep the text as it was.
+    """
+    if text is None:
+        return None
+    for pattern, replacement in _NOISE:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 class CompareError(ValueError):
@@ -169,7 +249,7 @@ def pick_client(side: Side, requested: str | None) -> str:
 
 def outcome(record: dict) -> dict:
     """The comparable facts of one record; old reports without pass rates get them derived."""
-    passed = record["verdict"] in PASSING_VERDICTS
+    passed = record["verdict"] in PASSING
     runs = int(record.get("runs", 1))
     passes = int(record.get("passes", runs if passed else 0))
     observed = record.get("observed") if isinstance(record.get("observed"), dict) else {}
@@ -190,23 +270,78 @@ def outcome(record: dict) -> dict:
         "runs": runs,
         "passes": passes,
         "pass_rate": float(record.get("pass_rate", passes / runs if runs else 0.0)),
+        "run_verdicts": _run_verdict_counts(record, runs, passes),
         "close_code": close.get("code") if close else None,
         "error_type": error.get("type") if error else None,
+        "error_message": error.get("message") if error else None,
         "messages_received": len(messages) if messages is not None else None,
         "duration_ms": timing.get("duration_ms"),
         "last_message_t_ms": last_t if isinstance(last_t, (int, float)) else None,
     }
 
 
+def _run_verdict_counts(record: dict, runs: int, passes: int) -> dict[str, int]:
+    """How many runs ended with each verdict; derived for reports without `per_run`."""
+    verdicts = run_verdicts(record) if record.get("per_run") else None
+    if not verdicts or len(verdicts) != runs:
+        verdict = record["verdict"]
+        if verdict in PASSING:
+            verdicts = [verdict] * runs
+        else:  # the passing runs of an old repeated record: counted as `pass`
+            verdicts = [verdict] * (runs - passes) + ["pass"] * passes
+    counts: dict[str, int] = {}
+    for verdict in verdicts:
+        counts[verdict] = counts.get(verdict, 0) + 1
+    return counts
+
+
+def level_shares(facts: dict) -> dict[str, Fraction]:
+    """Per level, the share of runs that ended at that level or worse."""
+    counts = facts["run_verdicts"]
+    runs = sum(counts.values()) or 1
+    return {
+        level: Fraction(sum(counts.get(v, 0) for v in LEVEL_VERDICTS[level]), runs)
+        for level in LEVELS
+    }
+
+
+def classify(old: dict, new: dict) -> tuple[str | None, str | None]:
+    """("regression" | "fix" | None, the level that decided) for two outcomes.
+
+    Levels are read most severe first; the first whose share of runs moved
+    decides, so `fail -> non-strict` is a fix (fewer fails), not a
+    regression at `non-strict`.
+    """
+    a, b = level_shares(old), level_shares(new)
+    for level in LEVELS:
+        if b[level] > a[level]:
+            return "regression", level
+        if b[level] < a[level]:
+            return "fix", level
+    return None, None
+
+
 def changes_between(old: dict, new: dict, tolerance_ms: float) -> list[dict]:
-    """What differs between two outcomes: [{what, old, new}], in CHANGE_KINDS order."""
+    """What differs in behaviour between two outcomes: [{what, old, new}], in
+    CHANGE_KINDS order; free text is compared after `normalize`."""
     found = []
     for kind in CHANGE_KINDS:
         a, b = old.get(kind), new.get(kind)
-        if kind in _TIMING_KINDS:
-            if a is None or b is None or abs(float(b) - float(a)) <= tolerance_ms:
+        if kind in _NORMALIZED_KINDS:
+            if normalize(a) == normalize(b):
                 continue
         elif a == b:
+            continue
+        found.append({"what": kind, "old": a, "new": b})
+    return found
+
+
+def timing_between(old: dict, new: dict, tolerance_ms: float) -> list[dict]:
+    """Timing beyond the tolerance: [{what, old, new}], in TIMING_KINDS order."""
+    found = []
+    for kind in TIMING_KINDS:
+        a, b = old.get(kind), new.get(kind)
+        if a is None or b is None or abs(float(b) - float(a)) <= tolerance_ms:
             continue
         found.append({"what": kind, "old": a, "new": b})
     return found
@@ -221,12 +356,16 @@ def compare_records(
     """Classify every scenario present on both sides; list those on one side only.
 
     `old` and `new` map scenario names to report records (one client each).
+    Regressions are grouped by level (`fail`, `non-strict`, `informational`);
+    each regression and fix says its `level`. Timing changes are listed in
+    `timing`, whatever the scenario's class.
     """
     result: dict[str, Any] = {
         "compared": 0,
-        "regressions": [],
+        "regressions": {level: [] for level in LEVELS},
         "fixes": [],
         "changes": [],
+        "timing": [],
         "unchanged": 0,
         "unchanged_scenarios": [],
         "only_old": sorted(set(old) - set(new)),
@@ -235,24 +374,49 @@ def compare_records(
     for name in [n for n in old if n in new]:
         a, b = outcome(old[name]), outcome(new[name])
         changes = changes_between(a, b, tolerance_ms)
+        timing = timing_between(a, b, tolerance_ms)
         result["compared"] += 1
-        entry = {
+        entry: dict[str, Any] = {
             "scenario": name,
             "summary": summaries.get(name, ""),
             "old": a,
             "new": b,
             "changes": changes,
         }
-        if b["pass_rate"] < a["pass_rate"]:
-            result["regressions"].append(entry)
-        elif b["pass_rate"] > a["pass_rate"]:
-            result["fixes"].append(entry)
+        kind, level = classify(a, b)
+        if kind == "regression":
+            result["regressions"][level].append({**entry, "level": level})
+        elif kind == "fix":
+            result["fixes"].append({**entry, "level": level})
         elif changes:
             result["changes"].append(entry)
         else:
             result["unchanged"] += 1
             result["unchanged_scenarios"].append(name)
+        if timing:
+            result["timing"].append(
+                {
+                    "scenario": name,
+                    "old_shown": a["shown"],
+                    "new_shown": b["shown"],
+                    "changes": timing,
+                }
+            )
     return result
+
+
+def counted_regressions(document: dict) -> list[dict]:
+    """The regressions that make compare exit 1, given the document's `ignored` levels."""
+    return [
+        entry
+        for level in document["counted_levels"]
+        for entry in document["regressions"].get(level, [])
+    ]
+
+
+def all_regressions(document: dict) -> list[dict]:
+    """Every regression, most severe level first."""
+    return [entry for level in LEVELS for entry in document["regressions"].get(level, [])]
 
 
 # --------------------------------------------------------------- the command
@@ -271,12 +435,20 @@ class CompareArgs:
     scenarios_dir: Path
     command: list[str]
     transport: str = "ws"
+    #: Regression levels that do not make compare exit 1 (`--ignore non-strict`).
+    ignore: tuple[str, ...] = ()
 
 
 def run_compare(args: CompareArgs, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
     """Run what needs running, compare, print, write compare.json/.md; the exit status."""
     if args.tolerance_ms < 0:
         raise CompareError("--tolerance-ms must be 0 or more")
+    unknown = [level for level in args.ignore if level not in IGNORABLE]
+    if unknown:
+        raise CompareError(
+            f"--ignore {unknown[0]!r}: only {', '.join(IGNORABLE)} can be ignored "
+            "(fail always counts; informational never does)"
+        )
     old, new = parse_side("OLD", args.old), parse_side("NEW", args.new)
     for side, requested in ((old, args.old_client), (new, args.new_client)):
         if side.spec is not None and requested is not None:
@@ -288,6 +460,9 @@ def run_compare(args: CompareArgs, stdout: TextIO = sys.stdout, stderr: TextIO =
         raise CompareError(f"OLD and NEW are the same client spec {specs[0]!r}")
     summaries = _report_summaries(old, new)
     chosen = _chosen_scenarios(args, old, new, bool(specs))
+    # A spec that cannot run (a version outside the adapter's range, one the
+    # registry lacks) is refused now, before the header, the server or a file.
+    checked = check_specs(specs) if specs else []
     if specs:
         catalogue = select(load_all(args.scenarios_dir), args.scenarios)
         scenarios = [s for s in catalogue if chosen is None or s["name"] in chosen]
@@ -309,6 +484,7 @@ def run_compare(args: CompareArgs, stdout: TextIO = sys.stdout, stderr: TextIO =
             command=args.command,
             repeat=args.repeat,
             transport=args.transport,
+            checked_specs=checked,
         )
         ran = Run(plan, stderr).execute()
         for side in (old, new):
@@ -333,14 +509,17 @@ def run_compare(args: CompareArgs, stdout: TextIO = sys.stdout, stderr: TextIO =
         "old": old.describe(),
         "new": new.describe(),
         "tolerance_ms": args.tolerance_ms,
+        "ignored": sorted(set(args.ignore)),
+        "counted_levels": list(counted_levels(args.ignore)),
         **result,
     }
+    document["counted_regressions"] = len(counted_regressions(document))
     text = render_text(document)
     stdout.write(text)
     write_text_atomic(args.out_dir / COMPARE_JSON, json.dumps(document, indent=2) + "\n")
     write_text_atomic(args.out_dir / COMPARE_MD, render_markdown(document))
     stdout.write(f"compare: {args.out_dir / COMPARE_JSON}, {args.out_dir / COMPARE_MD}\n")
-    return 1 if document["regressions"] else 0
+    return 1 if document["counted_regressions"] else 0
 
 
 def _refuse_unprepared(*sides: Side) -> None:
@@ -417,42 +596,85 @@ def _change_text(change: dict) -> str:
 
 def _counts_line(document: dict) -> str:
     n = document["compared"]
+    by_level = ", ".join(f"{len(document['regressions'][level])} {level}" for level in LEVELS)
     parts = [
-        f"{len(document['regressions'])} regression(s)",
+        f"{len(all_regressions(document))} regression(s) ({by_level})",
         f"{len(document['fixes'])} fix(es)",
         f"{len(document['changes'])} other change(s)",
         f"{document['unchanged']} unchanged",
     ]
-    return f"{n} scenario(s) compared: " + ", ".join(parts)
+    line = f"{n} scenario(s) compared: " + ", ".join(parts)
+    return line + f"; {len(document['timing'])} timing change(s)"
 
 
-_SECTIONS = (("regressions", "REGRESSIONS"), ("fixes", "FIXES"), ("changes", "OTHER CHANGES"))
+def _exit_line(document: dict) -> str:
+    """Which regressions decide the exit status, and how to change that."""
+    counted = document["counted_levels"]
+    line = f"counted for the exit status: regressions to {' and '.join(counted)}"
+    if "non-strict" in counted:
+        line += " (--ignore non-strict lets non-strict through)"
+    elif "non-strict" in document["ignored"]:
+        line += " (non-strict ignored: --ignore non-strict)"
+    return line + "; informational is listed, never counted"
+
+
+def _regression_sections(document: dict) -> list[tuple[str, str, list[dict]]]:
+    """(level, note, entries) per level: fail and non-strict always, informational
+    when there is one; the note says when a level does not count."""
+    sections = []
+    for level in LEVELS:
+        entries = document["regressions"][level]
+        if level == "informational" and not entries:
+            continue
+        note = ""
+        if level not in document["counted_levels"]:
+            note = ", never counted" if level == "informational" else ", ignored"
+        sections.append((level, note, entries))
+    return sections
+
+
 #: Changes an entry shows in its own lines (`PASS -> FAIL 7/10`, old:/new: reasons).
 _SHOWN = ("verdict", "pass_rate", "reason")
 
 
+def _entry_lines(entry: dict) -> list[str]:
+    lines = [f"  {entry['scenario']}  {entry['old']['shown']} -> {entry['new']['shown']}"]
+    if entry["summary"]:
+        lines.append(f"      {entry['summary']}")
+    lines.append(f"      old: {entry['old']['reason']}")
+    lines.append(f"      new: {entry['new']['reason']}")
+    other = [_change_text(c) for c in entry["changes"] if c["what"] not in _SHOWN]
+    if other:
+        lines.append(f"      changed: {'; '.join(other)}")
+    return lines
+
+
 def render_text(document: dict) -> str:
-    """The terminal view: each section with its entries, both reasons, the changes."""
+    """The terminal view: regressions by level, fixes, other changes, timing."""
     lines = [
         f"OLD: {side_label(document['old'])}",
         f"NEW: {side_label(document['new'])}",
         _counts_line(document),
+        _exit_line(document),
     ]
-    for key, title in _SECTIONS:
-        entries = document[key]
+    sections = [
+        (f"REGRESSIONS: {level.upper()}{note}", entries)
+        for level, note, entries in _regression_sections(document)
+    ]
+    sections += [("FIXES", document["fixes"]), ("OTHER CHANGES", document["changes"])]
+    for title, entries in sections:
         lines.append("")
         lines.append(f"{title} ({len(entries)})")
         for entry in entries:
-            lines.append(
-                f"  {entry['scenario']}  {entry['old']['shown']} -> {entry['new']['shown']}"
-            )
-            if entry["summary"]:
-                lines.append(f"      {entry['summary']}")
-            lines.append(f"      old: {entry['old']['reason']}")
-            lines.append(f"      new: {entry['new']['reason']}")
-            other = [_change_text(c) for c in entry["changes"] if c["what"] not in _SHOWN]
-            if other:
-                lines.append(f"      changed: {'; '.join(other)}")
+            lines += _entry_lines(entry)
+    lines.append("")
+    lines.append(
+        f"TIMING, beyond {document['tolerance_ms']:g} ms, not a behaviour change "
+        f"({len(document['timing'])})"
+    )
+    for entry in document["timing"]:
+        changed = "; ".join(_change_text(c) for c in entry["changes"])
+        lines.append(f"  {entry['scenario']}  {changed}")
     for key, title in (("only_old", "only in OLD"), ("only_new", "only in NEW")):
         if document[key]:
             lines.append(f"{title}: {', '.join(document[key])}")
@@ -468,12 +690,17 @@ def render_markdown(document: dict) -> str:
         f"- OLD: `{side_label(document['old'])}`",
         f"- NEW: `{side_label(document['new'])}`",
         f"- timing tolerance: {document['tolerance_ms']:g} ms",
+        f"- {_exit_line(document)}",
         "",
         _counts_line(document) + ".",
     ]
-    for key, title in _SECTIONS:
-        entries = document[key]
-        lines += ["", f"## {title.capitalize()} ({len(entries)})"]
+    sections = [
+        (f"Regressions: {level}{note}", entries)
+        for level, note, entries in _regression_sections(document)
+    ]
+    sections += [("Fixes", document["fixes"]), ("Other changes", document["changes"])]
+    for title, entries in sections:
+        lines += ["", f"## {title} ({len(entries)})"]
         for entry in entries:
             old_word = entry["old"]["shown"]
             new_word = entry["new"]["shown"]
@@ -485,6 +712,16 @@ def render_markdown(document: dict) -> str:
             for change in entry["changes"]:
                 if change["what"] not in _SHOWN:
                     lines.append(f"- {_change_text(change)}")
+    lines += [
+        "",
+        f"## Timing, beyond {document['tolerance_ms']:g} ms, not a behaviour change "
+        f"({len(document['timing'])})",
+    ]
+    if document["timing"]:
+        lines.append("")
+        for entry in document["timing"]:
+            changed = "; ".join(_change_text(c) for c in entry["changes"])
+            lines.append(f"- `{entry['scenario']}`: {changed}")
     if document["unchanged_scenarios"]:
         lines += ["", f"## Unchanged ({document['unchanged']})", ""]
         lines += [f"- `{name}`" for name in document["unchanged_scenarios"]]

@@ -17,8 +17,18 @@ from typing import TextIO
 from . import __version__, outputs, report
 from .adapterproc import AdapterProcess, launch, safe_name
 from .build import server_binary
-from .clients import PreparedClient, SpecError, parse_spec, prepare
+from .clients import (
+    ADAPTERS,
+    ClientSpec,
+    PreparedClient,
+    SpecError,
+    check_version_range,
+    installer,
+    parse_spec,
+    prepare,
+)
 from .evaluate import evaluate
+from .installers import VersionNotFound
 from .matrix import Progress, render_matrix, use_color
 from .scenarios import knobs_for
 from .server import ScenarioServer, ServerError
@@ -42,6 +52,42 @@ class RunPlan:
     repeat: int = 1
     #: "ws" or "wss": how scenarios without a "transport" of their own run.
     transport: str = "ws"
+    #: The specs as `check_specs` returned them, when the caller checked them
+    #: already (before printing its header); None: `execute` checks them.
+    checked_specs: list[ClientSpec] | None = None
+
+
+def check_specs(raw_specs: list[str]) -> list[ClientSpec]:
+    """Parse every spec and refuse, with `SpecError`, any that cannot run:
+    bad syntax, an unknown adapter, a version the registry does not have or
+    outside the adapter's range.
+
+    Called before anything starts (no header, no server, no file written), so
+    a wrong spec costs nothing and leaves nothing behind. A version is
+    resolved here (`python-websockets` -> the newest release, `14` -> `14.0`)
+    and the spec returned carries the exact release, so `prepare` does not
+    look it up again. A registry that cannot be reached is not the user's
+    mistake: the spec is returned unresolved, and `prepare` reports it as
+    that client's error, as before.
+    """
+    checked = []
+    for raw in raw_specs:
+        spec = parse_spec(raw)
+        info = ADAPTERS[spec.adapter]
+        if spec.path is None:
+            try:
+                version = installer(info).resolve(info, spec.version)
+            except SpecError:
+                raise
+            except VersionNotFound as exc:
+                raise SpecError(f"client spec {spec.raw!r}: {exc}") from exc
+            except (OSError, RuntimeError, ValueError):
+                checked.append(spec)  # cannot tell now; prepare will say why
+                continue
+            check_version_range(info, version)
+            spec = ClientSpec(raw=spec.raw, adapter=spec.adapter, version=version)
+        checked.append(spec)
+    return checked
 
 
 def new_run_id() -> str:
@@ -166,7 +212,10 @@ class Run:
 
     def execute(self) -> dict:
         plan = self.plan
-        specs = [parse_spec(s) for s in plan.client_specs]  # SpecError before any work
+        # SpecError before any work: nothing started, nothing written.
+        specs = (
+            plan.checked_specs if plan.checked_specs is not None else check_specs(plan.client_specs)
+        )
         # The server first: it validates the catalogue, and a bad scenario
         # should be reported before minutes of installs.
         self.server = ScenarioServer(
