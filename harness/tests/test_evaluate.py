@@ -121,7 +121,7 @@ def test_founding_case_passes_when_the_message_arrives() -> None:
         "received the 1 expected message and close 1000 'bye', and the client sent close 1000 'bye'"
     )
     assert all(c.ok for c in result.checks)
-    assert [c.name for c in result.checks] == ["messages", "close", "client_close"]
+    assert [c.name for c in result.checks] == ["messages", "close", "client_close", "rfc"]
 
 
 def test_pass_reason_without_client_close() -> None:

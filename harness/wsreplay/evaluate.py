@@ -15,14 +15,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-VERDICTS = ("pass", "fail", "non-strict", "informational", "error")
-SEVERITIES = ("fail", "non-strict", "informational")
-#: In the order failures are reported when they are equally severe.
-CHECKS = ("connected", "messages", "close", "client_close", "client_pong", "client_messages")
+from . import rules
+from .verdicts import RANK as _RANK
+from .verdicts import SEVERITIES, VERDICTS
 
-# Higher is stricter. "error" outranks everything: a check that could not be
-# made says nothing about the library, so it must not be reported as a fail.
-_RANK = {"informational": 1, "non-strict": 2, "fail": 3, "error": 4}
+__all__ = ["CHECKS", "EXPECTATIONS", "SEVERITIES", "VERDICTS", "evaluate"]
+
+#: What a scenario's `expect` may hold.
+EXPECTATIONS = ("connected", "messages", "close", "client_close", "client_pong", "client_messages")
+#: Every check, in the order failures are reported when they are equally
+#: severe: the ones every run gets (the client's outcome, RFC rules on its
+#: bytes, how it reported the closure) around the scenario's expectations.
+CHECKS = ("outcome", *EXPECTATIONS, "clean", "rfc")
 
 _QUOTE_CHARS = 60
 _HEX_CHARS = 32
@@ -70,10 +74,14 @@ def evaluate(
     if problem is not None:
         return Verdict("error", problem, [])
     assert observation is not None  # _blocking_problem guarantees it
-    checks = [
+    checks = [check_outcome(observation)]
+    checks += [
         _run_check(name, scenario, observation, transcript) for name in scenario.get("expect", {})
     ]
-    return _judge(scenario, observation, checks)
+    if transcript is not None:
+        checks.append(check_clean(observation, transcript))
+        checks += check_rules(scenario, observation, transcript)
+    return _judge(scenario, observation, [c for c in checks if c is not None])
 
 
 # --------------------------------------------------------------- errors
@@ -124,8 +132,12 @@ def _scenario_problem(scenario: dict) -> str | None:
     if not isinstance(expect, dict):
         return f"the scenario {scenario.get('name')!r} has no 'expect' object"
     for name in expect:
-        if name not in CHECKS:
+        if name not in EXPECTATIONS:
             return f"the scenario expects {name!r}, which the harness cannot check"
+    unknown = rules.unknown_waivers(scenario.get("waive"))
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        return f"the scenario waives {names}, which is no RFC rule the harness checks"
     for name in expect:
         severity = _severity(scenario, name)
         if severity not in SEVERITIES:
@@ -342,8 +354,21 @@ def show_codes(expected: Any) -> str:
 
 
 def check_connected(expected: bool, observation: dict, severity: str) -> Check:
-    """Did the opening handshake succeed (the library gave a connection) or not?"""
+    """Did the opening handshake succeed (the library gave a connection) or not?
+
+    A handshake the adapter had to cut off is neither: a client that hangs
+    on an answer it must refuse has not refused it.
+    """
     connected = bool(observation.get("connected"))
+    if observation.get("end") == "connect_timeout":
+        waited = observation.get("duration_ms")
+        after = f" after {float(waited) / 1000:.1f} s" if isinstance(waited, (int, float)) else ""
+        detail = (
+            "the client hung in the opening handshake, neither connecting nor refusing, "
+            f"until the adapter gave up{after}; a hang is not a "
+            + ("refusal" if not expected else "connection")
+        )
+        return Check("connected", False, severity, expected, "hung", detail)
     error = observation.get("error") or {}
     why = ""
     if error.get("type"):
@@ -507,6 +532,79 @@ def check_client_messages(expected: list[dict], transcript: dict, severity: str)
     return check
 
 
+# --------------------------------------------------------------- every run
+
+
+def check_outcome(observation: dict) -> Check | None:
+    """A library that crashed fails, whatever the scenario expects of it.
+
+    `crash` is an exception, panic or unhandled rejection the library raised
+    outside any call the application made: in a real application it kills
+    the process or vanishes.
+    """
+    crash = observation.get("crash")
+    if not isinstance(crash, dict):
+        return None
+    what = str(crash.get("type") or "an exception")
+    where = f" {crash['where']}" if crash.get("where") else ""
+    message = _one_line(str(crash.get("message") or ""))
+    detail = f"the library crashed: {what}{where}" + (f" ({_quote(message)})" if message else "")
+    return Check("outcome", False, "fail", "no crash", crash, detail)
+
+
+def check_clean(observation: dict, transcript: dict) -> Check | None:
+    """The library's word on a clean closure against RFC 6455 7.1.4's definition.
+
+    Clean means the TCP connection closed after the closing handshake had
+    completed. Saying "clean" when it had not hides a lost close (fail);
+    saying "not clean" when it had is a false alarm to the application
+    (non-strict). Judged only where the library tells (`clean` not null).
+    """
+    said = observation.get("clean")
+    if not isinstance(said, bool) or not observation.get("connected"):
+        return None
+    truth, why = rules.closed_cleanly(transcript)
+    source = observation.get("clean_source")
+    shown = f" ({source})" if source else ""
+    if said == truth:
+        word = "clean" if said else "not clean"
+        return Check(
+            "clean",
+            True,
+            "fail",
+            truth,
+            said,
+            f"the library reported the closure as {word}{shown}, as it was",
+        )
+    if said:
+        detail = f"the library reported a clean closure{shown}, but {why} (RFC 6455 7.1.4)"
+        return Check("clean", False, "fail", truth, said, detail)
+    detail = (
+        f"the library reported the closure as not clean{shown}, although {why} (RFC 6455 7.1.4)"
+    )
+    return Check("clean", False, "non-strict", truth, said, detail)
+
+
+def check_rules(scenario: dict, observation: dict, transcript: dict) -> list[Check]:
+    """RFC 6455's client rules on every byte the client sent: one check per rule broken."""
+    breaches = rules.check(transcript, observation, scenario.get("waive"))
+    if not breaches:
+        return [
+            Check("rfc", True, "fail", None, [], "the client's bytes broke no RFC 6455 client rule")
+        ]
+    return [
+        Check(
+            "rfc",
+            False,
+            b.severity,
+            {"rule": b.rule, "rfc": b.rfc},
+            b.as_dict(),
+            f"{b.detail} (rule {b.rule}, RFC {b.rfc.replace('#', ' ')})",
+        )
+        for b in breaches
+    ]
+
+
 # --------------------------------------------------------------- verdict
 
 
@@ -582,6 +680,8 @@ def _loss_cause(scenario: dict, observation: dict) -> str:
         return f"receiving timed out after {timeout} ms"
     if end == "connect_failed":
         return f"connecting failed with {kind}" if kind else "connecting failed"
+    if end == "connect_timeout":
+        return "the opening handshake hung until the adapter gave up"
     if kind:
         return f"recv() raised {kind}"
     return ""

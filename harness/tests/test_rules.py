@@ -1,0 +1,329 @@
+"""The RFC 6455 client rules on hand-made transcripts: each rule broken, and kept.
+
+Real libraries breaking these rules are in test_rules_e2e.py; here the
+engine itself is pinned: which events trigger a rule, which exempt it, and
+what the detail says.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from wsreplay import rules
+from wsreplay.evaluate import evaluate
+
+
+class Wire:
+    """Builds a transcript event by event, with a clock in milliseconds."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = [{"t_us": 0, "dir": "in", "type": "tcp_accept"}]
+        self.offset = 0
+
+    def at(self, ms: float, **event) -> Wire:
+        self.events.append({"t_us": int(ms * 1000), **event})
+        return self
+
+    def client(self, ms: float, opcode: int, **fields) -> Wire:
+        frame = {"dir": "in", "type": "frame", "opcode": opcode, "fin": True, "rsv": 0}
+        frame.update({"masked": True, "offset": self.offset, "length": 0})
+        frame.update(fields)
+        self.offset += 6 + int(frame["length"])
+        return self.at(ms, **frame)
+
+    def client_close(self, ms: float, code: int | None = 1000, reason: str = "") -> Wire:
+        if code is None:
+            return self.client(ms, 8)
+        return self.client(ms, 8, length=2 + len(reason), close_code=code, close_reason=reason)
+
+    def server(self, ms: float, opcode: int, **fields) -> Wire:
+        frame = {"dir": "out", "type": "frame", "opcode": opcode, "fin": True, "rsv": 0}
+        frame.update({"masked": False, "length": 0})
+        frame.update(fields)
+        return self.at(ms, **frame)
+
+    def server_close(self, ms: float, code: int = 1000, reason: str = "") -> Wire:
+        return self.server(ms, 8, length=2 + len(reason), close_code=code, close_reason=reason)
+
+    def done(self, ms: float) -> dict:
+        self.at(ms, type="closed")
+        return {"started": "2026-12-07T12:00:00.000000Z", "events": self.events}
+
+
+def broken(transcript: dict, observation: dict | None = None, waive: dict | None = None):
+    return {b.rule: b for b in rules.check(transcript, observation, waive)}
+
+
+def test_a_clean_exchange_breaks_nothing():
+    t = (
+        Wire()
+        .server(1, 1, length=2, text="hi")
+        .server_close(1, 1000, "bye")
+        .client_close(3, 1000, "bye")
+        .at(4, dir="out", type="tcp_shutdown")
+        .at(5, dir="in", type="tcp_eof")
+        .done(6)
+    )
+    assert broken(t) == {}
+
+
+@pytest.mark.parametrize(
+    ("error", "rule"),
+    [
+        ("unmasked", "mask"),
+        ("rsv", "rsv"),
+        ("reserved_opcode", "opcode"),
+        ("control_too_long", "control-frame"),
+        ("control_fragmented", "control-frame"),
+        ("nonminimal_length", "length-form"),
+        ("length_msb", "length-form"),
+        ("bad_continuation", "fragmentation"),
+        ("expected_continuation", "fragmentation"),
+    ],
+)
+def test_the_servers_protocol_errors_name_their_rule(error, rule):
+    t = (
+        Wire()
+        .client(2, 1, length=2, text="ok")
+        .at(3, dir="in", type="protocol_error", error=error, reason="why", offset=8, hex="8182")
+        .done(4)
+    )
+    found = broken(t)
+    assert list(found) == [rule]
+    assert found[rule].detail.startswith("the client frame at byte 8 (bytes 81 82): why")
+    assert found[rule].severity == "fail"
+
+
+def test_invalid_utf8_in_a_client_text_message():
+    t = Wire().at(2, dir="in", type="message", opcode=1, length=2, utf8_valid=False, hex="c328")
+    found = broken(t.done(3))
+    assert list(found) == ["utf8"]
+    assert "starts c3 28" in found["utf8"].detail
+
+
+@pytest.mark.parametrize(
+    ("frame", "says"),
+    [
+        ({"length": 2, "close_code": 0, "close_reason": ""}, "code 0 may not be sent"),
+        ({"length": 2, "close_code": 1005, "close_reason": ""}, "code 1005 may not be sent"),
+        ({"length": 2, "close_code": 999, "close_reason": ""}, "code 999 may not be sent"),
+        ({"length": 2, "close_code": 2000, "close_reason": ""}, "code 2000 may not be sent"),
+        ({"length": 1}, "a 1-byte close payload"),
+        ({"length": 3, "close_code": 1000, "close_reason": None}, "reason is not valid UTF-8"),
+    ],
+)
+def test_close_payloads_the_client_may_not_send(frame, says):
+    t = Wire().server_close(1).client(2, 8, **frame).done(3)
+    found = broken(t)
+    assert "close-payload" in found
+    assert says in found["close-payload"].detail
+    assert "client frame 1 at byte 0" in found["close-payload"].detail
+
+
+@pytest.mark.parametrize("code", [1000, 1003, 1007, 1014, 3000, 4999])
+def test_close_codes_allowed_on_the_wire(code):
+    t = Wire().server_close(1).client_close(2, code).done(3)
+    assert "close-payload" not in broken(t)
+
+
+def test_an_unanswered_close_frame():
+    t = Wire().server_close(1, 1000, "bye").at(5, dir="in", type="tcp_eof").done(6)
+    found = broken(t)
+    assert list(found) == ["close-reply"]
+    assert found["close-reply"].detail == (
+        "the server's close 1000 'bye' (at 1.0 ms) was never answered with a close frame; "
+        "the client closed TCP without one"
+    )
+
+
+def test_no_reply_is_owed_after_the_servers_rst_or_when_the_client_closed_first():
+    rst = Wire().server_close(1).at(1.1, dir="out", type="tcp_rst").done(2)
+    assert broken(rst) == {}
+    first = Wire().client_close(1).server_close(2).done(3)
+    assert "close-reply" not in broken(first)
+
+
+def test_an_invalid_server_close_is_answered_by_failing_not_by_echoing():
+    t = (
+        Wire()
+        .server(1, 8, length=2, close_code=1005, close_reason="")
+        .at(1, dir="out", type="violation", error="bad_close_code", reason="r", offset=0, opcode=8)
+        .client_close(2, 1002)
+        .done(3)
+    )
+    assert broken(t) == {}
+
+
+def test_a_reply_only_from_the_applications_own_close_call():
+    """The adapter's final close() 2 s after the server's close is not a reply by the library."""
+    t = Wire().server_close(1).client_close(2003).done(2100)
+    observation = {
+        "t0_unix_us": 1796644800_000_000,  # 2026-12-07T12:00:00Z, the transcript's start
+        "events": [{"t_ms": 2000.0, "event": "close_call", "why": "end"}],
+    }
+    found = broken(t, observation)
+    assert list(found) == ["close-reply"]
+    assert "answered only by the application's own close() call" in found["close-reply"].detail
+    # Without the adapter's clock the frame counts as the library's.
+    assert broken(t) == {}
+
+
+def test_a_second_close_and_data_after_close():
+    t = (
+        Wire()
+        .client_close(1, 1000)
+        .client(2, 1, length=1, text="x")
+        .server_close(3)
+        .client_close(4, 1000)
+        .done(5)
+    )
+    found = broken(t)
+    assert set(found) == {"close-once", "no-data-after-close"}
+    assert found["close-once"].severity == "non-strict"
+    assert "a second close frame (the first was frame 1)" in found["close-once"].detail
+    assert found["no-data-after-close"].severity == "fail"
+
+
+def test_pongs_must_carry_the_pings_payload():
+    t = (
+        Wire()
+        .server(1, 9, length=2, hex="6869")
+        .client(2, 10, length=2, hex="6868")
+        .server_close(3)
+        .client_close(4)
+        .done(5)
+    )
+    found = broken(t)
+    assert list(found) == ["pong-payload"]
+    assert "pong payload 68 68, the ping carried 68 69" in found["pong-payload"].detail
+
+
+def test_only_the_latest_ping_needs_a_pong_and_unsolicited_pongs_are_fine():
+    t = (
+        Wire()
+        .client(0.5, 10, length=1, hex="00")
+        .server(1, 9, length=1, hex="01")
+        .server(1.1, 9, length=1, hex="02")
+        .client(2, 10, length=1, hex="02")
+        .server_close(3)
+        .client_close(4)
+        .done(5)
+    )
+    assert broken(t) == {}
+
+
+def test_a_ping_left_unanswered_before_the_client_closes():
+    t = Wire().server(1, 9, length=1, hex="01").client_close(50).server_close(51).done(52)
+    found = broken(t)
+    assert list(found) == ["ping-answered"]
+    # A close from the server after the ping excuses the missing pong.
+    excused = Wire().server(1, 9, length=1, hex="01").server_close(1).client_close(3).done(4)
+    assert broken(excused) == {}
+
+
+def violation(error: str = "reserved_opcode", opcode: int | None = None) -> dict:
+    event = {"dir": "out", "type": "violation", "error": error, "reason": "bad", "offset": 8}
+    if opcode is not None:
+        event["opcode"] = opcode
+    return event
+
+
+@pytest.mark.parametrize(
+    ("error", "opcode", "code", "ok"),
+    [
+        ("reserved_opcode", None, 1002, True),
+        ("reserved_opcode", None, 1000, False),
+        ("invalid_utf8", 1, 1007, True),
+        ("invalid_utf8", 1, 1002, False),
+        ("invalid_utf8", 8, 1002, True),
+        ("masked", None, None, False),
+    ],
+)
+def test_failing_the_connection_with_a_fitting_code(error, opcode, code, ok):
+    t = Wire().at(1, **violation(error, opcode)).client_close(2, code).done(3)
+    found = broken(t)
+    assert ("fail-with-close" not in found) is ok
+    if not ok:
+        assert found["fail-with-close"].severity == "non-strict"
+        assert "fits" in found["fail-with-close"].detail
+
+
+def test_failing_by_dropping_tcp_without_a_close_frame():
+    t = Wire().at(1, **violation()).at(2, dir="in", type="tcp_eof").done(3)
+    found = broken(t)
+    assert found["fail-with-close"].detail.endswith("the client closed TCP without a close frame")
+
+
+def test_closing_tcp_before_the_server_after_the_close_handshake():
+    t = (
+        Wire()
+        .server_close(1)
+        .client_close(2)
+        .at(3, dir="in", type="tcp_eof")
+        .at(52, dir="out", type="tcp_shutdown", peer_fin=True)
+        .done(53)
+    )
+    found = broken(t)
+    assert list(found) == ["server-closes-tcp"]
+    assert found["server-closes-tcp"].severity == "non-strict"
+    # The server closing at once leaves who was first to scheduling luck: not judged.
+    quick = (
+        Wire()
+        .server_close(1)
+        .client_close(2)
+        .at(2.5, dir="out", type="tcp_shutdown", peer_fin=True)
+        .done(3)
+    )
+    assert broken(quick) == {}
+
+
+def test_dropping_tcp_before_the_servers_close_reply():
+    t = (
+        Wire()
+        .client_close(1)
+        .at(5, dir="in", type="tcp_eof")
+        .server(100, 1, length=1, text="x")
+        .server_close(100)
+        .at(100, dir="out", type="write", bytes=7, peer_fin=True)
+        .done(101)
+    )
+    found = broken(t)
+    assert list(found) == ["wait-for-close-reply"]
+    assert found["wait-for-close-reply"].severity == "fail"
+    assert "closed TCP 4.0 ms later, before the server's close reply" in (
+        found["wait-for-close-reply"].detail
+    )
+
+
+def test_a_waiver_names_the_rule():
+    t = Wire().server_close(1).at(5, dir="in", type="tcp_eof").done(6)
+    assert broken(t, waive={"close-reply": "the server resets at once"}) == {}
+    assert rules.unknown_waivers({"close-reply": "x", "nonsense": "y"}) == ["nonsense"]
+
+
+def test_the_verdict_carries_the_rule_and_a_waiver_must_name_a_real_rule():
+    t = Wire().server_close(1).at(5, dir="in", type="tcp_eof").done(6)
+    scenario = {"name": "close/x", "expect": {}}
+    observation = {"end": "closed", "connected": True, "messages": [], "close": None}
+    verdict = evaluate(scenario, observation, t)
+    assert verdict.verdict == "fail"
+    assert verdict.reason.endswith("(rule close-reply, RFC 6455 5.5.1)")
+    wrong = evaluate({**scenario, "waive": {"nonsense": "why"}}, observation, t)
+    assert wrong.verdict == "error"
+    assert "waives 'nonsense'" in wrong.reason
+
+
+def test_who_closed_cleanly():
+    clean = Wire().server_close(1).client_close(2).at(3, dir="out", type="tcp_shutdown").done(4)
+    assert rules.closed_cleanly(clean)[0] is True
+    no_reply = Wire().server_close(1).at(3, dir="in", type="tcp_eof").done(4)
+    assert rules.closed_cleanly(no_reply) == (False, "the client sent no close frame")
+    reset = Wire().server_close(1).client_close(2).at(3, dir="out", type="tcp_rst").done(4)
+    assert rules.closed_cleanly(reset)[0] is False
+
+
+def test_every_rule_has_a_judge_and_an_rfc_severity():
+    assert set(rules.RULES) == {name for name, _ in rules._JUDGES}
+    for rule in rules.RULES.values():
+        assert rule.severity in ("fail", "non-strict")
+        assert rule.rfc.startswith("6455#")
