@@ -22,14 +22,20 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
@@ -746,13 +752,41 @@ final class Contract {
       data.put("error", null);
       data.put("unsupported", new ArrayList<>());
       data.put("subprotocol", null);
+      data.put("t0_unix_us", null);
+      data.put("clean", null);
+      data.put("clean_source", null);
+      data.put("crash", null);
       data.put("events", events);
       data.put("duration_ms", 0.0);
     }
 
+    /**
+     * connect_start: every t_ms is measured from here; t0_unix_us is the same instant on the wall
+     * clock (microseconds since the Unix epoch), to place the events on the server transcript's
+     * clock.
+     */
     synchronized void start() {
+      Instant wall = Instant.now();
       t0 = System.nanoTime();
+      data.put("t0_unix_us", wall.getEpochSecond() * 1_000_000L + wall.getNano() / 1_000);
       events.add(map("t_ms", 0.0, "event", "connect_start"));
+    }
+
+    /**
+     * An exception the library raised outside any call the application made: each one is a
+     * crash event, the first one the observation's crash.
+     */
+    synchronized void crash(String type, String message, String where) {
+      if (frozen) {
+        return;
+      }
+      Map<String, Object> info = map("type", type, "message", message, "where", where);
+      Map<String, Object> entry = map("t_ms", nowMs(), "event", "crash");
+      entry.putAll(info);
+      events.add(entry);
+      if (data.get("crash") == null) {
+        data.put("crash", info);
+      }
     }
 
     synchronized double nowMs() {
@@ -809,6 +843,123 @@ final class Contract {
     }
   }
 
+  // ------------------------------------------------------------------ crashes
+
+  /**
+   * Catches, process-wide, the exceptions a library raises outside any call the application made:
+   * a library thread that dies of an uncaught exception, an exception the library only logs
+   * (java.util.logging records that carry one), and one the library hands to its error callback
+   * although neither the network nor the application caused it (a RuntimeException or Error: a
+   * bug inside the library). Each is attributed to the job running when it happens; one raised
+   * between jobs goes to the next job, saying so. Exceptions the adapter's own callback code
+   * threw are the adapter's (adapter_error), never a crash.
+   */
+  static final class CrashWatch {
+    private static final Object LOCK = new Object();
+    private static Observation current;
+    private static Object lastId;
+    private static final List<String[]> between = new ArrayList<>();
+    private static final Map<Throwable, Boolean> own =
+        Collections.synchronizedMap(new IdentityHashMap<>());
+    private static boolean installed;
+
+    private CrashWatch() {}
+
+    static void install() {
+      synchronized (LOCK) {
+        if (installed) {
+          return;
+        }
+        installed = true;
+      }
+      Thread.setDefaultUncaughtExceptionHandler(
+          (thread, error) -> {
+            System.err.print("Exception in thread \"" + thread.getName() + "\" ");
+            error.printStackTrace(System.err);
+            report(error, "uncaught in thread '" + thread.getName() + "'");
+          });
+      Logger root = Logger.getLogger("");
+      root.addHandler(
+          new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+              Throwable thrown = record.getThrown();
+              if (thrown != null) {
+                report(thrown, "logged by " + record.getLoggerName() + " (" + record.getLevel()
+                    + "): " + record.getMessage());
+              }
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+          });
+    }
+
+    static void begin(Observation obs) {
+      List<String[]> pending;
+      synchronized (LOCK) {
+        current = obs;
+        pending = new ArrayList<>(between);
+        between.clear();
+      }
+      for (String[] info : pending) {
+        obs.crash(info[0], info[1], info[2]);
+      }
+    }
+
+    static void done(Observation obs) {
+      synchronized (LOCK) {
+        if (current == obs) {
+          current = null;
+          lastId = obs.get("id");
+        }
+      }
+    }
+
+    /** The adapter's own code threw this (it is not the library's crash). */
+    static <T extends Throwable> T own(T error) {
+      own.put(error, Boolean.TRUE);
+      return error;
+    }
+
+    static boolean isOwn(Throwable error) {
+      for (Throwable t = error; t != null; t = t.getCause()) {
+        if (own.containsKey(t)) {
+          return true;
+        }
+        if (t.getCause() == t) {
+          break;
+        }
+      }
+      return false;
+    }
+
+    /** An exception that no network event explains: a bug in the library (or the JVM). */
+    static boolean isFault(Throwable error) {
+      return (error instanceof RuntimeException || error instanceof Error) && !isOwn(error);
+    }
+
+    static void report(Throwable error, String where) {
+      if (isOwn(error)) {
+        return;
+      }
+      String message = error.getMessage() != null ? error.getMessage() : error.toString();
+      String type = error.getClass().getName();
+      Observation obs;
+      synchronized (LOCK) {
+        obs = current;
+        if (obs == null) {
+          between.add(new String[] {type, message, where + "; raised between jobs, after job " + Json.write(lastId)});
+          return;
+        }
+      }
+      obs.crash(type, message, where);
+    }
+  }
+
   // ------------------------------------------------------------------ a callback library's job
 
   /**
@@ -849,6 +1000,8 @@ final class Contract {
     private String end;
     private String closeSource = "none";
     private boolean finalCloseCalled;
+    private boolean cleanKnown;
+    private Throwable adapterFault;
 
     CallbackJob(Job job, Observation obs) {
       this.job = job;
@@ -889,6 +1042,41 @@ final class Contract {
 
     /** Tear the connection down without a closing handshake (deadline reached). */
     abstract void abort();
+
+    /**
+     * Runs the adapter's own code on a library thread (a listener method): what it throws is the
+     * adapter's fault (the job becomes adapter_error), never the library's crash.
+     */
+    void guard(Runnable body) {
+      try {
+        body.run();
+      } catch (RuntimeException | Error ex) {
+        CrashWatch.own(ex);
+        synchronized (lock) {
+          if (adapterFault == null) {
+            adapterFault = ex;
+          }
+          lock.notifyAll();
+        }
+        throw ex;
+      }
+    }
+
+    /**
+     * How the library reported the end of an opened connection: clean (true) or not (false), and
+     * where that was read. Call it from the callback that ends the connection, before onFinished
+     * or onFailed; the first report counts, and nothing after the adapter's own abort does.
+     */
+    void noteClean(boolean clean, String source) {
+      synchronized (lock) {
+        if (!opened || cleanKnown || aborted) {
+          return;
+        }
+        cleanKnown = true;
+        obs.put("clean", clean);
+        obs.put("clean_source", source);
+      }
+    }
 
     // -- callbacks (library threads)
 
@@ -998,24 +1186,28 @@ final class Contract {
      * The library signalled the end of receiving: a close frame arrived (code and reason as the
      * library gives them) or the connection failed (hasClose false, error set).
      */
-    void onEnd(String callback, boolean hasClose, Integer code, String reason, Throwable error) {
+    void onEnd(
+        String callback, boolean hasClose, Integer code, String reason, Throwable error,
+        Object... extra) {
       boolean answer;
       synchronized (lock) {
         Map<String, Object> fields = map("callback", callback, "code", code);
         if (hasClose) {
           fields.put("reason", reason);
         }
+        fields.putAll(map(extra));
         if (error != null) {
           fields.put("type", error.getClass().getName());
         }
         if (!connectDone) {
           connectDone = true;
           finished = true;
-          obs.event("connect_failed", flatten(fields));
-          obs.put("end", "connect_failed");
           if (error == null) {
             error = firstError;
           }
+          String how = isTimeout(error) ? "connect_timeout" : "connect_failed";
+          obs.event(how, flatten(fields));
+          obs.put("end", how);
           if (error != null) {
             obs.put("error", errorInfo(error));
           } else {
@@ -1030,6 +1222,10 @@ final class Contract {
         if (hasClose && closeSource.equals("none") && !aborted) {
           obs.put("close", map("code", code, "reason", reason));
           closeSource = callback;
+        } else if (!hasClose && closeSource.equals("none") && !aborted) {
+          // The connection ended through a callback that carries no close code at all.
+          obs.put("close", map("code", null, "reason", null, "observable", false));
+          closeSource = callback + " (no close code in this callback)";
         }
         if (error != null && obs.get("error") == null) {
           obs.put("error", errorInfo(error));
@@ -1054,7 +1250,8 @@ final class Contract {
 
     /** The adapter's own close; ``callback`` names the callback it is made from, if any. */
     private void callFinalClose(String callback) {
-      Map<String, Object> event = obs.event("close_call", "by", "adapter", "api", finalCloseApi());
+      Map<String, Object> event =
+          obs.event("close_call", "by", "adapter", "why", "end", "api", finalCloseApi());
       if (callback != null) {
         obs.amend(event, "in", callback);
       }
@@ -1066,8 +1263,10 @@ final class Contract {
     }
 
     /** The library says the connection is over (nothing more will be called back). */
-    void onFinished(String callback, boolean hasClose, Integer code, String reason, Throwable error) {
-      onEnd(callback, hasClose, code, reason, error);
+    void onFinished(
+        String callback, boolean hasClose, Integer code, String reason, Throwable error,
+        Object... extra) {
+      onEnd(callback, hasClose, code, reason, error, extra);
       synchronized (lock) {
         finished = true;
         lock.notifyAll();
@@ -1079,6 +1278,7 @@ final class Contract {
      * (with the HTTP status when the library gives one); after it, receiving and the connection end.
      */
     void onFailed(String callback, Throwable error, Integer httpStatus) {
+      noteFault(callback, error);
       synchronized (lock) {
         if (!connectDone && httpStatus != null) {
           obs.put("http_status", httpStatus);
@@ -1089,6 +1289,7 @@ final class Contract {
 
     /** Something the library reported without ending the connection (e.g. onError first). */
     void noteError(String callback, Throwable error) {
+      noteFault(callback, error);
       synchronized (lock) {
         if (firstError == null) {
           firstError = error;
@@ -1099,6 +1300,16 @@ final class Contract {
         if (connectDone && obs.get("error") == null) {
           obs.put("error", errorInfo(error));
         }
+      }
+    }
+
+    /**
+     * A RuntimeException or Error the library hands to its failure callback was raised inside the
+     * library, not by the network or the application: a crash (the callback is where it went).
+     */
+    private void noteFault(String callback, Throwable error) {
+      if (error != null && !callback.equals("connect") && CrashWatch.isFault(error)) {
+        CrashWatch.report(error, "raised inside the library, passed to " + callback);
       }
     }
 
@@ -1120,7 +1331,8 @@ final class Contract {
         }
       }
       Map<String, Object> event =
-          obs.event("close_call", "by", "close_first", "code", cf.code, "reason", cf.reason);
+          obs.event(
+              "close_call", "by", "close_first", "why", "knob", "code", cf.code, "reason", cf.reason);
       try {
         obs.amend(event, "accepted", close(cf.code, cf.reason));
       } catch (Exception ex) {
@@ -1162,13 +1374,14 @@ final class Contract {
           // waiting for open or failure
         }
         if (!connectDone) {
+          // A hang, not a refusal: the adapter's open timeout cut the opening handshake off.
+          long waited = TimeUnit.NANOSECONDS.toMillis(openBy - obs.startNanos());
           connectDone = true;
           finished = true;
-          obs.event("connect_failed", "callback", "none");
-          obs.put("end", "connect_failed");
+          obs.event("connect_timeout", "waited_ms", waited);
+          obs.put("end", "connect_timeout");
           obs.put("error", map("type", "timeout", "message",
-              "the library reported neither open nor failure within "
-                  + TimeUnit.NANOSECONDS.toMillis(openBy - obs.startNanos()) + " ms"));
+              "the library reported neither open nor failure within " + waited + " ms"));
         }
         open = opened;
         if (open) {
@@ -1182,15 +1395,45 @@ final class Contract {
           }
           if (firstError != null) {
             obs.put("error", errorInfo(firstError));
+            if (isTimeout(firstError)) {
+              obs.put("end", "connect_timeout");
+              obs.event("connect_timeout", "callback", "onError", "type", firstError.getClass().getName());
+            }
           }
         }
       }
       if (!open) {
         stopTimer();
         abortQuietly();
-        return;
+      } else {
+        finish();
       }
-      finish();
+      synchronized (lock) {
+        if (adapterFault != null) {
+          throw new IllegalStateException("the adapter's callback code failed", adapterFault);
+        }
+        if (opened && !cleanKnown) {
+          obs.put("clean_source", "none: the library had not reported the end when the job ended");
+        }
+      }
+    }
+
+    /**
+     * The library gave up on the opening handshake because of its own timeout (a read or connect
+     * timeout): a hang cut off, like the adapter's own open timeout, not a refusal.
+     */
+    static boolean isTimeout(Throwable error) {
+      for (Throwable t = error; t != null; t = t.getCause()) {
+        if (t instanceof java.net.SocketTimeoutException
+            || t.getClass().getName().endsWith("TimeoutException")
+            || (t instanceof java.io.InterruptedIOException && "timeout".equals(t.getMessage()))) {
+          return true;
+        }
+        if (t.getCause() == t) {
+          break;
+        }
+      }
+      return false;
     }
 
     /** Waits (lock held) until notified or whenNanos; false once whenNanos has passed. */
@@ -1308,7 +1551,12 @@ final class Contract {
         obs.put("end", "unsupported");
         return obs.finish();
       }
-      runner.make(job, obs).run();
+      CrashWatch.begin(obs);
+      try {
+        runner.make(job, obs).run();
+      } finally {
+        CrashWatch.done(obs);
+      }
       return obs.finish();
     } catch (Throwable ex) {
       String message;
@@ -1330,6 +1578,7 @@ final class Contract {
 
   /** Reads job lines until EOF, one observation line out per job. */
   static void serve(Out out, Abilities can, Runner runner) throws IOException {
+    CrashWatch.install();
     BufferedReader in = jobReader();
     String line;
     while ((line = in.readLine()) != null) {

@@ -138,40 +138,56 @@ public final class Adapter {
     }
 
     final class Listener extends WebSocketListener {
+      // Every method runs the adapter's code under guard(): what it throws is the adapter's
+      // fault, not a crash of OkHttp's.
+
       @Override
       public void onOpen(WebSocket webSocket, Response response) {
-        ws = webSocket;
-        OkJob.this.onOpen(response.header("Sec-WebSocket-Protocol"));
+        guard(
+            () -> {
+              ws = webSocket;
+              OkJob.this.onOpen(response.header("Sec-WebSocket-Protocol"));
+            });
       }
 
       @Override
       public void onMessage(WebSocket webSocket, String text) {
-        OkJob.this.onMessage(text, null);
+        guard(() -> OkJob.this.onMessage(text, null));
       }
 
       @Override
       public void onMessage(WebSocket webSocket, ByteString bytes) {
-        OkJob.this.onMessage(null, bytes.toByteArray());
+        guard(() -> OkJob.this.onMessage(null, bytes.toByteArray()));
       }
 
       @Override
       public void onClosing(WebSocket webSocket, int code, String reason) {
-        onEnd("onClosing", true, code, reason, null);
+        guard(() -> onEnd("onClosing", true, code, reason, null));
       }
 
       @Override
       public void onClosed(WebSocket webSocket, int code, String reason) {
-        onFinished("onClosed", true, code, reason, null);
+        guard(
+            () -> {
+              // Both close frames went through: OkHttp's normal end.
+              noteClean(true, "onClosed");
+              onFinished("onClosed", true, code, reason, null);
+            });
       }
 
       @Override
       public void onFailure(WebSocket webSocket, Throwable t, Response response) {
-        Integer status = null;
-        if (response != null) {
-          status = response.code();
-          response.close();
-        }
-        onFailed("onFailure", t, status);
+        guard(
+            () -> {
+              Integer status = null;
+              if (response != null) {
+                status = response.code();
+                response.close();
+              }
+              // OkHttp's abnormal end (after onClosing too): no close code on this path.
+              noteClean(false, "onFailure");
+              onFailed("onFailure", t, status);
+            });
       }
     }
   }

@@ -46,6 +46,7 @@ public final class Adapter {
   static final String ADAPTER = "java-websocket";
   static final String API = "org.java_websocket.client.WebSocketClient (onOpen/onMessage/onClose/onError)";
   static final int ABNORMAL_CLOSE = 1006;
+  static final int TLS_ERROR = 1015;
 
   /** The version in the library's own jar: its Maven pom.properties, else its manifest. */
   static String libraryVersion() {
@@ -170,49 +171,85 @@ public final class Adapter {
       client.closeConnection(ABNORMAL_CLOSE, "wsreplay adapter: job deadline reached");
     }
 
+    /** onError came during this connection (after the open). */
+    private volatile boolean errorAfterOpen;
+
+    private volatile boolean opened;
+
     final class Client extends WebSocketClient {
       Client(URI uri, Draft draft) {
         super(uri, draft);
       }
 
+      // Every callback runs the adapter's code under guard(): what it throws is the adapter's
+      // fault, not a crash of Java-WebSocket's.
+
       @Override
       public void onOpen(ServerHandshake handshake) {
-        String agreed = null;
-        Draft used = getConnection().getDraft();
-        if (used instanceof Draft_6455) {
-          IProtocol protocol = ((Draft_6455) used).getProtocol();
-          if (protocol != null && !protocol.getProvidedProtocol().isEmpty()) {
-            agreed = protocol.getProvidedProtocol();
-          }
-        }
-        JwJob.this.onOpen(agreed);
+        guard(
+            () -> {
+              String agreed = null;
+              Draft used = getConnection().getDraft();
+              if (used instanceof Draft_6455) {
+                IProtocol protocol = ((Draft_6455) used).getProtocol();
+                if (protocol != null && !protocol.getProvidedProtocol().isEmpty()) {
+                  agreed = protocol.getProvidedProtocol();
+                }
+              }
+              opened = true;
+              JwJob.this.onOpen(agreed);
+            });
       }
 
       @Override
       public void onMessage(String message) {
-        JwJob.this.onMessage(message, null);
+        guard(() -> JwJob.this.onMessage(message, null));
       }
 
       @Override
       public void onMessage(ByteBuffer bytes) {
-        byte[] data = new byte[bytes.remaining()];
-        bytes.get(data);
-        JwJob.this.onMessage(null, data);
+        guard(
+            () -> {
+              byte[] data = new byte[bytes.remaining()];
+              bytes.get(data);
+              JwJob.this.onMessage(null, data);
+            });
       }
 
       @Override
       public void onClosing(int code, String reason, boolean remote) {
-        obs.event("callback", "callback", "onClosing", "code", code, "reason", reason, "remote", remote);
+        guard(
+            () ->
+                obs.event(
+                    "callback", "callback", "onClosing", "code", code, "reason", reason,
+                    "remote", remote));
       }
 
       @Override
       public void onClose(int code, String reason, boolean remote) {
-        onFinished("onClose", true, code, reason, null);
+        guard(
+            () -> {
+              // Java-WebSocket has no "was clean" flag: it reports an abnormal end as code 1006
+              // (ABNORMAL_CLOSE; 1015 for TLS, negative codes for never connected), and any
+              // failure through onError first.
+              boolean abnormal = code == ABNORMAL_CLOSE || code == TLS_ERROR || code < 1000;
+              boolean error = errorAfterOpen;
+              noteClean(
+                  !abnormal && !error,
+                  "onClose(" + code + ", remote=" + remote + ")" + (error ? " after onError" : ""));
+              onFinished("onClose", true, code, reason, null, "remote", remote);
+            });
       }
 
       @Override
       public void onError(Exception ex) {
-        noteError("onError", ex);
+        guard(
+            () -> {
+              if (opened) {
+                errorAfterOpen = true;
+              }
+              noteError("onError", ex);
+            });
       }
     }
   }
