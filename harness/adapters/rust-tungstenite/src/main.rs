@@ -52,7 +52,8 @@ mod sha256;
 use std::io::{self, BufRead, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::panic::{self, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use json::Json;
 use tungstenite::client::IntoClientRequest;
@@ -76,6 +77,11 @@ const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 const FINAL_CLOSE_CODE: u16 = 1000;
 /// The shortest wait handed to a socket (a zero timeout means "none" to the OS).
 const MIN_WAIT: Duration = Duration::from_millis(1);
+/// How long the opening handshake may take before the adapter cuts it off
+/// (`end: connect_timeout`), unless the job's deadline comes first.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
+/// How much of a panic's backtrace the `crash` keeps.
+const TRACE_LIMIT: usize = 8000;
 
 // ------------------------------------------------------------------ the API by version
 
@@ -85,6 +91,16 @@ const API: &str = "tungstenite::connect (ws://) or client_tls_with_config (wss:/
 #[cfg(not(feature = "read-send"))]
 const API: &str = "tungstenite::connect (ws://) or client_tls_with_config (wss:// + ca_file); \
                    WebSocket::read_message/write_message/close, blocking";
+
+#[cfg(feature = "read-send")]
+const READ_CALL: &str = "tungstenite::WebSocket::read";
+#[cfg(not(feature = "read-send"))]
+const READ_CALL: &str = "tungstenite::WebSocket::read_message";
+#[cfg(feature = "read-send")]
+const SEND_CALL: &str = "tungstenite::WebSocket::send";
+#[cfg(not(feature = "read-send"))]
+const SEND_CALL: &str = "tungstenite::WebSocket::write_message";
+const CLOSE_CALL: &str = "tungstenite::WebSocket::close";
 
 #[cfg(feature = "read-send")]
 fn ws_read(ws: &mut Ws) -> tungstenite::Result<Message> {
@@ -124,6 +140,49 @@ fn tcp_of(ws: &Ws) -> Option<&TcpStream> {
         #[allow(unreachable_patterns)]
         _ => None,
     }
+}
+
+// ------------------------------------------------------------------ panics as facts
+
+/// A panic, as the panic hook saw it (message, where in the source, backtrace).
+struct Panic {
+    message: String,
+    location: Option<String>,
+    trace: Option<String>,
+}
+
+/// The last panic the hook saw (the hook runs on the panicking thread, just
+/// before the unwinding reaches `catch_unwind`).
+static LAST_PANIC: std::sync::Mutex<Option<Panic>> = std::sync::Mutex::new(None);
+
+fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_string())
+}
+
+fn take_panic(payload: Box<dyn std::any::Any + Send>) -> Panic {
+    LAST_PANIC
+        .lock()
+        .ok()
+        .and_then(|mut last| last.take())
+        .unwrap_or_else(|| Panic {
+            message: payload_text(payload.as_ref()),
+            location: None,
+            trace: None,
+        })
+}
+
+/// A call into tungstenite: a panic inside it is caught and returned (the
+/// library's crash), not an adapter failure.
+fn guarded<T>(call: impl FnOnce() -> T) -> Result<T, Panic> {
+    panic::catch_unwind(AssertUnwindSafe(call)).map_err(take_panic)
+}
+
+fn panic_error_json(panic: &Panic) -> Json {
+    error_json("panic", &panic.message)
 }
 
 // ------------------------------------------------------------------ errors as facts
@@ -436,6 +495,10 @@ impl Observation {
             .with("error", Json::Null)
             .with("unsupported", Json::Arr(Vec::new()))
             .with("subprotocol", Json::Null)
+            .with("t0_unix_us", Json::Null)
+            .with("clean", Json::Null)
+            .with("clean_source", Json::Null)
+            .with("crash", Json::Null)
             .with("events", Json::Arr(Vec::new()))
             .with("duration_ms", 0.0);
         Observation {
@@ -443,6 +506,53 @@ impl Observation {
             data,
             events: Vec::new(),
             messages: Vec::new(),
+        }
+    }
+
+    /// connect_start: every t_ms is measured from here; `t0_unix_us` is the
+    /// same instant on the wall clock, to place the events on the server
+    /// transcript's clock.
+    fn start(&mut self) {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        self.t0 = Instant::now();
+        self.set("t0_unix_us", wall);
+        self.event("connect_start", vec![]);
+    }
+
+    /// How the library reported the end of the connection (the first report counts).
+    fn clean(&mut self, clean: bool, source: &str) {
+        if !self.has("clean") {
+            self.set("clean", clean);
+            self.set("clean_source", source);
+        }
+    }
+
+    /// A panic inside tungstenite: each one a `crash` event, the first one the
+    /// observation's `crash`.
+    fn crash(&mut self, panic: &Panic, call: &str) {
+        let where_ = match &panic.location {
+            Some(at) => format!("{call}: panicked at {at}"),
+            None => format!("{call}: panicked"),
+        };
+        self.event(
+            "crash",
+            vec![
+                ("type", "panic".into()),
+                ("message", panic.message.as_str().into()),
+                ("where", where_.as_str().into()),
+            ],
+        );
+        if !self.has("crash") {
+            let mut info = Json::obj()
+                .with("type", "panic")
+                .with("message", panic.message.as_str())
+                .with("where", where_);
+            if let Some(trace) = &panic.trace {
+                info.set("trace", trace.as_str());
+            }
+            self.set("crash", info);
         }
     }
 
@@ -547,6 +657,10 @@ enum ConnectError {
     Ws(WsError),
     /// Not from tungstenite (reading the CA, building the TLS connector, a bad header).
     Other(Json),
+    /// The adapter's open timeout cut the opening handshake off: no refusal, a hang.
+    Timeout(Duration),
+    /// tungstenite panicked while connecting (`call` names the function).
+    Panic(Panic, &'static str),
 }
 
 impl From<WsError> for ConnectError {
@@ -576,7 +690,7 @@ fn open(
     }
     let secure = request.uri().scheme_str() == Some("wss");
     let Some(ca_file) = ca_file.filter(|_| secure) else {
-        return Ok(tungstenite::connect(request)?);
+        return connect_in_thread(request, handshake_budget);
     };
     let connector = tls_connector(ca_file).map_err(ConnectError::Other)?;
     let host = request.uri().host().unwrap_or("").to_string();
@@ -589,14 +703,39 @@ fn open(
         .set_write_timeout(Some(handshake_budget.max(MIN_WAIT)))
         .map_err(WsError::Io)?;
     let connector = tungstenite::Connector::NativeTls(connector);
-    match tungstenite::client_tls_with_config(request, stream, None, Some(connector)) {
-        Ok(pair) => Ok(pair),
-        Err(HandshakeError::Failure(err)) => Err(err.into()),
-        Err(HandshakeError::Interrupted(_)) => Err(WsError::Io(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the opening handshake did not finish within the job's deadline",
-        ))
-        .into()),
+    let call = "tungstenite::client_tls_with_config";
+    match guarded(|| tungstenite::client_tls_with_config(request, stream, None, Some(connector))) {
+        Ok(Ok(pair)) => Ok(pair),
+        Ok(Err(HandshakeError::Failure(err))) => Err(err.into()),
+        // The socket's read timeout (the open budget) ended a handshake the server never answered.
+        Ok(Err(HandshakeError::Interrupted(_))) => Err(ConnectError::Timeout(handshake_budget)),
+        Err(panic) => Err(ConnectError::Panic(panic, call)),
+    }
+}
+
+/// `tungstenite::connect` cannot be given a timeout (it opens its socket
+/// itself): it runs on a thread of its own, and the adapter stops waiting
+/// after `budget` (the thread is left to end when the peer does).
+fn connect_in_thread(
+    request: tungstenite::handshake::client::Request,
+    budget: Duration,
+) -> Result<(Ws, tungstenite::handshake::client::Response), ConnectError> {
+    let (done, result) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("tungstenite::connect".into())
+        .spawn(move || {
+            let _ = done.send(guarded(|| tungstenite::connect(request)));
+        })
+        .map_err(|e| {
+            ConnectError::Other(error_json(
+                "std::io::Error",
+                &format!("cannot start a thread for tungstenite::connect: {e}"),
+            ))
+        })?;
+    match result.recv_timeout(budget.max(MIN_WAIT)) {
+        Ok(Ok(connected)) => Ok(connected?),
+        Ok(Err(panic)) => Err(ConnectError::Panic(panic, "tungstenite::connect")),
+        Err(_) => Err(ConnectError::Timeout(budget)),
     }
 }
 
@@ -619,6 +758,68 @@ struct Session {
 }
 
 impl Session {
+    /// `read()`; None if tungstenite panicked (recorded as its crash, the end).
+    fn read(&mut self) -> Option<tungstenite::Result<Message>> {
+        match guarded(|| ws_read(&mut self.ws)) {
+            Ok(result) => Some(result),
+            Err(panic) => {
+                self.on_panic(&panic, READ_CALL);
+                None
+            }
+        }
+    }
+
+    /// `send()`; None if tungstenite panicked.
+    fn send(&mut self, message: Message) -> Option<tungstenite::Result<()>> {
+        match guarded(|| ws_send(&mut self.ws, message)) {
+            Ok(result) => Some(result),
+            Err(panic) => {
+                self.on_panic(&panic, SEND_CALL);
+                None
+            }
+        }
+    }
+
+    /// `close()`; None if tungstenite panicked.
+    fn close(&mut self, frame: Option<CloseFrame>) -> Option<tungstenite::Result<()>> {
+        match guarded(|| self.ws.close(frame)) {
+            Ok(result) => Some(result),
+            Err(panic) => {
+                self.on_panic(&panic, CLOSE_CALL);
+                None
+            }
+        }
+    }
+
+    /// tungstenite panicked inside a call: its crash. Like an application
+    /// that catches the panic, the adapter stops using the connection.
+    fn on_panic(&mut self, panic: &Panic, call: &str) {
+        self.obs.crash(panic, call);
+        self.ended = true;
+        if !self.obs.has("end") {
+            self.obs.event("error", vec![("type", "panic".into())]);
+            self.obs.end("error", Some(panic_error_json(panic)));
+        }
+    }
+
+    /// The connection ended through an error: how tungstenite reported the
+    /// closure, and the close (none is exposed on this path).
+    fn ended_by(&mut self, err: &WsError) {
+        let kind = error_type(err);
+        self.obs
+            .clean(matches!(err, WsError::ConnectionClosed), &kind);
+        if !self.obs.has("close") && !matches!(err, WsError::ConnectionClosed) {
+            self.obs.set(
+                "close",
+                Json::obj()
+                    .with("code", Json::Null)
+                    .with("reason", Json::Null)
+                    .with("observable", false),
+            );
+            self.close_source = "none: an error, which carries no close code";
+        }
+    }
+
     fn set_read_timeout(&self, wait: Duration) {
         if let Some(sock) = &self.sock {
             let _ = sock.set_read_timeout(Some(wait.max(MIN_WAIT)));
@@ -666,8 +867,9 @@ impl Session {
             reason: knob.reason.clone().into(),
         });
         let code: Json = knob.code.into();
-        self.obs.event("close_call", vec![("code", code)]);
-        if let Err(err) = self.ws.close(frame) {
+        self.obs
+            .event("close_call", vec![("why", "knob".into()), ("code", code)]);
+        if let Some(Err(err)) = self.close(frame) {
             self.obs.event(
                 "close_error",
                 vec![
@@ -681,6 +883,7 @@ impl Session {
     /// A read or send failed with something other than a timeout: the end.
     fn on_error(&mut self, err: WsError) {
         self.ended = true;
+        self.ended_by(&err);
         if self.obs.has("end") {
             // Receiving already ended (a Close message came first): only the fact.
             if !self.obs.has("error") {
@@ -733,14 +936,15 @@ impl Session {
                 SendItem::Binary(bytes) => ("binary", Message::binary(bytes)),
                 SendItem::Ping(bytes) => ("ping", Message::Ping(bytes.into())),
             };
-            match ws_send(&mut self.ws, message) {
-                Ok(()) => {
+            match self.send(message) {
+                Some(Ok(())) => {
                     self.obs.event("send", vec![("kind", kind.into())]);
                 }
-                Err(err) => {
+                Some(Err(err)) => {
                     self.on_error(err);
                     return;
                 }
+                None => return,
             }
         }
     }
@@ -757,7 +961,7 @@ impl Session {
                 until = until.min(at);
             }
             self.set_read_timeout(until.saturating_duration_since(Instant::now()));
-            match ws_read(&mut self.ws) {
+            match self.read()? {
                 Ok(message) => return Some(message),
                 Err(err) if is_timeout(&err) => {
                     let now = Instant::now();
@@ -833,14 +1037,15 @@ impl Session {
             self.obs.messages.push(entry);
             self.received += 1;
             if self.knobs.echo && !self.close_called {
-                match ws_send(&mut self.ws, message.clone()) {
-                    Ok(()) => {
+                match self.send(message.clone()) {
+                    Some(Ok(())) => {
                         self.obs.event("echo", vec![("type", kind.into())]);
                     }
-                    Err(err) => {
+                    Some(Err(err)) => {
                         self.on_error(err);
                         return;
                     }
+                    None => return,
                 }
             }
             if self
@@ -873,13 +1078,15 @@ impl Session {
                 // The application is done: a normal closure (1000), as an
                 // application says it; tungstenite has no default code.
                 self.close_called = true;
-                self.obs
-                    .event("close_call", vec![("code", FINAL_CLOSE_CODE.into())]);
+                self.obs.event(
+                    "close_call",
+                    vec![("why", "end".into()), ("code", FINAL_CLOSE_CODE.into())],
+                );
                 let frame = CloseFrame {
                     code: CloseCode::from(FINAL_CLOSE_CODE),
                     reason: String::new().into(),
                 };
-                if let Err(err) = self.ws.close(Some(frame)) {
+                if let Some(Err(err)) = self.close(Some(frame)) {
                     self.obs.event(
                         "close_error",
                         vec![
@@ -889,9 +1096,12 @@ impl Session {
                     );
                 }
             }
-            loop {
+            while !self.ended {
                 self.set_read_timeout(self.until_deadline());
-                match ws_read(&mut self.ws) {
+                let Some(result) = self.read() else {
+                    break;
+                };
+                match result {
                     Ok(Message::Close(frame)) => {
                         if !self.obs.has("close") {
                             let close = match frame {
@@ -908,6 +1118,7 @@ impl Session {
                     }
                     Ok(_) => {} // data after the application stopped receiving: not observed
                     Err(err) if is_closed_signal(&err) => {
+                        self.ended_by(&err);
                         if self.peer_closed && !self.obs.has("error") {
                             self.obs.set("error", ws_error_json(&err));
                         }
@@ -918,6 +1129,7 @@ impl Session {
                         break;
                     }
                     Err(err) => {
+                        self.ended_by(&err);
                         self.obs.event(
                             "close_error",
                             vec![
@@ -933,6 +1145,12 @@ impl Session {
         let source = self.close_source;
         self.obs
             .event("close_done", vec![("source", source.into())]);
+        if !self.obs.has("clean") {
+            self.obs.set(
+                "clean_source",
+                "none: tungstenite had not reported the end when the job ended",
+            );
+        }
     }
 }
 
@@ -981,8 +1199,7 @@ fn run_job_inner(line: &str, obs_slot: &mut Observation) -> Result<(), BadJob> {
     }
 
     // connect_start: every t_ms is measured from here.
-    obs_slot.t0 = Instant::now();
-    obs_slot.event("connect_start", vec![]);
+    obs_slot.start();
     let deadline_total =
         deadline_ms.map_or(DEFAULT_DEADLINE, |ms| Duration::from_secs_f64(ms / 1000.0));
     let deadline = obs_slot.t0
@@ -990,13 +1207,32 @@ fn run_job_inner(line: &str, obs_slot: &mut Observation) -> Result<(), BadJob> {
             .saturating_sub(DEADLINE_MARGIN)
             .max(Duration::from_millis(200));
 
-    let (ws, response) = match open(
-        &url,
-        &knobs,
-        ca_file.as_deref(),
-        deadline_total.saturating_sub(DEADLINE_MARGIN),
-    ) {
+    let open_budget = deadline_total
+        .saturating_sub(DEADLINE_MARGIN)
+        .min(OPEN_TIMEOUT);
+    let (ws, response) = match open(&url, &knobs, ca_file.as_deref(), open_budget) {
         Ok(pair) => pair,
+        Err(ConnectError::Timeout(waited)) => {
+            // A hang, not a refusal: the library neither connected nor refused.
+            let waited_ms = waited.as_millis() as u64;
+            obs_slot.event("connect_timeout", vec![("waited_ms", waited_ms.into())]);
+            obs_slot.end(
+                "connect_timeout",
+                Some(error_json(
+                    "timeout",
+                    &format!(
+                        "the opening handshake had neither succeeded nor failed after {waited_ms} ms"
+                    ),
+                )),
+            );
+            return Ok(());
+        }
+        Err(ConnectError::Panic(panic, call)) => {
+            obs_slot.crash(&panic, call);
+            obs_slot.event("connect_failed", vec![("type", "panic".into())]);
+            obs_slot.end("connect_failed", Some(panic_error_json(&panic)));
+            return Ok(());
+        }
         Err(failure) => {
             let (kind, error, status) = match failure {
                 ConnectError::Ws(err) => {
@@ -1014,6 +1250,7 @@ fn run_job_inner(line: &str, obs_slot: &mut Observation) -> Result<(), BadJob> {
                         .to_string();
                     (kind, error, None)
                 }
+                ConnectError::Timeout(_) | ConnectError::Panic(..) => unreachable!("handled above"),
             };
             obs_slot.event("connect_failed", vec![("type", kind.into())]);
             obs_slot.end("connect_failed", Some(error));
@@ -1070,13 +1307,11 @@ fn run_job_inner(line: &str, obs_slot: &mut Observation) -> Result<(), BadJob> {
 
 /// A job whose handling panicked (an adapter bug): reported, and the adapter goes on.
 fn panicked_job(line: &str, panic: Box<dyn std::any::Any + Send>) -> Json {
-    let what = LAST_PANIC
-        .lock()
-        .ok()
-        .and_then(|mut last| last.take())
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_string());
+    let panic = take_panic(panic);
+    let what = match &panic.location {
+        Some(at) => format!("panicked at {at}: {}", panic.message),
+        None => panic.message.clone(),
+    };
     let id = json::parse(line)
         .ok()
         .and_then(|job| job.get("id").cloned())
@@ -1128,9 +1363,6 @@ fn emit(out: &mut impl Write, value: &Json) -> io::Result<()> {
     out.flush()
 }
 
-/// Where and why the adapter last panicked, for the observation of that job.
-static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-
 /// WSREPLAY_ADAPTER_DEBUG=1: every event on stderr as it happens.
 fn debug_enabled() -> bool {
     static DEBUG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -1140,8 +1372,24 @@ fn debug_enabled() -> bool {
 fn main() {
     let default_hook = panic::take_hook();
     panic::set_hook(Box::new(move |info| {
+        // Kept for the job's observation: a panic inside tungstenite is its
+        // crash (with this trace), one in the adapter's own code an adapter_error.
+        let mut trace = std::backtrace::Backtrace::force_capture().to_string();
+        if trace.len() > TRACE_LIMIT {
+            let mut cut = TRACE_LIMIT;
+            while !trace.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            trace.truncate(cut);
+            trace.push_str("\n…");
+        }
+        let recorded = Panic {
+            message: payload_text(info.payload()),
+            location: info.location().map(|at| at.to_string()),
+            trace: Some(trace),
+        };
         if let Ok(mut last) = LAST_PANIC.lock() {
-            *last = Some(info.to_string());
+            *last = Some(recorded);
         }
         default_hook(info); // the message and (with RUST_BACKTRACE) the backtrace on stderr
     }));
