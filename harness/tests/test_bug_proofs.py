@@ -34,8 +34,8 @@ ALL_PROOFS = os.environ.get("WSREPLAY_BUG_PROOFS") == "1"
 #: install and run. (adapter, affected, fixed); a key no entry uses is ignored.
 FAST = {
     ("python-websockets", "14.0", "14.1"),
-    ("python-websocket-client", "0.57.0", "0.58.0"),
-    ("python-aiohttp", "3.13.3", "3.13.4"),
+    ("python-websocket-client", "0.58.0", "0.59.0"),
+    ("python-aiohttp", "3.14.3", "3.14.4"),
 }
 
 ENTRIES = bugcatalogue.entries()
