@@ -1,9 +1,12 @@
 """java-okhttp: OkHttp's WebSocket client from Maven Central, end to end.
 
 The seed catalogue at 4.12.0 (okhttp artifact) and 5.3.0 (okhttp-jvm, the
-Kotlin multiplatform layout) in one `./wsreplay run`; every knob scenario,
-with the two OkHttp cannot honour reported as such; TLS with the run's CA,
-and a wrong CA refused; an unknown version. A cold install of one version
+Kotlin multiplatform layout) in one `./wsreplay run`, with how OkHttp reported
+each closure (clean or not) and the wall-clock start of each job; every knob
+scenario, with the two OkHttp cannot honour reported as such; TLS with the
+run's CA, and a wrong CA refused; a server that never answers the opening
+handshake (a hang: connect_timeout, by the adapter's timeout or OkHttp's own);
+an unknown version. A cold install of one version
 takes about 15 s with an empty ~/.m2 (Maven's own plugins included), 8 s
 with a warm one; the installer's unit tests are in
 test_adapter_java_installer.py.
@@ -11,6 +14,11 @@ test_adapter_java_installer.py.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,6 +54,7 @@ UNSUPPORTED = {
 
 
 def test_catalogue_at_4x_and_5x(tmp_path: Path) -> None:
+    started_us = time.time_ns() // 1000
     proc, report = e2e.wsreplay_run(
         tmp_path, *e2e.client_args(SPECS), *e2e.scenario_args(CATALOGUE)
     )
@@ -54,16 +63,24 @@ def test_catalogue_at_4x_and_5x(tmp_path: Path) -> None:
     e2e.assert_catalogue_verdicts(report, CATALOGUE, SPECS)
     for record in report["results"]:
         observed = record["observed"]
+        # the wall clock of connect_start, in microseconds, during this run
+        assert started_us <= observed["t0_unix_us"] <= time.time_ns() // 1000
+        assert observed["crash"] is None
+        # the adapter's own final close says so
+        assert {e["why"] for e in e2e.events(observed, "close_call")} == {"end"}
         if record["scenario"] == "close/send-then-close":
             e2e.assert_founding_delivered(observed)
             assert e2e.events(observed, "closed")[0]["callback"] == "onClosing"
             # recv_delay_ms 100: onOpen held the reader thread that long
             e2e.assert_recv_delay_honoured(observed)
+            # both close frames went through: onClosed
+            assert (observed["clean"], observed["clean_source"]) == (True, "onClosed")
         if record["scenario"] == "close/send-then-fin":
             assert observed["messages"][0]["text"] == "final message"
-            assert observed["close"] is None
+            # onFailure carries no close code at all: not observable, rather than "none"
+            assert observed["close"] == {"code": None, "reason": None, "observable": False}
             assert observed["error"]["type"] == "java.io.EOFException"
-            assert record["reason"] == "expected close 1006, but the library reported no close"
+            assert (observed["clean"], observed["clean_source"]) == (False, "onFailure")
 
 
 def test_knobs(tmp_path: Path) -> None:
@@ -81,7 +98,7 @@ def test_knobs(tmp_path: Path) -> None:
     # recv_pace_ms 200: the listener holds each message that long before the next
     e2e.assert_paced(observed["knobs/recv-pace"], 195, count=3)
     close_call = e2e.close_first_call(observed["knobs/close-first-after-messages"], 4001)
-    assert close_call["accepted"] is True
+    assert close_call["accepted"] is True and close_call["why"] == "knob"
     after_ms = e2e.events(observed["knobs/close-first-after-ms"], "close_call")[0]
     assert after_ms["by"] == "close_first" and after_ms["t_ms"] >= 299
 
@@ -110,3 +127,59 @@ def test_unknown_and_too_old_versions(tmp_path: Path) -> None:
     assert "4.12.0" in stderr and "alpha" not in stderr
     stderr = e2e.refused_spec_stderr(tmp_path, "java-okhttp@3.4.2")
     assert "java-okhttp needs com.squareup.okhttp3:okhttp >= 3.5.0" in stderr
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A TCP server that accepts connections and never answers (its port).
+
+    Not a WebSocket server: the peer of an opening handshake that hangs.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_a_handshake_that_hangs_is_a_connect_timeout(wsreplay_clients: ClientPool) -> None:
+    """No answer to the upgrade request: a hang, never a refusal (end connect_timeout).
+
+    With a 3 s deadline the adapter's open timeout (2.5 s) cuts it off; with
+    15 s OkHttp's own read timeout (10 s) does, and its SocketTimeoutException
+    is the error.
+    """
+    adapter, _, error = wsreplay_clients.get("java-okhttp@5.3.0")
+    assert adapter is not None, error
+    with silent_server() as port:
+        url = f"ws://127.0.0.1:{port}/never-answers"
+        outcome = adapter.run_job({"id": "hang-1", "url": url, "knobs": {}, "deadline_ms": 3000}, 10)
+        assert outcome.error is None, outcome.error
+        observed = outcome.observation
+        assert (observed["connected"], observed["end"]) == (False, "connect_timeout")
+        assert observed["error"]["type"] == "timeout"
+        assert e2e.events(observed, "connect_timeout")[0]["t_ms"] >= 2000
+        assert observed["clean"] is None and observed["crash"] is None
+        outcome = adapter.run_job({"id": "hang-2", "url": url, "knobs": {}, "deadline_ms": 15000}, 25)
+        assert outcome.error is None, outcome.error
+        observed = outcome.observation
+        assert (observed["connected"], observed["end"]) == (False, "connect_timeout")
+        assert observed["error"]["type"] == "java.net.SocketTimeoutException"
+        assert 9500 <= e2e.events(observed, "connect_timeout")[0]["t_ms"] < 14000

@@ -1,16 +1,25 @@
 """java-websocket: Java-WebSocket (org.java-websocket) from Maven Central, end to end.
 
-The seed catalogue at 1.3.9 and 1.6.0 in one `./wsreplay run`; every knob
-scenario; TLS with the run's CA (1.3.9 through setSocket, 1.6.0 through
-setSocketFactory) and a foreign CA refused; what the library reports for an
-empty close frame; an unknown version. An install takes about 8 s with a warm
-~/.m2 (the installer's unit tests are in test_adapter_java_installer.py).
+The seed catalogue at 1.3.9 and 1.6.0 in one `./wsreplay run`, with how the
+library reported each closure (clean or not); every knob scenario; TLS with
+the run's CA (1.3.9 through setSocket, 1.6.0 through setSocketFactory) and a
+foreign CA refused; what the library reports for an empty close frame; a frame
+header that declares 2 GiB, which kills the library's reader thread with an
+OutOfMemoryError (a crash: no callback ever tells the application); a server
+that never answers the opening handshake (a hang: connect_timeout); an
+unknown version. An install takes about 8 s with a warm ~/.m2 (the
+installer's unit tests are in test_adapter_java_installer.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,7 +66,27 @@ EMPTY_CLOSE = {
 }
 
 
+#: A text message, then the header of a binary frame that declares 2 GiB - 16
+#: bytes (the 64-bit length form; below Integer.MAX_VALUE, so no size check
+#: refuses it) and 5 bytes of it. Java-WebSocket allocates the whole frame up
+#: front: an OutOfMemoryError (the adapter runs with -Xmx1g) that nothing
+#: catches ends its reader thread (TooTallNate/Java-WebSocket#1460).
+HUGE_FRAME = {
+    "name": "java/huge-frame-header",
+    "summary": "A text message, then a binary frame header declaring 2 GiB - 16 bytes, then 5 bytes.",
+    "rfc": ["6455#5.2", "6455#10.4"],
+    "steps": [
+        {"write": [{"text": "before"}]},
+        {"write": [{"raw": "82 7f 00 00 00 00 7f ff ff f0 68 65 6c 6c 6f"}]},
+        {"await": "close", "timeout_ms": 1000},
+        {"shutdown": "write"},
+    ],
+    "expect": {"messages": [{"text": "before"}]},
+}
+
+
 def test_catalogue_at_two_versions(tmp_path: Path) -> None:
+    started_us = time.time_ns() // 1000
     proc, report = e2e.wsreplay_run(
         tmp_path, *e2e.client_args(SPECS), *e2e.scenario_args(CATALOGUE)
     )
@@ -66,13 +95,22 @@ def test_catalogue_at_two_versions(tmp_path: Path) -> None:
     e2e.assert_catalogue_verdicts(report, CATALOGUE, SPECS)
     for record in report["results"]:
         observed = record["observed"]
+        assert started_us <= observed["t0_unix_us"] <= time.time_ns() // 1000
+        assert observed["crash"] is None
+        assert {e["why"] for e in e2e.events(observed, "close_call")} == {"end"}
         if record["scenario"] == "close/send-then-close":
             e2e.assert_founding_delivered(observed)
-            assert e2e.events(observed, "closed")[0]["callback"] == "onClose"
+            closed = e2e.events(observed, "closed")[0]
+            assert (closed["callback"], closed["remote"]) == ("onClose", True)
             # recv_delay_ms 100: onOpen held the reader thread that long
             e2e.assert_recv_delay_honoured(observed)
+            assert observed["clean"] is True
+            assert observed["clean_source"] == "onClose(1000, remote=true)"
         if record["scenario"] == "close/send-then-fin":
             assert observed["close"]["code"] == 1006
+            # 1006 is Java-WebSocket's word for an abnormal end
+            assert observed["clean"] is False
+            assert observed["clean_source"] == "onClose(1006, remote=true)"
 
 
 def test_knobs(tmp_path: Path) -> None:
@@ -93,7 +131,7 @@ def test_knobs(tmp_path: Path) -> None:
     assert len(e2e.events(observed["knobs/echo"], "echo")) == 2
     e2e.assert_paced(observed["knobs/recv-pace"], 195, count=3)
     close_call = e2e.close_first_call(observed["knobs/close-first-after-messages"], 4001)
-    assert close_call["accepted"] is True
+    assert close_call["accepted"] is True and close_call["why"] == "knob"
     # close() with no code: Java-WebSocket sends 1000 -- when the frame gets
     # out at all: its writer thread can be interrupted at close and drop it
     # (the close race in this adapter's README), so only its code is asserted.
@@ -160,3 +198,80 @@ def test_unknown_version_names_the_nearest(tmp_path: Path) -> None:
         "client spec 'java-websocket@1.5.99': org.java-websocket:Java-WebSocket has no "
         "release '1.5.99'; nearest: 1.6.0, 1.5.7, 1.5.6, 1.5.5" in stderr
     )
+
+
+def test_a_reader_thread_killed_by_an_error_is_a_crash(tmp_path: Path) -> None:
+    """A 2 GiB frame header: OutOfMemoryError, uncaught, in the library's reader thread.
+
+    The application hears nothing (no onError, no onClose): not even the
+    message decoded before it. The adapter reports the crash for the job.
+    """
+    scenarios = tmp_path / "scenarios"
+    (scenarios / "java").mkdir(parents=True)
+    (scenarios / "java" / "huge-frame-header.json").write_text(json.dumps(HUGE_FRAME))
+    _, report = e2e.wsreplay_run(
+        tmp_path / "out", "--scenarios-dir", str(scenarios), *e2e.client_args(SPECS)
+    )
+    assert len(report["results"]) == len(SPECS)
+    for record in report["results"]:
+        observed = record["observed"]
+        crash = observed["crash"]
+        assert crash["type"] == "java.lang.OutOfMemoryError", crash
+        assert crash["where"].startswith("uncaught in thread 'WebSocketConnectReadThread"), crash
+        assert [e["type"] for e in e2e.events(observed, "crash")] == [crash["type"]]
+        # no callback ended receiving: the adapter's receive timeout did
+        assert observed["end"] == "timeout"
+        assert observed["messages"] == []
+        assert observed["clean"] is None
+        assert record["verdict"] != "pass", record["reason"]
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A TCP server that accepts connections and never answers (its port).
+
+    Not a WebSocket server: the peer of an opening handshake that hangs.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+@pytest.mark.parametrize("spec", list(SPECS))
+def test_a_handshake_that_hangs_is_a_connect_timeout(
+    spec: str, wsreplay_clients: ClientPool
+) -> None:
+    """No answer to the upgrade request: Java-WebSocket has no timeout of its own and
+    waits; the adapter's open timeout (deadline less 0.5 s) cuts it off. A hang,
+    never a refusal."""
+    adapter, _, error = wsreplay_clients.get(spec)
+    assert adapter is not None, error
+    with silent_server() as port:
+        job = {"id": "hang", "url": f"ws://127.0.0.1:{port}/x", "knobs": {}, "deadline_ms": 3000}
+        outcome = adapter.run_job(job, 10)
+    assert outcome.error is None, outcome.error
+    observed = outcome.observation
+    assert (observed["connected"], observed["end"]) == (False, "connect_timeout")
+    assert observed["error"]["type"] == "timeout"
+    timeout = e2e.events(observed, "connect_timeout")[0]
+    assert timeout["t_ms"] >= 2000 and 2000 <= timeout["waited_ms"] <= 2500
+    assert observed["crash"] is None
