@@ -93,6 +93,7 @@ typedef struct wsr_session {
     /* output: the first place the scenario's own bytes break RFC 6455 */
     wsr_wirecheck out_check;
     size_t out_head_skip;   /* response-head bytes queued that are not frames */
+    uint64_t out_encoded;   /* frame-stream bytes queued so far: out frame offsets */
 } wsr_session;
 
 static void advance(wsr_session *s);
@@ -211,6 +212,8 @@ static void encode_item(wsr_session *s, const wsr_item *it, struct evbuffer *buf
         wsr_event_hex(ev, it->data, it->len, 64);
         wsr_transcript_add(&s->tr, ev);
         evbuffer_add(buf, it->data, it->len);
+        if (s->upgraded)
+            s->out_encoded += it->len;
         return;
     }
     if (it->kind == WSR_ITEM_HANDSHAKE) {
@@ -240,7 +243,8 @@ static void encode_item(wsr_session *s, const wsr_item *it, struct evbuffer *buf
     evbuffer_commit_space(buf, &vec, 1);
     ws_frame_header h = {.fin = it->fin, .rsv = it->rsv, .opcode = it->opcode,
                          .masked = it->mask, .len_form = it->len_form};
-    log_frame(s, "out", &h, it->data, it->len, -1);
+    log_frame(s, "out", &h, it->data, it->len, (int64_t)s->out_encoded);
+    s->out_encoded += vec.iov_len;
 }
 
 /* Feeds bytes about to leave to the wire checker; the first violation of
@@ -358,7 +362,8 @@ static void write_frame_now(wsr_session *s, const uint8_t *payload,
         return;
     ssize_t n = ws_encode_frame(&spec, buf, (size_t)size);
     ws_frame_header h = {.fin = true, .opcode = opcode};
-    log_frame(s, "out", &h, payload, len, -1);
+    log_frame(s, "out", &h, payload, len, (int64_t)s->out_encoded);
+    s->out_encoded += (uint64_t)n;
     json_t *ev = wsr_event(&s->tr, "out", "write");
     json_object_set_new(ev, "bytes", json_integer((json_int_t)n));
     wsr_event_hex(ev, buf, (size_t)n, 64);

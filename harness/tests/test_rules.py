@@ -327,3 +327,44 @@ def test_every_rule_has_a_judge_and_an_rfc_severity():
     for rule in rules.RULES.values():
         assert rule.severity in ("fail", "non-strict")
         assert rule.rfc.startswith("6455#")
+
+
+def test_a_refused_handshake_owes_no_close_reply():
+    t = Wire().server_close(2000).at(2001, dir="in", type="tcp_eof").done(2002)
+    assert "close-reply" in broken(t)
+    assert broken(t, {"connected": False}) == {}
+
+
+def test_an_invalid_ping_is_owed_no_pong():
+    t = (
+        Wire()
+        .server(1, 9, length=126, hex="30")
+        .at(1.1, **violation("control_too_long"))
+        .client_close(2, 1002)
+        .done(3)
+    )
+    assert broken(t) == {}
+
+
+def test_a_client_that_accepted_the_bad_frame_and_answered_the_close_did_not_fail():
+    """Whether it had to fail is the scenario's expectation, not this rule."""
+    t = Wire().at(1, **violation("nonminimal_length")).server_close(2).client_close(3, 1000).done(4)
+    assert "fail-with-close" not in broken(t)
+
+
+def test_a_length_past_two_to_the_63_may_be_refused_as_too_big():
+    t = Wire().at(1, **violation("length_msb")).client_close(2, 1009).done(3)
+    assert "fail-with-close" not in broken(t)
+
+
+def test_the_servers_frames_and_its_violation_are_ordered_by_stream_offset():
+    """The close frame is logged when its group is built, the violation as it leaves."""
+    bad_close = (
+        Wire()
+        .server(1, 8, length=2, close_code=999, close_reason="", offset=0)
+        .at(1.1, **{**violation("bad_close_code", 8), "offset": 0})
+        .client_close(2, 1002)
+        .done(3)
+    )
+    assert broken(bad_close) == {}
+    assert rules.closed_cleanly(bad_close) == (None, "the server's close frame was invalid")

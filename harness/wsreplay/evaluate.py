@@ -564,6 +564,8 @@ def check_clean(observation: dict, transcript: dict) -> Check | None:
     if not isinstance(said, bool) or not observation.get("connected"):
         return None
     truth, why = rules.closed_cleanly(transcript)
+    if truth is None:
+        return None
     source = observation.get("clean_source")
     shown = f" ({source})" if source else ""
     if said == truth:

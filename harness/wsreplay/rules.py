@@ -207,6 +207,7 @@ class Wire:
     client_fin: int | None = None  # the earliest evidence of the client's FIN or RST
     fin_before: list[dict] = field(default_factory=list)  # server events marked peer_fin
     adapter_close_us: int | None = None  # the adapter's final close(), on the server's clock
+    refused: bool = False  # the library refused the opening handshake: no connection to close
 
     @classmethod
     def read(cls, transcript: dict, observation: dict | None) -> Wire:
@@ -215,6 +216,7 @@ class Wire:
         for ev in events:
             wire._add(ev)
         wire.adapter_close_us = _adapter_close_us(transcript, observation)
+        wire.refused = bool(observation) and observation.get("connected") is False
         return wire
 
     def _add(self, ev: dict) -> None:
@@ -343,7 +345,7 @@ def _library_frames(wire: Wire, after: int) -> list[_Frame]:
 def _server_close_is_valid(ev: dict) -> bool:
     length = int(ev.get("length") or 0)
     code = ev.get("close_code")
-    if length == 1 or not ev.get("fin", True):
+    if length == 1 or length > 125 or not ev.get("fin", True) or ev.get("rsv"):
         return False
     if code is not None and not close_code_allowed(int(code)):
         return False
@@ -351,13 +353,13 @@ def _server_close_is_valid(ev: dict) -> bool:
 
 
 def _judge_close_reply(wire: Wire) -> list[str]:
-    if not wire.server_closes:
+    if not wire.server_closes or wire.refused:
         return []
     close = wire.server_closes[0]
     t = int(close.get("t_us") or 0)
     if any(f.t < t for f in wire.client_closes()):
         return []  # the client closed first: the server's close is the reply
-    if not _server_close_is_valid(close) or _violation_before(wire, t):
+    if not _server_close_is_valid(close) or _violation_at_or_before(wire, close):
         return []  # the client must fail the connection instead (fail-with-close)
     if wire.server_rst is not None and wire.server_rst >= t:
         return []  # the server's RST may have destroyed the close before it was read
@@ -432,6 +434,8 @@ def _judge_pings(wire: Wire) -> tuple[list[str], list[str]]:
 
 def _unanswered(wire: Wire, pings: list[dict], until: int, what: str) -> list[str]:
     first = int(pings[0].get("t_us") or 0)
+    if wire.refused or _violation_before(wire, until):
+        return []  # no connection, or one the client had to fail (an invalid ping, say)
     if any(first <= int(c.get("t_us") or 0) <= until for c in wire.server_closes):
         return []  # a close came after the ping: the client may skip the pong
     if wire.server_rst is not None and wire.server_rst <= until:
@@ -440,10 +444,17 @@ def _unanswered(wire: Wire, pings: list[dict], until: int, what: str) -> list[st
     return [f"the server's ping ({shown}, {ms(first)}) got no pong before {what}"]
 
 
-def closed_cleanly(transcript: dict) -> tuple[bool, str]:
-    """RFC 6455 7.1.4: was TCP closed after the closing handshake completed? With the why."""
+def closed_cleanly(transcript: dict) -> tuple[bool | None, str]:
+    """RFC 6455 7.1.4: was TCP closed after the closing handshake completed? With the why.
+
+    None when the server's own close frame was invalid: the client had to
+    fail the connection, and whether that "completes" a handshake the RFC
+    does not say.
+    """
     wire = Wire.read(transcript, None)
     client, server = wire.client_closes(), wire.server_closes
+    if server and not _server_close_is_valid(server[0]):
+        return None, "the server's close frame was invalid"
     if not server:
         return False, "no close frame came from the server"
     if not client:
@@ -460,26 +471,58 @@ def closed_cleanly(transcript: dict) -> tuple[bool, str]:
 
 
 def _fitting_codes(violation: dict) -> tuple[int, ...]:
-    if violation.get("error") == "invalid_utf8":
+    error = violation.get("error")
+    if error == "invalid_utf8":
         return (1007, 1002) if violation.get("opcode") == 8 else (1007,)
+    if error == "length_msb":
+        return (1002, 1009)  # a length past 2^63 is also "too big to process"
     return (1002,)
 
 
 def _violation_before(wire: Wire, t: int) -> bool:
+    """Had the server broken the protocol by time `t` (a client frame's arrival)?"""
     v = wire.violation
     return v is not None and int(v.get("t_us") or 0) <= t
 
 
-def _judge_fail_with_close(wire: Wire) -> list[str]:
+def _violation_at_or_before(wire: Wire, frame: dict) -> bool:
+    """Does the server's stream break the protocol at or before this frame of its own?
+
+    Frames are logged when their write group is built, the violation when
+    the bytes leave, so stream offsets order them, not times.
+    """
     v = wire.violation
     if v is None:
+        return False
+    if "offset" in v and "offset" in frame:
+        return int(v["offset"]) <= int(frame["offset"])
+    return int(v.get("t_us") or 0) <= int(frame.get("t_us") or 0)
+
+
+def _judge_fail_with_close(wire: Wire) -> list[str]:
+    """Judged only when the client did fail the connection: it closed first, or dropped TCP.
+
+    A client that accepted the bad frame and later answered the server's own
+    close has not failed anything here; whether it had to is the scenario's
+    expectation to judge.
+    """
+    v = wire.violation
+    if v is None or wire.refused:
         return []
     t = int(v.get("t_us") or 0)
     if any(f.t < t for f in wire.client_closes()):
         return []  # the client had already closed
     fits = _fitting_codes(v)
     what = f"the server's {v.get('reason')} (byte {v.get('offset')} of its frames, {ms(t)})"
-    replies = [f for f in _library_frames(wire, t) if f.opcode == 8]
+    later_server_closes = [int(c.get("t_us") or 0) for c in wire.server_closes]
+    answered_by = min([c for c in later_server_closes if c > t], default=None)
+    replies = [
+        f
+        for f in _library_frames(wire, t)
+        if f.opcode == 8 and (answered_by is None or f.t < answered_by)
+    ]
+    if not replies and any(f.opcode == 8 for f in wire.client if f.t >= t):
+        return []  # its close answered the server's: it did not fail the connection
     if replies:
         code = replies[0].event.get("close_code")
         if code in fits:
