@@ -8,15 +8,26 @@ payloads from String/Vec<u8> to Utf8Bytes/Bytes (0.26), so both of the
 adapter's payload code paths run. On a fresh machine the first build takes
 about a minute (downloads, OpenSSL bindings), the second about 15 s; later
 runs start at once from the cache.
+
+Besides the verdicts: how tungstenite reported each closure (clean or not,
+and no close code observable on an error end), the wall-clock start of each
+job, why each close call was made; a server that never answers the opening
+handshake (a hang: connect_timeout); and tungstenite's own panic when the TLS
+handshake of a socket with a read timeout does not finish in time (a crash).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +35,7 @@ import pytest
 import adapter_e2e as e2e
 from wsreplay import clients
 from wsreplay.installers import InstallError, VersionNotFound, rust
+from wsreplay.tlscerts import make_run_certs
 
 ADAPTER = "rust-tungstenite"
 
@@ -207,6 +219,7 @@ def test_too_old_is_refused_before_any_build() -> None:
 
 @pytest.mark.e2e
 def test_catalogue_at_two_versions(tmp_path: Path) -> None:
+    started_us = time.time_ns() // 1000
     proc, report = e2e.wsreplay_run(
         tmp_path, *e2e.client_args(SPECS), *e2e.scenario_args(CATALOGUE), timeout=RUN_TIMEOUT
     )
@@ -215,16 +228,23 @@ def test_catalogue_at_two_versions(tmp_path: Path) -> None:
     for record in report["results"]:
         where = (record["scenario"], record["client"], record["reason"])
         assert record["verdict"] != "error", where
+        observed = record["observed"]
+        assert started_us <= observed["t0_unix_us"] <= time.time_ns() // 1000, where
+        assert observed["crash"] is None, where
+        assert {e["why"] for e in e2e.events(observed, "close_call")} <= {"end"}, where
     by_key = {(r["scenario"], r["client"]): r for r in report["results"]}
     for spec in SPECS:
         founding = by_key["close/send-then-close", spec]["observed"]
         e2e.assert_founding_delivered(founding)
         assert founding["error"]["type"] == "tungstenite::Error::ConnectionClosed"
+        assert founding["clean"] is True
+        assert founding["clean_source"] == "tungstenite::Error::ConnectionClosed"
         fin = by_key["close/send-then-fin", spec]["observed"]
-        assert fin["close"] is None  # tungstenite has no code for "no close frame"
-        assert fin["error"]["type"] == (
-            "tungstenite::Error::Protocol(ResetWithoutClosingHandshake)"
-        )
+        # tungstenite has no code for "no close frame": an error, no close observable
+        assert fin["close"] == {"code": None, "reason": None, "observable": False}
+        reset = "tungstenite::Error::Protocol(ResetWithoutClosingHandshake)"
+        assert fin["error"]["type"] == reset
+        assert (fin["clean"], fin["clean_source"]) == (False, reset)
         token_list = by_key["handshake/connection-token-list", spec]["observed"]
         assert token_list["connected"] is False
         assert token_list["end"] == "connect_failed"
@@ -246,10 +266,13 @@ def test_knobs(tmp_path: Path) -> None:
     e2e.assert_knob_basics(observed)
     # after max_messages the adapter closes (1000) and reads the server's answer
     assert observed["knobs/max-messages"]["close"] == {"code": 1000, "reason": "done"}
+    assert [e["why"] for e in e2e.events(observed["knobs/max-messages"], "close_call")] == ["end"]
+    assert observed["knobs/max-messages"]["clean"] is True
     e2e.assert_paced(observed["knobs/recv-pace"], 190)
     calls = e2e.events(observed["knobs/close-first-after-ms"], "close_call")
     opened = e2e.events(observed["knobs/close-first-after-ms"], "open")[0]["t_ms"]
     assert calls and calls[0]["t_ms"] - opened >= 295, calls
+    assert [call["why"] for call in calls] == ["knob"]
     # close_first with no code is close(None): an empty close frame on the wire
     e2e.assert_empty_close_frame(by_name["knobs/close-first-no-code"])
     assert e2e.sent_kinds(observed["knobs/send-ping"]) == ["ping"]
@@ -383,3 +406,97 @@ def test_rust_unit_tests(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "test result: ok. 3 passed" in proc.stdout, proc.stdout
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A TCP server that accepts connections and never answers (its port).
+
+    Not a WebSocket (or TLS) server: the peer of an opening handshake that hangs.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def run_adapter(spec: str, jobs: list[dict]) -> list[dict]:
+    """The adapter binary of ``spec`` on these job lines: its observation lines."""
+    prepared = clients.prepare(spec)
+    proc = subprocess.run(
+        prepared.argv,
+        input="".join(json.dumps(job) + "\n" for job in jobs),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert lines[0]["event"] == "ready" and len(lines) == 1 + len(jobs), proc.stdout
+    return lines[1:]
+
+
+@pytest.mark.e2e
+def test_a_handshake_that_hangs_is_a_connect_timeout() -> None:
+    """No answer to the upgrade request: tungstenite::connect waits for ever (it
+    has no timeout); the adapter stops waiting after the job's deadline less
+    0.5 s. A hang, never a refusal."""
+    with silent_server() as port:
+        job = {"id": "hang", "url": f"ws://127.0.0.1:{port}/x", "knobs": {}, "deadline_ms": 2500}
+        (observed,) = run_adapter(f"{ADAPTER}@0.26.2", [job])
+    assert (observed["connected"], observed["end"]) == (False, "connect_timeout")
+    assert observed["error"]["type"] == "timeout"
+    timeout = e2e.events(observed, "connect_timeout")[0]
+    assert timeout["waited_ms"] == 2000 and timeout["t_ms"] >= 1990
+    assert observed["crash"] is None and observed["clean"] is None
+    assert isinstance(observed["t0_unix_us"], int)
+
+
+@pytest.mark.e2e
+def test_a_panic_inside_tungstenite_is_a_crash(tmp_path: Path) -> None:
+    """wss:// to a server that never answers the TLS ClientHello.
+
+    The adapter hands tungstenite::client_tls_with_config a TCP stream with a
+    read timeout (the open budget), as its signature allows: it returns
+    HandshakeError::Interrupted for a WebSocket handshake that times out, but
+    when the TLS handshake times out, native-tls reports WouldBlock and
+    tungstenite panics ("Bug: TLS handshake not blocked", src/tls.rs). The
+    panic is the library's crash, caught around the call, with where it
+    happened and its backtrace; the job is not an adapter error.
+    """
+    ca_file = str(make_run_certs(tmp_path / "tls", "crash").ca_file)
+    with silent_server() as port:
+        job = {
+            "id": "tls-stall",
+            "url": f"wss://127.0.0.1:{port}/x",
+            "knobs": {},
+            "ca_file": ca_file,
+            "deadline_ms": 2000,
+        }
+        (observed,) = run_adapter(f"{ADAPTER}@0.26.2", [job])
+    crash = observed["crash"]
+    assert (crash["type"], crash["message"]) == ("panic", "Bug: TLS handshake not blocked")
+    assert crash["where"].startswith("tungstenite::client_tls_with_config: panicked at "), crash
+    assert "tls.rs" in crash["where"]
+    assert "tungstenite" in crash["trace"]
+    assert [e["event"] for e in observed["events"]] == ["connect_start", "crash", "connect_failed"]
+    assert (observed["connected"], observed["end"]) == (False, "connect_failed")
+    assert observed["error"] == {"type": "panic", "message": "Bug: TLS handshake not blocked"}
