@@ -368,3 +368,17 @@ def test_the_servers_frames_and_its_violation_are_ordered_by_stream_offset():
     )
     assert broken(bad_close) == {}
     assert rules.closed_cleanly(bad_close) == (None, "the server's close frame was invalid")
+
+
+def test_the_scenario_reference_lists_every_rule_with_its_severity():
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "scenarios" / "README.md").read_text()
+    section = text.split("## RFC rules on every client byte", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        cells[1].strip("` "): (cells[2].strip(), cells[3].strip("` "))
+        for line in section.splitlines()
+        if line.startswith("| `") and len(cells := line.split("|")) > 4
+    }
+    expected = {r.name: (r.rfc.removeprefix("6455#"), r.severity) for r in rules.RULES.values()}
+    assert rows == expected
