@@ -170,14 +170,18 @@ def test_a_handshake_that_hangs_is_a_connect_timeout(wsreplay_clients: ClientPoo
     assert adapter is not None, error
     with silent_server() as port:
         url = f"ws://127.0.0.1:{port}/never-answers"
-        outcome = adapter.run_job({"id": "hang-1", "url": url, "knobs": {}, "deadline_ms": 3000}, 10)
+        outcome = adapter.run_job(
+            {"id": "hang-1", "url": url, "knobs": {}, "deadline_ms": 3000}, 10
+        )
         assert outcome.error is None, outcome.error
         observed = outcome.observation
         assert (observed["connected"], observed["end"]) == (False, "connect_timeout")
         assert observed["error"]["type"] == "timeout"
         assert e2e.events(observed, "connect_timeout")[0]["t_ms"] >= 2000
         assert observed["clean"] is None and observed["crash"] is None
-        outcome = adapter.run_job({"id": "hang-2", "url": url, "knobs": {}, "deadline_ms": 15000}, 25)
+        outcome = adapter.run_job(
+            {"id": "hang-2", "url": url, "knobs": {}, "deadline_ms": 15000}, 25
+        )
         assert outcome.error is None, outcome.error
         observed = outcome.observation
         assert (observed["connected"], observed["end"]) == (False, "connect_timeout")

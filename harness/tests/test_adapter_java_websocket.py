@@ -73,7 +73,7 @@ EMPTY_CLOSE = {
 #: catches ends its reader thread (TooTallNate/Java-WebSocket#1460).
 HUGE_FRAME = {
     "name": "java/huge-frame-header",
-    "summary": "A text message, then a binary frame header declaring 2 GiB - 16 bytes, then 5 bytes.",
+    "summary": "A text message, then a frame header declaring 2 GiB - 16 bytes, then 5 bytes.",
     "rfc": ["6455#5.2", "6455#10.4"],
     "steps": [
         {"write": [{"text": "before"}]},
@@ -190,6 +190,37 @@ def test_local_checkout(tmp_path: Path) -> None:
     # "path:DIR (1.3.9; dependencies of 1.6.0)": the version the jar declares
     assert "1.3.9" in report["clients"][0]["resolved_version"]
     assert report["results"][0]["verdict"] == "pass", report["results"][0]["reason"]
+
+
+def test_the_oldest_release(
+    tmp_path: Path, wsreplay_server: ScenarioServer, wsreplay_clients: ClientPool
+) -> None:
+    """1.3.4, the first release with Draft_6455: it runs; a subprotocol offer, which
+    its Draft_6455 cannot make (org.java_websocket.protocols came in 1.3.7), is
+    reported unsupported; 1.3.0 is refused before anything runs."""
+    _, report = e2e.wsreplay_run(
+        tmp_path / "out", "--client", "java-websocket@1.3.4", "--scenario", "close/send-then-fin"
+    )
+    (record,) = report["results"]
+    assert report["clients"][0]["resolved_version"] == "1.3.4"
+    assert record["verdict"] == "pass", record["reason"]
+    assert record["observed"]["close"]["code"] == 1006
+    adapter, _, error = wsreplay_clients.get("java-websocket@1.3.4")
+    assert adapter is not None, error
+    job = {
+        "id": "old-subprotocols",
+        "url": wsreplay_server.url("close/send-then-close", "java-websocket-1.3.4-sub"),
+        "knobs": {"subprotocols": ["chat.v1"]},
+        "deadline_ms": 8000,
+    }
+    outcome = adapter.run_job(job, 20)
+    assert outcome.error is None, outcome.error
+    assert (outcome.observation["end"], outcome.observation["unsupported"]) == (
+        "unsupported",
+        ["subprotocols"],
+    )
+    stderr = e2e.refused_spec_stderr(tmp_path / "old", "java-websocket@1.3.0")
+    assert "java-websocket needs org.java-websocket:Java-WebSocket >= 1.3.4" in stderr
 
 
 def test_unknown_version_names_the_nearest(tmp_path: Path) -> None:

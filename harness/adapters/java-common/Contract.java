@@ -553,6 +553,7 @@ final class Contract {
   static final class Abilities {
     boolean sendPing = true;
     boolean closeWithoutCode = true;
+    boolean subprotocols = true;
   }
 
   static final class Job {
@@ -632,6 +633,9 @@ final class Contract {
             break;
           case "subprotocols":
             job.subprotocols = strings(name, value);
+            if (!job.subprotocols.isEmpty() && !can.subprotocols) {
+              job.unsupported.add(name);
+            }
             break;
           default:
             // A knob this adapter does not know, set to something other than "off".

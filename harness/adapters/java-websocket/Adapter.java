@@ -20,6 +20,7 @@
 //   is close() (1000); at the job's deadline it calls closeConnection(1006).
 
 import java.io.File;
+import java.lang.reflect.Constructor;
 import java.lang.reflect.Method;
 import java.net.URI;
 import java.nio.ByteBuffer;
@@ -34,11 +35,8 @@ import javax.net.ssl.SSLSocketFactory;
 import org.java_websocket.client.WebSocketClient;
 import org.java_websocket.drafts.Draft;
 import org.java_websocket.drafts.Draft_6455;
-import org.java_websocket.extensions.IExtension;
 import org.java_websocket.framing.PingFrame;
 import org.java_websocket.handshake.ServerHandshake;
-import org.java_websocket.protocols.IProtocol;
-import org.java_websocket.protocols.Protocol;
 
 public final class Adapter {
   private Adapter() {}
@@ -46,6 +44,48 @@ public final class Adapter {
   static final String ADAPTER = "java-websocket";
   static final String API = "org.java_websocket.client.WebSocketClient (onOpen/onMessage/onClose/onError)";
   static final int ABNORMAL_CLOSE = 1006;
+
+  /**
+   * org.java_websocket.protocols.Protocol, the Draft_6455 subprotocol API (1.3.7+); null before.
+   * Used through reflection so that one source compiles against 1.3.4 to the newest release.
+   */
+  static final Class<?> PROTOCOL = classOrNull("org.java_websocket.protocols.Protocol");
+
+  static Class<?> classOrNull(String name) {
+    try {
+      return Class.forName(name);
+    } catch (ClassNotFoundException | LinkageError ex) {
+      return null;
+    }
+  }
+
+  /** new Draft_6455(no extensions, [new Protocol(name), ...]) (1.3.7+). */
+  static Draft draftWithProtocols(List<String> names) throws Exception {
+    List<Object> protocols = new ArrayList<>();
+    Constructor<?> protocol = PROTOCOL.getConstructor(String.class);
+    for (String name : names) {
+      protocols.add(protocol.newInstance(name));
+    }
+    Constructor<Draft_6455> draft = Draft_6455.class.getConstructor(List.class, List.class);
+    return draft.newInstance(Collections.emptyList(), protocols);
+  }
+
+  /** The subprotocol a Draft_6455 agreed on (1.3.7+: getProtocol()), null if none. */
+  static String agreedProtocol(Draft used) {
+    if (PROTOCOL == null || !(used instanceof Draft_6455)) {
+      return null;
+    }
+    try {
+      Object protocol = used.getClass().getMethod("getProtocol").invoke(used);
+      if (protocol == null) {
+        return null;
+      }
+      Object name = protocol.getClass().getMethod("getProvidedProtocol").invoke(protocol);
+      return name == null || name.toString().isEmpty() ? null : name.toString();
+    } catch (ReflectiveOperationException ex) {
+      return null;
+    }
+  }
   static final int TLS_ERROR = 1015;
 
   /** The version in the library's own jar: its Maven pom.properties, else its manifest. */
@@ -85,18 +125,15 @@ public final class Adapter {
 
     JwJob(Contract.Job job, Contract.Observation obs) throws Exception {
       super(job, obs);
-      Draft draft;
-      if (job.subprotocols.isEmpty()) {
-        draft = new Draft_6455();
-      } else {
-        List<IProtocol> protocols = new ArrayList<>();
-        for (String name : job.subprotocols) {
-          protocols.add(new Protocol(name));
-        }
-        draft = new Draft_6455(Collections.<IExtension>emptyList(), protocols);
-      }
+      Draft draft =
+          job.subprotocols.isEmpty() ? new Draft_6455() : draftWithProtocols(job.subprotocols);
       client = new Client(new URI(job.url), draft);
-      client.setConnectionLostTimeout(0);
+      try {
+        // 1.3.5+: no keepalive pings of the library's own (1.3.4 sends none)
+        client.getClass().getMethod("setConnectionLostTimeout", int.class).invoke(client, 0);
+      } catch (NoSuchMethodException ex) {
+        // 1.3.4: no connection-lost detection at all
+      }
       if (job.url.startsWith("wss:") && job.caFile != null) {
         SSLSocketFactory factory = new Contract.Trust(job.caFile).context.getSocketFactory();
         Method setter = null;
@@ -188,16 +225,8 @@ public final class Adapter {
       public void onOpen(ServerHandshake handshake) {
         guard(
             () -> {
-              String agreed = null;
-              Draft used = getConnection().getDraft();
-              if (used instanceof Draft_6455) {
-                IProtocol protocol = ((Draft_6455) used).getProtocol();
-                if (protocol != null && !protocol.getProvidedProtocol().isEmpty()) {
-                  agreed = protocol.getProvidedProtocol();
-                }
-              }
               opened = true;
-              JwJob.this.onOpen(agreed);
+              JwJob.this.onOpen(agreedProtocol(getConnection().getDraft()));
             });
       }
 
@@ -266,6 +295,7 @@ public final class Adapter {
             "api", API,
             "language", Contract.javaVersion()));
     Contract.Abilities can = new Contract.Abilities();
+    can.subprotocols = PROTOCOL != null; // before 1.3.7 Draft_6455 cannot offer any
     Contract.serve(out, can, JwJob::new);
     System.exit(0);
   }
