@@ -105,6 +105,24 @@ function makeHost (undici, version) {
   }
 }
 
+// Where an exception nobody caught came from: `where` is the process hook
+// that caught it, or "'error' event with no listener" when Node threw it
+// because an emitter had no 'error' listener (Node marks such errors with a
+// symbol of its own, or wraps a non-Error as ERR_UNHANDLED_ERROR); `at` is
+// the first frame of its stack. (node-ws has the same function.)
+function crashOrigin (hook, err) {
+  const marked = err !== null && typeof err === 'object' &&
+    Object.getOwnPropertySymbols(err).some((s) => s.description === 'kEnhanceStackBeforeInspector')
+  const unheard = marked || (err && err.code === 'ERR_UNHANDLED_ERROR')
+  const frame = err && typeof err.stack === 'string'
+    ? err.stack.split('\n').find((l) => /^\s+at /.test(l))
+    : null
+  return {
+    where: unheard ? `'error' event with no listener (${hook})` : hook,
+    at: frame ? frame.trim().replace(/^at /, '') : null
+  }
+}
+
 function badLine (line, err) {
   let id = null
   try { id = JSON.parse(line).id } catch (_) {}
@@ -155,13 +173,15 @@ function main () {
   const host = makeHost(lib.undici, lib.version)
   // undici throws from its own callbacks now and then (e.g. 7.16 on a 101
   // with a subprotocol nobody asked for): in an application that is a crash.
-  // Here it ends the running job as a fact, and the process serves on.
-  const crash = (err) => {
-    console.error('uncaught exception:', err)
-    if (host.current) host.current.crash(err)
+  // Here it ends the running job with the observation's `crash`, and the
+  // process serves on.
+  const crash = (hook) => (err) => {
+    console.error(`${hook}:`, err)
+    if (host.current) host.current.crash(err, crashOrigin(hook, err))
+    else console.error('(no job running: reported on stderr only)')
   }
-  process.on('uncaughtException', crash)
-  process.on('unhandledRejection', crash)
+  process.on('uncaughtException', crash('uncaughtException'))
+  process.on('unhandledRejection', crash('unhandledRejection'))
   emit({
     event: 'ready',
     adapter: ADAPTER,

@@ -12,8 +12,9 @@
 //   block(ms)                  synchronous wait: nothing else runs meanwhile
 //   ping(ws, bytes) | null     a library's ping extension, if it has one
 //   errorInfo(event)           {type, message} of an 'error' event
-// and gets `host.current` while a job runs: current.crash(err) ends the job
-// with an exception the host caught outside the application's reach.
+// and gets `host.current` while a job runs: current.crash(err, {where, at})
+// ends the job with an exception the host caught outside the application's
+// reach (the observation's `crash`: type, message, where, at).
 //
 // The WHATWG API has no pause and no receive call: messages are dispatched
 // as events as soon as the implementation has them. So "the application has
@@ -37,6 +38,13 @@
   const INLINE_LIMIT = 4096
   const OPEN_TIMEOUT_MS = 10000
   const DEADLINE_MARGIN_MS = 500
+  // After an 'error' event while CONNECTING the API promises a 'close' event
+  // right behind it (WHATWG "fail the WebSocket connection"). The job waits
+  // this long for it, for its code and wasClean, then reports the refusal
+  // anyway: some implementations never send it (undici 5.x after a failed
+  // TLS handshake), and waiting for the open timeout instead made every
+  // such refusal look like a hang and cost seconds.
+  const CLOSE_AFTER_ERROR_MS = 250
   const KNOB_DEFAULTS = {
     recv_delay_ms: 0,
     recv_pace_ms: 0,
@@ -136,9 +144,19 @@
       unsupported: [],
       subprotocol: null,
       http_status: null,
+      clean: null,
+      clean_source: null,
+      crash: null,
+      t0_unix_us: null,
       events: [],
       duration_ms: 0
     }
+  }
+
+  // Wall-clock microseconds since the Unix epoch, from the same monotonic
+  // clock as t_ms (performance.timeOrigin is the wall-clock time of its 0).
+  function unixMicros () {
+    return Math.round((performance.timeOrigin + performance.now()) * 1000)
   }
 
   // Runs one job; resolves to its observation. Never rejects: a bad job or a
@@ -160,6 +178,7 @@
         obs.end = 'unsupported'
       } else {
         t0 = performance.now()
+        obs.t0_unix_us = unixMicros()
         const pending = await drive(job, parsed, host, obs, event, now)
         await Promise.all(pending.map(async ([entry, bytes]) => { entry.sha256 = await sha256(bytes) }))
       }
@@ -213,6 +232,7 @@
         for (const t of timers) clearTimeout(t)
         timers.clear()
         if (error && !obs.error) obs.error = error
+        if (obs.clean_source === null && ws) obs.clean_source = 'none: no CloseEvent before the job ended'
         if (ws) ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null
         resolve(digests)
       }
@@ -225,7 +245,7 @@
         obs.end = how
         cancel(recvTimer)
         if (!ws || ws.readyState === 3) return finish()
-        event('close_call', { by: 'adapter', code: 1000 })
+        event('close_call', { by: 'adapter', why: 'end', code: 1000 })
         try {
           ws.close(1000) // a normal closure; close_first with code null tests close()
         } catch (err) {
@@ -240,7 +260,7 @@
       const closeFirst = () => {
         const code = cf.code === undefined ? null : cf.code
         const reason = typeof cf.reason === 'string' ? cf.reason : ''
-        event('close_call', { by: 'close_first', code, reason })
+        event('close_call', { by: 'close_first', why: 'knob', code, reason })
         try {
           if (code === null) ws.close()
           else ws.close(code, reason)
@@ -315,11 +335,28 @@
         const info = host.errorInfo(ev)
         event('error', info)
         if (!error) error = info
+        if (!obs.connected && !ended) {
+          // The implementation refused the handshake: that is the fact, now.
+          // Its 'close' normally follows at once (same task); give it a
+          // moment for the code and wasClean, but do not wait for the open
+          // timeout.
+          cancel(openTimer)
+          later(CLOSE_AFTER_ERROR_MS, () => {
+            event('no_close_after_error', { waited_ms: CLOSE_AFTER_ERROR_MS })
+            obs.clean_source = `none: no CloseEvent within ${CLOSE_AFTER_ERROR_MS} ms of the error event`
+            ended = true
+            obs.end = 'connect_failed'
+            finish()
+          })
+        }
       }
 
       const onClose = (ev) => {
+        obs.clean = typeof ev.wasClean === 'boolean' ? ev.wasClean : null
+        obs.clean_source = 'CloseEvent.wasClean'
         if (!obs.connected) {
-          event('connect_failed', { code: ev.code })
+          event('connect_failed', { code: ev.code, was_clean: ev.wasClean })
+          ended = true
           obs.end = 'connect_failed'
           return finish()
         }
@@ -337,9 +374,10 @@
       // catch it (Node: 'uncaughtException') ends the job as a fact; a real
       // application would have crashed.
       host.current = {
-        crash (err) {
+        crash (err, origin) {
           const info = exceptionInfo(err)
-          event('uncaught_exception', info)
+          obs.crash = Object.assign({ where: 'uncaught', at: null }, origin || {}, info)
+          event('uncaught_exception', obs.crash)
           if (!error) error = info
           if (!ended) {
             ended = true
@@ -365,10 +403,20 @@
       // No open (and no close) in time: give up as an application would. The
       // close() fails the connection, so 'close' should follow; if the
       // implementation never fires it, the job ends a moment later anyway.
+      // Not a refusal: the implementation neither connected nor refused
+      // (end "connect_timeout"). A 'close' the close() provokes is recorded
+      // (clean, code) but does not turn it into a refusal.
       const openTimer = later(Math.min(OPEN_TIMEOUT_MS, Math.max(1000, budget() - 1000)), () => {
         event('connect_timeout')
         if (!error) error = { type: 'timeout', message: `no 'open' or 'close' after ${Math.round(now())} ms` }
-        obs.end = 'connect_failed'
+        ended = true
+        obs.end = 'connect_timeout'
+        ws.onclose = (ev) => {
+          obs.clean = typeof ev.wasClean === 'boolean' ? ev.wasClean : null
+          obs.clean_source = 'CloseEvent.wasClean'
+          event('closed', { code: ev.code, was_clean: ev.wasClean, after: 'connect_timeout' })
+          finish()
+        }
         try { ws.close() } catch (_) {}
         later(500, finish)
       })
@@ -378,7 +426,7 @@
           event('deadline')
           if (!ended) {
             ended = true
-            obs.end = obs.connected ? 'timeout' : 'connect_failed'
+            obs.end = obs.connected ? 'timeout' : 'connect_timeout'
           }
           finish()
         })
