@@ -440,6 +440,28 @@ def failed_observation(job_id: Any, message: str, kind: str = "AdapterError") ->
     }
 
 
+def crashed_observation(job_id: Any, status: int | None) -> dict[str, Any]:
+    """The browser process exited while the job ran: the job's ``crash``."""
+    return {
+        "id": job_id,
+        "connected": False,
+        "messages": [],
+        "close": None,
+        "end": "error",
+        "error": {"type": "BrowserExited", "message": f"the browser exited (status {status})"},
+        "unsupported": [],
+        "clean": None,
+        "clean_source": "none: the browser exited before the page reported anything",
+        "crash": {
+            "type": "BrowserExited",
+            "message": f"the Chromium process exited with status {status} during the job",
+            "where": "the browser process (nothing the page did)",
+        },
+        "events": [],
+        "duration_ms": 0.0,
+    }
+
+
 def run_job(line: str, browser: Browser, exchange: Exchange) -> dict[str, Any]:
     try:
         job = json.loads(line)
@@ -465,8 +487,13 @@ def run_job(line: str, browser: Browser, exchange: Exchange) -> dict[str, Any]:
         obs = exchange.wait_result(str(job_id), wait_s)
         if obs is None:
             alive = browser.alive()
+            status = browser.proc.returncode if browser.proc is not None else None
             log(f"no observation for job {job_id!r} within {wait_s:.1f} s; restarting the browser")
             browser.start()
+            if not alive:
+                # The browser under test died during the job: in a user's
+                # browser that is a crash, not an adapter failure.
+                return crashed_observation(job_id, status)
             return failed_observation(
                 job_id,
                 f"the page gave no observation within {wait_s:.1f} s "
