@@ -54,6 +54,9 @@ const EXIT_UNSUPPORTED = 3
 const INLINE_LIMIT = 4096
 const OPEN_TIMEOUT_MS = 10000
 const DEADLINE_MARGIN_MS = 500
+// After an 'error' before 'open', how long to wait for the 'close' that
+// normally follows at once (for its code) before reporting the refusal.
+const CLOSE_AFTER_ERROR_MS = 250
 const KNOB_DEFAULTS = {
   recv_delay_ms: 0,
   recv_pace_ms: 0,
@@ -123,13 +126,32 @@ function findPackageDir (dir) {
 // ---------------------------------------------------------------- jobs
 
 // The job running now, so that an exception thrown where the application
-// cannot catch it ends that job as a fact (in an application it would be a
-// crash) instead of killing the adapter.
+// cannot catch it ends that job as a fact (the observation's `crash`: in an
+// application it would kill the process) instead of killing the adapter.
 let current = null
 
-function crash (err) {
-  console.error('uncaught exception:', err)
-  if (current) current(err)
+const crash = (hook) => (err) => {
+  console.error(`${hook}:`, err)
+  if (current) current(err, crashOrigin(hook, err))
+  else console.error('(no job running: reported on stderr only)')
+}
+
+// Where an exception nobody caught came from: `where` is the process hook
+// that caught it, or "'error' event with no listener" when Node threw it
+// because an emitter had no 'error' listener (Node marks such errors with a
+// symbol of its own, or wraps a non-Error as ERR_UNHANDLED_ERROR); `at` is
+// the first frame of its stack. (node-undici has the same function.)
+function crashOrigin (hook, err) {
+  const marked = err !== null && typeof err === 'object' &&
+    Object.getOwnPropertySymbols(err).some((s) => s.description === 'kEnhanceStackBeforeInspector')
+  const unheard = marked || (err && err.code === 'ERR_UNHANDLED_ERROR')
+  const frame = err && typeof err.stack === 'string'
+    ? err.stack.split('\n').find((l) => /^\s+at /.test(l))
+    : null
+  return {
+    where: unheard ? `'error' event with no listener (${hook})` : hook,
+    at: frame ? frame.trim().replace(/^at /, '') : null
+  }
 }
 
 function parseJob (line, lib) {
@@ -195,6 +217,10 @@ class Observation {
       unsupported: [],
       subprotocol: null,
       http_status: null,
+      clean: null,
+      clean_source: null,
+      crash: null,
+      t0_unix_us: null,
       events: [],
       duration_ms: 0
     }
@@ -202,6 +228,8 @@ class Observation {
 
   start () {
     this.t0 = performance.now()
+    // wall-clock µs of connect_start, from the same clock as t_ms
+    this.data.t0_unix_us = Math.round((performance.timeOrigin + this.t0) * 1000)
     this.data.events.push({ t_ms: 0, event: 'connect_start' })
   }
 
@@ -260,6 +288,7 @@ function drive (lib, parsed, obs) {
       for (const t of timers) clearTimeout(t)
       timers.clear()
       if (error && !obs.data.error) obs.data.error = error
+      if (obs.data.clean_source === null && ws) obs.data.clean_source = "none: no 'close' event before the job ended"
       if (ws) {
         ws.removeAllListeners()
         ws.on('error', () => {}) // late errors of a socket being torn down
@@ -276,9 +305,9 @@ function drive (lib, parsed, obs) {
       obs.data.end = how
       cancel(recvTimer)
       if (!ws || ws.readyState === lib.WebSocket.CLOSED) return finish()
-      if (paused) ws.resume() // the closing handshake must be readable
+      if (paused) flow('resume') // the closing handshake must be readable
       paused = false
-      obs.event('close_call', { by: 'adapter', code: 1000 })
+      obs.event('close_call', { by: 'adapter', why: 'end', code: 1000 })
       try {
         ws.close(1000)
       } catch (err) {
@@ -290,10 +319,21 @@ function drive (lib, parsed, obs) {
       })
     }
 
+    // pause()/resume(): ws 0.x-3.x throw 'not opened' unless the socket is
+    // OPEN (e.g. once a close began); that is the application's own call
+    // failing, recorded, not a crash.
+    const flow = (name) => {
+      try {
+        ws[name]()
+      } catch (err) {
+        obs.event(`${name}_error`, errorInfo(err))
+      }
+    }
+
     const closeFirst = () => {
       const code = cf.code === undefined ? null : cf.code
       const reason = typeof cf.reason === 'string' ? cf.reason : ''
-      obs.event('close_call', { by: 'close_first', code, reason })
+      obs.event('close_call', { by: 'close_first', why: 'knob', code, reason })
       try {
         if (code === null) ws.close()
         else ws.close(code, reason)
@@ -303,7 +343,7 @@ function drive (lib, parsed, obs) {
     }
 
     const startReceiving = () => {
-      if (paused) { ws.resume(); paused = false }
+      if (paused) { flow('resume'); paused = false }
       obs.event('recv_start')
       armRecvTimer()
     }
@@ -313,7 +353,7 @@ function drive (lib, parsed, obs) {
       obs.data.connected = true
       obs.data.subprotocol = ws.protocol || null
       obs.event('open', { subprotocol: ws.protocol || null })
-      if (knobs.recv_delay_ms > 0) { ws.pause(); paused = true }
+      if (knobs.recv_delay_ms > 0) { flow('pause'); paused = true }
       for (const item of knobs.send) {
         const [kind, value] = Object.entries(item)[0]
         const sent = (err) => { if (err) obs.event('send_error', { kind, ...errorInfo(err) }) }
@@ -367,10 +407,10 @@ function drive (lib, parsed, obs) {
       }
       if (cf && cf.after_messages === received) closeFirst()
       if (knobs.recv_pace_ms > 0) {
-        if (!paused) { ws.pause(); paused = true }
+        if (!paused) { flow('pause'); paused = true }
         later(knobs.recv_pace_ms, () => {
           if (ended) return
-          ws.resume()
+          flow('resume')
           paused = false
           armRecvTimer()
         })
@@ -383,14 +423,50 @@ function drive (lib, parsed, obs) {
       const info = errorInfo(err)
       obs.event('error', info)
       if (!error) error = info
-      const status = /Unexpected server response: (\d+)/.exec(info.message)
+      // ws 3+: "Unexpected server response: 403"; ws 0.x-2.x: "unexpected server response (403)"
+      const status = /unexpected server response:? \(?(\d+)/i.exec(info.message)
       if (status) obs.data.http_status = Number(status[1])
+      if (!obs.data.connected && !ended) {
+        // ws refused the handshake: that is the fact, now. Its 'close'
+        // normally follows at once (ws 0.x-1.x may not send one): wait a
+        // moment for it, not for the open timeout.
+        cancel(openTimer)
+        later(CLOSE_AFTER_ERROR_MS, () => {
+          obs.event('no_close_after_error', { waited_ms: CLOSE_AFTER_ERROR_MS })
+          ended = true
+          obs.data.end = 'connect_failed'
+          finish()
+        })
+      }
+    }
+
+    // How ws says whether the closure was clean: the CloseEvent's wasClean
+    // for a listener added with addEventListener (ws 1.0+ sets it from "a
+    // close frame was received and one sent"); with no such listener API,
+    // not told (null).
+    let wasClean = null
+    const onCloseEvent = (ev) => {
+      if (ev && typeof ev.wasClean === 'boolean') wasClean = ev.wasClean
+    }
+
+    const recordClean = () => {
+      if (typeof ws.addEventListener !== 'function') {
+        obs.data.clean_source = 'none: this ws has no addEventListener (no CloseEvent)'
+      } else if (wasClean === null) {
+        obs.data.clean_source = 'none: the CloseEvent has no wasClean'
+      } else {
+        obs.data.clean = wasClean
+        obs.data.clean_source = 'CloseEvent.wasClean (addEventListener)'
+      }
     }
 
     const onClose = (code, reason) => {
       const text = Buffer.isBuffer(reason) ? reason.toString('utf8') : String(reason || '')
+      recordClean()
       if (!obs.data.connected) {
+        if (ended) return finish() // after the adapter's connect timeout
         obs.event('connect_failed', { code })
+        ended = true
         obs.data.end = 'connect_failed'
         return finish()
       }
@@ -404,9 +480,10 @@ function drive (lib, parsed, obs) {
       finish()
     }
 
-    current = (err) => {
+    current = (err, origin) => {
       const info = errorInfo(err)
-      obs.event('uncaught_exception', info)
+      obs.data.crash = { ...origin, ...info }
+      obs.event('uncaught_exception', obs.data.crash)
       if (!error) error = info
       if (!ended) {
         ended = true
@@ -430,14 +507,21 @@ function drive (lib, parsed, obs) {
       obs.data.end = 'connect_failed'
       return finish()
     }
+    // first, so that wasClean is known when onClose runs
+    if (typeof ws.addEventListener === 'function') ws.addEventListener('close', onCloseEvent)
     ws.on('open', onOpen)
     ws.on('message', onMessage)
     ws.on('error', onError)
     ws.on('close', onClose)
+    // Neither 'open' nor a refusal in time: the adapter gives up (end
+    // "connect_timeout", not a refusal: ws did not refuse anything).
     const openTimer = later(Math.min(OPEN_TIMEOUT_MS, Math.max(1000, budget() - 1000)), () => {
       obs.event('connect_timeout')
       if (!error) error = { type: 'timeout', message: `no 'open' after ${Math.round(obs.now())} ms` }
-      ws.terminate() // 'error' and 'close' follow
+      ended = true
+      obs.data.end = 'connect_timeout'
+      ws.terminate() // 'close' follows (ws 8: and an 'error')
+      later(500, finish)
     })
     if (deadline !== null) {
       // Last resort: whatever the library does, the observation gets out in time.
@@ -445,7 +529,7 @@ function drive (lib, parsed, obs) {
         obs.event('deadline')
         if (!ended) {
           ended = true
-          obs.data.end = obs.data.connected ? 'timeout' : 'connect_failed'
+          obs.data.end = obs.data.connected ? 'timeout' : 'connect_timeout'
         }
         finish()
       })
