@@ -744,3 +744,33 @@ def test_pattern_expectations_compare_large_messages_by_digest() -> None:
 def test_small_pattern_expectations_compare_content() -> None:
     expect = {"messages": [{"text": "", "pattern": "xy", "size": 5}]}
     assert evaluate(scenario(expect), observation([text("xyxyx")]), transcript()).verdict == "pass"
+
+
+def test_a_large_message_refused_with_1009_is_allowed():
+    """RFC 6455 10.4: a library may refuse a message over its size limit (close 1009)."""
+    big = {"text": "", "pattern": "ab", "size": 1 << 20}
+    scen = scenario({"messages": [big], "close": {"code": 1000, "reason": "done"}})
+    wire = {
+        "events": [
+            {"t_us": 1, "dir": "out", "type": "frame", "opcode": 8, "length": 6,
+             "close_code": 1000, "close_reason": "done"},
+            {"t_us": 2, "dir": "in", "type": "frame", "opcode": 8, "length": 2,
+             "close_code": 1009, "close_reason": ""},
+            {"t_us": 3, "type": "closed"},
+        ]
+    }  # fmt: skip
+    obs = observation([], close={"code": 1009, "reason": ""})
+    result = evaluate(scen, obs, wire)
+    assert result.verdict == "informational"
+    assert "refused message 1 (1048576 bytes) with close 1009" in result.reason
+    # A small message refused the same way is a loss like any other.
+    small = scenario({"messages": [text("hi")], "close": {"code": 1000, "reason": "done"}})
+    assert evaluate(small, obs, wire).verdict == "fail"
+
+
+def test_a_close_code_the_api_cannot_expose_is_not_held_against_the_library():
+    scen = scenario({"close": {"code": 1000}})
+    obs = observation([], close={"code": None, "reason": None, "observable": False})
+    result = evaluate(scen, obs, None)
+    assert result.verdict == "pass"
+    assert result.checks[-1].detail.startswith("the library's API exposes no close code")

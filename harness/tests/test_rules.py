@@ -236,7 +236,8 @@ def violation(error: str = "reserved_opcode", opcode: int | None = None) -> dict
         ("invalid_utf8", 1, 1007, True),
         ("invalid_utf8", 1, 1002, False),
         ("invalid_utf8", 8, 1002, True),
-        ("masked", None, None, False),
+        ("masked", None, None, True),  # 5.1: MAY use 1002
+        ("reserved_opcode", None, None, False),
     ],
 )
 def test_failing_the_connection_with_a_fitting_code(error, opcode, code, ok):

@@ -79,9 +79,42 @@ def evaluate(
         _run_check(name, scenario, observation, transcript) for name in scenario.get("expect", {})
     ]
     if transcript is not None:
+        _allow_size_refusal(checks, transcript)
         checks.append(check_clean(observation, transcript))
         checks += check_rules(scenario, observation, transcript)
     return _judge(scenario, observation, [c for c in checks if c is not None])
+
+
+#: A message at least this large may be refused by a library's documented size limit.
+_LARGE_MESSAGE = 64 * 1024
+#: How a messages check's detail starts when that refusal excused the loss.
+_SIZE_REFUSAL = "the client refused message"
+
+
+def _allow_size_refusal(checks: list[Check | None], transcript: dict) -> None:
+    """A large message refused with close 1009 is allowed (RFC 6455 10.4, 7.4.1).
+
+    The library's limit is its own choice: the lost message and the close
+    code that follows are then recorded (informational), not held against it.
+    """
+    by_name = {c.name: c for c in checks if c is not None}
+    lost = by_name.get("messages")
+    if lost is None or lost.ok or not isinstance(lost.expected, dict):
+        return
+    first_missing = lost.expected.get("message") or {}
+    size = first_missing.get("length") or len(message_bytes(first_missing) or b"")
+    sent = client_close_frame(transcript)
+    if size < _LARGE_MESSAGE or not sent or sent.get("code") != 1009:
+        return
+    note = (
+        f"{_SIZE_REFUSAL} {lost.expected.get('at')} ({size} bytes) with close 1009, "
+        "a size limit RFC 6455 10.4 allows"
+    )
+    lost.severity = "informational"
+    lost.detail = f"{note}: {lost.detail}"
+    close = by_name.get("close")
+    if close is not None and not close.ok:
+        close.severity = "informational"
 
 
 # --------------------------------------------------------------- errors
@@ -391,8 +424,16 @@ def check_connected(expected: bool, observation: dict, severity: str) -> Check:
 
 
 def check_close(expected: dict, observation: dict, severity: str) -> Check:
-    """The close code (and reason, when the scenario gives one) the library reports."""
+    """The close code (and reason, when the scenario gives one) the library reports.
+
+    An adapter marks `"observable": false` where the library's API exposes
+    no close code on the path the connection ended by: nothing to hold
+    against the library, so the code is not checked.
+    """
     close = observation.get("close")
+    if isinstance(close, dict) and close.get("observable") is False:
+        detail = "the library's API exposes no close code on this path, so it was not checked"
+        return Check("close", True, severity, expected, close, detail)
     got_code = close.get("code") if close else None
     got_reason = (close.get("reason") or "") if close else None
     ok = code_matches(expected.get("code"), got_code)
@@ -631,6 +672,8 @@ def _failure_part(
     check: Check, by_name: dict[str, Check], scenario: dict, observation: dict
 ) -> str:
     if check.name != "messages":
+        return check.detail
+    if check.detail.startswith(_SIZE_REFUSAL):
         return check.detail
     n_exp, n_obs = check.expected["count"], check.observed["count"]
     if n_obs >= n_exp:

@@ -470,8 +470,11 @@ def closed_cleanly(transcript: dict) -> tuple[bool | None, str]:
 # --------------------------------------------------------------- failing and closing TCP
 
 
-def _fitting_codes(violation: dict) -> tuple[int, ...]:
+def _fitting_codes(violation: dict) -> tuple[int, ...] | None:
+    """The close codes that fit failing on this violation; None: any code does."""
     error = violation.get("error")
+    if error == "masked":
+        return None  # 5.1: the client MUST close, and MAY use 1002
     if error == "invalid_utf8":
         return (1007, 1002) if violation.get("opcode") == 8 else (1007,)
     if error == "length_msb":
@@ -523,9 +526,11 @@ def _judge_fail_with_close(wire: Wire) -> list[str]:
     ]
     if not replies and any(f.opcode == 8 for f in wire.client if f.t >= t):
         return []  # its close answered the server's: it did not fail the connection
+    if replies and v.get("opcode") == 8:
+        return []  # an answer to an invalid close: close-payload judges what it carries
     if replies:
         code = replies[0].event.get("close_code")
-        if code in fits:
+        if fits is None or code in fits:
             return []
         shown = "an empty close frame" if code is None else f"close {code}"
         return [f"after {what} the client sent {shown}; {' or '.join(map(str, fits))} fits"]
