@@ -249,6 +249,8 @@ def test_a_reader_thread_killed_by_an_error_is_a_crash(tmp_path: Path) -> None:
         crash = observed["crash"]
         assert crash["type"] == "java.lang.OutOfMemoryError", crash
         assert crash["where"].startswith("uncaught in thread 'WebSocketConnectReadThread"), crash
+        # where in the library it was thrown
+        assert "org.java_websocket." in crash["stack"], crash["stack"]
         assert [e["type"] for e in e2e.events(observed, "crash")] == [crash["type"]]
         # no callback ended receiving: the adapter's receive timeout did
         assert observed["end"] == "timeout"

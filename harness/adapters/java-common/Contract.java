@@ -780,7 +780,7 @@ final class Contract {
      * An exception the library raised outside any call the application made: each one is a
      * crash event, the first one the observation's crash.
      */
-    synchronized void crash(String type, String message, String where) {
+    synchronized void crash(String type, String message, String where, String stack) {
       if (frozen) {
         return;
       }
@@ -789,6 +789,9 @@ final class Contract {
       entry.putAll(info);
       events.add(entry);
       if (data.get("crash") == null) {
+        if (stack != null) {
+          info.put("stack", stack);
+        }
         data.put("crash", info);
       }
     }
@@ -859,6 +862,9 @@ final class Contract {
    * threw are the adapter's (adapter_error), never a crash.
    */
   static final class CrashWatch {
+    /** How much of a crash's stack trace is kept. */
+    static final int STACK_LIMIT = 8000;
+
     private static final Object LOCK = new Object();
     private static Observation current;
     private static Object lastId;
@@ -910,7 +916,7 @@ final class Contract {
         between.clear();
       }
       for (String[] info : pending) {
-        obs.crash(info[0], info[1], info[2]);
+        obs.crash(info[0], info[1], info[2], info[3]);
       }
     }
 
@@ -952,15 +958,22 @@ final class Contract {
       }
       String message = error.getMessage() != null ? error.getMessage() : error.toString();
       String type = error.getClass().getName();
+      String stack = traceback(error);
+      if (stack.length() > STACK_LIMIT) {
+        stack = stack.substring(0, STACK_LIMIT) + "\n...";
+      }
       Observation obs;
       synchronized (LOCK) {
         obs = current;
         if (obs == null) {
-          between.add(new String[] {type, message, where + "; raised between jobs, after job " + Json.write(lastId)});
+          between.add(
+              new String[] {
+                type, message, where + "; raised between jobs, after job " + Json.write(lastId), stack
+              });
           return;
         }
       }
-      obs.crash(type, message, where);
+      obs.crash(type, message, where, stack);
     }
   }
 
