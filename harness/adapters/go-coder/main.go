@@ -11,8 +11,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -48,10 +50,11 @@ type coderJob struct {
 	rawMu sync.Mutex
 	raw   net.Conn // the TCP connection, to cut a close that would outlast the deadline
 
-	closeOnce sync.Once
-	closing   sync.WaitGroup // a Close call in progress
-	closeMu   sync.Mutex
-	closeErr  error // what Close returned
+	closeOnce     sync.Once
+	closing       sync.WaitGroup // a Close call in progress
+	closeMu       sync.Mutex
+	closeErr      error // what Close returned
+	closeReturned bool
 }
 
 func runJob(rec *recorder, j *job) error {
@@ -88,14 +91,24 @@ func runJob(rec *recorder, j *job) error {
 	// The context bounds the opening handshake only, as the library
 	// documents; everything else keeps its defaults (compression, the
 	// 32 KiB read limit).
-	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
-	conn, resp, err := websocket.Dial(ctx, j.url, options)
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeoutFor(j))
+	conn, resp, err := dial(ctx, j.url, options)
+	timedOut := ctx.Err() != nil
 	cancel()
 	if err != nil {
 		if resp != nil {
 			rec.setHTTPStatus(resp.StatusCode)
 		}
-		rec.event("connect_failed", "type", typeName(err))
+		if timedOut {
+			// The adapter's own timeout cut the handshake off: the library
+			// neither connected nor refused.
+			rec.event("connect_timeout", "type", meaningfulType(err), "message", err.Error())
+			rec.setClean(nil, noConnection)
+			rec.end("connect_timeout", err)
+			return nil
+		}
+		rec.event("connect_failed", "type", meaningfulType(err), "message", err.Error())
+		rec.setClean(nil, noConnection)
 		rec.end("connect_failed", err)
 		return nil
 	}
@@ -126,6 +139,29 @@ func runJob(rec *recorder, j *job) error {
 	return nil
 }
 
+// dial calls websocket.Dial, which takes *DialOptions from v1.5.0 and a
+// DialOptions value before; reflection lets one source build against both.
+func dial(ctx context.Context, url string, options *websocket.DialOptions) (*websocket.Conn, *http.Response, error) {
+	f := reflect.ValueOf(websocket.Dial)
+	opts := reflect.ValueOf(options)
+	if f.Type().In(2).Kind() != reflect.Pointer {
+		opts = opts.Elem()
+	}
+	out := f.Call([]reflect.Value{reflect.ValueOf(ctx), reflect.ValueOf(url), opts})
+	conn, _ := out[0].Interface().(*websocket.Conn)
+	resp, _ := out[1].Interface().(*http.Response)
+	err, _ := out[2].Interface().(error)
+	return conn, resp, err
+}
+
+// closeError: the CloseError in err's chain, as websocket.CloseStatus
+// (v1.7.0+) finds it; errors.As works the same for every version.
+func closeError(err error) (websocket.CloseError, bool) {
+	var ce websocket.CloseError
+	ok := err != nil && errors.As(err, &ce)
+	return ce, ok
+}
+
 func (c *coderJob) send() {
 	for _, item := range c.job.knobs.send {
 		kind := websocket.MessageText
@@ -136,7 +172,7 @@ func (c *coderJob) send() {
 		err := c.conn.Write(ctx, kind, item.data)
 		cancel()
 		if err != nil {
-			c.rec.event("send_error", "kind", item.kind, "type", typeName(err), "message", err.Error())
+			c.rec.event("send_error", "kind", item.kind, "type", meaningfulType(err), "message", err.Error())
 		} else {
 			c.rec.event("send", "kind", item.kind, "length", len(item.data))
 		}
@@ -163,7 +199,11 @@ func (c *coderJob) startClose(by string) {
 			code, shown = websocket.StatusNoStatusRcvd, nil
 		}
 	}
-	c.closeWith([]any{"by", by, "api", "Conn.Close", "code", shown, "reason", reason}, func() error {
+	why := "end"
+	if by == "close_first" {
+		why = "knob"
+	}
+	c.closeWith([]any{"by", by, "why", why, "api", "Conn.Close", "code", shown, "reason", reason}, func() error {
 		return c.conn.Close(code, reason)
 	})
 }
@@ -174,11 +214,11 @@ func (c *coderJob) startClose(by string) {
 // and as "defer c.Close(websocket.StatusInternalError, ...)" before.
 func (c *coderJob) abandon() {
 	if now, ok := any(c.conn).(interface{ CloseNow() error }); ok {
-		c.closeWith([]any{"by", "adapter", "api", "Conn.CloseNow"}, now.CloseNow)
+		c.closeWith([]any{"by", "adapter", "why", "end", "api", "Conn.CloseNow"}, now.CloseNow)
 		return
 	}
 	code := websocket.StatusInternalError
-	c.closeWith([]any{"by", "adapter", "api", "Conn.Close", "code", int(code), "reason", ""}, func() error {
+	c.closeWith([]any{"by", "adapter", "why", "end", "api", "Conn.Close", "code", int(code), "reason", ""}, func() error {
 		return c.conn.Close(code, "")
 	})
 }
@@ -189,14 +229,20 @@ func (c *coderJob) closeWith(fields []any, call func() error) {
 	c.closeOnce.Do(func() {
 		c.rec.event("close_call", fields...)
 		c.closing.Add(1)
-		guard(func() {
+		api := ""
+		for i := 0; i+1 < len(fields); i += 2 {
+			if fields[i] == "api" {
+				api = fmt.Sprint(fields[i+1])
+			}
+		}
+		guard(c.rec, "the adapter's close goroutine, in "+api, func() {
 			defer c.closing.Done()
 			err := call()
 			c.closeMu.Lock()
-			c.closeErr = err
+			c.closeErr, c.closeReturned = err, true
 			c.closeMu.Unlock()
 			if err != nil {
-				c.rec.event("close_returned", "type", typeName(err), "message", err.Error())
+				c.rec.event("close_returned", "type", meaningfulType(err), "message", err.Error())
 			} else {
 				c.rec.event("close_returned")
 			}
@@ -239,7 +285,7 @@ func (c *coderJob) receive() string {
 			err := c.conn.Write(ctx, kind, data)
 			cancel()
 			if err != nil {
-				c.rec.event("echo_error", "type", typeName(err), "message", err.Error())
+				c.rec.event("echo_error", "type", meaningfulType(err), "message", err.Error())
 			} else {
 				c.rec.event("echo", "type", name)
 			}
@@ -253,16 +299,18 @@ func (c *coderJob) receive() string {
 	}
 }
 
-// readEnded classifies the error that ended Read. A CloseError (found with
-// websocket.CloseStatus, as the library documents) is its "connection
-// closed" signal and carries the code and reason. Anything else, including
-// a connection that ended without a close frame, is an error: the library
-// then has no close code to tell (CloseStatus says -1).
+// readEnded classifies the error that ended Read. A CloseError (found as
+// websocket.CloseStatus finds it, as the library documents) is its
+// "connection closed" signal and carries the code and reason: a clean
+// closure. Anything else, including a connection that ended without a
+// close frame, is an error: the library then has no close code to tell
+// (CloseStatus says -1), so the close is reported "observable": false.
 func (c *coderJob) readEnded(err error, timedOut bool) string {
-	var ce websocket.CloseError
+	ce, isClose := closeError(err)
 	switch {
-	case websocket.CloseStatus(err) != -1 && errors.As(err, &ce):
+	case isClose:
 		c.rec.setClose(int(ce.Code), ce.Reason)
+		c.rec.setClean(boolPtr(true), "websocket.CloseError from Read (CloseStatus(err) != -1)")
 		c.rec.event("closed", "code", int(ce.Code))
 		c.rec.end("closed", err)
 		return "closed"
@@ -271,7 +319,9 @@ func (c *coderJob) readEnded(err error, timedOut bool) string {
 		c.rec.end("timeout", err)
 		return "timeout"
 	default:
-		c.rec.event("error", "type", typeName(err))
+		c.rec.setCloseUnobservable()
+		c.rec.setClean(boolPtr(false), "an error other than websocket.CloseError from Read (CloseStatus(err) == -1)")
+		c.rec.event("error", "type", meaningfulType(err), "message", err.Error())
 		c.rec.end("error", err)
 		return "error"
 	}
@@ -316,12 +366,32 @@ func (c *coderJob) finalClose(ended string) {
 	// After the adapter's own close, the server's close code is known only
 	// from the error Close returns (a CloseError when it differs from ours).
 	c.closeMu.Lock()
-	err := c.closeErr
+	err, returned := c.closeErr, c.closeReturned
 	c.closeMu.Unlock()
-	var ce websocket.CloseError
-	if !c.rec.hasClose() && websocket.CloseStatus(err) != -1 && errors.As(err, &ce) {
+	if ce, ok := closeError(err); ok && !c.rec.hasClose() {
 		c.rec.setClose(int(ce.Code), ce.Reason)
 		source = "CloseStatus(err) of Close"
+	}
+	if !c.rec.hasClean() {
+		switch {
+		case ended != "max_messages":
+			// timeout: the read's context expired and the library failed
+			// the connection itself; the closure is no longer reported.
+			c.rec.setClean(nil, "none: the application stopped reading ("+ended+") before the library reported a closure")
+		case !returned:
+			c.rec.setClean(nil, "none: Conn.Close had not returned when the job ended")
+		case err == nil:
+			c.rec.setClean(boolPtr(true), "Conn.Close returned nil (the closing handshake completed)")
+			if !c.rec.hasClose() {
+				// Close returns nil, not the server's close code: on this
+				// path the API has no way to tell it.
+				c.rec.setCloseUnobservable()
+				source = "none: Conn.Close returned nil (the API exposes no close code on this path)"
+			}
+		default:
+			_, isClose := closeError(err)
+			c.rec.setClean(boolPtr(isClose), "the error Conn.Close returned (a CloseError is clean)")
+		}
 	}
 	c.rec.event("close_done", "source", source)
 }

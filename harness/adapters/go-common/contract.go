@@ -7,6 +7,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"reflect"
 	"runtime"
@@ -268,12 +270,30 @@ type message struct {
 type closeInfo struct {
 	Code   *int    `json:"code"`
 	Reason *string `json:"reason"`
+	// Observable false: the API exposes no close code on the path the
+	// connection ended by (absent when it does).
+	Observable *bool `json:"observable,omitempty"`
 }
 
 type errorInfo struct {
+	// Type is the meaningful type: the first error in the chain that is
+	// not a generic wrapper (*fmt.wrapError and the like), named by its
+	// variable for the standard sentinels (io.EOF); Outer is the type of
+	// the error value itself when that differs.
 	Type    string   `json:"type"`
 	Message string   `json:"message"`
+	Outer   string   `json:"outer_type,omitempty"`
 	Wrapped []string `json:"wrapped,omitempty"` // types of the errors it wraps, outermost first
+}
+
+// crashInfo: a panic in the library's code, which kills an application
+// (the observation's `crash`).
+type crashInfo struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+	Where   string `json:"where"`
+	At      string `json:"at,omitempty"`
+	Stack   string `json:"stack,omitempty"`
 }
 
 type event map[string]any
@@ -288,6 +308,10 @@ type observation struct {
 	Unsupported []string        `json:"unsupported"`
 	Subprotocol *string         `json:"subprotocol"`
 	HTTPStatus  *int            `json:"http_status,omitempty"`
+	Clean       *bool           `json:"clean"`
+	CleanSource *string         `json:"clean_source"`
+	Crash       *crashInfo      `json:"crash"`
+	T0UnixUs    int64           `json:"t0_unix_us"`
 	Events      []event         `json:"events"`
 	DurationMs  float64         `json:"duration_ms"`
 }
@@ -315,6 +339,7 @@ func (r *recorder) start() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.t0 = time.Now()
+	r.obs.T0UnixUs = r.t0.UnixMicro()
 	r.obs.Events = append(r.obs.Events, event{"t_ms": 0.0, "event": "connect_start"})
 }
 
@@ -402,6 +427,45 @@ func (r *recorder) setClose(code int, reason string) {
 	r.obs.Close = &closeInfo{Code: &code, Reason: &reason}
 }
 
+// setCloseUnobservable: the connection ended by a path on which the API
+// exposes no close code at all (not "no code": no way to tell one).
+func (r *recorder) setCloseUnobservable() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	no := false
+	r.obs.Close = &closeInfo{Observable: &no}
+}
+
+// setClean records whether the library reported the closure as clean, and
+// where that was read; source alone (clean unknown) says why it is null.
+func (r *recorder) setClean(clean *bool, source string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.obs.Clean = clean
+	r.obs.CleanSource = &source
+}
+
+func (r *recorder) hasClean() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.obs.CleanSource != nil
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// noConnection: clean_source when the opening handshake did not succeed.
+const noConnection = "none: the opening handshake failed, there was no connection to close"
+
+// setCrash records a panic of the library's code (the first one wins).
+func (r *recorder) setCrash(c *crashInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.obs.Crash == nil {
+		r.obs.Crash = c
+	}
+	r.eventLocked("panic", "type", c.Type, "message", c.Message, "where", c.Where, "at", c.At)
+}
+
 func (r *recorder) hasClose() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -447,6 +511,24 @@ func (r *recorder) budget(j *job) time.Duration {
 	return left
 }
 
+// openTimeoutFor: the adapter's own bound on the opening handshake,
+// openTimeout cut to leave room in the job's deadline (at least 1 s). When
+// it expires the observation's end is "connect_timeout": the library
+// neither connected nor refused.
+func openTimeoutFor(j *job) time.Duration {
+	if j.deadline == 0 {
+		return openTimeout
+	}
+	d := j.deadline - deadlineMargin - time.Second
+	if d < time.Second {
+		d = time.Second
+	}
+	if d > openTimeout {
+		d = openTimeout
+	}
+	return d
+}
+
 // typeName is an error's dynamic type with its full package path, e.g.
 // "*github.com/gorilla/websocket.CloseError".
 func typeName(v any) string {
@@ -466,11 +548,64 @@ func typeName(v any) string {
 }
 
 func describeError(err error) *errorInfo {
-	info := &errorInfo{Type: typeName(err), Message: err.Error()}
+	info := &errorInfo{Type: meaningfulType(err), Message: err.Error()}
+	if outer := typeName(err); outer != info.Type {
+		info.Outer = outer
+	}
 	for inner := errors.Unwrap(err); inner != nil; inner = errors.Unwrap(inner) {
 		info.Wrapped = append(info.Wrapped, typeName(inner))
 	}
 	return info
+}
+
+// sentinels: standard errors that are values of a generic type; named by
+// their variable, which is what says what happened.
+var sentinels = []struct {
+	err  error
+	name string
+}{
+	{io.EOF, "io.EOF"},
+	{io.ErrUnexpectedEOF, "io.ErrUnexpectedEOF"},
+	{io.ErrClosedPipe, "io.ErrClosedPipe"},
+	{net.ErrClosed, "net.ErrClosed"},
+	{context.Canceled, "context.Canceled"},
+	{context.DeadlineExceeded, "context.DeadlineExceeded"},
+	{os.ErrDeadlineExceeded, "os.ErrDeadlineExceeded"},
+}
+
+// genericWrapper: a type that only adds text around the error it wraps
+// (fmt.Errorf with %w, errors.Join, golang.org/x/xerrors before Go 1.13).
+func genericWrapper(t string) bool {
+	switch t {
+	case "*fmt.wrapError", "*fmt.wrapErrors", "*errors.joinError",
+		"*golang.org/x/xerrors.wrapError", "*golang.org/x/xerrors.noWrapError":
+		return true
+	}
+	return false
+}
+
+// meaningfulType: the type that says what went wrong. Walks the chain of
+// wrapped errors from the outside in, past generic wrappers, and names a
+// standard sentinel by its variable (io.EOF rather than
+// *errors.errorString). A chain of nothing but wrappers and plain strings
+// keeps the innermost type (*errors.errorString): the message is all the
+// library gave.
+func meaningfulType(err error) string {
+	last := typeName(err)
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		for _, s := range sentinels {
+			if e == s.err {
+				return s.name
+			}
+		}
+		t := typeName(e)
+		last = t
+		if genericWrapper(t) || t == "*errors.errorString" {
+			continue
+		}
+		return t
+	}
+	return last
 }
 
 // ---------------------------------------------------------------------------
@@ -509,13 +644,100 @@ func (o *output) emit(v any) {
 	}
 }
 
-// runOne turns one job line into one observation; adapter bugs (panics)
-// and bad jobs become "adapter_error" observations, never a dead process.
+// ---------------------------------------------------------------------------
+// panics
+
+// panicOrigin, called (directly or not) from a deferred function while a
+// panic unwinds: the function that panicked (the first frame under
+// runtime.gopanic that is not the runtime's own, e.g. below sigpanic for a
+// nil dereference) and its file:line.
+func panicOrigin() (fn, at string) {
+	pcs := make([]uintptr, 100)
+	n := runtime.Callers(2, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	panicking := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			panicking = true
+		case panicking && !strings.HasPrefix(f.Function, "runtime."):
+			return f.Function, fmt.Sprintf("%s:%d", f.File, f.Line)
+		}
+		if !more {
+			return "", ""
+		}
+	}
+}
+
+// inLibrary: the function belongs to the library under test (the installer
+// rewrites libraryModule to the former path for builds of one).
+func inLibrary(fn string) bool {
+	return strings.HasPrefix(fn, libraryModule+".") || strings.HasPrefix(fn, libraryModule+"/")
+}
+
+// libraryCrash: the crash record for a recovered panic value if the panic
+// came from the library's code, else nil (the adapter's own bug). Call it
+// from the deferred function that recovered.
+func libraryCrash(p any, where string) *crashInfo {
+	fn, at := panicOrigin()
+	if !inLibrary(fn) {
+		return nil
+	}
+	kind := "panic"
+	if err, ok := p.(error); ok {
+		kind = typeName(err)
+	}
+	return &crashInfo{
+		Type:    kind,
+		Message: fmt.Sprint(p),
+		Where:   where,
+		At:      fn + " (" + at + ")",
+		Stack:   string(debug.Stack()),
+	}
+}
+
+// recoverLibraryPanic, deferred in a goroutine the adapter starts and that
+// calls into the library: a panic from the library's code there would kill
+// an application; it becomes the job's crash and the goroutine ends. A
+// panic of the adapter's own code still kills the process, with its trace
+// on stderr (the harness quotes it).
+func (r *recorder) recoverLibraryPanic(where string) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if c := libraryCrash(p, where); c != nil {
+		fmt.Fprintf(os.Stderr, "adapter: library panic in %s: %v\n%s", where, p, c.Stack)
+		r.setCrash(c)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "adapter: panic: %v\n%s", p, debug.Stack())
+	os.Exit(2)
+}
+
+// runOne turns one job line into one observation. A panic of the library's
+// code on the job's goroutine is the job's crash; an adapter bug (a panic
+// elsewhere) and a bad job become "adapter_error" observations, never a
+// dead process. (A panic in a goroutine the library started cannot be
+// recovered: it kills the process, and Go prints "panic: ..." and the
+// goroutine's trace on stderr, which the harness keeps.)
 func runOne(line []byte) (obs *observation) {
 	j, err := parseJob(line)
 	rec := newRecorder(j.id)
 	defer func() {
 		if p := recover(); p != nil {
+			if c := libraryCrash(p, "the job's goroutine, in a call the adapter made"); c != nil {
+				fmt.Fprintf(os.Stderr, "adapter: library panic: %v\n%s", p, c.Stack)
+				rec.setCrash(c)
+				rec.mu.Lock()
+				if rec.obs.End == "" {
+					rec.obs.End = "error"
+				}
+				rec.mu.Unlock()
+				obs = rec.finish()
+				return
+			}
 			rec.end("adapter_error", nil)
 			rec.mu.Lock()
 			rec.obs.Error = &errorInfo{
@@ -545,17 +767,13 @@ func runOne(line []byte) (obs *observation) {
 	return rec.finish()
 }
 
-// guard runs f in a goroutine that reports a panic on stderr and exits:
-// a panic outside the job's own goroutine cannot be turned into an
-// observation, and the harness restarts a dead adapter.
-func guard(f func()) {
+// guard runs f in a goroutine of the adapter's: a panic of the library's
+// code there becomes the job's crash (see recoverLibraryPanic); any other
+// panic is reported on stderr and ends the process (the harness restarts a
+// dead adapter).
+func guard(rec *recorder, where string, f func()) {
 	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				fmt.Fprintf(os.Stderr, "adapter: panic: %v\n%s", p, debug.Stack())
-				os.Exit(2)
-			}
-		}()
+		defer rec.recoverLibraryPanic(where)
 		f()
 	}()
 }

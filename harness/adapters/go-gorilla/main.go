@@ -44,9 +44,10 @@ func runJob(rec *recorder, j *job) error {
 	dialer := websocket.Dialer{
 		// No proxy from the environment: the scenario server is reached
 		// directly. Buffer sizes, compression (off) and the rest keep the
-		// library defaults.
+		// library defaults. The handshake timeout is the adapter's own
+		// open timeout (cut to fit the job's deadline).
 		Proxy:            nil,
-		HandshakeTimeout: openTimeout,
+		HandshakeTimeout: openTimeoutFor(j),
 		Subprotocols:     k.subprotocols,
 	}
 	if isTLS(j.url) && j.caFile != "" {
@@ -63,7 +64,17 @@ func runJob(rec *recorder, j *job) error {
 		if resp != nil {
 			rec.setHTTPStatus(resp.StatusCode)
 		}
-		rec.event("connect_failed", "type", typeName(err))
+		// HandshakeTimeout expired: the adapter's timeout cut the
+		// handshake off; gorilla neither connected nor refused.
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			rec.event("connect_timeout", "type", meaningfulType(err), "message", err.Error())
+			rec.setClean(nil, noConnection)
+			rec.end("connect_timeout", err)
+			return nil
+		}
+		rec.event("connect_failed", "type", meaningfulType(err), "message", err.Error())
+		rec.setClean(nil, noConnection)
 		rec.end("connect_failed", err)
 		return nil
 	}
@@ -80,6 +91,7 @@ func runJob(rec *recorder, j *job) error {
 		timers.Add(1)
 		timer = time.AfterFunc(cf.afterMs-(rec.sinceStart()-openedAt), func() {
 			defer timers.Done()
+			defer rec.recoverLibraryPanic("the close_first timer's goroutine, in Conn.WriteControl")
 			g.closeFirst()
 		})
 	} else if cf != nil && cf.afterMessages == 0 {
@@ -109,7 +121,7 @@ func (g *gorillaJob) send() {
 			err = g.conn.WriteControl(websocket.PingMessage, item.data, time.Now().Add(writeWait))
 		}
 		if err != nil {
-			g.rec.event("send_error", "kind", item.kind, "type", typeName(err), "message", err.Error())
+			g.rec.event("send_error", "kind", item.kind, "type", meaningfulType(err), "message", err.Error())
 		} else {
 			g.rec.event("send", "kind", item.kind, "length", len(item.data))
 		}
@@ -125,7 +137,7 @@ func (g *gorillaJob) closeFirst() {
 		return
 	}
 	payload := []byte{}
-	fields := []any{"by", "close_first", "api", "Conn.WriteControl(CloseMessage)"}
+	fields := []any{"by", "close_first", "why", "knob", "api", "Conn.WriteControl(CloseMessage)"}
 	if cf.code != nil {
 		payload = websocket.FormatCloseMessage(*cf.code, cf.reason)
 		fields = append(fields, "code", *cf.code, "reason", cf.reason)
@@ -134,7 +146,7 @@ func (g *gorillaJob) closeFirst() {
 	}
 	g.rec.event("close_call", fields...)
 	if err := g.conn.WriteControl(websocket.CloseMessage, payload, time.Now().Add(writeWait)); err != nil {
-		g.rec.event("close_error", "type", typeName(err), "message", err.Error())
+		g.rec.event("close_error", "type", meaningfulType(err), "message", err.Error())
 	}
 }
 
@@ -167,7 +179,7 @@ func (g *gorillaJob) receive() string {
 		}
 		if k.echo {
 			if err := g.conn.WriteMessage(kind, data); err != nil {
-				g.rec.event("echo_error", "type", typeName(err), "message", err.Error())
+				g.rec.event("echo_error", "type", meaningfulType(err), "message", err.Error())
 			} else {
 				g.rec.event("echo", "type", name)
 			}
@@ -184,13 +196,16 @@ func (g *gorillaJob) receive() string {
 // readEnded classifies the error that ended ReadMessage. A *CloseError is
 // the library's "connection closed" signal (a received close frame, or
 // 1006 for a connection that ended without one); it carries the code and
-// text the application sees.
+// text the application sees. Any other error (a protocol error gorilla
+// failed the connection for, a reset) carries no close code: on that path
+// the API exposes none (close "observable": false).
 func (g *gorillaJob) readEnded(err error) string {
 	var ce *websocket.CloseError
 	var ne net.Error
 	switch {
 	case errors.As(err, &ce):
 		g.rec.setClose(ce.Code, ce.Text)
+		g.recordClean(ce, "ReadMessage")
 		g.rec.event("closed", "code", ce.Code)
 		g.rec.end("closed", err)
 		return "closed"
@@ -199,10 +214,21 @@ func (g *gorillaJob) readEnded(err error) string {
 		g.rec.end("timeout", nil)
 		return "timeout"
 	default:
-		g.rec.event("error", "type", typeName(err))
+		g.rec.setCloseUnobservable()
+		g.rec.setClean(boolPtr(false), "an error other than *websocket.CloseError from ReadMessage")
+		g.rec.event("error", "type", meaningfulType(err), "message", err.Error())
 		g.rec.end("error", err)
 		return "error"
 	}
+}
+
+// recordClean: how gorilla reported the closure. A *CloseError is its
+// closure signal; code 1006 (CloseAbnormalClosure) is the one it makes up
+// for a connection that ended without a close frame, its word for "not
+// clean".
+func (g *gorillaJob) recordClean(ce *websocket.CloseError, call string) {
+	clean := ce.Code != websocket.CloseAbnormalClosure
+	g.rec.setClean(&clean, "*websocket.CloseError from "+call+" (code 1006 = abnormal closure)")
 }
 
 // finalClose ends the connection as an application would once it stops
@@ -219,10 +245,10 @@ func (g *gorillaJob) finalClose(ended string) {
 		source = "CloseError from ReadMessage"
 	}
 	if (ended == "timeout" || ended == "max_messages") && !g.closeSent.Swap(true) {
-		g.rec.event("close_call", "by", "adapter", "api", "Conn.WriteControl(CloseMessage)", "code", websocket.CloseNormalClosure, "reason", "")
+		g.rec.event("close_call", "by", "adapter", "why", "end", "api", "Conn.WriteControl(CloseMessage)", "code", websocket.CloseNormalClosure, "reason", "")
 		payload := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
 		if err := g.conn.WriteControl(websocket.CloseMessage, payload, time.Now().Add(writeWait)); err != nil {
-			g.rec.event("close_error", "type", typeName(err), "message", err.Error())
+			g.rec.event("close_error", "type", meaningfulType(err), "message", err.Error())
 		}
 	}
 	if ended == "max_messages" {
@@ -240,17 +266,23 @@ func (g *gorillaJob) finalClose(ended string) {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
 				g.rec.setClose(ce.Code, ce.Text)
+				g.recordClean(ce, "NextReader after the adapter's close")
 				g.rec.event("closed", "code", ce.Code)
 				source = "CloseError from NextReader after the adapter's close"
 			} else {
-				g.rec.event("close_timeout", "type", typeName(err), "message", err.Error())
+				g.rec.event("close_timeout", "type", meaningfulType(err), "message", err.Error())
 			}
 			break
 		}
 	}
-	g.rec.event("close_call", "by", "adapter", "api", "Conn.Close")
+	g.rec.event("close_call", "by", "adapter", "why", "end", "api", "Conn.Close")
 	if err := g.conn.Close(); err != nil {
-		g.rec.event("close_error", "type", typeName(err), "message", err.Error())
+		g.rec.event("close_error", "type", meaningfulType(err), "message", err.Error())
+	}
+	if !g.rec.hasClean() {
+		// timeout: after its read deadline gorilla's connection is unusable
+		// (its documented rule), so the closure can no longer be read.
+		g.rec.setClean(nil, "none: the application stopped reading ("+ended+") before gorilla reported a closure")
 	}
 	g.rec.event("close_done", "source", source)
 }

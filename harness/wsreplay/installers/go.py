@@ -352,8 +352,22 @@ def _sources(info: AdapterInfo) -> list[Path]:
     return own + _go_files(COMMON_DIR)
 
 
+def _build_requires(info: AdapterInfo) -> dict[str, str]:
+    """``build_requires`` of adapter.json: lowest versions of the library's own
+    dependencies that today's Go can build (nhooyr.io/websocket before v1.5
+    requires a golang.org/x/xerrors whose go1.13 files no released Go
+    compiles). Minimum version selection keeps any newer one the library asks
+    for; the library itself is never replaced."""
+    requires = info.extra.get("build_requires") or {}
+    if not isinstance(requires, dict):
+        raise InstallError(f"{info.name}: build_requires must map module paths to versions")
+    return {str(module): str(version) for module, version in sorted(requires.items())}
+
+
 def _source_hash(info: AdapterInfo) -> str:
     digest = hashlib.sha256(f"recipe {RECIPE}\n".encode())
+    for module, version in _build_requires(info).items():
+        digest.update(f"require {module} {version}\n".encode())
     for path in _sources(info):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
@@ -400,6 +414,8 @@ def _write_module(
     """
     lines = [f"module wsreplay/adapters/{info.name}", "", f"go {GO_LINE}", ""]
     lines.append(f"require {module} {require}")
+    for other, version in _build_requires(info).items():
+        lines.append(f"require {other} {version}")
     if replace is not None:
         lines.append(f"replace {module} => {replace}")
     (tmp / "go.mod").write_text("\n".join(lines) + "\n", encoding="utf-8")
