@@ -60,10 +60,15 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
+#[cfg(not(feature = "auto-stream"))]
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Error as WsError, Message, WebSocket};
 
+#[cfg(not(feature = "auto-stream"))]
 type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
+/// Before 0.15 `connect` returns a `WebSocket<AutoStream>`: plain or native-tls.
+#[cfg(feature = "auto-stream")]
+type Ws = WebSocket<tungstenite::client::AutoStream>;
 
 const ADAPTER: &str = "rust-tungstenite";
 const EXIT_USAGE: i32 = 2;
@@ -133,6 +138,16 @@ fn payload_bytes(payload: &tungstenite::protocol::frame::Payload) -> &[u8] {
 }
 
 /// The TCP socket under the WebSocket, for its timeouts.
+#[cfg(feature = "auto-stream")]
+fn tcp_of(ws: &Ws) -> Option<&TcpStream> {
+    match ws.get_ref() {
+        tungstenite::stream::Stream::Plain(stream) => Some(stream),
+        tungstenite::stream::Stream::Tls(stream) => Some(stream.get_ref()),
+    }
+}
+
+/// The TCP socket under the WebSocket, for its timeouts.
+#[cfg(not(feature = "auto-stream"))]
 fn tcp_of(ws: &Ws) -> Option<&TcpStream> {
     match ws.get_ref() {
         MaybeTlsStream::Plain(stream) => Some(stream),
@@ -550,7 +565,7 @@ impl Observation {
                 .with("message", panic.message.as_str())
                 .with("where", where_);
             if let Some(trace) = &panic.trace {
-                info.set("trace", trace.as_str());
+                info.set("stack", trace.as_str());
             }
             self.set("crash", info);
         }
@@ -702,12 +717,57 @@ fn open(
     stream
         .set_write_timeout(Some(handshake_budget.max(MIN_WAIT)))
         .map_err(WsError::Io)?;
+    tls_handshake(request, stream, connector, &host, handshake_budget)
+}
+
+/// TLS, then the WebSocket handshake, through tungstenite's own TLS entry
+/// point (0.15+), with a connector that trusts exactly the run's CA.
+#[cfg(not(feature = "auto-stream"))]
+fn tls_handshake(
+    request: tungstenite::handshake::client::Request,
+    stream: TcpStream,
+    connector: native_tls::TlsConnector,
+    _host: &str,
+    handshake_budget: Duration,
+) -> Result<(Ws, tungstenite::handshake::client::Response), ConnectError> {
     let connector = tungstenite::Connector::NativeTls(connector);
     let call = "tungstenite::client_tls_with_config";
     match guarded(|| tungstenite::client_tls_with_config(request, stream, None, Some(connector))) {
         Ok(Ok(pair)) => Ok(pair),
         Ok(Err(HandshakeError::Failure(err))) => Err(err.into()),
         // The socket's read timeout (the open budget) ended a handshake the server never answered.
+        Ok(Err(HandshakeError::Interrupted(_))) => Err(ConnectError::Timeout(handshake_budget)),
+        Err(panic) => Err(ConnectError::Panic(panic, call)),
+    }
+}
+
+/// Before 0.15 tungstenite takes no TLS connector: TLS is set up with
+/// native-tls the way tungstenite's own `connect` does it (its `native-tls`
+/// feature), trusting exactly the run's CA, then `client_with_config` runs
+/// the WebSocket handshake over that stream.
+#[cfg(feature = "auto-stream")]
+fn tls_handshake(
+    request: tungstenite::handshake::client::Request,
+    stream: TcpStream,
+    connector: native_tls::TlsConnector,
+    host: &str,
+    handshake_budget: Duration,
+) -> Result<(Ws, tungstenite::handshake::client::Response), ConnectError> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let tls = match connector.connect(host, stream) {
+        Ok(tls) => tls,
+        Err(native_tls::HandshakeError::Failure(err)) => {
+            return Err(ConnectError::Other(native_tls_error("TLS handshake", err)))
+        }
+        Err(native_tls::HandshakeError::WouldBlock(_)) => {
+            return Err(ConnectError::Timeout(handshake_budget))
+        }
+    };
+    let stream = tungstenite::stream::Stream::Tls(tls);
+    let call = "tungstenite::client_with_config";
+    match guarded(|| tungstenite::client::client_with_config(request, stream, None)) {
+        Ok(Ok(pair)) => Ok(pair),
+        Ok(Err(HandshakeError::Failure(err))) => Err(err.into()),
         Ok(Err(HandshakeError::Interrupted(_))) => Err(ConnectError::Timeout(handshake_budget)),
         Err(panic) => Err(ConnectError::Panic(panic, call)),
     }
