@@ -4,19 +4,23 @@ The installer tests are offline (semver keys and ranges, resolving from the
 cache, "not found" messages). The end-to-end tests install real ws releases
 from the npm registry (about 1 s each, once) and run them through
 `./wsreplay run`: the founding scenario and its seed family at two pinned
-versions in one run, the knob scenarios, TLS, a version too old for
-pause(), and a version that does not exist.
+versions in one run, the knob scenarios, TLS, a version without pause(),
+the oldest releases the adapter reaches (0.4.x and 1.x: a hang on a 403
+reported as connect_timeout, ws's own wasClean), and a version that does
+not exist.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 import adapter_e2e as e2e
 from wsreplay import clients, pyenvs
+from wsreplay.clients import SpecError, check_version_range
 from wsreplay.installers import InstallError, VersionNotFound
 from wsreplay.installers import node as node_installer
 
@@ -191,6 +195,15 @@ def test_cache_lives_under_the_cache_root(cache: Path) -> None:
     assert node_installer.prefix_dir("ws", "8.18.3").parent == pyenvs.cache_root() / "node"
 
 
+def test_releases_that_cannot_install_are_refused_before_install() -> None:
+    """ws before 0.4.14 must build a native parser with node-waf: not on Node 20."""
+    info = clients.ADAPTERS["node-ws"]
+    with pytest.raises(SpecError) as caught:
+        check_version_range(info, "0.4.13")
+    assert "node-ws needs ws >= 0.4.14; 0.4.13 cannot be installed on Node 20" in str(caught.value)
+    check_version_range(info, "0.4.14")
+
+
 # --------------------------------------------------------------------------
 # end to end
 
@@ -230,6 +243,8 @@ def test_knobs(tmp_path: Path) -> None:
     assert e2e.events(pace, "closed")[0]["t_ms"] - last >= 150
     # close_first: the code asked for, and close() alone sends an empty close frame
     e2e.close_first_call(observed["knobs/close-first-after-messages"], 4001)
+    # the adapter's own close once receiving is over: why=end, not the knob
+    assert [c["why"] for c in e2e.events(observed["knobs/max-messages"], "close_call")] == ["end"]
     e2e.assert_empty_close_frame(by_name["knobs/close-first-no-code"])
 
 
@@ -263,3 +278,93 @@ def test_unknown_version_names_the_nearest(tmp_path: Path) -> None:
     stderr = e2e.refused_spec_stderr(tmp_path, "node-ws@8.18.9")
     assert "client spec 'node-ws@8.18.9': ws has no release '8.18.9'; nearest:" in stderr
     assert "8.18.3" in stderr
+
+
+def assert_t0_near_transcript(record: dict) -> None:
+    """t0_unix_us (the adapter's connect_start, wall clock) is just before the
+    server's ``started`` (its accept): same machine, same clock."""
+    started = datetime.fromisoformat(record["transcript"]["started"].replace("Z", "+00:00"))
+    gap_us = started.timestamp() * 1e6 - record["observed"]["t0_unix_us"]
+    assert -5_000 <= gap_us <= 1_000_000, gap_us
+
+
+#: The oldest releases the adapter runs, and what they show.
+OLD_SPECS = {"node-ws@0.4.20": "0.4.20", "node-ws@1.1.0": "1.1.0"}
+
+
+@pytest.mark.e2e
+def test_oldest_releases(tmp_path: Path) -> None:
+    """ws 0.4 and 1.x (the releases cited bugs lie in) run through the same adapter.
+
+    ws 0.4.20 never reports a 403 answer: the adapter's open timeout ends
+    the job (connect_timeout: a hang, not a refusal); 1.1.0 refuses it
+    (connect_failed, with the status parsed from its own wording). ws 1.x
+    sets CloseEvent.wasClean only for code 1000, so a completed closing
+    handshake with the application's code 4321 is reported not clean.
+    """
+    _, report = e2e.wsreplay_run(
+        tmp_path,
+        *e2e.client_args(OLD_SPECS),
+        *e2e.scenario_args(
+            [
+                "handshake/status-403-with-body",
+                "client-close/application-code",
+                "close/send-then-close",
+            ]
+        ),
+    )
+    e2e.assert_clients(report, OLD_SPECS, "ws")
+    records = {(r["scenario"], r["client"]): r for r in report["results"]}
+
+    hang = records["handshake/status-403-with-body", "node-ws@0.4.20"]["observed"]
+    assert (hang["connected"], hang["end"]) == (False, "connect_timeout")
+    assert e2e.events(hang, "connect_timeout")
+    refused = records["handshake/status-403-with-body", "node-ws@1.1.0"]["observed"]
+    assert (refused["connected"], refused["end"], refused["http_status"]) == (
+        False,
+        "connect_failed",
+        403,
+    )
+    assert "unexpected server response (403)" in refused["error"]["message"]
+
+    coded = records["client-close/application-code", "node-ws@1.1.0"]["observed"]
+    assert coded["close"]["code"] == 4321
+    assert (coded["clean"], coded["clean_source"]) == (
+        False,
+        "CloseEvent.wasClean (addEventListener)",
+    )
+    assert [c["why"] for c in e2e.events(coded, "close_call")] == ["knob"]
+
+    for spec in OLD_SPECS:
+        record = records["close/send-then-close", spec]
+        observed = record["observed"]
+        e2e.assert_founding_delivered(observed)
+        # recv_delay_ms through ws 0.x-3.x's own pause(): nothing lost
+        assert record["verdict"] == "pass", record["reason"]
+        assert_t0_near_transcript(record)
+
+
+@pytest.mark.e2e
+def test_facts_at_a_current_release(tmp_path: Path) -> None:
+    """ws 8: wasClean true after a closing handshake, false after a bare FIN;
+    close_first's close call is marked why=knob, no crash, t0 on the wall clock."""
+    _, report = e2e.wsreplay_run(
+        tmp_path,
+        "--client",
+        "node-ws@8.18.3",
+        *e2e.scenario_args(
+            ["close/send-then-close", "close/send-then-fin", "client-close/application-code"]
+        ),
+    )
+    observed = {r["scenario"]: r["observed"] for r in report["results"]}
+    assert observed["close/send-then-close"]["clean"] is True
+    fin = observed["close/send-then-fin"]
+    assert (fin["close"]["code"], fin["clean"]) == (1006, False)
+    assert fin["clean_source"] == "CloseEvent.wasClean (addEventListener)"
+    assert observed["client-close/application-code"]["clean"] is True
+    assert [
+        c["why"] for c in e2e.events(observed["client-close/application-code"], "close_call")
+    ] == ["knob"]
+    for record in report["results"]:
+        assert record["observed"]["crash"] is None
+        assert_t0_near_transcript(record)
