@@ -87,3 +87,38 @@ def test_adapter_that_cannot_start(mode: str, words: list[str], tmp_path: Path) 
     for word in words:
         assert word in text
     assert info.value.unsupported == (mode == "unsupported")
+
+
+@pytest.mark.parametrize(
+    ("mode", "verdict", "words"),
+    [
+        (
+            "go-panic-library",
+            "fail",
+            ["the library crashed: go panic", "index out of range", "(*Conn).NextReader"],
+        ),
+        ("go-panic-adapter", "error", ["exited with status 2", "main.receive"]),
+    ],
+)
+def test_a_process_killed_by_its_library_is_a_fail_not_an_error(
+    mode: str,
+    verdict: str,
+    words: list[str],
+    tmp_path: Path,
+    wsreplay_server: ScenarioServer,
+    wsreplay_catalogue: dict[str, dict],
+) -> None:
+    """The crash report must point into the library (here gorilla's package path)."""
+    adapter = broken(mode, tmp_path)
+    adapter.start()
+    record = run_one(
+        wsreplay_server,
+        adapter,
+        "go-gorilla@v1.5.3",
+        "v1.5.3",
+        wsreplay_catalogue["close/send-then-close"],
+        f"broken-{mode}",
+    )
+    assert record["verdict"] == verdict, record["reason"]
+    for word in words:
+        assert word in record["reason"]

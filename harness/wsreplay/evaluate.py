@@ -63,6 +63,7 @@ def evaluate(
     observation: dict | None,
     transcript: dict | None,
     harness_error: str | None = None,
+    crash: dict | None = None,
 ) -> Verdict:
     """Judge one run of `scenario`.
 
@@ -70,6 +71,11 @@ def evaluate(
     (a broken harness or adapter, a knob the adapter cannot honour, a missing
     transcript) yields `error`, never `fail`.
     """
+    if crash is not None:
+        # The library killed the client process: nothing else it did can be judged.
+        check = check_outcome({"crash": crash})
+        assert check is not None
+        return Verdict("fail", check.detail, [check])
     problem = _blocking_problem(scenario, observation, harness_error)
     if problem is not None:
         return Verdict("error", problem, [])

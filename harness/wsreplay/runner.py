@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__, outputs, report
+from . import __version__, crashes, outputs, report
 from .adapterproc import AdapterProcess, launch, safe_name
 from .build import server_binary
 from .clients import (
@@ -163,7 +163,8 @@ def run_one(
             and observation.get("connected")
         ):
             harness_error = server_problem
-    verdict = evaluate(scenario, observation, transcript, harness_error)
+    crash = _library_crash(client_spec, stderr) if harness_error and observation is None else None
+    verdict = evaluate(scenario, observation, transcript, harness_error, crash)
     record = report.make_record(
         scenario,
         client_spec,
@@ -177,6 +178,15 @@ def run_one(
     )
     record["transport"] = "wss" if uses_tls(scenario, transport) else "ws"
     return record
+
+
+def _library_crash(client_spec: str, stderr: str | None) -> dict | None:
+    """The library's crash report in a dead adapter's stderr, if it names the library."""
+    try:
+        info = ADAPTERS[parse_spec(client_spec).adapter]
+    except (SpecError, KeyError):
+        return None
+    return crashes.library_crash(stderr or "", crashes.LibraryCode.of(info.language, info.package))
 
 
 def _fetch_transcript(server: ScenarioServer, tag: str) -> tuple[dict | None, str | None]:
