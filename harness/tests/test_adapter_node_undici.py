@@ -1,10 +1,12 @@
 """node-undici: undici's WHATWG WebSocket in Node, real releases from the npm registry.
 
 One `./wsreplay run` takes the founding scenario and its seed family at two
-pinned versions (6.21.3 and 7.16.0: 7.12+ exports `ping`), plus two
-catalogue scenarios that show what the adapter reports as a fact rather
-than an error: a close code the WHATWG API refuses, and an exception undici
-7.16 throws from its own callback. Then the knob scenarios at both
+pinned versions (6.21.3 and 7.16.0: 7.12+ exports `ping`), plus catalogue
+scenarios that show what the adapter reports as a fact rather than an
+error: an exception undici 7.16 throws from its own callback (the
+observation's `crash`), and a refused handshake, which 6.x reports with an
+`error` event and never a `close` (reported at once all the same, not after
+the open timeout). Then the knob scenarios at both
 versions, TLS through the constructor's dispatcher (7.16.0) and through the
 global dispatcher (5.22.0, before the constructor took one), and the choice
 of "newest" on this machine's Node.
@@ -12,6 +14,7 @@ of "newest" on this machine's Node.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -33,8 +36,10 @@ CATALOGUE = {
     "close/send-then-fin": {"pass"},
     "close/send-then-rst": {"pass", "non-strict", "informational"},
     "handshake/coalesced-message": {"pass"},
-    # a 101 with a subprotocol nobody offered: both refuse it (7.16 by throwing)
-    "handshake/subprotocol-unrequested": {"pass"},
+    # a 101 with a subprotocol nobody offered: 6.21 and 7.16 crash (an
+    # uncaught TypeError from undici's own response callback)
+    "handshake/subprotocol-unrequested": {"fail"},
+    "handshake/status-403-with-body": {"pass"},
 }
 
 
@@ -71,12 +76,43 @@ def test_catalogue_at_two_versions(tmp_path: Path) -> None:
         e2e.assert_founding_delivered(founding)
         # recv_delay_ms 100: the application was busy; no event before it ended
         e2e.assert_recv_delay_honoured(founding)
-    # 7.16 throws from its own callback; the adapter reports it and serves on
-    unrequested = records["handshake/subprotocol-unrequested", "node-undici@7.16.0"]["observed"]
-    assert unrequested["end"] == "error"
-    crash = e2e.events(unrequested, "uncaught_exception")
-    assert crash and crash[0]["type"] == "TypeError", unrequested["events"]
+        for scenario in CATALOGUE:
+            assert_t0_near_transcript(records[scenario, spec])
+        # the closure as WHATWG's wasClean says it: clean after a closing
+        # handshake, not after a bare FIN
+        assert founding["clean"] is True
+        assert founding["clean_source"] == "CloseEvent.wasClean"
+        assert records["close/send-then-fin", spec]["observed"]["clean"] is False
+        # undici throws from its own callback; the adapter reports the crash
+        # and serves on
+        unrequested = records["handshake/subprotocol-unrequested", spec]["observed"]
+        assert unrequested["end"] == "error"
+        crash = unrequested["crash"]
+        assert (crash["type"], crash["where"]) == ("TypeError", "uncaughtException"), crash
+        assert "reading 'includes'" in crash["message"]
+        assert "lib/web/websocket/connection.js" in crash["at"]
+        assert e2e.events(unrequested, "uncaught_exception")
+        assert founding["crash"] is None
+    # a refused handshake is reported when undici reports it: 6.x fires
+    # 'error' and never 'close' (the adapter waits 250 ms for it, not the
+    # 10 s open timeout); 7.x fires both, close with wasClean false
+    refused6 = records["handshake/status-403-with-body", "node-undici@6.21.3"]["observed"]
+    assert (refused6["connected"], refused6["end"]) == (False, "connect_failed")
+    assert e2e.events(refused6, "no_close_after_error")
+    assert refused6["duration_ms"] < 1000, refused6["duration_ms"]
+    assert refused6["clean"] is None
+    refused7 = records["handshake/status-403-with-body", "node-undici@7.16.0"]["observed"]
+    assert (refused7["end"], refused7["clean"]) == ("connect_failed", False)
+    assert not e2e.events(refused7, "no_close_after_error")
     assert "PASS" in proc.stdout
+
+
+def assert_t0_near_transcript(record: dict) -> None:
+    """t0_unix_us (the adapter's connect_start, wall clock) is just before the
+    server's ``started`` (its accept): same machine, same clock."""
+    started = datetime.fromisoformat(record["transcript"]["started"].replace("Z", "+00:00"))
+    gap_us = started.timestamp() * 1e6 - record["observed"]["t0_unix_us"]
+    assert -5_000 <= gap_us <= 1_000_000, gap_us
 
 
 @pytest.mark.e2e
@@ -99,6 +135,15 @@ def test_knobs(tmp_path: Path) -> None:
         e2e.assert_paced(observed["knobs/recv-pace"], 190, count=3)
     ping = records["knobs/send-ping", "node-undici@7.16.0"]["observed"]
     assert e2e.sent_kinds(ping) == ["ping"]
+    for spec in SPECS:
+        calls = {
+            name: [c["why"] for c in e2e.events(records[name, spec]["observed"], "close_call")]
+            for name in ("knobs/max-messages", "knobs/close-first-after-messages")
+        }
+        assert calls == {
+            "knobs/max-messages": ["end"],
+            "knobs/close-first-after-messages": ["knob"],
+        }
 
 
 @pytest.mark.e2e
