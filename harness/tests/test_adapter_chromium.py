@@ -10,6 +10,7 @@ tests at the top are offline and need no browser.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,16 @@ def test_catalogue(tmp_path: Path) -> None:
     e2e.assert_founding_delivered(founding)
     # recv_delay_ms 100: the page was busy; no event before it ended
     e2e.assert_recv_delay_honoured(founding)
+    # the closure as the page's CloseEvent says it: wasClean after a closing
+    # handshake, not after a bare FIN
+    assert (founding["clean"], founding["clean_source"]) == (True, "CloseEvent.wasClean")
+    assert records["close/send-then-fin"]["observed"]["clean"] is False
+    for record in records.values():
+        assert record["observed"]["crash"] is None
+        # the page's wall clock (coarsened to 0.1 ms) against the server's accept
+        started = datetime.fromisoformat(record["transcript"]["started"].replace("Z", "+00:00"))
+        gap_us = started.timestamp() * 1e6 - record["observed"]["t0_unix_us"]
+        assert -5_000 <= gap_us <= 1_000_000, gap_us
     assert "PASS" in proc.stdout
 
 
@@ -132,6 +143,11 @@ def test_knobs(tmp_path: Path) -> None:
     observed = {name: record["observed"] for name, record in by_name.items()}
     e2e.assert_knob_basics(observed)
     e2e.assert_paced(observed["knobs/recv-pace"], 190, count=3)
+    # close() calls: the knob's, and the adapter's own once receiving is over
+    assert [c["why"] for c in e2e.events(observed["knobs/max-messages"], "close_call")] == ["end"]
+    assert [
+        c["why"] for c in e2e.events(observed["knobs/close-first-after-messages"], "close_call")
+    ] == ["knob"]
 
 
 @pytest.mark.e2e
