@@ -94,6 +94,8 @@ typedef struct wsr_session {
     wsr_wirecheck out_check;
     size_t out_head_skip;   /* response-head bytes queued that are not frames */
     uint64_t out_encoded;   /* frame-stream bytes queued so far: out frame offsets */
+    /* who closed TCP first: the first evidence of each side's FIN or RST */
+    int64_t client_fin_us, server_fin_us;   /* -1 until seen */
 } wsr_session;
 
 static void advance(wsr_session *s);
@@ -140,13 +142,44 @@ static bool peer_fin_seen(const wsr_session *s)
     return ti.tcpi_state == TCP_CLOSE_WAIT;
 }
 
+static int64_t session_us(const wsr_session *s)
+{
+    return (int64_t)(wsr_now_us() - s->tr.start_us);
+}
+
+/* Notes the first evidence that the client closed (FIN or RST). */
+static void saw_client_fin(wsr_session *s)
+{
+    if (s->client_fin_us < 0)
+        s->client_fin_us = session_us(s);
+}
+
 /* Logs an outgoing TCP event, marking it when the client's FIN came first. */
 static json_t *tcp_event(wsr_session *s, const char *type)
 {
     json_t *ev = wsr_event(&s->tr, "out", type);
-    if (ev && peer_fin_seen(s))
+    if (ev && peer_fin_seen(s)) {
         json_object_set_new(ev, "peer_fin", json_true());
+        saw_client_fin(s);
+    }
     return ev;
+}
+
+/* The transcript's "tcp_close": which side closed TCP first, and when. */
+static void record_tcp_close(wsr_session *s)
+{
+    if (s->client_fin_us < 0 && s->fd >= 0 && peer_fin_seen(s))
+        saw_client_fin(s);
+    int64_t c = s->client_fin_us, v = s->server_fin_us;
+    const char *first = c < 0 && v < 0 ? NULL
+                        : v < 0 || (c >= 0 && c < v) ? "client"
+                                                     : "server";
+    json_t *o = json_pack("{s:o,s:o,s:o}",
+                          "first", first ? json_string(first) : json_null(),
+                          "client_us", c < 0 ? json_null() : json_integer(c),
+                          "server_us", v < 0 ? json_null() : json_integer(v));
+    if (o)
+        json_object_set_new(s->tr.root, "tcp_close", o);
 }
 
 static json_t *bytes_string(const uint8_t *p, size_t len)
@@ -462,6 +495,8 @@ static void do_shutdown(wsr_session *s, enum wsr_shutdown_how how)
     if (how == WSR_SHUT_WRITE)
         send_close_notify(s);
     json_t *ev = tcp_event(s, "tcp_shutdown");
+    if (s->server_fin_us < 0)
+        s->server_fin_us = session_us(s);
     shutdown(s->fd, SHUT_WR);
     s->shut_wr = true;
     wsr_transcript_add(&s->tr, ev);
@@ -583,6 +618,8 @@ static bool run_step(wsr_session *s, const wsr_step *st)
     case WSR_STEP_ABORT:
         s->abort_rst = true;
         wsr_transcript_add(&s->tr, tcp_event(s, "tcp_rst"));
+        if (s->server_fin_us < 0)
+            s->server_fin_us = session_us(s);
         session_end(s, "aborted", "the scenario ended the connection with RST");
         return true;
     }
@@ -989,6 +1026,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_EOF) {
         s->eof_in = true;
         log_simple(s, "in", "tcp_eof");
+        saw_client_fin(s);
         if (s->phase == PH_HANDSHAKE)
             session_end(s, "peer_closed", "the client closed during the handshake");
         else if (s->phase == PH_LINGER)
@@ -999,6 +1037,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
     if (what & BEV_EVENT_ERROR) {
         int err = EVUTIL_SOCKET_ERROR();
+        saw_client_fin(s);
         json_t *ev = wsr_event(&s->tr, "in", "tcp_error");
         json_object_set_new(ev, "error", json_string(evutil_socket_error_to_string(err)));
         wsr_transcript_add(&s->tr, ev);
@@ -1129,6 +1168,8 @@ static void session_end(wsr_session *s, const char *reason, const char *detail)
     if (s->ending)
         return;
     s->ending = true;
+    if (s->upgraded)
+        record_tcp_close(s);
     log_simple(s, NULL, "closed");
     wsr_transcript_end(&s->tr, reason, detail);
     bufferevent_disable(s->bev, EV_READ | EV_WRITE);
@@ -1207,6 +1248,7 @@ int wsr_session_start(wsr_server *srv, evutil_socket_t fd,
     s->timer = evtimer_new(srv->base, timer_cb, s);
     s->deadline = evtimer_new(srv->base, deadline_cb, s);
     s->msg = evbuffer_new();
+    s->client_fin_us = s->server_fin_us = -1;
     if (!s->bev || !s->timer || !s->deadline || !s->msg) {
         if (!s->bev)
             evutil_closesocket(fd);

@@ -110,8 +110,8 @@ class Peer:
         self.sock.close()
         answer = self.server.wait_run(self.run, 10)
         assert answer["complete"], answer
-        transcript = answer["sessions"][0]
-        return {b.rule: b for b in rules.check(transcript, observation)}
+        self.transcript = answer["sessions"][0]
+        return {b.rule: b for b in rules.check(self.transcript, observation)}
 
 
 SERVER_CLOSE = bytes.fromhex("880503e8627965")  # close 1000 'bye'
@@ -121,6 +121,9 @@ def test_a_well_behaved_client_breaks_nothing(server):
     peer = Peer(server, "rules/server-closes")
     assert peer.read(7) == SERVER_CLOSE
     assert peer.send(close_frame(1000, b"bye")).judge() == {}
+    tcp = peer.transcript["tcp_close"]
+    assert tcp["first"] == "server"
+    assert tcp["server_us"] < tcp["client_us"]
 
 
 @pytest.mark.parametrize(
@@ -176,6 +179,9 @@ def test_closing_tcp_before_the_server_after_the_close_handshake(server):
     assert peer.read(7) == SERVER_CLOSE
     found = peer.send(close_frame(1000, b"bye")).drop().judge()
     assert list(found) == ["server-closes-tcp"]
+    tcp = peer.transcript["tcp_close"]
+    assert tcp["first"] == "client"
+    assert tcp["server_us"] - tcp["client_us"] >= 90_000  # the server waited 100 ms
 
 
 def test_dropping_tcp_before_the_servers_close_reply(server):

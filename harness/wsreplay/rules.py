@@ -215,6 +215,11 @@ class Wire:
         wire = cls(events)
         for ev in events:
             wire._add(ev)
+        client_us = (transcript.get("tcp_close") or {}).get("client_us")
+        if isinstance(client_us, int):
+            wire.client_fin = (
+                client_us if wire.client_fin is None else min(wire.client_fin, client_us)
+            )
         wire.adapter_close_us = _adapter_close_us(transcript, observation)
         wire.refused = bool(observation) and observation.get("connected") is False
         return wire
