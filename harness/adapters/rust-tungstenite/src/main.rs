@@ -7,7 +7,7 @@
 //! the standard library, tungstenite, and native-tls (the crate tungstenite's
 //! own `native-tls` feature uses) to trust the run's CA for `wss://`.
 //!
-//! One source serves tungstenite 0.15 to the newest release. The harness's
+//! One source serves tungstenite 0.13 to the newest release. The harness's
 //! installer (harness/wsreplay/installers/rust.py) generates the Cargo
 //! project and turns these features on by version:
 //!
@@ -15,6 +15,9 @@
 //!   `read_message` / `write_message` (still there, deprecated, in 0.20+).
 //! - `payload-0-25` (0.25.x only): binary payloads are `Payload`, read with
 //!   `as_slice()`; before they are `Vec<u8>`, after `Bytes` (both `AsRef<[u8]>`).
+//! - `auto-stream` (0.13.x-0.14.x): `connect` returns
+//!   `WebSocket<client::AutoStream>`, and there is no TLS `Connector`: wss://
+//!   sets up native-tls itself, then calls `client_with_config`.
 //!
 //! Text payloads are read with `Message::to_text()`, close reasons with
 //! `to_string()`, and outgoing payloads built with `.into()`, which every
@@ -25,14 +28,17 @@
 //! - `ws://` goes through `tungstenite::connect(request)`, the library's own
 //!   blocking entry point (it resolves the host, connects, sets TCP_NODELAY,
 //!   runs the handshake and follows up to 3 redirects). It has no handshake
-//!   timeout; the scenario server always ends a connection, and the harness
-//!   deadline covers the rest.
+//!   timeout, so it runs on a thread of its own and the adapter stops
+//!   waiting after the open budget (`end: connect_timeout`: a hang).
 //! - `wss://` with the job's `ca_file` cannot go through `connect`, which
 //!   takes no TLS settings: the adapter does what `connect` does inside
 //!   (resolve, TCP connect, TCP_NODELAY) and calls
 //!   `tungstenite::client_tls_with_config` with a native-tls connector that
 //!   trusts exactly that CA (built-in roots off). It follows no redirects,
-//!   and the handshake is bounded by the job's deadline.
+//!   and the socket's read timeout bounds the handshake by the open budget.
+//! - Every call into tungstenite runs under `catch_unwind`: a panic inside
+//!   it is the library's crash (reported, with the hook's backtrace), a
+//!   panic in the adapter's own code an adapter_error.
 //! - Everything else (WebSocketConfig: message and frame size limits, write
 //!   buffers) stays at the library's defaults.
 //! - Receive timeouts are the socket's read timeout (SO_RCVTIMEO on the TCP
