@@ -237,5 +237,6 @@ def test_manifests() -> None:
     assert (jws.language, jws.package) == ("java", "org.java-websocket:Java-WebSocket")
     with pytest.raises(clients.SpecError, match=r"needs com\.squareup\.okhttp3:okhttp >= 3\.5\.0"):
         clients.check_version_range(okhttp, "3.4.2")
-    with pytest.raises(clients.SpecError, match=r"org\.java_websocket\.protocols appeared"):
-        clients.check_version_range(jws, "1.3.6")
+    with pytest.raises(clients.SpecError, match=r"needs .*Java-WebSocket >= 1\.3\.4.*Draft_6455"):
+        clients.check_version_range(jws, "1.3.0")
+    clients.check_version_range(jws, "1.3.4")
