@@ -9,6 +9,7 @@ first Go build on a machine, about 1 s for each further version).
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,10 @@ CATALOGUE = {
     "close/send-then-close-separate-writes": {"pass"},
     "close/many-then-close": {"pass"},
     "close/send-then-fin": {"pass"},
-    "close/send-then-rst": {"informational", "non-strict"},
+    "close/send-then-rst": {"pass", "informational", "non-strict"},
     "handshake/coalesced-message": {"pass"},
+    # gorilla fails the connection itself (close 1002) and returns a plain error
+    "framing/reserved-opcode-3": {"pass"},
 }
 
 
@@ -40,9 +43,32 @@ def test_catalogue_at_two_versions(tmp_path: Path) -> None:
     )
     e2e.assert_clients(report, SPECS, "github.com/gorilla/websocket")
     e2e.assert_catalogue_verdicts(report, CATALOGUE, SPECS)
-    founding = [r for r in report["results"] if r["scenario"] == "close/send-then-close"]
-    for record in founding:
-        e2e.assert_founding_delivered(record["observed"])
+    records = {(r["scenario"], r["client"]): r for r in report["results"]}
+    for spec in SPECS:
+        founding = records["close/send-then-close", spec]["observed"]
+        e2e.assert_founding_delivered(founding)
+        # a *CloseError is gorilla's closure signal: clean, unless it is the
+        # 1006 it makes up for a connection that ended without a close frame
+        assert founding["clean"] is True
+        fin = records["close/send-then-fin", spec]["observed"]
+        assert (fin["close"]["code"], fin["clean"]) == (1006, False)
+        assert fin["clean_source"].startswith("*websocket.CloseError from ReadMessage")
+        # a protocol error: ReadMessage returns a plain error, no close code
+        # on that path (observable false), and the type names what it is
+        bad = records["framing/reserved-opcode-3", spec]["observed"]
+        assert bad["close"] == {"code": None, "reason": None, "observable": False}
+        assert bad["clean"] is False
+        assert bad["error"]["type"] == "*errors.errorString"
+        # v1.4.2: "websocket: unknown opcode 3", v1.5.3: "websocket: bad opcode 3"
+        assert bad["error"]["message"].endswith("opcode 3")
+        for scenario in CATALOGUE:
+            observed = records[scenario, spec]["observed"]
+            assert observed["crash"] is None
+            started = datetime.fromisoformat(
+                records[scenario, spec]["transcript"]["started"].replace("Z", "+00:00")
+            )
+            gap_us = started.timestamp() * 1e6 - observed["t0_unix_us"]
+            assert -5_000 <= gap_us <= 1_000_000, gap_us
     assert "PASS" in proc.stdout
 
 
@@ -57,6 +83,15 @@ def test_knobs(tmp_path: Path) -> None:
     e2e.assert_paced(observed["knobs/recv-pace"], 190)
     # close_first with no code is an empty close frame on the wire
     e2e.assert_empty_close_frame(by_name["knobs/close-first-no-code"])
+    # the close frame the adapter sends once receiving is over, then Conn.Close:
+    # both its own (why=end); close_first's is the knob's
+    assert [c["why"] for c in e2e.events(observed["knobs/max-messages"], "close_call")] == [
+        "end",
+        "end",
+    ]
+    assert [
+        c["why"] for c in e2e.events(observed["knobs/close-first-after-messages"], "close_call")
+    ] == ["knob", "end"]
     assert e2e.sent_kinds(observed["knobs/send-ping"]) == ["ping"]
 
 
