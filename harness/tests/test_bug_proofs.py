@@ -36,6 +36,7 @@ FAST = {
     ("python-websockets", "14.0", "14.1"),
     ("python-websocket-client", "0.58.0", "0.59.0"),
     ("python-aiohttp", "3.14.3", "3.14.4"),
+    ("python-websocket-client", "0.48.0", "0.49.0"),
 }
 
 ENTRIES = bugcatalogue.entries()
@@ -124,3 +125,14 @@ def test_scenario_fails_on_the_affected_release_and_passes_on_the_fixed(
         if g["verdict"] != "pass":
             wrong.append(f"{name} ({cites}): {good} got {g['verdict']}, not pass: {g['reason']}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_bugs_command_lists_the_proof_runs() -> None:
+    proc = subprocess.run(
+        [str(REPO_ROOT / "wsreplay"), "bugs", "--proofs"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(GROUPS)
+    assert any(line.startswith("python-websockets 14.0 -> 14.1: ") for line in lines)
+    assert "close/send-then-close" in proc.stdout
