@@ -264,7 +264,10 @@ def render(text: str, found: list[BugEntry]) -> str:
         f"{n['proven']} of them *proven*: the proof test (`harness/tests/test_bug_proofs.py`, "
         "`WSREPLAY_BUG_PROOFS=1` for all of them) runs the cited scenarios on the affected "
         "release, which must not pass, and on the fixed one, which must pass. "
-        "Everything but \"what went wrong\" comes from the scenarios' `bugs` arrays.\n\n"
+        "Every cell but \"what went wrong\" comes from the scenarios' `bugs` arrays: edit the "
+        "scenario file, then run `./wsreplay bugs`. \"What went wrong\" is written here by hand, "
+        "in the report's own words; `./wsreplay bugs` keeps it, and gives a new report a "
+        "placeholder to replace.\n\n"
         f"{table}\n{_END}"
     )
     if _BEGIN in text:
