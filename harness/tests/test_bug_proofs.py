@@ -79,7 +79,9 @@ def test_every_report_row_has_a_description() -> None:
 
 def test_the_library_table_knows_libraries_with_and_without_adapters() -> None:
     assert bugcatalogue.library_adapters("node ws") == ("node-ws",)
-    assert bugcatalogue.library_adapters("websocket-client (Python)") == ("python-websocket-client",)
+    assert bugcatalogue.library_adapters("websocket-client (Python)") == (
+        "python-websocket-client",
+    )
     assert bugcatalogue.library_adapters("websocket_client (Erlang)") == ()
     assert bugcatalogue.library_adapters("bun ws shim") == ()
     assert bugcatalogue.library_adapters("tokio-tungstenite") == ()
@@ -129,7 +131,10 @@ def test_scenario_fails_on_the_affected_release_and_passes_on_the_fixed(
 
 def test_the_bugs_command_lists_the_proof_runs() -> None:
     proc = subprocess.run(
-        [str(REPO_ROOT / "wsreplay"), "bugs", "--proofs"], capture_output=True, text=True, timeout=120
+        [str(REPO_ROOT / "wsreplay"), "bugs", "--proofs"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()

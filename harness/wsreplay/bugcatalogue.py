@@ -26,7 +26,6 @@ import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 from .paths import SCENARIOS_DIR
 from .scenarios import load_all
@@ -167,7 +166,9 @@ def problems(found: list[BugEntry]) -> list[str]:
             out.append(f"{e.where}: adapter {e.adapter!r} does not exist")
             continue
         if runs and e.adapter not in runs:
-            out.append(f"{e.where}: adapter {e.adapter} does not run {e.library} ({', '.join(runs)} do)")
+            out.append(
+                f"{e.where}: adapter {e.adapter} does not run {e.library} ({', '.join(runs)} do)"
+            )
         if e.affected == e.fixed:
             out.append(f"{e.where}: affected and fixed are the same release {e.affected}")
         for field in ("affected", "fixed"):
@@ -264,8 +265,8 @@ def render(text: str, found: list[BugEntry]) -> str:
         f"{n['proven']} of them *proven*: the proof test (`harness/tests/test_bug_proofs.py`, "
         "`WSREPLAY_BUG_PROOFS=1` for all of them) runs the cited scenarios on the affected "
         "release, which must not pass, and on the fixed one, which must pass. "
-        "Every cell but \"what went wrong\" comes from the scenarios' `bugs` arrays: edit the "
-        "scenario file, then run `./wsreplay bugs`. \"What went wrong\" is written here by hand, "
+        'Every cell but "what went wrong" comes from the scenarios\' `bugs` arrays: edit the '
+        'scenario file, then run `./wsreplay bugs`. "What went wrong" is written here by hand, '
         "in the report's own words; `./wsreplay bugs` keeps it, and gives a new report a "
         "placeholder to replace.\n\n"
         f"{table}\n{_END}"
@@ -298,17 +299,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--check", action="store_true",
-                        help="change nothing; exit 1 if BUGS.md is out of date or an entry is incomplete")
-    parser.add_argument("--proofs", action="store_true",
-                        help="list the proof runs (adapter, affected, fixed: scenarios) and exit")  # fmt: skip
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 if BUGS.md is out of date or an entry is incomplete",
+    )
+    parser.add_argument(
+        "--proofs",
+        action="store_true",
+        help="list the proof runs (adapter, affected, fixed: scenarios) and exit",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     found = entries()
     if args.proofs:
         for (adapter, affected, fixed), group in proof_groups(found).items():
-            print(f"{adapter} {affected} -> {fixed}: " + " ".join(sorted({e.scenario for e in group})))
+            print(
+                f"{adapter} {affected} -> {fixed}: " + " ".join(sorted({e.scenario for e in group}))
+            )
         return 0
     wrong = problems(found)
     for line in wrong:

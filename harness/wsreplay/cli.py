@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
-    bugs = sub.add_parser("bugs", help="rewrite scenarios/BUGS.md's bug reports from the scenarios' bugs arrays")
+    bugs = sub.add_parser("bugs", help="rewrite scenarios/BUGS.md's table of bug reports")
     bugcatalogue.add_arguments(bugs)
     return parser
 
