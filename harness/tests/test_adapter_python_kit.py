@@ -17,6 +17,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +150,174 @@ def test_a_bad_job_is_an_adapter_error_with_its_id() -> None:
     assert "no 'url'" in observation["error"]["message"]
 
 
+def test_t0_unix_us_is_the_wall_clock_of_connect_start() -> None:
+    obs = kit.Observation("1")
+    before = time.time_ns() // 1000
+    obs.start()
+    after = time.time_ns() // 1000
+    assert isinstance(obs.data["t0_unix_us"], int)
+    assert before <= obs.data["t0_unix_us"] <= after
+
+
+class _Scripted:
+    """A sync driver replaying a script of receive results; every send raises.
+
+    Only for the kit's own decisions (no library involved); the e2e tests
+    show the same behaviour with real libraries.
+    """
+
+    subprotocol = None
+
+    def __init__(self, script: list[kit.Received], connect_exc: BaseException | None = None):
+        self.script = list(script)
+        self.connect_exc = connect_exc
+
+    def unsupported(self, knobs: kit.Knobs) -> list[str]:
+        return []
+
+    def http_status(self, exc: BaseException) -> int | None:
+        return None
+
+    def is_closed(self, exc: BaseException) -> bool:
+        return isinstance(exc, EOFError)
+
+    def connect(self, job: kit.Job, tls: Any, timeout_s: float) -> None:
+        if self.connect_exc is not None:
+            raise self.connect_exc
+
+    def send(self, kind: str, payload: Any) -> None:
+        raise EOFError("connection is closing")
+
+    def receive(self, timeout_s: float) -> kit.Received:
+        return self.script.pop(0) if self.script else kit.Received("timeout")
+
+    def close(self, code: int | None, reason: str) -> None:
+        pass
+
+    def finish(self, budget_s: float) -> None:
+        pass
+
+    def close_info(self) -> tuple[dict[str, Any] | None, str]:
+        return {"code": 1000, "reason": ""}, "script"
+
+    def clean_info(self) -> tuple[bool | None, str | None]:
+        return True, "script"
+
+
+def test_a_failed_echo_is_recorded_and_receiving_goes_on() -> None:
+    # the audit's bug: the kit stopped at the first failed echo, so messages the
+    # library still held were reported missing
+    script = [
+        kit.Received("message", data="a"),
+        kit.Received("message", data="b"),
+        kit.Received("closed", exc=EOFError("closed"), close={"code": 1000, "reason": ""}),
+    ]
+    line = job_line(knobs={"echo": True, "close_first": {"code": 1000, "after_messages": 1}})
+    observation = kit.run_job(line, lambda: _Scripted(script), is_async=False)
+    assert [m["text"] for m in observation["messages"]] == ["a", "b"]
+    echoes = [e for e in observation["events"] if e["event"] == "echo"]
+    assert [e["error"]["type"] for e in echoes] == ["builtins.EOFError"] * 2
+    assert observation["end"] == "closed"
+    # close_call says whose close it is: the knob's, then the adapter's own at the end
+    assert [e["why"] for e in observation["events"] if e["event"] == "close_call"] == [
+        "knob",
+        "end",
+    ]
+    assert (observation["clean"], observation["clean_source"]) == (True, "script")
+
+
+@pytest.mark.parametrize(
+    "exc, end",
+    [
+        (TimeoutError("cut off"), "connect_timeout"),
+        (ConnectionRefusedError("refused"), "connect_failed"),
+        (ValueError("bad status"), "connect_failed"),
+    ],
+)
+def test_a_connect_cut_off_by_a_timeout_is_not_a_refusal(exc: BaseException, end: str) -> None:
+    observation = kit.run_job(job_line(), lambda: _Scripted([], exc), is_async=False)
+    assert (observation["connected"], observation["end"]) == (False, end)
+    assert observation["events"][-1]["event"] == end
+
+
+def test_call_with_timeout_gives_up_on_a_hung_call() -> None:
+    gate = threading.Event()
+    late: list[str] = []
+    with pytest.raises(TimeoutError, match=r"stuck\(\) did not return within 0.1 s"):
+        kit.call_with_timeout(lambda: gate.wait() and "conn", 0.1, "stuck()", late.append)
+    gate.set()
+    for _ in range(100):
+        if late:
+            break
+        time.sleep(0.01)
+    assert late == ["conn"]  # what came back too late was handed over to be released
+    assert kit.call_with_timeout(lambda: 7, 1.0, "quick()") == 7
+    with pytest.raises(KeyError):
+        kit.call_with_timeout(lambda: {}["x"], 1.0, "raises()")
+
+
+#: A deliberately broken adapter: its "library" loses exceptions in the two ways
+#: the kit watches (no Python client library at hand has a known reproducible one).
+BROKEN_ADAPTER = """
+import asyncio, sys, threading
+sys.path.insert(0, {kit_dir!r})
+import wsreplay_adapterkit as kit
+
+class Lossy:
+    subprotocol = None
+    def unsupported(self, knobs): return []
+    def http_status(self, exc): return None
+    def is_closed(self, exc): return False
+    async def connect(self, job, tls, timeout_s):
+        def reader():
+            raise ConnectionResetError("reader thread died")
+        t = threading.Thread(target=reader, name="library-reader")
+        t.start(); t.join()
+        async def background():
+            raise RuntimeError("background task failed")
+        asyncio.get_running_loop().create_task(background())  # never awaited
+        await asyncio.sleep(0.05)
+    async def send(self, kind, payload): pass
+    async def receive(self, timeout_s):
+        return kit.Received("closed", close={{"code": 1000, "reason": ""}})
+    async def close(self, code, reason): pass
+    async def finish(self, budget_s): pass
+    def close_info(self): return {{"code": 1000, "reason": ""}}, "none"
+    def clean_info(self): return None, None
+
+out = kit.Out()
+sys.exit(kit.serve(out, adapter="broken", library="none", version="0", api="none",
+                   new_driver=Lossy, is_async=True))
+"""
+
+
+def test_a_crash_outside_the_applications_calls_is_reported(tmp_path: Path) -> None:
+    script = tmp_path / "broken_adapter.py"
+    script.write_text(BROKEN_ADAPTER.format(kit_dir=str(KIT_DIR)))
+    jobs = job_line(id="1") + "\n" + job_line(id="2") + "\n"
+    proc = subprocess.run(
+        [sys.executable, str(script)], input=jobs, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    ready, first, second = (json.loads(line) for line in proc.stdout.splitlines())
+    assert ready["event"] == "ready"
+    for observation in (first, second):
+        # not an adapter error: the job ran, and the crash is a fact about it
+        assert observation["end"] == "closed", observation
+        assert observation["crash"] == {
+            "type": "builtins.ConnectionResetError",
+            "message": "reader thread died",
+            "where": "thread 'library-reader'",
+        }
+        crashes = [e for e in observation["events"] if e["event"] == "crash"]
+        assert [c["type"] for c in crashes] == [
+            "builtins.ConnectionResetError",
+            "builtins.RuntimeError",
+        ], crashes
+        assert "never retrieved" in crashes[1]["where"], crashes[1]
+        assert "background" in crashes[1]["where"], crashes[1]
+
+
 # --------------------------------------------------------------------------
 # helpers for the per-adapter e2e tests
 
@@ -180,6 +351,7 @@ def check_catalogue_run(tmp_path: Path, adapter: str, versions: tuple[str, ...])
         assert record["verdict"] != "error", (where, record["reason"])
         assert record["reason"].strip(), where
         assert record["transcript"] is not None, where
+        check_observation_facts(record)
     by_key = {(r["scenario"], r["client"]): r for r in records}
     for spec in specs:
         founding = by_key["close/send-then-close", spec]
@@ -207,10 +379,37 @@ def events(record: dict, name: str) -> list[dict]:
     return [e for e in record["observed"]["events"] if e["event"] == name]
 
 
+def transcript_started_us(record: dict) -> int:
+    """The server transcript's wall-clock ``started`` (the TCP accept), in µs since the epoch."""
+    started = datetime.fromisoformat(record["transcript"]["started"].replace("Z", "+00:00"))
+    return int(started.timestamp()) * 1_000_000 + started.microsecond
+
+
+def check_observation_facts(record: dict) -> None:
+    """The facts every Python adapter reports on every job: ``t0_unix_us`` on the
+    transcript's clock (the server accepts the connection after connect_start, and
+    soon after), ``clean`` with its source once connected, no crash, and every
+    ``close_call`` saying whose close it was, the adapter's own one last."""
+    observed = record["observed"]
+    where = (record["scenario"], record["client"])
+    t0 = observed["t0_unix_us"]
+    assert isinstance(t0, int), where
+    if record["transcript"] is not None and observed["connected"]:
+        assert 0 <= transcript_started_us(record) - t0 <= 2_000_000, where
+    assert observed["crash"] is None, (where, observed["crash"])
+    assert observed["clean"] in (True, False, None), where
+    if observed["connected"]:
+        assert isinstance(observed["clean_source"], str) and observed["clean_source"], where
+        calls = events(record, "close_call")
+        assert calls and calls[-1]["why"] == "end", (where, calls)
+        assert {c["why"] for c in calls} <= {"knob", "end"}, (where, calls)
+
+
 def check_knob_records(records: dict[str, dict]) -> None:
     """What each knob scenario must show for any library: the knob really acted."""
     for name, record in records.items():
         assert record["verdict"] == "pass", (name, record["client"], record["reason"])
+        check_observation_facts(record)
 
     # send: both messages reached the server, in order, and were noted as sent
     record = records["knobs/send"]
@@ -232,7 +431,7 @@ def check_knob_records(records: dict[str, dict]) -> None:
     closes = frames(record, "in", 8)
     assert [(c["close_code"], c["close_reason"]) for c in closes] == [(4001, "client done")]
     call = events(record, "close_call")[0]
-    assert call["why"] == "close_first" and call["code"] == 4001
+    assert call["why"] == "knob" and call["code"] == 4001
     assert call["t_ms"] >= record["observed"]["messages"][1]["t_ms"]
 
     # close_first after 300 ms: the close is called then and reaches the server then, not
@@ -241,7 +440,7 @@ def check_knob_records(records: dict[str, dict]) -> None:
     closes = frames(record, "in", 8)
     assert [(c["close_code"], c["close_reason"]) for c in closes] == [(1000, "bored")]
     call = events(record, "close_call")[0]
-    assert call["why"] == "close_first" and 300 <= call["t_ms"] <= 3000, call
+    assert call["why"] == "knob" and 300 <= call["t_ms"] <= 3000, call
     opened = events(record, "open")[0]["t_ms"]
     after_ms = (closes[0]["t_us"] - opened_at_us(record)) / 1000
     assert 300 - opened - 5 <= after_ms <= 3000, (after_ms, opened)

@@ -70,6 +70,8 @@ class Driver:
         self.subprotocol: str | None = None
         self.pending: asyncio.Future[Any] | None = None
         self.close_reason: str | None = None
+        #: what ended receiving, as aiohttp said it: a message type name, or "exception"
+        self.end_signal: str | None = None
 
     def unsupported(self, knobs: kit.Knobs) -> list[str]:
         return []  # every knob has an API in every supported version
@@ -107,7 +109,7 @@ class Driver:
         until = loop.time() + timeout_s
         while True:
             if self.pending is None:
-                self.pending = asyncio.ensure_future(self.ws.receive())
+                self.pending = kit.adapter_future(asyncio.ensure_future(self.ws.receive()))
             done, _ = await asyncio.wait({self.pending}, timeout=max(0.0, until - loop.time()))
             if not done:
                 return kit.Received("timeout")
@@ -115,9 +117,11 @@ class Driver:
             try:
                 msg = task.result()
             except Exception as exc:
+                self.end_signal = "exception"
                 return kit.Received("error", exc=exc)
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 return kit.Received("message", data=msg.data)
+            self.end_signal = f"WSMsgType.{msg.type.name}"
             if msg.type == WSMsgType.CLOSE:
                 self.close_reason = msg.extra
                 return kit.Received("closed", close=self.current_close())
@@ -152,6 +156,26 @@ class Driver:
         if self.ws is None:
             return None, "none"
         return self.current_close(), "ws.close_code"
+
+    def clean_info(self) -> tuple[bool | None, str | None]:
+        """What aiohttp said about the end: a CLOSE message is a clean close, an ERROR
+        message or a raised exception is not; after CLOSED/CLOSING (or the adapter's own
+        close) it is ``ws.exception()`` and aiohttp's own abnormal-closure code (1006,
+        which aiohttp sets itself on every error path)."""
+        if self.ws is None:
+            return None, None
+        signal = self.end_signal
+        if signal == "WSMsgType.CLOSE":
+            return True, signal
+        if signal in ("WSMsgType.ERROR", "exception"):
+            return False, signal
+        where = signal or "the adapter's close"
+        if self.ws.exception() is not None:
+            return False, f"{where}, ws.exception()"
+        code = self.ws.close_code
+        if code is None:
+            return None, f"{where}, no ws.close_code"
+        return code != 1006, f"{where}, ws.close_code {code}"
 
 
 def main() -> int:

@@ -30,16 +30,20 @@ Timing rules shared by every driver:
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import importlib.metadata
 import json
 import logging
 import os
 import platform
+import socket
 import ssl
 import sys
+import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -319,13 +323,23 @@ class Observation:
             "error": None,
             "unsupported": [],
             "subprotocol": None,
+            "t0_unix_us": None,
+            "clean": None,
+            "clean_source": None,
+            "crash": None,
             "events": [],
             "duration_ms": 0.0,
         }
 
     def start(self) -> None:
-        """Mark connect_start: every t_ms is measured from here."""
+        """Mark connect_start: every t_ms is measured from here.
+
+        ``t0_unix_us`` is the same instant on the wall clock (µs since the
+        Unix epoch), for the harness to place the events on the server
+        transcript's clock.
+        """
         self.t0 = time.perf_counter()
+        self.data["t0_unix_us"] = time.time_ns() // 1000
         self.data["events"].append({"t_ms": 0.0, "event": "connect_start"})
 
     def elapsed_s(self) -> float:
@@ -352,9 +366,108 @@ class Observation:
             if exc is not None:
                 self.data["error"] = error_info(exc)
 
+    def crash(self, exc_type: str, message: str, where: str) -> None:
+        """An exception the library raised outside any call the application awaits.
+
+        The first one is the observation's ``crash``; each one is a ``crash`` event.
+        """
+        info = {"type": exc_type, "message": message, "where": where}
+        self.event("crash", **info)
+        if self.data["crash"] is None:
+            self.data["crash"] = info
+
     def finish(self) -> dict[str, Any]:
         self.data["duration_ms"] = self.now_ms()
         return self.data
+
+
+# --------------------------------------------------------------------------
+# crashes: exceptions no application call would ever see
+
+
+class CrashWatch:
+    """Catches, process-wide, the exceptions a library raises outside the application's calls.
+
+    In a real application these are lost (a thread dies, asyncio logs "Task
+    exception was never retrieved") or kill the process. They are attributed
+    to the job running when they happen (`current`); one raised between jobs
+    goes to the next job, saying so. Installed once by `serve` (threads) and
+    per event loop by `drive_async` (asyncio).
+    """
+
+    def __init__(self) -> None:
+        self.current: Observation | None = None
+        self.last_id: Any = None
+        self.between: list[dict[str, str]] = []
+        #: futures the adapter itself created (their exceptions are the adapter's)
+        self.own: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._installed = False
+
+    def install(self) -> None:
+        if not self._installed:
+            self._installed = True
+            self._previous = threading.excepthook
+            threading.excepthook = self.thread_hook
+
+    def begin(self, obs: Observation) -> None:
+        with self._lock:
+            self.current = obs
+            pending, self.between = self.between, []
+        for info in pending:
+            obs.crash(**info)
+
+    def done(self, obs: Observation) -> None:
+        with self._lock:
+            if self.current is obs:
+                self.current = None
+                self.last_id = obs.data.get("id")
+
+    def report(self, exc_type: str, message: str, where: str) -> None:
+        with self._lock:
+            obs = self.current
+            if obs is None:
+                where = f"{where}; raised between jobs, after job {self.last_id!r}"
+                self.between.append({"exc_type": exc_type, "message": message, "where": where})
+                return
+        obs.crash(exc_type, message, where)
+
+    def thread_hook(self, args: threading.ExceptHookArgs) -> None:
+        """threading.excepthook: an exception ended a thread (the library's own, as a rule)."""
+        self._previous(args)  # the usual traceback on stderr
+        if args.exc_type is SystemExit or args.exc_value is None:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        self.report(qualname(args.exc_value), str(args.exc_value) or repr(args.exc_value),
+                    f"thread {name!r}")
+
+    def loop_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """The event loop's exception handler: an exception nobody awaited or caught."""
+        loop.default_exception_handler(context)  # the usual log line on stderr
+        exc = context.get("exception")
+        if not isinstance(exc, BaseException) or isinstance(exc, asyncio.CancelledError):
+            return  # a warning without an exception (e.g. an unclosed session)
+        future = context.get("future") or context.get("task")
+        if future is not None and future in self.own:
+            log.warning("the adapter's own future failed unseen: %r", exc)
+            return
+        where = str(context.get("message") or "asyncio")
+        if future is not None:
+            coro = getattr(future, "get_coro", lambda: None)()
+            name = getattr(coro, "__qualname__", None) or repr(future)[:200]
+            where = f"{where} ({name})"
+        elif context.get("handle") is not None:
+            where = f"{where} ({str(context['handle'])[:200]})"
+        self.report(qualname(exc), str(exc) or repr(exc), f"asyncio: {where}")
+
+
+WATCH = CrashWatch()
+
+
+def adapter_future(fut: Any) -> Any:
+    """Mark a future the adapter created itself (its exception is not the library's crash)."""
+    WATCH.own.add(fut)
+    return fut
 
 
 # --------------------------------------------------------------------------
@@ -415,7 +528,18 @@ class AsyncDriver(Protocol):
         """
 
     def close_info(self) -> tuple[dict[str, Any] | None, str]:
-        """(the close as the library exposes it after the end, where it was read)."""
+        """(the close as the library exposes it after the end, where it was read).
+
+        The dict carries ``"observable": False`` where the library's API has
+        no close code at all on the path the connection ended by.
+        """
+
+    def clean_info(self) -> tuple[bool | None, str | None]:
+        """(how the library reported the closure: clean True/False, or None if its API
+        does not tell; where that was read)."""
+
+    def is_timeout(self, exc: BaseException) -> bool:
+        """True if ``exc`` (raised by connect) is a timeout, not a refusal; see `is_timeout`."""
 
 
 class SyncDriver(Protocol):
@@ -440,6 +564,61 @@ class SyncDriver(Protocol):
     def finish(self, budget_s: float) -> None: ...
 
     def close_info(self) -> tuple[dict[str, Any] | None, str]: ...
+
+    def clean_info(self) -> tuple[bool | None, str | None]: ...
+
+    def is_timeout(self, exc: BaseException) -> bool: ...
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A timeout by Python's own classes (asyncio.TimeoutError and socket.timeout are
+    TimeoutError from 3.11 on; both are named here for older Pythons)."""
+    return isinstance(exc, (TimeoutError, asyncio.TimeoutError, socket.timeout))
+
+
+def call_with_timeout(
+    fn: Callable[[], Any],
+    timeout_s: float,
+    what: str,
+    on_late: Callable[[Any], None] | None = None,
+) -> Any:
+    """``fn()`` in a helper thread, given up after ``timeout_s`` (raises TimeoutError).
+
+    For a blocking library call that has no timeout of its own, or one that
+    does not hold (an application would hang there). Its exception, if it
+    raises in time, is raised here. The helper thread is a daemon and is left
+    to the library; if ``fn`` returns after all, ``on_late`` gets the result
+    (to release it).
+    """
+    result: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def run() -> None:
+        try:
+            value = fn()
+        except BaseException as exc:  # handed to the caller below
+            with lock:
+                result["exc"] = exc
+            return
+        with lock:
+            result["value"] = value
+            late = result.get("gave_up", False)
+        if late and on_late is not None:
+            try:
+                on_late(value)
+            except Exception:
+                log.exception("releasing what %s returned too late", what)
+
+    helper = threading.Thread(target=run, name=what, daemon=True)
+    helper.start()
+    helper.join(timeout_s)
+    with lock:
+        if "exc" in result:
+            raise result["exc"]
+        if "value" in result:
+            return result["value"]
+        result["gave_up"] = True
+    raise TimeoutError(f"{what} did not return within {timeout_s:.1f} s")
 
 
 # --------------------------------------------------------------------------
@@ -506,11 +685,30 @@ class Session:
         self.obs.data["subprotocol"] = subprotocol
         self.obs.event("open", subprotocol=subprotocol)
 
-    def connect_failed(self, exc: BaseException, status: int | None) -> None:
-        self.obs.event("connect_failed", type=qualname(exc))
+    def connect_failed(
+        self, exc: BaseException, status: int | None, d: AsyncDriver | SyncDriver
+    ) -> None:
+        """The opening handshake did not give a connection: refused, or cut off by a timeout.
+
+        A timeout (the adapter's open timeout, or the library's own open
+        timeout, which the adapter sets to the same value) is a hang, not a
+        refusal: ``end: connect_timeout``.
+        """
+        check = getattr(d, "is_timeout", None) or is_timeout
+        how = "connect_timeout" if check(exc) else "connect_failed"
+        self.obs.event(how, type=qualname(exc))
         if status is not None:
             self.obs.data["http_status"] = status
-        self.obs.end("connect_failed", exc)
+        self.obs.end(how, exc)
+
+    def send_failed(self, what: str, kind: str, exc: BaseException) -> None:
+        """A send (the ``send`` knob, or an echo) raised: record it, keep receiving.
+
+        Messages the library already holds still reach the application, and
+        the end comes from the next receive call, as in an application that
+        only logs a failed send.
+        """
+        self.obs.event(what, type=kind, error=error_info(exc))
 
     def ended(self, got: Received, d: AsyncDriver | SyncDriver) -> None:
         """A receive (or send) ended receiving: closed or error."""
@@ -524,16 +722,11 @@ class Session:
             self.obs.event("error", type=qualname(got.exc))
             self.obs.end("error", got.exc)
 
-    def failure(self, driver: AsyncDriver | SyncDriver, exc: BaseException) -> Received:
-        if driver.is_closed(exc):
-            return Received("closed", exc=exc)
-        return Received("error", exc=exc)
-
     def close_call(self) -> tuple[int | None, str]:
         cf = self.close_first
         assert cf is not None
         self.close_called = True
-        self.obs.event("close_call", why="close_first", code=cf.code, reason=cf.reason)
+        self.obs.event("close_call", why="knob", code=cf.code, reason=cf.reason)
         return cf.code, cf.reason
 
 
@@ -564,12 +757,13 @@ async def _async_sleep(s: Session, d: AsyncDriver, seconds: float) -> Received |
 async def _async_receive_loop(s: Session, d: AsyncDriver) -> None:
     k, obs = s.knobs, s.obs
     for kind, payload in k.send:
+        length = len(payload.encode() if kind == "text" else payload)
         try:
             await d.send(kind, payload)
         except Exception as exc:
-            s.ended(s.failure(d, exc), d)
-            return
-        obs.event("send", kind=kind, length=len(payload.encode() if kind == "text" else payload))
+            obs.event("send", kind=kind, length=length, error=error_info(exc))
+            continue
+        obs.event("send", kind=kind, length=length)
     if s.count_close_due():
         got = await _async_close_first(s, d)
         if got is not None:
@@ -608,10 +802,10 @@ async def _async_receive_loop(s: Session, d: AsyncDriver) -> None:
             kind = "text" if isinstance(got.data, str) else "binary"
             try:
                 await d.send(kind, got.data)
-            except Exception as exc:
-                s.ended(s.failure(d, exc), d)
-                return
-            obs.event("echo", type=kind)
+            except Exception as exc:  # receiving goes on until the library signals the end
+                s.send_failed("echo", kind, exc)
+            else:
+                obs.event("echo", type=kind)
         if s.count_close_due():
             closed = await _async_close_first(s, d)
             if closed is not None:
@@ -632,11 +826,12 @@ async def drive_async(d: AsyncDriver, job: Job, obs: Observation) -> None:
     """One job with an asyncio library: connect, behave as the knobs say, close, report."""
     s = Session(job, obs)
     tls = tls_context(job)
+    asyncio.get_running_loop().set_exception_handler(WATCH.loop_handler)
     obs.start()
     try:
         await d.connect(job, tls, s.open_timeout_s())
     except Exception as exc:
-        s.connect_failed(exc, d.http_status(exc))
+        s.connect_failed(exc, d.http_status(exc), d)
         try:
             await d.finish(s.budget_s())  # releases what a failed connect left behind
         except Exception:
@@ -656,6 +851,7 @@ async def drive_async(d: AsyncDriver, job: Job, obs: Observation) -> None:
         close, source = d.close_info()
         obs.data["close"] = close
         obs.event("close_done", source=source)
+        obs.data["clean"], obs.data["clean_source"] = d.clean_info()
 
 
 def _sync_close_first(s: Session, d: SyncDriver) -> Received | None:
@@ -686,12 +882,13 @@ def _sync_receive_loop(s: Session, d: SyncDriver) -> None:
     # The same decisions as _async_receive_loop, with blocking calls.
     k, obs = s.knobs, s.obs
     for kind, payload in k.send:
+        length = len(payload.encode() if kind == "text" else payload)
         try:
             d.send(kind, payload)
         except Exception as exc:
-            s.ended(s.failure(d, exc), d)
-            return
-        obs.event("send", kind=kind, length=len(payload.encode() if kind == "text" else payload))
+            obs.event("send", kind=kind, length=length, error=error_info(exc))
+            continue
+        obs.event("send", kind=kind, length=length)
     if s.count_close_due():
         got = _sync_close_first(s, d)
         if got is not None:
@@ -730,10 +927,10 @@ def _sync_receive_loop(s: Session, d: SyncDriver) -> None:
             kind = "text" if isinstance(got.data, str) else "binary"
             try:
                 d.send(kind, got.data)
-            except Exception as exc:
-                s.ended(s.failure(d, exc), d)
-                return
-            obs.event("echo", type=kind)
+            except Exception as exc:  # receiving goes on until the library signals the end
+                s.send_failed("echo", kind, exc)
+            else:
+                obs.event("echo", type=kind)
         if s.count_close_due():
             closed = _sync_close_first(s, d)
             if closed is not None:
@@ -758,7 +955,7 @@ def drive_sync(d: SyncDriver, job: Job, obs: Observation) -> None:
     try:
         d.connect(job, tls, s.open_timeout_s())
     except Exception as exc:
-        s.connect_failed(exc, d.http_status(exc))
+        s.connect_failed(exc, d.http_status(exc), d)
         try:
             d.finish(s.budget_s())  # releases what a failed connect left behind
         except Exception:
@@ -778,6 +975,7 @@ def drive_sync(d: SyncDriver, job: Job, obs: Observation) -> None:
         close, source = d.close_info()
         obs.data["close"] = close
         obs.event("close_done", source=source)
+        obs.data["clean"], obs.data["clean_source"] = d.clean_info()
 
 
 # --------------------------------------------------------------------------
@@ -799,10 +997,16 @@ def run_job(line: str, new_driver: Callable[[], Any], is_async: bool) -> dict[st
             obs.data["unsupported"] = unsupported
             obs.data["end"] = "unsupported"
             return obs.finish()
-        if is_async:
-            asyncio.run(drive_async(driver, job, obs))
-        else:
-            drive_sync(driver, job, obs)
+        WATCH.begin(obs)
+        try:
+            if is_async:
+                asyncio.run(drive_async(driver, job, obs))
+            else:
+                drive_sync(driver, job, obs)
+            # a task or future the library dropped reports its exception when collected
+            gc.collect()
+        finally:
+            WATCH.done(obs)
         return obs.finish()
     except Exception as exc:  # a bug here or a bad job: report it, keep serving
         if isinstance(exc, BadJob):
@@ -850,6 +1054,7 @@ def serve(
     is_async: bool,
 ) -> int:
     """The ready line, then one observation per job line until EOF on stdin."""
+    WATCH.install()
     out.emit(
         {
             "event": "ready",

@@ -45,6 +45,7 @@ only.
 
 from __future__ import annotations
 
+import inspect
 import ssl
 import sys
 import threading
@@ -56,6 +57,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python-common")
 import wsreplay_adapterkit as kit
 
 ADAPTER = "python-simple-websocket"
+
+
+def client_params(lib: Any) -> set[str]:
+    """The parameter names of the client's connect call (1.0.0+) or constructor."""
+    target = getattr(lib.Client, "connect", None) or lib.Client.__init__
+    try:
+        return set(inspect.signature(target).parameters)
+    except (TypeError, ValueError):
+        return set()
 
 
 class DaemonThread(threading.Thread):
@@ -76,7 +86,10 @@ class Driver:
 
     def unsupported(self, knobs: kit.Knobs) -> list[str]:
         # No ping call in the API: the library answers pings, never sends one on demand.
-        return ["send"] if any(kind == "ping" for kind, _ in knobs.send) else []
+        missing = ["send"] if any(kind == "ping" for kind, _ in knobs.send) else []
+        if knobs.subprotocols and "subprotocols" not in client_params(self.lib):
+            missing.append("subprotocols")  # before 0.8.0
+        return missing
 
     def http_status(self, exc: BaseException) -> int | None:
         status = getattr(exc, "status_code", None)
@@ -91,23 +104,16 @@ class Driver:
             kwargs["subprotocols"] = list(job.knobs.subprotocols)
         if tls is not None:
             kwargs["ssl_context"] = tls
-        result: dict[str, Any] = {}
 
-        def handshake() -> None:
-            try:
-                result["ws"] = self.lib.Client.connect(job.url, **kwargs)
-            except BaseException as exc:  # handed to the job's thread below
-                result["exc"] = exc
+        def open_connection() -> Any:
+            if hasattr(self.lib.Client, "connect"):
+                return self.lib.Client.connect(job.url, **kwargs)
+            return self.lib.Client(job.url, **kwargs)  # before 1.0.0 the constructor connects
 
-        helper = threading.Thread(target=handshake, name="connect", daemon=True)
-        helper.start()
-        helper.join(timeout_s)
-        if helper.is_alive():
-            raise TimeoutError(f"Client.connect() did not return within {timeout_s:.1f} s")
-        if "exc" in result:
-            raise result["exc"]
-        self.ws = result["ws"]
-        self.subprotocol = self.ws.subprotocol
+        self.ws = kit.call_with_timeout(
+            open_connection, timeout_s, "simple_websocket.Client.connect()", lambda ws: ws.close()
+        )
+        self.subprotocol = getattr(self.ws, "subprotocol", None)
 
     def send(self, kind: str, payload: Any) -> None:
         self.ws.send(payload)  # str: a text message, bytes: a binary one
@@ -135,15 +141,25 @@ class Driver:
             self.ws.close()
 
     def close_info(self) -> tuple[dict[str, Any] | None, str]:
-        if self.closed_by is not None:
+        if self.ws is None:
+            return None, "none"
+        if not hasattr(self.ws, "close_reason"):
+            # before 0.5.0 neither the exception nor the connection carries a close code
+            return {"code": None, "reason": None, "observable": False}, "none (before 0.5.0)"
+        if self.closed_by is not None and hasattr(self.closed_by, "reason"):
             code, reason = self.closed_by.reason, self.closed_by.message
             source = "ConnectionClosed"
-        elif self.ws is not None:
+        else:
             code, reason = self.ws.close_reason, self.ws.close_message
             source = "ws.close_reason"
-        else:
-            return None, "none"
         return {"code": None if code is None else int(code), "reason": reason}, source
+
+    def clean_info(self) -> tuple[bool | None, str | None]:
+        """simple-websocket does not tell: ConnectionClosed ends every connection,
+        with no clean/abnormal distinction (the code stays 1005 without a close frame)."""
+        if self.ws is None:
+            return None, None
+        return None, "no clean flag in simple-websocket (ConnectionClosed for every end)"
 
 
 def main() -> int:
@@ -155,15 +171,16 @@ def main() -> int:
     except Exception as exc:
         reason = f"cannot import simple-websocket on this Python: {kit.qualname(exc)}: {exc}"
         return kit.refuse(out, ADAPTER, version, reason)
-    if not hasattr(simple_websocket.Client, "connect"):
-        reason = f"simple-websocket {version} has no Client.connect (added in 1.0.0)"
+    if not hasattr(simple_websocket, "Client"):  # 0.0.1 is an empty placeholder
+        reason = f"simple-websocket {version} has no Client (the first with one is 0.1.0)"
         return kit.refuse(out, ADAPTER, version, reason)
+    call = "Client.connect" if hasattr(simple_websocket.Client, "connect") else "Client"
     return kit.serve(
         out,
         adapter=ADAPTER,
         library="simple-websocket",
         version=str(version),
-        api=f"simple_websocket.Client.connect (wsproto {kit.distribution_version('wsproto')})",
+        api=f"simple_websocket.{call} (wsproto {kit.distribution_version('wsproto')})",
         new_driver=lambda: Driver(simple_websocket),
         is_async=False,
     )

@@ -90,6 +90,12 @@ class Driver:
     def is_closed(self, exc: BaseException) -> bool:
         return isinstance(exc, self.closed_errors)
 
+    def is_timeout(self, exc: BaseException) -> bool:
+        """Tornado's own connect timeout is HTTPTimeoutError (code 599), ours TimeoutError."""
+        simple = sys.modules.get("tornado.simple_httpclient")
+        timeout_cls = getattr(simple, "HTTPTimeoutError", None)
+        return kit.is_timeout(exc) or (timeout_cls is not None and isinstance(exc, timeout_cls))
+
     async def connect(self, job: kit.Job, tls: ssl.SSLContext | None, timeout_s: float) -> None:
         kwargs: dict[str, Any] = {}
         if job.knobs.subprotocols:
@@ -118,7 +124,7 @@ class Driver:
     async def _read(self, timeout_s: float) -> tuple[bool, Any]:
         """(True, message or None) once read_message() resolved; (False, None) on timeout."""
         if self.pending is None:
-            self.pending = asyncio.ensure_future(self.conn.read_message())
+            self.pending = kit.adapter_future(asyncio.ensure_future(self.conn.read_message()))
         done, _ = await asyncio.wait({self.pending}, timeout=max(0.0, timeout_s))
         if not done:
             return False, None
@@ -164,6 +170,13 @@ class Driver:
         if self.conn is None:
             return None, "none"
         return {"code": self.conn.close_code, "reason": self.conn.close_reason}, "conn.close_code"
+
+    def clean_info(self) -> tuple[bool | None, str | None]:
+        """Tornado does not tell: read_message() gives None for every end, and
+        on_close/close_code only say whether a close frame arrived."""
+        if self.conn is None:
+            return None, None
+        return None, "no clean flag in Tornado (read_message() -> None for every end)"
 
 
 def main() -> int:

@@ -85,9 +85,15 @@ class Driver:
         self.subprotocol: str | None = None
         self.close_seen: dict[str, Any] | None = None
         self.close_source = "none"
+        #: how the library signalled the end: (clean, what it was), once it did
+        self.end_signal: tuple[bool, str] | None = None
+        self.app_closed = False  # the application called close() (close_first)
 
     def unsupported(self, knobs: kit.Knobs) -> list[str]:
-        return []  # every knob has an API in every supported version
+        # Before 0.21.0 the library offers no subprotocols (and ignores the keyword).
+        if knobs.subprotocols and not hasattr(self.websocket.WebSocket(), "subprotocol"):
+            return ["subprotocols"]
+        return []
 
     def http_status(self, exc: BaseException) -> int | None:
         status = getattr(exc, "status_code", None)
@@ -95,6 +101,11 @@ class Driver:
 
     def is_closed(self, exc: BaseException) -> bool:
         return isinstance(exc, self.websocket.WebSocketConnectionClosedException)
+
+    def is_timeout(self, exc: BaseException) -> bool:
+        """The socket timeout ran out during the handshake: the library raises its own
+        WebSocketTimeoutException (or socket.timeout, a TimeoutError)."""
+        return kit.is_timeout(exc) or isinstance(exc, self.websocket.WebSocketTimeoutException)
 
     def connect(self, job: kit.Job, tls: ssl.SSLContext | None, timeout_s: float) -> None:
         kwargs: dict[str, Any] = {}
@@ -106,7 +117,7 @@ class Driver:
             # to ssl.wrap_socket and fail): only this CA, verification on.
             kwargs["sslopt"] = {"ca_certs": job.ca_file, "cert_reqs": ssl.CERT_REQUIRED}
         self.ws = self.websocket.create_connection(job.url, timeout=timeout_s, **kwargs)
-        self.subprotocol = self.ws.subprotocol
+        self.subprotocol = getattr(self.ws, "subprotocol", None)
 
     def send(self, kind: str, payload: Any) -> None:
         if kind == "text":
@@ -124,8 +135,10 @@ class Driver:
         except self.websocket.WebSocketTimeoutException:
             return kit.Received("timeout")
         except self.websocket.WebSocketConnectionClosedException as exc:
+            self.end_signal = self.end_signal or (False, kit.qualname(exc).rsplit(".", 1)[-1])
             return kit.Received("closed", exc=exc, close=self.close_info()[0])
         except Exception as exc:
+            self.end_signal = self.end_signal or (False, kit.qualname(exc))
             return kit.Received("error", exc=exc)
         if opcode == ABNF.OPCODE_TEXT:
             if not isinstance(data, (bytes, bytearray)):
@@ -134,17 +147,20 @@ class Driver:
                 # what recv() does with a text message
                 return kit.Received("message", data=data.decode("utf-8"))
             except UnicodeDecodeError as exc:
+                self.end_signal = self.end_signal or (False, kit.qualname(exc))
                 return kit.Received("error", exc=exc)
         if opcode == ABNF.OPCODE_BINARY:
             return kit.Received("message", data=bytes(data))
         if opcode == ABNF.OPCODE_CLOSE:
             self.close_seen = kit.close_from_payload(data)
             self.close_source = "recv_data close frame"
+            self.end_signal = self.end_signal or (True, "recv_data() -> OPCODE_CLOSE")
             return kit.Received("closed", close=self.close_seen)
         # recv_data() returns nothing else without control_frame=True
         return kit.Received("error", exc=RuntimeError(f"recv_data() returned opcode {opcode}"))
 
     def close(self, code: int | None, reason: str) -> None:
+        self.app_closed = True
         if code is None:
             self.ws.close()
         else:
@@ -167,7 +183,26 @@ class Driver:
         frame = getattr(self.ws, "close_frame", None)
         if frame is not None:
             return kit.close_from_payload(frame.data), "ws.close_frame"
-        return {"code": None, "reason": None}, "none"
+        # No close frame came, and the library has no close code of its own on this
+        # path (WebSocketConnectionClosedException carries none; WebSocketApp passes
+        # None, None to on_close): nothing to observe.
+        return {"code": None, "reason": None, "observable": False}, "none"
+
+    def clean_info(self) -> tuple[bool | None, str | None]:
+        """A close frame returned by recv_data() is the library's normal end; an
+        exception (WebSocketConnectionClosedException: the connection was lost) is not.
+        When receiving ended otherwise, the library said nothing."""
+        if self.ws is None:
+            return None, None
+        if self.app_closed and (self.end_signal is None or not self.end_signal[0]):
+            # close() returns no outcome and closes the socket, so the exception that
+            # follows is expected; only newer releases keep the server's close frame.
+            if getattr(self.ws, "close_frame", None) is not None:
+                return True, "close() then ws.close_frame"
+            return None, "close() returns no outcome"
+        if self.end_signal is None:
+            return None, "the library signalled no end"
+        return self.end_signal
 
 
 def main() -> int:

@@ -124,7 +124,7 @@ def select_api(adapter: str, version: str) -> tuple[str, Callable[..., Any], boo
     modules = {
         "python-websockets-asyncio": ("websockets.asyncio.client", "13.0", False),
         "python-websockets-legacy": ("websockets.legacy.client", "", False),
-        "python-websockets-sync": ("websockets.sync.client", "12.0", True),
+        "python-websockets-sync": ("websockets.sync.client", "11.0", True),
     }
     module_name, since, is_sync = modules[adapter]
     try:
@@ -179,6 +179,17 @@ def close_from_exception(exc: BaseException) -> dict[str, Any]:
     if rcvd is None:
         return {"code": 1006, "reason": ""}
     return {"code": rcvd.code, "reason": rcvd.reason}
+
+
+def clean_from_exception(exc: BaseException) -> tuple[bool | None, str]:
+    """How the library classed the closure: ConnectionClosedOK is clean,
+    ConnectionClosedError is not (both exist from 8.1 on)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if "ConnectionClosedOK" in names:
+        return True, "ConnectionClosedOK"
+    if "ConnectionClosedError" in names:
+        return False, "ConnectionClosedError"
+    return None, type(exc).__name__
 
 
 def close_from_connection(ws: Any) -> tuple[dict[str, Any] | None, str]:
@@ -253,6 +264,29 @@ class Common:
             return close_from_exception(self.closed_exc), "exception.rcvd"
         return close_from_connection(self.ws)
 
+    def clean_info(self) -> tuple[bool | None, str | None]:
+        """The class of the ConnectionClosed the application got; when it got none
+        (receiving ended by a timeout, max_messages or an error), the class the
+        library gives the closure after the adapter's own close."""
+        if self.closed_exc is not None:
+            return clean_from_exception(self.closed_exc)
+        ws = self.ws
+        if ws is None:
+            return None, None
+        exc = None
+        try:
+            protocol = getattr(ws, "protocol", None)  # new implementation (13.0+ asyncio, sync)
+            if protocol is not None and hasattr(type(protocol), "close_exc"):
+                exc = protocol.close_exc
+            elif callable(getattr(ws, "connection_closed_exc", None)):  # legacy
+                exc = ws.connection_closed_exc()
+        except Exception:  # not closed after all: nothing to read
+            exc = None
+        if exc is None:
+            return None, "not closed"
+        clean, source = clean_from_exception(exc)
+        return clean, f"{source} after the adapter's close"
+
 
 class AsyncDriver(Common):
     """websockets.connect / legacy / new asyncio: coroutines on an event loop."""
@@ -264,7 +298,9 @@ class AsyncDriver(Common):
 
     async def send(self, kind: str, payload: Any) -> None:
         if kind == "ping":
-            await self.ws.ping(payload)  # returns the pong waiter; not awaited
+            # The pong waiter is the application's to await or drop; dropped here,
+            # so whatever it ends with is the adapter's business, not a crash.
+            kit.adapter_future(await self.ws.ping(payload))
         else:
             await self.ws.send(payload)
 
@@ -312,9 +348,21 @@ class SyncDriver(Common):
         # The context-manager form is what 17.1+ asks for (a bare connect()
         # warns there) and works from 12.0 on; finish() exits it after the
         # explicit close, where it is a no-op.
+        # The call runs in a helper thread and is given up after the open
+        # timeout: 11.0 can deadlock inside connect() when a message arrives
+        # right after the 101, and its own open_timeout does not cover that.
         kwargs = connect_kwargs(self.connect_fn, job.knobs.subprotocols, tls, timeout_s)
-        self.cm = self.connect_fn(job.url, **kwargs)
-        self.ws = self.cm.__enter__()
+
+        def open_connection() -> tuple[Any, Any]:
+            cm = self.connect_fn(job.url, **kwargs)
+            return cm, cm.__enter__()
+
+        def release(opened: tuple[Any, Any]) -> None:
+            opened[0].__exit__(None, None, None)
+
+        self.cm, self.ws = kit.call_with_timeout(
+            open_connection, timeout_s + 0.5, "websockets.sync.client.connect()", release
+        )
         self.subprotocol = self.ws.subprotocol
 
     def send(self, kind: str, payload: Any) -> None:
