@@ -91,7 +91,7 @@ def test_catalogue_at_two_versions(tmp_path: Path) -> None:
         assert (crash["type"], crash["where"]) == ("TypeError", "uncaughtException"), crash
         assert "reading 'includes'" in crash["message"]
         assert "lib/web/websocket/connection.js" in crash["at"]
-        assert e2e.events(unrequested, "uncaught_exception")
+        assert e2e.events(unrequested, "crash")
         assert founding["crash"] is None
     # a refused handshake is reported when undici reports it: 6.x fires
     # 'error' and never 'close' (the adapter waits 250 ms for it, not the

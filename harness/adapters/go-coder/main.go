@@ -102,7 +102,7 @@ func runJob(rec *recorder, j *job) error {
 		if timedOut {
 			// The adapter's own timeout cut the handshake off: the library
 			// neither connected nor refused.
-			rec.event("connect_timeout", "type", meaningfulType(err), "message", err.Error())
+			rec.event("connect_timeout", "waited_ms", ms(rec.sinceStart()), "type", meaningfulType(err), "message", err.Error())
 			rec.setClean(nil, noConnection)
 			rec.end("connect_timeout", err)
 			return nil

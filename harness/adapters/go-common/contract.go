@@ -463,7 +463,7 @@ func (r *recorder) setCrash(c *crashInfo) {
 	if r.obs.Crash == nil {
 		r.obs.Crash = c
 	}
-	r.eventLocked("panic", "type", c.Type, "message", c.Message, "where", c.Where, "at", c.At)
+	r.eventLocked("crash", "type", c.Type, "message", c.Message, "where", c.Where, "at", c.At)
 }
 
 func (r *recorder) hasClose() bool {

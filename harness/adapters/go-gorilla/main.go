@@ -68,7 +68,7 @@ func runJob(rec *recorder, j *job) error {
 		// handshake off; gorilla neither connected nor refused.
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			rec.event("connect_timeout", "type", meaningfulType(err), "message", err.Error())
+			rec.event("connect_timeout", "waited_ms", ms(rec.sinceStart()), "type", meaningfulType(err), "message", err.Error())
 			rec.setClean(nil, noConnection)
 			rec.end("connect_timeout", err)
 			return nil

@@ -377,7 +377,7 @@
         crash (err, origin) {
           const info = exceptionInfo(err)
           obs.crash = Object.assign({ where: 'uncaught', at: null }, origin || {}, info)
-          event('uncaught_exception', obs.crash)
+          event('crash', obs.crash)
           if (!error) error = info
           if (!ended) {
             ended = true
@@ -407,7 +407,7 @@
       // (end "connect_timeout"). A 'close' the close() provokes is recorded
       // (clean, code) but does not turn it into a refusal.
       const openTimer = later(Math.min(OPEN_TIMEOUT_MS, Math.max(1000, budget() - 1000)), () => {
-        event('connect_timeout')
+        event('connect_timeout', { waited_ms: Math.round(now()) })
         if (!error) error = { type: 'timeout', message: `no 'open' or 'close' after ${Math.round(now())} ms` }
         ended = true
         obs.end = 'connect_timeout'

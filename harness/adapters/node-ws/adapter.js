@@ -483,7 +483,7 @@ function drive (lib, parsed, obs) {
     current = (err, origin) => {
       const info = errorInfo(err)
       obs.data.crash = { ...origin, ...info }
-      obs.event('uncaught_exception', obs.data.crash)
+      obs.event('crash', obs.data.crash)
       if (!error) error = info
       if (!ended) {
         ended = true
@@ -516,7 +516,7 @@ function drive (lib, parsed, obs) {
     // Neither 'open' nor a refusal in time: the adapter gives up (end
     // "connect_timeout", not a refusal: ws did not refuse anything).
     const openTimer = later(Math.min(OPEN_TIMEOUT_MS, Math.max(1000, budget() - 1000)), () => {
-      obs.event('connect_timeout')
+      obs.event('connect_timeout', { waited_ms: Math.round(obs.now()) })
       if (!error) error = { type: 'timeout', message: `no 'open' after ${Math.round(obs.now())} ms` }
       ended = true
       obs.data.end = 'connect_timeout'
