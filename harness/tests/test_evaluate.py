@@ -774,3 +774,4 @@ def test_a_close_code_the_api_cannot_expose_is_not_held_against_the_library():
     result = evaluate(scen, obs, None)
     assert result.verdict == "pass"
     assert result.checks[-1].detail.startswith("the library's API exposes no close code")
+    assert result.reason == "the close code is not observable through this API"

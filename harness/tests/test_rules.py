@@ -383,3 +383,9 @@ def test_the_scenario_reference_lists_every_rule_with_its_severity():
     }
     expected = {r.name: (r.rfc.removeprefix("6455#"), r.severity) for r in rules.RULES.values()}
     assert rows == expected
+
+
+def test_no_close_reply_is_owed_once_the_client_has_closed_tcp():
+    """The client's FIN came before the server's close went out: nothing to answer."""
+    t = Wire().at(301.234, dir="in", type="tcp_eof").server_close(301.249).done(302)
+    assert broken(t) == {}

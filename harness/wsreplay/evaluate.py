@@ -738,6 +738,14 @@ def _loss_cause(scenario: dict, observation: dict) -> str:
     return ""
 
 
+def _close_not_observable(check: Check | None) -> bool:
+    return (
+        check is not None
+        and isinstance(check.observed, dict)
+        and (check.observed.get("observable") is False)
+    )
+
+
 def _pass_reason(checks: list[Check]) -> str:
     """A short confirmation: what was expected and did arrive."""
     by_name = {c.name: c for c in checks}
@@ -755,6 +763,9 @@ def _pass_reason(checks: list[Check]) -> str:
             else "no close code, as expected"
         )
     parts = ["received " + " and ".join(received)] if received else []
+    if _close_not_observable(by_name.get("close")):
+        parts = ["received " + received[0]] if len(received) > 1 else []
+        parts.append("the close code is not observable through this API")
     parts[:0] = [by_name["connected"].detail] if "connected" in by_name else []
     for name in ("client_close", "client_pong", "client_messages"):
         if name in by_name:

@@ -368,6 +368,8 @@ def _judge_close_reply(wire: Wire) -> list[str]:
         return []  # the client must fail the connection instead (fail-with-close)
     if wire.server_rst is not None and wire.server_rst >= t:
         return []  # the server's RST may have destroyed the close before it was read
+    if wire.client_fin is not None and wire.client_fin <= t:
+        return []  # the client had closed TCP before the close went out
     if not wire.events or wire.events[-1].get("type") != "closed":
         return []  # the transcript was cut: the reply may still have come
     replies = [f for f in _library_frames(wire, t) if f.opcode == 8]
