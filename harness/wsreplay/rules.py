@@ -124,9 +124,6 @@ SETTLE_US = 20_000
 #: A client that closed first may drop TCP if no reply came within this long;
 #: after the close handshake it may close TCP itself after this long.
 PATIENCE_US = 1_000_000
-#: Frames later than this after the server's close, and after the adapter's
-#: final close() call, are the adapter's doing, not a reply by the library.
-REPLY_GRACE_US = 1_000_000
 
 #: Server-side protocol errors on client bytes, by the transcript's name.
 _PROTOCOL_ERRORS = {
@@ -336,15 +333,17 @@ def _judge_close_payload(wire: Wire) -> list[str]:
 def _library_frames(wire: Wire, after: int) -> list[_Frame]:
     """Client frames sent after `after` that the library sent itself.
 
-    A frame that left only after the adapter's own final close() call and
-    more than REPLY_GRACE_US after `after` is the application closing, not
-    the library answering.
+    When the library never told the application that the connection ended
+    (the adapter's receive loop timed out), a frame that left only after
+    the adapter's own final close() call is the application closing, not
+    the library answering. Otherwise the two are a few microseconds apart
+    and the wire cannot tell them apart: the frame counts as the library's.
     """
     frames = [f for f in wire.client if f.t >= after]
     cutoff = wire.adapter_close_us
     if cutoff is None:
         return frames
-    return [f for f in frames if f.t < cutoff or f.t - after <= REPLY_GRACE_US]
+    return [f for f in frames if f.t < cutoff]
 
 
 def _server_close_is_valid(ev: dict) -> bool:
@@ -619,8 +618,12 @@ assert [name for name, _ in _JUDGES] == list(RULES)
 
 
 def _adapter_close_us(transcript: dict, observation: dict | None) -> int | None:
-    """The adapter's final close() call, on the transcript's clock, if both clocks are known."""
-    if not observation:
+    """The adapter's final close() call, on the transcript's clock.
+
+    Only when the receive loop gave up waiting (`end: timeout`) and both
+    clocks are known; see _library_frames.
+    """
+    if not observation or observation.get("end") != "timeout":
         return None
     t0 = observation.get("t0_unix_us")
     started = _unix_us(transcript.get("started"))
