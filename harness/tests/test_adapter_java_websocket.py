@@ -5,7 +5,9 @@ library reported each closure (clean or not); every knob scenario; TLS with
 the run's CA (1.3.9 through setSocket, 1.6.0 through setSocketFactory) and a
 foreign CA refused; what the library reports for an empty close frame; a frame
 header that declares 2 GiB, which kills the library's reader thread with an
-OutOfMemoryError (a crash: no callback ever tells the application); a server
+OutOfMemoryError (a crash: no callback ever tells the application), and a
+close reason that is not UTF-8, which 1.4.0+ trip over with an internal
+NullPointerException (a crash passed to onError); a server
 that never answers the opening handshake (a hang: connect_timeout); an
 unknown version. An install takes about 8 s with a warm ~/.m2 (the
 installer's unit tests are in test_adapter_java_installer.py).
@@ -257,6 +259,32 @@ def test_a_reader_thread_killed_by_an_error_is_a_crash(tmp_path: Path) -> None:
         assert observed["messages"] == []
         assert observed["clean"] is None
         assert record["verdict"] != "pass", record["reason"]
+
+
+def test_an_internal_error_passed_to_on_error_is_a_crash(tmp_path: Path) -> None:
+    """A close frame whose reason is not valid UTF-8 (utf8/close-reason-invalid).
+
+    From 1.4.0 on, CloseFrame.isValid dereferences the reason it failed to
+    decode: a NullPointerException inside the reader thread, which
+    WebSocketClient.run catches as an internal error and hands to onError
+    before closing with 1006 (no close frame sent). 1.3.9 fails the
+    connection without one.
+    """
+    _, report = e2e.wsreplay_run(
+        tmp_path, *e2e.client_args(SPECS), "--scenario", "utf8/close-reason-invalid"
+    )
+    by_client = {r["client"]: r["observed"] for r in report["results"]}
+    assert by_client["java-websocket@1.3.9"]["crash"] is None
+    new = by_client["java-websocket@1.6.0"]
+    crash = new["crash"]
+    assert crash["type"] == "java.lang.NullPointerException", crash
+    assert crash["where"] == "raised inside the library, passed to onError"
+    assert "org.java_websocket.framing.CloseFrame.isValid" in crash["stack"]
+    assert new["close"]["code"] == 1006
+    assert (new["clean"], new["clean_source"]) == (
+        False,
+        "onClose(1006, remote=false) after onError",
+    )
 
 
 @contextlib.contextmanager
