@@ -775,3 +775,34 @@ def test_a_close_code_the_api_cannot_expose_is_not_held_against_the_library():
     assert result.verdict == "pass"
     assert result.checks[-1].detail.startswith("the library's API exposes no close code")
     assert result.reason == "the close code is not observable through this API"
+
+
+def _wire(*frames: tuple[str, int | None]) -> dict:
+    """Close frames on the wire, in order: ("out", 1000) is the server's."""
+    events = []
+    for t, (direction, code) in enumerate(frames, 1):
+        frame = {"t_us": t, "dir": direction, "type": "frame", "opcode": 8, "fin": True}
+        frame.update({"length": 0} if code is None else {"length": 2, "close_code": code})
+        if code is not None:
+            frame["close_reason"] = ""
+        events.append(frame)
+    events.append({"t_us": 99, "type": "closed"})
+    return {"events": events}
+
+
+@pytest.mark.parametrize(
+    ("clean", "wire", "verdict", "words"),
+    [
+        (True, _wire(), "fail", "reported a clean closure (X), but no close frame came"),
+        (False, _wire(("out", 1000), ("in", 1000)), "non-strict", "as not clean (X), although"),
+        (False, _wire(("out", None), ("in", None)), "non-strict", "(no code and no code;"),
+        (False, _wire(("out", 4000), ("in", 4000)), "pass", ""),  # a library's own idea of error
+        (False, _wire(("out", 1000)), "fail", ""),  # no reply: the close-reply rule, not clean
+        (True, _wire(("out", 1000), ("in", 1000)), "pass", ""),
+    ],
+)
+def test_the_librarys_word_on_a_clean_closure(clean, wire, verdict, words):
+    obs = observation([], close={"code": 1000, "reason": ""}, clean=clean, clean_source="X")
+    result = evaluate(scenario({}), obs, wire)
+    assert result.verdict == verdict, result.reason
+    assert words in result.reason

@@ -599,13 +599,21 @@ def check_outcome(observation: dict) -> Check | None:
     return Check("outcome", False, "fail", "no crash", crash, detail)
 
 
+#: Codes of an ordinary closure: a library may call anything else an error.
+_NORMAL_CLOSE_CODES = (None, 1000, 1001)
+
+
 def check_clean(observation: dict, transcript: dict) -> Check | None:
-    """The library's word on a clean closure against RFC 6455 7.1.4's definition.
+    """The library's word on a clean closure, where RFC 6455 7.1.4 settles it.
 
     Clean means the TCP connection closed after the closing handshake had
-    completed. Saying "clean" when it had not hides a lost close (fail);
-    saying "not clean" when it had is a false alarm to the application
-    (non-strict). Judged only where the library tells (`clean` not null).
+    completed. Calling a closure clean when no close frame ever came from
+    the server hides a lost close: fail. Calling an ordinary closure (code
+    1000, 1001 or none) an error when the handshake did complete is a false
+    alarm to the application: non-strict. Between the two, libraries differ
+    in what they call an error (another close code, a reply the server's RST
+    destroyed) and the RFC does not settle it. Judged only where the library
+    tells (`clean` not null).
     """
     said = observation.get("clean")
     if not isinstance(said, bool) or not observation.get("connected"):
@@ -615,23 +623,21 @@ def check_clean(observation: dict, transcript: dict) -> Check | None:
         return None
     source = observation.get("clean_source")
     shown = f" ({source})" if source else ""
-    if said == truth:
-        word = "clean" if said else "not clean"
-        return Check(
-            "clean",
-            True,
-            "fail",
-            truth,
-            said,
-            f"the library reported the closure as {word}{shown}, as it was",
-        )
-    if said:
+    if said and not truth and why == "no close frame came from the server":
         detail = f"the library reported a clean closure{shown}, but {why} (RFC 6455 7.1.4)"
         return Check("clean", False, "fail", truth, said, detail)
-    detail = (
-        f"the library reported the closure as not clean{shown}, although {why} (RFC 6455 7.1.4)"
+    codes = rules.close_codes_on_wire(transcript)
+    if not said and truth and all(code in _NORMAL_CLOSE_CODES for code in codes):
+        shown_codes = " and ".join("no code" if c is None else str(c) for c in codes)
+        detail = (
+            f"the library reported the closure as not clean{shown}, although {why} "
+            f"({shown_codes}; RFC 6455 7.1.4)"
+        )
+        return Check("clean", False, "non-strict", truth, said, detail)
+    word = "clean" if said else "not clean"
+    return Check(
+        "clean", True, "fail", truth, said, f"the library reported the closure as {word}{shown}"
     )
-    return Check("clean", False, "non-strict", truth, said, detail)
 
 
 def check_rules(scenario: dict, observation: dict, transcript: dict) -> list[Check]:

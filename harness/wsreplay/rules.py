@@ -473,6 +473,13 @@ def closed_cleanly(transcript: dict) -> tuple[bool | None, str]:
     return True, "the closing handshake completed (close frames both ways) before TCP closed"
 
 
+def close_codes_on_wire(transcript: dict) -> list[int | None]:
+    """The codes of every close frame on the wire, either way (None: an empty one)."""
+    wire = Wire.read(transcript, None)
+    codes = [e.get("close_code") for e in wire.server_closes]
+    return codes + [f.event.get("close_code") for f in wire.client_closes()]
+
+
 # --------------------------------------------------------------- failing and closing TCP
 
 
