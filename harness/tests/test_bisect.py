@@ -3,7 +3,12 @@
 Unit tests drive the search over hand-made version lists; the end-to-end
 tests bisect real websockets releases from PyPI: 12.0..14.0 names 14.0 as
 the first bad release, 14.0..16.0 names 14.1 as the first fixed one, each
-installing fewer releases than a linear scan.
+installing fewer releases than a linear scan. Real ws releases from npm show
+what the strictness choice does: ws 3.3.3 turned a pass into non-strict
+(no close frame after a protocol error), which the default finds and
+`--ignore non-strict` does not; and from 7.4.0 to 7.5.1 the first fixed
+release is 7.5.0 by default (no fail, no non-strict) but 7.4.5 when
+non-strict counts as good (no fail).
 """
 
 from __future__ import annotations
@@ -290,3 +295,76 @@ def test_ends_that_do_not_behave_as_claimed_stop_the_search(tmp_path: Path) -> N
     assert "'final message' was not received" in proc.stderr
     assert "use --broken 14.0 --fixed 14.1" in proc.stderr  # the ends say it is a fix
     assert document["tested"] == ["14.0", "14.1"] and document["answer"] is None
+
+
+# --------------------------------------------------------------- strictness, real releases
+
+#: ws 3.3.2 answers a reserved opcode with close 1002 (RFC 6455 7.1.7: SHOULD);
+#: 3.3.3 closes TCP without one: pass -> non-strict, in every run.
+SOFT = "framing/reserved-opcode-3"
+#: ws delivers invalid UTF-8 as a message up to 7.4.4 (fail); 7.4.5 refuses it
+#: but sends no close frame (non-strict); 7.5.0 sends close 1007 (pass).
+UTF8 = "utf8/invalid-text"
+
+
+def run_ws_bisect(out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    proc = wsreplay("bisect", "node-ws", *args, "--out", str(out))
+    document = json.loads((out / "bisect.json").read_text())
+    return proc, document
+
+
+@pytest.mark.e2e
+def test_a_pass_to_non_strict_change_is_found_by_default_and_not_when_ignored(
+    tmp_path: Path,
+) -> None:
+    proc, document = run_ws_bisect(
+        tmp_path / "strict", "--good", "3.3.0", "--bad", "3.3.3", "--scenario", SOFT
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "first bad release: 3.3.3 (good: 3.3.2)" in proc.stdout
+    assert f"3.3.3: fail ({SOFT}: non-strict)" in proc.stdout
+    assert "a release is bad when a run is fail or non-strict" in proc.stdout
+    answer = document["answer"]
+    assert (answer["first_bad"], answer["last_good"]) == ("3.3.3", "3.3.2")
+    assert document["versions"] == ["3.3.0", "3.3.1", "3.3.2", "3.3.3"]
+    assert (document["ignored"], document["bad_verdicts"]) == ([], ["fail", "non-strict"])
+    end = next(s for s in document["steps"] if s["version"] == "3.3.3")
+    assert [(r["verdict"], r["worst_bad"]) for r in end["scenarios"]] == [
+        ("non-strict", "non-strict")
+    ]
+
+    # non-strict counted as good: 3.3.3 is no bad end any more; the refusal says why
+    proc, document = run_ws_bisect(
+        tmp_path / "lax",
+        "--good", "3.3.0", "--bad", "3.3.3", "--scenario", SOFT, "--ignore", "non-strict",
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "--bad 3.3.3 should fail but it did not" in proc.stderr
+    assert f"{SOFT}: non-strict" in proc.stderr
+    assert document["bad_verdicts"] == ["fail"] and document["answer"] is None
+
+
+@pytest.mark.e2e
+def test_the_strictness_choice_picks_the_first_fixed_release(tmp_path: Path) -> None:
+    args = ["--broken", "7.4.0", "--fixed", "7.5.1", "--scenario", SOFT, "--scenario", UTF8]
+    proc, document = run_ws_bisect(tmp_path / "strict", *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "first fixed release: 7.5.0 (broken: 7.4.6)" in proc.stdout
+    # 7.4.6 no longer fails, but is still non-strict twice: bad by default
+    assert f"7.4.6: fail ({SOFT}: non-strict, {UTF8}: non-strict)" in proc.stdout
+    assert document["versions"] == [
+        "7.4.0", "7.4.1", "7.4.2", "7.4.3", "7.4.4", "7.4.5", "7.4.6", "7.5.0", "7.5.1",
+    ]  # fmt: skip
+    strict_answer = document["answer"]["first_fixed"]
+
+    proc, document = run_ws_bisect(tmp_path / "lax", *args, "--ignore", "non-strict")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "first fixed release: 7.4.5 (broken: 7.4.4)" in proc.stdout
+    assert "7.4.6: pass" in proc.stdout  # non-strict only: good this time
+    assert document["answer"]["first_fixed"] == "7.4.5"
+    assert document["good_verdicts"] == ["pass", "non-strict", "informational"]
+    print(
+        f"\nbisect node-ws --broken 7.4.0 --fixed 7.5.1 ({SOFT}, {UTF8}): "
+        f"first fixed {strict_answer} by default, 7.4.5 with --ignore non-strict; "
+        f"installed {document['versions_installed']} of {document['linear_scan']}"
+    )

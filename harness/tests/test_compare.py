@@ -624,6 +624,60 @@ def test_repeat_applies_to_the_clients_compare_runs(tmp_path: Path) -> None:
     assert document["compared"] == 1
 
 
+#: A real pass -> non-strict change between two releases of one library: ws
+#: 3.3.2 answers a reserved opcode with close 1002, as RFC 6455 7.1.7 says
+#: it SHOULD; 3.3.3 closes TCP without a close frame (seen in every run).
+SOFT_OLD, SOFT_NEW = "node-ws@3.3.2", "node-ws@3.3.3"
+SOFT_SCENARIO = "framing/reserved-opcode-3"
+
+
+@pytest.mark.e2e
+def test_a_real_pass_to_non_strict_change_exits_1_unless_ignored(tmp_path: Path) -> None:
+    strict = tmp_path / "strict"
+    proc = wsreplay(
+        "compare", SOFT_OLD, SOFT_NEW, "--scenario", SOFT_SCENARIO, "--repeat", "2",
+        "--out", str(strict),
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    document = json.loads((strict / "compare.json").read_text())
+    assert document["regressions"]["fail"] == []
+    (entry,) = document["regressions"]["non-strict"]
+    assert entry["scenario"] == SOFT_SCENARIO and entry["level"] == "non-strict"
+    assert (entry["old"]["verdict"], entry["new"]["verdict"]) == ("pass", "non-strict")
+    assert (entry["old"]["run_verdicts"], entry["new"]["run_verdicts"]) == (
+        {"pass": 2},
+        {"non-strict": 2},
+    )
+    assert entry["old"]["pass_rate"] == entry["new"]["pass_rate"] == 1.0  # hidden before
+    assert "the client sent close 1002" in entry["old"]["reason"]
+    assert "the client sent no close frame" in entry["new"]["reason"]
+    assert document["counted_regressions"] == 1
+    assert (
+        f"REGRESSIONS: FAIL (0)\n\nREGRESSIONS: NON-STRICT (1)\n"
+        f"  {SOFT_SCENARIO}  PASS -> NON-STRICT\n"
+    ) in proc.stdout
+    assert "1 regression(s) (0 fail, 1 non-strict, 0 informational)" in proc.stdout
+    markdown = (strict / "compare.md").read_text()
+    assert f"## Regressions: non-strict (1)\n\n### `{SOFT_SCENARIO}`: PASS → NON-STRICT" in (
+        markdown
+    )
+    print(f"\n{SOFT_OLD} -> {SOFT_NEW} on {SOFT_SCENARIO}:\n{proc.stdout}")
+
+    # The same two results, told to let non-strict through: listed, exit 0.
+    lax = tmp_path / "lax"
+    proc = wsreplay(
+        "compare", str(strict), str(strict), "--old-client", SOFT_OLD, "--new-client", SOFT_NEW,
+        "--ignore", "non-strict", "--out", str(lax),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"REGRESSIONS: NON-STRICT, ignored (1)\n  {SOFT_SCENARIO}  PASS -> NON-STRICT" in (
+        proc.stdout
+    )
+    document = json.loads((lax / "compare.json").read_text())
+    assert document["counted_regressions"] == 0 and document["ignored"] == ["non-strict"]
+    assert [e["scenario"] for e in document["regressions"]["non-strict"]] == [SOFT_SCENARIO]
+
+
 def test_a_side_whose_client_never_ran_is_refused(tmp_path: Path) -> None:
     """An install failure on one side must not pass a CI gate as 'no regression'."""
     run = subprocess.run(
