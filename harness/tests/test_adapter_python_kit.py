@@ -502,6 +502,67 @@ def check_knob_run(
 
 
 # --------------------------------------------------------------------------
+# the observation facts on real releases
+
+
+#: A scenario for the echo bug the audit found: three messages and the close in one
+#: write, read 200 ms later by an echoing client. Echoing may fail (the library is
+#: closing), yet the messages it holds are still the application's to receive.
+ECHO_AFTER_CLOSE = {
+    "name": "echo/queued-after-close",
+    "summary": "Three messages and a close frame in one TCP write, read by an echoing "
+    "client 200 ms later: the echoes may fail, all three messages must arrive.",
+    "rfc": ["6455#5.5.1", "6455#7.1.1"],
+    "tags": ["echo"],
+    "client": {"echo": True, "recv_delay_ms": 200},
+    "steps": [
+        {"write": [{"text": "a"}, {"text": "b"}, {"text": "c"}, {"close": 1000, "reason": "done"}]},
+        {"await": "close", "timeout_ms": 2000},
+        {"shutdown": "write"},
+    ],
+    "expect": {
+        "messages": [{"text": "a"}, {"text": "b"}, {"text": "c"}],
+        "close": {"code": 1000, "reason": "done"},
+    },
+}
+
+
+def run_facts(
+    tmp_path: Path,
+    specs: list[str],
+    scenarios: list[str],
+    extra: tuple[dict, ...] = (),
+) -> dict[tuple[str, str], dict]:
+    """One run of ``specs`` over a catalogue made for it: the named scenarios (from
+    scenarios/ or the knob scenarios) plus ``extra`` ones; records by (scenario, spec).
+    Every record carries the facts every Python adapter reports."""
+    catalogue = tmp_path / "catalogue"
+    for name in scenarios:
+        source = REPO_ROOT / "scenarios" / f"{name}.json"
+        if not source.exists():
+            source = e2e.KNOB_SCENARIOS / f"{name}.json"
+        target = catalogue / f"{name}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(source.read_text())
+    for scenario in extra:
+        target = catalogue / f"{scenario['name']}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(scenario))
+    _, report = wsreplay_run(tmp_path / "out", specs, [], "--scenarios-dir", str(catalogue))
+    records = {(r["scenario"], r["client"]): r for r in report["results"]}
+    assert len(records) == len(specs) * (len(scenarios) + len(extra)), sorted(records)
+    for record in records.values():
+        if record["observed"]["end"] != "unsupported":
+            check_observation_facts(record)
+    return records
+
+
+def echo_errors(record: dict) -> list[str | None]:
+    """For each echo event: the type of the error the send raised, or None."""
+    return [(e.get("error") or {}).get("type") for e in events(record, "echo")]
+
+
+# --------------------------------------------------------------------------
 # TLS: exactly the job's CA
 
 

@@ -1,4 +1,5 @@
-"""python-tornado: the catalogue and every knob at two pinned Tornado releases, one run each."""
+"""python-tornado: the catalogue and every knob at two pinned Tornado releases, one run each;
+the observation facts on real releases."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from test_adapter_python_kit import check_catalogue_run, check_knob_run
+from test_adapter_python_kit import (
+    ECHO_AFTER_CLOSE,
+    check_catalogue_run,
+    check_knob_run,
+    run_facts,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -26,3 +32,17 @@ def test_catalogue_at_two_releases(tmp_path: Path) -> None:
 @pytest.mark.parametrize("transport", ["ws", "wss"])
 def test_every_knob_is_honoured(tmp_path: Path, transport: str) -> None:
     check_knob_run(tmp_path, ADAPTER, VERSIONS, transport)
+
+
+def test_observation_facts(tmp_path: Path) -> None:
+    specs = [f"{ADAPTER}@{v}" for v in VERSIONS]
+    records = run_facts(tmp_path, specs, ["close/send-then-fin"], (ECHO_AFTER_CLOSE,))
+    for spec in specs:
+        # read_message() gives None for every end: Tornado does not say whether it was clean
+        observed = records["close/send-then-fin", spec]["observed"]
+        assert observed["clean"] is None
+        assert "no clean flag" in observed["clean_source"]
+        # Tornado holds one message at a time and answers the close only once the
+        # application has read what came before it: all three arrive
+        observed = records["echo/queued-after-close", spec]["observed"]
+        assert [m["text"] for m in observed["messages"]] == ["a", "b", "c"], observed

@@ -1,4 +1,5 @@
-"""python-websockets (all four APIs): every knob of the contract, over ws:// and wss://.
+"""python-websockets (all four APIs): every knob of the contract, over ws:// and wss://;
+the observation facts (clean, echo, connect_timeout) on real releases.
 
 The catalogue side is covered by test_founding.py and test_catalogue.py.
 """
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from test_adapter_python_kit import check_knob_run
+from test_adapter_python_kit import ECHO_AFTER_CLOSE, check_knob_run, echo_errors, run_facts
 
 pytestmark = pytest.mark.e2e
 
@@ -30,3 +31,58 @@ def test_every_knob_is_honoured(
 ) -> None:
     # over TLS the newest release is enough: only connecting differs
     check_knob_run(tmp_path, adapter, versions if transport == "ws" else versions[-1:], transport)
+
+
+def test_clean_and_echo_facts_on_real_releases(tmp_path: Path) -> None:
+    specs = [
+        "python-websockets@14.0",
+        "python-websockets@14.1",
+        "python-websockets-legacy@14.1",
+        "python-websockets-sync@14.1",
+    ]
+    records = run_facts(
+        tmp_path, specs, ["close/send-then-close", "close/send-then-fin"], (ECHO_AFTER_CLOSE,)
+    )
+    for spec in specs:
+        # a close frame both ways: ConnectionClosedOK, the library's "clean"; 14.0 drops
+        # the message before it (the founding bug), yet calls the closure clean all the same
+        observed = records["close/send-then-close", spec]["observed"]
+        assert (observed["clean"], observed["clean_source"]) == (True, "ConnectionClosedOK")
+        assert [m["text"] for m in observed["messages"]] == (
+            [] if spec.endswith("@14.0") else ["final message"]
+        )
+        # FIN with no close frame: ConnectionClosedError, and 1006
+        observed = records["close/send-then-fin", spec]["observed"]
+        assert (observed["clean"], observed["clean_source"]) == (False, "ConnectionClosedError")
+        assert observed["close"]["code"] == 1006
+        # echo: the close frame arrived before the first recv(), so every echo fails
+        # with ConnectionClosedOK; the messages the library holds are still delivered
+        # (the kit used to stop at the first failed echo and report only "a"); 14.0
+        # drops them all, its founding bug
+        record = records["echo/queued-after-close", spec]
+        observed = record["observed"]
+        assert observed["end"] == "closed"
+        if spec.endswith("@14.0"):
+            assert observed["messages"] == [], observed
+            continue
+        assert [m["text"] for m in observed["messages"]] == ["a", "b", "c"], observed
+        errors = echo_errors(record)
+        assert len(errors) == 3 and errors[0] == "websockets.exceptions.ConnectionClosedOK"
+
+
+def test_sync_11_0_hangs_in_connect_and_12_0_does_not(tmp_path: Path) -> None:
+    # websockets 11.0 (the first release with websockets.sync, which this adapter
+    # used to refuse) deadlocks inside connect() when a message and a close frame
+    # arrive right after the 101: its open_timeout does not cover it, so the
+    # adapter's own open timeout cuts it off. A hang, not a refusal.
+    specs = ["python-websockets-sync@11.0", "python-websockets-sync@12.0"]
+    records = run_facts(tmp_path, specs, ["close/send-then-close"])
+    hung = records["close/send-then-close", specs[0]]
+    observed = hung["observed"]
+    assert (observed["connected"], observed["end"]) == (False, "connect_timeout"), observed
+    assert observed["error"]["type"] == "builtins.TimeoutError"
+    assert observed["duration_ms"] >= 5000
+    assert [e["event"] for e in observed["events"]] == ["connect_start", "connect_timeout"]
+    assert hung["verdict"] != "pass"
+    fine = records["close/send-then-close", specs[1]]["observed"]
+    assert fine["connected"] is True and fine["end"] == "closed", fine

@@ -174,7 +174,7 @@ class Driver:
             return False, f"{where}, ws.exception()"
         code = self.ws.close_code
         if code is None:
-            return None, f"{where}, no ws.close_code"
+            return None, f"none: {where}, no ws.close_code"
         return code != 1006, f"{where}, ws.close_code {code}"
 
 

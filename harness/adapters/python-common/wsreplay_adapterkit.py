@@ -438,8 +438,11 @@ class CrashWatch:
         if args.exc_type is SystemExit or args.exc_value is None:
             return
         name = args.thread.name if args.thread is not None else "?"
-        self.report(qualname(args.exc_value), str(args.exc_value) or repr(args.exc_value),
-                    f"thread {name!r}")
+        self.report(
+            qualname(args.exc_value),
+            str(args.exc_value) or repr(args.exc_value),
+            f"thread {name!r}",
+        )
 
     def loop_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """The event loop's exception handler: an exception nobody awaited or caught."""
@@ -695,11 +698,17 @@ class Session:
         refusal: ``end: connect_timeout``.
         """
         check = getattr(d, "is_timeout", None) or is_timeout
-        how = "connect_timeout" if check(exc) else "connect_failed"
-        self.obs.event(how, type=qualname(exc))
+        if check(exc):
+            how = "connect_timeout"
+            waited_ms = round(self.obs.elapsed_s() * 1000.0)
+            self.obs.event(how, type=qualname(exc), waited_ms=waited_ms)
+        else:
+            how = "connect_failed"
+            self.obs.event(how, type=qualname(exc))
         if status is not None:
             self.obs.data["http_status"] = status
         self.obs.end(how, exc)
+        self.obs.data["clean_source"] = "none: never connected"
 
     def send_failed(self, what: str, kind: str, exc: BaseException) -> None:
         """A send (the ``send`` knob, or an echo) raised: record it, keep receiving.

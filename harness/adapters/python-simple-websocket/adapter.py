@@ -159,7 +159,7 @@ class Driver:
         with no clean/abnormal distinction (the code stays 1005 without a close frame)."""
         if self.ws is None:
             return None, None
-        return None, "no clean flag in simple-websocket (ConnectionClosed for every end)"
+        return None, "none: no clean flag in simple-websocket (ConnectionClosed for every end)"
 
 
 def main() -> int:

@@ -176,7 +176,7 @@ class Driver:
         on_close/close_code only say whether a close frame arrived."""
         if self.conn is None:
             return None, None
-        return None, "no clean flag in Tornado (read_message() -> None for every end)"
+        return None, "none: no clean flag in Tornado (read_message() -> None for every end)"
 
 
 def main() -> int:

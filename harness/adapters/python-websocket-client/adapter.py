@@ -199,9 +199,9 @@ class Driver:
             # follows is expected; only newer releases keep the server's close frame.
             if getattr(self.ws, "close_frame", None) is not None:
                 return True, "close() then ws.close_frame"
-            return None, "close() returns no outcome"
+            return None, "none: close() returns no outcome"
         if self.end_signal is None:
-            return None, "the library signalled no end"
+            return None, "none: the library signalled no end"
         return self.end_signal
 
 

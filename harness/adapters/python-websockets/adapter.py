@@ -283,7 +283,7 @@ class Common:
         except Exception:  # not closed after all: nothing to read
             exc = None
         if exc is None:
-            return None, "not closed"
+            return None, "none: not closed"
         clean, source = clean_from_exception(exc)
         return clean, f"{source} after the adapter's close"
 
