@@ -321,7 +321,7 @@ def classify(old: dict, new: dict) -> tuple[str | None, str | None]:
     return None, None
 
 
-def changes_between(old: dict, new: dict, tolerance_ms: float) -> list[dict]:
+def changes_between(old: dict, new: dict) -> list[dict]:
     """What differs in behaviour between two outcomes: [{what, old, new}], in
     CHANGE_KINDS order; free text is compared after `normalize`."""
     found = []
@@ -373,7 +373,7 @@ def compare_records(
     }
     for name in [n for n in old if n in new]:
         a, b = outcome(old[name]), outcome(new[name])
-        changes = changes_between(a, b, tolerance_ms)
+        changes = changes_between(a, b)
         timing = timing_between(a, b, tolerance_ms)
         result["compared"] += 1
         entry: dict[str, Any] = {
