@@ -341,7 +341,16 @@ def test_a_pass_to_non_strict_change_is_found_by_default_and_not_when_ignored(
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "--bad 3.3.3 should fail but it did not" in proc.stderr
     assert f"{SOFT}: non-strict" in proc.stderr
+    assert "non-strict counts as good with --ignore non-strict" in proc.stderr
     assert document["bad_verdicts"] == ["fail"] and document["answer"] is None
+
+    # and the other way round: a good end that is non-strict is refused by default
+    proc, document = run_ws_bisect(
+        tmp_path / "soft-good", "--good", "3.3.3", "--bad", "4.0.0", "--scenario", SOFT
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "--good 3.3.3 should pass but it did not" in proc.stderr
+    assert "non-strict counts as bad by default (--ignore non-strict: as good)" in proc.stderr
 
 
 @pytest.mark.e2e

@@ -355,13 +355,15 @@ class Bisection:
                 self._write()
                 step = next(s for s in self.steps if s["version"] == version)
                 hint = ""
-                rows = step["scenarios"]
-                soft = any(row["verdict"] == "non-strict" for row in rows)
-                if soft and "non-strict" not in args.ignore and expected == "pass":
-                    hint = "; non-strict counts as bad (--ignore non-strict counts it as good)"
+                soft = any(row["verdict"] == "non-strict" for row in step["scenarios"])
+                ignored = "non-strict" in args.ignore
+                if soft and expected == "pass" and not ignored:
+                    hint += "; non-strict counts as bad by default (--ignore non-strict: as good)"
+                elif soft and expected == "fail" and ignored:
+                    hint += "; non-strict counts as good with --ignore non-strict"
                 if swapped:
                     other = FIRST_FIXED if mode is FIRST_BAD else FIRST_BAD
-                    hint = (
+                    hint += (
                         f"; {older} {_VERB[mode.new_outcome]} and "
                         f"{newer} {_VERB[mode.old_outcome]}: "
                         f"use {other.old_option} {older} {other.new_option} {newer}"
