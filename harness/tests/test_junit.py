@@ -522,3 +522,15 @@ def test_real_run(
     _check_against_report(root, report)
     names = set(_suites(root))
     assert names == {f"{spec} (websockets {spec.split('@')[1]})" for spec in REAL_CLIENTS}
+
+
+def test_a_pair_whose_runs_disagree_shows_every_verdict():
+    """3/3 passing runs must not hide that one of them was non-strict."""
+    record = {
+        "runs": 3,
+        "passes": 3,
+        "per_run": [{"verdict": v} for v in ("pass", "non-strict", "pass")],
+    }
+    assert outputs.pass_rate_text(record) == "non-strict 1/3 pass 2/3"
+    same = {**record, "per_run": [{"verdict": "pass"}] * 3}
+    assert outputs.pass_rate_text(same) == "3/3"

@@ -27,7 +27,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .outputs import client_entry, client_specs, pass_rate, scenario_names
+from .outputs import client_entry, client_specs, pass_rate, pass_rate_text, scenario_names
 from .report import CLIENT_FIELDS, write_text_atomic
 
 JUNIT_NAME = "junit.xml"
@@ -128,6 +128,8 @@ def _testcase(spec: str, record: dict) -> ET.Element:
     )
     rate = pass_rate(record)
     runs = f"passed {rate[0]}/{rate[1]} runs" if rate else ""
+    if rate and " " in (shares := pass_rate_text(record)):
+        runs += f" ({shares})"
     if verdict in ("fail", "error"):
         tag = "failure" if verdict == "fail" else "error"
         problem = ET.SubElement(

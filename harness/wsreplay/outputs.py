@@ -15,10 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import report as report_module
-from .evaluate import VERDICTS
+from .verdicts import DISPLAY_ORDER as VERDICT_ORDER
+from .verdicts import VERDICTS, run_breakdown
 
-# Most urgent first: the order non-passing pairs are listed in.
-VERDICT_ORDER = ("fail", "error", "non-strict", "informational", "pass")
+__all__ = ["VERDICTS", "VERDICT_ORDER", "pass_rate", "pass_rate_text", "write_all"]
 
 
 def write_all(report: dict, out_dir: Path) -> dict[str, Path]:
@@ -62,9 +62,18 @@ def pass_rate(record: dict) -> tuple[int, int] | None:
 
 
 def pass_rate_text(record: dict) -> str:
-    """ "7/10" for a repeated pair, "" otherwise."""
+    """ "7/10" for a repeated pair, "" otherwise.
+
+    When the runs ended with different verdicts, each one with its share
+    ("non-strict 1/3 pass 2/3"), so "3/3" never hides a non-strict run.
+    """
     rate = pass_rate(record)
-    return f"{rate[0]}/{rate[1]}" if rate else ""
+    if not rate:
+        return ""
+    seen = run_breakdown(record) if isinstance(record.get("per_run"), list) else []
+    if len(seen) > 1:
+        return " ".join(f"{verdict} {count}/{rate[1]}" for verdict, count in seen)
+    return f"{rate[0]}/{rate[1]}"
 
 
 def scenario_names(report: dict) -> list[str]:
