@@ -92,7 +92,7 @@ def evaluate(
 
 
 #: A message at least this large may be refused by a library's documented size limit.
-_LARGE_MESSAGE = 64 * 1024
+_LARGE_MESSAGE = 16 * 1024
 #: How a messages check's detail starts when that refusal excused the loss.
 _SIZE_REFUSAL = "the client refused message"
 
