@@ -4,7 +4,9 @@ Every bug entry of a scenario that names ``adapter``, ``affected`` and
 ``fixed`` is a claim: on ``adapter@affected`` the scenario does not pass (the
 bug shows), on ``adapter@fixed`` it passes. The proof runs check that claim
 with the real harness: one `./wsreplay run` per (adapter, affected, fixed),
-both releases, all the scenarios that cite it.
+both releases, all the scenarios that cite it. The affected release must get
+`fail` or `non-strict` (an `error` is the harness's or adapter's trouble and
+`informational` never fails, so neither shows the bug); the fixed one `pass`.
 
 All of them take a while (Go, Rust and Java builds), so they run only when
 asked: `WSREPLAY_BUG_PROOFS=1 python3 -m pytest -q harness/tests/test_bug_proofs.py`.
