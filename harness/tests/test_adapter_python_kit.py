@@ -405,10 +405,23 @@ def check_observation_facts(record: dict) -> None:
         assert {c["why"] for c in calls} <= {"knob", "end"}, (where, calls)
 
 
+#: (spec, scenario) whose only failed check is the library calling a completed
+#: closure an error: websockets 10.x raises ConnectionClosedError when the server
+#: answers an empty close frame (1005 joined its OK codes in 11.0). A fact about the
+#: library, judged non-strict; the knob itself acted.
+NOT_CLEAN_BY_THE_LIBRARY = {("python-websockets-legacy@10.4", "knobs/close-first-no-code")}
+
+
 def check_knob_records(records: dict[str, dict]) -> None:
     """What each knob scenario must show for any library: the knob really acted."""
     for name, record in records.items():
-        assert record["verdict"] == "pass", (name, record["client"], record["reason"])
+        where = (name, record["client"], record["reason"])
+        if (record["client"], name) in NOT_CLEAN_BY_THE_LIBRARY:
+            failed = [c for c in record["checks"] if not c["ok"]]
+            assert [(c["name"], c["severity"]) for c in failed] == [("clean", "non-strict")], where
+            assert record["observed"]["clean_source"] == "ConnectionClosedError", where
+        else:
+            assert record["verdict"] == "pass", where
         check_observation_facts(record)
 
     # send: both messages reached the server, in order, and were noted as sent
