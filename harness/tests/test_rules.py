@@ -392,3 +392,16 @@ def test_no_close_reply_is_owed_once_the_client_has_closed_tcp():
     """The client's FIN came before the server's close went out: nothing to answer."""
     t = Wire().at(301.234, dir="in", type="tcp_eof").server_close(301.249).done(302)
     assert broken(t) == {}
+
+
+def test_over_tls_the_servers_close_notify_is_the_server_closing():
+    t = (
+        Wire()
+        .server_close(1)
+        .client_close(2)
+        .at(3, dir="out", type="tls_close_notify")
+        .at(3.2, dir="in", type="tcp_eof")
+        .at(203, dir="out", type="tcp_shutdown", peer_fin=True)
+        .done(204)
+    )
+    assert broken(t) == {}

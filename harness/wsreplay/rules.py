@@ -237,8 +237,8 @@ class Wire:
             self.bad_messages.append(ev)
         elif kind == "tcp_rst" and self.server_rst is None:
             self.server_rst = t
-        elif kind == "tcp_shutdown" and self.server_fin is None:
-            self.server_fin = t
+        elif kind in ("tcp_shutdown", "tls_close_notify") and self.server_fin is None:
+            self.server_fin = t  # over TLS, close_notify is the server closing
         elif kind in ("tcp_eof", "tcp_error") and direction == "in":
             self.client_fin = t if self.client_fin is None else min(self.client_fin, t)
         if ev.get("peer_fin"):
