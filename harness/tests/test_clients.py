@@ -124,7 +124,7 @@ def test_registry_entries_are_complete() -> None:
     [
         ("python-websockets", "10.0"),
         ("python-websockets-legacy", "10.0"),
-        ("python-websockets-sync", "12.0"),
+        ("python-websockets-sync", "11.0"),
         ("python-websockets-asyncio", "13.0"),
     ],
 )
@@ -150,8 +150,8 @@ def test_api_availability_ranges(adapter: str, minimum: str) -> None:
         ),
         (
             "python-websockets-sync",
-            "11.0.3",
-            "python-websockets-sync needs websockets >= 12.0; 11.0.3 has no websockets.sync",
+            "10.4",
+            "python-websockets-sync needs websockets >= 11.0; 10.4 has no websockets.sync (added in 11.0)",
         ),
         (
             "python-websockets",
@@ -297,9 +297,9 @@ def test_range_refusal_with_real_version_list(monkeypatch: pytest.MonkeyPatch) -
         "python-websockets-asyncio needs websockets >= 13.0; 12.0 has no websockets.asyncio"
     )
     with pytest.raises(SpecError) as sync_refusal:
-        prepare("python-websockets-sync@11.0.3")
+        prepare("python-websockets-sync@10.4")
     assert str(sync_refusal.value) == (
-        "python-websockets-sync needs websockets >= 12.0; 11.0.3 has no websockets.sync"
+        "python-websockets-sync needs websockets >= 11.0; 10.4 has no websockets.sync (added in 11.0)"
     )
 
 
