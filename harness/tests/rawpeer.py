@@ -8,11 +8,14 @@ second) and read the server's bytes exactly as they arrive.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import socket
 import struct
+import threading
 import time
+from collections.abc import Iterator
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -97,3 +100,33 @@ def read_http_head(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes, by
         buf += data
     head, _, rest = buf.partition(b"\r\n\r\n")
     return head + b"\r\n\r\n", rest
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A TCP server that accepts connections and never answers (its port).
+
+    Not a WebSocket (or TLS) server: the peer of an opening handshake that hangs.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()

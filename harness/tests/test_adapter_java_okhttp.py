@@ -14,16 +14,13 @@ test_adapter_java_installer.py.
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import adapter_e2e as e2e
+from rawpeer import silent_server
 from wsreplay.plugin import ClientPool
 from wsreplay.server import ScenarioServer
 
@@ -130,36 +127,6 @@ def test_unknown_and_too_old_versions(tmp_path: Path) -> None:
     assert "4.12.0" in stderr and "alpha" not in stderr
     stderr = e2e.refused_spec_stderr(tmp_path, "java-okhttp@3.4.2")
     assert "java-okhttp needs com.squareup.okhttp3:okhttp >= 3.5.0" in stderr
-
-
-@contextlib.contextmanager
-def silent_server() -> Iterator[int]:
-    """A TCP server that accepts connections and never answers (its port).
-
-    Not a WebSocket server: the peer of an opening handshake that hangs.
-    """
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        listener.close()
 
 
 def test_a_handshake_that_hangs_is_a_connect_timeout(wsreplay_clients: ClientPool) -> None:

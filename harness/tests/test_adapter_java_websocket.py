@@ -15,18 +15,15 @@ installer's unit tests are in test_adapter_java_installer.py).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import adapter_e2e as e2e
+from rawpeer import silent_server
 from wsreplay import clients
 from wsreplay.installers import java as java_installer
 from wsreplay.plugin import ClientPool
@@ -290,36 +287,6 @@ def test_an_internal_error_passed_to_on_error_is_a_crash(tmp_path: Path) -> None
         False,
         "onClose(1006, remote=false) after onError",
     )
-
-
-@contextlib.contextmanager
-def silent_server() -> Iterator[int]:
-    """A TCP server that accepts connections and never answers (its port).
-
-    Not a WebSocket server: the peer of an opening handshake that hangs.
-    """
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        listener.close()
 
 
 @pytest.mark.parametrize("spec", list(SPECS))

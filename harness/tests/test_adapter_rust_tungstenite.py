@@ -18,21 +18,18 @@ handshake of a socket with a read timeout does not finish in time (a crash).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import adapter_e2e as e2e
+from rawpeer import silent_server
 from wsreplay import clients
 from wsreplay.installers import InstallError, VersionNotFound, rust
 from wsreplay.tlscerts import make_run_certs
@@ -416,36 +413,6 @@ def test_rust_unit_tests(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "test result: ok. 3 passed" in proc.stdout, proc.stdout
-
-
-@contextlib.contextmanager
-def silent_server() -> Iterator[int]:
-    """A TCP server that accepts connections and never answers (its port).
-
-    Not a WebSocket (or TLS) server: the peer of an opening handshake that hangs.
-    """
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        listener.close()
 
 
 def run_adapter(spec: str, jobs: list[dict]) -> list[dict]:

@@ -151,7 +151,8 @@ def test_api_availability_ranges(adapter: str, minimum: str) -> None:
         (
             "python-websockets-sync",
             "10.4",
-            "python-websockets-sync needs websockets >= 11.0; 10.4 has no websockets.sync (added in 11.0)",
+            "python-websockets-sync needs websockets >= 11.0; "
+            "10.4 has no websockets.sync (added in 11.0)",
         ),
         (
             "python-websockets",
@@ -299,7 +300,8 @@ def test_range_refusal_with_real_version_list(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(SpecError) as sync_refusal:
         prepare("python-websockets-sync@10.4")
     assert str(sync_refusal.value) == (
-        "python-websockets-sync needs websockets >= 11.0; 10.4 has no websockets.sync (added in 11.0)"
+        "python-websockets-sync needs websockets >= 11.0; "
+        "10.4 has no websockets.sync (added in 11.0)"
     )
 
 
