@@ -405,3 +405,20 @@ def test_over_tls_the_servers_close_notify_is_the_server_closing():
         .done(204)
     )
     assert broken(t) == {}
+
+
+def test_a_client_that_reset_the_connection_may_never_have_read_the_close():
+    """An RST means unread data: a message over its limit, say, and the close behind it."""
+    t = Wire().server_close(1).at(100, dir="in", type="tcp_error", error="reset").done(101)
+    assert broken(t) == {}
+
+
+def test_a_closure_is_not_judged_clean_or_not_after_the_server_sent_data_past_its_close():
+    t = (
+        Wire()
+        .server(1, 8, length=2, close_code=1000, close_reason="", offset=0)
+        .server(1, 1, length=1, text="x", offset=4)
+        .client_close(2)
+        .done(3)
+    )
+    assert rules.closed_cleanly(t) == (None, "the server sent data after its close frame")

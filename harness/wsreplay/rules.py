@@ -202,6 +202,7 @@ class Wire:
     server_rst: int | None = None
     server_fin: int | None = None
     client_fin: int | None = None  # the earliest evidence of the client's FIN or RST
+    client_reset: bool = False  # the client ended with an RST: it left data unread
     fin_before: list[dict] = field(default_factory=list)  # server events marked peer_fin
     adapter_close_us: int | None = None  # the adapter's final close(), on the server's clock
     refused: bool = False  # the library refused the opening handshake: no connection to close
@@ -241,6 +242,7 @@ class Wire:
             self.server_fin = t  # over TLS, close_notify is the server closing
         elif kind in ("tcp_eof", "tcp_error") and direction == "in":
             self.client_fin = t if self.client_fin is None else min(self.client_fin, t)
+            self.client_reset = self.client_reset or kind == "tcp_error"
         if ev.get("peer_fin"):
             self.fin_before.append(ev)
             self.client_fin = t if self.client_fin is None else min(self.client_fin, t)
@@ -369,6 +371,8 @@ def _judge_close_reply(wire: Wire) -> list[str]:
         return []  # the server's RST may have destroyed the close before it was read
     if wire.client_fin is not None and wire.client_fin <= t:
         return []  # the client had closed TCP before the close went out
+    if wire.client_reset:
+        return []  # an RST means unread data: the close may never have been read
     if not wire.events or wire.events[-1].get("type") != "closed":
         return []  # the transcript was cut: the reply may still have come
     replies = [f for f in _library_frames(wire, t) if f.opcode == 8]
@@ -461,6 +465,8 @@ def closed_cleanly(transcript: dict) -> tuple[bool | None, str]:
     client, server = wire.client_closes(), wire.server_closes
     if server and not _server_close_is_valid(server[0]):
         return None, "the server's close frame was invalid"
+    if server and _data_after(wire, server[0]):
+        return None, "the server sent data after its close frame"
     if not server:
         return False, "no close frame came from the server"
     if not client:
@@ -471,6 +477,18 @@ def closed_cleanly(transcript: dict) -> tuple[bool | None, str]:
     if client[0].t < server_t and wire.client_fin is not None and wire.client_fin < server_t:
         return False, "the client closed TCP before the server's close frame went out"
     return True, "the closing handshake completed (close frames both ways) before TCP closed"
+
+
+def _data_after(wire: Wire, close: dict) -> bool:
+    """Did the server send a data frame after its close (5.5.1 forbids it)?"""
+    after = int(close.get("offset", -1))
+    return any(
+        e.get("type") == "frame"
+        and e.get("dir") == "out"
+        and e.get("opcode") in (0, 1, 2)
+        and int(e.get("offset", -1)) > after >= 0
+        for e in wire.events
+    )
 
 
 def close_codes_on_wire(transcript: dict) -> list[int | None]:
