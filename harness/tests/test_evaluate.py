@@ -806,3 +806,18 @@ def test_the_librarys_word_on_a_clean_closure(clean, wire, verdict, words):
     result = evaluate(scenario({}), obs, wire)
     assert result.verdict == verdict, result.reason
     assert words in result.reason
+
+
+def test_an_unobservable_close_code_is_judged_when_the_library_rejected_a_valid_close():
+    """websocket-client #273: a valid close 1014 rejected, the code lost on an error path."""
+    scen = scenario({"close": {"code": 1014}})
+    obs = observation([], close={"code": None, "reason": None, "observable": False})
+    result = evaluate(scen, obs, _wire(("out", 1014), ("in", 1002)))
+    assert result.verdict == "fail"
+    assert "expected close 1014" in result.reason
+    # With no close frame from the server, or one answered in kind, the API's
+    # silence is not held against it.
+    for wire in (_wire(), _wire(("out", 1014), ("in", 1014))):
+        quiet = {c.name: c for c in evaluate(scen, obs, wire).checks}
+        assert quiet["close"].ok
+        assert quiet["close"].detail.startswith("the library's API exposes no close code")

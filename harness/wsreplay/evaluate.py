@@ -218,7 +218,7 @@ def _run_check(name: str, scenario: dict, observation: dict, transcript: dict | 
     if name == "messages":
         return check_messages(expected, observation, severity)
     if name == "close":
-        return check_close(expected, observation, severity)
+        return check_close(expected, observation, severity, transcript)
     if name == "connected":
         return check_connected(expected, observation, severity)
     if transcript is None:
@@ -429,17 +429,24 @@ def check_connected(expected: bool, observation: dict, severity: str) -> Check:
     return Check("connected", False, severity, expected, connected, detail)
 
 
-def check_close(expected: dict, observation: dict, severity: str) -> Check:
+def check_close(
+    expected: dict, observation: dict, severity: str, transcript: dict | None = None
+) -> Check:
     """The close code (and reason, when the scenario gives one) the library reports.
 
     An adapter marks `"observable": false` where the library's API exposes
     no close code on the path the connection ended by: nothing to hold
-    against the library, so the code is not checked.
+    against the library, so the code is not checked — unless the library
+    took that path by rejecting a valid close frame from the server (it
+    answered it with 1002 and the like): then the missing code is its own
+    doing, and is judged like any other.
     """
     close = observation.get("close")
     if isinstance(close, dict) and close.get("observable") is False:
-        detail = "the library's API exposes no close code on this path, so it was not checked"
-        return Check("close", True, severity, expected, close, detail)
+        rejected = rules.rejected_server_close(transcript) if transcript else None
+        if rejected is None:
+            detail = "the library's API exposes no close code on this path, so it was not checked"
+            return Check("close", True, severity, expected, close, detail)
     got_code = close.get("code") if close else None
     got_reason = (close.get("reason") or "") if close else None
     ok = code_matches(expected.get("code"), got_code)

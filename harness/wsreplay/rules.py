@@ -479,6 +479,31 @@ def closed_cleanly(transcript: dict) -> tuple[bool | None, str]:
     return True, "the closing handshake completed (close frames both ways) before TCP closed"
 
 
+#: Close codes with which a client objects to what it received.
+_OBJECTIONS = (1002, 1003, 1007, 1008, 1009, 1010, 1011)
+
+
+def rejected_server_close(transcript: dict) -> tuple[dict, int] | None:
+    """(the server's valid close, the client's objecting code) if the client rejected it.
+
+    A valid close frame from the server, no violation before it, answered by
+    a close frame whose code objects to it (1002 and the like): the library
+    treated a good close as an error.
+    """
+    wire = Wire.read(transcript, None)
+    if not wire.server_closes:
+        return None
+    close = wire.server_closes[0]
+    if not _server_close_is_valid(close) or _violation_at_or_before(wire, close):
+        return None
+    t = int(close.get("t_us") or 0)
+    if any(f.t < t for f in wire.client_closes()):
+        return None  # the client closed first: the server's close is a reply
+    answers = [f for f in wire.client_closes() if f.t >= t]
+    code = answers[0].event.get("close_code") if answers else None
+    return (close, int(code)) if code in _OBJECTIONS else None
+
+
 def _data_after(wire: Wire, close: dict) -> bool:
     """Did the server send a data frame after its close (5.5.1 forbids it)?"""
     after = int(close.get("offset", -1))
