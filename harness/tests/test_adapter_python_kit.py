@@ -612,3 +612,25 @@ def test_wss_trusts_exactly_the_jobs_ca(
     assert bad.observation["end"] == "connect_failed"
     error_text = json.dumps(bad.observation["error"]).lower()
     assert "certificate" in error_text or "ssl" in error_text, error_text
+
+
+def test_an_exception_the_library_cannot_print_is_its_crash() -> None:
+    """websockets 12.0/13.0: str(ConnectionClosed) raised AssertionError (fixed in 13.1).
+
+    The kit must not fall over (adapter_error): the library crashed, and the
+    job reports it. (A stand-in exception here; no claim about websockets.)
+    """
+
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise AssertionError("no close frame to describe")
+
+    obs = kit.Observation("7")
+    kit.WATCH.begin(obs)
+    try:
+        info = kit.error_info(Unprintable())
+    finally:
+        kit.WATCH.done(obs)
+    assert info["message"].startswith("<str() of ")
+    assert obs.data["crash"]["type"] == "builtins.AssertionError"
+    assert "raised builtins.AssertionError" in obs.data["crash"]["message"]

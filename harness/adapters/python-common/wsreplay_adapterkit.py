@@ -104,8 +104,22 @@ def qualname(exc: BaseException) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def exc_text(exc: BaseException) -> str:
+    """The exception's text. A library whose exception cannot even be printed
+    (its __str__ raises) has crashed: that is reported as the job's crash."""
+    try:
+        return str(exc) or repr(exc)
+    except Exception as inner:  # the library's own __str__ failed
+        WATCH.report(
+            qualname(inner),
+            f"str() of the library's {qualname(exc)} raised {qualname(inner)}: {inner!r}",
+            "in the __str__ of an exception the library raised",
+        )
+        return f"<str() of {qualname(exc)} raised {qualname(inner)}>"
+
+
 def error_info(exc: BaseException) -> dict[str, str]:
-    return {"type": qualname(exc), "message": str(exc) or repr(exc)}
+    return {"type": qualname(exc), "message": exc_text(exc)}
 
 
 def describe(data: str | bytes | bytearray | memoryview) -> dict[str, Any]:
@@ -746,7 +760,7 @@ async def _async_close_first(s: Session, d: AsyncDriver) -> Received | None:
     except Exception as exc:
         if d.is_closed(exc):
             return Received("closed", exc=exc)
-        s.obs.event("close_error", type=qualname(exc), message=str(exc))
+        s.obs.event("close_error", type=qualname(exc), message=exc_text(exc))
         return None
     s.obs.event("close_returned")
     return None
@@ -856,7 +870,7 @@ async def drive_async(d: AsyncDriver, job: Job, obs: Observation) -> None:
         except TimeoutError:
             obs.event("close_timeout")
         except Exception as exc:
-            obs.event("close_error", type=qualname(exc), message=str(exc))
+            obs.event("close_error", type=qualname(exc), message=exc_text(exc))
         close, source = d.close_info()
         obs.data["close"] = close
         obs.event("close_done", source=source)
@@ -870,7 +884,7 @@ def _sync_close_first(s: Session, d: SyncDriver) -> Received | None:
     except Exception as exc:
         if d.is_closed(exc):
             return Received("closed", exc=exc)
-        s.obs.event("close_error", type=qualname(exc), message=str(exc))
+        s.obs.event("close_error", type=qualname(exc), message=exc_text(exc))
         return None
     s.obs.event("close_returned")
     return None
@@ -980,7 +994,7 @@ def drive_sync(d: SyncDriver, job: Job, obs: Observation) -> None:
         except TimeoutError:
             obs.event("close_timeout")
         except Exception as exc:
-            obs.event("close_error", type=qualname(exc), message=str(exc))
+            obs.event("close_error", type=qualname(exc), message=exc_text(exc))
         close, source = d.close_info()
         obs.data["close"] = close
         obs.event("close_done", source=source)
