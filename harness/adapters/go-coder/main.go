@@ -99,17 +99,7 @@ func runJob(rec *recorder, j *job) error {
 		if resp != nil {
 			rec.setHTTPStatus(resp.StatusCode)
 		}
-		if timedOut {
-			// The adapter's own timeout cut the handshake off: the library
-			// neither connected nor refused.
-			rec.event("connect_timeout", "waited_ms", ms(rec.sinceStart()), "type", meaningfulType(err), "message", err.Error())
-			rec.setClean(nil, noConnection)
-			rec.end("connect_timeout", err)
-			return nil
-		}
-		rec.event("connect_failed", "type", meaningfulType(err), "message", err.Error())
-		rec.setClean(nil, noConnection)
-		rec.end("connect_failed", err)
+		rec.connectEnded(err, timedOut)
 		return nil
 	}
 	c.conn = conn

@@ -457,6 +457,21 @@ func boolPtr(b bool) *bool { return &b }
 const noConnection = "none: the opening handshake failed, there was no connection to close"
 
 // setCrash records a panic of the library's code (the first one wins).
+// connectEnded records an opening handshake that did not give a connection:
+// connect_timeout when the adapter's own timeout cut it off (the library
+// neither connected nor refused), connect_failed when the library refused.
+func (r *recorder) connectEnded(err error, timedOut bool) {
+	how := "connect_failed"
+	fields := []any{"type", meaningfulType(err), "message", err.Error()}
+	if timedOut {
+		how = "connect_timeout"
+		fields = append([]any{"waited_ms", ms(r.sinceStart())}, fields...)
+	}
+	r.event(how, fields...)
+	r.setClean(nil, noConnection)
+	r.end(how, err)
+}
+
 func (r *recorder) setCrash(c *crashInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

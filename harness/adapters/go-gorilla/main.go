@@ -67,15 +67,7 @@ func runJob(rec *recorder, j *job) error {
 		// HandshakeTimeout expired: the adapter's timeout cut the
 		// handshake off; gorilla neither connected nor refused.
 		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			rec.event("connect_timeout", "waited_ms", ms(rec.sinceStart()), "type", meaningfulType(err), "message", err.Error())
-			rec.setClean(nil, noConnection)
-			rec.end("connect_timeout", err)
-			return nil
-		}
-		rec.event("connect_failed", "type", meaningfulType(err), "message", err.Error())
-		rec.setClean(nil, noConnection)
-		rec.end("connect_failed", err)
+		rec.connectEnded(err, errors.As(err, &ne) && ne.Timeout())
 		return nil
 	}
 	g := &gorillaJob{rec: rec, job: j, conn: conn}
