@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jsonschema
 
+from wsreplay import scenarios
 from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
 from wsreplay.plugin import ClientPool
 from wsreplay.server import ScenarioServer
@@ -29,6 +30,19 @@ PING_UNSUPPORTED = "the adapter cannot honour the client knob send=[{'ping': 'ar
 
 #: The two scenarios every adapter runs over wss://.
 TLS_SCENARIOS = ("close/send-then-close", "close/many-then-close")
+
+
+# --------------------------------------------------------------------------
+# jobs built by hand
+
+
+def knobs(**given: object) -> dict:
+    """A job's complete knobs: the given ones over the scenario language's defaults.
+
+    Adapters apply no defaults of their own (the loader owns them), so a job a
+    test builds by hand must carry every knob, exactly as the harness sends it.
+    """
+    return scenarios.knobs_for({"client": given})
 
 
 # --------------------------------------------------------------------------
