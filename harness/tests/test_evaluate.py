@@ -12,17 +12,20 @@ import hashlib
 import pytest
 
 from wsreplay.evaluate import Check, Verdict, evaluate, expand_messages
+from wsreplay.scenarios import knob_defaults
 
 CLOSED_OK = "websockets.exceptions.ConnectionClosedOK"
 
 
-def scenario(expect: dict, **extra) -> dict:
+def scenario(expect: dict, client: dict | None = None, **extra) -> dict:
+    """A hand-made scenario as the loader publishes it: complete knobs."""
     return {
         "name": "close/send-then-close",
         "summary": "s",
         "rfc": [],
         "steps": [],
         "expect": expect,
+        "client": {**knob_defaults(), **(client or {})},
         **extra,
     }
 

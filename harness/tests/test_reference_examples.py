@@ -18,7 +18,7 @@ import pytest
 
 from wsreplay.build import server_binary
 from wsreplay.paths import REPO_ROOT, SCENARIOS_DIR
-from wsreplay.scenarios import DEFAULT_KNOBS
+from wsreplay.scenarios import knob_defaults
 
 README = SCENARIOS_DIR / "README.md"
 SCHEMA = json.loads((REPO_ROOT / "docs" / "scenario.schema.json").read_text())
@@ -58,7 +58,7 @@ def test_examples_use_every_step_kind_await_and_knob() -> None:
     assert {step["await"] for step in steps if "await" in step} == AWAITS
     assert {step["shutdown"] for step in steps if "shutdown" in step} == {"write", "tcp"}
     knobs = {k for e in EXAMPLES for k in e.get("client", {})}
-    assert knobs == set(DEFAULT_KNOBS)
+    assert knobs == set(knob_defaults())
     options = {k for step in steps for item in step.get("write", []) for k in item}
     assert {"fin", "pattern", "base64", "length_form", "count", "handshake", "raw_text"} <= options
     assert {"split", "gap_ms"} <= {k for step in steps for k in step}

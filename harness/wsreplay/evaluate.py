@@ -30,7 +30,6 @@ CHECKS = ("outcome", *EXPECTATIONS, "clean", "rfc")
 
 _QUOTE_CHARS = 60
 _HEX_CHARS = 32
-_DEFAULT_RECV_TIMEOUT_MS = 3000
 
 
 @dataclass
@@ -740,7 +739,7 @@ def _loss_cause(scenario: dict, observation: dict) -> str:
     error = observation.get("error") or {}
     kind = error.get("type")
     if end == "timeout":
-        timeout = (scenario.get("client") or {}).get("recv_timeout_ms", _DEFAULT_RECV_TIMEOUT_MS)
+        timeout = scenario["client"]["recv_timeout_ms"]
         return f"receiving timed out after {timeout} ms"
     if end == "connect_failed":
         return f"connecting failed with {kind}" if kind else "connecting failed"

@@ -94,19 +94,6 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
-def job_deadline_ms(scenario: dict) -> int:
-    """How long a job may take: the client's waits plus the server's steps."""
-    knobs = knobs_for(scenario)
-    steps_ms = 0
-    for step in scenario.get("steps", []):
-        steps_ms += int(step.get("delay_ms", 0)) + int(step.get("gap_ms", 0))
-        if "await" in step:
-            steps_ms += int(step.get("timeout_ms", 5000))
-        if "echo" in step:
-            steps_ms += int(step["echo"].get("timeout_ms", 5000))
-    return int(knobs["recv_delay_ms"]) + int(knobs["recv_timeout_ms"]) + steps_ms + 5000
-
-
 def uses_tls(scenario: dict, transport: str) -> bool:
     """wss:// when the run asks for it or the scenario only makes sense over TLS."""
     return transport == "wss" or scenario.get("transport") == "wss"
@@ -120,7 +107,8 @@ def make_job(server: ScenarioServer, scenario: dict, tag: str, transport: str) -
         "url": server.url(scenario["name"], tag, tls=tls),
         "scenario": scenario["name"],
         "knobs": knobs_for(scenario),
-        "deadline_ms": job_deadline_ms(scenario),
+        # the loader's budget: the server's steps at their slowest, the client's waits, slack
+        "deadline_ms": scenario["budget_ms"]["deadline"],
     }
     if tls:
         job["ca_file"] = str(server.ca_file)

@@ -32,7 +32,7 @@ def format_full(scenario: dict) -> str:
     """Everything a scenario says, for a person: metadata, knobs, steps, expectations."""
     s = scenario
     out = [s["name"], "=" * len(s["name"]), s.get("summary", ""), ""]
-    out.append(f"file:      {s.get('_file', '?')}")
+    out.append(f"file:      {s['file']}")
     out.append(f"rfc:       {', '.join(s.get('rfc', []))}")
     if s.get("tags"):
         out.append(f"tags:      {', '.join(s['tags'])}")
@@ -47,9 +47,13 @@ def format_full(scenario: dict) -> str:
         versions = f" {bug['versions']}" if bug.get("versions") else ""
         url = f"  {bug['url']}" if bug.get("url") else ""
         out.append(f"bug:       {bug['library']}{versions}{url}")
-    if s.get("client"):
-        out += ["", "client knobs:"]
-        out += [f"  {k}: {_json(v)}" for k, v in s["client"].items()]
+    budget = s["budget_ms"]
+    out.append(
+        f"budget:    {budget['deadline']} ms (server steps {budget['steps']} ms at their slowest, "
+        f"client waits {budget['client']} ms, slack)"
+    )
+    out += ["", "client knobs (the loader's defaults filled in):"]
+    out += [f"  {k}: {_json(v)}" for k, v in s["client"].items()]
     out += ["", "steps:"]
     out += [f"  {i}. {_json(step)}" for i, step in enumerate(s.get("steps", []), 1)]
     out += ["", "expect:"]

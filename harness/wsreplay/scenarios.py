@@ -1,46 +1,60 @@
-"""The harness's view of the scenario catalogue: names, summaries, knobs, expectations.
+"""The harness's view of the scenario catalogue, as the server's loader publishes it.
 
-The server is the authority on whether a scenario file is valid (it refuses
-to start otherwise); here we only read what the harness needs.
+The loader (`wsreplay-server --check --json`) owns what a scenario means: it
+validates every file, fills in the client knobs' defaults and computes each
+scenario's time budget. The harness reads that normalized form and never
+re-derives any of it from the raw files.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
+import subprocess
 from pathlib import Path
 
-# The knobs every adapter understands, with the values a job gets by default.
-DEFAULT_KNOBS: dict[str, object] = {
-    "recv_delay_ms": 0,
-    "recv_pace_ms": 0,
-    "recv_timeout_ms": 3000,
-    "max_messages": 1000,
-    "echo": False,
-    "send": [],
-    "close_first": None,
-    "subprotocols": [],
-}
+from .build import server_binary
 
 
 class ScenarioError(Exception):
     """A scenario file or selection is wrong; the message names it."""
 
 
+def _loader(*args: str) -> dict:
+    """The loader's normalized document for ARGS (files, or --scenarios DIR)."""
+    argv = [str(server_binary()), "--check", "--json", *args]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ScenarioError(proc.stderr.strip() or f"{argv[0]} exited with {proc.returncode}")
+    return json.loads(proc.stdout)
+
+
 def load_all(root: Path) -> list[dict]:
-    """Every scenario under root, sorted by name, each with its file in "_file"."""
-    out = []
-    for path in sorted(root.rglob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ScenarioError(f"{path}: {exc}") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
-            raise ScenarioError(f"{path}: name: missing")
-        data["_file"] = str(path)
-        out.append(data)
-    out.sort(key=lambda s: s["name"])
-    return out
+    """Every scenario under root, normalized by the loader, sorted by name.
+
+    Each carries "file" (where it came from), complete "client" knobs and its
+    "budget_ms" ({"steps", "client", "deadline"}).
+    """
+    if not root.is_dir():
+        raise ScenarioError(f"{root}: not a folder of scenarios")
+    return list(_loader("--scenarios", str(root))["scenarios"])
+
+
+def load_files(files: list[Path]) -> list[dict]:
+    """The scenarios in these files, normalized by the loader."""
+    return list(_loader(*map(str, files))["scenarios"])
+
+
+@functools.cache
+def _knob_defaults() -> dict[str, object]:
+    # with no file, the loader's document holds the language's defaults alone
+    return dict(_loader()["knob_defaults"])
+
+
+def knob_defaults() -> dict[str, object]:
+    """The client knobs a scenario gets when it names none (the loader's defaults)."""
+    return json.loads(json.dumps(_knob_defaults()))
 
 
 def select(scenarios: list[dict], patterns: list[str]) -> list[dict]:
@@ -61,7 +75,5 @@ def select(scenarios: list[dict], patterns: list[str]) -> list[dict]:
 
 
 def knobs_for(scenario: dict) -> dict:
-    """The client knobs for a job: the scenario's, over the defaults."""
-    knobs = dict(DEFAULT_KNOBS)
-    knobs.update(scenario.get("client", {}))
-    return knobs
+    """The client knobs for a job: the scenario's, complete (the loader filled them in)."""
+    return dict(scenario["client"])
