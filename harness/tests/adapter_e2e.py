@@ -42,7 +42,7 @@ def knobs(**given: object) -> dict:
     Adapters apply no defaults of their own (the loader owns them), so a job a
     test builds by hand must carry every knob, exactly as the harness sends it.
     """
-    return scenarios.knobs_for({"client": given})
+    return {**scenarios.knob_defaults(), **given}
 
 
 # --------------------------------------------------------------------------
