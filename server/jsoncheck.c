@@ -9,18 +9,33 @@
 #include <stdio.h>
 #include <string.h>
 
-void jc_fail(jc_ctx *v, const char *fmt, ...)
+static void vfail(jc_ctx *v, const char *fmt, va_list ap)
 {
+    char msg[512];
     if (v->failed)
         return;
     v->failed = true;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     snprintf(v->err, v->errlen, "%s: %s: %s", v->file,
              v->path[0] ? v->path : "(top level)", msg);
+}
+
+void jc_fail(jc_ctx *v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(v, fmt, ap);
+    va_end(ap);
+}
+
+void jc_fail_at(jc_ctx *v, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    size_t m = jc_push_key(v, key);
+    va_start(ap, fmt);
+    vfail(v, fmt, ap);
+    va_end(ap);
+    jc_pop(v, m);
 }
 
 size_t jc_push_key(jc_ctx *v, const char *key)
@@ -72,9 +87,7 @@ bool jc_check_keys(jc_ctx *v, json_t *obj, const char *const *allowed)
     json_t *val;
     json_object_foreach(obj, key, val) {
         if (!is_allowed(key, allowed)) {
-            size_t m = jc_push_key(v, key);
-            jc_fail(v, "unknown key");
-            jc_pop(v, m);
+            jc_fail_at(v, key, "unknown key");
             return false;
         }
     }
@@ -111,9 +124,7 @@ bool jc_want_int(jc_ctx *v, json_t *obj, const char *key, long long lo,
         return false;
     long long x = json_integer_value(j);
     if (x < lo || x > hi) {
-        size_t m = jc_push_key(v, key);
-        jc_fail(v, "%lld is out of range %lld..%lld", x, lo, hi);
-        jc_pop(v, m);
+        jc_fail_at(v, key, "%lld is out of range %lld..%lld", x, lo, hi);
         return false;
     }
     *out = x;

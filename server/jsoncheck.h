@@ -28,6 +28,10 @@ typedef struct jc_ctx {
 void jc_fail(jc_ctx *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* jc_fail with key pushed onto the path: the mistake is in obj[key]. */
+void jc_fail_at(jc_ctx *v, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Path handling: a push returns a mark, jc_pop(v, mark) goes back to it. */
 size_t jc_push_key(jc_ctx *v, const char *key);
 size_t jc_push_index(jc_ctx *v, size_t i);

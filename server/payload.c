@@ -37,9 +37,7 @@ bool wsr_payload_hex(jc_ctx *v, const char *key, const char *s, uint8_t **out,
         int hi = hexval((unsigned char)s[i]);
         int lo = i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
         if (hi < 0 || lo < 0) {
-            size_t m = jc_push_key(v, key);
-            jc_fail(v, "not hex at character %zu", i + 1);
-            jc_pop(v, m);
+            jc_fail_at(v, key, "not hex at character %zu", i + 1);
             free(buf);
             return false;
         }
@@ -78,9 +76,7 @@ bool wsr_payload_base64(jc_ctx *v, const char *key, const char *s,
             continue;
         int d = c == '=' ? -2 : b64val(c);
         if (d == -1 || (pad && d != -2)) {
-            size_t m = jc_push_key(v, key);
-            jc_fail(v, "not base64 at character %zu", i + 1);
-            jc_pop(v, m);
+            jc_fail_at(v, key, "not base64 at character %zu", i + 1);
             free(buf);
             return false;
         }
@@ -108,18 +104,15 @@ bool wsr_payload_pattern(jc_ctx *v, json_t *obj, uint8_t **out,
     if (!pat)
         return false;
     if (!json_object_get(obj, "size")) {
-        size_t m = jc_push_key(v, "size");
-        jc_fail(v, "missing: a pattern needs a size in bytes");
-        jc_pop(v, m);
+        jc_fail_at(v, "size", "missing: a pattern needs a size in bytes");
         return false;
     }
     if (!jc_want_int(v, obj, "size", 0, WSR_MAX_GROUP_BYTES, &size))
         return false;
     size_t plen = json_string_length(pat);
     if (plen == 0) {
-        size_t m = jc_push_key(v, "pattern");
-        jc_fail(v, "an empty pattern cannot fill %lld bytes", size);
-        jc_pop(v, m);
+        jc_fail_at(v, "pattern", "an empty pattern cannot fill %lld bytes",
+                   size);
         return false;
     }
     uint8_t *buf = malloc((size_t)size + 1);
@@ -161,9 +154,7 @@ bool wsr_payload_source(jc_ctx *v, json_t *obj, bool *given, uint8_t **out,
     if (v->failed)
         return false;
     if (json_object_get(obj, "size") && (!found || strcmp(found, "pattern"))) {
-        size_t m = jc_push_key(v, "size");
-        jc_fail(v, "'size' goes with 'pattern'");
-        jc_pop(v, m);
+        jc_fail_at(v, "size", "'size' goes with 'pattern'");
         return false;
     }
     *given = found != NULL;

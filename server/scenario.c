@@ -98,9 +98,7 @@ static bool parse_mask(jc_ctx *v, json_t *obj, wsr_item *it)
     size_t klen = 0;
     if (!json_is_string(m) ||
         !wsr_payload_hex(v, "mask", json_string_value(m), &k, &klen) || klen != 4) {
-        size_t mk = jc_push_key(v, "mask");
-        jc_fail(v, "expected a boolean or 8 hex digits");
-        jc_pop(v, mk);
+        jc_fail_at(v, "mask", "expected a boolean or 8 hex digits");
         free(k);
         return false;
     }
@@ -123,12 +121,9 @@ static bool parse_frame_options(jc_ctx *v, json_t *obj, wsr_item *it)
     if (jc_want_int(v, obj, "opcode", 0, 15, &x))
         it->opcode = (uint8_t)x;
     if (json_object_get(obj, "length_form")) {
-        if (jc_want_int(v, obj, "length_form", 7, 64, &x) && x != 7 && x != 16 &&
-            x != 64) {
-            size_t m = jc_push_key(v, "length_form");
-            jc_fail(v, "expected 7, 16 or 64");
-            jc_pop(v, m);
-        }
+        if (jc_want_int(v, obj, "length_form", 7, 64, &x) && x != 7 &&
+            x != 16 && x != 64)
+            jc_fail_at(v, "length_form", "expected 7, 16 or 64");
         it->len_form = (int)x;
     }
     return !v->failed && parse_mask(v, obj, it);
@@ -142,18 +137,15 @@ static bool parse_close_payload(jc_ctx *v, json_t *obj, wsr_item *it)
         return false;
     if (json_is_null(code)) {
         if (reason) {
-            size_t m = jc_push_key(v, "reason");
-            jc_fail(v, "a reason needs a close code");
-            jc_pop(v, m);
+            jc_fail_at(v, "reason", "a reason needs a close code");
             return false;
         }
         return true;
     }
     long long c;
     if (!json_is_integer(code)) {
-        size_t m = jc_push_key(v, "close");
-        jc_fail(v, "expected an integer or null, got %s", jc_type_name(code));
-        jc_pop(v, m);
+        jc_fail_at(v, "close", "expected an integer or null, got %s",
+                   jc_type_name(code));
         return false;
     }
     if (!jc_want_int(v, obj, "close", 0, 65535, &c))
@@ -251,10 +243,9 @@ static bool add_frame_copy(jc_ctx *v, const wsr_item *proto, json_t *templ,
     }
     ws_frame_spec spec = {.payload_len = it->len, .len_form = it->len_form};
     if (ws_encoded_size(&spec) < 0) {
-        size_t m = jc_push_key(v, "length_form");
-        jc_fail(v, "a %zu-byte payload does not fit the %d-bit length form",
-                it->len, it->len_form);
-        jc_pop(v, m);
+        jc_fail_at(v, "length_form",
+                   "a %zu-byte payload does not fit the %d-bit length form",
+                   it->len, it->len_form);
         return false;
     }
     return true;
@@ -358,10 +349,9 @@ static bool parse_split(jc_ctx *v, json_t *step, wsr_step *st, size_t total)
         return true;
     }
     if (split && !json_is_array(split)) {
-        size_t m = jc_push_key(v, "split");
-        jc_fail(v, "expected an array of byte offsets or \"every_byte\", got %s",
-                jc_type_name(split));
-        jc_pop(v, m);
+        jc_fail_at(v, "split",
+                   "expected an array of byte offsets or \"every_byte\", got %s",
+                   jc_type_name(split));
         return false;
     }
     return !split || parse_split_offsets(v, split, st, total);
@@ -385,9 +375,8 @@ static bool parse_write_items(jc_ctx *v, json_t *arr, wsr_step *st,
         if (st->items[k].kind != WSR_ITEM_HANDSHAKE)
             continue;
         if (sc->handshake_in_group) {
-            size_t m = jc_push_key(v, "write");
-            jc_fail(v, "the handshake response can be sent only once");
-            jc_pop(v, m);
+            jc_fail_at(v, "write",
+                       "the handshake response can be sent only once");
         }
         sc->handshake_in_group = true;
     }
@@ -411,10 +400,8 @@ static bool parse_write_pieces(jc_ctx *v, json_t *step, wsr_step *st)
     if (!parse_split(v, step, st, total))
         return false;
     if (st->split_every_byte && total > MAX_EVERY_BYTE) {
-        size_t m = jc_push_key(v, "split");
-        jc_fail(v, "every_byte splits groups of at most %u bytes; this one "
-                   "has %zu", MAX_EVERY_BYTE, total);
-        jc_pop(v, m);
+        jc_fail_at(v, "split", "every_byte splits groups of at most %u bytes; "
+                               "this one has %zu", MAX_EVERY_BYTE, total);
         return false;
     }
     return true;
@@ -429,9 +416,7 @@ static bool parse_write(jc_ctx *v, json_t *step, wsr_step *st, wsr_scenario *sc)
     if (!arr)
         return false;
     if (json_array_size(arr) == 0) {
-        size_t m = jc_push_key(v, "write");
-        jc_fail(v, "a write group needs at least one item");
-        jc_pop(v, m);
+        jc_fail_at(v, "write", "a write group needs at least one item");
         return false;
     }
     return parse_write_items(v, arr, st, sc) && parse_write_pieces(v, step, st);
@@ -460,9 +445,8 @@ static bool parse_await(jc_ctx *v, json_t *step, wsr_step *st)
         if (st->await_what != WSR_AWAIT_MESSAGES &&
             st->await_what != WSR_AWAIT_PING &&
             st->await_what != WSR_AWAIT_PONG) {
-            size_t m = jc_push_key(v, "count");
-            jc_fail(v, "only 'await' messages, ping and pong take a count");
-            jc_pop(v, m);
+            jc_fail_at(v, "count",
+                       "only 'await' messages, ping and pong take a count");
             return false;
         }
         if (!jc_want_int(v, step, "count", 1, WSR_MAX_COUNT, &count))
@@ -627,9 +611,7 @@ static bool parse_steps(jc_ctx *v, json_t *root, wsr_scenario *sc)
     if (!steps)
         return false;
     if (json_array_size(steps) == 0) {
-        size_t m = jc_push_key(v, "steps");
-        jc_fail(v, "a scenario needs at least one step");
-        jc_pop(v, m);
+        jc_fail_at(v, "steps", "a scenario needs at least one step");
         return false;
     }
     sc->steps = calloc(json_array_size(steps), sizeof *sc->steps);
@@ -669,12 +651,9 @@ static bool check_top(jc_ctx *v, json_t *root, const char *name)
         return false;
     }
     json_t *jname = jc_want(v, root, "name", JSON_STRING, true);
-    if (jname && name && strcmp(json_string_value(jname), name) != 0) {
-        size_t m = jc_push_key(v, "name");
-        jc_fail(v, "'%s' does not match the file's place; expected '%s'",
-                json_string_value(jname), name);
-        jc_pop(v, m);
-    }
+    if (jname && name && strcmp(json_string_value(jname), name) != 0)
+        jc_fail_at(v, "name", "'%s' does not match the file's place; "
+                              "expected '%s'", json_string_value(jname), name);
     return !v->failed && jc_check_keys(v, root, top_keys) &&
            jc_want_enum(v, root, "transport",
                         (const char *const[]){"wss", NULL}, false) &&

@@ -239,9 +239,7 @@ static bool check_code(jc_ctx *v, json_t *obj, bool null_ok)
     if (!json_is_array(code))
         return jc_want_int(v, obj, "code", 0, 65535, &x);
     if (json_array_size(code) == 0) {
-        size_t m = jc_push_key(v, "code");
-        jc_fail(v, "an empty list accepts no code");
-        jc_pop(v, m);
+        jc_fail_at(v, "code", "an empty list accepts no code");
         return false;
     }
     return jc_each(v, code, "code", check_code_element, &null_ok);
@@ -340,9 +338,7 @@ static void check_waive(jc_ctx *v, json_t *waive)
     json_object_foreach(waive, key, val) {
         json_t *why = jc_want(v, waive, key, JSON_STRING, true);
         if (why && json_string_length(why) == 0) {
-            size_t m2 = jc_push_key(v, key);
-            jc_fail(v, "a waiver needs a reason");
-            jc_pop(v, m2);
+            jc_fail_at(v, key, "a waiver needs a reason");
         }
     }
     jc_pop(v, m);
