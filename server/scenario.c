@@ -29,6 +29,18 @@
 /* What an await or echo waits when the step gives no timeout_ms. */
 #define DEFAULT_AWAIT_MS 5000
 
+/* obj[key], a required array; empty_msg says why it cannot be empty. */
+static json_t *want_nonempty_array(jc_ctx *v, json_t *obj, const char *key,
+                                   const char *empty_msg)
+{
+    json_t *arr = jc_want(v, obj, key, JSON_ARRAY, true);
+    if (arr && json_array_size(arr) == 0) {
+        jc_fail_at(v, key, "%s", empty_msg);
+        return NULL;
+    }
+    return arr;
+}
+
 /* ---- write items ------------------------------------------------------- */
 
 static const char *const item_kinds[] = {
@@ -412,14 +424,10 @@ static bool parse_write(jc_ctx *v, json_t *step, wsr_step *st, wsr_scenario *sc)
     static const char *const keys[] = {"write", "split", "gap_ms", NULL};
     if (!jc_check_keys(v, step, keys))
         return false;
-    json_t *arr = jc_want(v, step, "write", JSON_ARRAY, true);
-    if (!arr)
-        return false;
-    if (json_array_size(arr) == 0) {
-        jc_fail_at(v, "write", "a write group needs at least one item");
-        return false;
-    }
-    return parse_write_items(v, arr, st, sc) && parse_write_pieces(v, step, st);
+    json_t *arr = want_nonempty_array(v, step, "write",
+                                      "a write group needs at least one item");
+    return arr && parse_write_items(v, arr, st, sc) &&
+           parse_write_pieces(v, step, st);
 }
 
 static bool parse_await(jc_ctx *v, json_t *step, wsr_step *st)
@@ -607,13 +615,10 @@ static bool parse_step_element(jc_ctx *v, json_t *el, size_t i, void *arg)
 
 static bool parse_steps(jc_ctx *v, json_t *root, wsr_scenario *sc)
 {
-    json_t *steps = jc_want(v, root, "steps", JSON_ARRAY, true);
+    json_t *steps = want_nonempty_array(v, root, "steps",
+                                        "a scenario needs at least one step");
     if (!steps)
         return false;
-    if (json_array_size(steps) == 0) {
-        jc_fail_at(v, "steps", "a scenario needs at least one step");
-        return false;
-    }
     sc->steps = calloc(json_array_size(steps), sizeof *sc->steps);
     if (!sc->steps) {
         jc_fail(v, "out of memory");

@@ -258,32 +258,29 @@ static bool check_expect_close(jc_ctx *v, json_t *e)
     return !v->failed;
 }
 
-static bool check_expect_client_close(jc_ctx *v, json_t *e)
+/* e[key]: absent or false (no such expectation), or an object that check
+ * accepts. */
+static bool check_object_or_false(jc_ctx *v, json_t *e, const char *key,
+                                  bool (*check)(jc_ctx *, json_t *))
 {
-    static const char *const ckeys[] = {"code", NULL};
-    json_t *cc = json_object_get(e, "client_close");
-    if (!cc || json_is_false(cc))
+    json_t *j = json_object_get(e, key);
+    if (!j || json_is_false(j))
         return true;
-    size_t m = jc_push_key(v, "client_close");
-    if (!json_is_object(cc))
-        jc_fail(v, "expected an object or false, got %s", jc_type_name(cc));
-    else if (jc_check_keys(v, cc, ckeys) && json_object_get(cc, "code"))
-        check_code(v, cc, false);
+    size_t m = jc_push_key(v, key);
+    if (!json_is_object(j))
+        jc_fail(v, "expected an object or false, got %s", jc_type_name(j));
+    else
+        check(v, j);
     jc_pop(v, m);
     return !v->failed;
 }
 
-static bool check_expect_client_pong(jc_ctx *v, json_t *e)
+/* "client_close": {"code"?}: how the client itself should close. */
+static bool check_client_close(jc_ctx *v, json_t *cc)
 {
-    json_t *cp = json_object_get(e, "client_pong");
-    if (!cp || json_is_false(cp))
-        return true;
-    size_t m = jc_push_key(v, "client_pong");
-    if (!json_is_object(cp))
-        jc_fail(v, "expected an object or false, got %s", jc_type_name(cp));
-    else
-        check_expected_message(v, cp);
-    jc_pop(v, m);
+    static const char *const ckeys[] = {"code", NULL};
+    if (jc_check_keys(v, cc, ckeys) && json_object_get(cc, "code"))
+        check_code(v, cc, false);
     return !v->failed;
 }
 
@@ -295,9 +292,11 @@ bool wsr_check_expect(jc_ctx *v, json_t *root)
     size_t m = jc_push_key(v, "expect");
     if (jc_check_keys(v, e, expect_keys) &&
         check_expected_messages(v, e, "messages") &&
-        check_expect_close(v, e) && check_expect_client_close(v, e)) {
+        check_expect_close(v, e) &&
+        check_object_or_false(v, e, "client_close", check_client_close)) {
         jc_want(v, e, "connected", JSON_TRUE, false);
-        if (!v->failed && check_expect_client_pong(v, e))
+        if (!v->failed &&
+            check_object_or_false(v, e, "client_pong", check_expected_message))
             check_expected_messages(v, e, "client_messages");
     }
     jc_pop(v, m);
