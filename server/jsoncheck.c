@@ -193,3 +193,19 @@ bool jc_each(jc_ctx *v, json_t *arr, const char *key, jc_element_check *check,
     jc_pop(v, m);
     return !v->failed;
 }
+
+const char *jc_only_one(jc_ctx *v, json_t *obj, const char *const *keys,
+                        const char *why)
+{
+    const char *found = NULL;
+    for (const char *const *k = keys; *k; k++) {
+        if (!json_object_get(obj, *k))
+            continue;
+        if (found) {
+            jc_fail(v, "has both '%s' and '%s'; %s", found, *k, why);
+            return NULL;
+        }
+        found = *k;
+    }
+    return found;
+}

@@ -62,6 +62,11 @@ bool jc_want_string_array(jc_ctx *v, json_t *obj, const char *key,
 bool jc_want_enum(jc_ctx *v, json_t *obj, const char *key,
                   const char *const *values, bool required);
 
+/* Which one of keys (NULL-terminated) obj has: NULL if none (no error), or
+ * NULL with "has both 'A' and 'B'; " + why if it has two. */
+const char *jc_only_one(jc_ctx *v, json_t *obj, const char *const *keys,
+                        const char *why);
+
 /* Runs check on every element of arr, with the path at key[i]; stops at
  * the first failure. arg is passed through. False on an error. */
 typedef bool jc_element_check(jc_ctx *v, json_t *el, size_t i, void *arg);

@@ -128,29 +128,12 @@ bool wsr_payload_pattern(jc_ctx *v, json_t *obj, uint8_t **out,
     return true;
 }
 
-/* Which of hex, base64, pattern obj gives: NULL for none, or an error if
- * it gives two (a payload is spelled one way). */
-static const char *payload_source_key(jc_ctx *v, json_t *obj)
-{
-    static const char *const sources[] = {"hex", "base64", "pattern", NULL};
-    const char *found = NULL;
-    for (const char *const *k = sources; *k; k++) {
-        if (!json_object_get(obj, *k))
-            continue;
-        if (found) {
-            jc_fail(v, "has both '%s' and '%s'; give the payload one way",
-                    found, *k);
-            return NULL;
-        }
-        found = *k;
-    }
-    return found;
-}
-
 bool wsr_payload_source(jc_ctx *v, json_t *obj, bool *given, uint8_t **out,
                         size_t *outlen)
 {
-    const char *found = payload_source_key(v, obj);
+    static const char *const sources[] = {"hex", "base64", "pattern", NULL};
+    const char *found =
+        jc_only_one(v, obj, sources, "give the payload one way");
     if (v->failed)
         return false;
     if (json_object_get(obj, "size") && (!found || strcmp(found, "pattern"))) {

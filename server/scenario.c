@@ -78,18 +78,9 @@ static wsr_item *item_push(jc_ctx *v, item_list *l)
 
 static const char *item_kind_of(jc_ctx *v, json_t *obj)
 {
-    const char *found = NULL;
-    for (const char *const *k = item_kinds; *k; k++) {
-        if (!json_object_get(obj, *k))
-            continue;
-        if (found) {
-            jc_fail(v, "has both '%s' and '%s'; an item is exactly one of "
-                    ITEM_KIND_LIST, found, *k);
-            return NULL;
-        }
-        found = *k;
-    }
-    if (!found)
+    const char *found = jc_only_one(v, obj, item_kinds,
+                                    "an item is exactly one of " ITEM_KIND_LIST);
+    if (!found && !v->failed)
         jc_fail(v, "expected one of " ITEM_KIND_LIST);
     return found;
 }
@@ -541,29 +532,28 @@ static bool parse_word_step(jc_ctx *v, json_t *step, wsr_step *st,
                      true);
 }
 
+/* Which kind of step obj is: exactly one of step_kinds. */
+static const char *step_kind_of(jc_ctx *v, json_t *step)
+{
+    const char *kind = jc_only_one(v, step, step_kinds,
+                                   "a step is exactly one of " STEP_KIND_LIST);
+    if (!kind && !v->failed) {
+        const char *first = json_object_iter_key(json_object_iter(step));
+        jc_fail(v, "unknown step%s%s%s; expected one of " STEP_KIND_LIST,
+                first ? " '" : "", first ? first : "", first ? "'" : "");
+    }
+    return kind;
+}
+
 static bool parse_step(jc_ctx *v, json_t *step, wsr_step *st, wsr_scenario *sc)
 {
     if (!json_is_object(step)) {
         jc_fail(v, "expected an object, got %s", jc_type_name(step));
         return false;
     }
-    const char *kind = NULL;
-    for (const char *const *k = step_kinds; *k; k++) {
-        if (!json_object_get(step, *k))
-            continue;
-        if (kind) {
-            jc_fail(v, "has both '%s' and '%s'; a step is exactly one of "
-                    STEP_KIND_LIST, kind, *k);
-            return false;
-        }
-        kind = *k;
-    }
-    if (!kind) {
-        const char *first = json_object_iter_key(json_object_iter(step));
-        jc_fail(v, "unknown step%s%s%s; expected one of " STEP_KIND_LIST,
-             first ? " '" : "", first ? first : "", first ? "'" : "");
+    const char *kind = step_kind_of(v, step);
+    if (!kind)
         return false;
-    }
     if (strcmp(kind, "write") == 0) {
         st->kind = WSR_STEP_WRITE;
         return parse_write(v, step, st, sc);

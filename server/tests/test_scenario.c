@@ -214,6 +214,41 @@ static void test_budget_handshake(void)
     wsr_scenario_del(sc);
 }
 
+/* ---- scripted responses ----------------------------------------------- */
+
+/* A scripted response takes its phrase from the one status table shared
+ * with the server's own error responses; codes it lacks get "Status". */
+static void test_scripted_status_line(void)
+{
+    static const struct {
+        int status;
+        const char *line;
+    } rows[] = {
+        {101, "HTTP/1.1 101 Switching Protocols\r\n"},
+        {302, "HTTP/1.1 302 Found\r\n"},
+        {405, "HTTP/1.1 405 Method Not Allowed\r\n"},   /* once "Status" */
+        {431, "HTTP/1.1 431 Request Header Fields Too Large\r\n"},
+        {418, "HTTP/1.1 418 Status\r\n"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        char steps[128], row[32];
+        snprintf(row, sizeof row, "scripted %d", rows[i].status);
+        current = row;
+        snprintf(steps, sizeof steps, "[{\"write\": [{\"handshake\": "
+                 "{\"status\": %d}}]}]", rows[i].status);
+        wsr_scenario *sc = load("response/status",
+                                "\"handshake\": \"manual\",", steps);
+        CHECK(sc != NULL);
+        if (!sc)
+            continue;
+        const wsr_item *it = &sc->steps[0].items[0];
+        CHECK_EQ(it->http_status, rows[i].status);
+        CHECK(it->len >= strlen(rows[i].line) &&
+              memcmp(it->data, rows[i].line, strlen(rows[i].line)) == 0);
+        wsr_scenario_del(sc);
+    }
+}
+
 /* ---- sets -------------------------------------------------------------- */
 
 static void test_set_normal(void)
@@ -268,6 +303,7 @@ int main(void)
     test_given_knobs();
     test_budget_rows();
     test_budget_handshake();
+    test_scripted_status_line();
     test_set_normal();
     test_set_duplicate();
     /* A failure here only leaves a few small files in TMPDIR. */
