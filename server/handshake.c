@@ -407,22 +407,45 @@ int ws_build_error_response(char *out, size_t cap, int status,
     return hs_fit(n, cap);
 }
 
+/* The one status table: the server's own error responses and the
+ * responses scenarios script both take their reason phrases from here
+ * (RFC 9110 15 wording). */
+static const struct {
+    int code;
+    const char *phrase;
+} status_phrases[] = {
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {413, "Content Too Large"},
+    {426, "Upgrade Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+};
+
+const char *ws_http_status_phrase(int status)
+{
+    for (size_t i = 0; i < sizeof status_phrases / sizeof *status_phrases; i++)
+        if (status_phrases[i].code == status)
+            return status_phrases[i].phrase;
+    return NULL;
+}
+
 const char *ws_http_status_text(int status)
 {
-    switch (status) {
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
-    }
+    const char *phrase = ws_http_status_phrase(status);
+    return phrase ? phrase : "Unknown";
 }

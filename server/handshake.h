@@ -80,7 +80,12 @@ int ws_build_101(char *out, size_t cap, const char accept[29]);
 int ws_build_error_response(char *out, size_t cap, int status,
                             const char *reason);
 
-/* The standard reason phrase for a status ("Bad Request"), "Unknown" else. */
+/* The standard reason phrase for a status ("Bad Request"), or NULL for a
+ * status the table does not know. One table serves the server's own error
+ * responses and the responses scenarios script. */
+const char *ws_http_status_phrase(int status);
+
+/* ws_http_status_phrase, or "Unknown" for a status it does not know. */
 const char *ws_http_status_text(int status);
 
 #endif

@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 
 #include "scenario.h"
+#include "scenario_normal.h"
 #include "session.h"
 
 #ifndef WSR_VERSION
@@ -24,7 +25,8 @@
 
 static const char usage[] =
     "usage: wsreplay-server --scenarios DIR [options]\n"
-    "       wsreplay-server --check FILE...\n"
+    "       wsreplay-server --check [--json] FILE...\n"
+    "       wsreplay-server --check [--json] --scenarios DIR\n"
     "\n"
     "Replays scripted WebSocket server behaviours, byte for byte, to clients\n"
     "under test. A client connects to ws://HOST:PORT/<scenario>?run=<id>; the\n"
@@ -44,7 +46,15 @@ static const char usage[] =
     "  --ack-timeout-ms N       wait for a write group's ACK at most N ms (2000)\n"
     "  --max-frame BYTES        largest client frame payload (16777216)\n"
     "  --max-handshake BYTES    largest request head (8192)\n"
-    "  --check FILE...          validate scenario files and exit (0 = all valid)\n"
+    "  --check FILE...          validate scenario files and exit (0 = all valid,\n"
+    "                           1 = some invalid, each error on stderr); with\n"
+    "                           --scenarios DIR, the whole folder as the server\n"
+    "                           would load it (names match places, no duplicates)\n"
+    "  --json                   with --check: print the normalized form, one JSON\n"
+    "                           document {\"scenarios\": [...]} sorted by name,\n"
+    "                           each the file's object plus \"file\", the complete\n"
+    "                           \"client\" knobs and \"budget_ms\" {steps, client,\n"
+    "                           deadline}; nothing on stdout if any is invalid\n"
     "  --version                print the version\n"
     "  -h, --help               this text\n"
     "\n"
@@ -61,6 +71,7 @@ typedef struct options {
     const char *tls_cert, *tls_key;
     unsigned tls_port;
     bool check;
+    bool json;           /* --check prints the normalized form */
     wsr_config cfg;
 } options;
 
@@ -83,7 +94,7 @@ static bool parse_number(const char *opt, const char *s, unsigned long max,
 static int parse_args(int argc, char **argv, options *o)
 {
     enum { O_LINGER = 256, O_HS_TIMEOUT, O_SESSION_TIMEOUT, O_ACK_TIMEOUT,
-           O_MAX_FRAME, O_MAX_HS, O_TRANSCRIPTS, O_CHECK, O_VERSION,
+           O_MAX_FRAME, O_MAX_HS, O_TRANSCRIPTS, O_CHECK, O_JSON, O_VERSION,
            O_TLS_CERT, O_TLS_KEY, O_TLS_PORT };
     static const struct option longopts[] = {
         {"scenarios", required_argument, NULL, 's'},
@@ -100,6 +111,7 @@ static int parse_args(int argc, char **argv, options *o)
         {"max-frame", required_argument, NULL, O_MAX_FRAME},
         {"max-handshake", required_argument, NULL, O_MAX_HS},
         {"check", no_argument, NULL, O_CHECK},
+        {"json", no_argument, NULL, O_JSON},
         {"version", no_argument, NULL, O_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -146,12 +158,17 @@ static int parse_args(int argc, char **argv, options *o)
             o->cfg.max_handshake = v;
             break;
         case O_CHECK: o->check = true; break;
+        case O_JSON: o->json = true; break;
         case O_VERSION: printf("wsreplay-server %s\n", WSR_VERSION); return 1;
         case 'h': fputs(usage, stdout); return 1;
         default:
             fputs("wsreplay-server: see --help\n", stderr);
             return -1;
         }
+    }
+    if (o->json && !o->check) {
+        fputs("wsreplay-server: --json goes with --check\n", stderr);
+        return -1;
     }
     if (!o->check && !o->scenarios) {
         fputs("wsreplay-server: --scenarios DIR is required (see --help)\n", stderr);
@@ -168,25 +185,94 @@ static int parse_args(int argc, char **argv, options *o)
     return 0;
 }
 
-static int check_files(int argc, char **argv)
+static void print_ok(const wsr_scenario *sc)
+{
+    printf("ok %s (%s, %zu steps)\n", sc->path, sc->name, sc->n_steps);
+}
+
+/* Loads every file into set, each error on stderr; returns how many failed.
+ * text: say "ok" for each valid one as it is loaded. */
+static int load_files(int argc, char **argv, wsr_scenario_set *set, bool text)
 {
     int bad = 0;
-    if (argc == 0) {
-        fputs("wsreplay-server: --check needs at least one FILE\n", stderr);
-        return 2;
-    }
     for (int i = 0; i < argc; i++) {
         char err[1024];
         wsr_scenario *sc = wsr_scenario_load_file(argv[i], NULL, err, sizeof err);
         if (!sc) {
             fprintf(stderr, "%s\n", err);
             bad++;
-        } else {
-            printf("ok %s (%s, %zu steps)\n", argv[i], sc->name, sc->n_steps);
+            continue;
+        }
+        if (text)
+            print_ok(sc);
+        if (wsr_scenario_set_add(set, sc) != 0) {
+            fprintf(stderr, "%s: out of memory\n", argv[i]);
             wsr_scenario_del(sc);
+            bad++;
         }
     }
-    return bad ? 1 : 0;
+    return bad;
+}
+
+/* The check mode's scenarios: the files, or the folder as the server loads
+ * it. Returns 0, 1 if any is invalid (said on stderr), 2 on bad arguments. */
+static int load_checked(const options *o, int argc, char **argv,
+                        wsr_scenario_set *set)
+{
+    char err[1024];
+    set->v = NULL;
+    set->n = 0;
+    if (o->scenarios && argc > 0) {
+        fputs("wsreplay-server: --check takes FILE... or --scenarios DIR, "
+              "not both\n", stderr);
+        return 2;
+    }
+    if (o->scenarios) {
+        if (wsr_scenario_set_load(set, o->scenarios, err, sizeof err) == 0)
+            return 0;
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (argc == 0) {
+        fputs("wsreplay-server: --check needs at least one FILE\n", stderr);
+        return 2;
+    }
+    if (load_files(argc, argv, set, !o->json) != 0) {
+        wsr_scenario_set_free(set);
+        return 1;
+    }
+    /* A list of files has no places to match, but the normalized form is a
+     * catalogue: two files must not claim one name. */
+    if (o->json && wsr_scenario_set_seal(set, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+/* --check: exit 0 if every scenario is valid, 1 if not, 2 on bad arguments.
+ * With --json, stdout gets the normalized form and nothing else. */
+static int check_mode(const options *o, int argc, char **argv)
+{
+    wsr_scenario_set set;
+    int rc = load_checked(o, argc, argv, &set);
+    if (rc != 0)
+        return rc;
+    if (!o->json) {
+        for (size_t i = 0; o->scenarios && i < set.n; i++)
+            print_ok(set.v[i]);
+    } else {
+        json_t *normal = wsr_scenario_set_normal(&set);
+        if (!normal || json_dumpf(normal, stdout, JSON_INDENT(2)) != 0) {
+            fputs("wsreplay-server: out of memory\n", stderr);
+            rc = 2;
+        } else {
+            putchar('\n');
+        }
+        json_decref(normal);
+    }
+    wsr_scenario_set_free(&set);
+    return rc;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -390,6 +476,6 @@ int main(int argc, char **argv)
     /* A client that vanishes mid-write must cost an EPIPE, not the process. */
     signal(SIGPIPE, SIG_IGN);
     if (o.check)
-        return check_files(argc - optind, argv + optind);
+        return check_mode(&o, argc - optind, argv + optind);
     return serve(&o);
 }

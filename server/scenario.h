@@ -14,6 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The limits a scenario file must keep. */
+#define WSR_MAX_GROUP_BYTES (64u * 1024u * 1024u) /* one write group */
+#define WSR_MAX_COUNT 100000                      /* a count of anything */
+#define WSR_MAX_MS 600000                         /* any time in ms */
+
+struct json_t;
+
 enum wsr_item_kind {
     WSR_ITEM_FRAME,      /* an RFC 6455 frame, encoded at send time */
     WSR_ITEM_RAW,        /* bytes exactly as given */
@@ -92,7 +99,16 @@ typedef struct wsr_scenario {
     bool handshake_in_group; /* a write group carries the response itself */
     bool handshake_manual;   /* "handshake": "manual": no automatic 101 */
     bool tls_only;           /* "transport": "wss" */
+    /* The file's object as loaded (a jansson reference, owned): the
+     * normalized form (scenario_normal.h) is built from it. */
+    struct json_t *doc;
 } wsr_scenario;
+
+/* The bytes a write step puts on the wire, and the send()s they take: one
+ * per byte with split every_byte, else one more than the split offsets.
+ * 0 pieces for any other step. */
+size_t wsr_step_group_bytes(const wsr_step *st);
+size_t wsr_step_pieces(const wsr_step *st);
 
 typedef struct wsr_scenario_set {
     wsr_scenario **v;    /* sorted by name */
@@ -111,6 +127,12 @@ void wsr_scenario_del(wsr_scenario *sc);
 int wsr_scenario_set_load(wsr_scenario_set *set, const char *dir,
                           char *err, size_t errlen);
 void wsr_scenario_set_free(wsr_scenario_set *set);
+
+/* Building a set by hand (a list of files): add takes sc over (0, or -1 if
+ * out of memory: sc is not taken); seal sorts by name and refuses duplicate
+ * names like set_load (0, or -1 with the error in err and the set freed). */
+int wsr_scenario_set_add(wsr_scenario_set *set, wsr_scenario *sc);
+int wsr_scenario_set_seal(wsr_scenario_set *set, char *err, size_t errlen);
 
 /* Finds a scenario by name (not NUL-terminated), or NULL. */
 const wsr_scenario *wsr_scenario_set_find(const wsr_scenario_set *set,

@@ -1,0 +1,373 @@
+/*
+ * scenario_meta.c — checks of what the server never runs: client knobs,
+ * expectations, descriptive fields. They share the loader's rules (unknown
+ * keys are errors, every error has a JSON path) so that a file the server
+ * accepts is one the harness can run without second-guessing it.
+ */
+#include "scenario_meta.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "payload.h"
+#include "scenario.h"
+
+/* ---- client knobs ------------------------------------------------------ */
+
+/*
+ * Every knob with its default, written here and nowhere else: the loader's
+ * normalized form (--check --json) hands complete knobs to the harness, and
+ * the harness hands them to the adapters. Integer knobs carry their range
+ * (hi 0: not an integer knob).
+ */
+static const struct client_knob {
+    const char *name;
+    const char *default_json;
+    long long lo, hi;
+} client_knobs[] = {
+    {"recv_delay_ms", "0", 0, WSR_MAX_MS},
+    {"recv_pace_ms", "0", 0, WSR_MAX_MS},
+    {"recv_timeout_ms", "3000", 1, WSR_MAX_MS},
+    {"max_messages", "1000", 1, 10 * WSR_MAX_COUNT},
+    {"echo", "false", 0, 0},
+    {"send", "[]", 0, 0},
+    {"close_first", "null", 0, 0},
+    {"subprotocols", "[]", 0, 0},
+};
+#define N_CLIENT_KNOBS (sizeof client_knobs / sizeof *client_knobs)
+
+json_t *wsr_client_knobs(json_t *given)
+{
+    json_t *knobs = json_object();
+    for (size_t i = 0; knobs && i < N_CLIENT_KNOBS; i++) {
+        json_t *def = json_loads(client_knobs[i].default_json,
+                                 JSON_DECODE_ANY, NULL);
+        if (json_object_set_new(knobs, client_knobs[i].name, def) != 0) {
+            json_decref(knobs);
+            return NULL;
+        }
+    }
+    if (knobs && given && json_object_update(knobs, given) != 0) {
+        json_decref(knobs);
+        return NULL;
+    }
+    return knobs;
+}
+
+/* One item of the client's `send` knob: exactly one of text, hex, ping. */
+static bool check_client_send_item(jc_ctx *v, json_t *el, size_t i, void *arg)
+{
+    static const char *const keys[] = {"text", "hex", "ping", NULL};
+    (void)i;
+    (void)arg;
+    if (!json_is_object(el)) {
+        jc_fail(v, "expected an object, got %s", jc_type_name(el));
+        return false;
+    }
+    if (!jc_check_keys(v, el, keys))
+        return false;
+    if (json_object_size(el) != 1) {
+        jc_fail(v, "expected exactly one of 'text', 'hex' or 'ping'");
+        return false;
+    }
+    json_t *h = jc_want(v, el, "hex", JSON_STRING, false);
+    jc_want(v, el, "text", JSON_STRING, false);
+    jc_want(v, el, "ping", JSON_STRING, false);
+    if (h && !v->failed) {
+        uint8_t *buf = NULL;
+        size_t len;
+        if (wsr_payload_hex(v, "hex", json_string_value(h), &buf, &len))
+            free(buf);
+    }
+    return !v->failed;
+}
+
+static bool check_client_close_first(jc_ctx *v, json_t *c)
+{
+    static const char *const keys[] = {"code", "reason", "after_messages",
+                                       "after_ms", NULL};
+    json_t *cf = json_object_get(c, "close_first");
+    if (!cf || json_is_null(cf))
+        return true;
+    size_t m = jc_push_key(v, "close_first");
+    long long x;
+    if (!json_is_object(cf))
+        jc_fail(v, "expected an object or null, got %s", jc_type_name(cf));
+    else if (jc_check_keys(v, cf, keys)) {
+        json_t *code = json_object_get(cf, "code");
+        if (code && !json_is_null(code))
+            jc_want_int(v, cf, "code", 1000, 4999, &x);
+        jc_want(v, cf, "reason", JSON_STRING, false);
+        if (json_object_get(cf, "after_messages") &&
+            json_object_get(cf, "after_ms"))
+            jc_fail(v, "give at most one of 'after_messages' and 'after_ms'");
+        if (!v->failed && json_object_get(cf, "after_messages"))
+            jc_want_int(v, cf, "after_messages", 0, 10 * WSR_MAX_COUNT, &x);
+        if (!v->failed && json_object_get(cf, "after_ms"))
+            jc_want_int(v, cf, "after_ms", 0, WSR_MAX_MS, &x);
+    }
+    jc_pop(v, m);
+    return !v->failed;
+}
+
+/* The integer knobs, each within its range. */
+static bool check_client_ints(jc_ctx *v, json_t *c)
+{
+    long long x;
+    for (size_t i = 0; i < N_CLIENT_KNOBS && !v->failed; i++) {
+        const struct client_knob *k = &client_knobs[i];
+        if (k->hi && json_object_get(c, k->name))
+            jc_want_int(v, c, k->name, k->lo, k->hi, &x);
+    }
+    return !v->failed;
+}
+
+static bool check_client_knobs(jc_ctx *v, json_t *c)
+{
+    const char *keys[N_CLIENT_KNOBS + 1];
+    for (size_t i = 0; i < N_CLIENT_KNOBS; i++)
+        keys[i] = client_knobs[i].name;
+    keys[N_CLIENT_KNOBS] = NULL;
+    if (!jc_check_keys(v, c, keys) || !check_client_ints(v, c))
+        return false;
+    jc_want(v, c, "echo", JSON_TRUE, false);
+    if (!v->failed)
+        jc_want_string_array(v, c, "subprotocols", false);
+    json_t *send = v->failed ? NULL : jc_want(v, c, "send", JSON_ARRAY, false);
+    if (send)
+        jc_each(v, send, "send", check_client_send_item, NULL);
+    if (!v->failed)
+        check_client_close_first(v, c);
+    return !v->failed;
+}
+
+bool wsr_check_client(jc_ctx *v, json_t *root)
+{
+    json_t *c = jc_want(v, root, "client", JSON_OBJECT, false);
+    if (!c)
+        return !v->failed;
+    size_t m = jc_push_key(v, "client");
+    check_client_knobs(v, c);
+    jc_pop(v, m);
+    return !v->failed;
+}
+
+/* ---- expectations ------------------------------------------------------ */
+
+/* The checks an expectation can make; severity_by_check names them too. */
+static const char *const expect_keys[] = {"messages",  "close",
+                                          "client_close", "connected",
+                                          "client_pong", "client_messages",
+                                          NULL};
+
+/* One expected message: {"text"|"hex", "count"?} or hex given as a
+ * pattern cut to a size. */
+static bool check_expected_message(jc_ctx *v, json_t *msg)
+{
+    static const char *const keys[] = {"text", "hex", "count", "pattern",
+                                       "size", NULL};
+    long long x;
+    if (!json_is_object(msg)) {
+        jc_fail(v, "expected an object, got %s", jc_type_name(msg));
+        return false;
+    }
+    if (!jc_check_keys(v, msg, keys))
+        return false;
+    bool text = json_object_get(msg, "text"), hex = json_object_get(msg, "hex");
+    if (text == hex) {
+        jc_fail(v, "expected exactly one of 'text' or 'hex'");
+        return false;
+    }
+    jc_want(v, msg, "text", JSON_STRING, false);
+    json_t *h = jc_want(v, msg, "hex", JSON_STRING, false);
+    bool pattern = json_object_get(msg, "pattern") || json_object_get(msg, "size");
+    uint8_t *buf = NULL;
+    size_t len;
+    if (h && !pattern &&
+        wsr_payload_hex(v, "hex", json_string_value(h), &buf, &len))
+        free(buf);
+    /* The same rules as a write item's pattern; the bytes are not kept. */
+    if (!v->failed && pattern && wsr_payload_pattern(v, msg, &buf, &len))
+        free(buf);
+    if (!v->failed && json_object_get(msg, "count"))
+        jc_want_int(v, msg, "count", 1, WSR_MAX_COUNT, &x);
+    return !v->failed;
+}
+
+static bool check_expected_element(jc_ctx *v, json_t *el, size_t i, void *arg)
+{
+    (void)i;
+    (void)arg;
+    return check_expected_message(v, el);
+}
+
+/* A list of expected messages under key, if there is one. */
+static bool check_expected_messages(jc_ctx *v, json_t *e, const char *key)
+{
+    json_t *msgs = jc_want(v, e, key, JSON_ARRAY, false);
+    if (!msgs)
+        return !v->failed;
+    return jc_each(v, msgs, key, check_expected_element, NULL);
+}
+
+/* One element of a list of acceptable codes. */
+static bool check_code_element(jc_ctx *v, json_t *el, size_t i, void *arg)
+{
+    bool null_ok = *(const bool *)arg;
+    (void)i;
+    if (json_is_null(el) && null_ok)
+        return true;   /* "no code" is one of the acceptable outcomes */
+    if (!json_is_integer(el) || json_integer_value(el) < 0 ||
+        json_integer_value(el) > 65535)
+        jc_fail(v, "expected an integer 0..65535%s, got %s",
+                null_ok ? " or null" : "", jc_type_name(el));
+    return !v->failed;
+}
+
+/* "code": an integer, null (none), or a non-empty list of integers. */
+static bool check_code(jc_ctx *v, json_t *obj, bool null_ok)
+{
+    json_t *code = json_object_get(obj, "code");
+    long long x;
+    if (!code) {
+        jc_fail(v, "missing 'code' (an integer%s, or a list of them)",
+                null_ok ? ", null for none" : "");
+        return false;
+    }
+    if (json_is_null(code) && null_ok)
+        return true;
+    if (!json_is_array(code))
+        return jc_want_int(v, obj, "code", 0, 65535, &x);
+    if (json_array_size(code) == 0) {
+        jc_fail_at(v, "code", "an empty list accepts no code");
+        return false;
+    }
+    return jc_each(v, code, "code", check_code_element, &null_ok);
+}
+
+static bool check_expect_close(jc_ctx *v, json_t *e)
+{
+    static const char *const ckeys[] = {"code", "reason", NULL};
+    json_t *close = jc_want(v, e, "close", JSON_OBJECT, false);
+    if (!close)
+        return !v->failed;
+    size_t m = jc_push_key(v, "close");
+    if (jc_check_keys(v, close, ckeys) && check_code(v, close, true))
+        jc_want(v, close, "reason", JSON_STRING, false);
+    jc_pop(v, m);
+    return !v->failed;
+}
+
+/* e[key]: absent or false (no such expectation), or an object that check
+ * accepts. */
+static bool check_object_or_false(jc_ctx *v, json_t *e, const char *key,
+                                  bool (*check)(jc_ctx *, json_t *))
+{
+    json_t *j = json_object_get(e, key);
+    if (!j || json_is_false(j))
+        return true;
+    size_t m = jc_push_key(v, key);
+    if (!json_is_object(j))
+        jc_fail(v, "expected an object or false, got %s", jc_type_name(j));
+    else
+        check(v, j);
+    jc_pop(v, m);
+    return !v->failed;
+}
+
+/* "client_close": {"code"?}: how the client itself should close. */
+static bool check_client_close(jc_ctx *v, json_t *cc)
+{
+    static const char *const ckeys[] = {"code", NULL};
+    if (jc_check_keys(v, cc, ckeys) && json_object_get(cc, "code"))
+        check_code(v, cc, false);
+    return !v->failed;
+}
+
+bool wsr_check_expect(jc_ctx *v, json_t *root)
+{
+    json_t *e = jc_want(v, root, "expect", JSON_OBJECT, true);
+    if (!e)
+        return false;
+    size_t m = jc_push_key(v, "expect");
+    if (jc_check_keys(v, e, expect_keys) &&
+        check_expected_messages(v, e, "messages") &&
+        check_expect_close(v, e) &&
+        check_object_or_false(v, e, "client_close", check_client_close)) {
+        jc_want(v, e, "connected", JSON_TRUE, false);
+        if (!v->failed &&
+            check_object_or_false(v, e, "client_pong", check_expected_message))
+            check_expected_messages(v, e, "client_messages");
+    }
+    jc_pop(v, m);
+    return !v->failed;
+}
+
+/* ---- descriptive fields ------------------------------------------------ */
+
+static const char *const severities[] = {"fail", "non-strict",
+                                         "informational", NULL};
+
+/* adapter/affected/fixed name the releases a proof test runs; proof says
+ * why a bug cannot be proven. The harness reads them. */
+static bool check_bug(jc_ctx *v, json_t *el, size_t i, void *arg)
+{
+    static const char *const keys[] = {"library", "versions", "url",
+                                       "adapter", "affected", "fixed",
+                                       "proof", NULL};
+    (void)i;
+    (void)arg;
+    if (!json_is_object(el)) {
+        jc_fail(v, "expected an object, got %s", jc_type_name(el));
+    } else if (jc_check_keys(v, el, keys)) {
+        jc_want(v, el, "library", JSON_STRING, true);
+        for (size_t k = 1; keys[k]; k++)
+            jc_want(v, el, keys[k], JSON_STRING, false);
+    }
+    return !v->failed;
+}
+
+/* A waiver names an RFC rule the harness checks and says why it does not
+ * apply here; the harness knows the rule names. */
+static void check_waive(jc_ctx *v, json_t *waive)
+{
+    size_t m = jc_push_key(v, "waive");
+    const char *key;
+    json_t *val;
+    json_object_foreach(waive, key, val) {
+        json_t *why = jc_want(v, waive, key, JSON_STRING, true);
+        if (why && json_string_length(why) == 0) {
+            jc_fail_at(v, key, "a waiver needs a reason");
+        }
+    }
+    jc_pop(v, m);
+}
+
+static void check_severity_by_check(jc_ctx *v, json_t *sbc)
+{
+    size_t m = jc_push_key(v, "severity_by_check");
+    const char *key;
+    json_t *val;
+    if (jc_check_keys(v, sbc, expect_keys))
+        json_object_foreach(sbc, key, val)
+            jc_want_enum(v, sbc, key, severities, true);
+    jc_pop(v, m);
+}
+
+bool wsr_check_meta(jc_ctx *v, json_t *root)
+{
+    json_t *bugs = jc_want(v, root, "bugs", JSON_ARRAY, false);
+    jc_want(v, root, "summary", JSON_STRING, true);
+    jc_want_string_array(v, root, "rfc", true);
+    jc_want_string_array(v, root, "tags", false);
+    jc_want_enum(v, root, "severity", severities, false);
+    if (bugs)
+        jc_each(v, bugs, "bugs", check_bug, NULL);
+    json_t *waive = jc_want(v, root, "waive", JSON_OBJECT, false);
+    if (waive)
+        check_waive(v, waive);
+    json_t *sbc = jc_want(v, root, "severity_by_check", JSON_OBJECT, false);
+    if (sbc)
+        check_severity_by_check(v, sbc);
+    return !v->failed;
+}

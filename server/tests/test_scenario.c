@@ -1,0 +1,315 @@
+/*
+ * test_scenario.c — the loader's normalized form (scenario_normal.h): the
+ * client knobs with their defaults, and the steps' time budget, computed
+ * from small scenario files written to a temporary folder.
+ *
+ * Budgets are checked as exact numbers: the harness turns them into job
+ * deadlines, so an off-by-one piece is a real bug (a job cut short).
+ */
+#include "scenario.h"
+#include "scenario_normal.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static char tmpdir[256];
+
+/* Writes a scenario named name (its place under root) with the given
+ * steps array and extra top-level members (each with a trailing comma).
+ * Returns its path (malloc'd). */
+static char *write_scenario_in(const char *root, const char *name,
+                               const char *extra, const char *steps)
+{
+    char *path = xmalloc(1024);
+    snprintf(path, 1024, "%s/%s.json", root, name);
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    mkdir(path, 0700);
+    *slash = '/';
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    fprintf(f, "{\"name\": \"%s\", \"summary\": \"s\", \"rfc\": [\"6455#5\"],"
+               " %s \"expect\": {}, \"steps\": %s}\n", name, extra, steps);
+    fclose(f);
+    return path;
+}
+
+static char *write_scenario(const char *name, const char *extra,
+                            const char *steps)
+{
+    return write_scenario_in(tmpdir, name, extra, steps);
+}
+
+static wsr_scenario *load(const char *name, const char *extra,
+                          const char *steps)
+{
+    char err[1024];
+    char *path = write_scenario(name, extra, steps);
+    wsr_scenario *sc = wsr_scenario_load_file(path, name, err, sizeof err);
+    if (!sc)
+        fprintf(stderr, "%s\n", err);
+    free(path);
+    return sc;
+}
+
+static long long int_at(json_t *obj, const char *k1, const char *k2)
+{
+    json_t *j = json_object_get(obj, k1);
+    return json_integer_value(k2 ? json_object_get(j, k2) : j);
+}
+
+/* ---- client knobs ------------------------------------------------------ */
+
+static void test_default_knobs(void)
+{
+    current = "default knobs";
+    wsr_scenario *sc = load("knobs/defaults", "", "[{\"shutdown\": \"write\"}]");
+    CHECK(sc != NULL);
+    if (!sc)
+        return;
+    json_t *n = wsr_scenario_normal(sc);
+    json_t *want = json_loads(
+        "{\"recv_delay_ms\": 0, \"recv_pace_ms\": 0, \"recv_timeout_ms\": 3000,"
+        " \"max_messages\": 1000, \"echo\": false, \"send\": [],"
+        " \"close_first\": null, \"subprotocols\": []}", 0, NULL);
+    CHECK(json_equal(json_object_get(n, "client"), want));
+    CHECK_EQ(json_object_size(json_object_get(n, "client")), 8);
+    /* The file's own members stay; the file it came from is named. */
+    CHECK(strcmp(json_string_value(json_object_get(n, "summary")), "s") == 0);
+    CHECK(strstr(json_string_value(json_object_get(n, "file")),
+                 "knobs/defaults.json") != NULL);
+    CHECK_EQ(int_at(n, "budget_ms", "steps"), 0);
+    CHECK_EQ(int_at(n, "budget_ms", "client"), 3000);
+    CHECK_EQ(int_at(n, "budget_ms", "deadline"), 3000 + WSR_BUDGET_SLACK_MS);
+    json_decref(want);
+    json_decref(n);
+    wsr_scenario_del(sc);
+}
+
+static void test_given_knobs(void)
+{
+    current = "given knobs";
+    wsr_scenario *sc = load(
+        "knobs/given",
+        "\"client\": {\"recv_delay_ms\": 250, \"echo\": true,"
+        " \"recv_timeout_ms\": 1500, \"send\": [{\"text\": \"hi\"}],"
+        " \"close_first\": {\"code\": 1000}, \"subprotocols\": [\"chat\"]},",
+        "[{\"shutdown\": \"write\"}]");
+    CHECK(sc != NULL);
+    if (!sc)
+        return;
+    json_t *n = wsr_scenario_normal(sc);
+    json_t *want = json_loads(
+        "{\"recv_delay_ms\": 250, \"recv_pace_ms\": 0, \"recv_timeout_ms\": 1500,"
+        " \"max_messages\": 1000, \"echo\": true, \"send\": [{\"text\": \"hi\"}],"
+        " \"close_first\": {\"code\": 1000}, \"subprotocols\": [\"chat\"]}",
+        0, NULL);
+    CHECK(json_equal(json_object_get(n, "client"), want));
+    CHECK_EQ(int_at(n, "budget_ms", "client"), 250 + 1500);
+    CHECK_EQ(int_at(n, "budget_ms", "deadline"), 1750 + WSR_BUDGET_SLACK_MS);
+    /* The loaded document itself is not changed by normalizing it. */
+    CHECK_EQ(json_object_size(json_object_get(sc->doc, "client")), 6);
+    CHECK(json_object_get(sc->doc, "budget_ms") == NULL);
+    json_decref(want);
+    json_decref(n);
+    wsr_scenario_del(sc);
+}
+
+/* ---- step budgets ------------------------------------------------------ */
+
+typedef struct budget_row {
+    const char *comment;
+    const char *steps;
+    long long steps_ms;
+} budget_row;
+
+static const budget_row budget_rows[] = {
+    /* "abcdefghij" is a 12-byte frame; 3 pieces have 2 gaps */
+    {"split and gap",
+     "[{\"write\": [{\"text\": \"abcdefghij\"}], \"split\": [3, 7],"
+     " \"gap_ms\": 40}]", 80},
+    /* a split without a gap costs nothing */
+    {"split, no gap", "[{\"write\": [{\"text\": \"abc\"}], \"split\": [1]}]", 0},
+    /* a gap without a split: one piece, no gap */
+    {"gap, no split", "[{\"write\": [{\"text\": \"abc\"}], \"gap_ms\": 70}]", 0},
+    /* "hello": 2 + 5 = 7 bytes, 6 gaps */
+    {"every byte", "[{\"write\": [{\"text\": \"hello\"}], \"split\": "
+     "\"every_byte\", \"gap_ms\": 10}]", 60},
+    /* 4-byte text "hi" + 4-byte close 1000: 8 bytes, 7 gaps */
+    {"every byte, two items",
+     "[{\"write\": [{\"text\": \"hi\"}, {\"close\": 1000}], \"split\": "
+     "\"every_byte\", \"gap_ms\": 5}]", 35},
+    /* a masked frame carries 4 more bytes: 2 + 4 + 1 = 7, 6 gaps */
+    {"every byte, masked", "[{\"write\": [{\"text\": \"a\", \"mask\": true}],"
+     " \"split\": \"every_byte\", \"gap_ms\": 3}]", 18},
+    /* count expands the group: 3 frames of 3 bytes, 9 bytes, 8 gaps */
+    {"every byte, count", "[{\"write\": [{\"text\": \"{i}\", \"count\": 3}],"
+     " \"split\": \"every_byte\", \"gap_ms\": 1}]", 8},
+    {"delay", "[{\"delay_ms\": 100}]", 100},
+    {"delay with jitter", "[{\"delay_ms\": 100, \"jitter_ms\": 50}]", 150},
+    {"await, default timeout", "[{\"await\": \"close\"}]", 5000},
+    {"await, given timeout", "[{\"await\": \"messages\", \"count\": 3,"
+     " \"timeout_ms\": 1200}]", 1200},
+    {"echo, default timeout", "[{\"echo\": {}}]", 5000},
+    {"echo, given timeout", "[{\"echo\": {\"timeout_ms\": 700}}]", 700},
+    {"steps that take no time", "[{\"read\": \"pause\"}, {\"read\": \"resume\"},"
+     " {\"shutdown\": \"tcp\"}, {\"abort\": \"rst\"}]", 0},
+    /* the sum over a whole program */
+    {"program",
+     "[{\"delay_ms\": 20, \"jitter_ms\": 5},"
+     " {\"write\": [{\"text\": \"abcdefghij\"}], \"split\": [3, 7],"
+     " \"gap_ms\": 40}, {\"await\": \"message\", \"timeout_ms\": 300},"
+     " {\"echo\": {}}, {\"shutdown\": \"write\"}]",
+     25 + 80 + 300 + 5000},
+};
+
+static void test_budget_rows(void)
+{
+    for (size_t i = 0; i < sizeof budget_rows / sizeof *budget_rows; i++) {
+        const budget_row *row = &budget_rows[i];
+        current = row->comment;
+        wsr_scenario *sc = load("budget/row", "", row->steps);
+        CHECK(sc != NULL);
+        if (!sc)
+            continue;
+        CHECK_EQ(wsr_steps_budget_ms(sc), row->steps_ms);
+        json_t *n = wsr_scenario_normal(sc);
+        CHECK_EQ(int_at(n, "budget_ms", "steps"), row->steps_ms);
+        CHECK_EQ(int_at(n, "budget_ms", "client"), 3000);
+        CHECK_EQ(int_at(n, "budget_ms", "deadline"),
+                 row->steps_ms + 3000 + WSR_BUDGET_SLACK_MS);
+        json_decref(n);
+        wsr_scenario_del(sc);
+    }
+}
+
+/* A scripted 101 split every byte: the accept key's slot counts as the 28
+ * bytes it becomes on the wire, not as the "{accept}" placeholder. */
+static void test_budget_handshake(void)
+{
+    current = "every byte, scripted 101";
+    const char *head = "HTTP/1.1 101 Switching Protocols\r\n"
+                       "Upgrade: websocket\r\n"
+                       "Connection: Upgrade\r\n"
+                       "Sec-WebSocket-Accept: 0123456789012345678901234567\r\n"
+                       "\r\n";
+    wsr_scenario *sc = load("budget/handshake", "\"handshake\": \"manual\",",
+                            "[{\"write\": [{\"handshake\": \"accept\"}],"
+                            " \"split\": \"every_byte\", \"gap_ms\": 2}]");
+    CHECK(sc != NULL);
+    if (!sc)
+        return;
+    CHECK_EQ(wsr_step_group_bytes(&sc->steps[0]), strlen(head));
+    CHECK_EQ(wsr_step_pieces(&sc->steps[0]), strlen(head));
+    CHECK_EQ(wsr_steps_budget_ms(sc), 2 * ((long long)strlen(head) - 1));
+    wsr_scenario_del(sc);
+}
+
+/* ---- scripted responses ----------------------------------------------- */
+
+/* A scripted response takes its phrase from the one status table shared
+ * with the server's own error responses; codes it lacks get "Status". */
+static void test_scripted_status_line(void)
+{
+    static const struct {
+        int status;
+        const char *line;
+    } rows[] = {
+        {101, "HTTP/1.1 101 Switching Protocols\r\n"},
+        {302, "HTTP/1.1 302 Found\r\n"},
+        {405, "HTTP/1.1 405 Method Not Allowed\r\n"},   /* once "Status" */
+        {431, "HTTP/1.1 431 Request Header Fields Too Large\r\n"},
+        {418, "HTTP/1.1 418 Status\r\n"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        char steps[128], row[32];
+        snprintf(row, sizeof row, "scripted %d", rows[i].status);
+        current = row;
+        snprintf(steps, sizeof steps, "[{\"write\": [{\"handshake\": "
+                 "{\"status\": %d}}]}]", rows[i].status);
+        wsr_scenario *sc = load("response/status",
+                                "\"handshake\": \"manual\",", steps);
+        CHECK(sc != NULL);
+        if (!sc)
+            continue;
+        const wsr_item *it = &sc->steps[0].items[0];
+        CHECK_EQ(it->http_status, rows[i].status);
+        CHECK(it->len >= strlen(rows[i].line) &&
+              memcmp(it->data, rows[i].line, strlen(rows[i].line)) == 0);
+        wsr_scenario_del(sc);
+    }
+}
+
+/* ---- sets -------------------------------------------------------------- */
+
+static void test_set_normal(void)
+{
+    current = "set";
+    char dir[300], err[1024];
+    snprintf(dir, sizeof dir, "%.250s/set", tmpdir);
+    mkdir(dir, 0700);
+    free(write_scenario_in(dir, "b/second", "", "[{\"delay_ms\": 1}]"));
+    free(write_scenario_in(dir, "a/first", "", "[{\"delay_ms\": 2}]"));
+    wsr_scenario_set set;
+    CHECK_EQ(wsr_scenario_set_load(&set, dir, err, sizeof err), 0);
+    json_t *n = wsr_scenario_set_normal(&set);
+    json_t *list = json_object_get(n, "scenarios");
+    CHECK_EQ(json_object_size(n), 1);
+    CHECK_EQ(json_array_size(list), 2);
+    const char *first = json_string_value(
+        json_object_get(json_array_get(list, 0), "name"));
+    CHECK(first && strcmp(first, "a/first") == 0);
+    CHECK_EQ(int_at(json_array_get(list, 1), "budget_ms", "steps"), 1);
+    json_decref(n);
+    wsr_scenario_set_free(&set);
+}
+
+/* Two files claiming one name: seal refuses the set, naming the second. */
+static void test_set_duplicate(void)
+{
+    current = "duplicate names";
+    char err[1024];
+    char *path = write_scenario("dup/one", "", "[{\"delay_ms\": 1}]");
+    wsr_scenario_set set = {0};
+    for (int i = 0; i < 2; i++) {
+        wsr_scenario *sc = wsr_scenario_load_file(path, NULL, err, sizeof err);
+        CHECK(sc != NULL && wsr_scenario_set_add(&set, sc) == 0);
+    }
+    CHECK_EQ(wsr_scenario_set_seal(&set, err, sizeof err), -1);
+    CHECK(strstr(err, "duplicate scenario name 'dup/one'") != NULL);
+    CHECK_EQ(set.n, 0);
+    free(path);
+}
+
+int main(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/wsr-test-scenario-XXXXXX",
+             base ? base : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    test_default_knobs();
+    test_given_knobs();
+    test_budget_rows();
+    test_budget_handshake();
+    test_scripted_status_line();
+    test_set_normal();
+    test_set_duplicate();
+    /* A failure here only leaves a few small files in TMPDIR. */
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    return check_summary("scenario");
+}
