@@ -54,7 +54,9 @@ static const char usage[] =
     "                           document {\"scenarios\": [...]} sorted by name,\n"
     "                           each the file's object plus \"file\", the complete\n"
     "                           \"client\" knobs and \"budget_ms\" {steps, client,\n"
-    "                           deadline}; nothing on stdout if any is invalid\n"
+    "                           deadline}, and \"knob_defaults\"; nothing on\n"
+    "                           stdout if any is invalid; with no FILE, the\n"
+    "                           knob defaults alone\n"
     "  --version                print the version\n"
     "  -h, --help               this text\n"
     "\n"
@@ -233,6 +235,8 @@ static int load_checked(const options *o, int argc, char **argv,
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    if (argc == 0 && o->json)
+        return 0; /* no scenario: the document holds the knob defaults alone */
     if (argc == 0) {
         fputs("wsreplay-server: --check needs at least one FILE\n", stderr);
         return 2;

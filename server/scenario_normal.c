@@ -80,5 +80,12 @@ json_t *wsr_scenario_set_normal(const wsr_scenario_set *set)
             return NULL;
         }
     }
-    return list ? json_pack("{so}", "scenarios", list) : NULL;
+    /* The defaults alone too: a job built by hand (a test, a tool) gets
+     * complete knobs from the same table as every scenario. */
+    json_t *defaults = list ? wsr_client_knobs(NULL) : NULL;
+    if (!defaults) {
+        json_decref(list);
+        return NULL;
+    }
+    return json_pack("{soso}", "scenarios", list, "knob_defaults", defaults);
 }

@@ -37,7 +37,8 @@ long long wsr_steps_budget_ms(const wsr_scenario *sc);
  * memory. sc must have been loaded from a file (sc->doc set). */
 json_t *wsr_scenario_normal(const wsr_scenario *sc);
 
-/* {"scenarios": [...]} in the set's order (by name); NULL if out of memory. */
+/* {"scenarios": [...], "knob_defaults": {...}}, the scenarios in the set's
+ * order (by name); NULL if out of memory. */
 json_t *wsr_scenario_set_normal(const wsr_scenario_set *set);
 
 #endif

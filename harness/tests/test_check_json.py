@@ -43,7 +43,7 @@ def test_folder_gives_one_document_sorted_by_name() -> None:
     proc = check("--json", "--scenarios", str(REPO_ROOT / "scenarios"))
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert list(doc) == ["scenarios"]
+    assert list(doc) == ["scenarios", "knob_defaults"]
     names = [s["name"] for s in doc["scenarios"]]
     assert names == sorted(names)
     assert len(names) == len(list((REPO_ROOT / "scenarios").rglob("*.json")))
@@ -119,3 +119,25 @@ def test_plain_check_keeps_its_text(tmp_path: Path) -> None:
     proc = check(str(path))
     assert proc.returncode == 0
     assert proc.stdout == f"ok {path} (x, 1 steps)\n"
+
+
+def test_no_file_gives_the_knob_defaults_alone() -> None:
+    """A job built by hand gets complete knobs from the loader's one table."""
+    proc = check("--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {
+        "scenarios": [],
+        "knob_defaults": {
+            "recv_delay_ms": 0,
+            "recv_pace_ms": 0,
+            "recv_timeout_ms": 3000,
+            "max_messages": 1000,
+            "echo": False,
+            "send": [],
+            "close_first": None,
+            "subprotocols": [],
+        },
+    }
+    plain = check()
+    assert (plain.returncode, plain.stdout) == (2, "")
+    assert "--check needs at least one FILE" in plain.stderr
