@@ -263,8 +263,9 @@ static void test_set_normal(void)
     CHECK_EQ(wsr_scenario_set_load(&set, dir, err, sizeof err), 0);
     json_t *n = wsr_scenario_set_normal(&set);
     json_t *list = json_object_get(n, "scenarios");
-    CHECK_EQ(json_object_size(n), 1);
+    CHECK_EQ(json_object_size(n), 2); /* scenarios, knob_defaults */
     CHECK_EQ(json_array_size(list), 2);
+    CHECK_EQ(int_at(n, "knob_defaults", "recv_timeout_ms"), 3000);
     const char *first = json_string_value(
         json_object_get(json_array_get(list, 0), "name"));
     CHECK(first && strcmp(first, "a/first") == 0);

@@ -58,6 +58,10 @@ typedef struct wire_case {
     /* Time between the starts of two reads (indexes), bounds in ms. */
     int gap_from, gap_to;
     unsigned gap_min_ms, gap_max_ms;
+    /* Awaits: this read (1-based) must start after the client's send. That
+     * is causal, so it holds however late a loaded machine schedules the
+     * client's reads (a lower bound on a gap between two reads did not). */
+    int read_after_send;
     /* tls_notify: at least this long from close_notify to the TCP EOF. */
     unsigned tcp_eof_after_min_ms;
 } wire_case;
@@ -85,23 +89,29 @@ static const wire_case cases[] = {
     /* Awaits: "b" may leave only after the client did its part at 200 ms. */
     {"w/await-close", .send_hex = "888200000000" "03e8", .send_after_ms = 200,
      .reads = {RESPONSE_101, "h:810161", "h:810162"}, .end = "eof",
-     .gap_from = 1, .gap_to = 2, .gap_min_ms = 120, .gap_max_ms = 2500},
+     .gap_from = 1, .gap_to = 2, .gap_max_ms = 2500,
+     .read_after_send = 3},
     {"w/await-message", .send_hex = "818100000000" "78", .send_after_ms = 200,
      .reads = {RESPONSE_101, "h:810161", "h:810162"}, .end = "eof",
-     .gap_from = 1, .gap_to = 2, .gap_min_ms = 120, .gap_max_ms = 2500},
+     .gap_from = 1, .gap_to = 2, .gap_max_ms = 2500,
+     .read_after_send = 3},
     {"w/await-messages",
      .send_hex = "818100000000" "78" "818100000000" "79", .send_after_ms = 200,
      .reads = {RESPONSE_101, "h:810161", "h:810162"}, .end = "eof",
-     .gap_from = 1, .gap_to = 2, .gap_min_ms = 120, .gap_max_ms = 2500},
+     .gap_from = 1, .gap_to = 2, .gap_max_ms = 2500,
+     .read_after_send = 3},
     {"w/await-ping", .send_hex = "898000000000", .send_after_ms = 200,
      .reads = {RESPONSE_101, "h:810161", "h:810162"}, .end = "eof",
-     .gap_from = 1, .gap_to = 2, .gap_min_ms = 120, .gap_max_ms = 2500},
+     .gap_from = 1, .gap_to = 2, .gap_max_ms = 2500,
+     .read_after_send = 3},
     {"w/await-pong", .send_hex = "8a8000000000", .send_after_ms = 200,
      .reads = {RESPONSE_101, "h:810161", "h:810162"}, .end = "eof",
-     .gap_from = 1, .gap_to = 2, .gap_min_ms = 120, .gap_max_ms = 2500},
+     .gap_from = 1, .gap_to = 2, .gap_max_ms = 2500,
+     .read_after_send = 3},
     {"w/await-eof", .send_after_ms = 200, .shut_wr_after_send = true,
      .reads = {RESPONSE_101, "h:810161", "h:810162"}, .end = "eof",
-     .gap_from = 1, .gap_to = 2, .gap_min_ms = 120, .gap_max_ms = 2500},
+     .gap_from = 1, .gap_to = 2, .gap_max_ms = 2500,
+     .read_after_send = 3},
     {"w/await-timeout", .reads = {RESPONSE_101, "h:810161", "h:810162"},
      .end = "eof", .gap_from = 1, .gap_to = 2, .gap_min_ms = 140,
      .gap_max_ms = 1500},
@@ -200,6 +210,7 @@ typedef struct client {
     int n_reads;
     char end[32];
     double notify_ms, tcp_eof_ms;
+    double sent_ms;
     atomic_bool done;
 } client;
 
@@ -286,6 +297,7 @@ static void client_session(client *c, int fd, SSL *ssl)
         if (!pending && poll(&pfd, 1, timeout) == 0) {
             if (!sent && (c->wc->send_hex || c->wc->shut_wr_after_send) &&
                 now_ms() - start >= c->wc->send_after_ms) {
+                c->sent_ms = now_ms();
                 client_send(c, fd, ssl);
                 sent = true;
             }
@@ -470,6 +482,13 @@ static void check_case(const wire_case *wc, const client *c)
             fprintf(stderr, "  reads %d..%d were %.1f ms apart, expected %u..%u\n",
                     wc->gap_from + 1, wc->gap_to + 1, gap, wc->gap_min_ms,
                     wc->gap_max_ms);
+    }
+    if (wc->read_after_send && c->n_reads >= wc->read_after_send) {
+        double t = c->read_ms[wc->read_after_send - 1];
+        CHECK(c->sent_ms > 0 && t >= c->sent_ms);
+        if (!(c->sent_ms > 0 && t >= c->sent_ms))
+            fprintf(stderr, "  read %d came %.1f ms before the client's send\n",
+                    wc->read_after_send, c->sent_ms - t);
     }
     if (wc->tcp_eof_after_min_ms)
         CHECK(c->tcp_eof_ms - c->notify_ms >= wc->tcp_eof_after_min_ms);
