@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 
 #include "scenario.h"
+#include "server.h"
 #include "session.h"
 
 #ifndef WSR_VERSION

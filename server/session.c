@@ -29,6 +29,7 @@
 
 #include "codec.h"
 #include "handshake.h"
+#include "runs.h"
 #include "transcript.h"
 #include "wirecheck.h"
 
@@ -50,7 +51,7 @@ enum wait {
     W_FLUSH_STEP,   /* echo output must drain before this step can run */
 };
 
-typedef struct wsr_session {
+struct wsr_session {
     wsr_server *srv;
     struct wsr_session *prev, *next;
     unsigned long id;
@@ -61,7 +62,7 @@ typedef struct wsr_session {
     bool record;            /* false for control requests */
     bool ending;
     bool abort_rst;
-    char run[128];
+    char run[WSR_RUN_ID_MAX + 1];
     const wsr_scenario *sc;
     enum phase phase;
     enum wait wait;
@@ -96,7 +97,7 @@ typedef struct wsr_session {
     uint64_t out_encoded;   /* frame-stream bytes queued so far: out frame offsets */
     /* who closed TCP first: the first evidence of each side's FIN or RST */
     int64_t client_fin_us, server_fin_us;   /* -1 until seen */
-} wsr_session;
+};
 
 static void advance(wsr_session *s);
 static void session_end(wsr_session *s, const char *reason, const char *detail);
@@ -791,64 +792,25 @@ static void respond_and_close(wsr_session *s, int status, const char *reason,
     s->phase = PH_FLUSH;
 }
 
-static bool valid_run_id(const char *p, size_t len)
-{
-    if (len == 0 || len >= 128)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = p[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-            return false;
-    }
-    return true;
-}
-
-/* Finds run=ID in the query; returns false if present but invalid. */
+/* The run=ID of the query tags the transcript; false if it is invalid. */
 static bool parse_run(wsr_session *s, const char *q, size_t len)
 {
-    while (len > 0) {
-        const char *amp = memchr(q, '&', len);
-        size_t part = amp ? (size_t)(amp - q) : len;
-        if (part > 4 && memcmp(q, "run=", 4) == 0) {
-            if (!valid_run_id(q + 4, part - 4))
-                return false;
-            memcpy(s->run, q + 4, part - 4);
-            s->run[part - 4] = '\0';
-            wsr_transcript_set(&s->tr, "run", s->run);
-        }
-        q += part;
-        len -= part;
-        if (len) {
-            q++;
-            len--;
-        }
-    }
-    return true;
+    bool ok = wsr_run_from_query(q, len, s->run);
+    if (s->run[0])
+        wsr_transcript_set(&s->tr, "run", s->run);
+    return ok;
 }
 
-static void serve_control(wsr_session *s, const char *run, size_t len)
+static void serve_control(wsr_session *s, const char *id, size_t len)
 {
-    char id[128];
+    const char *reason = NULL;
     s->record = false;
-    if (!valid_run_id(run, len)) {
-        respond_and_close(s, 400, "invalid run id", "bad_request");
+    int status = wsr_runs_serve(s->srv, id, len,
+                                bufferevent_get_output(s->bev), &reason);
+    if (status != 200) {
+        respond_and_close(s, status, reason, "bad_request");
         return;
     }
-    memcpy(id, run, len);
-    id[len] = '\0';
-    json_t *body = wsr_server_query_run(s->srv, id);
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!text) {
-        respond_and_close(s, 500, "out of memory", "bad_request");
-        return;
-    }
-    evbuffer_add_printf(bufferevent_get_output(s->bev),
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                        "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                        strlen(text), text);
-    free(text);
     wsr_transcript_end(&s->tr, "complete", "control request");
     s->phase = PH_FLUSH;
 }
@@ -920,8 +882,9 @@ static void route_request(wsr_session *s, const ws_http_request *req)
     size_t len = req->target.len;
     const char *q = memchr(t, '?', len);
     size_t path_len = q ? (size_t)(q - t) : len;
-    if (path_len >= 7 && memcmp(t, "/_runs/", 7) == 0) {
-        serve_control(s, t + 7, path_len - 7);
+    size_t ctl = strlen(WSR_RUNS_PATH);
+    if (path_len >= ctl && memcmp(t, WSR_RUNS_PATH, ctl) == 0) {
+        serve_control(s, t + ctl, path_len - ctl);
         return;
     }
     if (q && !parse_run(s, q + 1, len - path_len - 1)) {
@@ -1157,9 +1120,7 @@ static void keep_transcript(wsr_session *s)
             fprintf(stderr, "wsreplay-server: cannot write transcript %s: %s\n",
                     name, strerror(errno));
     }
-    json_decref(srv->done[srv->done_next]);
-    srv->done[srv->done_next] = json_incref(s->tr.root);
-    srv->done_next = (srv->done_next + 1) % WSR_RUNS_KEEP;
+    wsr_runs_keep(&srv->runs, s->tr.root);
 }
 
 /* Ends the session: records why, stops every callback, frees it later. */
@@ -1271,57 +1232,19 @@ int wsr_session_start(wsr_server *srv, evutil_socket_t fd,
     return 0;
 }
 
-/* ---- the server context ------------------------------------------------ */
+/* ---- what the server context sees ------------------------------------ */
 
-void wsr_server_init(wsr_server *srv, struct event_base *base,
-                     const wsr_config *cfg, const wsr_scenario_set *scenarios)
+void wsr_session_shutdown(wsr_session *s)
 {
-    memset(srv, 0, sizeof *srv);
-    srv->base = base;
-    srv->cfg = *cfg;
-    srv->scenarios = scenarios;
+    session_end(s, "server_shutdown", "the server is stopping");
 }
 
-void wsr_server_free(wsr_server *srv)
+wsr_session *wsr_session_next(const wsr_session *s)
 {
-    while (srv->live) {
-        wsr_session *s = srv->live;
-        session_end(s, "server_shutdown", "the server is stopping");
-    }
-    /* Run the deferred frees queued above. */
-    event_base_loop(srv->base, EVLOOP_NONBLOCK);
-    for (size_t i = 0; i < WSR_RUNS_KEEP; i++) {
-        json_decref(srv->done[i]);
-        srv->done[i] = NULL;
-    }
+    return s->next;
 }
 
-static bool run_matches(const json_t *tr, const char *run)
+json_t *wsr_session_recorded(const wsr_session *s)
 {
-    const char *r = json_string_value(json_object_get(tr, "run"));
-    return r && strcmp(r, run) == 0;
-}
-
-json_t *wsr_server_query_run(const wsr_server *srv, const char *run)
-{
-    json_t *out = json_object(), *sessions = json_array();
-    size_t live = 0, done = 0;
-    /* Oldest first, so sessions appear in the order they ended. */
-    for (size_t k = 0; k < WSR_RUNS_KEEP; k++) {
-        const json_t *tr = srv->done[(srv->done_next + k) % WSR_RUNS_KEEP];
-        if (tr && run_matches(tr, run)) {
-            json_array_append(sessions, (json_t *)tr);
-            done++;
-        }
-    }
-    for (const wsr_session *s = srv->live; s; s = s->next) {
-        if (s->record && run_matches(s->tr.root, run)) {
-            json_array_append(sessions, s->tr.root);
-            live++;
-        }
-    }
-    json_object_set_new(out, "run", json_string(run));
-    json_object_set_new(out, "complete", json_boolean(done > 0 && live == 0));
-    json_object_set_new(out, "sessions", sessions);
-    return out;
+    return s->record ? s->tr.root : NULL;
 }
