@@ -30,6 +30,7 @@
 #include "codec.h"
 #include "handshake.h"
 #include "runs.h"
+#include "steps.h"
 #include "transcript.h"
 #include "wirecheck.h"
 
@@ -84,9 +85,8 @@ struct wsr_session {
     uint64_t in_frame_start;  /* offset of the client frame being decoded */
     struct evbuffer *msg;
     uint8_t msg_opcode;
-    unsigned msgs_in, pings_in, pongs_in;
-    unsigned msgs_at_step;  /* msgs_in when the running await began */
-    bool close_in, eof_in, shut_wr, echo_active;
+    wsr_input_seen seen;    /* what the awaits look at */
+    bool shut_wr, echo_active;
     bool upgraded;          /* a 101 went out: client bytes are frames */
     bool every_byte;        /* the group being sent goes a byte per write */
     bool read_paused;
@@ -172,9 +172,7 @@ static void record_tcp_close(wsr_session *s)
     if (s->client_fin_us < 0 && s->fd >= 0 && peer_fin_seen(s))
         saw_client_fin(s);
     int64_t c = s->client_fin_us, v = s->server_fin_us;
-    const char *first = c < 0 && v < 0 ? NULL
-                        : v < 0 || (c >= 0 && c < v) ? "client"
-                                                     : "server";
+    const char *first = wsr_first_closer(c, v);
     json_t *o = json_pack("{s:o,s:o,s:o}",
                           "first", first ? json_string(first) : json_null(),
                           "client_us", c < 0 ? json_null() : json_integer(c),
@@ -304,10 +302,8 @@ static void check_out(wsr_session *s, const uint8_t *p, size_t len)
 
 static void send_piece(wsr_session *s)
 {
-    size_t total = evbuffer_get_length(s->group);
-    size_t end = s->every_byte           ? 1
-                 : s->piece < s->n_split ? s->split[s->piece] - s->group_off
-                                         : total;
+    size_t end = wsr_piece_len(s->split, s->n_split, s->every_byte, s->piece,
+                               s->group_off, evbuffer_get_length(s->group));
     uint8_t head[64];
     ev_ssize_t got = evbuffer_copyout(s->group, head, sizeof head);
     json_t *ev = tcp_event(s, "write");
@@ -362,7 +358,7 @@ static void check_ack(wsr_session *s)
     int queued = 0;
     if (ioctl(s->fd, SIOCOUTQ, &queued) != 0)
         queued = 0;
-    if (queued > 0 && waited_ms(s) < s->srv->cfg.ack_timeout_ms) {
+    if (wsr_ack_wait_more(queued, waited_ms(s), s->srv->cfg.ack_timeout_ms)) {
         s->wait = W_ACK;
         arm_timer(s, 1);
         return;
@@ -426,32 +422,6 @@ static void await_done(wsr_session *s, const char *what, const char *result)
     wsr_transcript_add(&s->tr, ev);
 }
 
-static const char *await_name(enum wsr_await_what w)
-{
-    static const char *const names[] = {
-        [WSR_AWAIT_CLOSE] = "close", [WSR_AWAIT_MESSAGES] = "messages",
-        [WSR_AWAIT_MESSAGE] = "message", [WSR_AWAIT_PING] = "ping",
-        [WSR_AWAIT_PONG] = "pong", [WSR_AWAIT_EOF] = "eof"};
-    return names[w];
-}
-
-/* Returns "ok", "eof" (can no longer happen) or NULL (keep waiting). */
-static const char *await_state(const wsr_session *s, const wsr_step *st)
-{
-    bool met = false;
-    switch (st->await_what) {
-    case WSR_AWAIT_CLOSE: met = s->close_in; break;
-    case WSR_AWAIT_MESSAGES: met = s->msgs_in >= st->count; break;
-    case WSR_AWAIT_MESSAGE: met = s->msgs_in > s->msgs_at_step; break;
-    case WSR_AWAIT_PING: met = s->pings_in >= st->count; break;
-    case WSR_AWAIT_PONG: met = s->pongs_in >= st->count; break;
-    case WSR_AWAIT_EOF: met = s->eof_in; break;
-    }
-    if (met)
-        return "ok";
-    return s->eof_in ? "eof" : NULL;
-}
-
 /* Called whenever input changed the counters. */
 static void check_waits(wsr_session *s)
 {
@@ -459,17 +429,17 @@ static void check_waits(wsr_session *s)
         return;
     const wsr_step *st = &s->sc->steps[s->step - 1];
     if (s->wait == W_AWAIT) {
-        const char *r = await_state(s, st);
+        const char *r = wsr_await_result(st, &s->seen);
         if (!r)
             return;
         evtimer_del(s->timer);
-        await_done(s, await_name(st->await_what), r);
+        await_done(s, wsr_await_name(st->await_what), r);
         s->wait = W_NONE;
         advance(s);
-    } else if (s->wait == W_ECHO && (s->close_in || s->eof_in)) {
+    } else if (s->wait == W_ECHO && wsr_echo_result(&s->seen)) {
         evtimer_del(s->timer);
         s->echo_active = false;
-        await_done(s, "echo", s->close_in ? "close" : "eof");
+        await_done(s, "echo", wsr_echo_result(&s->seen));
         s->wait = W_NONE;
         advance(s);
     }
@@ -515,16 +485,6 @@ static void set_reading(wsr_session *s, bool on)
     log_simple(s, "in", on ? "read_resumed" : "read_paused");
 }
 
-/* A delay of ms plus a uniform random 0..jitter ms. */
-static unsigned jittered(unsigned ms, unsigned jitter)
-{
-    uint32_t r = 0;
-    if (!jitter)
-        return ms;
-    evutil_secure_rng_get_bytes(&r, sizeof r);
-    return ms + (unsigned)(r % ((uint32_t)jitter + 1));
-}
-
 /* Half-close, then read until the client's EOF or the linger timeout.
  * An HTTP error response ends here too; its end reason is already set. */
 static void start_linger(wsr_session *s)
@@ -533,7 +493,7 @@ static void start_linger(wsr_session *s)
     set_reading(s, true);
     s->phase = PH_LINGER;
     s->wait = W_NONE;
-    if (s->eof_in) {
+    if (s->seen.eof) {
         session_end(s, "complete", "steps done, client closed");
         return;
     }
@@ -550,22 +510,14 @@ static void finish_steps(wsr_session *s)
 /* Runs one step; returns true if it has to wait. */
 static bool run_step(wsr_session *s, const wsr_step *st)
 {
-    static const char *names[] = {
-        [WSR_STEP_WRITE] = "write", [WSR_STEP_DELAY] = "delay",
-        [WSR_STEP_AWAIT] = "await", [WSR_STEP_ECHO] = "echo",
-        [WSR_STEP_SHUTDOWN] = "shutdown", [WSR_STEP_ABORT] = "abort",
-        [WSR_STEP_READ] = "read", [WSR_STEP_TLS] = "tls"};
     bool output_pending = evbuffer_get_length(bufferevent_get_output(s->bev));
-    if (output_pending && (st->kind == WSR_STEP_WRITE ||
-                           st->kind == WSR_STEP_SHUTDOWN ||
-                           st->kind == WSR_STEP_TLS ||
-                           st->kind == WSR_STEP_ABORT)) {
+    if (output_pending && wsr_step_needs_empty_output(st->kind)) {
         /* Echoed frames are still queued: let them go first. */
         s->step--;
         s->wait = W_FLUSH_STEP;
         return true;
     }
-    log_step(s, s->step - 1, names[st->kind]);
+    log_step(s, s->step - 1, wsr_step_name(st->kind));
     s->wait_start_us = wsr_now_us();
     switch (st->kind) {
     case WSR_STEP_WRITE: {
@@ -577,7 +529,11 @@ static bool run_step(wsr_session *s, const wsr_step *st)
         return true;
     }
     case WSR_STEP_DELAY: {
-        unsigned ms = jittered(st->ms, st->jitter_ms);
+        /* A uniform random 0..jitter ms on top. */
+        uint32_t r = 0;
+        if (st->jitter_ms)
+            evutil_secure_rng_get_bytes(&r, sizeof r);
+        unsigned ms = wsr_jittered(st->ms, st->jitter_ms, r);
         if (st->jitter_ms) {
             json_t *ev = wsr_event(&s->tr, NULL, "delay");
             json_object_set_new(ev, "ms", json_integer(ms));
@@ -588,10 +544,10 @@ static bool run_step(wsr_session *s, const wsr_step *st)
         return true;
     }
     case WSR_STEP_AWAIT: {
-        s->msgs_at_step = s->msgs_in;
-        const char *r = await_state(s, st);
+        s->seen.msgs_at_step = s->seen.msgs;
+        const char *r = wsr_await_result(st, &s->seen);
         if (r) {
-            await_done(s, await_name(st->await_what), r);
+            await_done(s, wsr_await_name(st->await_what), r);
             return false;
         }
         s->wait = W_AWAIT;
@@ -599,8 +555,8 @@ static bool run_step(wsr_session *s, const wsr_step *st)
         return true;
     }
     case WSR_STEP_ECHO:
-        if (s->close_in || s->eof_in) {
-            await_done(s, "echo", s->close_in ? "close" : "eof");
+        if (wsr_echo_result(&s->seen)) {
+            await_done(s, "echo", wsr_echo_result(&s->seen));
             return false;
         }
         s->echo_active = true;
@@ -684,7 +640,7 @@ static void message_done(wsr_session *s)
 {
     size_t len = evbuffer_get_length(s->msg);
     uint8_t *p = evbuffer_pullup(s->msg, -1);
-    s->msgs_in++;
+    s->seen.msgs++;
     json_t *ev = wsr_event(&s->tr, "in", "message");
     json_object_set_new(ev, "opcode", json_integer(s->msg_opcode));
     json_object_set_new(ev, "length", json_integer((json_int_t)len));
@@ -715,16 +671,16 @@ static void on_frame(wsr_session *s, const ws_frame *f)
     }
     switch (f->h.opcode) {
     case WS_OP_CLOSE:
-        s->close_in = true;
+        s->seen.close = true;
         check_waits(s);
         return;
     case WS_OP_PING:
     case WS_OP_PONG:
         /* Recorded and counted; the scenario decides what goes back. */
         if (f->h.opcode == WS_OP_PING)
-            s->pings_in++;
+            s->seen.pings++;
         else
-            s->pongs_in++;
+            s->seen.pongs++;
         check_waits(s);
         return;
     case WS_OP_TEXT:
@@ -878,16 +834,13 @@ static void accept_upgrade(wsr_session *s, ws_slice key, const char *path,
 
 static void route_request(wsr_session *s, const ws_http_request *req)
 {
-    const char *t = req->target.p;
-    size_t len = req->target.len;
-    const char *q = memchr(t, '?', len);
-    size_t path_len = q ? (size_t)(q - t) : len;
-    size_t ctl = strlen(WSR_RUNS_PATH);
-    if (path_len >= ctl && memcmp(t, WSR_RUNS_PATH, ctl) == 0) {
-        serve_control(s, t + ctl, path_len - ctl);
+    wsr_target t;
+    wsr_target_parse(req->target.p, req->target.len, &t);
+    if (t.kind == WSR_TARGET_CONTROL) {
+        serve_control(s, t.name, t.name_len);
         return;
     }
-    if (q && !parse_run(s, q + 1, len - path_len - 1)) {
+    if (t.query && !parse_run(s, t.query, t.query_len)) {
         respond_and_close(s, 400, "invalid run id: use letters, digits, "
                                   "'-', '_' and '.', at most 127", "bad_request");
         return;
@@ -899,12 +852,12 @@ static void route_request(wsr_session *s, const ws_http_request *req)
         respond_and_close(s, status, reason, "bad_request");
         return;
     }
-    if (path_len < 2 || t[0] != '/') {
+    if (t.kind == WSR_TARGET_NO_SCENARIO) {
         respond_and_close(s, 404, "no scenario in the request path",
                           "not_found");
         return;
     }
-    accept_upgrade(s, key, t + 1, path_len - 1);
+    accept_upgrade(s, key, t.name, t.name_len);
 }
 
 static void on_handshake_input(wsr_session *s, struct evbuffer *in)
@@ -987,7 +940,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (s->ending)
         return;
     if (what & BEV_EVENT_EOF) {
-        s->eof_in = true;
+        s->seen.eof = true;
         log_simple(s, "in", "tcp_eof");
         saw_client_fin(s);
         if (s->phase == PH_HANDSHAKE)
@@ -1032,7 +985,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         advance(s);
         return;
     case W_AWAIT:
-        await_done(s, await_name(st->await_what), "timeout");
+        await_done(s, wsr_await_name(st->await_what), "timeout");
         s->wait = W_NONE;
         advance(s);
         return;
