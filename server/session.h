@@ -1,12 +1,13 @@
 /*
- * session.h — one client connection.
+ * session.h — one client connection on a libevent bufferevent.
  *
- * A session reads the upgrade request, answers it, then runs its
- * scenario's step program on a bufferevent while decoding everything the
- * client sends. It ends itself — with a reason in its transcript — on any
- * client misbehaviour or limit, and is freed only from a deferred callback,
- * never inside one of its own. The server context it runs in (config,
- * live list, finished transcripts) is in server.h.
+ * A session gives its engine (engine.h: the request, the step program, the
+ * client's frames, the transcript) a socket, plain or TLS, and two timers.
+ * The engine ends itself — with a reason in its transcript — on any client
+ * misbehaviour or limit; the session then keeps the transcript and is
+ * freed from a deferred callback, never inside one of its own. The server
+ * context it runs in (config, live list, finished transcripts) is in
+ * server.h.
  */
 #ifndef WSR_SESSION_H
 #define WSR_SESSION_H

@@ -108,8 +108,10 @@ static const wsr_engine_io fake_io = {
 static wsr_scenario_set scenarios;
 static wsr_server srv;
 
-static void start(fake *f, bool tls)
+/* A new engine for the named case. */
+static void start(fake *f, const char *name, bool tls)
 {
+    current = name;
     memset(f, 0, sizeof *f);
     f->reading = true;
     f->out = evbuffer_new();
@@ -140,20 +142,26 @@ static void feed_str(fake *f, const char *s)
     feed(f, s, strlen(s));
 }
 
-/* Client frames, as hex with spaces. */
-static void feed_hex(fake *f, const char *hex)
+/* Hex with spaces to bytes (at most 512); returns how many. */
+static size_t unhex(const char *hex, uint8_t *out)
 {
-    uint8_t buf[256];
     size_t n = 0;
-    for (; hex[0] && hex[1]; hex++) {
+    for (; hex[0] && hex[1] && n < 512; hex++) {
         if (hex[0] == ' ')
             continue;
         unsigned v;
         sscanf(hex, "%2x", &v);
-        buf[n++] = (uint8_t)v;
+        out[n++] = (uint8_t)v;
         hex++;
     }
-    feed(f, buf, n);
+    return n;
+}
+
+/* Client frames, as hex. */
+static void feed_hex(fake *f, const char *hex)
+{
+    uint8_t buf[512];
+    feed(f, buf, unhex(hex, buf));
 }
 
 static void request(fake *f, const char *target)
@@ -171,19 +179,12 @@ static void request(fake *f, const char *target)
 static void sent(fake *f, const char *want)
 {
     uint8_t buf[512];
-    size_t n = 0;
+    size_t n;
     if (strncmp(want, "t:", 2) == 0) {
         n = strlen(want + 2);
         memcpy(buf, want + 2, n);
     } else {
-        for (const char *h = want; h[0] && h[1]; h++) {
-            if (h[0] == ' ')
-                continue;
-            unsigned v;
-            sscanf(h, "%2x", &v);
-            buf[n++] = (uint8_t)v;
-            h++;
-        }
+        n = unhex(want, buf);
     }
     size_t len = evbuffer_get_length(f->out);
     const uint8_t *p = evbuffer_pullup(f->out, -1);
@@ -191,6 +192,14 @@ static void sent(fake *f, const char *want)
     CHECK(len == n && memcmp(p, buf, n) == 0);
     evbuffer_drain(f->out, len);
     wsr_engine_drained(f->e);
+}
+
+/* A session of the named test that asked for target and got its 101. */
+static void upgraded(fake *f, const char *name, const char *target, bool tls)
+{
+    start(f, name, tls);
+    request(f, target);
+    sent(f, "t:" RESPONSE_101);
 }
 
 /* The timer the engine armed is due: move the clock, fire it. */
@@ -201,6 +210,30 @@ static void fire(fake *f, unsigned want_ms)
     f->now += (uint64_t)f->timer_ms * 1000;
     f->timer_on = false;
     wsr_engine_timer(f->e);
+}
+
+/* Plays a script of "fire MS", "sent HEX", "feed HEX" and "eof", separated
+ * by ';' — the wire as a test reads it. */
+static void play(fake *f, const char *script)
+{
+    char op[600];
+    while (*script) {
+        size_t n = strcspn(script, ";");
+        snprintf(op, sizeof op, "%.*s", (int)n, script);
+        script += n + (script[n] == ';');
+        while (*script == ' ')
+            script++;
+        if (strncmp(op, "fire ", 5) == 0)
+            fire(f, (unsigned)atoi(op + 5));
+        else if (strncmp(op, "sent ", 5) == 0)
+            sent(f, op + 5);
+        else if (strncmp(op, "feed ", 5) == 0)
+            feed_hex(f, op + 5);
+        else if (strcmp(op, "eof") == 0)
+            wsr_engine_eof(f->e);
+        else
+            CHECK(!"a script step this test knows");
+    }
 }
 
 static const json_t *root(const fake *f)
@@ -275,13 +308,9 @@ static bool ended_with(const fake *f, const char *reason)
 static void test_write(void)
 {
     fake f;
-    current = "write";
-    start(&f, false);
-    request(&f, "/w/write?run=r1");
+    upgraded(&f, "write", "/w/write?run=r1", false);
     CHECK_EQ(f.deadline_ms, srv.cfg.session_timeout_ms);
-    sent(&f, "t:" RESPONSE_101);
-    fire(&f, 50);
-    sent(&f, "8102 6869 8202 00ff 8901 70 8a00 8805 03e8 627965");
+    play(&f, "fire 50; sent 8102 6869 8202 00ff 8901 70 8a00 8805 03e8 627965");
     CHECK_EQ(f.shutdowns, 1);
     CHECK_EQ(f.notifies, 0);
     CHECK(f.timer_on && f.timer_ms == srv.cfg.linger_ms);
@@ -318,8 +347,7 @@ static void test_request_split(void)
     size_t len = strlen(req);
     for (size_t cut = 0; cut <= len; cut++) {
         fake f;
-        current = "request split";
-        start(&f, false);
+        start(&f, "request split", false);
         feed(&f, req, cut);
         feed(&f, req + cut, len - cut);
         sent(&f, "t:" RESPONSE_101);
@@ -327,8 +355,7 @@ static void test_request_split(void)
         stop(&f);
     }
     fake f;
-    current = "request a byte at a time";
-    start(&f, false);
+    start(&f, "request a byte at a time", false);
     for (size_t i = 0; i < len; i++) {
         CHECK_EQ(evbuffer_get_length(f.out), 0);
         feed(&f, req + i, 1);
@@ -345,12 +372,8 @@ static void test_await_close(void)
     static const uint8_t close_frame[] = {0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8};
     for (size_t cut = 0; cut <= sizeof close_frame; cut++) {
         fake f;
-        current = "await close";
-        start(&f, false);
-        request(&f, "/w/await-close");
-        sent(&f, "t:" RESPONSE_101);
-        fire(&f, 50);
-        sent(&f, "810161");
+        upgraded(&f, "await close", "/w/await-close", false);
+        play(&f, "fire 50; sent 810161");
         CHECK(f.timer_on && f.timer_ms == 3000);
         f.now += 1234567;
         feed(&f, close_frame, cut);
@@ -371,19 +394,13 @@ static void test_await_close(void)
 static void test_await_timeout(void)
 {
     fake f;
-    current = "await timeout";
-    start(&f, false);
-    request(&f, "/w/await-timeout");
-    sent(&f, "t:" RESPONSE_101);
-    fire(&f, 50);
-    sent(&f, "810161");
-    fire(&f, 150);
+    upgraded(&f, "await timeout", "/w/await-timeout", false);
+    play(&f, "fire 50; sent 810161; fire 150");
     const json_t *done = event(&f, "await_done", 0);
     CHECK(field_is(done, "result", "timeout"));
     CHECK_EQ(field(done, "waited_ms"), 150);
-    sent(&f, "810162");
-    /* The client goes away during the linger: a complete session. */
-    fire(&f, srv.cfg.linger_ms);
+    /* The client stays during the linger: still a complete session. */
+    play(&f, "sent 810162; fire 1000");
     CHECK(ended_with(&f, "complete"));
     stop(&f);
 }
@@ -392,16 +409,8 @@ static void test_await_timeout(void)
 static void test_split(void)
 {
     fake f;
-    current = "split";
-    start(&f, false);
-    request(&f, "/w/split");
-    sent(&f, "t:" RESPONSE_101);
-    fire(&f, 50);
-    sent(&f, "81");
-    fire(&f, 60);
-    sent(&f, "0568");
-    fire(&f, 60);
-    sent(&f, "656c6c6f");
+    upgraded(&f, "split", "/w/split", false);
+    play(&f, "fire 50; sent 81; fire 60; sent 0568; fire 60; sent 656c6c6f");
     CHECK_EQ(field(event(&f, "write", 2), "piece"), 1);
     CHECK_EQ(field(event(&f, "write", 3), "bytes"), 4);
     CHECK_EQ(f.shutdowns, 1);
@@ -412,8 +421,7 @@ static void test_split(void)
 static void test_ack_timeout(void)
 {
     fake f;
-    current = "ack timeout";
-    start(&f, false);
+    start(&f, "ack timeout", false);
     request(&f, "/w/delay");
     f.unacked = 129;
     sent(&f, "t:" RESPONSE_101);
@@ -435,25 +443,17 @@ static void test_ack_timeout(void)
 static void test_echo(void)
 {
     fake f;
-    current = "echo";
-    start(&f, false);
-    request(&f, "/w/echo");
-    sent(&f, "t:" RESPONSE_101);
+    upgraded(&f, "echo", "/w/echo", false);
     CHECK(f.timer_on && f.timer_ms == 300);
-    feed_hex(&f, "818201020304 696b");
+    play(&f, "feed 818201020304 696b; sent 81026869; fire 300");
     CHECK(field_is(event(&f, "message", 0), "text", "hi"));
-    sent(&f, "81026869");
-    fire(&f, 300);
     CHECK(field_is(event(&f, "await_done", 0), "result", "timeout"));
     CHECK_EQ(f.shutdowns, 1);
     stop(&f);
 
-    current = "echo over max_output";
     size_t keep = srv.cfg.max_output;
     srv.cfg.max_output = 5;
-    start(&f, false);
-    request(&f, "/w/echo");
-    sent(&f, "t:" RESPONSE_101);
+    upgraded(&f, "echo over max_output", "/w/echo", false);
     feed_hex(&f, "818201020304 696b");   /* 4 bytes out, not drained */
     feed_hex(&f, "818201020304 696b");
     CHECK(ended_with(&f, "limit"));
@@ -462,17 +462,14 @@ static void test_echo(void)
     stop(&f);
 }
 
-/* A step that writes waits for echoed frames still queued. */
+/* A paused session does not read: the first await times out; resumed,
+ * the message comes in and the second await ends at once. */
 static void test_read_pause(void)
 {
     fake f;
-    current = "read pause";
-    start(&f, false);
-    request(&f, "/w/read-pause");
-    sent(&f, "t:" RESPONSE_101);
+    upgraded(&f, "read pause", "/w/read-pause", false);
     CHECK(!f.reading);
-    fire(&f, 200);
-    fire(&f, 100);
+    play(&f, "fire 200; fire 100");
     CHECK(field_is(event(&f, "await_done", 0), "result", "timeout"));
     CHECK(f.reading);
     feed_hex(&f, "818100000000 78");
@@ -488,16 +485,11 @@ static void test_read_pause(void)
 static void test_jitter(void)
 {
     fake f;
-    current = "jitter";
-    start(&f, false);
+    upgraded(&f, "jitter", "/w/jitter", false);
     f.random = 237;   /* 237 mod 101 = 35 */
-    request(&f, "/w/jitter");
-    sent(&f, "t:" RESPONSE_101);
-    fire(&f, 50);
-    sent(&f, "810161");
+    play(&f, "fire 50; sent 810161");
     CHECK_EQ(field(event(&f, "delay", 0), "ms"), 135);
-    fire(&f, 135);
-    sent(&f, "810162");
+    play(&f, "fire 135; sent 810162");
     stop(&f);
 }
 
@@ -505,10 +497,7 @@ static void test_jitter(void)
 static void test_protocol_error(void)
 {
     fake f;
-    current = "protocol error";
-    start(&f, false);
-    request(&f, "/w/await-close");
-    sent(&f, "t:" RESPONSE_101);
+    upgraded(&f, "protocol error", "/w/await-close", false);
     feed_hex(&f, "810161");
     CHECK(ended_with(&f, "protocol_error"));
     const json_t *ev = event(&f, "protocol_error", 0);
@@ -521,13 +510,9 @@ static void test_protocol_error(void)
 static void test_abort(void)
 {
     fake f;
-    current = "abort";
-    start(&f, false);
-    request(&f, "/w/abort");
-    sent(&f, "t:" RESPONSE_101);
-    fire(&f, 50);
+    upgraded(&f, "abort", "/w/abort", false);
     f.peer_fin = true;
-    sent(&f, "810161");
+    play(&f, "fire 50; sent 810161");
     CHECK(ended_with(&f, "aborted"));
     CHECK(wsr_engine_aborted(f.e));
     CHECK_EQ(f.shutdowns, 0);
@@ -544,13 +529,9 @@ static void test_abort(void)
 static void test_close_notify(void)
 {
     fake f;
-    current = "close notify";
-    start(&f, true);
+    upgraded(&f, "close notify", "/t/close-notify", true);
     f.notify_err = 5;
-    request(&f, "/t/close-notify");
-    sent(&f, "t:" RESPONSE_101);
-    fire(&f, 50);
-    sent(&f, "810161");
+    play(&f, "fire 50; sent 810161");
     CHECK_EQ(f.notifies, 1);
     CHECK_EQ(field(event(&f, "tls_close_notify", 0), "error"), 5);
     CHECK_EQ(f.shutdowns, 0);
@@ -559,8 +540,7 @@ static void test_close_notify(void)
     CHECK_EQ(f.notifies, 1);   /* once, even with the drain's shutdown */
     stop(&f);
 
-    current = "wss scenario on ws://";
-    start(&f, false);
+    start(&f, "wss scenario on ws://", false);
     request(&f, "/t/close-notify");
     CHECK(out_starts(&f, "HTTP/1.1 400 "));
     stop(&f);
@@ -592,8 +572,7 @@ static void test_http(void)
     for (size_t i = 0; i < sizeof http_rows / sizeof *http_rows; i++) {
         const http_row *r = &http_rows[i];
         fake f;
-        current = r->name;
-        start(&f, false);
+        start(&f, r->name, false);
         feed_str(&f, r->request);
         CHECK(out_starts(&f, r->status_line));
         CHECK_EQ(f.shutdowns, 0);
@@ -612,16 +591,14 @@ static void test_http(void)
 static void test_handshake_limits(void)
 {
     fake f;
-    current = "handshake timeout";
-    start(&f, false);
+    start(&f, "handshake timeout", false);
     feed_str(&f, "GET /w/write HTTP/1.1\r\n");
     wsr_engine_deadline(f.e);
     CHECK(ended_with(&f, "timeout"));
     CHECK(field_is(event(&f, "limit", 0), "limit", "handshake_timeout_ms"));
     stop(&f);
 
-    current = "head over max_handshake";
-    start(&f, false);
+    start(&f, "head over max_handshake", false);
     char big[300];
     memset(big, 'a', sizeof big);
     feed_str(&f, "GET /w/write HTTP/1.1\r\nX: ");
@@ -631,14 +608,12 @@ static void test_handshake_limits(void)
                    "request head over max_handshake"));
     stop(&f);
 
-    current = "client gone during the handshake";
-    start(&f, false);
+    start(&f, "client gone during the handshake", false);
     wsr_engine_eof(f.e);
     CHECK(ended_with(&f, "peer_closed"));
     stop(&f);
 
-    current = "socket error";
-    start(&f, false);
+    start(&f, "socket error", false);
     request(&f, "/w/await-close");
     wsr_engine_error(f.e, "Connection reset by peer");
     CHECK(ended_with(&f, "peer_closed"));
