@@ -462,6 +462,22 @@ static void test_echo(void)
     stop(&f);
 }
 
+/* The client's close ends the echo while its echoed "x" is still queued:
+ * the write step waits until that has drained, then runs. */
+static void test_flush_before_step(void)
+{
+    fake f;
+    upgraded(&f, "flush before a step", "/w/echo-then-write", false);
+    play(&f, "feed 818100000000 78; feed 888200000000 03e8");
+    CHECK(field_is(event(&f, "await_done", 0), "result", "close"));
+    CHECK(event(&f, "step", 1) == NULL);
+    play(&f, "sent 810178");
+    CHECK_EQ(field(event(&f, "step", 1), "index"), 1);
+    play(&f, "sent 810162");
+    CHECK_EQ(f.shutdowns, 1);
+    stop(&f);
+}
+
 /* A paused session does not read: the first await times out; resumed,
  * the message comes in and the second await ends at once. */
 static void test_read_pause(void)
@@ -645,6 +661,7 @@ int main(int argc, char **argv)
     test_split();
     test_ack_timeout();
     test_echo();
+    test_flush_before_step();
     test_read_pause();
     test_jitter();
     test_protocol_error();
