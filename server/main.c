@@ -17,6 +17,7 @@
 
 #include "scenario.h"
 #include "scenario_normal.h"
+#include "server.h"
 #include "session.h"
 
 #ifndef WSR_VERSION

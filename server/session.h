@@ -1,63 +1,41 @@
 /*
- * session.h — one client connection and the server context it runs in.
+ * session.h — one client connection on a libevent bufferevent.
  *
- * A session reads the upgrade request, answers it, then runs its
- * scenario's step program on a bufferevent while decoding everything the
- * client sends. It ends itself — with a reason in its transcript — on any
- * client misbehaviour or limit, and is freed only from a deferred callback,
- * never inside one of its own.
+ * A session gives its engine (engine.h: the request, the step program, the
+ * client's frames, the transcript) a socket, plain or TLS, and two timers.
+ * The engine ends itself — with a reason in its transcript — on any client
+ * misbehaviour or limit; the session then keeps the transcript and is
+ * freed from a deferred callback, never inside one of its own. The server
+ * context it runs in (config, live list, finished transcripts) is in
+ * server.h.
  */
 #ifndef WSR_SESSION_H
 #define WSR_SESSION_H
 
 #include <event2/event.h>
 #include <jansson.h>
-#include <stdbool.h>
-#include <stddef.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
-#include "scenario.h"
+#include "server.h"
 
-typedef struct wsr_config {
-    unsigned linger_ms;            /* drain the client for this long at the end */
-    unsigned handshake_timeout_ms; /* whole request head within this time */
-    unsigned session_timeout_ms;   /* a session never lives longer */
-    unsigned ack_timeout_ms;       /* wait this long for a group's ACK */
-    size_t max_frame;              /* largest client frame payload */
-    size_t max_message;            /* largest reassembled client message */
-    size_t max_handshake;          /* largest request head */
-    size_t max_output;             /* largest queued output (echo) */
-    const char *transcript_dir;    /* NULL: keep in memory only */
-} wsr_config;
-
-/* Finished transcripts kept for GET /_runs/ID, oldest dropped first. */
-#define WSR_RUNS_KEEP 4096
-
-struct wsr_session;
-
-typedef struct wsr_server {
-    struct event_base *base;
-    wsr_config cfg;
-    const wsr_scenario_set *scenarios;
-    struct wsr_session *live;      /* doubly linked list of live sessions */
-    json_t *done[WSR_RUNS_KEEP];   /* ring of finished transcripts (owned) */
-    size_t done_next;
-    unsigned long next_id;
-    unsigned long sessions_total;
-} wsr_server;
-
-void wsr_server_init(wsr_server *srv, struct event_base *base,
-                     const wsr_config *cfg, const wsr_scenario_set *scenarios);
-/* Ends every live session (reason server_shutdown) and frees what it holds. */
-void wsr_server_free(wsr_server *srv);
+typedef struct wsr_session wsr_session;
 
 /* Takes ownership of fd; with tls set, the session speaks TLS (wss://) with
  * a new SSL from that context. Returns 0, or -1 (fd closed) on failure. */
 int wsr_session_start(wsr_server *srv, evutil_socket_t fd,
                       const struct sockaddr *addr, int addrlen, SSL_CTX *tls);
 
-/* {"run": ID, "complete": bool, "sessions": [...]} — a new reference. */
-json_t *wsr_server_query_run(const wsr_server *srv, const char *run);
+/* Ends a live session because the server is stopping (reason
+ * server_shutdown): it leaves the live list at once and is freed from a
+ * deferred callback. */
+void wsr_session_shutdown(wsr_session *s);
+
+/* The next session in the server's live list, or NULL. */
+wsr_session *wsr_session_next(const wsr_session *s);
+
+/* The transcript of a session that is recorded (not a control request),
+ * borrowed; NULL otherwise. */
+json_t *wsr_session_recorded(const wsr_session *s);
 
 #endif

@@ -1,0 +1,1064 @@
+/*
+ * engine.c — one connection's protocol and step program, without sockets.
+ *
+ * The step program is a small state machine: advance() runs steps until
+ * one has to wait (for the output to drain and be acknowledged, a timer,
+ * or something from the client), and the entry point that ends the wait
+ * calls advance() again. Everything the client sends is decoded as it
+ * arrives, whatever step is running, so awaits only look at counters.
+ * Every outside effect goes through the io hooks (engine.h), at once.
+ */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/sha.h>
+
+#include "codec.h"
+#include "handshake.h"
+#include "runs.h"
+#include "steps.h"
+#include "wirecheck.h"
+
+enum phase {
+    PH_HANDSHAKE,   /* reading the request head */
+    PH_STEPS,       /* running the scenario */
+    PH_FLUSH,       /* an HTTP response is going out; then linger */
+    PH_LINGER,      /* write side shut; reading until EOF */
+};
+
+enum wait {
+    W_NONE,
+    W_DRAIN,        /* a write piece is in the output buffer */
+    W_ACK,          /* polling SIOCOUTQ until the client acknowledged it */
+    W_GAP,          /* between two pieces of a split group */
+    W_DELAY,
+    W_AWAIT,
+    W_ECHO,
+    W_FLUSH_STEP,   /* echo output must drain before this step can run */
+};
+
+struct wsr_engine {
+    const wsr_server *srv;
+    struct evbuffer *out;   /* borrowed: what the shell sends */
+    wsr_engine_io io;
+    void *ctx;              /* for the io hooks */
+    bool tls;               /* wss:// */
+    wsr_transcript tr;
+    bool record;            /* false for control requests */
+    bool ending;
+    bool abort_rst;
+    char run[WSR_RUN_ID_MAX + 1];
+    const wsr_scenario *sc;
+    enum phase phase;
+    enum wait wait;
+    size_t step;            /* index of the next step to run */
+    uint64_t wait_start_us;
+    char accept[29];
+    /* the write group being sent */
+    struct evbuffer *group;
+    const size_t *split;
+    size_t n_split, piece, group_off;
+    unsigned gap_ms;
+    size_t piece_len;
+    /* input */
+    ws_decoder dec;
+    ws_fragments frag;
+    uint64_t in_offset;       /* client frame bytes decoded so far */
+    uint64_t in_frame_start;  /* offset of the client frame being decoded */
+    struct evbuffer *msg;
+    uint8_t msg_opcode;
+    wsr_input_seen seen;    /* what the awaits look at */
+    bool shut_wr, echo_active;
+    bool upgraded;          /* a 101 went out: client bytes are frames */
+    bool every_byte;        /* the group being sent goes a byte per write */
+    bool read_paused;
+    bool tls_closed;        /* close_notify sent */
+    /* output: the first place the scenario's own bytes break RFC 6455 */
+    wsr_wirecheck out_check;
+    size_t out_head_skip;   /* response-head bytes queued that are not frames */
+    uint64_t out_encoded;   /* frame-stream bytes queued so far: out frame offsets */
+    /* who closed TCP first: the first evidence of each side's FIN or RST */
+    int64_t client_fin_us, server_fin_us;   /* -1 until seen */
+};
+
+static void advance(wsr_engine *e);
+
+/* ---- small helpers ----------------------------------------------------- */
+
+/* The step timer: delay, gap, ACK polling, await timeouts, linger. */
+static void arm_timer(wsr_engine *e, unsigned ms)
+{
+    e->io.timer(e->ctx, ms);
+}
+
+static void stop_timer(wsr_engine *e)
+{
+    e->io.timer_stop(e->ctx);
+}
+
+static uint64_t now_us(const wsr_engine *e)
+{
+    return e->io.now_us(e->ctx);
+}
+
+static unsigned waited_ms(const wsr_engine *e)
+{
+    return (unsigned)((now_us(e) - e->wait_start_us) / 1000u);
+}
+
+static void log_simple(wsr_engine *e, const char *dir, const char *type)
+{
+    wsr_transcript_add(&e->tr, wsr_event(&e->tr, dir, type));
+}
+
+/* True once the client's FIN has reached the socket: the client closed
+ * TCP first. The EOF is read only later, so the shell asks the kernel. */
+static bool peer_fin_seen(const wsr_engine *e)
+{
+    return e->io.peer_fin(e->ctx);
+}
+
+static int64_t session_us(const wsr_engine *e)
+{
+    return (int64_t)(now_us(e) - e->tr.start_us);
+}
+
+/* Notes the first evidence that the client closed (FIN or RST). */
+static void saw_client_fin(wsr_engine *e)
+{
+    if (e->client_fin_us < 0)
+        e->client_fin_us = session_us(e);
+}
+
+/* Logs an outgoing TCP event, marking it when the client's FIN came first. */
+static json_t *tcp_event(wsr_engine *e, const char *type)
+{
+    json_t *ev = wsr_event(&e->tr, "out", type);
+    if (ev && peer_fin_seen(e)) {
+        json_object_set_new(ev, "peer_fin", json_true());
+        saw_client_fin(e);
+    }
+    return ev;
+}
+
+/* The transcript's "tcp_close": which side closed TCP first, and when. */
+static void record_tcp_close(wsr_engine *e)
+{
+    if (e->client_fin_us < 0 && peer_fin_seen(e))
+        saw_client_fin(e);
+    int64_t c = e->client_fin_us, v = e->server_fin_us;
+    const char *first = wsr_first_closer(c, v);
+    json_t *o = json_pack("{s:o,s:o,s:o}",
+                          "first", first ? json_string(first) : json_null(),
+                          "client_us", c < 0 ? json_null() : json_integer(c),
+                          "server_us", v < 0 ? json_null() : json_integer(v));
+    if (o)
+        json_object_set_new(e->tr.root, "tcp_close", o);
+}
+
+static json_t *bytes_string(const uint8_t *p, size_t len)
+{
+    /* An empty message's buffer may be NULL: still an empty string. */
+    json_t *j = len ? json_stringn((const char *)p, len) : json_string("");
+    return j ? j : json_null();
+}
+
+/* Records a frame's header and a readable excerpt of its payload. */
+static void log_frame(wsr_engine *e, const char *dir, const ws_frame_header *h,
+                      const uint8_t *payload, size_t len, int64_t offset)
+{
+    json_t *ev = wsr_event(&e->tr, dir, "frame");
+    if (!ev)
+        return;
+    if (offset >= 0)
+        json_object_set_new(ev, "offset", json_integer((json_int_t)offset));
+    json_object_set_new(ev, "opcode", json_integer(h->opcode));
+    json_object_set_new(ev, "fin", json_boolean(h->fin));
+    json_object_set_new(ev, "rsv", json_integer(h->rsv));
+    json_object_set_new(ev, "masked", json_boolean(h->masked));
+    json_object_set_new(ev, "length", json_integer((json_int_t)len));
+    if (h->len_form)
+        json_object_set_new(ev, "length_form", json_integer(h->len_form));
+    if (h->opcode == WS_OP_CLOSE && h->fin) {
+        if (len >= 2) {
+            json_object_set_new(ev, "close_code",
+                                json_integer(payload[0] << 8 | payload[1]));
+            json_object_set_new(ev, "close_reason",
+                                bytes_string(payload + 2, len - 2));
+        }
+    } else if (h->opcode == WS_OP_TEXT && len <= 256 &&
+               ws_utf8_valid(payload, len)) {
+        json_object_set_new(ev, "text", bytes_string(payload, len));
+    } else if (len) {
+        /* Control payloads (at most 125 bytes) whole: pongs are checked. */
+        wsr_event_hex(ev, payload, len, h->opcode >= 8 ? 125 : 64);
+    }
+    wsr_transcript_add(&e->tr, ev);
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+/* An HTTP response is going out; a 101 makes every later client byte a frame. */
+static void log_response(wsr_engine *e, int status, size_t bytes)
+{
+    json_t *ev = wsr_event(&e->tr, "out", "http_response");
+    json_object_set_new(ev, "status", status ? json_integer(status) : json_null());
+    json_object_set_new(ev, "bytes", json_integer((json_int_t)bytes));
+    wsr_transcript_add(&e->tr, ev);
+    e->out_head_skip += bytes;   /* the head is queued, not a frame */
+    if (status == 101)
+        e->upgraded = true;
+}
+
+/* Appends one scenario item to buf, recording what it is. */
+static void encode_item(wsr_engine *e, const wsr_item *it, struct evbuffer *buf)
+{
+    if (it->kind == WSR_ITEM_RAW) {
+        json_t *ev = wsr_event(&e->tr, "out", "raw");
+        json_object_set_new(ev, "bytes", json_integer((json_int_t)it->len));
+        wsr_event_hex(ev, it->data, it->len, 64);
+        wsr_transcript_add(&e->tr, ev);
+        evbuffer_add(buf, it->data, it->len);
+        if (e->upgraded)
+            e->out_encoded += it->len;
+        return;
+    }
+    if (it->kind == WSR_ITEM_HANDSHAKE) {
+        size_t at = evbuffer_get_length(buf);
+        evbuffer_add(buf, it->data, it->len);
+        if (it->accept_at != SIZE_MAX) {
+            /* The slot holds 28 placeholder bytes: put the real key there. */
+            uint8_t *p = evbuffer_pullup(buf, -1);
+            memcpy(p + at + it->accept_at, e->accept, WSR_ACCEPT_LEN);
+        }
+        log_response(e, it->http_status, it->len);
+        return;
+    }
+    ws_frame_spec spec = {
+        .fin = it->fin, .rsv = it->rsv, .opcode = it->opcode,
+        .mask = it->mask, .len_form = it->len_form,
+        .payload = it->data, .payload_len = it->len,
+    };
+    memcpy(spec.mask_key, it->mask_key, 4);
+    ssize_t size = ws_encoded_size(&spec);
+    struct evbuffer_iovec vec;
+    /* The loader checked the length form, so size is never negative here. */
+    if (size < 0 || evbuffer_reserve_space(buf, size, &vec, 1) != 1)
+        return;
+    ssize_t n = ws_encode_frame(&spec, vec.iov_base, vec.iov_len);
+    vec.iov_len = n > 0 ? (size_t)n : 0;
+    evbuffer_commit_space(buf, &vec, 1);
+    ws_frame_header h = {.fin = it->fin, .rsv = it->rsv, .opcode = it->opcode,
+                         .masked = it->mask, .len_form = it->len_form};
+    log_frame(e, "out", &h, it->data, it->len, (int64_t)e->out_encoded);
+    e->out_encoded += vec.iov_len;
+}
+
+/* Feeds bytes about to leave to the wire checker; the first violation of
+ * RFC 6455 in them goes to the transcript with its stream offset. */
+static void check_out(wsr_engine *e, const uint8_t *p, size_t len)
+{
+    size_t skip = e->out_head_skip < len ? e->out_head_skip : len;
+    e->out_head_skip -= skip;
+    if (!e->upgraded || len == skip)
+        return;
+    int rc = wsr_wirecheck_feed(&e->out_check, p + skip, len - skip);
+    if (rc == WS_OK)
+        return;
+    json_t *ev = wsr_event(&e->tr, "out", "violation");
+    json_object_set_new(ev, "error", json_string(wsr_wirecheck_name(rc)));
+    json_object_set_new(ev, "reason", json_string(ws_strerror(rc)));
+    json_object_set_new(ev, "offset",
+                        json_integer((json_int_t)e->out_check.err_offset));
+    if (e->out_check.err_opcode >= 0)
+        json_object_set_new(ev, "opcode", json_integer(e->out_check.err_opcode));
+    wsr_transcript_add(&e->tr, ev);
+}
+
+static void send_piece(wsr_engine *e)
+{
+    size_t end = wsr_piece_len(e->split, e->n_split, e->every_byte, e->piece,
+                               e->group_off, evbuffer_get_length(e->group));
+    uint8_t head[64];
+    ev_ssize_t got = evbuffer_copyout(e->group, head, sizeof head);
+    json_t *ev = tcp_event(e, "write");
+    json_object_set_new(ev, "bytes", json_integer((json_int_t)end));
+    if (e->n_split || e->every_byte)
+        json_object_set_new(ev, "piece", json_integer((json_int_t)e->piece));
+    size_t shown = got > 0 ? (size_t)got : 0;
+    wsr_event_hex(ev, head, shown < end ? shown : end, 64);
+    if (end > shown)
+        json_object_set_new(ev, "hex_truncated", json_true());
+    wsr_transcript_add(&e->tr, ev);
+    check_out(e, evbuffer_pullup(e->group, (ev_ssize_t)end), end);
+    e->piece_len = end;
+    e->group_off += end;
+    evbuffer_remove_buffer(e->group, e->out, end);
+    e->wait = W_DRAIN;
+}
+
+/* Queues a write group; it is sent in pieces (one per split offset). */
+static void start_group(wsr_engine *e, struct evbuffer *buf,
+                        const size_t *split, size_t n_split, unsigned gap_ms,
+                        bool every_byte)
+{
+    /* One contiguous chain, so libevent hands each piece to the kernel as
+     * one iovec in one writev(), however many frames the group holds. */
+    evbuffer_pullup(buf, -1);
+    e->group = buf;
+    e->split = split;
+    e->n_split = n_split;
+    e->gap_ms = gap_ms;
+    e->every_byte = every_byte;
+    e->piece = 0;
+    e->group_off = 0;
+    send_piece(e);
+}
+
+static void group_done(wsr_engine *e)
+{
+    evbuffer_free(e->group);
+    e->group = NULL;
+    e->wait = W_NONE;
+    advance(e);
+}
+
+/*
+ * A piece has left the output buffer. Waiting until the kernel's send
+ * queue is empty too (everything acknowledged) keeps pieces and groups in
+ * separate segments, and an RST after them cannot destroy unsent data.
+ */
+static void check_ack(wsr_engine *e)
+{
+    int queued = e->io.unacked(e->ctx);
+    if (wsr_ack_wait_more(queued, waited_ms(e), e->srv->cfg.ack_timeout_ms)) {
+        e->wait = W_ACK;
+        arm_timer(e, 1);
+        return;
+    }
+    json_t *ev = wsr_event(&e->tr, "out", queued > 0 ? "ack_timeout" : "acked");
+    json_object_set_new(ev, "bytes", json_integer((json_int_t)e->piece_len));
+    if (queued > 0)
+        json_object_set_new(ev, "unacked", json_integer(queued));
+    wsr_transcript_add(&e->tr, ev);
+    if (e->phase != PH_STEPS)
+        return;
+    e->piece++;
+    if (evbuffer_get_length(e->group) == 0) {
+        group_done(e);
+    } else if (e->gap_ms) {
+        e->wait = W_GAP;
+        arm_timer(e, e->gap_ms);
+    } else {
+        send_piece(e);
+    }
+}
+
+static void write_frame_now(wsr_engine *e, const uint8_t *payload,
+                                size_t len, uint8_t opcode)
+{
+    ws_frame_spec spec = {.fin = true, .opcode = opcode, .payload = payload,
+                          .payload_len = len};
+    ssize_t size = ws_encoded_size(&spec);
+    uint8_t *buf = size > 0 ? malloc((size_t)size) : NULL;
+    if (!buf)
+        return;
+    ssize_t n = ws_encode_frame(&spec, buf, (size_t)size);
+    ws_frame_header h = {.fin = true, .opcode = opcode};
+    log_frame(e, "out", &h, payload, len, (int64_t)e->out_encoded);
+    e->out_encoded += (uint64_t)n;
+    json_t *ev = wsr_event(&e->tr, "out", "write");
+    json_object_set_new(ev, "bytes", json_integer((json_int_t)n));
+    wsr_event_hex(ev, buf, (size_t)n, 64);
+    wsr_transcript_add(&e->tr, ev);
+    check_out(e, buf, (size_t)n);
+    evbuffer_add(e->out, buf, (size_t)n);
+    free(buf);
+}
+
+/* ---- the step program -------------------------------------------------- */
+
+static void log_step(wsr_engine *e, size_t index, const char *name)
+{
+    json_t *ev = wsr_event(&e->tr, NULL, "step");
+    json_object_set_new(ev, "index", json_integer((json_int_t)index));
+    json_object_set_new(ev, "step", json_string(name));
+    wsr_transcript_add(&e->tr, ev);
+}
+
+static void await_done(wsr_engine *e, const char *what, const char *result)
+{
+    json_t *ev = wsr_event(&e->tr, NULL, "await_done");
+    json_object_set_new(ev, "what", json_string(what));
+    json_object_set_new(ev, "result", json_string(result));
+    json_object_set_new(ev, "waited_ms", json_integer(waited_ms(e)));
+    wsr_transcript_add(&e->tr, ev);
+}
+
+/* Called whenever input changed the counters. */
+static void check_waits(wsr_engine *e)
+{
+    if (e->phase != PH_STEPS || e->ending)
+        return;
+    const wsr_step *st = &e->sc->steps[e->step - 1];
+    if (e->wait == W_AWAIT) {
+        const char *r = wsr_await_result(st, &e->seen);
+        if (!r)
+            return;
+        stop_timer(e);
+        await_done(e, wsr_await_name(st->await_what), r);
+        e->wait = W_NONE;
+        advance(e);
+    } else if (e->wait == W_ECHO && wsr_echo_result(&e->seen)) {
+        stop_timer(e);
+        e->echo_active = false;
+        await_done(e, "echo", wsr_echo_result(&e->seen));
+        e->wait = W_NONE;
+        advance(e);
+    }
+}
+
+/* TLS close_notify: the alert goes straight to the socket (the output
+ * buffer is empty whenever a step runs). */
+static void send_close_notify(wsr_engine *e)
+{
+    if (!e->tls || e->tls_closed)
+        return;
+    e->tls_closed = true;
+    int err = e->io.close_notify(e->ctx);
+    json_t *ev = wsr_event(&e->tr, "out", "tls_close_notify");
+    if (err)
+        json_object_set_new(ev, "error", json_integer(err));
+    wsr_transcript_add(&e->tr, ev);
+}
+
+static void do_shutdown(wsr_engine *e, enum wsr_shutdown_how how)
+{
+    if (e->shut_wr)
+        return;
+    if (how == WSR_SHUT_WRITE)
+        send_close_notify(e);
+    json_t *ev = tcp_event(e, "tcp_shutdown");
+    if (e->server_fin_us < 0)
+        e->server_fin_us = session_us(e);
+    e->io.shutdown(e->ctx);
+    e->shut_wr = true;
+    wsr_transcript_add(&e->tr, ev);
+}
+
+static void set_reading(wsr_engine *e, bool on)
+{
+    if (on == !e->read_paused)
+        return;
+    e->read_paused = !on;
+    e->io.reading(e->ctx, on);
+    log_simple(e, "in", on ? "read_resumed" : "read_paused");
+}
+
+/* Half-close, then read until the client's EOF or the linger timeout.
+ * An HTTP error response ends here too; its end reason is already set. */
+static void start_linger(wsr_engine *e)
+{
+    do_shutdown(e, WSR_SHUT_WRITE);
+    set_reading(e, true);
+    e->phase = PH_LINGER;
+    e->wait = W_NONE;
+    if (e->seen.eof) {
+        wsr_engine_end(e, "complete", "steps done, client closed");
+        return;
+    }
+    e->wait_start_us = now_us(e);
+    arm_timer(e, e->srv->cfg.linger_ms);
+}
+
+static void finish_steps(wsr_engine *e)
+{
+    log_simple(e, NULL, "steps_done");
+    start_linger(e);
+}
+
+/* Runs one step; returns true if it has to wait. */
+static bool run_step(wsr_engine *e, const wsr_step *st)
+{
+    bool output_pending = evbuffer_get_length(e->out);
+    if (output_pending && wsr_step_needs_empty_output(st->kind)) {
+        /* Echoed frames are still queued: let them go first. */
+        e->step--;
+        e->wait = W_FLUSH_STEP;
+        return true;
+    }
+    log_step(e, e->step - 1, wsr_step_name(st->kind));
+    e->wait_start_us = now_us(e);
+    switch (st->kind) {
+    case WSR_STEP_WRITE: {
+        struct evbuffer *buf = evbuffer_new();
+        for (size_t i = 0; i < st->n_items; i++)
+            encode_item(e, &st->items[i], buf);
+        start_group(e, buf, st->split, st->n_split, st->gap_ms,
+                    st->split_every_byte);
+        return true;
+    }
+    case WSR_STEP_DELAY: {
+        /* A uniform random 0..jitter ms on top. */
+        uint32_t r = st->jitter_ms ? e->io.random(e->ctx) : 0;
+        unsigned ms = wsr_jittered(st->ms, st->jitter_ms, r);
+        if (st->jitter_ms) {
+            json_t *ev = wsr_event(&e->tr, NULL, "delay");
+            json_object_set_new(ev, "ms", json_integer(ms));
+            wsr_transcript_add(&e->tr, ev);
+        }
+        e->wait = W_DELAY;
+        arm_timer(e, ms);
+        return true;
+    }
+    case WSR_STEP_AWAIT: {
+        e->seen.msgs_at_step = e->seen.msgs;
+        const char *r = wsr_await_result(st, &e->seen);
+        if (r) {
+            await_done(e, wsr_await_name(st->await_what), r);
+            return false;
+        }
+        e->wait = W_AWAIT;
+        arm_timer(e, st->ms);
+        return true;
+    }
+    case WSR_STEP_ECHO:
+        if (wsr_echo_result(&e->seen)) {
+            await_done(e, "echo", wsr_echo_result(&e->seen));
+            return false;
+        }
+        e->echo_active = true;
+        e->wait = W_ECHO;
+        arm_timer(e, st->ms);
+        return true;
+    case WSR_STEP_SHUTDOWN:
+        do_shutdown(e, st->shutdown_how);
+        return false;
+    case WSR_STEP_READ:
+        set_reading(e, st->read_on);
+        return false;
+    case WSR_STEP_TLS:
+        send_close_notify(e);
+        return false;
+    case WSR_STEP_ABORT:
+        e->abort_rst = true;
+        wsr_transcript_add(&e->tr, tcp_event(e, "tcp_rst"));
+        if (e->server_fin_us < 0)
+            e->server_fin_us = session_us(e);
+        wsr_engine_end(e, "aborted", "the scenario ended the connection with RST");
+        return true;
+    }
+    return false;
+}
+
+static void advance(wsr_engine *e)
+{
+    while (!e->ending && e->phase == PH_STEPS) {
+        if (e->step >= e->sc->n_steps) {
+            finish_steps(e);
+            return;
+        }
+        const wsr_step *st = &e->sc->steps[e->step++];
+        if (run_step(e, st))
+            return;
+    }
+}
+
+/* ---- input: frames ----------------------------------------------------- */
+
+static void protocol_error(wsr_engine *e, int err, const uint8_t *p,
+                           size_t len)
+{
+    bool limit = err == WS_ERR_TOO_BIG;
+    json_t *ev = wsr_event(&e->tr, "in", limit ? "limit" : "protocol_error");
+    json_object_set_new(ev, "reason", json_string(ws_strerror(err)));
+    json_object_set_new(ev, "error", json_string(wsr_wirecheck_name(err)));
+    json_object_set_new(ev, "offset", json_integer((json_int_t)e->in_frame_start));
+    if (e->dec.hdr_have)
+        wsr_event_hex(ev, e->dec.hdr, e->dec.hdr_have, 14);
+    else
+        wsr_event_hex(ev, p, len, 32);
+    wsr_transcript_add(&e->tr, ev);
+    wsr_engine_end(e, limit ? "limit" : "protocol_error", ws_strerror(err));
+}
+
+/* A message's content, as the adapters report theirs: text or hex up to
+ * 4096 bytes, a SHA-256 beyond, so expectations can check what arrived. */
+static void log_content(json_t *ev, uint8_t opcode, const uint8_t *p, size_t len)
+{
+    if (len > 4096) {
+        static const char digits[] = "0123456789abcdef";
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        char hex[2 * SHA256_DIGEST_LENGTH + 1];
+        SHA256(p, len, md);
+        for (size_t i = 0; i < sizeof md; i++) {
+            hex[2 * i] = digits[md[i] >> 4];
+            hex[2 * i + 1] = digits[md[i] & 15];
+        }
+        hex[sizeof hex - 1] = '\0';
+        json_object_set_new(ev, "sha256", json_string(hex));
+    } else if (opcode == WS_OP_TEXT && ws_utf8_valid(p, len)) {
+        json_object_set_new(ev, "text", bytes_string(p, len));
+    } else {
+        wsr_event_hex(ev, p, len, 4096);
+    }
+}
+
+static void message_done(wsr_engine *e)
+{
+    size_t len = evbuffer_get_length(e->msg);
+    uint8_t *p = evbuffer_pullup(e->msg, -1);
+    e->seen.msgs++;
+    json_t *ev = wsr_event(&e->tr, "in", "message");
+    json_object_set_new(ev, "opcode", json_integer(e->msg_opcode));
+    json_object_set_new(ev, "length", json_integer((json_int_t)len));
+    if (e->msg_opcode == WS_OP_TEXT && !ws_utf8_valid(p, len))
+        json_object_set_new(ev, "utf8_valid", json_false());
+    log_content(ev, e->msg_opcode, p, len);
+    wsr_transcript_add(&e->tr, ev);
+    if (e->echo_active) {
+        if (evbuffer_get_length(e->out) + len >
+            e->srv->cfg.max_output) {
+            wsr_engine_end(e, "limit", "echo output over max_output: the client "
+                                    "sends faster than it reads");
+            return;
+        }
+        write_frame_now(e, p, len, e->msg_opcode);
+    }
+    evbuffer_drain(e->msg, len);
+}
+
+static void on_frame(wsr_engine *e, const ws_frame *f)
+{
+    log_frame(e, "in", &f->h, f->payload, f->payload_len,
+              (int64_t)e->in_frame_start);
+    int rc = ws_fragments_step(&e->frag, &f->h);
+    if (rc != WS_OK) {
+        protocol_error(e, rc, NULL, 0);
+        return;
+    }
+    switch (f->h.opcode) {
+    case WS_OP_CLOSE:
+        e->seen.close = true;
+        check_waits(e);
+        return;
+    case WS_OP_PING:
+    case WS_OP_PONG:
+        /* Recorded and counted; the scenario decides what goes back. */
+        if (f->h.opcode == WS_OP_PING)
+            e->seen.pings++;
+        else
+            e->seen.pongs++;
+        check_waits(e);
+        return;
+    case WS_OP_TEXT:
+    case WS_OP_BINARY:
+        e->msg_opcode = f->h.opcode;
+        break;
+    default:
+        break;
+    }
+    if (evbuffer_get_length(e->msg) + f->payload_len > e->srv->cfg.max_message) {
+        json_t *ev = wsr_event(&e->tr, "in", "limit");
+        json_object_set_new(ev, "limit", json_string("max_message"));
+        json_object_set_new(ev, "value",
+                            json_integer((json_int_t)e->srv->cfg.max_message));
+        wsr_transcript_add(&e->tr, ev);
+        wsr_engine_end(e, "limit", "client message over max_message");
+        return;
+    }
+    evbuffer_add(e->msg, f->payload, f->payload_len);
+    if (f->h.fin) {
+        message_done(e);
+        check_waits(e);
+    }
+}
+
+static void on_frame_input(wsr_engine *e, struct evbuffer *in)
+{
+    size_t len;
+    while (!e->ending && (len = evbuffer_get_contiguous_space(in)) > 0) {
+        const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)len);
+        size_t off = 0;
+        while (off < len && !e->ending) {
+            ws_frame f;
+            int done = 0;
+            ssize_t n = ws_decoder_feed(&e->dec, p + off, len - off, &f, &done);
+            if (n < 0) {
+                protocol_error(e, (int)n, p + off, len - off);
+                return;
+            }
+            off += (size_t)n;
+            e->in_offset += (uint64_t)n;
+            if (done) {
+                on_frame(e, &f);
+                e->in_frame_start = e->in_offset;
+            }
+        }
+        evbuffer_drain(in, len);
+    }
+}
+
+/* ---- input: the request head ------------------------------------------- */
+
+static void respond_and_close(wsr_engine *e, int status, const char *reason,
+                              const char *end_reason)
+{
+    char buf[1024];
+    int n = ws_build_error_response(buf, sizeof buf, status, reason);
+    json_t *ev = wsr_event(&e->tr, "out", "http_response");
+    json_object_set_new(ev, "status", json_integer(status));
+    json_object_set_new(ev, "reason", json_string(reason));
+    wsr_transcript_add(&e->tr, ev);
+    wsr_transcript_end(&e->tr, end_reason, reason);
+    if (n > 0)
+        evbuffer_add(e->out, buf, (size_t)n);
+    e->phase = PH_FLUSH;
+}
+
+/* The run=ID of the query tags the transcript; false if it is invalid. */
+static bool parse_run(wsr_engine *e, const char *q, size_t len)
+{
+    bool ok = wsr_run_from_query(q, len, e->run);
+    if (e->run[0])
+        wsr_transcript_set(&e->tr, "run", e->run);
+    return ok;
+}
+
+static void serve_control(wsr_engine *e, const char *id, size_t len)
+{
+    const char *reason = NULL;
+    e->record = false;
+    int status = wsr_runs_serve(e->srv, id, len, e->out, &reason);
+    if (status != 200) {
+        respond_and_close(e, status, reason, "bad_request");
+        return;
+    }
+    wsr_transcript_end(&e->tr, "complete", "control request");
+    e->phase = PH_FLUSH;
+}
+
+static void log_request(wsr_engine *e, const ws_http_request *req, int n)
+{
+    json_t *ev = wsr_event(&e->tr, "in", "http_request");
+    json_object_set_new(ev, "bytes", json_integer(n));
+    json_object_set_new(ev, "method",
+                        json_stringn(req->method.p, req->method.len));
+    json_object_set_new(ev, "target",
+                        json_stringn(req->target.p, req->target.len));
+    json_t *headers = json_array();
+    for (size_t i = 0; i < req->num_headers; i++) {
+        json_t *pair = json_array();
+        json_array_append_new(pair, bytes_string((const uint8_t *)req->headers[i].name.p,
+                                                 req->headers[i].name.len));
+        json_array_append_new(pair, bytes_string((const uint8_t *)req->headers[i].value.p,
+                                                 req->headers[i].value.len));
+        json_array_append_new(headers, pair);
+    }
+    json_object_set_new(ev, "headers", headers);
+    wsr_transcript_add(&e->tr, ev);
+}
+
+static void accept_upgrade(wsr_engine *e, ws_slice key, const char *path,
+                           size_t path_len)
+{
+    const wsr_scenario *sc = wsr_scenario_set_find(e->srv->scenarios, path,
+                                                   path_len);
+    if (!sc) {
+        char reason[300];
+        snprintf(reason, sizeof reason, "no scenario named '%.*s'",
+                 (int)(path_len > 200 ? 200 : path_len), path);
+        respond_and_close(e, 404, reason, "not_found");
+        return;
+    }
+    e->sc = sc;
+    wsr_transcript_set(&e->tr, "scenario", sc->name);
+    if (sc->tls_only && !e->tls) {
+        respond_and_close(e, 400, "this scenario runs only over wss://",
+                          "bad_request");
+        return;
+    }
+    if (ws_accept_key(key, e->accept) != 0) {
+        respond_and_close(e, 500, "cannot compute the accept key", "bad_request");
+        return;
+    }
+    e->io.deadline(e->ctx, e->srv->cfg.session_timeout_ms);
+    e->phase = PH_STEPS;
+    e->step = 0;
+    if (!sc->handshake_in_group && !sc->handshake_manual) {
+        char resp[256];
+        int n = ws_build_101(resp, sizeof resp, e->accept);
+        struct evbuffer *buf = evbuffer_new();
+        e->wait_start_us = now_us(e);
+        log_response(e, 101, (size_t)n);
+        evbuffer_add(buf, resp, (size_t)n);
+        start_group(e, buf, NULL, 0, 0, false);
+    } else {
+        advance(e);
+    }
+}
+
+static void route_request(wsr_engine *e, const ws_http_request *req)
+{
+    wsr_target t;
+    wsr_target_parse(req->target.p, req->target.len, &t);
+    if (t.kind == WSR_TARGET_CONTROL) {
+        serve_control(e, t.name, t.name_len);
+        return;
+    }
+    if (t.query && !parse_run(e, t.query, t.query_len)) {
+        respond_and_close(e, 400, "invalid run id: use letters, digits, "
+                                  "'-', '_' and '.', at most 127", "bad_request");
+        return;
+    }
+    ws_slice key;
+    const char *reason;
+    int status = ws_handshake_check(req, &key, &reason);
+    if (status != 0) {
+        respond_and_close(e, status, reason, "bad_request");
+        return;
+    }
+    if (t.kind == WSR_TARGET_NO_SCENARIO) {
+        respond_and_close(e, 404, "no scenario in the request path",
+                          "not_found");
+        return;
+    }
+    accept_upgrade(e, key, t.name, t.name_len);
+}
+
+static void on_handshake_input(wsr_engine *e, struct evbuffer *in)
+{
+    size_t len = evbuffer_get_length(in);
+    size_t max = e->srv->cfg.max_handshake;
+    size_t look = len < max ? len : max;
+    const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
+    ws_http_request req;
+    int n = ws_http_parse_request(p, look, &req);
+    if (n == WS_HTTP_INCOMPLETE && look < max)
+        return;
+    if (n < 0) {
+        bool big = n == WS_HTTP_INCOMPLETE;
+        json_t *ev = wsr_event(&e->tr, "in", big ? "limit" : "protocol_error");
+        json_object_set_new(ev, "reason",
+                            json_string(big ? "request head over max_handshake"
+                                            : "malformed HTTP request"));
+        wsr_event_hex(ev, (const uint8_t *)p, look, 32);
+        wsr_transcript_add(&e->tr, ev);
+        evbuffer_drain(in, len);
+        respond_and_close(e, 400, big ? "request head too large"
+                                      : "malformed HTTP request",
+                          big ? "limit" : "bad_request");
+        return;
+    }
+    log_request(e, &req, n);
+    route_request(e, &req);
+    /* The request head slices point into the input buffer: drain after use. */
+    evbuffer_drain(in, (size_t)n);
+    if (e->phase == PH_STEPS && !e->ending && e->upgraded)
+        on_frame_input(e, in);   /* frames sent right behind the request */
+}
+
+/* ---- what the shell feeds in ------------------------------------------ */
+
+void wsr_engine_start(wsr_engine *e)
+{
+    log_simple(e, "in", "tcp_accept");
+    e->io.deadline(e->ctx, e->srv->cfg.handshake_timeout_ms);
+}
+
+void wsr_engine_input(wsr_engine *e, struct evbuffer *in)
+{
+    if (e->ending)
+        return;
+    if (e->phase == PH_HANDSHAKE) {
+        on_handshake_input(e, in);
+    } else if (e->sc && e->phase != PH_FLUSH && e->upgraded) {
+        on_frame_input(e, in);
+    } else {
+        size_t n = evbuffer_get_length(in);
+        if (n && e->sc && e->phase == PH_STEPS) {
+            /* No 101 went out: these are not frames. */
+            json_t *ev = wsr_event(&e->tr, "in", "ignored");
+            json_object_set_new(ev, "bytes", json_integer((json_int_t)n));
+            wsr_transcript_add(&e->tr, ev);
+        }
+        evbuffer_drain(in, n);
+    }
+}
+
+void wsr_engine_drained(wsr_engine *e)
+{
+    if (e->ending)
+        return;
+    if (e->phase == PH_FLUSH) {
+        start_linger(e);
+    } else if (e->wait == W_DRAIN) {
+        e->wait_start_us = now_us(e);
+        check_ack(e);
+    } else if (e->wait == W_FLUSH_STEP) {
+        e->wait = W_NONE;
+        advance(e);
+    }
+}
+
+void wsr_engine_eof(wsr_engine *e)
+{
+    if (e->ending)
+        return;
+    e->seen.eof = true;
+    log_simple(e, "in", "tcp_eof");
+    saw_client_fin(e);
+    if (e->phase == PH_HANDSHAKE)
+        wsr_engine_end(e, "peer_closed", "the client closed during the handshake");
+    else if (e->phase == PH_LINGER)
+        wsr_engine_end(e, "complete", "steps done, client closed");
+    else
+        check_waits(e);
+}
+
+void wsr_engine_error(wsr_engine *e, const char *error)
+{
+    if (e->ending)
+        return;
+    saw_client_fin(e);
+    json_t *ev = wsr_event(&e->tr, "in", "tcp_error");
+    json_object_set_new(ev, "error", json_string(error));
+    wsr_transcript_add(&e->tr, ev);
+    wsr_engine_end(e, "peer_closed", error);
+}
+
+void wsr_engine_timer(wsr_engine *e)
+{
+    if (e->ending)
+        return;
+    if (e->phase == PH_LINGER) {
+        wsr_engine_end(e, "complete", "linger timeout: the client kept its side open");
+        return;
+    }
+    const wsr_step *st = e->step ? &e->sc->steps[e->step - 1] : NULL;
+    switch (e->wait) {
+    case W_ACK:
+        check_ack(e);
+        return;
+    case W_GAP:
+        send_piece(e);
+        return;
+    case W_DELAY:
+        e->wait = W_NONE;
+        advance(e);
+        return;
+    case W_AWAIT:
+        await_done(e, wsr_await_name(st->await_what), "timeout");
+        e->wait = W_NONE;
+        advance(e);
+        return;
+    case W_ECHO:
+        e->echo_active = false;
+        await_done(e, "echo", "timeout");
+        e->wait = W_NONE;
+        advance(e);
+        return;
+    default:
+        return;
+    }
+}
+
+void wsr_engine_deadline(wsr_engine *e)
+{
+    if (e->ending)
+        return;
+    bool hs = e->phase == PH_HANDSHAKE;
+    json_t *ev = wsr_event(&e->tr, NULL, "limit");
+    json_object_set_new(ev, "limit", json_string(hs ? "handshake_timeout_ms"
+                                                    : "session_timeout_ms"));
+    json_object_set_new(ev, "value", json_integer(hs ? e->srv->cfg.handshake_timeout_ms
+                                                     : e->srv->cfg.session_timeout_ms));
+    wsr_transcript_add(&e->tr, ev);
+    wsr_engine_end(e, "timeout", hs ? "no complete request head in time"
+                                    : "the session ran past its time limit");
+}
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+/* Ends the engine: records why, then the shell stops every callback. */
+void wsr_engine_end(wsr_engine *e, const char *reason, const char *detail)
+{
+    if (e->ending)
+        return;
+    e->ending = true;
+    if (e->upgraded)
+        record_tcp_close(e);
+    log_simple(e, NULL, "closed");
+    wsr_transcript_end(&e->tr, reason, detail);
+    e->io.ended(e->ctx);
+}
+
+wsr_engine *wsr_engine_new(const wsr_server *srv, struct evbuffer *out,
+                           bool tls, const char *peer,
+                           const wsr_engine_io *io, void *ctx)
+{
+    wsr_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    if (wsr_transcript_init(&e->tr, peer) != 0) {
+        free(e);
+        return NULL;
+    }
+    e->srv = srv;
+    e->out = out;
+    e->io = *io;
+    e->ctx = ctx;
+    e->tls = tls;
+    e->record = true;
+    e->client_fin_us = e->server_fin_us = -1;
+    ws_decoder_init(&e->dec, srv->cfg.max_frame, WS_DEC_REQUIRE_MASK);
+    wsr_wirecheck_init(&e->out_check);
+    wsr_transcript_set(&e->tr, "transport", tls ? "wss" : "ws");
+    e->msg = evbuffer_new();
+    if (!e->msg) {
+        wsr_engine_del(e);
+        return NULL;
+    }
+    return e;
+}
+
+void wsr_engine_del(wsr_engine *e)
+{
+    if (!e)
+        return;
+    if (e->group)
+        evbuffer_free(e->group);
+    if (e->msg)
+        evbuffer_free(e->msg);
+    ws_decoder_free(&e->dec);
+    wsr_wirecheck_free(&e->out_check);
+    wsr_transcript_free(&e->tr);
+    free(e);
+}
+
+const wsr_transcript *wsr_engine_transcript(const wsr_engine *e)
+{
+    return &e->tr;
+}
+
+bool wsr_engine_recorded(const wsr_engine *e)
+{
+    return e->record;
+}
+
+const char *wsr_engine_run(const wsr_engine *e)
+{
+    return e->run;
+}
+
+bool wsr_engine_aborted(const wsr_engine *e)
+{
+    return e->abort_rst;
+}
+
+bool wsr_engine_ended(const wsr_engine *e)
+{
+    return e->ending;
+}

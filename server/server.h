@@ -1,0 +1,47 @@
+/*
+ * server.h — the server context every session runs in.
+ *
+ * One per listening server: the configuration and limits, the scenarios,
+ * the list of live sessions, the ring of finished transcripts (runs.h) and
+ * the counters. Sessions link themselves into the live list when they
+ * start and out of it when they end; the context owns what is left.
+ */
+#ifndef WSR_SERVER_H
+#define WSR_SERVER_H
+
+#include <event2/event.h>
+#include <stddef.h>
+
+#include "runs.h"
+#include "scenario.h"
+
+typedef struct wsr_config {
+    unsigned linger_ms;            /* drain the client for this long at the end */
+    unsigned handshake_timeout_ms; /* whole request head within this time */
+    unsigned session_timeout_ms;   /* a session never lives longer */
+    unsigned ack_timeout_ms;       /* wait this long for a group's ACK */
+    size_t max_frame;              /* largest client frame payload */
+    size_t max_message;            /* largest reassembled client message */
+    size_t max_handshake;          /* largest request head */
+    size_t max_output;             /* largest queued output (echo) */
+    const char *transcript_dir;    /* NULL: keep in memory only */
+} wsr_config;
+
+struct wsr_session;
+
+typedef struct wsr_server {
+    struct event_base *base;
+    wsr_config cfg;
+    const wsr_scenario_set *scenarios;
+    struct wsr_session *live;      /* doubly linked list of live sessions */
+    wsr_runs runs;                 /* finished transcripts, for GET /_runs/ID */
+    unsigned long next_id;
+    unsigned long sessions_total;
+} wsr_server;
+
+void wsr_server_init(wsr_server *srv, struct event_base *base,
+                     const wsr_config *cfg, const wsr_scenario_set *scenarios);
+/* Ends every live session (reason server_shutdown) and frees what it holds. */
+void wsr_server_free(wsr_server *srv);
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * steps.c — what a running step program decides, without I/O.
+ */
+#include "steps.h"
+
+#include <string.h>
+
+#include "runs.h"
+
+const char *wsr_step_name(enum wsr_step_kind kind)
+{
+    static const char *const names[] = {
+        [WSR_STEP_WRITE] = "write", [WSR_STEP_DELAY] = "delay",
+        [WSR_STEP_AWAIT] = "await", [WSR_STEP_ECHO] = "echo",
+        [WSR_STEP_SHUTDOWN] = "shutdown", [WSR_STEP_ABORT] = "abort",
+        [WSR_STEP_READ] = "read", [WSR_STEP_TLS] = "tls"};
+    return names[kind];
+}
+
+const char *wsr_await_name(enum wsr_await_what what)
+{
+    static const char *const names[] = {
+        [WSR_AWAIT_CLOSE] = "close", [WSR_AWAIT_MESSAGES] = "messages",
+        [WSR_AWAIT_MESSAGE] = "message", [WSR_AWAIT_PING] = "ping",
+        [WSR_AWAIT_PONG] = "pong", [WSR_AWAIT_EOF] = "eof"};
+    return names[what];
+}
+
+const char *wsr_await_result(const wsr_step *st, const wsr_input_seen *in)
+{
+    bool met = false;
+    switch (st->await_what) {
+    case WSR_AWAIT_CLOSE: met = in->close; break;
+    case WSR_AWAIT_MESSAGES: met = in->msgs >= st->count; break;
+    case WSR_AWAIT_MESSAGE: met = in->msgs > in->msgs_at_step; break;
+    case WSR_AWAIT_PING: met = in->pings >= st->count; break;
+    case WSR_AWAIT_PONG: met = in->pongs >= st->count; break;
+    case WSR_AWAIT_EOF: met = in->eof; break;
+    }
+    if (met)
+        return "ok";
+    return in->eof ? "eof" : NULL;
+}
+
+const char *wsr_echo_result(const wsr_input_seen *in)
+{
+    if (in->close)
+        return "close";
+    return in->eof ? "eof" : NULL;
+}
+
+bool wsr_step_needs_empty_output(enum wsr_step_kind kind)
+{
+    return kind == WSR_STEP_WRITE || kind == WSR_STEP_SHUTDOWN ||
+           kind == WSR_STEP_TLS || kind == WSR_STEP_ABORT;
+}
+
+size_t wsr_piece_len(const size_t *split, size_t n_split, bool every_byte,
+                     size_t piece, size_t group_off, size_t left)
+{
+    if (every_byte)
+        return 1;
+    return piece < n_split ? split[piece] - group_off : left;
+}
+
+bool wsr_ack_wait_more(int queued, unsigned waited_ms, unsigned timeout_ms)
+{
+    return queued > 0 && waited_ms < timeout_ms;
+}
+
+unsigned wsr_jittered(unsigned ms, unsigned jitter, uint32_t r)
+{
+    if (!jitter)
+        return ms;
+    /* jitter + 1 is 2^32 (0 in 32 bits) for the largest jitter: any r. */
+    uint32_t span = (uint32_t)jitter + 1;
+    return ms + (unsigned)(span ? r % span : r);
+}
+
+const char *wsr_first_closer(int64_t client_us, int64_t server_us)
+{
+    if (client_us < 0 && server_us < 0)
+        return NULL;
+    if (server_us < 0 || (client_us >= 0 && client_us < server_us))
+        return "client";
+    return "server";
+}
+
+void wsr_target_parse(const char *t, size_t len, wsr_target *out)
+{
+    const char *q = memchr(t, '?', len);
+    size_t path_len = q ? (size_t)(q - t) : len;
+    size_t ctl = strlen(WSR_RUNS_PATH);
+    out->query = q ? q + 1 : NULL;
+    out->query_len = q ? len - path_len - 1 : 0;
+    if (path_len >= ctl && memcmp(t, WSR_RUNS_PATH, ctl) == 0) {
+        out->kind = WSR_TARGET_CONTROL;
+        out->name = t + ctl;
+        out->name_len = path_len - ctl;
+    } else if (path_len < 2 || t[0] != '/') {
+        out->kind = WSR_TARGET_NO_SCENARIO;
+        out->name = t;
+        out->name_len = 0;
+    } else {
+        out->kind = WSR_TARGET_SCENARIO;
+        out->name = t + 1;
+        out->name_len = path_len - 1;
+    }
+}

@@ -1,0 +1,168 @@
+/*
+ * test_runs.c — the ring of finished transcripts and GET /_runs/ID.
+ *
+ * Run ids and run= queries table-driven; then a ring filled past its size
+ * (the oldest go first, order kept), and the control endpoint's whole
+ * HTTP answer for a known, an unknown and an invalid id.
+ */
+#include <string.h>
+
+#include "check.h"
+#include "runs.h"
+#include "server.h"
+
+typedef struct query_row {
+    const char *query;
+    bool ok;
+    const char *run;        /* what run holds after, from "" */
+} query_row;
+
+static const query_row query_rows[] = {
+    {"run=r1-7", true, "r1-7"},
+    {"x=1&run=a.b_c&y=2", true, "a.b_c"},
+    {"run=a&run=b", true, "b"},             /* the last one wins */
+    {"", true, ""},
+    {"x=1", true, ""},
+    {"run=", true, ""},                     /* empty: not a run= at all */
+    {"runs=abc", true, ""},
+    {"run=a b", false, ""},
+    {"run=a&run=%20", false, "a"},          /* a valid one before the bad one stays */
+    {"run=a/b", false, ""},
+    {"run=0123456789012345678901234567890123456789012345678901234567890123"
+     "456789012345678901234567890123456789012345678901234567890123456",
+     true,
+     "0123456789012345678901234567890123456789012345678901234567890123"
+     "456789012345678901234567890123456789012345678901234567890123456"},
+    {"run=0123456789012345678901234567890123456789012345678901234567890123"
+     "4567890123456789012345678901234567890123456789012345678901234567",
+     false, ""},                            /* 128 characters */
+};
+
+static void test_queries(void)
+{
+    for (size_t i = 0; i < sizeof query_rows / sizeof *query_rows; i++) {
+        const query_row *r = &query_rows[i];
+        char run[WSR_RUN_ID_MAX + 1] = "";
+        current = r->query;
+        CHECK_EQ(wsr_run_from_query(r->query, strlen(r->query), run), r->ok);
+        CHECK(strcmp(run, r->run) == 0);
+    }
+    current = "run ids";
+    CHECK(wsr_run_id_valid("A-z_0.9", 7));
+    CHECK(!wsr_run_id_valid("", 0));
+    CHECK(!wsr_run_id_valid("a?", 2));
+    CHECK(!wsr_run_id_valid("\xc3\xa9", 2));
+    current = "";
+}
+
+static json_t *transcript(const char *run, int n)
+{
+    return json_pack("{s:s,s:i}", "run", run, "n", n);
+}
+
+/* The "n" of every session the query answered, in order, or -1. */
+static int nth(const json_t *answer, size_t i)
+{
+    json_t *tr = json_array_get(json_object_get(answer, "sessions"), i);
+    return tr ? (int)json_integer_value(json_object_get(tr, "n")) : -1;
+}
+
+static void test_ring(void)
+{
+    static wsr_server srv;   /* 32 KiB of ring: not on the stack */
+    wsr_config cfg = {0};
+    wsr_server_init(&srv, NULL, &cfg, NULL);
+
+    current = "empty";
+    json_t *a = wsr_server_query_run(&srv, "r");
+    json_t *want = json_pack("{s:s,s:b,s:[]}", "run", "r", "complete", 0,
+                             "sessions");
+    CHECK(json_equal(a, want));
+    json_decref(want);
+    json_decref(a);
+
+    current = "kept in the order they ended";
+    for (int i = 0; i < 3; i++) {
+        json_t *t = transcript(i == 1 ? "other" : "r", i);
+        wsr_runs_keep(&srv.runs, t);
+        json_decref(t);   /* the ring holds its own reference */
+    }
+    a = wsr_server_query_run(&srv, "r");
+    CHECK(json_is_true(json_object_get(a, "complete")));
+    CHECK_EQ(json_array_size(json_object_get(a, "sessions")), 2);
+    CHECK_EQ(nth(a, 0), 0);
+    CHECK_EQ(nth(a, 1), 2);
+    json_decref(a);
+
+    current = "full ring drops the oldest";
+    for (int i = 3; i < WSR_RUNS_KEEP + 5; i++) {
+        json_t *t = transcript("r", i);
+        wsr_runs_keep(&srv.runs, t);
+        json_decref(t);
+    }
+    a = wsr_server_query_run(&srv, "r");
+    CHECK_EQ(json_array_size(json_object_get(a, "sessions")), WSR_RUNS_KEEP);
+    CHECK_EQ(nth(a, 0), 5);
+    CHECK_EQ(nth(a, WSR_RUNS_KEEP - 1), WSR_RUNS_KEEP + 4);
+    json_decref(a);
+    a = wsr_server_query_run(&srv, "other");
+    CHECK_EQ(json_array_size(json_object_get(a, "sessions")), 0);
+    CHECK(json_is_false(json_object_get(a, "complete")));
+    json_decref(a);
+
+    wsr_runs_free(&srv.runs);
+    current = "";
+}
+
+static void test_serve(void)
+{
+    static wsr_server srv;
+    wsr_config cfg = {0};
+    struct evbuffer *out = evbuffer_new();
+    const char *reason = NULL;
+    wsr_server_init(&srv, NULL, &cfg, NULL);
+    json_t *t = transcript("r1", 1);
+    wsr_runs_keep(&srv.runs, t);
+    json_decref(t);
+
+    current = "known id";
+    CHECK_EQ(wsr_runs_serve(&srv, "r1xyz", 2, out, &reason), 200);
+    size_t len = evbuffer_get_length(out);
+    char *text = (char *)evbuffer_pullup(out, -1);
+    const char *body = "{\"run\":\"r1\",\"complete\":true,"
+                       "\"sessions\":[{\"run\":\"r1\",\"n\":1}]}";
+    char want[512];
+    snprintf(want, sizeof want,
+             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+             strlen(body), body);
+    CHECK_EQ(len, strlen(want));
+    CHECK(len == strlen(want) && memcmp(text, want, len) == 0);
+    evbuffer_drain(out, len);
+
+    current = "unknown id";
+    CHECK_EQ(wsr_runs_serve(&srv, "nope", 4, out, &reason), 200);
+    len = evbuffer_get_length(out);
+    text = (char *)evbuffer_pullup(out, -1);
+    CHECK(len > 0 && strstr(text, "\r\n\r\n{\"run\":\"nope\",\"complete\":false,"
+                                  "\"sessions\":[]}") != NULL);
+    evbuffer_drain(out, len);
+
+    current = "invalid id";
+    CHECK_EQ(wsr_runs_serve(&srv, "a b", 3, out, &reason), 400);
+    CHECK(reason && strcmp(reason, "invalid run id") == 0);
+    CHECK_EQ(wsr_runs_serve(&srv, "", 0, out, &reason), 400);
+    CHECK_EQ(evbuffer_get_length(out), 0);
+
+    evbuffer_free(out);
+    wsr_runs_free(&srv.runs);
+    current = "";
+}
+
+int main(void)
+{
+    test_queries();
+    test_ring();
+    test_serve();
+    return check_summary("runs");
+}
