@@ -364,7 +364,7 @@ bool ws_utf8_valid(const uint8_t *s, size_t len)
             continue;
         }
         if (c < 0xC2) {
-            return false;   /* stray continuation byte or overlong C0/C1 */
+            return false; /* stray continuation byte or overlong C0/C1 */
         } else if (c < 0xE0) {
             need = 1;
         } else if (c < 0xF0) {

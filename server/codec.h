@@ -33,26 +33,28 @@ enum ws_opcode {
 enum ws_err {
     WS_OK = 0,
     /* the peer broke RFC 6455 framing */
-    WS_ERR_UNMASKED = -1,            /* client frame without a mask (5.1) */
-    WS_ERR_MASKED = -2,              /* server frame with a mask (5.1) */
-    WS_ERR_RESERVED_OPCODE = -3,     /* opcode 3-7 or B-F (5.2) */
-    WS_ERR_RSV = -4,                 /* RSV bit set, no extension agreed (5.2) */
-    WS_ERR_CONTROL_TOO_LONG = -5,    /* control payload > 125 (5.5) */
-    WS_ERR_CONTROL_FRAGMENTED = -6,  /* control frame with FIN=0 (5.5) */
-    WS_ERR_NONMINIMAL_LENGTH = -7,   /* length not in its minimal form (5.2) */
-    WS_ERR_LENGTH_MSB = -8,          /* 64-bit length with the top bit set (5.2) */
-    WS_ERR_BAD_CONTINUATION = -9,    /* continuation with no message open (5.4) */
-    WS_ERR_EXPECTED_CONTINUATION = -10, /* new data frame inside a message (5.4) */
-    WS_ERR_BAD_CLOSE_PAYLOAD = -11,  /* 1-byte close payload (5.5.1) */
-    WS_ERR_BAD_CLOSE_CODE = -12,     /* code not allowed on the wire (7.4) */
-    WS_ERR_INVALID_UTF8 = -13,       /* text or close reason not UTF-8 (8.1) */
+    WS_ERR_UNMASKED = -1,           /* client frame without a mask (5.1) */
+    WS_ERR_MASKED = -2,             /* server frame with a mask (5.1) */
+    WS_ERR_RESERVED_OPCODE = -3,    /* opcode 3-7 or B-F (5.2) */
+    WS_ERR_RSV = -4,                /* RSV bit set, no extension agreed (5.2) */
+    WS_ERR_CONTROL_TOO_LONG = -5,   /* control payload > 125 (5.5) */
+    WS_ERR_CONTROL_FRAGMENTED = -6, /* control frame with FIN=0 (5.5) */
+    WS_ERR_NONMINIMAL_LENGTH = -7,  /* length not in its minimal form (5.2) */
+    WS_ERR_LENGTH_MSB = -8,       /* 64-bit length with the top bit set (5.2) */
+    WS_ERR_BAD_CONTINUATION = -9, /* continuation with no message open (5.4) */
+    WS_ERR_EXPECTED_CONTINUATION =
+        -10,                        /* new data frame inside a message (5.4) */
+    WS_ERR_BAD_CLOSE_PAYLOAD = -11, /* 1-byte close payload (5.5.1) */
+    WS_ERR_BAD_CLOSE_CODE = -12,    /* code not allowed on the wire (7.4) */
+    WS_ERR_INVALID_UTF8 = -13,      /* text or close reason not UTF-8 (8.1) */
     /* a local limit */
-    WS_ERR_TOO_BIG = -20,            /* payload over the decoder's max */
+    WS_ERR_TOO_BIG = -20, /* payload over the decoder's max */
     /* local failures */
     WS_ERR_NOMEM = -30,
-    WS_ERR_LEN_FORM = -31,           /* encoder: payload does not fit the forced length form */
-    WS_ERR_BUFFER = -32,             /* encoder: output buffer too small */
-    WS_ERR_STATE = -33,              /* decoder used after an error */
+    WS_ERR_LEN_FORM =
+        -31, /* encoder: payload does not fit the forced length form */
+    WS_ERR_BUFFER = -32, /* encoder: output buffer too small */
+    WS_ERR_STATE = -33,  /* decoder used after an error */
 };
 
 /* Returns a short static description of an error code ("unmasked client frame"). */
@@ -62,12 +64,12 @@ bool ws_err_is_protocol(int err);
 
 typedef struct ws_frame_header {
     bool fin;
-    uint8_t rsv;        /* WS_RSV1|WS_RSV2|WS_RSV3 bits */
-    uint8_t opcode;     /* 0..15 */
+    uint8_t rsv;    /* WS_RSV1|WS_RSV2|WS_RSV3 bits */
+    uint8_t opcode; /* 0..15 */
     bool masked;
     uint8_t mask[4];
     uint64_t payload_len;
-    int len_form;       /* 7, 16 or 64: the form the length was sent in */
+    int len_form; /* 7, 16 or 64: the form the length was sent in */
 } ws_frame_header;
 
 /* A decoded frame. payload is unmasked and owned by the decoder: it stays
@@ -79,16 +81,17 @@ typedef struct ws_frame {
 } ws_frame;
 
 enum ws_decoder_flags {
-    WS_DEC_REQUIRE_MASK = 1 << 0,    /* decoding client frames: a server */
-    WS_DEC_REQUIRE_UNMASKED = 1 << 1,/* decoding server frames: a client (tests) */
-    WS_DEC_ALLOW_RSV = 1 << 2,       /* do not reject RSV bits */
-    WS_DEC_ALLOW_NONMINIMAL = 1 << 3,/* accept non-minimal length forms */
+    WS_DEC_REQUIRE_MASK = 1 << 0, /* decoding client frames: a server */
+    WS_DEC_REQUIRE_UNMASKED =
+        1 << 1,                /* decoding server frames: a client (tests) */
+    WS_DEC_ALLOW_RSV = 1 << 2, /* do not reject RSV bits */
+    WS_DEC_ALLOW_NONMINIMAL = 1 << 3, /* accept non-minimal length forms */
 };
 
 enum ws_decoder_state {
-    WS_DEC_HEADER,      /* reading the first two bytes and extended length/mask */
-    WS_DEC_PAYLOAD,     /* reading payload bytes */
-    WS_DEC_ERROR,       /* a previous feed returned an error; feed returns WS_ERR_STATE */
+    WS_DEC_HEADER,  /* reading the first two bytes and extended length/mask */
+    WS_DEC_PAYLOAD, /* reading payload bytes */
+    WS_DEC_ERROR, /* a previous feed returned an error; feed returns WS_ERR_STATE */
 };
 
 typedef struct ws_decoder {
@@ -96,10 +99,10 @@ typedef struct ws_decoder {
     unsigned flags;
     uint64_t max_payload;
     uint8_t hdr[14];
-    size_t hdr_have;    /* header bytes collected so far */
-    size_t hdr_need;    /* header bytes needed in total, once known (>= 2) */
+    size_t hdr_have; /* header bytes collected so far */
+    size_t hdr_need; /* header bytes needed in total, once known (>= 2) */
     ws_frame_header h;
-    uint8_t *payload;   /* heap buffer of h.payload_len bytes (NULL when 0) */
+    uint8_t *payload; /* heap buffer of h.payload_len bytes (NULL when 0) */
     uint64_t payload_have;
     bool frame_delivered; /* last feed returned a frame: free it on next feed */
 } ws_decoder;
@@ -122,8 +125,8 @@ ssize_t ws_decoder_feed(ws_decoder *dec, const uint8_t *in, size_t len,
 
 /* Fragmentation state of a message stream (RFC 6455 5.4). */
 typedef struct ws_fragments {
-    bool open;          /* a fragmented message is in progress */
-    uint8_t opcode;     /* its opcode (text or binary) */
+    bool open;      /* a fragmented message is in progress */
+    uint8_t opcode; /* its opcode (text or binary) */
 } ws_fragments;
 
 /* Checks a frame header against the fragmentation state and advances it.
@@ -144,11 +147,11 @@ bool ws_utf8_valid(const uint8_t *s, size_t len);
 /* Everything the encoder needs: full control, also of illegal frames. */
 typedef struct ws_frame_spec {
     bool fin;
-    uint8_t rsv;        /* WS_RSV1|WS_RSV2|WS_RSV3 bits, sent as given */
-    uint8_t opcode;     /* 0..15, reserved ones too */
+    uint8_t rsv;    /* WS_RSV1|WS_RSV2|WS_RSV3 bits, sent as given */
+    uint8_t opcode; /* 0..15, reserved ones too */
     bool mask;
     uint8_t mask_key[4];
-    int len_form;       /* 0 = minimal; 7, 16 or 64 to force a form */
+    int len_form; /* 0 = minimal; 7, 16 or 64 to force a form */
     const uint8_t *payload;
     size_t payload_len;
 } ws_frame_spec;

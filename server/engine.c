@@ -22,38 +22,38 @@
 #include "wirecheck.h"
 
 enum phase {
-    PH_HANDSHAKE,   /* reading the request head */
-    PH_STEPS,       /* running the scenario */
-    PH_FLUSH,       /* an HTTP response is going out; then linger */
-    PH_LINGER,      /* write side shut; reading until EOF */
+    PH_HANDSHAKE, /* reading the request head */
+    PH_STEPS,     /* running the scenario */
+    PH_FLUSH,     /* an HTTP response is going out; then linger */
+    PH_LINGER,    /* write side shut; reading until EOF */
 };
 
 enum wait {
     W_NONE,
-    W_DRAIN,        /* a write piece is in the output buffer */
-    W_ACK,          /* polling SIOCOUTQ until the client acknowledged it */
-    W_GAP,          /* between two pieces of a split group */
+    W_DRAIN, /* a write piece is in the output buffer */
+    W_ACK,   /* polling SIOCOUTQ until the client acknowledged it */
+    W_GAP,   /* between two pieces of a split group */
     W_DELAY,
     W_AWAIT,
     W_ECHO,
-    W_FLUSH_STEP,   /* echo output must drain before this step can run */
+    W_FLUSH_STEP, /* echo output must drain before this step can run */
 };
 
 struct wsr_engine {
     const wsr_server *srv;
-    struct evbuffer *out;   /* borrowed: what the shell sends */
+    struct evbuffer *out; /* borrowed: what the shell sends */
     wsr_engine_io io;
-    void *ctx;              /* for the io hooks */
-    bool tls;               /* wss:// */
+    void *ctx; /* for the io hooks */
+    bool tls;  /* wss:// */
     wsr_transcript tr;
-    bool record;            /* false for control requests */
+    bool record; /* false for control requests */
     bool ending;
     bool abort_rst;
     char run[WSR_RUN_ID_MAX + 1];
     const wsr_scenario *sc;
     enum phase phase;
     enum wait wait;
-    size_t step;            /* index of the next step to run */
+    size_t step; /* index of the next step to run */
     uint64_t wait_start_us;
     char accept[29];
     /* the write group being sent */
@@ -65,22 +65,23 @@ struct wsr_engine {
     /* input */
     ws_decoder dec;
     ws_fragments frag;
-    uint64_t in_offset;       /* client frame bytes decoded so far */
-    uint64_t in_frame_start;  /* offset of the client frame being decoded */
+    uint64_t in_offset;      /* client frame bytes decoded so far */
+    uint64_t in_frame_start; /* offset of the client frame being decoded */
     struct evbuffer *msg;
     uint8_t msg_opcode;
-    wsr_input_seen seen;    /* what the awaits look at */
+    wsr_input_seen seen; /* what the awaits look at */
     bool shut_wr, echo_active;
-    bool upgraded;          /* a 101 went out: client bytes are frames */
-    bool every_byte;        /* the group being sent goes a byte per write */
+    bool upgraded;   /* a 101 went out: client bytes are frames */
+    bool every_byte; /* the group being sent goes a byte per write */
     bool read_paused;
-    bool tls_closed;        /* close_notify sent */
+    bool tls_closed; /* close_notify sent */
     /* output: the first place the scenario's own bytes break RFC 6455 */
     wsr_wirecheck out_check;
-    size_t out_head_skip;   /* response-head bytes queued that are not frames */
-    uint64_t out_encoded;   /* frame-stream bytes queued so far: out frame offsets */
+    size_t out_head_skip; /* response-head bytes queued that are not frames */
+    uint64_t
+        out_encoded; /* frame-stream bytes queued so far: out frame offsets */
     /* who closed TCP first: the first evidence of each side's FIN or RST */
-    int64_t client_fin_us, server_fin_us;   /* -1 until seen */
+    int64_t client_fin_us, server_fin_us; /* -1 until seen */
 };
 
 static void advance(wsr_engine *e);
@@ -150,10 +151,10 @@ static void record_tcp_close(wsr_engine *e)
         saw_client_fin(e);
     int64_t c = e->client_fin_us, v = e->server_fin_us;
     const char *first = wsr_first_closer(c, v);
-    json_t *o = json_pack("{s:o,s:o,s:o}",
-                          "first", first ? json_string(first) : json_null(),
-                          "client_us", c < 0 ? json_null() : json_integer(c),
-                          "server_us", v < 0 ? json_null() : json_integer(v));
+    json_t *o = json_pack("{s:o,s:o,s:o}", "first",
+                          first ? json_string(first) : json_null(), "client_us",
+                          c < 0 ? json_null() : json_integer(c), "server_us",
+                          v < 0 ? json_null() : json_integer(v));
     if (o)
         json_object_set_new(e->tr.root, "tcp_close", o);
 }
@@ -204,10 +205,11 @@ static void log_frame(wsr_engine *e, const char *dir, const ws_frame_header *h,
 static void log_response(wsr_engine *e, int status, size_t bytes)
 {
     json_t *ev = wsr_event(&e->tr, "out", "http_response");
-    json_object_set_new(ev, "status", status ? json_integer(status) : json_null());
+    json_object_set_new(ev, "status",
+                        status ? json_integer(status) : json_null());
     json_object_set_new(ev, "bytes", json_integer((json_int_t)bytes));
     wsr_transcript_add(&e->tr, ev);
-    e->out_head_skip += bytes;   /* the head is queued, not a frame */
+    e->out_head_skip += bytes; /* the head is queued, not a frame */
     if (status == 101)
         e->upgraded = true;
 }
@@ -237,9 +239,13 @@ static void encode_item(wsr_engine *e, const wsr_item *it, struct evbuffer *buf)
         return;
     }
     ws_frame_spec spec = {
-        .fin = it->fin, .rsv = it->rsv, .opcode = it->opcode,
-        .mask = it->mask, .len_form = it->len_form,
-        .payload = it->data, .payload_len = it->len,
+        .fin = it->fin,
+        .rsv = it->rsv,
+        .opcode = it->opcode,
+        .mask = it->mask,
+        .len_form = it->len_form,
+        .payload = it->data,
+        .payload_len = it->len,
     };
     memcpy(spec.mask_key, it->mask_key, 4);
     ssize_t size = ws_encoded_size(&spec);
@@ -250,8 +256,11 @@ static void encode_item(wsr_engine *e, const wsr_item *it, struct evbuffer *buf)
     ssize_t n = ws_encode_frame(&spec, vec.iov_base, vec.iov_len);
     vec.iov_len = n > 0 ? (size_t)n : 0;
     evbuffer_commit_space(buf, &vec, 1);
-    ws_frame_header h = {.fin = it->fin, .rsv = it->rsv, .opcode = it->opcode,
-                         .masked = it->mask, .len_form = it->len_form};
+    ws_frame_header h = {.fin = it->fin,
+                         .rsv = it->rsv,
+                         .opcode = it->opcode,
+                         .masked = it->mask,
+                         .len_form = it->len_form};
     log_frame(e, "out", &h, it->data, it->len, (int64_t)e->out_encoded);
     e->out_encoded += vec.iov_len;
 }
@@ -273,7 +282,8 @@ static void check_out(wsr_engine *e, const uint8_t *p, size_t len)
     json_object_set_new(ev, "offset",
                         json_integer((json_int_t)e->out_check.err_offset));
     if (e->out_check.err_opcode >= 0)
-        json_object_set_new(ev, "opcode", json_integer(e->out_check.err_opcode));
+        json_object_set_new(ev, "opcode",
+                            json_integer(e->out_check.err_opcode));
     wsr_transcript_add(&e->tr, ev);
 }
 
@@ -356,11 +366,11 @@ static void check_ack(wsr_engine *e)
     }
 }
 
-static void write_frame_now(wsr_engine *e, const uint8_t *payload,
-                                size_t len, uint8_t opcode)
+static void write_frame_now(wsr_engine *e, const uint8_t *payload, size_t len,
+                            uint8_t opcode)
 {
-    ws_frame_spec spec = {.fin = true, .opcode = opcode, .payload = payload,
-                          .payload_len = len};
+    ws_frame_spec spec = {
+        .fin = true, .opcode = opcode, .payload = payload, .payload_len = len};
     ssize_t size = ws_encoded_size(&spec);
     uint8_t *buf = size > 0 ? malloc((size_t)size) : NULL;
     if (!buf)
@@ -547,7 +557,8 @@ static bool run_step(wsr_engine *e, const wsr_step *st)
         wsr_transcript_add(&e->tr, tcp_event(e, "tcp_rst"));
         if (e->server_fin_us < 0)
             e->server_fin_us = session_us(e);
-        wsr_engine_end(e, "aborted", "the scenario ended the connection with RST");
+        wsr_engine_end(e, "aborted",
+                       "the scenario ended the connection with RST");
         return true;
     }
     return false;
@@ -568,14 +579,14 @@ static void advance(wsr_engine *e)
 
 /* ---- input: frames ----------------------------------------------------- */
 
-static void protocol_error(wsr_engine *e, int err, const uint8_t *p,
-                           size_t len)
+static void protocol_error(wsr_engine *e, int err, const uint8_t *p, size_t len)
 {
     bool limit = err == WS_ERR_TOO_BIG;
     json_t *ev = wsr_event(&e->tr, "in", limit ? "limit" : "protocol_error");
     json_object_set_new(ev, "reason", json_string(ws_strerror(err)));
     json_object_set_new(ev, "error", json_string(wsr_wirecheck_name(err)));
-    json_object_set_new(ev, "offset", json_integer((json_int_t)e->in_frame_start));
+    json_object_set_new(ev, "offset",
+                        json_integer((json_int_t)e->in_frame_start));
     if (e->dec.hdr_have)
         wsr_event_hex(ev, e->dec.hdr, e->dec.hdr_have, 14);
     else
@@ -586,7 +597,8 @@ static void protocol_error(wsr_engine *e, int err, const uint8_t *p,
 
 /* A message's content, as the adapters report theirs: text or hex up to
  * 4096 bytes, a SHA-256 beyond, so expectations can check what arrived. */
-static void log_content(json_t *ev, uint8_t opcode, const uint8_t *p, size_t len)
+static void log_content(json_t *ev, uint8_t opcode, const uint8_t *p,
+                        size_t len)
 {
     if (len > 4096) {
         static const char digits[] = "0123456789abcdef";
@@ -619,10 +631,10 @@ static void message_done(wsr_engine *e)
     log_content(ev, e->msg_opcode, p, len);
     wsr_transcript_add(&e->tr, ev);
     if (e->echo_active) {
-        if (evbuffer_get_length(e->out) + len >
-            e->srv->cfg.max_output) {
-            wsr_engine_end(e, "limit", "echo output over max_output: the client "
-                                    "sends faster than it reads");
+        if (evbuffer_get_length(e->out) + len > e->srv->cfg.max_output) {
+            wsr_engine_end(e, "limit",
+                           "echo output over max_output: the client "
+                           "sends faster than it reads");
             return;
         }
         write_frame_now(e, p, len, e->msg_opcode);
@@ -660,7 +672,8 @@ static void on_frame(wsr_engine *e, const ws_frame *f)
     default:
         break;
     }
-    if (evbuffer_get_length(e->msg) + f->payload_len > e->srv->cfg.max_message) {
+    if (evbuffer_get_length(e->msg) + f->payload_len >
+        e->srv->cfg.max_message) {
         json_t *ev = wsr_event(&e->tr, "in", "limit");
         json_object_set_new(ev, "limit", json_string("max_message"));
         json_object_set_new(ev, "value",
@@ -751,10 +764,12 @@ static void log_request(wsr_engine *e, const ws_http_request *req, int n)
     json_t *headers = json_array();
     for (size_t i = 0; i < req->num_headers; i++) {
         json_t *pair = json_array();
-        json_array_append_new(pair, bytes_string((const uint8_t *)req->headers[i].name.p,
-                                                 req->headers[i].name.len));
-        json_array_append_new(pair, bytes_string((const uint8_t *)req->headers[i].value.p,
-                                                 req->headers[i].value.len));
+        json_array_append_new(
+            pair, bytes_string((const uint8_t *)req->headers[i].name.p,
+                               req->headers[i].name.len));
+        json_array_append_new(
+            pair, bytes_string((const uint8_t *)req->headers[i].value.p,
+                               req->headers[i].value.len));
         json_array_append_new(headers, pair);
     }
     json_object_set_new(ev, "headers", headers);
@@ -764,8 +779,8 @@ static void log_request(wsr_engine *e, const ws_http_request *req, int n)
 static void accept_upgrade(wsr_engine *e, ws_slice key, const char *path,
                            size_t path_len)
 {
-    const wsr_scenario *sc = wsr_scenario_set_find(e->srv->scenarios, path,
-                                                   path_len);
+    const wsr_scenario *sc =
+        wsr_scenario_set_find(e->srv->scenarios, path, path_len);
     if (!sc) {
         char reason[300];
         snprintf(reason, sizeof reason, "no scenario named '%.*s'",
@@ -781,7 +796,8 @@ static void accept_upgrade(wsr_engine *e, ws_slice key, const char *path,
         return;
     }
     if (ws_accept_key(key, e->accept) != 0) {
-        respond_and_close(e, 500, "cannot compute the accept key", "bad_request");
+        respond_and_close(e, 500, "cannot compute the accept key",
+                          "bad_request");
         return;
     }
     e->io.deadline(e->ctx, e->srv->cfg.session_timeout_ms);
@@ -809,8 +825,10 @@ static void route_request(wsr_engine *e, const ws_http_request *req)
         return;
     }
     if (t.query && !parse_run(e, t.query, t.query_len)) {
-        respond_and_close(e, 400, "invalid run id: use letters, digits, "
-                                  "'-', '_' and '.', at most 127", "bad_request");
+        respond_and_close(e, 400,
+                          "invalid run id: use letters, digits, "
+                          "'-', '_' and '.', at most 127",
+                          "bad_request");
         return;
     }
     ws_slice key;
@@ -847,9 +865,9 @@ static void on_handshake_input(wsr_engine *e, struct evbuffer *in)
         wsr_event_hex(ev, (const uint8_t *)p, look, 32);
         wsr_transcript_add(&e->tr, ev);
         evbuffer_drain(in, len);
-        respond_and_close(e, 400, big ? "request head too large"
-                                      : "malformed HTTP request",
-                          big ? "limit" : "bad_request");
+        respond_and_close(
+            e, 400, big ? "request head too large" : "malformed HTTP request",
+            big ? "limit" : "bad_request");
         return;
     }
     log_request(e, &req, n);
@@ -857,7 +875,7 @@ static void on_handshake_input(wsr_engine *e, struct evbuffer *in)
     /* The request head slices point into the input buffer: drain after use. */
     evbuffer_drain(in, (size_t)n);
     if (e->phase == PH_STEPS && !e->ending && e->upgraded)
-        on_frame_input(e, in);   /* frames sent right behind the request */
+        on_frame_input(e, in); /* frames sent right behind the request */
 }
 
 /* ---- what the shell feeds in ------------------------------------------ */
@@ -911,7 +929,8 @@ void wsr_engine_eof(wsr_engine *e)
     log_simple(e, "in", "tcp_eof");
     saw_client_fin(e);
     if (e->phase == PH_HANDSHAKE)
-        wsr_engine_end(e, "peer_closed", "the client closed during the handshake");
+        wsr_engine_end(e, "peer_closed",
+                       "the client closed during the handshake");
     else if (e->phase == PH_LINGER)
         wsr_engine_end(e, "complete", "steps done, client closed");
     else
@@ -934,7 +953,8 @@ void wsr_engine_timer(wsr_engine *e)
     if (e->ending)
         return;
     if (e->phase == PH_LINGER) {
-        wsr_engine_end(e, "complete", "linger timeout: the client kept its side open");
+        wsr_engine_end(e, "complete",
+                       "linger timeout: the client kept its side open");
         return;
     }
     const wsr_step *st = e->step ? &e->sc->steps[e->step - 1] : NULL;
@@ -971,13 +991,16 @@ void wsr_engine_deadline(wsr_engine *e)
         return;
     bool hs = e->phase == PH_HANDSHAKE;
     json_t *ev = wsr_event(&e->tr, NULL, "limit");
-    json_object_set_new(ev, "limit", json_string(hs ? "handshake_timeout_ms"
-                                                    : "session_timeout_ms"));
-    json_object_set_new(ev, "value", json_integer(hs ? e->srv->cfg.handshake_timeout_ms
-                                                     : e->srv->cfg.session_timeout_ms));
+    json_object_set_new(
+        ev, "limit",
+        json_string(hs ? "handshake_timeout_ms" : "session_timeout_ms"));
+    json_object_set_new(ev, "value",
+                        json_integer(hs ? e->srv->cfg.handshake_timeout_ms
+                                        : e->srv->cfg.session_timeout_ms));
     wsr_transcript_add(&e->tr, ev);
-    wsr_engine_end(e, "timeout", hs ? "no complete request head in time"
-                                    : "the session ran past its time limit");
+    wsr_engine_end(e, "timeout",
+                   hs ? "no complete request head in time"
+                      : "the session ran past its time limit");
 }
 
 /* ---- lifetime ---------------------------------------------------------- */
@@ -996,8 +1019,8 @@ void wsr_engine_end(wsr_engine *e, const char *reason, const char *detail)
 }
 
 wsr_engine *wsr_engine_new(const wsr_server *srv, struct evbuffer *out,
-                           bool tls, const char *peer,
-                           const wsr_engine_io *io, void *ctx)
+                           bool tls, const char *peer, const wsr_engine_io *io,
+                           void *ctx)
 {
     wsr_engine *e = calloc(1, sizeof *e);
     if (!e)

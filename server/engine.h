@@ -29,8 +29,8 @@
 /* What the engine asks of the world; every hook gets the ctx given to
  * wsr_engine_new(). All are required. */
 typedef struct wsr_engine_io {
-    uint64_t (*now_us)(void *ctx);     /* a monotonic clock, µs */
-    uint32_t (*random)(void *ctx);     /* uniform random bits (delay jitter) */
+    uint64_t (*now_us)(void *ctx); /* a monotonic clock, µs */
+    uint32_t (*random)(void *ctx); /* uniform random bits (delay jitter) */
     /* The step timer (delays, gaps, ACK polls, await timeouts, linger):
      * arm it to call wsr_engine_timer() in ms (re-arming it), or stop it. */
     void (*timer)(void *ctx, unsigned ms);
@@ -38,13 +38,13 @@ typedef struct wsr_engine_io {
     /* The session deadline: arm it to call wsr_engine_deadline() in ms,
      * replacing the one before. */
     void (*deadline)(void *ctx, unsigned ms);
-    void (*reading)(void *ctx, bool on);   /* resume or pause reading */
-    int (*unacked)(void *ctx);        /* bytes the client has not ACKed (SIOCOUTQ) */
-    bool (*peer_fin)(void *ctx);      /* the client's FIN reached the socket */
+    void (*reading)(void *ctx, bool on); /* resume or pause reading */
+    int (*unacked)(void *ctx);   /* bytes the client has not ACKed (SIOCOUTQ) */
+    bool (*peer_fin)(void *ctx); /* the client's FIN reached the socket */
     /* Sends TLS close_notify straight to the socket: 0, or the TLS error
      * number if it failed. Called only when the engine was made with tls. */
     int (*close_notify)(void *ctx);
-    void (*shutdown)(void *ctx);      /* FIN: shutdown(SHUT_WR) */
+    void (*shutdown)(void *ctx); /* FIN: shutdown(SHUT_WR) */
     /* The engine ended: stop every callback; free the engine later. */
     void (*ended)(void *ctx);
 } wsr_engine_io;
@@ -56,8 +56,8 @@ typedef struct wsr_engine wsr_engine;
  * tls, the session is wss://. srv gives the limits, the scenarios and the
  * finished runs (borrowed). NULL if out of memory. */
 wsr_engine *wsr_engine_new(const wsr_server *srv, struct evbuffer *out,
-                           bool tls, const char *peer,
-                           const wsr_engine_io *io, void *ctx);
+                           bool tls, const char *peer, const wsr_engine_io *io,
+                           void *ctx);
 void wsr_engine_del(wsr_engine *e);
 
 /* The connection is there: logs tcp_accept, arms the handshake deadline. */
@@ -67,8 +67,8 @@ void wsr_engine_start(wsr_engine *e);
 void wsr_engine_input(wsr_engine *e, struct evbuffer *in);
 /* Everything appended to out has been handed to the kernel. */
 void wsr_engine_drained(wsr_engine *e);
-void wsr_engine_eof(wsr_engine *e);   /* the client's FIN */
-void wsr_engine_error(wsr_engine *e, const char *error);   /* socket error */
+void wsr_engine_eof(wsr_engine *e);                      /* the client's FIN */
+void wsr_engine_error(wsr_engine *e, const char *error); /* socket error */
 void wsr_engine_timer(wsr_engine *e);
 void wsr_engine_deadline(wsr_engine *e);
 /* Ends it now with this reason (the first end wins). */

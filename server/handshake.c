@@ -320,7 +320,8 @@ static void hs_base64(const unsigned char *in, size_t len, char *out)
     size_t i, o = 0;
 
     for (i = 0; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        uint32_t v =
+            (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
         out[o++] = alphabet[v >> 18];
         out[o++] = alphabet[(v >> 12) & 63];
         out[o++] = alphabet[(v >> 6) & 63];
@@ -351,8 +352,7 @@ int ws_accept_key(ws_slice key, char out[29])
 
     /* Two updates instead of a concatenation buffer: the key is the
      * client's and has no length bound here. */
-    ok = ctx != NULL &&
-         EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
+    ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
          EVP_DigestUpdate(ctx, key.p, key.len) == 1 &&
          EVP_DigestUpdate(ctx, HS_WS_GUID, sizeof(HS_WS_GUID) - 1) == 1 &&
          EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 20;

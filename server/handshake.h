@@ -25,13 +25,13 @@ typedef struct ws_slice {
 
 typedef struct ws_http_header {
     ws_slice name;
-    ws_slice value;     /* leading and trailing whitespace removed */
+    ws_slice value; /* leading and trailing whitespace removed */
 } ws_http_header;
 
 typedef struct ws_http_request {
     ws_slice method;
-    ws_slice target;    /* request-target as sent: path plus optional ?query */
-    int minor_version;  /* HTTP/1.x */
+    ws_slice target;   /* request-target as sent: path plus optional ?query */
+    int minor_version; /* HTTP/1.x */
     ws_http_header headers[WS_HTTP_MAX_HEADERS];
     size_t num_headers;
 } ws_http_request;

@@ -41,8 +41,8 @@ void jc_fail_at(jc_ctx *v, const char *key, const char *fmt, ...)
 size_t jc_push_key(jc_ctx *v, const char *key)
 {
     size_t mark = strlen(v->path);
-    snprintf(v->path + mark, sizeof v->path - mark, "%s%s",
-             mark ? "." : "", key);
+    snprintf(v->path + mark, sizeof v->path - mark, "%s%s", mark ? "." : "",
+             key);
     return mark;
 }
 
@@ -61,14 +61,21 @@ void jc_pop(jc_ctx *v, size_t mark)
 const char *jc_type_name(const json_t *j)
 {
     switch (json_typeof(j)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "number";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "number";
     case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "value";
 }
@@ -85,7 +92,7 @@ bool jc_check_keys(jc_ctx *v, json_t *obj, const char *const *allowed)
 {
     const char *key;
     json_t *val;
-    json_object_foreach(obj, key, val) {
+    json_object_foreach (obj, key, val) {
         if (!is_allowed(key, allowed)) {
             jc_fail_at(v, key, "unknown key");
             return false;
@@ -106,9 +113,9 @@ json_t *jc_want(jc_ctx *v, json_t *obj, const char *key, json_type type,
                !(type == JSON_TRUE && json_is_boolean(j))) {
         static const char *names[] = {
             [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",
-            [JSON_STRING] = "a string", [JSON_INTEGER] = "an integer",
-            [JSON_REAL] = "a number", [JSON_TRUE] = "a boolean",
-            [JSON_FALSE] = "a boolean", [JSON_NULL] = "null"};
+            [JSON_STRING] = "a string",  [JSON_INTEGER] = "an integer",
+            [JSON_REAL] = "a number",    [JSON_TRUE] = "a boolean",
+            [JSON_FALSE] = "a boolean",  [JSON_NULL] = "null"};
         jc_fail(v, "expected %s, got %s", names[type], jc_type_name(j));
         j = NULL;
     }
@@ -139,7 +146,7 @@ bool jc_want_string_array(jc_ctx *v, json_t *obj, const char *key,
         return !v->failed;
     size_t m = jc_push_key(v, key), i;
     json_t *el;
-    json_array_foreach(arr, i, el) {
+    json_array_foreach (arr, i, el) {
         if (!json_is_string(el)) {
             size_t m2 = jc_push_index(v, i);
             jc_fail(v, "expected a string, got %s", jc_type_name(el));
@@ -183,7 +190,7 @@ bool jc_each(jc_ctx *v, json_t *arr, const char *key, jc_element_check *check,
 {
     size_t m = jc_push_key(v, key), i;
     json_t *el;
-    json_array_foreach(arr, i, el) {
+    json_array_foreach (arr, i, el) {
         size_t m2 = jc_push_index(v, i);
         bool ok = check(v, el, i, arg);
         jc_pop(v, m2);

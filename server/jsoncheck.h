@@ -18,8 +18,8 @@
 
 typedef struct jc_ctx {
     const char *file;
-    char path[512];      /* "" at the top level */
-    char *err;           /* the caller's buffer for the first error */
+    char path[512]; /* "" at the top level */
+    char *err;      /* the caller's buffer for the first error */
     size_t errlen;
     bool failed;
 } jc_ctx;

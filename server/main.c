@@ -74,7 +74,7 @@ typedef struct options {
     const char *tls_cert, *tls_key;
     unsigned tls_port;
     bool check;
-    bool json;           /* --check prints the normalized form */
+    bool json; /* --check prints the normalized form */
     wsr_config cfg;
 } options;
 
@@ -96,9 +96,22 @@ static bool parse_number(const char *opt, const char *s, unsigned long max,
 /* Returns -1 on error, 1 if the program should exit 0 (help, version). */
 static int parse_args(int argc, char **argv, options *o)
 {
-    enum { O_LINGER = 256, O_HS_TIMEOUT, O_SESSION_TIMEOUT, O_ACK_TIMEOUT,
-           O_MAX_FRAME, O_MAX_HS, O_TRANSCRIPTS, O_CHECK, O_JSON, O_VERSION,
-           O_TLS_CERT, O_TLS_KEY, O_TLS_PORT };
+    enum {
+        O_LINGER = 256,
+        O_HS_TIMEOUT,
+        O_SESSION_TIMEOUT,
+        O_ACK_TIMEOUT,
+        O_MAX_FRAME,
+        O_MAX_HS,
+        O_TRANSCRIPTS,
+        O_CHECK,
+        O_JSON,
+        O_VERSION,
+        O_TLS_CERT,
+        O_TLS_KEY,
+        O_TLS_PORT
+    };
+    /* clang-format off */
     static const struct option longopts[] = {
         {"scenarios", required_argument, NULL, 's'},
         {"host", required_argument, NULL, 'H'},
@@ -119,51 +132,78 @@ static int parse_args(int argc, char **argv, options *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    /* clang-format on */
     unsigned long v;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 's': o->scenarios = optarg; break;
-        case 'H': o->host = optarg; break;
+        case 's':
+            o->scenarios = optarg;
+            break;
+        case 'H':
+            o->host = optarg;
+            break;
         case 'p':
-            if (!parse_number("--port", optarg, 65535, &v)) return -1;
+            if (!parse_number("--port", optarg, 65535, &v))
+                return -1;
             o->port = (unsigned)v;
             break;
-        case O_TRANSCRIPTS: o->cfg.transcript_dir = optarg; break;
-        case O_TLS_CERT: o->tls_cert = optarg; break;
-        case O_TLS_KEY: o->tls_key = optarg; break;
+        case O_TRANSCRIPTS:
+            o->cfg.transcript_dir = optarg;
+            break;
+        case O_TLS_CERT:
+            o->tls_cert = optarg;
+            break;
+        case O_TLS_KEY:
+            o->tls_key = optarg;
+            break;
         case O_TLS_PORT:
-            if (!parse_number("--tls-port", optarg, 65535, &v)) return -1;
+            if (!parse_number("--tls-port", optarg, 65535, &v))
+                return -1;
             o->tls_port = (unsigned)v;
             break;
         case O_LINGER:
-            if (!parse_number("--linger-ms", optarg, 600000, &v)) return -1;
+            if (!parse_number("--linger-ms", optarg, 600000, &v))
+                return -1;
             o->cfg.linger_ms = (unsigned)v;
             break;
         case O_HS_TIMEOUT:
-            if (!parse_number("--handshake-timeout-ms", optarg, 600000, &v)) return -1;
+            if (!parse_number("--handshake-timeout-ms", optarg, 600000, &v))
+                return -1;
             o->cfg.handshake_timeout_ms = (unsigned)v;
             break;
         case O_SESSION_TIMEOUT:
-            if (!parse_number("--session-timeout-ms", optarg, 3600000, &v)) return -1;
+            if (!parse_number("--session-timeout-ms", optarg, 3600000, &v))
+                return -1;
             o->cfg.session_timeout_ms = (unsigned)v;
             break;
         case O_ACK_TIMEOUT:
-            if (!parse_number("--ack-timeout-ms", optarg, 600000, &v)) return -1;
+            if (!parse_number("--ack-timeout-ms", optarg, 600000, &v))
+                return -1;
             o->cfg.ack_timeout_ms = (unsigned)v;
             break;
         case O_MAX_FRAME:
-            if (!parse_number("--max-frame", optarg, 1ul << 30, &v)) return -1;
+            if (!parse_number("--max-frame", optarg, 1ul << 30, &v))
+                return -1;
             o->cfg.max_frame = v;
             break;
         case O_MAX_HS:
-            if (!parse_number("--max-handshake", optarg, 1ul << 20, &v)) return -1;
+            if (!parse_number("--max-handshake", optarg, 1ul << 20, &v))
+                return -1;
             o->cfg.max_handshake = v;
             break;
-        case O_CHECK: o->check = true; break;
-        case O_JSON: o->json = true; break;
-        case O_VERSION: printf("wsreplay-server %s\n", WSR_VERSION); return 1;
-        case 'h': fputs(usage, stdout); return 1;
+        case O_CHECK:
+            o->check = true;
+            break;
+        case O_JSON:
+            o->json = true;
+            break;
+        case O_VERSION:
+            printf("wsreplay-server %s\n", WSR_VERSION);
+            return 1;
+        case 'h':
+            fputs(usage, stdout);
+            return 1;
         default:
             fputs("wsreplay-server: see --help\n", stderr);
             return -1;
@@ -174,15 +214,18 @@ static int parse_args(int argc, char **argv, options *o)
         return -1;
     }
     if (!o->check && !o->scenarios) {
-        fputs("wsreplay-server: --scenarios DIR is required (see --help)\n", stderr);
+        fputs("wsreplay-server: --scenarios DIR is required (see --help)\n",
+              stderr);
         return -1;
     }
     if (!o->tls_cert != !o->tls_key) {
-        fputs("wsreplay-server: --tls-cert and --tls-key go together\n", stderr);
+        fputs("wsreplay-server: --tls-cert and --tls-key go together\n",
+              stderr);
         return -1;
     }
     if (!o->check && optind < argc) {
-        fprintf(stderr, "wsreplay-server: unexpected argument '%s'\n", argv[optind]);
+        fprintf(stderr, "wsreplay-server: unexpected argument '%s'\n",
+                argv[optind]);
         return -1;
     }
     return 0;
@@ -200,7 +243,8 @@ static int load_files(int argc, char **argv, wsr_scenario_set *set, bool text)
     int bad = 0;
     for (int i = 0; i < argc; i++) {
         char err[1024];
-        wsr_scenario *sc = wsr_scenario_load_file(argv[i], NULL, err, sizeof err);
+        wsr_scenario *sc =
+            wsr_scenario_load_file(argv[i], NULL, err, sizeof err);
         if (!sc) {
             fprintf(stderr, "%s\n", err);
             bad++;
@@ -227,7 +271,8 @@ static int load_checked(const options *o, int argc, char **argv,
     set->n = 0;
     if (o->scenarios && argc > 0) {
         fputs("wsreplay-server: --check takes FILE... or --scenarios DIR, "
-              "not both\n", stderr);
+              "not both\n",
+              stderr);
         return 2;
     }
     if (o->scenarios) {
@@ -290,7 +335,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 /* What a listener hands to the sessions it accepts. */
 typedef struct listener_ctx {
     wsr_server *srv;
-    SSL_CTX *tls;   /* NULL: plain ws:// */
+    SSL_CTX *tls; /* NULL: plain ws:// */
 } listener_ctx;
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
@@ -368,8 +413,10 @@ static struct evconnlistener *listen_on(struct event_base *base,
         sin6->sin6_port = htons((uint16_t)want_port);
         sslen = sizeof *sin6;
     } else {
-        fprintf(stderr, "wsreplay-server: --host: '%s' is not an IPv4 or IPv6 "
-                "address\n", o->host);
+        fprintf(stderr,
+                "wsreplay-server: --host: '%s' is not an IPv4 or IPv6 "
+                "address\n",
+                o->host);
         return NULL;
     }
     struct evconnlistener *l = evconnlistener_new_bind(
@@ -384,9 +431,9 @@ static struct evconnlistener *listen_on(struct event_base *base,
     evconnlistener_set_error_cb(l, on_accept_error);
     socklen_t alen = sizeof ss;
     getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &alen);
-    *port = ntohs(ss.ss_family == AF_INET6
-                      ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                      : ((struct sockaddr_in *)&ss)->sin_port);
+    *port =
+        ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                       : ((struct sockaddr_in *)&ss)->sin_port);
     return l;
 }
 
@@ -401,7 +448,8 @@ static int serve(options *o)
     struct stat st;
     if (o->cfg.transcript_dir &&
         (stat(o->cfg.transcript_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
-        fprintf(stderr, "wsreplay-server: --transcripts: '%s' is not a directory\n",
+        fprintf(stderr,
+                "wsreplay-server: --transcripts: '%s' is not a directory\n",
                 o->cfg.transcript_dir);
         wsr_scenario_set_free(&set);
         return 2;
@@ -437,10 +485,13 @@ static int serve(options *o)
            "\"tls_port\":%s,\"scenarios\":%zu,\"version\":\"%s\"}\n",
            o->host, port, tls_port_text, set.n, WSR_VERSION);
     fflush(stdout);
-    fprintf(stderr, "wsreplay-server %s: %zu scenarios from %s, listening on "
-            "%s port %u\n", WSR_VERSION, set.n, o->scenarios, o->host, port);
+    fprintf(stderr,
+            "wsreplay-server %s: %zu scenarios from %s, listening on "
+            "%s port %u\n",
+            WSR_VERSION, set.n, o->scenarios, o->host, port);
     event_base_dispatch(base);
-    fprintf(stderr, "wsreplay-server: served %lu sessions\n", srv.sessions_total);
+    fprintf(stderr, "wsreplay-server: served %lu sessions\n",
+            srv.sessions_total);
     rc = 0;
 out_server:
     /* Teardown in reverse order of construction. */
@@ -464,15 +515,16 @@ int main(int argc, char **argv)
 {
     options o = {
         .host = "127.0.0.1",
-        .cfg = {
-            .linger_ms = 2000,
-            .handshake_timeout_ms = 10000,
-            .session_timeout_ms = 60000,
-            .ack_timeout_ms = 2000,
-            .max_frame = 16u * 1024u * 1024u,
-            .max_handshake = 8192,
-            .max_output = 64u * 1024u * 1024u,
-        },
+        .cfg =
+            {
+                .linger_ms = 2000,
+                .handshake_timeout_ms = 10000,
+                .session_timeout_ms = 60000,
+                .ack_timeout_ms = 2000,
+                .max_frame = 16u * 1024u * 1024u,
+                .max_handshake = 8192,
+                .max_output = 64u * 1024u * 1024u,
+            },
     };
     int rc = parse_args(argc, argv, &o);
     if (rc != 0)

@@ -13,9 +13,12 @@
 
 static int hexval(int c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -51,11 +54,16 @@ bool wsr_payload_hex(jc_ctx *v, const char *key, const char *s, uint8_t **out,
 
 static int b64val(int c)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
     return -1;
 }
 
@@ -96,8 +104,7 @@ bool wsr_payload_base64(jc_ctx *v, const char *key, const char *s,
     return true;
 }
 
-bool wsr_payload_pattern(jc_ctx *v, json_t *obj, uint8_t **out,
-                         size_t *outlen)
+bool wsr_payload_pattern(jc_ctx *v, json_t *obj, uint8_t **out, size_t *outlen)
 {
     json_t *pat = jc_want(v, obj, "pattern", JSON_STRING, true);
     long long size = 0;

@@ -25,8 +25,7 @@ bool wsr_payload_base64(jc_ctx *v, const char *key, const char *s,
                         uint8_t **out, size_t *outlen);
 
 /* obj's "pattern" repeated (and cut) to its "size" bytes. */
-bool wsr_payload_pattern(jc_ctx *v, json_t *obj, uint8_t **out,
-                         size_t *outlen);
+bool wsr_payload_pattern(jc_ctx *v, json_t *obj, uint8_t **out, size_t *outlen);
 
 /* An item's payload from exactly one of hex, base64 or pattern+size, if
  * one is given. Returns false on an error; *given says whether one was. */

@@ -24,8 +24,8 @@
 #define WSR_RUNS_PATH "/_runs/"
 
 typedef struct wsr_runs {
-    json_t *done[WSR_RUNS_KEEP];   /* owned references; NULL when empty */
-    size_t next;                   /* the slot the next transcript takes */
+    json_t *done[WSR_RUNS_KEEP]; /* owned references; NULL when empty */
+    size_t next;                 /* the slot the next transcript takes */
 } wsr_runs;
 
 struct wsr_server;

@@ -44,14 +44,15 @@ static json_t *want_nonempty_array(jc_ctx *v, json_t *obj, const char *key,
 /* ---- write items ------------------------------------------------------- */
 
 static const char *const item_kinds[] = {
-    "text", "binary", "continuation", "ping", "pong", "close", "raw",
-    "raw_text", "handshake", NULL};
+    "text",  "binary", "continuation", "ping",      "pong",
+    "close", "raw",    "raw_text",     "handshake", NULL};
 static const char *const item_keys[] = {
-    "text",   "binary", "continuation", "ping",    "pong",  "close",
-    "raw",    "raw_text", "handshake",  "reason",  "hex",   "base64",
-    "pattern", "size",  "count",        "fin",     "rsv",   "opcode",
-    "mask",   "length_form", NULL};
-#define ITEM_KIND_LIST \
+    "text",  "binary", "continuation", "ping",      "pong",
+    "close", "raw",    "raw_text",     "handshake", "reason",
+    "hex",   "base64", "pattern",      "size",      "count",
+    "fin",   "rsv",    "opcode",       "mask",      "length_form",
+    NULL};
+#define ITEM_KIND_LIST                                                         \
     "text, binary, continuation, ping, pong, close, raw, raw_text, handshake"
 
 typedef struct item_list {
@@ -78,8 +79,8 @@ static wsr_item *item_push(jc_ctx *v, item_list *l)
 
 static const char *item_kind_of(jc_ctx *v, json_t *obj)
 {
-    const char *found = jc_only_one(v, obj, item_kinds,
-                                    "an item is exactly one of " ITEM_KIND_LIST);
+    const char *found = jc_only_one(
+        v, obj, item_kinds, "an item is exactly one of " ITEM_KIND_LIST);
     if (!found && !v->failed)
         jc_fail(v, "expected one of " ITEM_KIND_LIST);
     return found;
@@ -100,7 +101,8 @@ static bool parse_mask(jc_ctx *v, json_t *obj, wsr_item *it)
     uint8_t *k = NULL;
     size_t klen = 0;
     if (!json_is_string(m) ||
-        !wsr_payload_hex(v, "mask", json_string_value(m), &k, &klen) || klen != 4) {
+        !wsr_payload_hex(v, "mask", json_string_value(m), &k, &klen) ||
+        klen != 4) {
         jc_fail_at(v, "mask", "expected a boolean or 8 hex digits");
         free(k);
         return false;
@@ -291,8 +293,8 @@ static size_t item_wire_len(const wsr_item *it)
 {
     if (it->kind == WSR_ITEM_HANDSHAKE || it->kind == WSR_ITEM_RAW)
         return it->len;
-    ws_frame_spec spec = {.payload_len = it->len, .len_form = it->len_form,
-                          .mask = it->mask};
+    ws_frame_spec spec = {
+        .payload_len = it->len, .len_form = it->len_form, .mask = it->mask};
     ssize_t n = ws_encoded_size(&spec);
     return n > 0 ? (size_t)n : 0;
 }
@@ -323,15 +325,17 @@ static bool parse_split_offsets(jc_ctx *v, json_t *split, wsr_step *st,
         jc_fail(v, "out of memory");
         return false;
     }
-    json_array_foreach(split, i, el) {
+    json_array_foreach (split, i, el) {
         size_t m2 = jc_push_index(v, i);
         long long off = json_is_integer(el) ? json_integer_value(el) : -1;
         size_t prev = st->n_split ? st->split[st->n_split - 1] : 0;
         if (!json_is_integer(el))
             jc_fail(v, "expected an integer, got %s", jc_type_name(el));
         else if (off <= (long long)prev || (size_t)off >= total)
-            jc_fail(v, "offset %lld must be above %zu and below the group's "
-                       "%zu bytes", off, prev, total);
+            jc_fail(v,
+                    "offset %lld must be above %zu and below the group's "
+                    "%zu bytes",
+                    off, prev, total);
         else
             st->split[st->n_split++] = (size_t)off;
         jc_pop(v, m2);
@@ -352,9 +356,10 @@ static bool parse_split(jc_ctx *v, json_t *step, wsr_step *st, size_t total)
         return true;
     }
     if (split && !json_is_array(split)) {
-        jc_fail_at(v, "split",
-                   "expected an array of byte offsets or \"every_byte\", got %s",
-                   jc_type_name(split));
+        jc_fail_at(
+            v, "split",
+            "expected an array of byte offsets or \"every_byte\", got %s",
+            jc_type_name(split));
         return false;
     }
     return !split || parse_split_offsets(v, split, st, total);
@@ -403,8 +408,10 @@ static bool parse_write_pieces(jc_ctx *v, json_t *step, wsr_step *st)
     if (!parse_split(v, step, st, total))
         return false;
     if (st->split_every_byte && total > MAX_EVERY_BYTE) {
-        jc_fail_at(v, "split", "every_byte splits groups of at most %u bytes; "
-                               "this one has %zu", MAX_EVERY_BYTE, total);
+        jc_fail_at(v, "split",
+                   "every_byte splits groups of at most %u bytes; "
+                   "this one has %zu",
+                   MAX_EVERY_BYTE, total);
         return false;
     }
     return true;
@@ -426,7 +433,8 @@ static bool parse_await(jc_ctx *v, json_t *step, wsr_step *st)
     static const char *const keys[] = {"await", "timeout_ms", "count", NULL};
     static const char *const what[] = {"close", "message", "messages", "ping",
                                        "pong",  "eof",     NULL};
-    if (!jc_check_keys(v, step, keys) || !jc_want_enum(v, step, "await", what, true))
+    if (!jc_check_keys(v, step, keys) ||
+        !jc_want_enum(v, step, "await", what, true))
         return false;
     const char *w = json_string_value(json_object_get(step, "await"));
     st->await_what = strcmp(w, "close") == 0      ? WSR_AWAIT_CLOSE
@@ -466,17 +474,18 @@ static bool parse_echo(jc_ctx *v, json_t *step, wsr_step *st)
         return false;
     size_t m = jc_push_key(v, "echo");
     long long x = DEFAULT_AWAIT_MS;
-    if (jc_check_keys(v, echo, echo_keys) && json_object_get(echo, "timeout_ms"))
+    if (jc_check_keys(v, echo, echo_keys) &&
+        json_object_get(echo, "timeout_ms"))
         jc_want_int(v, echo, "timeout_ms", 1, WSR_MAX_MS, &x);
     jc_pop(v, m);
     st->ms = (unsigned)x;
     return !v->failed;
 }
 
-static const char *const step_kinds[] = {
-    "write", "delay_ms", "await", "echo", "read", "shutdown", "tls", "abort",
-    NULL};
-#define STEP_KIND_LIST \
+static const char *const step_kinds[] = {"write", "delay_ms", "await",
+                                         "echo",  "read",     "shutdown",
+                                         "tls",   "abort",    NULL};
+#define STEP_KIND_LIST                                                         \
     "write, delay_ms, await, echo, read, shutdown, tls, abort"
 
 static bool parse_delay(jc_ctx *v, json_t *step, wsr_step *st)
@@ -506,7 +515,7 @@ static bool parse_word_step(jc_ctx *v, json_t *step, wsr_step *st,
     if (strcmp(kind, "read") == 0) {
         st->kind = WSR_STEP_READ;
         if (!jc_want_enum(v, step, "read",
-                       (const char *const[]){"pause", "resume", NULL}, true))
+                          (const char *const[]){"pause", "resume", NULL}, true))
             return false;
         st->read_on = strcmp(json_string_value(json_object_get(step, "read")),
                              "resume") == 0;
@@ -515,21 +524,23 @@ static bool parse_word_step(jc_ctx *v, json_t *step, wsr_step *st,
     if (strcmp(kind, "shutdown") == 0) {
         st->kind = WSR_STEP_SHUTDOWN;
         if (!jc_want_enum(v, step, "shutdown",
-                       (const char *const[]){"write", "tcp", NULL}, true))
+                          (const char *const[]){"write", "tcp", NULL}, true))
             return false;
         st->shutdown_how =
             strcmp(json_string_value(json_object_get(step, "shutdown")),
-                   "tcp") == 0 ? WSR_SHUT_TCP : WSR_SHUT_WRITE;
+                   "tcp") == 0
+                ? WSR_SHUT_TCP
+                : WSR_SHUT_WRITE;
         return true;
     }
     if (strcmp(kind, "tls") == 0) {
         st->kind = WSR_STEP_TLS;
         return jc_want_enum(v, step, "tls",
-                         (const char *const[]){"close_notify", NULL}, true);
+                            (const char *const[]){"close_notify", NULL}, true);
     }
     st->kind = WSR_STEP_ABORT;
     return jc_want_enum(v, step, "abort", (const char *const[]){"rst", NULL},
-                     true);
+                        true);
 }
 
 /* Which kind of step obj is: exactly one of step_kinds. */
@@ -638,17 +649,19 @@ static void check_tls_steps(jc_ctx *v, const wsr_scenario *sc)
 static bool check_top(jc_ctx *v, json_t *root, const char *name)
 {
     static const char *const top_keys[] = {
-        "name",   "summary", "rfc",       "tags",     "bugs",
-        "client", "steps",   "expect",    "severity", "severity_by_check",
-        "transport", "handshake", "waive", NULL};
+        "name",      "summary",   "rfc",    "tags",     "bugs",
+        "client",    "steps",     "expect", "severity", "severity_by_check",
+        "transport", "handshake", "waive",  NULL};
     if (!json_is_object(root)) {
         jc_fail(v, "expected an object, got %s", jc_type_name(root));
         return false;
     }
     json_t *jname = jc_want(v, root, "name", JSON_STRING, true);
     if (jname && name && strcmp(json_string_value(jname), name) != 0)
-        jc_fail_at(v, "name", "'%s' does not match the file's place; "
-                              "expected '%s'", json_string_value(jname), name);
+        jc_fail_at(v, "name",
+                   "'%s' does not match the file's place; "
+                   "expected '%s'",
+                   json_string_value(jname), name);
     return !v->failed && jc_check_keys(v, root, top_keys) &&
            jc_want_enum(v, root, "transport",
                         (const char *const[]){"wss", NULL}, false) &&

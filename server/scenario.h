@@ -22,9 +22,9 @@
 struct json_t;
 
 enum wsr_item_kind {
-    WSR_ITEM_FRAME,      /* an RFC 6455 frame, encoded at send time */
-    WSR_ITEM_RAW,        /* bytes exactly as given */
-    WSR_ITEM_HANDSHAKE,  /* an HTTP response; a 101 carries the client's key */
+    WSR_ITEM_FRAME,     /* an RFC 6455 frame, encoded at send time */
+    WSR_ITEM_RAW,       /* bytes exactly as given */
+    WSR_ITEM_HANDSHAKE, /* an HTTP response; a 101 carries the client's key */
 };
 
 /* Sec-WebSocket-Accept values are always 28 base64 characters. */
@@ -37,8 +37,8 @@ typedef struct wsr_item {
     uint8_t opcode;
     bool mask;
     uint8_t mask_key[4];
-    int len_form;        /* 0 minimal, or 7/16/64 */
-    uint8_t *data;       /* payload (frames) or bytes (raw, handshake); owned */
+    int len_form;  /* 0 minimal, or 7/16/64 */
+    uint8_t *data; /* payload (frames) or bytes (raw, handshake); owned */
     size_t len;
     /* handshake: the status it answers with (0: not a complete response
      * head), and where in data the computed accept key goes (SIZE_MAX: none) */
@@ -58,16 +58,16 @@ enum wsr_step_kind {
 };
 
 enum wsr_shutdown_how {
-    WSR_SHUT_WRITE,      /* TLS close_notify (if TLS), then FIN */
-    WSR_SHUT_TCP,        /* FIN only, even over TLS */
+    WSR_SHUT_WRITE, /* TLS close_notify (if TLS), then FIN */
+    WSR_SHUT_TCP,   /* FIN only, even over TLS */
 };
 
 enum wsr_await_what {
     WSR_AWAIT_CLOSE,
-    WSR_AWAIT_MESSAGES,  /* count data messages in all */
-    WSR_AWAIT_MESSAGE,   /* one more data message than before the step */
-    WSR_AWAIT_PING,      /* count pings in all */
-    WSR_AWAIT_PONG,      /* count pongs in all */
+    WSR_AWAIT_MESSAGES, /* count data messages in all */
+    WSR_AWAIT_MESSAGE,  /* one more data message than before the step */
+    WSR_AWAIT_PING,     /* count pings in all */
+    WSR_AWAIT_PONG,     /* count pongs in all */
     WSR_AWAIT_EOF,
 };
 
@@ -76,7 +76,7 @@ typedef struct wsr_step {
     /* write */
     wsr_item *items;
     size_t n_items;
-    size_t *split;       /* ascending byte offsets into the group */
+    size_t *split; /* ascending byte offsets into the group */
     size_t n_split;
     unsigned gap_ms;
     bool split_every_byte;
@@ -92,8 +92,8 @@ typedef struct wsr_step {
 } wsr_step;
 
 typedef struct wsr_scenario {
-    char *name;          /* "close/send-then-close" */
-    char *path;          /* the file it came from */
+    char *name; /* "close/send-then-close" */
+    char *path; /* the file it came from */
     wsr_step *steps;
     size_t n_steps;
     bool handshake_in_group; /* a write group carries the response itself */
@@ -111,7 +111,7 @@ size_t wsr_step_group_bytes(const wsr_step *st);
 size_t wsr_step_pieces(const wsr_step *st);
 
 typedef struct wsr_scenario_set {
-    wsr_scenario **v;    /* sorted by name */
+    wsr_scenario **v; /* sorted by name */
     size_t n;
 } wsr_scenario_set;
 
@@ -124,8 +124,8 @@ void wsr_scenario_del(wsr_scenario *sc);
 
 /* Loads every *.json under dir, recursively. Returns 0, or -1 with the first
  * error in err (the set is then empty). Duplicate names are errors. */
-int wsr_scenario_set_load(wsr_scenario_set *set, const char *dir,
-                          char *err, size_t errlen);
+int wsr_scenario_set_load(wsr_scenario_set *set, const char *dir, char *err,
+                          size_t errlen);
 void wsr_scenario_set_free(wsr_scenario_set *set);
 
 /* Building a set by hand (a list of files): add takes sc over (0, or -1 if

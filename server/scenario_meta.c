@@ -40,8 +40,8 @@ json_t *wsr_client_knobs(json_t *given)
 {
     json_t *knobs = json_object();
     for (size_t i = 0; knobs && i < N_CLIENT_KNOBS; i++) {
-        json_t *def = json_loads(client_knobs[i].default_json,
-                                 JSON_DECODE_ANY, NULL);
+        json_t *def =
+            json_loads(client_knobs[i].default_json, JSON_DECODE_ANY, NULL);
         if (json_object_set_new(knobs, client_knobs[i].name, def) != 0) {
             json_decref(knobs);
             return NULL;
@@ -155,17 +155,16 @@ bool wsr_check_client(jc_ctx *v, json_t *root)
 /* ---- expectations ------------------------------------------------------ */
 
 /* The checks an expectation can make; severity_by_check names them too. */
-static const char *const expect_keys[] = {"messages",  "close",
-                                          "client_close", "connected",
-                                          "client_pong", "client_messages",
-                                          NULL};
+static const char *const expect_keys[] = {
+    "messages",        "close", "client_close", "connected", "client_pong",
+    "client_messages", NULL};
 
 /* One expected message: {"text"|"hex", "count"?} or hex given as a
  * pattern cut to a size. */
 static bool check_expected_message(jc_ctx *v, json_t *msg)
 {
-    static const char *const keys[] = {"text", "hex", "count", "pattern",
-                                       "size", NULL};
+    static const char *const keys[] = {"text",    "hex",  "count",
+                                       "pattern", "size", NULL};
     long long x;
     if (!json_is_object(msg)) {
         jc_fail(v, "expected an object, got %s", jc_type_name(msg));
@@ -180,7 +179,8 @@ static bool check_expected_message(jc_ctx *v, json_t *msg)
     }
     jc_want(v, msg, "text", JSON_STRING, false);
     json_t *h = jc_want(v, msg, "hex", JSON_STRING, false);
-    bool pattern = json_object_get(msg, "pattern") || json_object_get(msg, "size");
+    bool pattern =
+        json_object_get(msg, "pattern") || json_object_get(msg, "size");
     uint8_t *buf = NULL;
     size_t len;
     if (h && !pattern &&
@@ -216,7 +216,7 @@ static bool check_code_element(jc_ctx *v, json_t *el, size_t i, void *arg)
     bool null_ok = *(const bool *)arg;
     (void)i;
     if (json_is_null(el) && null_ok)
-        return true;   /* "no code" is one of the acceptable outcomes */
+        return true; /* "no code" is one of the acceptable outcomes */
     if (!json_is_integer(el) || json_integer_value(el) < 0 ||
         json_integer_value(el) > 65535)
         jc_fail(v, "expected an integer 0..65535%s, got %s",
@@ -291,8 +291,7 @@ bool wsr_check_expect(jc_ctx *v, json_t *root)
         return false;
     size_t m = jc_push_key(v, "expect");
     if (jc_check_keys(v, e, expect_keys) &&
-        check_expected_messages(v, e, "messages") &&
-        check_expect_close(v, e) &&
+        check_expected_messages(v, e, "messages") && check_expect_close(v, e) &&
         check_object_or_false(v, e, "client_close", check_client_close)) {
         jc_want(v, e, "connected", JSON_TRUE, false);
         if (!v->failed &&
@@ -305,8 +304,8 @@ bool wsr_check_expect(jc_ctx *v, json_t *root)
 
 /* ---- descriptive fields ------------------------------------------------ */
 
-static const char *const severities[] = {"fail", "non-strict",
-                                         "informational", NULL};
+static const char *const severities[] = {"fail", "non-strict", "informational",
+                                         NULL};
 
 /* adapter/affected/fixed name the releases a proof test runs; proof says
  * why a bug cannot be proven. The harness reads them. */
@@ -314,7 +313,7 @@ static bool check_bug(jc_ctx *v, json_t *el, size_t i, void *arg)
 {
     static const char *const keys[] = {"library", "versions", "url",
                                        "adapter", "affected", "fixed",
-                                       "proof", NULL};
+                                       "proof",   NULL};
     (void)i;
     (void)arg;
     if (!json_is_object(el)) {
@@ -334,7 +333,7 @@ static void check_waive(jc_ctx *v, json_t *waive)
     size_t m = jc_push_key(v, "waive");
     const char *key;
     json_t *val;
-    json_object_foreach(waive, key, val) {
+    json_object_foreach (waive, key, val) {
         json_t *why = jc_want(v, waive, key, JSON_STRING, true);
         if (why && json_string_length(why) == 0) {
             jc_fail_at(v, key, "a waiver needs a reason");
@@ -349,7 +348,7 @@ static void check_severity_by_check(jc_ctx *v, json_t *sbc)
     const char *key;
     json_t *val;
     if (jc_check_keys(v, sbc, expect_keys))
-        json_object_foreach(sbc, key, val)
+        json_object_foreach (sbc, key, val)
             jc_want_enum(v, sbc, key, severities, true);
     jc_pop(v, m);
 }

@@ -83,12 +83,11 @@ static bool take_response(jc_ctx *v, strbuf *b, wsr_item *it)
 }
 
 /* Headers as [["Name", "value"], ...], in order, duplicates allowed. */
-static bool add_header_pairs(jc_ctx *v, json_t *hs, strbuf *b,
-                             bool *has_length)
+static bool add_header_pairs(jc_ctx *v, json_t *hs, strbuf *b, bool *has_length)
 {
     size_t i, m = jc_push_key(v, "headers");
     json_t *pair;
-    json_array_foreach(hs, i, pair) {
+    json_array_foreach (hs, i, pair) {
         size_t m2 = jc_push_index(v, i);
         json_t *name = json_array_get(pair, 0), *val = json_array_get(pair, 1);
         if (!json_is_array(pair) || json_array_size(pair) != 2 ||
@@ -114,7 +113,7 @@ static bool omitted(json_t *omit, const char *name)
 {
     size_t i;
     json_t *el;
-    json_array_foreach(omit, i, el)
+    json_array_foreach (omit, i, el)
         if (json_is_string(el) && strcasecmp(json_string_value(el), name) == 0)
             return true;
     return false;
@@ -126,7 +125,7 @@ static bool check_omit(jc_ctx *v, json_t *omit)
                                         "Sec-WebSocket-Accept", NULL};
     size_t i, m = jc_push_key(v, "omit");
     json_t *el;
-    json_array_foreach(omit, i, el) {
+    json_array_foreach (omit, i, el) {
         bool ok = false;
         for (const char *const *n = names; *n && json_is_string(el); n++)
             ok = ok || strcasecmp(json_string_value(el), *n) == 0;
@@ -175,8 +174,10 @@ static bool get_response_parts(jc_ctx *v, json_t *hs, response_parts *p)
         (!json_object_get(hs, "status") ||
          jc_want_int(v, hs, "status", 100, 599, &p->status))) {
         p->reason = jc_want(v, hs, "reason", JSON_STRING, false);
-        p->accept = v->failed ? NULL : jc_want(v, hs, "accept", JSON_STRING, false);
-        p->headers = v->failed ? NULL : jc_want(v, hs, "headers", JSON_ARRAY, false);
+        p->accept =
+            v->failed ? NULL : jc_want(v, hs, "accept", JSON_STRING, false);
+        p->headers =
+            v->failed ? NULL : jc_want(v, hs, "headers", JSON_ARRAY, false);
         p->omit = v->failed ? NULL : jc_want(v, hs, "omit", JSON_ARRAY, false);
         p->body = v->failed ? NULL : jc_want(v, hs, "body", JSON_STRING, false);
     }
@@ -194,7 +195,8 @@ static void add_status_line(strbuf *b, const response_parts *p)
     snprintf(line, sizeof line, "HTTP/1.1 %lld ", p->status);
     sb_adds(b, line);
     sb_adds(b, p->reason ? json_string_value(p->reason)
-                         : phrase ? phrase : "Status");
+               : phrase  ? phrase
+                         : "Status");
     sb_adds(b, "\r\n");
 }
 

@@ -16,7 +16,7 @@
 #include "scenario.h"
 
 typedef struct wsr_config {
-    unsigned linger_ms;            /* drain the client for this long at the end */
+    unsigned linger_ms; /* drain the client for this long at the end */
     unsigned handshake_timeout_ms; /* whole request head within this time */
     unsigned session_timeout_ms;   /* a session never lives longer */
     unsigned ack_timeout_ms;       /* wait this long for a group's ACK */
@@ -33,8 +33,8 @@ typedef struct wsr_server {
     struct event_base *base;
     wsr_config cfg;
     const wsr_scenario_set *scenarios;
-    struct wsr_session *live;      /* doubly linked list of live sessions */
-    wsr_runs runs;                 /* finished transcripts, for GET /_runs/ID */
+    struct wsr_session *live; /* doubly linked list of live sessions */
+    wsr_runs runs;            /* finished transcripts, for GET /_runs/ID */
     unsigned long next_id;
     unsigned long sessions_total;
 } wsr_server;

@@ -259,7 +259,7 @@ static void io_ended(void *ctx)
     struct timeval now = {0, 0};
     if (event_base_once(s->srv->base, -1, EV_TIMEOUT, deferred_free_cb, s,
                         &now) != 0)
-        session_free(s);   /* cannot defer: no callback of s is on the stack
+        session_free(s); /* cannot defer: no callback of s is on the stack
                             * in the only caller that can hit this (shutdown) */
 }
 
@@ -276,7 +276,8 @@ static void format_peer(const struct sockaddr *addr, char *out, size_t cap)
         inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
         port = ntohs(a->sin6_port);
     }
-    snprintf(out, cap, addr->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+    snprintf(out, cap, addr->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+             port);
 }
 
 /* The bufferevent of a new session: plain, or TLS in the accepting state.
@@ -285,7 +286,8 @@ static void format_peer(const struct sockaddr *addr, char *out, size_t cap)
 static struct bufferevent *new_bev(wsr_session *s, SSL_CTX *tls)
 {
     if (!tls)
-        return bufferevent_socket_new(s->srv->base, s->fd, BEV_OPT_CLOSE_ON_FREE);
+        return bufferevent_socket_new(s->srv->base, s->fd,
+                                      BEV_OPT_CLOSE_ON_FREE);
     s->ssl = SSL_new(tls);
     if (!s->ssl)
         return NULL;
@@ -323,8 +325,8 @@ int wsr_session_start(wsr_server *srv, evutil_socket_t fd,
     s->timer = evtimer_new(srv->base, timer_cb, s);
     s->deadline = evtimer_new(srv->base, deadline_cb, s);
     if (s->bev)
-        s->eng = wsr_engine_new(srv, bufferevent_get_output(s->bev), tls != NULL,
-                                peer, &session_io, s);
+        s->eng = wsr_engine_new(srv, bufferevent_get_output(s->bev),
+                                tls != NULL, peer, &session_io, s);
     if (!s->bev || !s->timer || !s->deadline || !s->eng) {
         if (!s->bev)
             evutil_closesocket(fd);

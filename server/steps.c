@@ -10,19 +10,19 @@
 const char *wsr_step_name(enum wsr_step_kind kind)
 {
     static const char *const names[] = {
-        [WSR_STEP_WRITE] = "write", [WSR_STEP_DELAY] = "delay",
-        [WSR_STEP_AWAIT] = "await", [WSR_STEP_ECHO] = "echo",
+        [WSR_STEP_WRITE] = "write",       [WSR_STEP_DELAY] = "delay",
+        [WSR_STEP_AWAIT] = "await",       [WSR_STEP_ECHO] = "echo",
         [WSR_STEP_SHUTDOWN] = "shutdown", [WSR_STEP_ABORT] = "abort",
-        [WSR_STEP_READ] = "read", [WSR_STEP_TLS] = "tls"};
+        [WSR_STEP_READ] = "read",         [WSR_STEP_TLS] = "tls"};
     return names[kind];
 }
 
 const char *wsr_await_name(enum wsr_await_what what)
 {
     static const char *const names[] = {
-        [WSR_AWAIT_CLOSE] = "close", [WSR_AWAIT_MESSAGES] = "messages",
+        [WSR_AWAIT_CLOSE] = "close",     [WSR_AWAIT_MESSAGES] = "messages",
         [WSR_AWAIT_MESSAGE] = "message", [WSR_AWAIT_PING] = "ping",
-        [WSR_AWAIT_PONG] = "pong", [WSR_AWAIT_EOF] = "eof"};
+        [WSR_AWAIT_PONG] = "pong",       [WSR_AWAIT_EOF] = "eof"};
     return names[what];
 }
 
@@ -30,12 +30,24 @@ const char *wsr_await_result(const wsr_step *st, const wsr_input_seen *in)
 {
     bool met = false;
     switch (st->await_what) {
-    case WSR_AWAIT_CLOSE: met = in->close; break;
-    case WSR_AWAIT_MESSAGES: met = in->msgs >= st->count; break;
-    case WSR_AWAIT_MESSAGE: met = in->msgs > in->msgs_at_step; break;
-    case WSR_AWAIT_PING: met = in->pings >= st->count; break;
-    case WSR_AWAIT_PONG: met = in->pongs >= st->count; break;
-    case WSR_AWAIT_EOF: met = in->eof; break;
+    case WSR_AWAIT_CLOSE:
+        met = in->close;
+        break;
+    case WSR_AWAIT_MESSAGES:
+        met = in->msgs >= st->count;
+        break;
+    case WSR_AWAIT_MESSAGE:
+        met = in->msgs > in->msgs_at_step;
+        break;
+    case WSR_AWAIT_PING:
+        met = in->pings >= st->count;
+        break;
+    case WSR_AWAIT_PONG:
+        met = in->pongs >= st->count;
+        break;
+    case WSR_AWAIT_EOF:
+        met = in->eof;
+        break;
     }
     if (met)
         return "ok";

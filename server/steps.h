@@ -18,11 +18,11 @@
 
 /* What the client has sent so far, as the awaits see it. */
 typedef struct wsr_input_seen {
-    unsigned msgs;          /* complete data messages */
+    unsigned msgs; /* complete data messages */
     unsigned pings, pongs;
-    unsigned msgs_at_step;  /* msgs when the running await began */
-    bool close;             /* a close frame arrived */
-    bool eof;               /* the client's FIN (or TLS end) arrived */
+    unsigned msgs_at_step; /* msgs when the running await began */
+    bool close;            /* a close frame arrived */
+    bool eof;              /* the client's FIN (or TLS end) arrived */
 } wsr_input_seen;
 
 /* The names the transcript uses: "write", "delay", …; "close", "message", … */
@@ -69,9 +69,9 @@ enum wsr_target_kind {
 /* A request target, cut into slices of it (not NUL-terminated). */
 typedef struct wsr_target {
     enum wsr_target_kind kind;
-    const char *name;       /* scenario name (no '/'), or the run id */
+    const char *name; /* scenario name (no '/'), or the run id */
     size_t name_len;
-    const char *query;      /* after '?', NULL when there is no '?' */
+    const char *query; /* after '?', NULL when there is no '?' */
     size_t query_len;
 } wsr_target;
 

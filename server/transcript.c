@@ -45,7 +45,8 @@ int wsr_transcript_init(wsr_transcript *t, const char *peer)
     }
     json_object_set_new(t->root, "run", json_null());
     json_object_set_new(t->root, "scenario", json_null());
-    json_object_set_new(t->root, "peer", peer ? json_string(peer) : json_null());
+    json_object_set_new(t->root, "peer",
+                        peer ? json_string(peer) : json_null());
     json_object_set_new(t->root, "started", iso_now());
     json_object_set_new(t->root, "complete", json_false());
     json_object_set_new(t->root, "end", json_null());

@@ -16,9 +16,9 @@
 #define WSR_TRANSCRIPT_MAX_EVENTS 20000
 
 typedef struct wsr_transcript {
-    json_t *root;        /* owned */
-    json_t *events;      /* borrowed from root */
-    uint64_t start_us;   /* monotonic clock at creation */
+    json_t *root;      /* owned */
+    json_t *events;    /* borrowed from root */
+    uint64_t start_us; /* monotonic clock at creation */
     size_t dropped;
 } wsr_transcript;
 

@@ -31,7 +31,7 @@ static int wirecheck_stop(wsr_wirecheck *wc, int err)
 {
     wc->stopped = true;
     if (err == WS_ERR_TOO_BIG || err == WS_ERR_NOMEM)
-        return WS_OK;   /* not the server's fault: we just cannot judge */
+        return WS_OK; /* not the server's fault: we just cannot judge */
     wc->err = err;
     wc->err_offset = wc->frame_start;
     return err;
@@ -113,20 +113,35 @@ int wsr_wirecheck_feed(wsr_wirecheck *wc, const uint8_t *p, size_t len)
 const char *wsr_wirecheck_name(int err)
 {
     switch (err) {
-    case WS_ERR_MASKED: return "masked";
-    case WS_ERR_UNMASKED: return "unmasked";
-    case WS_ERR_RESERVED_OPCODE: return "reserved_opcode";
-    case WS_ERR_RSV: return "rsv";
-    case WS_ERR_CONTROL_TOO_LONG: return "control_too_long";
-    case WS_ERR_CONTROL_FRAGMENTED: return "control_fragmented";
-    case WS_ERR_NONMINIMAL_LENGTH: return "nonminimal_length";
-    case WS_ERR_LENGTH_MSB: return "length_msb";
-    case WS_ERR_BAD_CONTINUATION: return "bad_continuation";
-    case WS_ERR_EXPECTED_CONTINUATION: return "expected_continuation";
-    case WS_ERR_BAD_CLOSE_PAYLOAD: return "bad_close_payload";
-    case WS_ERR_BAD_CLOSE_CODE: return "bad_close_code";
-    case WS_ERR_INVALID_UTF8: return "invalid_utf8";
-    case WS_ERR_TOO_BIG: return "too_big";
-    default: return "other";
+    case WS_ERR_MASKED:
+        return "masked";
+    case WS_ERR_UNMASKED:
+        return "unmasked";
+    case WS_ERR_RESERVED_OPCODE:
+        return "reserved_opcode";
+    case WS_ERR_RSV:
+        return "rsv";
+    case WS_ERR_CONTROL_TOO_LONG:
+        return "control_too_long";
+    case WS_ERR_CONTROL_FRAGMENTED:
+        return "control_fragmented";
+    case WS_ERR_NONMINIMAL_LENGTH:
+        return "nonminimal_length";
+    case WS_ERR_LENGTH_MSB:
+        return "length_msb";
+    case WS_ERR_BAD_CONTINUATION:
+        return "bad_continuation";
+    case WS_ERR_EXPECTED_CONTINUATION:
+        return "expected_continuation";
+    case WS_ERR_BAD_CLOSE_PAYLOAD:
+        return "bad_close_payload";
+    case WS_ERR_BAD_CLOSE_CODE:
+        return "bad_close_code";
+    case WS_ERR_INVALID_UTF8:
+        return "invalid_utf8";
+    case WS_ERR_TOO_BIG:
+        return "too_big";
+    default:
+        return "other";
     }
 }

@@ -25,16 +25,16 @@
 typedef struct wsr_wirecheck {
     ws_decoder dec;
     ws_fragments frag;
-    uint64_t offset;        /* bytes fed so far */
-    uint64_t frame_start;   /* offset of the frame being decoded */
-    uint8_t *text;          /* the text message being assembled (owned) */
+    uint64_t offset;      /* bytes fed so far */
+    uint64_t frame_start; /* offset of the frame being decoded */
+    uint8_t *text;        /* the text message being assembled (owned) */
     size_t text_len;
-    bool text_open;         /* a text message is in progress */
-    bool text_unjudged;     /* it grew past WSR_WIRECHECK_MAX_TEXT */
-    bool stopped;           /* a violation was found, or the checker gave up */
-    int err;                /* the violation (a ws_err), or WS_OK */
-    uint64_t err_offset;    /* offset of the frame that broke the rules */
-    int err_opcode;         /* its opcode, or -1 when its header was bad */
+    bool text_open;      /* a text message is in progress */
+    bool text_unjudged;  /* it grew past WSR_WIRECHECK_MAX_TEXT */
+    bool stopped;        /* a violation was found, or the checker gave up */
+    int err;             /* the violation (a ws_err), or WS_OK */
+    uint64_t err_offset; /* offset of the frame that broke the rules */
+    int err_opcode;      /* its opcode, or -1 when its header was bad */
 } wsr_wirecheck;
 
 void wsr_wirecheck_init(wsr_wirecheck *wc);

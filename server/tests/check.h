@@ -13,27 +13,27 @@
 #include <stdlib.h>
 
 static int checks, failures;
-static const char *current = "";   /* the table row being run, for messages */
+static const char *current = ""; /* the table row being run, for messages */
 
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        checks++;                                                            \
-        if (!(cond)) {                                                       \
-            failures++;                                                      \
-            fprintf(stderr, "%s:%d: [%s] check failed: %s\n", __FILE__,      \
-                    __LINE__, current, #cond);                               \
-        }                                                                    \
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        checks++;                                                              \
+        if (!(cond)) {                                                         \
+            failures++;                                                        \
+            fprintf(stderr, "%s:%d: [%s] check failed: %s\n", __FILE__,        \
+                    __LINE__, current, #cond);                                 \
+        }                                                                      \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                       \
-    do {                                                                     \
-        long long a_ = (long long)(a), b_ = (long long)(b);                  \
-        checks++;                                                            \
-        if (a_ != b_) {                                                      \
-            failures++;                                                      \
-            fprintf(stderr, "%s:%d: [%s] %s == %lld, expected %s == %lld\n", \
-                    __FILE__, __LINE__, current, #a, a_, #b, b_);            \
-        }                                                                    \
+#define CHECK_EQ(a, b)                                                         \
+    do {                                                                       \
+        long long a_ = (long long)(a), b_ = (long long)(b);                    \
+        checks++;                                                              \
+        if (a_ != b_) {                                                        \
+            failures++;                                                        \
+            fprintf(stderr, "%s:%d: [%s] %s == %lld, expected %s == %lld\n",   \
+                    __FILE__, __LINE__, current, #a, a_, #b, b_);              \
+        }                                                                      \
     } while (0)
 
 /* Tests do not test the C library: an allocation failure ends the run. */

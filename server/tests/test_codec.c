@@ -30,9 +30,9 @@ typedef struct run_result {
     ws_frame_header h[MAX_FRAMES];
     uint8_t *payload[MAX_FRAMES];
     size_t plen[MAX_FRAMES];
-    int err;            /* first decoder or stream-level error, 0 if none */
-    int contract_ok;    /* feed kept its return-value contract throughout */
-    int state_err_ok;   /* after a decoder error, feed gave WS_ERR_STATE */
+    int err;          /* first decoder or stream-level error, 0 if none */
+    int contract_ok;  /* feed kept its return-value contract throughout */
+    int state_err_ok; /* after a decoder error, feed gave WS_ERR_STATE */
 } run_result;
 
 static void run_result_free(run_result *r)
@@ -64,8 +64,7 @@ static int stream_check(ws_fragments *frag, const ws_frame *f)
  * the driver re-feeds the remainder after each frame, as a caller must.
  */
 static void run_decode(const uint8_t *in, size_t len, unsigned flags,
-                       uint64_t max, int bytewise, size_t split,
-                       run_result *r)
+                       uint64_t max, int bytewise, size_t split, run_result *r)
 {
     ws_decoder dec;
     ws_fragments frag = {0};
@@ -185,7 +184,10 @@ typedef struct exp_frame {
     size_t len;
 } exp_frame;
 
-#define F(op, fin, s) {op, fin, s, sizeof(s) - 1}
+#define F(op, fin, s)                                                          \
+    {                                                                          \
+        op, fin, s, sizeof(s) - 1                                              \
+    }
 
 typedef struct valid_row {
     const char *comment;
@@ -199,6 +201,7 @@ typedef struct valid_row {
 #define MASK WS_DEC_REQUIRE_MASK
 #define UNMASK WS_DEC_REQUIRE_UNMASKED
 
+/* clang-format off */
 static const valid_row valid_rows[] = {
     /* RFC 6455 5.7: a single-frame unmasked text message */
     {"rfc unmasked Hello", B("\x81\x05" "Hello"), UNMASK, 1,
@@ -256,6 +259,7 @@ static const valid_row valid_rows[] = {
     /* a masked frame with a 16-bit length */
     {"masked 16-bit", NULL, 0, MASK, 1, {{WS_OP_BINARY, true, NULL, 300}}},
 };
+/* clang-format on */
 
 static void test_valid_rows(void)
 {
@@ -286,8 +290,8 @@ static void test_valid_rows(void)
         CHECK_EQ(whole.nframes, row->nframes);
         for (size_t k = 0; k < row->nframes && k < whole.nframes; k++) {
             const exp_frame *e = &row->f[k];
-            const uint8_t *want = e->payload ? (const uint8_t *)e->payload
-                                             : gen_payload;
+            const uint8_t *want =
+                e->payload ? (const uint8_t *)e->payload : gen_payload;
             CHECK_EQ(whole.h[k].opcode, e->opcode);
             CHECK_EQ(whole.h[k].fin, e->fin);
             CHECK_EQ(whole.plen[k], e->len);
@@ -306,21 +310,24 @@ static void test_header_fields(void)
     run_result r;
 
     current = "header fields";
-    run_decode(B("\xf1\x01" "x"), WS_DEC_ALLOW_RSV, 100, 0, 2, &r);
+    run_decode(B("\xf1\x01"
+                 "x"),
+               WS_DEC_ALLOW_RSV, 100, 0, 2, &r);
     CHECK_EQ(r.nframes, 1);
     CHECK_EQ(r.h[0].rsv, WS_RSV1 | WS_RSV2 | WS_RSV3);
     CHECK_EQ(r.h[0].len_form, 7);
     CHECK(!r.h[0].masked);
     run_result_free(&r);
 
-    run_decode(B("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"), 0, 100, 0,
-               11, &r);
+    run_decode(B("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"), 0, 100, 0, 11,
+               &r);
     CHECK_EQ(r.nframes, 1);
     CHECK(r.h[0].masked);
     CHECK(memcmp(r.h[0].mask, "\x37\xfa\x21\x3d", 4) == 0);
     run_result_free(&r);
 
-    run_decode(B("\x82\x7f\x00\x00\x00\x00\x00\x00\x00\x02" "ab"),
+    run_decode(B("\x82\x7f\x00\x00\x00\x00\x00\x00\x00\x02"
+                 "ab"),
                WS_DEC_ALLOW_NONMINIMAL, 100, 0, 12, &r);
     CHECK_EQ(r.nframes, 1);
     CHECK_EQ(r.h[0].len_form, 64);
@@ -336,9 +343,10 @@ typedef struct error_row {
     unsigned flags;
     uint64_t max;
     int err;
-    size_t at;      /* the error shows once exactly this many bytes are in */
+    size_t at; /* the error shows once exactly this many bytes are in */
 } error_row;
 
+/* clang-format off */
 static const error_row error_rows[] = {
     /* a client frame must be masked (5.1); known at byte 2 */
     {"unmasked client frame", B("\x81\x05" "Hello"), MASK, 100,
@@ -445,6 +453,7 @@ static const error_row error_rows[] = {
     {"rsv after a good frame", B("\x81\x00" "\xc1\x00"), 0, 100, WS_ERR_RSV,
      4},
 };
+/* clang-format on */
 
 static void test_error_rows(void)
 {
@@ -495,17 +504,21 @@ static void test_oversized_no_alloc(void)
     /* Exactly at the limit is fine and allocates the frame. */
     ws_decoder_init(&dec, 300, 0);
     CHECK_EQ(ws_decoder_feed(&dec, (const uint8_t *)"\x82\x7e\x01\x2c", 4, &f,
-                             &done), 4);
+                             &done),
+             4);
     CHECK(dec.payload != NULL);
     CHECK_EQ(dec.state, WS_DEC_PAYLOAD);
-    ws_decoder_free(&dec);   /* mid-frame: must not leak */
+    ws_decoder_free(&dec); /* mid-frame: must not leak */
 }
 
 /* Consumption stops at the frame end and the payload lives until the next
  * feed. */
 static void test_feed_contract(void)
 {
-    static const uint8_t two[] = "\x81\x02" "ab" "\x82\x01" "c";
+    static const uint8_t two[] = "\x81\x02"
+                                 "ab"
+                                 "\x82\x01"
+                                 "c";
     ws_decoder dec;
     ws_frame f;
     int done;
@@ -555,7 +568,7 @@ static void test_fragments(void)
     CHECK(st.open);
     h.opcode = WS_OP_TEXT;
     CHECK_EQ(ws_fragments_step(&st, &h), WS_ERR_EXPECTED_CONTINUATION);
-    CHECK(st.open);     /* an error leaves the state alone */
+    CHECK(st.open); /* an error leaves the state alone */
     h.opcode = WS_OP_CONT;
     h.fin = false;
     CHECK_EQ(ws_fragments_step(&st, &h), WS_OK);
@@ -573,8 +586,8 @@ static void test_fragments(void)
 /* The rule written as a list, to compare the implementation against. */
 static int close_code_allowed(unsigned c)
 {
-    static const unsigned ok[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009,
-                                  1010, 1011, 1012, 1013, 1014};
+    static const unsigned ok[] = {1000, 1001, 1002, 1003, 1007, 1008,
+                                  1009, 1010, 1011, 1012, 1013, 1014};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         if (c == ok[i])
             return 1;
@@ -596,7 +609,9 @@ static void test_close_parse(void)
     CHECK_EQ(rlen, 0);
     CHECK_EQ(ws_close_parse(B("\x03"), &code, &reason, &rlen),
              WS_ERR_BAD_CLOSE_PAYLOAD);
-    CHECK_EQ(ws_close_parse(B("\x03\xe9" "going"), &code, &reason, &rlen),
+    CHECK_EQ(ws_close_parse(B("\x03\xe9"
+                              "going"),
+                            &code, &reason, &rlen),
              WS_OK);
     CHECK_EQ(code, 1001);
     CHECK(rlen == 5 && memcmp(reason, "going", 5) == 0);
@@ -615,7 +630,10 @@ static void test_close_parse(void)
 
     /* ws_close_payload writes big-endian code then the reason */
     CHECK_EQ(ws_close_payload(1000, (const uint8_t *)"bye", 3, buf), 5);
-    CHECK(memcmp(buf, "\x03\xe8" "bye", 5) == 0);
+    CHECK(memcmp(buf,
+                 "\x03\xe8"
+                 "bye",
+                 5) == 0);
 }
 
 /* ---- UTF-8 --------------------------------------------------------------- */
@@ -627,6 +645,7 @@ typedef struct utf8_row {
     bool valid;
 } utf8_row;
 
+/* clang-format off */
 static const utf8_row utf8_rows[] = {
     {"empty", B(""), true},
     {"ascii", B("Hello, world"), true},
@@ -660,6 +679,7 @@ static const utf8_row utf8_rows[] = {
     {"bad third byte", B("\xe2\x82\x28"), false},
     {"bad fourth byte", B("\xf0\x90\x80\xc0"), false},
 };
+/* clang-format on */
 
 /* A decoder written the other way round (decode, then judge the value),
  * to sweep sequences against. Returns 1 if valid. */
@@ -757,13 +777,14 @@ static uint8_t *pattern(size_t n)
 typedef struct enc_row {
     const char *comment;
     size_t payload_len;
-    int len_form;           /* as requested */
-    int want_form;          /* as written */
-    size_t header_len;      /* unmasked */
+    int len_form;             /* as requested */
+    int want_form;            /* as written */
+    size_t header_len;        /* unmasked */
     const uint8_t *len_bytes; /* byte 1 onwards, without the mask bit */
     size_t len_bytes_len;
 } enc_row;
 
+/* clang-format off */
 static const enc_row enc_rows[] = {
     /* minimal forms at each boundary */
     {"minimal 0", 0, 0, 7, 2, B("\x00")},
@@ -785,6 +806,7 @@ static const enc_row enc_rows[] = {
     {"forced 64 for 300", 300, 64, 64, 10,
      B("\x7f\x00\x00\x00\x00\x00\x00\x01\x2c")},
 };
+/* clang-format on */
 
 static void test_encode_rows(void)
 {
@@ -797,8 +819,11 @@ static void test_encode_rows(void)
         current = row->comment;
         for (int masked = 0; masked <= 1; masked++) {
             ws_frame_spec spec = {
-                .fin = true, .opcode = WS_OP_BINARY, .mask = masked,
-                .len_form = row->len_form, .payload = payload,
+                .fin = true,
+                .opcode = WS_OP_BINARY,
+                .mask = masked,
+                .len_form = row->len_form,
+                .payload = payload,
                 .payload_len = row->payload_len,
             };
             memcpy(spec.mask_key, key, 4);
@@ -819,9 +844,9 @@ static void test_encode_rows(void)
 
             /* round trip through the decoder, with the mask rule of the
              * side that would receive it and the form allowed */
-            unsigned flags = (masked ? WS_DEC_REQUIRE_MASK
-                                     : WS_DEC_REQUIRE_UNMASKED) |
-                             WS_DEC_ALLOW_NONMINIMAL;
+            unsigned flags =
+                (masked ? WS_DEC_REQUIRE_MASK : WS_DEC_REQUIRE_UNMASKED) |
+                WS_DEC_ALLOW_NONMINIMAL;
             check_all_splits(out, want, flags, 16 * MIB, &r);
             CHECK_EQ(r.err, WS_OK);
             CHECK_EQ(r.nframes, 1);
@@ -851,8 +876,8 @@ static void test_encode_errors(void)
 {
     uint8_t *payload = pattern(65536);
     uint8_t out[64];
-    ws_frame_spec spec = {.fin = true, .opcode = WS_OP_TEXT,
-                          .payload = payload};
+    ws_frame_spec spec = {
+        .fin = true, .opcode = WS_OP_TEXT, .payload = payload};
 
     current = "encode errors";
     /* forced form too small for the payload */
@@ -899,7 +924,7 @@ static void test_encode_header_bits(void)
 
     spec.fin = false;
     spec.rsv = WS_RSV2;
-    spec.opcode = WS_OP_CLOSE;   /* a fragmented close, on purpose */
+    spec.opcode = WS_OP_CLOSE; /* a fragmented close, on purpose */
     CHECK_EQ(ws_encode_frame(&spec, out, sizeof(out)), 2);
     CHECK_EQ(out[0], 0x20 | 0x08);
 
@@ -934,7 +959,7 @@ static void test_mask_bytes(void)
     current = "mask bytes";
     memcpy(once, "Hello world", 11);
     ws_mask_bytes(once, 11, key, 0);
-    CHECK(memcmp(once, "\x7f\x9f\x4d\x51\x58", 5) == 0);   /* RFC 5.7 */
+    CHECK(memcmp(once, "\x7f\x9f\x4d\x51\x58", 5) == 0); /* RFC 5.7 */
     for (size_t k = 0; k <= 11; k++) {
         memcpy(pieces, "Hello world", 11);
         ws_mask_bytes(pieces, k, key, 0);
@@ -948,6 +973,7 @@ static void test_mask_bytes(void)
 
 static void test_strerror(void)
 {
+    /* clang-format off */
     static const int codes[] = {
         WS_ERR_UNMASKED, WS_ERR_MASKED, WS_ERR_RESERVED_OPCODE, WS_ERR_RSV,
         WS_ERR_CONTROL_TOO_LONG, WS_ERR_CONTROL_FRAGMENTED,
@@ -956,6 +982,7 @@ static void test_strerror(void)
         WS_ERR_BAD_CLOSE_CODE, WS_ERR_INVALID_UTF8, WS_ERR_TOO_BIG,
         WS_ERR_NOMEM, WS_ERR_LEN_FORM, WS_ERR_BUFFER, WS_ERR_STATE,
     };
+    /* clang-format on */
     size_t n = sizeof(codes) / sizeof(codes[0]);
     const char *unknown = ws_strerror(-999);
 

@@ -17,21 +17,21 @@
 
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-#define RESPONSE_101                                                         \
-    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"             \
+#define RESPONSE_101                                                           \
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"               \
     "Connection: Upgrade\r\nSec-WebSocket-Accept: " ACCEPT "\r\n\r\n"
 
 /* The shell: what the engine asked for, and the world it sees. */
 typedef struct fake {
     wsr_engine *e;
     struct evbuffer *out, *in;
-    uint64_t now;           /* µs */
+    uint64_t now; /* µs */
     uint32_t random;
     bool timer_on;
     unsigned timer_ms;
-    unsigned deadline_ms;   /* 0: never armed */
+    unsigned deadline_ms; /* 0: never armed */
     bool reading;
-    int unacked;            /* what SIOCOUTQ says */
+    int unacked; /* what SIOCOUTQ says */
     bool peer_fin;
     int notify_err;
     unsigned notifies, shutdowns, ends;
@@ -99,10 +99,17 @@ static void f_ended(void *ctx)
 }
 
 static const wsr_engine_io fake_io = {
-    .now_us = f_now, .random = f_random, .timer = f_timer,
-    .timer_stop = f_timer_stop, .deadline = f_deadline, .reading = f_reading,
-    .unacked = f_unacked, .peer_fin = f_peer_fin,
-    .close_notify = f_close_notify, .shutdown = f_shutdown, .ended = f_ended,
+    .now_us = f_now,
+    .random = f_random,
+    .timer = f_timer,
+    .timer_stop = f_timer_stop,
+    .deadline = f_deadline,
+    .reading = f_reading,
+    .unacked = f_unacked,
+    .peer_fin = f_peer_fin,
+    .close_notify = f_close_notify,
+    .shutdown = f_shutdown,
+    .ended = f_ended,
 };
 
 static wsr_scenario_set scenarios;
@@ -170,7 +177,8 @@ static void request(fake *f, const char *target)
     snprintf(req, sizeof req,
              "GET %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
              "Connection: Upgrade\r\nSec-WebSocket-Key: " KEY "\r\n"
-             "Sec-WebSocket-Version: 13\r\n\r\n", target);
+             "Sec-WebSocket-Version: 13\r\n\r\n",
+             target);
     feed_str(f, req);
 }
 
@@ -247,7 +255,7 @@ static void types(const fake *f, char *out, size_t cap)
     size_t i, at = 0;
     json_t *ev;
     out[0] = '\0';
-    json_array_foreach(json_object_get(root(f), "events"), i, ev) {
+    json_array_foreach (json_object_get(root(f), "events"), i, ev) {
         const char *t = json_string_value(json_object_get(ev, "type"));
         at += (size_t)snprintf(out + at, at < cap ? cap - at : 0, "%s%s",
                                i ? "," : "", t);
@@ -268,7 +276,7 @@ static const json_t *event(const fake *f, const char *type, int nth)
 {
     size_t i;
     json_t *ev;
-    json_array_foreach(json_object_get(root(f), "events"), i, ev) {
+    json_array_foreach (json_object_get(root(f), "events"), i, ev) {
         const char *t = json_string_value(json_object_get(ev, "type"));
         if (strcmp(t, type) == 0 && nth-- == 0)
             return ev;
@@ -433,7 +441,7 @@ static void test_ack_timeout(void)
     const json_t *ev = event(&f, "ack_timeout", 0);
     CHECK_EQ(field(ev, "unacked"), 129);
     CHECK(event(&f, "acked", 0) == NULL);
-    CHECK(f.timer_on && f.timer_ms == 50);   /* the program goes on */
+    CHECK(f.timer_on && f.timer_ms == 50); /* the program goes on */
     f.unacked = 0;
     stop(&f);
 }
@@ -454,7 +462,7 @@ static void test_echo(void)
     size_t keep = srv.cfg.max_output;
     srv.cfg.max_output = 5;
     upgraded(&f, "echo over max_output", "/w/echo", false);
-    feed_hex(&f, "818201020304 696b");   /* 4 bytes out, not drained */
+    feed_hex(&f, "818201020304 696b"); /* 4 bytes out, not drained */
     feed_hex(&f, "818201020304 696b");
     CHECK(ended_with(&f, "limit"));
     CHECK_EQ(evbuffer_get_length(f.out), 4);
@@ -502,7 +510,7 @@ static void test_jitter(void)
 {
     fake f;
     upgraded(&f, "jitter", "/w/jitter", false);
-    f.random = 237;   /* 237 mod 101 = 35 */
+    f.random = 237; /* 237 mod 101 = 35 */
     play(&f, "fire 50; sent 810161");
     CHECK_EQ(field(event(&f, "delay", 0), "ms"), 135);
     play(&f, "fire 135; sent 810162");
@@ -553,7 +561,7 @@ static void test_close_notify(void)
     CHECK_EQ(f.shutdowns, 0);
     fire(&f, 300);
     CHECK_EQ(f.shutdowns, 1);
-    CHECK_EQ(f.notifies, 1);   /* once, even with the drain's shutdown */
+    CHECK_EQ(f.notifies, 1); /* once, even with the drain's shutdown */
     stop(&f);
 
     start(&f, "wss scenario on ws://", false);
@@ -566,9 +574,10 @@ typedef struct http_row {
     const char *name;
     const char *request;
     const char *status_line;
-    const char *end;        /* end.reason */
+    const char *end; /* end.reason */
 } http_row;
 
+/* clang-format off */
 static const http_row http_rows[] = {
     {"unknown scenario", "GET /no/such HTTP/1.1\r\nHost: x\r\n"
      "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " KEY
@@ -581,6 +590,7 @@ static const http_row http_rows[] = {
     {"control", "GET /_runs/r9 HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK",
      "complete"},
 };
+/* clang-format on */
 
 /* Every HTTP answer is followed by FIN and the drain of the client. */
 static void test_http(void)
@@ -649,10 +659,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    wsr_config cfg = {.linger_ms = 1000, .handshake_timeout_ms = 5000,
-                      .session_timeout_ms = 10000, .ack_timeout_ms = 2000,
-                      .max_frame = 1u << 20, .max_message = 1u << 22,
-                      .max_handshake = 256, .max_output = 1u << 24};
+    wsr_config cfg = {.linger_ms = 1000,
+                      .handshake_timeout_ms = 5000,
+                      .session_timeout_ms = 10000,
+                      .ack_timeout_ms = 2000,
+                      .max_frame = 1u << 20,
+                      .max_message = 1u << 22,
+                      .max_handshake = 256,
+                      .max_output = 1u << 24};
     wsr_server_init(&srv, NULL, &cfg, &scenarios);
     test_write();
     test_request_split();

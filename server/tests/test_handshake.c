@@ -14,19 +14,19 @@
 
 #include "check.h"
 
-#define CHECK_STR(s, len, want)                                              \
+#define CHECK_STR(s, len, want)                                                \
     CHECK((len) == strlen(want) && memcmp((s), (want), (len)) == 0)
 
 /* RFC 6455 1.2, the client's opening handshake. */
-#define RFC_REQUEST                                                          \
-    "GET /chat HTTP/1.1\r\n"                                                 \
-    "Host: server.example.com\r\n"                                           \
-    "Upgrade: websocket\r\n"                                                 \
-    "Connection: Upgrade\r\n"                                                \
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                        \
-    "Origin: http://example.com\r\n"                                         \
-    "Sec-WebSocket-Protocol: chat, superchat\r\n"                            \
-    "Sec-WebSocket-Version: 13\r\n"                                          \
+#define RFC_REQUEST                                                            \
+    "GET /chat HTTP/1.1\r\n"                                                   \
+    "Host: server.example.com\r\n"                                             \
+    "Upgrade: websocket\r\n"                                                   \
+    "Connection: Upgrade\r\n"                                                  \
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                          \
+    "Origin: http://example.com\r\n"                                           \
+    "Sec-WebSocket-Protocol: chat, superchat\r\n"                              \
+    "Sec-WebSocket-Version: 13\r\n"                                            \
     "\r\n"
 
 /* A masked text frame a client may send right behind its request. */
@@ -41,10 +41,11 @@ typedef struct parse_row {
     const char *target;
     int minor;
     size_t num_headers;
-    const char *hname;      /* one header to look at */
-    const char *hvalue;     /* its expected (trimmed) value */
+    const char *hname;  /* one header to look at */
+    const char *hvalue; /* its expected (trimmed) value */
 } parse_row;
 
+/* clang-format off */
 static const parse_row parse_rows[] = {
     /* RFC 6455 1.2 example */
     {"rfc example", RFC_REQUEST, "GET", "/chat", 1, 7,
@@ -86,6 +87,7 @@ static const parse_row parse_rows[] = {
     {"absolute target", "GET http://h/p HTTP/1.1\r\n\r\n", "GET", "http://h/p",
      1, 0, NULL, NULL},
 };
+/* clang-format on */
 
 /* Parses whole, at every prefix and with bytes behind it. */
 static void check_parse(const char *in, size_t len, ws_http_request *whole)
@@ -160,8 +162,7 @@ static void test_parse_fields(void)
     CHECK_EQ(req.num_headers, 7);
     for (size_t i = 0; i < 7 && i < req.num_headers; i++) {
         CHECK_STR(req.headers[i].name.p, req.headers[i].name.len, want[i][0]);
-        CHECK_STR(req.headers[i].value.p, req.headers[i].value.len,
-                  want[i][1]);
+        CHECK_STR(req.headers[i].value.p, req.headers[i].value.len, want[i][1]);
     }
 }
 
@@ -175,6 +176,7 @@ typedef struct bad_row {
 
 #define S(s) s, sizeof(s) - 1
 
+/* clang-format off */
 static const bad_row bad_rows[] = {
     /* request lines */
     {"HTTP/2.0", S("GET /chat HTTP/2.0\r\n\r\n")},
@@ -207,6 +209,7 @@ static const bad_row bad_rows[] = {
     {"non-ASCII in name", S("GET / HTTP/1.1\r\nX\xc3\xa9: a\r\n\r\n")},
     {"bare CR as the blank line", S("GET / HTTP/1.1\r\nHost: a\r\n\rX")},
 };
+/* clang-format on */
 
 static void test_bad_rows(void)
 {
@@ -261,6 +264,7 @@ typedef struct token_row {
     int want;
 } token_row;
 
+/* clang-format off */
 static const token_row token_rows[] = {
     {"exact", "Upgrade", "Upgrade", 1},
     {"case-insensitive", "upgrade", "Upgrade", 1},
@@ -275,6 +279,7 @@ static const token_row token_rows[] = {
     {"only commas", ",,,", "Upgrade", 0},
     {"websocket among protocols", "h2c, WebSocket", "websocket", 1},
 };
+/* clang-format on */
 
 static void test_tokens(void)
 {
@@ -293,7 +298,7 @@ typedef struct check_row {
     const char *comment;
     const char *in;
     int status;
-    const char *reason_has;     /* a word the reason must contain */
+    const char *reason_has; /* a word the reason must contain */
 } check_row;
 
 #define LINE "GET /chat HTTP/1.1\r\n"
@@ -303,6 +308,7 @@ typedef struct check_row {
 #define KEY "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 #define VER "Sec-WebSocket-Version: 13\r\n"
 
+/* clang-format off */
 static const check_row check_rows[] = {
     /* the RFC example is accepted */
     {"rfc example", RFC_REQUEST, 0, NULL},
@@ -361,6 +367,7 @@ static const check_row check_rows[] = {
     {"version list", LINE HOST UPG CONN KEY
      "Sec-WebSocket-Version: 13, 8\r\n\r\n", 426, "13"},
 };
+/* clang-format on */
 
 static void test_check_rows(void)
 {
@@ -391,6 +398,7 @@ typedef struct accept_row {
     const char *accept;
 } accept_row;
 
+/* clang-format off */
 static const accept_row accept_rows[] = {
     /* RFC 6455 1.3 */
     {"rfc 6455 1.3", "dGhlIHNhbXBsZSBub25jZQ==", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="},
@@ -399,6 +407,7 @@ static const accept_row accept_rows[] = {
     /* all-zero key; computed with Python hashlib/base64 */
     {"zeros", "AAAAAAAAAAAAAAAAAAAAAA==", "ICX+Yqv66kxgM0FcWaLWlFLwTAI="},
 };
+/* clang-format on */
 
 static void test_accept(void)
 {
@@ -455,6 +464,7 @@ typedef struct error_resp_row {
     const char *want;
 } error_resp_row;
 
+/* clang-format off */
 static const error_resp_row error_resp_rows[] = {
     /* a plain 400 */
     {"400", 400, "missing Host header",
@@ -491,18 +501,20 @@ static const error_resp_row error_resp_rows[] = {
      "\r\n"
      "no such scenario\n"},
 };
+/* clang-format on */
 
 static void test_error_responses(void)
 {
-    for (size_t i = 0;
-         i < sizeof(error_resp_rows) / sizeof(error_resp_rows[0]); i++) {
+    for (size_t i = 0; i < sizeof(error_resp_rows) / sizeof(error_resp_rows[0]);
+         i++) {
         const error_resp_row *row = &error_resp_rows[i];
         int n = (int)strlen(row->want);
         char out[512];
 
         current = row->comment;
-        CHECK_EQ(ws_build_error_response(out, sizeof(out), row->status,
-                                         row->reason), n);
+        CHECK_EQ(
+            ws_build_error_response(out, sizeof(out), row->status, row->reason),
+            n);
         CHECK(strcmp(out, row->want) == 0);
         /* Content-Length matches the body */
         const char *body = strstr(out, "\r\n\r\n");
@@ -510,9 +522,11 @@ static void test_error_responses(void)
         CHECK(body != NULL && cl != NULL &&
               strtoul(cl + 16, NULL, 10) == strlen(body + 4));
         CHECK_EQ(ws_build_error_response(out, (size_t)n + 1, row->status,
-                                         row->reason), n);
-        CHECK_EQ(ws_build_error_response(out, (size_t)n, row->status,
-                                         row->reason), -1);
+                                         row->reason),
+                 n);
+        CHECK_EQ(
+            ws_build_error_response(out, (size_t)n, row->status, row->reason),
+            -1);
     }
 }
 
@@ -520,22 +534,35 @@ static void test_error_responses(void)
  * and every code scripted responses knew, with one phrase each. */
 static const struct {
     int code;
-    const char *phrase;   /* NULL: not in the table */
+    const char *phrase; /* NULL: not in the table */
 } status_rows[] = {
     /* known to both old tables */
-    {101, "Switching Protocols"}, {200, "OK"}, {400, "Bad Request"},
-    {403, "Forbidden"}, {404, "Not Found"}, {426, "Upgrade Required"},
-    {429, "Too Many Requests"}, {500, "Internal Server Error"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {400, "Bad Request"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {426, "Upgrade Required"},
+    {429, "Too Many Requests"},
+    {500, "Internal Server Error"},
     {503, "Service Unavailable"},
     /* once known only to the server's error responses */
-    {405, "Method Not Allowed"}, {408, "Request Timeout"},
-    {413, "Content Too Large"}, {431, "Request Header Fields Too Large"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {413, "Content Too Large"},
+    {431, "Request Header Fields Too Large"},
     /* once known only to scripted responses */
-    {301, "Moved Permanently"}, {302, "Found"}, {303, "See Other"},
-    {307, "Temporary Redirect"}, {308, "Permanent Redirect"},
-    {401, "Unauthorized"}, {502, "Bad Gateway"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {401, "Unauthorized"},
+    {502, "Bad Gateway"},
     /* unknown */
-    {418, NULL}, {599, NULL}, {-1, NULL},
+    {418, NULL},
+    {599, NULL},
+    {-1, NULL},
 };
 
 static void test_status_text(void)

@@ -14,9 +14,10 @@
 typedef struct query_row {
     const char *query;
     bool ok;
-    const char *run;        /* what run holds after, from "" */
+    const char *run; /* what run holds after, from "" */
 } query_row;
 
+/* clang-format off */
 static const query_row query_rows[] = {
     {"run=r1-7", true, "r1-7"},
     {"x=1&run=a.b_c&y=2", true, "a.b_c"},
@@ -37,6 +38,7 @@ static const query_row query_rows[] = {
      "4567890123456789012345678901234567890123456789012345678901234567",
      false, ""},                            /* 128 characters */
 };
+/* clang-format on */
 
 static void test_queries(void)
 {
@@ -69,14 +71,14 @@ static int nth(const json_t *answer, size_t i)
 
 static void test_ring(void)
 {
-    static wsr_server srv;   /* 32 KiB of ring: not on the stack */
+    static wsr_server srv; /* 32 KiB of ring: not on the stack */
     wsr_config cfg = {0};
     wsr_server_init(&srv, NULL, &cfg, NULL);
 
     current = "empty";
     json_t *a = wsr_server_query_run(&srv, "r");
-    json_t *want = json_pack("{s:s,s:b,s:[]}", "run", "r", "complete", 0,
-                             "sessions");
+    json_t *want =
+        json_pack("{s:s,s:b,s:[]}", "run", "r", "complete", 0, "sessions");
     CHECK(json_equal(a, want));
     json_decref(want);
     json_decref(a);
@@ -85,7 +87,7 @@ static void test_ring(void)
     for (int i = 0; i < 3; i++) {
         json_t *t = transcript(i == 1 ? "other" : "r", i);
         wsr_runs_keep(&srv.runs, t);
-        json_decref(t);   /* the ring holds its own reference */
+        json_decref(t); /* the ring holds its own reference */
     }
     a = wsr_server_query_run(&srv, "r");
     CHECK(json_is_true(json_object_get(a, "complete")));
@@ -144,8 +146,9 @@ static void test_serve(void)
     CHECK_EQ(wsr_runs_serve(&srv, "nope", 4, out, &reason), 200);
     len = evbuffer_get_length(out);
     text = (char *)evbuffer_pullup(out, -1);
-    CHECK(len > 0 && strstr(text, "\r\n\r\n{\"run\":\"nope\",\"complete\":false,"
-                                  "\"sessions\":[]}") != NULL);
+    CHECK(len > 0 &&
+          strstr(text, "\r\n\r\n{\"run\":\"nope\",\"complete\":false,"
+                       "\"sessions\":[]}") != NULL);
     evbuffer_drain(out, len);
 
     current = "invalid id";

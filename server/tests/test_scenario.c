@@ -37,8 +37,10 @@ static char *write_scenario_in(const char *root, const char *name,
         perror(path);
         exit(2);
     }
-    fprintf(f, "{\"name\": \"%s\", \"summary\": \"s\", \"rfc\": [\"6455#5\"],"
-               " %s \"expect\": {}, \"steps\": %s}\n", name, extra, steps);
+    fprintf(f,
+            "{\"name\": \"%s\", \"summary\": \"s\", \"rfc\": [\"6455#5\"],"
+            " %s \"expect\": {}, \"steps\": %s}\n",
+            name, extra, steps);
     fclose(f);
     return path;
 }
@@ -72,7 +74,8 @@ static long long int_at(json_t *obj, const char *k1, const char *k2)
 static void test_default_knobs(void)
 {
     current = "default knobs";
-    wsr_scenario *sc = load("knobs/defaults", "", "[{\"shutdown\": \"write\"}]");
+    wsr_scenario *sc =
+        load("knobs/defaults", "", "[{\"shutdown\": \"write\"}]");
     CHECK(sc != NULL);
     if (!sc)
         return;
@@ -80,7 +83,8 @@ static void test_default_knobs(void)
     json_t *want = json_loads(
         "{\"recv_delay_ms\": 0, \"recv_pace_ms\": 0, \"recv_timeout_ms\": 3000,"
         " \"max_messages\": 1000, \"echo\": false, \"send\": [],"
-        " \"close_first\": null, \"subprotocols\": []}", 0, NULL);
+        " \"close_first\": null, \"subprotocols\": []}",
+        0, NULL);
     CHECK(json_equal(json_object_get(n, "client"), want));
     CHECK_EQ(json_object_size(json_object_get(n, "client")), 8);
     /* The file's own members stay; the file it came from is named. */
@@ -132,6 +136,7 @@ typedef struct budget_row {
     long long steps_ms;
 } budget_row;
 
+/* clang-format off */
 static const budget_row budget_rows[] = {
     /* "abcdefghij" is a 12-byte frame; 3 pieces have 2 gaps */
     {"split and gap",
@@ -171,6 +176,7 @@ static const budget_row budget_rows[] = {
      " {\"echo\": {}}, {\"shutdown\": \"write\"}]",
      25 + 80 + 300 + 5000},
 };
+/* clang-format on */
 
 static void test_budget_rows(void)
 {
@@ -226,7 +232,7 @@ static void test_scripted_status_line(void)
     } rows[] = {
         {101, "HTTP/1.1 101 Switching Protocols\r\n"},
         {302, "HTTP/1.1 302 Found\r\n"},
-        {405, "HTTP/1.1 405 Method Not Allowed\r\n"},   /* once "Status" */
+        {405, "HTTP/1.1 405 Method Not Allowed\r\n"}, /* once "Status" */
         {431, "HTTP/1.1 431 Request Header Fields Too Large\r\n"},
         {418, "HTTP/1.1 418 Status\r\n"},
     };
@@ -234,10 +240,12 @@ static void test_scripted_status_line(void)
         char steps[128], row[32];
         snprintf(row, sizeof row, "scripted %d", rows[i].status);
         current = row;
-        snprintf(steps, sizeof steps, "[{\"write\": [{\"handshake\": "
-                 "{\"status\": %d}}]}]", rows[i].status);
-        wsr_scenario *sc = load("response/status",
-                                "\"handshake\": \"manual\",", steps);
+        snprintf(steps, sizeof steps,
+                 "[{\"write\": [{\"handshake\": "
+                 "{\"status\": %d}}]}]",
+                 rows[i].status);
+        wsr_scenario *sc =
+            load("response/status", "\"handshake\": \"manual\",", steps);
         CHECK(sc != NULL);
         if (!sc)
             continue;
@@ -266,8 +274,8 @@ static void test_set_normal(void)
     CHECK_EQ(json_object_size(n), 2); /* scenarios, knob_defaults */
     CHECK_EQ(json_array_size(list), 2);
     CHECK_EQ(int_at(n, "knob_defaults", "recv_timeout_ms"), 3000);
-    const char *first = json_string_value(
-        json_object_get(json_array_get(list, 0), "name"));
+    const char *first =
+        json_string_value(json_object_get(json_array_get(list, 0), "name"));
     CHECK(first && strcmp(first, "a/first") == 0);
     CHECK_EQ(int_at(json_array_get(list, 1), "budget_ms", "steps"), 1);
     json_decref(n);

@@ -16,9 +16,10 @@ typedef struct await_row {
     enum wsr_await_what what;
     unsigned count;
     wsr_input_seen in;
-    const char *result;     /* NULL: keep waiting */
+    const char *result; /* NULL: keep waiting */
 } await_row;
 
+/* clang-format off */
 static const await_row await_rows[] = {
     {"close not yet", WSR_AWAIT_CLOSE, 0, {0}, NULL},
     {"close arrived", WSR_AWAIT_CLOSE, 0, {.close = true}, "ok"},
@@ -41,6 +42,7 @@ static const await_row await_rows[] = {
     {"a close is not an eof", WSR_AWAIT_EOF, 0, {.close = true}, NULL},
     {"eof awaited", WSR_AWAIT_EOF, 0, {.eof = true}, "ok"},
 };
+/* clang-format on */
 
 static void check_str(const char *got, const char *want)
 {
@@ -53,8 +55,8 @@ static void test_awaits(void)
 {
     for (size_t i = 0; i < sizeof await_rows / sizeof *await_rows; i++) {
         const await_row *r = &await_rows[i];
-        wsr_step st = {.kind = WSR_STEP_AWAIT, .await_what = r->what,
-                       .count = r->count};
+        wsr_step st = {
+            .kind = WSR_STEP_AWAIT, .await_what = r->what, .count = r->count};
         current = r->name;
         check_str(wsr_await_result(&st, &r->in), r->result);
     }
@@ -68,7 +70,7 @@ static void test_echo(void)
     check_str(wsr_echo_result(&in), NULL);
     in.eof = true;
     check_str(wsr_echo_result(&in), "eof");
-    in.close = true;   /* the close frame is the better answer */
+    in.close = true; /* the close frame is the better answer */
     check_str(wsr_echo_result(&in), "close");
     current = "";
 }
@@ -123,10 +125,10 @@ static void test_pieces(void)
 static void test_ack(void)
 {
     current = "ack";
-    CHECK(!wsr_ack_wait_more(0, 0, 1000));        /* acked at once */
-    CHECK(wsr_ack_wait_more(24, 0, 1000));        /* still queued */
+    CHECK(!wsr_ack_wait_more(0, 0, 1000)); /* acked at once */
+    CHECK(wsr_ack_wait_more(24, 0, 1000)); /* still queued */
     CHECK(wsr_ack_wait_more(24, 999, 1000));
-    CHECK(!wsr_ack_wait_more(24, 1000, 1000));    /* ack_timeout */
+    CHECK(!wsr_ack_wait_more(24, 1000, 1000)); /* ack_timeout */
     CHECK(!wsr_ack_wait_more(0, 5000, 1000));
     current = "";
 }
@@ -134,9 +136,9 @@ static void test_ack(void)
 static void test_jitter(void)
 {
     current = "jitter";
-    CHECK_EQ(wsr_jittered(100, 0, 12345), 100);   /* no jitter: exact */
+    CHECK_EQ(wsr_jittered(100, 0, 12345), 100); /* no jitter: exact */
     CHECK_EQ(wsr_jittered(100, 10, 0), 100);
-    CHECK_EQ(wsr_jittered(100, 10, 10), 110);     /* the top is inclusive */
+    CHECK_EQ(wsr_jittered(100, 10, 10), 110); /* the top is inclusive */
     CHECK_EQ(wsr_jittered(100, 10, 11), 100);
     CHECK_EQ(wsr_jittered(0, 4294967295u, 7), 7); /* 2^32 values: any r */
     for (uint32_t r = 0; r < 1000; r++) {
@@ -154,7 +156,7 @@ static void test_first_closer(void)
     check_str(wsr_first_closer(-1, 100), "server");
     check_str(wsr_first_closer(99, 100), "client");
     check_str(wsr_first_closer(101, 100), "server");
-    check_str(wsr_first_closer(100, 100), "server");   /* a tie */
+    check_str(wsr_first_closer(100, 100), "server"); /* a tie */
     check_str(wsr_first_closer(0, 0), "server");
     current = "";
 }
@@ -163,9 +165,10 @@ typedef struct target_row {
     const char *target;
     enum wsr_target_kind kind;
     const char *name;
-    const char *query;      /* NULL: no '?' */
+    const char *query; /* NULL: no '?' */
 } target_row;
 
+/* clang-format off */
 static const target_row target_rows[] = {
     {"/close/send-then-close?run=r1-7", WSR_TARGET_SCENARIO,
      "close/send-then-close", "run=r1-7"},
@@ -183,6 +186,7 @@ static const target_row target_rows[] = {
     {"*", WSR_TARGET_NO_SCENARIO, "", NULL},
     {"http://host/a", WSR_TARGET_NO_SCENARIO, "", NULL},
 };
+/* clang-format on */
 
 static void test_targets(void)
 {

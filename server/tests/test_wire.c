@@ -40,8 +40,8 @@
 /* The key of RFC 6455 section 1.3 and its accept value. */
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-#define RESPONSE_101                                                         \
-    "t:HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"          \
+#define RESPONSE_101                                                           \
+    "t:HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"             \
     "Connection: Upgrade\r\nSec-WebSocket-Accept: " ACCEPT "\r\n\r\n"
 
 typedef struct wire_case {
@@ -49,12 +49,12 @@ typedef struct wire_case {
     /* What the client sends after the handshake (hex), and when. */
     const char *send_hex;
     unsigned send_after_ms;
-    bool shut_wr_after_send;   /* then half-close */
+    bool shut_wr_after_send; /* then half-close */
     /* Each read the client must get, as "t:text" or "h:hex" pieces joined
      * by '|'; with concat set, one entry compared with all reads joined. */
     const char *reads[8];
     bool concat;
-    const char *end;           /* "eof", "rst", "tls_notify", "tls_dirty" */
+    const char *end; /* "eof", "rst", "tls_notify", "tls_dirty" */
     /* Time between the starts of two reads (indexes), bounds in ms. */
     int gap_from, gap_to;
     unsigned gap_min_ms, gap_max_ms;
@@ -66,6 +66,7 @@ typedef struct wire_case {
     unsigned tcp_eof_after_min_ms;
 } wire_case;
 
+/* clang-format off */
 static const wire_case cases[] = {
     {"w/write", .reads = {RESPONSE_101,
                           "h:81026869|h:820200ff|h:890170|h:8a00|h:880503e8627965"},
@@ -155,6 +156,7 @@ static const wire_case cases[] = {
      .end = "rst"},
     {"w/big-pattern", .reads = {NULL}, .concat = true, .end = "eof"},
 };
+/* clang-format on */
 
 /* ---- expected bytes ------------------------------------------------------ */
 
@@ -190,7 +192,8 @@ static bytes expected_bytes(const char *spec)
             bytes_add(&b, spec + 2, len - 2);
         } else {
             for (size_t i = 2; i + 1 < len; i += 2) {
-                uint8_t byte = (uint8_t)(hexdigit(spec[i]) << 4 | hexdigit(spec[i + 1]));
+                uint8_t byte =
+                    (uint8_t)(hexdigit(spec[i]) << 4 | hexdigit(spec[i + 1]));
                 bytes_add(&b, &byte, 1);
             }
         }
@@ -320,7 +323,8 @@ static void *client_main(void *arg)
 {
     client *c = arg;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(c->port)};
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons(c->port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     SSL *ssl = NULL;
     if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
@@ -387,10 +391,14 @@ static void run_case(const wire_case *wc, const wsr_scenario_set *set,
     struct event_base *base = event_base_new();
     server_side ss = {.c = c};
     bool tls = strncmp(wc->scenario, "t/", 2) == 0;
-    wsr_config cfg = {.linger_ms = 1000, .handshake_timeout_ms = 5000,
-                      .session_timeout_ms = 10000, .ack_timeout_ms = 2000,
-                      .max_frame = 1u << 20, .max_message = 1u << 22,
-                      .max_handshake = 8192, .max_output = 1u << 24};
+    wsr_config cfg = {.linger_ms = 1000,
+                      .handshake_timeout_ms = 5000,
+                      .session_timeout_ms = 10000,
+                      .ack_timeout_ms = 2000,
+                      .max_frame = 1u << 20,
+                      .max_message = 1u << 22,
+                      .max_handshake = 8192,
+                      .max_output = 1u << 24};
     wsr_server_init(&ss.srv, base, &cfg, set);
     ss.tls = tls ? server_tls(dir) : NULL;
     struct sockaddr_in sin = {.sin_family = AF_INET};
@@ -458,7 +466,8 @@ static void check_case(const wire_case *wc, const client *c)
         bytes all = {0};
         for (int i = 0; i < c->n_reads; i++)
             bytes_add(&all, c->reads[i].p, c->reads[i].n);
-        bytes want = wc->reads[0] ? expected_bytes(wc->reads[0]) : pattern_bytes();
+        bytes want =
+            wc->reads[0] ? expected_bytes(wc->reads[0]) : pattern_bytes();
         check_bytes("all reads", &all, &want);
         free(all.p);
         free(want.p);
@@ -479,7 +488,8 @@ static void check_case(const wire_case *wc, const client *c)
         double gap = c->read_ms[wc->gap_to] - c->read_ms[wc->gap_from];
         CHECK(gap >= wc->gap_min_ms && gap <= wc->gap_max_ms);
         if (gap < wc->gap_min_ms || gap > wc->gap_max_ms)
-            fprintf(stderr, "  reads %d..%d were %.1f ms apart, expected %u..%u\n",
+            fprintf(stderr,
+                    "  reads %d..%d were %.1f ms apart, expected %u..%u\n",
                     wc->gap_from + 1, wc->gap_to + 1, gap, wc->gap_min_ms,
                     wc->gap_max_ms);
     }

@@ -14,10 +14,11 @@
 typedef struct row {
     const char *name;
     const char *hex;
-    int err;            /* WS_OK for a valid stream */
-    unsigned offset;    /* of the offending frame */
+    int err;         /* WS_OK for a valid stream */
+    unsigned offset; /* of the offending frame */
 } row;
 
+/* clang-format off */
 static const row rows[] = {
     {"text and close", "8102686988020 3e8", WS_OK, 0},
     {"fragmented text, ping between", "0102686989008001 69", WS_OK, 0},
@@ -39,6 +40,7 @@ static const row rows[] = {
     {"close reason not utf-8", "880303e8ff", WS_ERR_INVALID_UTF8, 0},
     {"binary is not validated", "8201ff", WS_OK, 0},
 };
+/* clang-format on */
 
 static size_t unhex(const char *hex, uint8_t *out)
 {
@@ -64,8 +66,8 @@ static size_t unhex(const char *hex, uint8_t *out)
 
 /* Feeds buf in pieces of the given sizes (0 = the rest); returns the
  * first non-OK result and checks later calls stay quiet. */
-static int feed_split(const uint8_t *buf, size_t len, size_t first,
-                      size_t step, uint64_t *offset)
+static int feed_split(const uint8_t *buf, size_t len, size_t first, size_t step,
+                      uint64_t *offset)
 {
     wsr_wirecheck wc;
     int result = WS_OK;
@@ -77,7 +79,7 @@ static int feed_split(const uint8_t *buf, size_t len, size_t first,
             n = len - off;
         int rc = wsr_wirecheck_feed(&wc, buf + off, n);
         if (result != WS_OK)
-            CHECK_EQ(rc, WS_OK);   /* reported once */
+            CHECK_EQ(rc, WS_OK); /* reported once */
         else
             result = rc;
         off += n;
@@ -142,7 +144,8 @@ static void test_names(void)
     CHECK_EQ(wc.err_opcode, -1);
     wsr_wirecheck_free(&wc);
     CHECK(strcmp(wsr_wirecheck_name(WS_ERR_MASKED), "masked") == 0);
-    CHECK(strcmp(wsr_wirecheck_name(WS_ERR_BAD_CLOSE_CODE), "bad_close_code") == 0);
+    CHECK(strcmp(wsr_wirecheck_name(WS_ERR_BAD_CLOSE_CODE), "bad_close_code") ==
+          0);
 }
 
 int main(void)
