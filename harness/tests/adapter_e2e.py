@@ -20,8 +20,8 @@ import jsonschema
 from wsreplay import scenarios
 from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
 from wsreplay.plugin import ClientPool
-from wsreplay.server import ScenarioServer
-from wsreplay.tlscerts import make_run_certs
+from wsreplay.running.server import ScenarioServer
+from wsreplay.running.tlscerts import make_run_certs
 
 KNOB_SCENARIOS = REPO_ROOT / "harness" / "tests" / "data" / "knob-scenarios"
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from wsreplay import bisect
+from wsreplay.comparing import bisect
+from wsreplay.installers.python import version_key
 from wsreplay.paths import REPO_ROOT
-from wsreplay.pyenvs import version_key
 
 WSREPLAY = str(REPO_ROOT / "wsreplay")
 FOUNDING = "close/send-then-close"

@@ -28,9 +28,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from wsreplay import bisect as bisect_module
 from wsreplay import cli
 from wsreplay.clients import ADAPTERS, SpecError, parse_spec
+from wsreplay.comparing import bisect as bisect_module
 from wsreplay.installers import installer_for
 from wsreplay.paths import REPO_ROOT, SCENARIOS_DIR
 from wsreplay.scenarios import ScenarioError, load_all, select

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from wsreplay import compare
+from wsreplay.comparing import compare
 from wsreplay.paths import REPO_ROOT
 
 WSREPLAY = str(REPO_ROOT / "wsreplay")

@@ -31,8 +31,9 @@ from urllib.parse import unquote
 import pytest
 
 from test_junit import HOSTILE, ODD, REAL_CLIENTS, REAL_SCENARIOS, real_run, sample_report
-from wsreplay import outputs
-from wsreplay.htmlreport import HTML_NAME, cell_href, render_html, write_html
+from wsreplay.judging.verdicts import DISPLAY_ORDER
+from wsreplay.outputs.htmlreport import HTML_NAME, cell_href, render_html, write_html
+from wsreplay.outputs.records import client_specs, pass_rate_text, records_by_pair, scenario_names
 from wsreplay.paths import RESULTS_DIR
 
 CHROMIUM = os.environ.get("WSREPLAY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -309,15 +310,15 @@ def _colour_fits(verdict: str, css: str) -> bool:
 def _check_matrix(page: Page, report: dict) -> list[dict]:
     """One cell per (scenario, client), each with its record's verdict and colour."""
     cells = page.eval(CELLS_JS)
-    specs = outputs.client_specs(report)
-    names = outputs.scenario_names(report)
+    specs = client_specs(report)
+    names = scenario_names(report)
     assert len(cells) == len(specs) * len(names)
-    records = outputs.records_by_pair(report)
+    records = records_by_pair(report)
     for cell in cells:
         record = records.get((cell["scenario"], cell["client"]))
         assert cell["verdict"] == (record["verdict"] if record else "none"), cell
         assert _colour_fits(cell["verdict"], cell["background"]), cell
-        rate = outputs.pass_rate_text(record) if record else ""
+        rate = pass_rate_text(record) if record else ""
         if rate:
             assert cell["text"].endswith(rate), cell
     by_verdict = {cell["verdict"]: cell["background"] for cell in cells}
@@ -594,7 +595,7 @@ def test_real_run(tmp_path_factory: pytest.TempPathFactory, page: Page) -> None:
     assert len(cells) == len(REAL_SCENARIOS) * len(REAL_CLIENTS)
     assert all(c["verdict"] != "none" for c in cells)
     page.screenshot("real-run-matrix")
-    worst = sorted(report["results"], key=lambda r: outputs.VERDICT_ORDER.index(r["verdict"]))[0]
+    worst = sorted(report["results"], key=lambda r: DISPLAY_ORDER.index(r["verdict"]))[0]
     _open_cell_by_click(page, worst)
     _check_cell_view(page, worst)
     page.screenshot("real-run-cell")

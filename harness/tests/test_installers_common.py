@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from wsreplay.installers import InstallError, common
-from wsreplay.pyenvs import version_key
+from wsreplay.installers.python import version_key
 
 
 def test_run_tool_returns_stdout() -> None:

@@ -16,9 +16,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from wsreplay import matrix
-from wsreplay import report as rep
-from wsreplay.evaluate import evaluate
+from wsreplay.judging.evaluate import evaluate
+from wsreplay.outputs import matrix
+from wsreplay.outputs import report as rep
 from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
 
 WSREPLAY = str(REPO_ROOT / "wsreplay")

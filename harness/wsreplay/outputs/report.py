@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .evaluate import Verdict
-from .verdicts import PASSING, RANK, VERDICTS
+from ..judging.evaluate import Verdict
+from ..judging.verdicts import PASSING, RANK, VERDICTS
 
 SCHEMA_ID = "wsreplay-report/1"
 REPORT_NAME = "report.json"

@@ -26,9 +26,9 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from .evaluate import VERDICTS
+from ..judging.evaluate import VERDICTS
 from .matrix import VERDICT_WORDS
-from .outputs import (
+from .records import (
     client_entry,
     client_specs,
     count_verdicts,

@@ -27,7 +27,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .outputs import client_entry, client_specs, pass_rate, pass_rate_text, scenario_names
+from .records import client_entry, client_specs, pass_rate, pass_rate_text, scenario_names
 from .report import CLIENT_FIELDS, write_text_atomic
 
 JUNIT_NAME = "junit.xml"

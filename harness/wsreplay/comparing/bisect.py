@@ -34,14 +34,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__, report
-from .adapterproc import safe_name
-from .clients import ADAPTERS, AdapterInfo, adapter_names, check_version_range, installer
-from .installers import VersionNotFound
-from .report import write_text_atomic
-from .runner import Run, RunPlan
-from .scenarios import load_all, select
-from .verdicts import FAILING, IGNORABLE, breakdown_text, good_verdicts, run_verdicts, worst
+from .. import __version__
+from ..clients import ADAPTERS, AdapterInfo, adapter_names, check_version_range, installer
+from ..installers import VersionNotFound
+from ..judging.verdicts import (
+    FAILING,
+    IGNORABLE,
+    breakdown_text,
+    good_verdicts,
+    run_verdicts,
+    worst,
+)
+from ..outputs import report
+from ..outputs.report import write_text_atomic
+from ..running.adapterproc import safe_name
+from ..running.runner import Run, RunPlan
+from ..scenarios import load_all, select
 
 SCHEMA_ID = "wsreplay-bisect/1"
 BISECT_JSON = "bisect.json"

@@ -13,7 +13,7 @@ import shutil
 import sys
 from typing import TextIO
 
-from .verdicts import VERDICTS, WORDS, breakdown_text
+from ..judging.verdicts import VERDICTS, WORDS, breakdown_text
 
 # Short words, upper case so a FAIL stands out even without colour.
 VERDICT_WORDS = WORDS

@@ -42,13 +42,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
-from .clients import SpecError, parse_spec
-from .matrix import cell_text
-from .report import REPORT_NAME, write_text_atomic
-from .runner import Run, RunPlan, check_specs
-from .scenarios import load_all, select
-from .verdicts import (
+from .. import __version__
+from ..clients import SpecError, parse_spec
+from ..judging.verdicts import (
     IGNORABLE,
     LEVEL_VERDICTS,
     LEVELS,
@@ -56,6 +52,10 @@ from .verdicts import (
     counted_levels,
     run_verdicts,
 )
+from ..outputs.matrix import cell_text
+from ..outputs.report import REPORT_NAME, write_text_atomic
+from ..running.runner import Run, RunPlan, check_specs
+from ..scenarios import load_all, select
 
 SCHEMA_ID = "wsreplay-compare/2"
 COMPARE_JSON = "compare.json"

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .outputs import (
+from ..judging.verdicts import DISPLAY_ORDER, VERDICTS, run_breakdown
+from .records import (
     client_entry,
     client_specs,
     count_verdicts,
@@ -22,7 +23,6 @@ from .outputs import (
     scenario_names,
 )
 from .report import write_text_atomic
-from .verdicts import DISPLAY_ORDER, VERDICTS, run_breakdown
 
 SUMMARY_NAME = "summary.md"
 MAX_LISTED = 30
