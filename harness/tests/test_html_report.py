@@ -31,7 +31,7 @@ from urllib.parse import unquote
 import pytest
 
 from test_junit import HOSTILE, ODD, REAL_CLIENTS, REAL_SCENARIOS, real_run, sample_report
-from wsreplay.judging.verdicts import DISPLAY_ORDER
+from wsreplay.judging.verdicts import DISPLAY_ORDER, VERDICTS, WORDS
 from wsreplay.outputs.htmlreport import HTML_NAME, cell_href, render_html, write_html
 from wsreplay.outputs.records import client_specs, pass_rate_text, records_by_pair, scenario_names
 from wsreplay.paths import RESULTS_DIR
@@ -411,10 +411,17 @@ def test_the_page_is_self_contained(sample: tuple[dict, Path]) -> None:
     csp = [a["content"] for t, a in parser.tags if a.get("http-equiv") == "Content-Security-Policy"]
     assert csp and csp[0].startswith("default-src 'none'")
     scripts = [attrs for tag, attrs in parser.tags if tag == "script"]
-    assert scripts == [{"type": "application/json", "id": "wsreplay-report"}, {}]
+    assert scripts == [
+        {"type": "application/json", "id": "wsreplay-report"},
+        {"type": "application/json", "id": "wsreplay-verdicts"},
+        {},
+    ]
     embedded = text.split('id="wsreplay-report">', 1)[1].split("</script>", 1)[0]
     assert "<" not in embedded and "&" not in embedded  # cannot close its element
     assert json.loads(embedded) == json.loads(json.dumps(report))
+    # The script words verdicts from the one vocabulary, not a copy of its own.
+    vocabulary = text.split('id="wsreplay-verdicts">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(vocabulary) == {"order": list(VERDICTS), "words": WORDS}
 
 
 def test_matrix_cells_in_verdict_colours(page: Page, sample: tuple[dict, Path]) -> None:
@@ -507,7 +514,7 @@ def test_hostile_text_stays_text(page: Page, sample: tuple[dict, Path]) -> None:
              text: document.getElementById('cell-view').textContent})"""
     )
     assert view["h2"].startswith(ODD)
-    assert (view["imgs"], view["scripts"], view["pwned"]) == (0, 2, None)
+    assert (view["imgs"], view["scripts"], view["pwned"]) == (0, 3, None)  # the page's own 3
     assert "javascript:alert(3)" not in view["links"]  # shown, not linked
     assert "https://example.org/a?b=1&c=<2>" in view["links"]
     assert "javascript:alert(3)" in view["text"]

@@ -25,9 +25,10 @@ import xmlschema
 
 from wsreplay import outputs
 from wsreplay.judging.evaluate import evaluate
+from wsreplay.judging.verdicts import totals as verdict_totals
 from wsreplay.outputs import report as rep
 from wsreplay.outputs.junit import JUNIT_NAME, render_junit, suite_name, write_junit
-from wsreplay.outputs.records import count_verdicts, pass_rate_text
+from wsreplay.outputs.records import pass_rate_text
 from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA, RESULTS_DIR
 
 JUNIT_XSD = RESULTS_DIR / "junit.xsd"
@@ -322,7 +323,7 @@ def _seconds(record: dict) -> float:
 
 def _check_against_report(root: ET.Element, report: dict) -> None:
     """Every count and every verdict in the XML agrees with report.json."""
-    totals = count_verdicts(report["results"])
+    totals = verdict_totals(report["results"])
     assert root.tag == "testsuites"
     assert int(root.get("tests")) == totals["total"]
     assert int(root.get("failures")) == totals["fail"]

@@ -11,8 +11,9 @@ import pytest
 
 from test_junit import HOSTILE, ODD, REAL_CLIENTS, REAL_SCENARIOS, real_run, sample_report
 from wsreplay.judging.verdicts import DISPLAY_ORDER
+from wsreplay.judging.verdicts import totals as verdict_totals
 from wsreplay.outputs import report as rep
-from wsreplay.outputs.records import count_verdicts, pass_rate_text
+from wsreplay.outputs.records import pass_rate_text
 from wsreplay.outputs.summary import (
     NOT_RUN,
     SUMMARY_NAME,
@@ -45,7 +46,7 @@ def test_sample_report(tmp_path: Path) -> None:
     path = write_summary(report, tmp_path)
     assert path == tmp_path / SUMMARY_NAME
     text = path.read_text(encoding="utf-8")
-    counts = count_verdicts(report["results"])
+    counts = verdict_totals(report["results"])
     first = text.splitlines()
     assert first[0] == "## wsreplay run sample-run"
     totals = first[2]
@@ -127,7 +128,7 @@ def _big_report(scenarios: int, clients: int, failing_every: int) -> dict:
                     "transcript": None,
                 }
             )
-    report["totals"] = count_verdicts(report["results"])
+    report["totals"] = verdict_totals(report["results"])
     return report
 
 
@@ -159,7 +160,7 @@ def test_unfinished_and_empty_runs() -> None:
 def test_real_run(tmp_path_factory: pytest.TempPathFactory) -> None:
     report, out = real_run(tmp_path_factory.mktemp("summary"))
     text = (out / SUMMARY_NAME).read_text(encoding="utf-8")
-    counts = count_verdicts(report["results"])
+    counts = verdict_totals(report["results"])
     assert f"**{counts['total']} results**" in text
     table = _table(text)
     assert table[0] == ["scenario", *REAL_CLIENTS]

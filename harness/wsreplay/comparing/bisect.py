@@ -40,6 +40,7 @@ from ..installers import VersionNotFound
 from ..judging.verdicts import (
     FAILING,
     IGNORABLE,
+    LEVELS,
     breakdown_text,
     good_verdicts,
     run_verdicts,
@@ -182,7 +183,7 @@ def candidate_versions(
 def bad_verdicts(ignore: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The verdicts that make a release bad: fail and non-strict, or fail only."""
     good = good_verdicts(ignore)
-    return tuple(v for v in ("fail", "non-strict", "informational") if v not in good)
+    return tuple(v for v in LEVELS if v not in good)
 
 
 def release_outcome(rep: dict, spec: str, ignore: tuple[str, ...] = ()) -> tuple[str, list[dict]]:

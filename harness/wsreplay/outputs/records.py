@@ -7,7 +7,7 @@ pairs without a record, and records of a `--repeat N` run may carry `runs`,
 
 from __future__ import annotations
 
-from ..judging.verdicts import VERDICTS, run_breakdown
+from ..judging.verdicts import run_breakdown
 
 
 def pass_rate(record: dict) -> tuple[int, int] | None:
@@ -87,11 +87,3 @@ def records_by_pair(report: dict) -> dict[tuple[str, str], dict]:
     """(scenario, client) → record; the last record of a pair wins."""
     return {(r["scenario"], r["client"]): r for r in report.get("results", [])}
 
-
-def count_verdicts(results: list[dict]) -> dict[str, int]:
-    """Count per verdict (in VERDICTS order) plus `total`, from the records."""
-    counts = dict.fromkeys(VERDICTS, 0)
-    for record in results:
-        counts[record["verdict"]] = counts.get(record["verdict"], 0) + 1
-    counts["total"] = len(results)
-    return counts
