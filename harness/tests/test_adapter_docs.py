@@ -21,6 +21,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from conftest import WSREPLAY
 from wsreplay import clients
 from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
 
@@ -120,7 +121,7 @@ NO_CLOSE_REPLY = "the client sent no close frame, expected close 1000"
 
 @pytest.mark.e2e
 def test_worked_example_runs_two_releases(tmp_path: Path) -> None:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(tmp_path)]
+    argv = [WSREPLAY, "run", "--out", str(tmp_path)]
     argv += ["--scenario", "close/send-then-close", "--scenario", "close/close-while-receiving"]
     for spec in SPECS:
         argv += ["--client", spec]

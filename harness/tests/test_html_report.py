@@ -6,8 +6,8 @@ Checked: one cell per (scenario, client) in its verdict's colour (computed
 style), the filters, the cell view a click opens (reason, expected/observed,
 the wire timeline), links to a cell, hostile text staying text, a narrow
 window, and that the page asks the network for nothing. Screenshots go to
-results/test-artifacts/html-report/ (ignored by git) and their paths are
-printed.
+the session's pytest temporary folder (``screenshots/`` beside the browser's
+profile), never into the repository, and their paths are printed.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from test_junit import HOSTILE, ODD, REAL_CLIENTS, REAL_SCENARIOS, real_run, sam
 from wsreplay.judging.verdicts import DISPLAY_ORDER, VERDICTS, WORDS
 from wsreplay.outputs.htmlreport import HTML_NAME, cell_href, render_html, write_html
 from wsreplay.outputs.records import client_specs, pass_rate_text, records_by_pair, scenario_names
-from wsreplay.paths import RESULTS_DIR
 
 CHROMIUM = os.environ.get("WSREPLAY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = (
@@ -50,7 +49,6 @@ CHROMIUM_FLAGS = (
     "--disable-dev-shm-usage",
     "--remote-debugging-pipe",
 )
-ARTIFACTS = RESULTS_DIR / "test-artifacts" / "html-report"
 COMMAND_TIMEOUT_S = 30.0
 WIDE = (1280, 900)
 NARROW = (420, 860)
@@ -70,6 +68,7 @@ class Chromium:
     def __init__(self, workdir: Path) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "chromium.log"
+        self.screenshots = workdir / "screenshots"
         cmd_r, cmd_w = os.pipe()  # we write commands, Chromium reads fd 3
         ans_r, ans_w = os.pipe()  # Chromium writes fd 4, we read answers
         # Above 10 so the trampoline's dup2 onto 3 and 4 cannot clobber them.
@@ -210,7 +209,7 @@ class Page:
         assert ok, f"timed out waiting for {condition}"
 
     def screenshot(self, name: str) -> Path:
-        """The whole page (up to 8000 px) as PNG under results/test-artifacts."""
+        """The whole page (up to 8000 px) as PNG in the browser's screenshots folder."""
         size = self.send("Page.getLayoutMetrics")["cssContentSize"]
         clip = {
             "x": 0,
@@ -222,8 +221,8 @@ class Page:
         shot = self.send(
             "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
         )
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
+        self.browser.screenshots.mkdir(parents=True, exist_ok=True)
+        path = self.browser.screenshots / f"{name}.png"
         path.write_bytes(base64.b64decode(shot["data"]))
         print(f"screenshot: {path}")
         return path

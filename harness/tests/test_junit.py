@@ -23,13 +23,14 @@ import jsonschema
 import pytest
 import xmlschema
 
+from conftest import WSREPLAY
 from wsreplay import outputs
 from wsreplay.judging.evaluate import evaluate
 from wsreplay.judging.verdicts import totals as verdict_totals
 from wsreplay.outputs import report as rep
 from wsreplay.outputs.junit import JUNIT_NAME, render_junit, suite_name, write_junit
 from wsreplay.outputs.records import pass_rate_text
-from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA, RESULTS_DIR
+from wsreplay.paths import REPORT_SCHEMA, RESULTS_DIR
 
 JUNIT_XSD = RESULTS_DIR / "junit.xsd"
 CLOSED_OK = "websockets.exceptions.ConnectionClosedOK"
@@ -277,7 +278,7 @@ def real_run(base: Path) -> tuple[dict, Path]:
     with _REAL_RUN_LOCK:
         if "dir" not in _REAL_RUN:
             out = base / "real-run"
-            argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out)]
+            argv = [WSREPLAY, "run", "--out", str(out)]
             for spec in REAL_CLIENTS:
                 argv += ["--client", spec]
             for name in REAL_SCENARIOS:

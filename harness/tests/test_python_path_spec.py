@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import WSREPLAY
 from wsreplay.clients import ADAPTERS, installer
 from wsreplay.installers import python as python_installer
-from wsreplay.paths import REPO_ROOT
 
 SDIST_VERSION = "14.1"
 
@@ -67,7 +67,7 @@ def resolved_forms(checkout: Path, version: str) -> tuple[str, ...]:
 
 def run_path_spec(checkout: Path, cache: Path, out: Path) -> dict:
     argv = [
-        str(REPO_ROOT / "wsreplay"),
+        WSREPLAY,
         "run",
         "--client",
         f"python-websockets@path:{checkout}",
