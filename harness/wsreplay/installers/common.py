@@ -12,8 +12,9 @@
 - `file_lock`: one process at a time in a cache entry, across processes.
 - `listed_release`, `nearest_versions`: the registry's spelling of a
   requested version, and the releases around one it does not have.
-- `semver_key`: SemVer 2.0 precedence, for the registries that use it
-  (npm, Go modules, crates.io); each parses its own spelling.
+- `SEMVER`, `semver_key`: SemVer 2.0's pattern and precedence, for the
+  registries that use it (npm, Go modules, crates.io); each parses its own
+  spelling.
 
 Not a language: `installer_for("common")` finds no ``INSTALLER`` here.
 """
@@ -138,6 +139,15 @@ def nearest_versions(
 def _newest_first(versions: list[str], key: Callable[[str], tuple]) -> list[str]:
     unique = list(dict.fromkeys(v.strip() for v in versions if v.strip()))
     return sorted(unique, key=key, reverse=True)
+
+
+#: A SemVer 2.0 version (semver.org's pattern), unanchored: each registry adds
+#: its own spelling around it (Go's leading ``v``).
+SEMVER = (
+    r"(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+)
 
 
 def semver_key(release: tuple[int, int, int], pre: str | None) -> tuple:

@@ -60,11 +60,7 @@ PLACEHOLDER_VERSION = "v0.0.0-00010101000000-000000000000"
 LIST_TIMEOUT_S = 120.0
 BUILD_TIMEOUT_S = 600.0
 
-_SEMVER_RE = re.compile(
-    r"^v(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
-    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
-)
+_SEMVER_RE = re.compile("^v" + common.SEMVER + "$")
 _SHORT_RE = re.compile(r"^v(?P<major>\d+)(?:\.(?P<minor>\d+))?$")
 
 #: (adapter, version) -> the module that version was resolved in, this process.

@@ -393,18 +393,17 @@ def ensure_env(
                 f"pip install {package}=={version} reported success, "
                 f"but the env holds {package} {installed or 'nothing'}"
             )
-        marker = {
-            "package": package,
-            "version": version,
-            "installed": installed,
-            "python": sys.version.split()[0],
-        }
-        common.write_marker(tmp, MARKER, marker)
-        _move_into_place(tmp, target)
+        _finish(tmp, target, {"package": package, "version": version, "installed": installed})
     if not _is_complete(target):
         raise InstallError(f"env {target} is incomplete after install")
     log(f"installed {package}=={version}")
     return env_python(target)
+
+
+def _finish(tmp: Path, target: Path, marker: dict[str, str]) -> None:
+    """The last steps of a build: the marker (with the interpreter's version), then the rename."""
+    common.write_marker(tmp, MARKER, {**marker, "python": sys.version.split()[0]})
+    _move_into_place(tmp, target)
 
 
 def _move_into_place(tmp: Path, target: Path) -> None:
@@ -548,14 +547,7 @@ def _build_path_env(
                 f"pip install {directory} reported success, but the env holds no {package} "
                 f"(is {directory} a checkout of {package}?)"
             )
-        marker = {
-            "package": package,
-            "path": str(directory),
-            "installed": installed,
-            "python": sys.version.split()[0],
-        }
-        common.write_marker(tmp, MARKER, marker)
-        _move_into_place(tmp, target)
+        _finish(tmp, target, {"package": package, "path": str(directory), "installed": installed})
     if not _is_complete(target):
         raise InstallError(f"env {target} is incomplete after install")
     log(f"installed {package} {installed} from {directory}")

@@ -67,11 +67,7 @@ INDEX_URL = "https://index.crates.io/"
 INDEX_TIMEOUT_S = 60.0
 BUILD_TIMEOUT_S = 1200.0
 
-_SEMVER_RE = re.compile(
-    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
-    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
-)
+_SEMVER_RE = re.compile("^" + common.SEMVER + "$")
 _SHORT_RE = re.compile(r"^(?P<major>\d+)(?:\.(?P<minor>\d+))?$")
 
 
