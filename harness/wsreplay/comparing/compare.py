@@ -48,6 +48,7 @@ from ..judging.verdicts import (
     IGNORABLE,
     LEVEL_VERDICTS,
     LEVELS,
+    NEVER_COUNTED,
     PASSING,
     counted_levels,
     run_verdicts,
@@ -624,11 +625,11 @@ def _regression_sections(document: dict) -> list[tuple[str, str, list[dict]]]:
     sections = []
     for level in LEVELS:
         entries = document["regressions"][level]
-        if level == "informational" and not entries:
+        if level in NEVER_COUNTED and not entries:
             continue
         note = ""
         if level not in document["counted_levels"]:
-            note = ", never counted" if level == "informational" else ", ignored"
+            note = ", never counted" if level in NEVER_COUNTED else ", ignored"
         sections.append((level, note, entries))
     return sections
 
