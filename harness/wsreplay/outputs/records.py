@@ -47,24 +47,21 @@ def pass_rate_text(record: dict) -> str:
 
 def scenario_names(report: dict) -> list[str]:
     """Declared scenarios in order, then any that only appear in results."""
-    names = [s["name"] for s in report.get("scenarios", []) if isinstance(s, dict)]
-    seen = set(names)
-    for record in report.get("results", []):
-        if record.get("scenario") not in seen:
-            names.append(record["scenario"])
-            seen.add(record["scenario"])
-    return names
+    return _declared_then_recorded(report, "scenarios", "name", "scenario")
 
 
 def client_specs(report: dict) -> list[str]:
     """Declared client specs in order, then any that only appear in results."""
-    specs = [c["spec"] for c in report.get("clients", []) if isinstance(c, dict)]
-    seen = set(specs)
+    return _declared_then_recorded(report, "clients", "spec", "client")
+
+
+def _declared_then_recorded(report: dict, section: str, key: str, field: str) -> list[str]:
+    """``report[section][*][key]`` in order, then the records' ``field`` values not among them."""
+    found = [entry[key] for entry in report.get(section, []) if isinstance(entry, dict)]
     for record in report.get("results", []):
-        if record.get("client") not in seen:
-            specs.append(record["client"])
-            seen.add(record["client"])
-    return specs
+        if record.get(field) not in found:
+            found.append(record[field])
+    return found
 
 
 def client_entry(report: dict, spec: str) -> dict:
