@@ -371,19 +371,7 @@ def ensure_env(
         )
         python = env_python(tmp)
         _run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-input",
-                "--disable-pip-version-check",
-                "--no-cache-dir",
-                "--timeout",
-                str(PIP_NETWORK_TIMEOUT_S),
-                f"{package}=={version}",
-            ],
+            _pip(python, "--no-cache-dir", f"{package}=={version}"),
             f"pip install {package}=={version}",
             timeout,
         )
