@@ -17,11 +17,12 @@ from pathlib import Path
 
 import jsonschema
 
+from conftest import WSREPLAY
 from wsreplay import scenarios
 from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
 from wsreplay.plugin import ClientPool
-from wsreplay.server import ScenarioServer
-from wsreplay.tlscerts import make_run_certs
+from wsreplay.running.server import ScenarioServer
+from wsreplay.running.tlscerts import make_run_certs
 
 KNOB_SCENARIOS = REPO_ROOT / "harness" / "tests" / "data" / "knob-scenarios"
 
@@ -58,7 +59,7 @@ def wsreplay_run(
     results/report.schema.json unless ``schema`` is false (for knob runs
     whose scenarios may run ahead of the schema).
     """
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out), *args]
+    argv = [WSREPLAY, "run", "--out", str(out), *args]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads((out / "report.json").read_text())
@@ -69,7 +70,7 @@ def wsreplay_run(
 
 def refused_spec_stderr(out: Path, spec: str) -> str:
     """Run ``spec`` on the founding scenario, which must be refused (exit 2); its stderr."""
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out)]
+    argv = [WSREPLAY, "run", "--out", str(out)]
     argv += ["--client", spec, "--scenario", "close/send-then-close"]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr

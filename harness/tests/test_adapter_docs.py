@@ -21,7 +21,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from wsreplay import clients
+from conftest import WSREPLAY
+from wsreplay import adapters, clients
 from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
 
 README = REPO_ROOT / "README.md"
@@ -72,7 +73,7 @@ def test_readme_row_matches_the_manifest(name: str) -> None:
     info = clients.ADAPTERS[name]
     row = adapter_rows().get(name)
     assert row is not None, f"{name} has no row in README.md's adapter table"
-    assert info.install, f"{info.directory / clients.MANIFEST}: {name} has no 'install' line"
+    assert info.install, f"{info.directory / adapters.MANIFEST}: {name} has no 'install' line"
     assert info.install in row["the machine needs"]
     for bound in (info.min_version, info.max_version):
         if bound is not None:
@@ -80,12 +81,12 @@ def test_readme_row_matches_the_manifest(name: str) -> None:
 
 
 def test_every_adapter_folder_has_a_readme_and_a_manifest() -> None:
-    for folder in sorted(p for p in clients.ADAPTERS_DIR.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in adapters.ADAPTERS_DIR.iterdir() if p.is_dir()):
         if folder.name.startswith((".", "__")):
             continue
         assert (folder / "README.md").is_file(), f"{folder} has no README.md"
         if folder.name not in SHARED_FOLDERS:
-            assert (folder / clients.MANIFEST).is_file(), f"{folder} has no {clients.MANIFEST}"
+            assert (folder / adapters.MANIFEST).is_file(), f"{folder} has no {adapters.MANIFEST}"
     for info in clients.ADAPTERS.values():
         assert (info.directory / "README.md").is_file()
         assert info.entry.is_file(), f"{info.name}: entry {info.entry} does not exist"
@@ -99,7 +100,7 @@ def test_guide_json_blocks_parse_and_show_the_real_manifest() -> None:
     blocks = json_blocks(GUIDE.read_text())
     assert blocks, "docs/adding-an-adapter.md has no JSON block"
     parsed = [json.loads(block) for block in blocks]
-    real = json.loads((clients.ADAPTERS[EXAMPLE].directory / clients.MANIFEST).read_text())
+    real = json.loads((clients.ADAPTERS[EXAMPLE].directory / adapters.MANIFEST).read_text())
     manifests = [p for p in parsed if isinstance(p, dict) and "adapters" in p]
     assert manifests == [real]
 
@@ -120,7 +121,7 @@ NO_CLOSE_REPLY = "the client sent no close frame, expected close 1000"
 
 @pytest.mark.e2e
 def test_worked_example_runs_two_releases(tmp_path: Path) -> None:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(tmp_path)]
+    argv = [WSREPLAY, "run", "--out", str(tmp_path)]
     argv += ["--scenario", "close/send-then-close", "--scenario", "close/close-while-receiving"]
     for spec in SPECS:
         argv += ["--client", spec]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from wsreplay.adapterproc import AdapterProcess, AdapterStartError
-from wsreplay.runner import run_one
-from wsreplay.server import ScenarioServer
+from wsreplay.running.adapterproc import AdapterProcess, AdapterStartError
+from wsreplay.running.runner import run_one
+from wsreplay.running.server import ScenarioServer
 
 BROKEN = Path(__file__).parent / "data" / "broken_adapter.py"
 

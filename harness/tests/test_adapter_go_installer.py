@@ -26,7 +26,7 @@ from wsreplay import clients
 from wsreplay.installers import InstallError, VersionNotFound
 from wsreplay.installers import go as goinst
 from wsreplay.paths import REPO_ROOT
-from wsreplay.tlscerts import make_run_certs
+from wsreplay.running.tlscerts import make_run_certs
 
 ADAPTERS_DIR = REPO_ROOT / "harness" / "adapters"
 GORILLA = clients.ADAPTERS["go-gorilla"]

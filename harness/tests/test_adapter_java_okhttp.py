@@ -22,7 +22,7 @@ import pytest
 import adapter_e2e as e2e
 from rawpeer import silent_server
 from wsreplay.plugin import ClientPool
-from wsreplay.server import ScenarioServer
+from wsreplay.running.server import ScenarioServer
 
 pytestmark = pytest.mark.e2e
 

@@ -27,7 +27,7 @@ from rawpeer import silent_server
 from wsreplay import clients
 from wsreplay.installers import java as java_installer
 from wsreplay.plugin import ClientPool
-from wsreplay.server import ScenarioServer
+from wsreplay.running.server import ScenarioServer
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import adapter_e2e as e2e
-from wsreplay import clients, pyenvs
+from wsreplay import clients, paths
 from wsreplay.clients import SpecError, check_version_range
 from wsreplay.installers import InstallError, VersionNotFound
 from wsreplay.installers import node as node_installer
@@ -192,7 +192,7 @@ def test_path_install_needs_the_package_itself(cache: Path, tmp_path: Path) -> N
 
 
 def test_cache_lives_under_the_cache_root(cache: Path) -> None:
-    assert node_installer.prefix_dir("ws", "8.18.3").parent == pyenvs.cache_root() / "node"
+    assert node_installer.prefix_dir("ws", "8.18.3").parent == paths.cache_root() / "node"
 
 
 def test_releases_that_cannot_install_are_refused_before_install() -> None:

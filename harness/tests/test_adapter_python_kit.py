@@ -28,8 +28,8 @@ import pytest
 import adapter_e2e as e2e
 from wsreplay.paths import REPO_ROOT
 from wsreplay.plugin import ClientPool
-from wsreplay.server import ScenarioServer
-from wsreplay.tlscerts import make_run_certs
+from wsreplay.running.server import ScenarioServer
+from wsreplay.running.tlscerts import make_run_certs
 
 KIT_DIR = REPO_ROOT / "harness" / "adapters" / "python-common"
 sys.path.insert(0, str(KIT_DIR))

@@ -32,7 +32,7 @@ import adapter_e2e as e2e
 from rawpeer import silent_server
 from wsreplay import clients
 from wsreplay.installers import InstallError, VersionNotFound, rust
-from wsreplay.tlscerts import make_run_certs
+from wsreplay.running.tlscerts import make_run_certs
 
 ADAPTER = "rust-tungstenite"
 

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from wsreplay import bisect
-from wsreplay.paths import REPO_ROOT
-from wsreplay.pyenvs import version_key
+from conftest import wsreplay
+from wsreplay.comparing import bisect
+from wsreplay.installers.python import version_key
 
-WSREPLAY = str(REPO_ROOT / "wsreplay")
 FOUNDING = "close/send-then-close"
+#: A bisect installs and runs several releases.
+BISECT_TIMEOUT_S = 900
 
 
 # --------------------------------------------------------------- the search
@@ -187,10 +188,6 @@ def test_good_and_bad_verdicts_per_choice() -> None:
 # --------------------------------------------------------------- the command
 
 
-def wsreplay(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WSREPLAY, *args], capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -228,8 +225,9 @@ def test_an_unknown_adapter_exits_2(tmp_path: Path) -> None:
 @pytest.mark.e2e
 def test_a_release_the_registry_lacks_exits_2_with_the_nearest(tmp_path: Path) -> None:
     proc = wsreplay(
-        "bisect", "python-websockets", "--good", "13.7", "--bad", "14.0", "--out", str(tmp_path)
-    )
+        "bisect", "python-websockets", "--good", "13.7", "--bad", "14.0", "--out", str(tmp_path),
+        timeout=BISECT_TIMEOUT_S,
+    )  # fmt: skip
     assert proc.returncode == 2
     assert "--good 13.7" in proc.stderr and "13.1" in proc.stderr
 
@@ -239,8 +237,9 @@ def test_a_release_the_registry_lacks_exits_2_with_the_nearest(tmp_path: Path) -
 
 def run_bisect(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
     proc = wsreplay(
-        "bisect", "python-websockets", *args, "--scenario", FOUNDING, "--out", str(tmp_path)
-    )
+        "bisect", "python-websockets", *args, "--scenario", FOUNDING, "--out", str(tmp_path),
+        timeout=BISECT_TIMEOUT_S,
+    )  # fmt: skip
     document = json.loads((tmp_path / "bisect.json").read_text())
     return proc, document
 
@@ -308,7 +307,7 @@ UTF8 = "utf8/invalid-text"
 
 
 def run_ws_bisect(out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-    proc = wsreplay("bisect", "node-ws", *args, "--out", str(out))
+    proc = wsreplay("bisect", "node-ws", *args, "--out", str(out), timeout=BISECT_TIMEOUT_S)
     document = json.loads((out / "bisect.json").read_text())
     return proc, document
 

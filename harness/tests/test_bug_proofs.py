@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import WSREPLAY
 from wsreplay import bugcatalogue
-from wsreplay.paths import REPO_ROOT
 
 ALL_PROOFS = os.environ.get("WSREPLAY_BUG_PROOFS") == "1"
 
@@ -111,7 +111,7 @@ def test_scenario_fails_on_the_affected_release_and_passes_on_the_fixed(
     adapter, affected, fixed = key
     bad, good = f"{adapter}@{affected}", f"{adapter}@{fixed}"
     scenarios = sorted({e.scenario for e in group})
-    cmd = [str(REPO_ROOT / "wsreplay"), "run", "--client", bad, "--client", good]
+    cmd = [WSREPLAY, "run", "--client", bad, "--client", good]
     for name in scenarios:
         cmd += ["--scenario", name]
     cmd += ["--out", str(tmp_path)]
@@ -133,7 +133,7 @@ def test_scenario_fails_on_the_affected_release_and_passes_on_the_fixed(
 
 def test_the_bugs_command_lists_the_proof_runs() -> None:
     proc = subprocess.run(
-        [str(REPO_ROOT / "wsreplay"), "bugs", "--proofs"],
+        [WSREPLAY, "bugs", "--proofs"],
         capture_output=True,
         text=True,
         timeout=120,

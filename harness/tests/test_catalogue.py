@@ -16,7 +16,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA, SCENARIOS_DIR
+from conftest import WSREPLAY
+from wsreplay.paths import REPORT_SCHEMA, SCENARIOS_DIR
 from wsreplay.scenarios import load_all
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +27,7 @@ VERDICTS = ("pass", "fail", "non-strict", "informational", "error")
 
 def run_catalogue(out: Path, transport: str) -> tuple[dict, str]:
     proc = subprocess.run(
-        [str(REPO_ROOT / "wsreplay"), "run", "--transport", transport, "--out", str(out)],
+        [WSREPLAY, "run", "--transport", transport, "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=900,

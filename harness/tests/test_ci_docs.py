@@ -28,14 +28,14 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from wsreplay import bisect as bisect_module
+from conftest import WSREPLAY, wsreplay
 from wsreplay import cli
 from wsreplay.clients import ADAPTERS, SpecError, parse_spec
+from wsreplay.comparing import bisect as bisect_module
 from wsreplay.installers import installer_for
 from wsreplay.paths import REPO_ROOT, SCENARIOS_DIR
 from wsreplay.scenarios import ScenarioError, load_all, select
 
-WSREPLAY = str(REPO_ROOT / "wsreplay")
 CI_MD = REPO_ROOT / "docs" / "ci.md"
 GITHUB = REPO_ROOT / "docs" / "examples" / "github-actions.yml"
 GITLAB = REPO_ROOT / "docs" / "examples" / "gitlab-ci.yml"
@@ -60,10 +60,6 @@ EXIT_CODES = {
     ("check", 1): "test_check_exit_codes",
     ("check", 2): "test_check_exit_codes",
 }
-
-
-def wsreplay(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WSREPLAY, *args], capture_output=True, text=True, timeout=timeout)
 
 
 # --------------------------------------------------------------------------

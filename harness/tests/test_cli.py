@@ -9,28 +9,23 @@ from pathlib import Path
 
 import pytest
 
-from wsreplay.paths import REPO_ROOT, SCENARIOS_DIR
+from conftest import WSREPLAY, wsreplay
+from wsreplay.paths import SCENARIOS_DIR
 from wsreplay.scenarios import load_all
-
-WSREPLAY = str(REPO_ROOT / "wsreplay")
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WSREPLAY, *args], capture_output=True, text=True, timeout=120)
 
 
 def test_help_explains_the_commands() -> None:
-    proc = run("--help")
+    proc = wsreplay("--help")
     assert proc.returncode == 0
     for word in ("run", "scenarios", "check"):
         assert word in proc.stdout
-    proc = run("run", "--help")
+    proc = wsreplay("run", "--help")
     assert "--client" in proc.stdout and "ADAPTER[@VERSION]" in proc.stdout
     assert "exit status" in proc.stdout
 
 
 def test_scenarios_lists_every_scenario_with_its_summary() -> None:
-    proc = run("scenarios")
+    proc = wsreplay("scenarios")
     assert proc.returncode == 0
     for s in load_all(SCENARIOS_DIR):
         assert s["name"] in proc.stdout
@@ -38,28 +33,32 @@ def test_scenarios_lists_every_scenario_with_its_summary() -> None:
 
 
 def test_scenarios_by_tag() -> None:
-    proc = run("scenarios", "--tag", "founding")
+    proc = wsreplay("scenarios", "--tag", "founding")
     assert proc.stdout.strip().startswith("close/send-then-close ")
     assert proc.stdout.strip().splitlines()[1:] == ["(1 scenario)"]
 
 
-def test_unknown_adapter_is_refused() -> None:
-    proc = run("run", "--client", "cobol-websockets@1.0", "--scenario", "close/send-then-close")
+def test_unknown_adapter_is_refused(tmp_path: Path) -> None:
+    proc = wsreplay(
+        "run", "--client", "cobol-websockets@1.0", "--scenario", "close/send-then-close",
+        "--out", str(tmp_path),
+    )  # fmt: skip
     assert proc.returncode == 2
     assert "cobol-websockets" in proc.stderr
     assert "python-websockets" in proc.stderr  # lists the known ones
 
 
-def test_unknown_scenario_is_refused() -> None:
-    proc = run("run", "--scenario", "close/no-such-thing*")
+def test_unknown_scenario_is_refused(tmp_path: Path) -> None:
+    proc = wsreplay("run", "--scenario", "close/no-such-thing*", "--out", str(tmp_path))
     assert proc.returncode == 2
     assert "'close/no-such-thing*' matches no scenario" in proc.stderr
 
 
-def test_version_without_the_api_is_refused() -> None:
-    proc = run(
-        "run", "--client", "python-websockets-asyncio@12.0", "--scenario", "close/send-then-close"
-    )
+def test_version_without_the_api_is_refused(tmp_path: Path) -> None:
+    proc = wsreplay(
+        "run", "--client", "python-websockets-asyncio@12.0", "--scenario", "close/send-then-close",
+        "--out", str(tmp_path),
+    )  # fmt: skip
     assert proc.returncode == 2
     assert "13.0" in proc.stderr
 
@@ -85,7 +84,7 @@ def test_a_spec_outside_the_range_is_refused_before_anything_starts(
     """Exit 2 with the reason, and nothing started: no header, no server, no
     folder (the run's TLS keys used to land in it), nothing installed."""
     out = tmp_path / "out"
-    proc = run(*args, "--scenario", "close/send-then-close", "--out", str(out))
+    proc = wsreplay(*args, "--scenario", "close/send-then-close", "--out", str(out))
     assert proc.returncode == 2, proc.stderr
     assert REFUSAL in proc.stderr
     assert proc.stderr.count("\n") == 1, proc.stderr  # the refusal line only
@@ -94,7 +93,7 @@ def test_a_spec_outside_the_range_is_refused_before_anything_starts(
 
 
 def test_no_command_prints_help() -> None:
-    proc = run()
+    proc = wsreplay()
     assert proc.returncode == 2
     assert "usage" in proc.stdout
 
@@ -102,7 +101,7 @@ def test_no_command_prints_help() -> None:
 def test_sigterm_stops_the_run_cleanly_with_reports(tmp_path: Path) -> None:
     """A CI runner cancelling the job sends SIGTERM: reports written, server stopped, 143."""
     proc = subprocess.Popen(
-        [str(REPO_ROOT / "wsreplay"), "run", "--client", "python-websockets@14.1",
+        [WSREPLAY, "run", "--client", "python-websockets@14.1",
          "--scenario", "close/*", "--out", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

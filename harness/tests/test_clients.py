@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from wsreplay import clients, pyenvs
+from wsreplay import clients, paths
 from wsreplay.clients import (
     ADAPTERS,
     ClientSpec,
@@ -25,6 +25,8 @@ from wsreplay.clients import (
     parse_spec,
     prepare,
 )
+from wsreplay.installers import common
+from wsreplay.installers import python as python_installer
 
 ADAPTER_SCRIPT = (
     Path(clients.__file__).resolve().parents[1] / "adapters" / "python-websockets" / "adapter.py"
@@ -206,8 +208,8 @@ def fake_pyenvs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[s
             log(f"fake install {package}=={version}")
         return tmp_path / f"{package}-{version}" / "bin" / "python"
 
-    monkeypatch.setattr(pyenvs, "available_versions", available)
-    monkeypatch.setattr(pyenvs, "ensure_env", ensure)
+    monkeypatch.setattr(python_installer, "available_versions", available)
+    monkeypatch.setattr(python_installer, "ensure_env", ensure)
     monkeypatch.setenv("WSREPLAY_CACHE", str(tmp_path / "cache"))  # nothing cached there
     return installed
 
@@ -262,7 +264,7 @@ def test_prepare_unknown_version_names_spec_and_nearest(
     message = str(info.value)
     assert "'python-websockets@14.3'" in message
     assert "14.1" in message and "14.0" in message
-    assert isinstance(info.value.__cause__, pyenvs.VersionNotFound)
+    assert isinstance(info.value.__cause__, python_installer.VersionNotFound)
     assert fake_pyenvs == []
 
 
@@ -272,8 +274,8 @@ def test_prepare_unknown_version_names_spec_and_nearest(
 
 def _pypi_versions() -> list[str]:
     try:
-        return pyenvs.available_versions("websockets")
-    except pyenvs.PyEnvError as exc:
+        return python_installer.available_versions("websockets")
+    except python_installer.PyEnvError as exc:
         pytest.skip(f"PyPI not reachable: {exc}")
 
 
@@ -281,7 +283,7 @@ def test_available_versions_from_pypi() -> None:
     versions = _pypi_versions()
     for known in ("10.4", "12.0", "13.1", "14.0", "14.1"):
         assert known in versions
-    keys = [pyenvs.version_key(v) for v in versions]
+    keys = [python_installer.version_key(v) for v in versions]
     assert keys == sorted(keys, reverse=True)  # newest first
 
 
@@ -291,7 +293,7 @@ def test_range_refusal_with_real_version_list(monkeypatch: pytest.MonkeyPatch) -
     def no_install(*args: object, **kwargs: object) -> Path:
         raise AssertionError("must refuse before installing")
 
-    monkeypatch.setattr(pyenvs, "ensure_env", no_install)
+    monkeypatch.setattr(python_installer, "ensure_env", no_install)
     with pytest.raises(SpecError) as asyncio_refusal:
         prepare("python-websockets-asyncio@12.0")
     assert str(asyncio_refusal.value) == (
@@ -310,8 +312,8 @@ def test_version_not_on_pypi_with_real_version_list(
 ) -> None:
     _pypi_versions()
     monkeypatch.setenv("WSREPLAY_CACHE", str(tmp_path))
-    with pytest.raises(pyenvs.VersionNotFound) as info:
-        pyenvs.resolve_version("websockets", "14.3")
+    with pytest.raises(python_installer.VersionNotFound) as info:
+        python_installer.resolve_version("websockets", "14.3")
     assert info.value.nearest[:1] != []
     assert "14.2" in info.value.nearest
     assert "websockets 14.3 is not a release on PyPI" in str(info.value)
@@ -328,8 +330,8 @@ def test_parse_pip_index_output() -> None:
         "  INSTALLED: 14.0\n"
         "  LATEST:    17.4\n"
     )
-    assert pyenvs.parse_pip_index_output(text) == ["17.4", "17.3", "14.1", "14.0"]
-    assert pyenvs.parse_pip_index_output("ERROR: No matching distribution found") == []
+    assert python_installer.parse_pip_index_output(text) == ["17.4", "17.3", "14.1", "14.0"]
+    assert python_installer.parse_pip_index_output("ERROR: No matching distribution found") == []
 
 
 def test_version_key_orders_like_pep_440() -> None:
@@ -347,23 +349,27 @@ def test_version_key_orders_like_pep_440() -> None:
         "1!0.1",
     ]
     shuffled = ordered[5:] + ordered[:5]
-    assert sorted(shuffled, key=pyenvs.version_key) == ordered
-    assert pyenvs.version_key("14") == pyenvs.version_key("14.0") == pyenvs.version_key("14.0.0")
-    assert pyenvs.is_prerelease("15.0rc1") and pyenvs.is_prerelease("1.0.dev3")
-    assert not pyenvs.is_prerelease("14.0.post1")
+    assert sorted(shuffled, key=python_installer.version_key) == ordered
+    assert (
+        python_installer.version_key("14")
+        == python_installer.version_key("14.0")
+        == python_installer.version_key("14.0.0")
+    )
+    assert python_installer.is_prerelease("15.0rc1") and python_installer.is_prerelease("1.0.dev3")
+    assert not python_installer.is_prerelease("14.0.post1")
 
 
 def test_nearest_versions() -> None:
     versions = ["17.4", "15.0.1", "15.0", "14.2", "14.1", "14.0", "13.1"]
-    assert pyenvs.nearest_versions("14.3", versions) == [
+    assert common.nearest_versions("14.3", versions, python_installer.version_key) == [
         "15.0.1",
         "15.0",
         "14.2",
         "14.1",
         "14.0",
     ]
-    assert pyenvs.nearest_versions("99", versions)[0] == "17.4"
-    assert pyenvs.nearest_versions("nonsense", versions) == [
+    assert common.nearest_versions("99", versions, python_installer.version_key)[0] == "17.4"
+    assert common.nearest_versions("nonsense", versions, python_installer.version_key) == [
         "17.4",
         "15.0.1",
         "15.0",
@@ -376,17 +382,19 @@ def test_resolve_version_uses_cached_env_without_network(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("WSREPLAY_CACHE", str(tmp_path))
-    env = pyenvs.env_dir("websockets", "14.0")
-    pyenvs.env_python(env).parent.mkdir(parents=True)
-    pyenvs.env_python(env).touch()
-    (env / pyenvs.MARKER).write_text("{}")
+    env = python_installer.env_dir("websockets", "14.0")
+    python_installer.env_python(env).parent.mkdir(parents=True)
+    python_installer.env_python(env).touch()
+    (env / python_installer.MARKER).write_text("{}")
 
     def offline(package: str) -> list[str]:
-        raise pyenvs.PyEnvError("offline")
+        raise python_installer.PyEnvError("offline")
 
-    monkeypatch.setattr(pyenvs, "available_versions", offline)
-    assert pyenvs.resolve_version("websockets", "14.0") == "14.0"
-    assert pyenvs.ensure_env("websockets", "14.0") == pyenvs.env_python(env)  # reused, no pip
+    monkeypatch.setattr(python_installer, "available_versions", offline)
+    assert python_installer.resolve_version("websockets", "14.0") == "14.0"
+    assert python_installer.ensure_env("websockets", "14.0") == python_installer.env_python(
+        env
+    )  # reused, no pip
 
 
 @pytest.mark.parametrize(
@@ -404,14 +412,17 @@ def test_cache_root(
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    assert pyenvs.cache_root() == Path(expected)
-    assert pyenvs.env_dir("websockets", "14.0") == Path(expected) / "python" / "websockets-14.0"
+    assert paths.cache_root() == Path(expected)
+    assert (
+        python_installer.env_dir("websockets", "14.0")
+        == Path(expected) / "python" / "websockets-14.0"
+    )
 
 
 def _fake_env(path: Path, tag: str) -> None:
-    pyenvs.env_python(path).parent.mkdir(parents=True)
-    pyenvs.env_python(path).write_text(tag)
-    (path / pyenvs.MARKER).write_text(json.dumps({"tag": tag}))
+    python_installer.env_python(path).parent.mkdir(parents=True)
+    python_installer.env_python(path).write_text(tag)
+    (path / python_installer.MARKER).write_text(json.dumps({"tag": tag}))
 
 
 def test_move_into_place_keeps_a_concurrent_winner(tmp_path: Path) -> None:
@@ -419,8 +430,8 @@ def test_move_into_place_keeps_a_concurrent_winner(tmp_path: Path) -> None:
     _fake_env(target, "first")
     late = tmp_path / ".late"
     _fake_env(late, "second")
-    pyenvs._move_into_place(late, target)
-    assert pyenvs.env_python(target).read_text() == "first"
+    python_installer._move_into_place(late, target)
+    assert python_installer.env_python(target).read_text() == "first"
 
 
 def test_move_into_place_replaces_an_incomplete_dir(tmp_path: Path) -> None:
@@ -428,8 +439,8 @@ def test_move_into_place_replaces_an_incomplete_dir(tmp_path: Path) -> None:
     (target / "bin").mkdir(parents=True)  # no marker: not a finished env
     new = tmp_path / ".new"
     _fake_env(new, "new")
-    pyenvs._move_into_place(new, target)
-    assert pyenvs.env_python(target).read_text() == "new"
+    python_installer._move_into_place(new, target)
+    assert python_installer.env_python(target).read_text() == "new"
     assert not new.exists()
 
 
@@ -440,13 +451,15 @@ def test_failed_install_leaves_nothing_that_looks_complete(
 
     def failing_run(cmd: list[str], what: str, timeout: float) -> None:
         if "pip" in cmd:
-            raise pyenvs.InstallError(f"{what} failed (exit 1):\nERROR: No matching distribution")
-        pyenvs.env_python(Path(cmd[-1])).parent.mkdir(parents=True, exist_ok=True)
+            raise python_installer.InstallError(
+                f"{what} failed (exit 1):\nERROR: No matching distribution"
+            )
+        python_installer.env_python(Path(cmd[-1])).parent.mkdir(parents=True, exist_ok=True)
 
-    monkeypatch.setattr(pyenvs, "_run", failing_run)
-    with pytest.raises(pyenvs.InstallError, match="No matching distribution"):
-        pyenvs.ensure_env("websockets", "0.0.0")
-    parent = pyenvs.env_dir("websockets", "0.0.0").parent
+    monkeypatch.setattr(python_installer, "_run", failing_run)
+    with pytest.raises(python_installer.InstallError, match="No matching distribution"):
+        python_installer.ensure_env("websockets", "0.0.0")
+    parent = python_installer.env_dir("websockets", "0.0.0").parent
     assert list(parent.iterdir()) == []  # temp dir removed, no target
 
 

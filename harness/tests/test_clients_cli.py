@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
+from pathlib import Path
 
+from conftest import wsreplay
 from wsreplay.clients import ADAPTERS
-from wsreplay.paths import REPO_ROOT
-
-WSREPLAY = str(REPO_ROOT / "wsreplay")
-
-
-def wsreplay(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WSREPLAY, *args], capture_output=True, text=True, timeout=120)
 
 
 def test_clients_lists_every_adapter_with_language_and_installed_versions() -> None:
@@ -22,12 +16,11 @@ def test_clients_lists_every_adapter_with_language_and_installed_versions() -> N
     assert proc.stdout.count("    installed: ") == len(ADAPTERS)
 
 
-def test_installed_versions_show_what_the_cache_holds() -> None:
+def test_installed_versions_show_what_the_cache_holds(tmp_path: Path) -> None:
     # test_founding and others install these pinned versions first.
-    subprocess.run(
-        [WSREPLAY, "run", "--client", "python-websockets@14.1", "--scenario",
-         "close/send-then-close", "--out", "/tmp/wsreplay-clients-cli"],
-        capture_output=True, timeout=600, check=False,
+    wsreplay(
+        "run", "--client", "python-websockets@14.1", "--scenario", "close/send-then-close",
+        "--out", str(tmp_path),
     )  # fmt: skip
     block = wsreplay("clients").stdout.split("python-websockets  [")[1].split("\n\n")[0]
     installed = block.splitlines()[3]

@@ -10,15 +10,13 @@ pass -> non-strict change is a regression that exits 1 unless ignored.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from wsreplay import compare
-from wsreplay.paths import REPO_ROOT
+from conftest import wsreplay
+from wsreplay.comparing import compare
 
-WSREPLAY = str(REPO_ROOT / "wsreplay")
 FOUNDING = "close/send-then-close"
 
 
@@ -366,10 +364,6 @@ def write_report(path: Path, records: list[dict], clients: list[str]) -> Path:
     return path
 
 
-def wsreplay(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WSREPLAY, *args], capture_output=True, text=True, timeout=timeout)
-
-
 def test_two_reports_compare_without_running_anything(tmp_path: Path) -> None:
     old = write_report(
         tmp_path / "old", [rec("s/a", "pass", "lib@1"), rec("s/b", "fail", "lib@1")], ["lib@1"]
@@ -680,21 +674,18 @@ def test_a_real_pass_to_non_strict_change_exits_1_unless_ignored(tmp_path: Path)
 
 def test_a_side_whose_client_never_ran_is_refused(tmp_path: Path) -> None:
     """An install failure on one side must not pass a CI gate as 'no regression'."""
-    run = subprocess.run(
-        [str(REPO_ROOT / "wsreplay"), "run", "--client", "python-websockets@14.1",
-         "--scenario", "close/send-then-close", "--out", str(tmp_path / "ok")],
-        capture_output=True, text=True, timeout=600,
+    run = wsreplay(
+        "run", "--client", "python-websockets@14.1",
+        "--scenario", "close/send-then-close", "--out", str(tmp_path / "ok"),
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     broken = json.loads((tmp_path / "ok" / "report.json").read_text())
     broken["clients"][0].update(status="error", error="pip install failed: no network")
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "report.json").write_text(json.dumps(broken))
-    proc = subprocess.run(
-        [str(REPO_ROOT / "wsreplay"), "compare", str(tmp_path / "ok"), str(tmp_path / "broken"),
-         "--out", str(tmp_path / "cmp")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    proc = wsreplay(
+        "compare", str(tmp_path / "ok"), str(tmp_path / "broken"), "--out", str(tmp_path / "cmp")
+    )
     assert proc.returncode == 2
     assert "cannot compare: NEW client python-websockets@14.1 did not run: pip install failed" in (
         proc.stderr

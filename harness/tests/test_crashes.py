@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from wsreplay.crashes import LibraryCode, library_crash
+from wsreplay.judging.crashes import LibraryCode, library_crash
 
 GO = LibraryCode.of("go", "github.com/coder/websocket")
 RUST = LibraryCode.of("rust", "tungstenite")

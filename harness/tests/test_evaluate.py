@@ -11,7 +11,7 @@ import hashlib
 
 import pytest
 
-from wsreplay.evaluate import Check, Verdict, evaluate, expand_messages
+from wsreplay.judging.evaluate import Check, Verdict, evaluate, expand_messages
 from wsreplay.scenarios import knob_defaults
 
 CLOSED_OK = "websockets.exceptions.ConnectionClosedOK"

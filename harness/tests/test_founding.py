@@ -15,7 +15,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
+from conftest import WSREPLAY
+from wsreplay.paths import REPORT_SCHEMA
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +31,7 @@ REPEATS = 20
 
 @pytest.mark.parametrize("transport", ["ws", "wss"])
 def test_one_command_shows_the_regression(tmp_path: Path, transport: str) -> None:
-    argv = [str(REPO_ROOT / "wsreplay"), "run", "--scenario", SCENARIO, "--out", str(tmp_path)]
+    argv = [WSREPLAY, "run", "--scenario", SCENARIO, "--out", str(tmp_path)]
     argv += ["--transport", transport]
     for spec in EXPECTED:
         argv += ["--client", spec]

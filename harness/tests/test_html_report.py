@@ -6,8 +6,8 @@ Checked: one cell per (scenario, client) in its verdict's colour (computed
 style), the filters, the cell view a click opens (reason, expected/observed,
 the wire timeline), links to a cell, hostile text staying text, a narrow
 window, and that the page asks the network for nothing. Screenshots go to
-results/test-artifacts/html-report/ (ignored by git) and their paths are
-printed.
+the session's pytest temporary folder (``screenshots/`` beside the browser's
+profile), never into the repository, and their paths are printed.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from urllib.parse import unquote
 import pytest
 
 from test_junit import HOSTILE, ODD, REAL_CLIENTS, REAL_SCENARIOS, real_run, sample_report
-from wsreplay import outputs
-from wsreplay.htmlreport import HTML_NAME, cell_href, render_html, write_html
-from wsreplay.paths import RESULTS_DIR
+from wsreplay.judging.verdicts import DISPLAY_ORDER, VERDICTS, WORDS
+from wsreplay.outputs.htmlreport import HTML_NAME, cell_href, render_html, write_html
+from wsreplay.outputs.records import client_specs, pass_rate_text, records_by_pair, scenario_names
 
 CHROMIUM = os.environ.get("WSREPLAY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = (
@@ -49,7 +49,6 @@ CHROMIUM_FLAGS = (
     "--disable-dev-shm-usage",
     "--remote-debugging-pipe",
 )
-ARTIFACTS = RESULTS_DIR / "test-artifacts" / "html-report"
 COMMAND_TIMEOUT_S = 30.0
 WIDE = (1280, 900)
 NARROW = (420, 860)
@@ -69,6 +68,7 @@ class Chromium:
     def __init__(self, workdir: Path) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "chromium.log"
+        self.screenshots = workdir / "screenshots"
         cmd_r, cmd_w = os.pipe()  # we write commands, Chromium reads fd 3
         ans_r, ans_w = os.pipe()  # Chromium writes fd 4, we read answers
         # Above 10 so the trampoline's dup2 onto 3 and 4 cannot clobber them.
@@ -209,7 +209,7 @@ class Page:
         assert ok, f"timed out waiting for {condition}"
 
     def screenshot(self, name: str) -> Path:
-        """The whole page (up to 8000 px) as PNG under results/test-artifacts."""
+        """The whole page (up to 8000 px) as PNG in the browser's screenshots folder."""
         size = self.send("Page.getLayoutMetrics")["cssContentSize"]
         clip = {
             "x": 0,
@@ -221,8 +221,8 @@ class Page:
         shot = self.send(
             "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
         )
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
+        self.browser.screenshots.mkdir(parents=True, exist_ok=True)
+        path = self.browser.screenshots / f"{name}.png"
         path.write_bytes(base64.b64decode(shot["data"]))
         print(f"screenshot: {path}")
         return path
@@ -309,15 +309,15 @@ def _colour_fits(verdict: str, css: str) -> bool:
 def _check_matrix(page: Page, report: dict) -> list[dict]:
     """One cell per (scenario, client), each with its record's verdict and colour."""
     cells = page.eval(CELLS_JS)
-    specs = outputs.client_specs(report)
-    names = outputs.scenario_names(report)
+    specs = client_specs(report)
+    names = scenario_names(report)
     assert len(cells) == len(specs) * len(names)
-    records = outputs.records_by_pair(report)
+    records = records_by_pair(report)
     for cell in cells:
         record = records.get((cell["scenario"], cell["client"]))
         assert cell["verdict"] == (record["verdict"] if record else "none"), cell
         assert _colour_fits(cell["verdict"], cell["background"]), cell
-        rate = outputs.pass_rate_text(record) if record else ""
+        rate = pass_rate_text(record) if record else ""
         if rate:
             assert cell["text"].endswith(rate), cell
     by_verdict = {cell["verdict"]: cell["background"] for cell in cells}
@@ -410,10 +410,17 @@ def test_the_page_is_self_contained(sample: tuple[dict, Path]) -> None:
     csp = [a["content"] for t, a in parser.tags if a.get("http-equiv") == "Content-Security-Policy"]
     assert csp and csp[0].startswith("default-src 'none'")
     scripts = [attrs for tag, attrs in parser.tags if tag == "script"]
-    assert scripts == [{"type": "application/json", "id": "wsreplay-report"}, {}]
+    assert scripts == [
+        {"type": "application/json", "id": "wsreplay-report"},
+        {"type": "application/json", "id": "wsreplay-verdicts"},
+        {},
+    ]
     embedded = text.split('id="wsreplay-report">', 1)[1].split("</script>", 1)[0]
     assert "<" not in embedded and "&" not in embedded  # cannot close its element
     assert json.loads(embedded) == json.loads(json.dumps(report))
+    # The script words verdicts from the one vocabulary, not a copy of its own.
+    vocabulary = text.split('id="wsreplay-verdicts">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(vocabulary) == {"order": list(VERDICTS), "words": WORDS}
 
 
 def test_matrix_cells_in_verdict_colours(page: Page, sample: tuple[dict, Path]) -> None:
@@ -506,7 +513,7 @@ def test_hostile_text_stays_text(page: Page, sample: tuple[dict, Path]) -> None:
              text: document.getElementById('cell-view').textContent})"""
     )
     assert view["h2"].startswith(ODD)
-    assert (view["imgs"], view["scripts"], view["pwned"]) == (0, 2, None)
+    assert (view["imgs"], view["scripts"], view["pwned"]) == (0, 3, None)  # the page's own 3
     assert "javascript:alert(3)" not in view["links"]  # shown, not linked
     assert "https://example.org/a?b=1&c=<2>" in view["links"]
     assert "javascript:alert(3)" in view["text"]
@@ -594,7 +601,7 @@ def test_real_run(tmp_path_factory: pytest.TempPathFactory, page: Page) -> None:
     assert len(cells) == len(REAL_SCENARIOS) * len(REAL_CLIENTS)
     assert all(c["verdict"] != "none" for c in cells)
     page.screenshot("real-run-matrix")
-    worst = sorted(report["results"], key=lambda r: outputs.VERDICT_ORDER.index(r["verdict"]))[0]
+    worst = sorted(report["results"], key=lambda r: DISPLAY_ORDER.index(r["verdict"]))[0]
     _open_cell_by_click(page, worst)
     _check_cell_view(page, worst)
     page.screenshot("real-run-cell")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wsreplay.installers import InstallError, common
-from wsreplay.pyenvs import version_key
+from wsreplay.installers.python import version_key
 
 
 def test_run_tool_returns_stdout() -> None:
@@ -87,3 +89,57 @@ def test_listed_release_finds_the_registrys_spelling() -> None:
     assert common.listed_release("14", versions, version_key) == "14.0"
     assert common.listed_release("1.5.3", versions, version_key) == "v1.5.3"
     assert common.listed_release("15", versions, version_key) is None
+
+
+# semver.org §11's example, lowest first.
+SEMVER_ORDER = [
+    "1.0.0-alpha",
+    "1.0.0-alpha.1",
+    "1.0.0-alpha.beta",
+    "1.0.0-beta",
+    "1.0.0-beta.2",
+    "1.0.0-beta.11",
+    "1.0.0-rc.1",
+    "1.0.0",
+    "1.0.1",
+]
+
+
+@pytest.mark.parametrize(
+    ("registry", "spell"),
+    [("node", str), ("rust", str), ("go", lambda version: "v" + version)],
+)
+def test_every_semver_registry_orders_by_the_one_semver_key(registry: str, spell) -> None:
+    key = importlib.import_module(f"wsreplay.installers.{registry}").version_key
+    spelled = [spell(v) for v in SEMVER_ORDER]
+    assert sorted(reversed(spelled), key=key) == spelled
+    assert key(spell("1.0.0+build.5")) == key(spell("1.0.0"))  # build metadata ignored
+    assert key("not a version") < key(spelled[0])
+
+
+def test_file_lock_excludes_a_second_process(tmp_path: Path) -> None:
+    lock = tmp_path / "locks" / "entry.lock"
+    probe = (
+        "import fcntl, sys; f = open(sys.argv[1], 'a')\n"
+        "try:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except BlockingIOError:\n    sys.exit(1)\n"
+    )
+    with common.file_lock(lock):
+        assert lock.exists()
+        held = subprocess.run([sys.executable, "-c", probe, str(lock)], check=False)
+        assert held.returncode == 1
+    free = subprocess.run([sys.executable, "-c", probe, str(lock)], check=False)
+    assert free.returncode == 0
+
+
+def test_nearest_versions_use_the_registrys_own_order() -> None:
+    """Guava's `31.1-jre` is no PEP 440 version, but Maven's key orders it."""
+    from wsreplay.installers import java
+
+    versions = ["31.1-jre", "30.1-jre", "29.0-jre", "5.0.0"]
+    assert common.nearest_versions("31.0", versions, java.version_key) == [
+        "31.1-jre",
+        "30.1-jre",
+        "29.0-jre",
+        "5.0.0",
+    ]

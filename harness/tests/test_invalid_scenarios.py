@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import WSREPLAY
 from wsreplay.build import server_binary
 from wsreplay.paths import REPO_ROOT
 
@@ -77,7 +78,7 @@ def test_wsreplay_run_reports_a_bad_catalogue(tmp_path: Path) -> None:
     shutil.copy(CASES / "unknown-step" / "input.json", bad)
     proc = subprocess.run(
         [
-            str(REPO_ROOT / "wsreplay"),
+            WSREPLAY,
             "run",
             "--scenarios-dir",
             str(tmp_path),
@@ -96,7 +97,7 @@ def test_wsreplay_check_uses_the_server_checks() -> None:
     file = CASES / "wrong-type-text" / "input.json"
     good = REPO_ROOT / "scenarios" / "close" / "send-then-close.json"
     proc = subprocess.run(
-        [str(REPO_ROOT / "wsreplay"), "check", str(good), str(file)],
+        [WSREPLAY, "check", str(good), str(file)],
         capture_output=True,
         text=True,
         timeout=60,

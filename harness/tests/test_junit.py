@@ -23,11 +23,14 @@ import jsonschema
 import pytest
 import xmlschema
 
+from conftest import WSREPLAY
 from wsreplay import outputs
-from wsreplay import report as rep
-from wsreplay.evaluate import evaluate
-from wsreplay.junit import JUNIT_NAME, render_junit, suite_name, write_junit
-from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA, RESULTS_DIR
+from wsreplay.judging.evaluate import evaluate
+from wsreplay.judging.verdicts import totals as verdict_totals
+from wsreplay.outputs import report as rep
+from wsreplay.outputs.junit import JUNIT_NAME, render_junit, suite_name, write_junit
+from wsreplay.outputs.records import pass_rate_text
+from wsreplay.paths import REPORT_SCHEMA, RESULTS_DIR
 
 JUNIT_XSD = RESULTS_DIR / "junit.xsd"
 CLOSED_OK = "websockets.exceptions.ConnectionClosedOK"
@@ -275,7 +278,7 @@ def real_run(base: Path) -> tuple[dict, Path]:
     with _REAL_RUN_LOCK:
         if "dir" not in _REAL_RUN:
             out = base / "real-run"
-            argv = [str(REPO_ROOT / "wsreplay"), "run", "--out", str(out)]
+            argv = [WSREPLAY, "run", "--out", str(out)]
             for spec in REAL_CLIENTS:
                 argv += ["--client", spec]
             for name in REAL_SCENARIOS:
@@ -321,7 +324,7 @@ def _seconds(record: dict) -> float:
 
 def _check_against_report(root: ET.Element, report: dict) -> None:
     """Every count and every verdict in the XML agrees with report.json."""
-    totals = outputs.count_verdicts(report["results"])
+    totals = verdict_totals(report["results"])
     assert root.tag == "testsuites"
     assert int(root.get("tests")) == totals["total"]
     assert int(root.get("failures")) == totals["fail"]
@@ -493,9 +496,9 @@ def test_repeat_fields_read_defensively() -> None:
     out = _case(root, odd["scenario"], odd["client"]).find("system-out").text
     assert "runs" not in out
     rate_only = {"runs": 4, "pass_rate": 0.5}
-    assert outputs.pass_rate_text(rate_only) == "2/4"
-    assert outputs.pass_rate_text({"runs": 1, "passes": 1}) == ""
-    assert outputs.pass_rate_text({"runs": 3, "passes": 5}) == ""
+    assert pass_rate_text(rate_only) == "2/4"
+    assert pass_rate_text({"runs": 1, "passes": 1}) == ""
+    assert pass_rate_text({"runs": 3, "passes": 5}) == ""
 
 
 def test_empty_and_unfinished_reports(junit_schema: xmlschema.XMLSchema) -> None:
@@ -531,6 +534,6 @@ def test_a_pair_whose_runs_disagree_shows_every_verdict():
         "passes": 3,
         "per_run": [{"verdict": v} for v in ("pass", "non-strict", "pass")],
     }
-    assert outputs.pass_rate_text(record) == "non-strict 1/3 pass 2/3"
+    assert pass_rate_text(record) == "non-strict 1/3 pass 2/3"
     same = {**record, "per_run": [{"verdict": "pass"}] * 3}
-    assert outputs.pass_rate_text(same) == "3/3"
+    assert pass_rate_text(same) == "3/3"

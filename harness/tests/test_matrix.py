@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from wsreplay import matrix
+from wsreplay.outputs import matrix
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from wsreplay import pyenvs
+from conftest import WSREPLAY
 from wsreplay.clients import ADAPTERS, installer
-from wsreplay.paths import REPO_ROOT
+from wsreplay.installers import python as python_installer
 
 SDIST_VERSION = "14.1"
 
@@ -67,7 +67,7 @@ def resolved_forms(checkout: Path, version: str) -> tuple[str, ...]:
 
 def run_path_spec(checkout: Path, cache: Path, out: Path) -> dict:
     argv = [
-        str(REPO_ROOT / "wsreplay"),
+        WSREPLAY,
         "run",
         "--client",
         f"python-websockets@path:{checkout}",
@@ -100,7 +100,7 @@ def test_checkout_runs_and_edits_are_picked_up(
 
     envs = [p for p in (cache / "python" / "paths").iterdir() if not p.name.startswith(".")]
     assert len(envs) == 1, envs
-    marker = json.loads((envs[0] / pyenvs.MARKER).read_text())
+    marker = json.loads((envs[0] / python_installer.MARKER).read_text())
     assert marker["path"] == str(checkout.resolve()) and marker["package"] == "websockets"
     # a checkout is not a release: the cache does not list it as one
     assert installer(ADAPTERS["python-websockets"]).installed(ADAPTERS["python-websockets"]) == []
@@ -123,21 +123,25 @@ def test_env_is_per_absolute_directory(tmp_path: Path, monkeypatch: pytest.Monke
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     monkeypatch.chdir(tmp_path)
-    env_a = pyenvs.path_env_dir("websockets", Path("a"))
-    assert env_a == pyenvs.path_env_dir("websockets", tmp_path / "a" / ".." / "a")
-    assert env_a != pyenvs.path_env_dir("websockets", tmp_path / "b")
+    env_a = python_installer.path_env_dir("websockets", Path("a"))
+    assert env_a == python_installer.path_env_dir("websockets", tmp_path / "a" / ".." / "a")
+    assert env_a != python_installer.path_env_dir("websockets", tmp_path / "b")
     assert env_a.parent == tmp_path / "cache" / "python" / "paths"
     assert env_a.name.startswith("websockets-")
 
 
 def test_build_requires(tmp_path: Path) -> None:
-    assert pyenvs.build_requires(tmp_path) == list(pyenvs.DEFAULT_BUILD_REQUIRES)
+    assert python_installer.build_requires(tmp_path) == list(
+        python_installer.DEFAULT_BUILD_REQUIRES
+    )
     (tmp_path / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["hatchling>=1.0"]\nbuild-backend = "hatchling.build"\n'
     )
-    assert pyenvs.build_requires(tmp_path) == ["hatchling>=1.0"]
+    assert python_installer.build_requires(tmp_path) == ["hatchling>=1.0"]
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
-    assert pyenvs.build_requires(tmp_path) == list(pyenvs.DEFAULT_BUILD_REQUIRES)
+    assert python_installer.build_requires(tmp_path) == list(
+        python_installer.DEFAULT_BUILD_REQUIRES
+    )
 
 
 @pytest.mark.e2e
@@ -152,13 +156,13 @@ def test_a_checkout_of_something_else_is_refused(
         '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
         '[project]\nname = "notwebsockets"\nversion = "1.0"\n'
     )
-    with pytest.raises(pyenvs.InstallError, match="holds no websockets"):
-        pyenvs.ensure_path_env("websockets", project)
+    with pytest.raises(python_installer.InstallError, match="holds no websockets"):
+        python_installer.ensure_path_env("websockets", project)
     # nothing half-built counts as an env
     paths = tmp_path / "cache" / "python" / "paths"
     assert not [p for p in paths.iterdir() if not p.name.startswith(".")]
 
 
 def test_not_a_directory(tmp_path: Path) -> None:
-    with pytest.raises(pyenvs.InstallError, match="is not a directory"):
-        pyenvs.ensure_path_env("websockets", tmp_path / "missing")
+    with pytest.raises(python_installer.InstallError, match="is not a directory"):
+        python_installer.ensure_path_env("websockets", tmp_path / "missing")

@@ -16,6 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from conftest import WSREPLAY
 from wsreplay.build import server_binary
 from wsreplay.paths import REPO_ROOT, SCENARIOS_DIR
 from wsreplay.scenarios import knob_defaults
@@ -82,7 +83,7 @@ def test_newest_python_websockets_passes_every_example(examples_dir: Path, tmp_p
     out = tmp_path / "run"
     proc = subprocess.run(
         [
-            str(REPO_ROOT / "wsreplay"), "run", "--scenarios-dir", str(examples_dir),
+            WSREPLAY, "run", "--scenarios-dir", str(examples_dir),
             "--client", "python-websockets", "--out", str(out),
         ],
         capture_output=True, text=True, timeout=600,

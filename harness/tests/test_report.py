@@ -12,8 +12,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from wsreplay import report as rep
-from wsreplay.evaluate import evaluate
+from wsreplay.judging.evaluate import evaluate
+from wsreplay.outputs import report as rep
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "results" / "report.schema.json"
 CLOSED_OK = "websockets.exceptions.ConnectionClosedOK"

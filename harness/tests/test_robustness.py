@@ -21,9 +21,9 @@ from rawpeer import connect, masked_frame, read_http_head, read_until_close, upg
 from wsreplay.build import server_binary
 from wsreplay.paths import SCENARIOS_DIR
 from wsreplay.plugin import ClientPool
-from wsreplay.runner import run_one
+from wsreplay.running.runner import run_one
+from wsreplay.running.server import ScenarioServer
 from wsreplay.scenarios import load_all
-from wsreplay.server import ScenarioServer
 
 CLIENT = "python-websockets"
 HANDSHAKE_TIMEOUT_MS = 2000

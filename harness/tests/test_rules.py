@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from wsreplay import rules
-from wsreplay.evaluate import evaluate
+from wsreplay.judging import rules
+from wsreplay.judging.evaluate import evaluate
 
 
 class Wire:

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from rawpeer import connect, read_http_head, upgrade_request
-from wsreplay import rules
 from wsreplay.build import server_binary
-from wsreplay.server import ScenarioServer
+from wsreplay.judging import rules
+from wsreplay.running.server import ScenarioServer
 
 RULE_SCENARIOS = Path(__file__).parent / "data" / "rule-scenarios"
 _runs = itertools.count(1)

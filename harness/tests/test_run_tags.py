@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from wsreplay.adapterproc import SAFE_NAME_MAX, safe_name
-from wsreplay.runner import new_run_id
+from wsreplay.running.adapterproc import SAFE_NAME_MAX, safe_name
+from wsreplay.running.runner import new_run_id
 
 RUN_ID = re.compile(r"[A-Za-z0-9._-]{1,127}")  # what wsreplay-server accepts
 

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-
-from wsreplay.paths import REPO_ROOT, SCENARIOS_DIR
+from conftest import wsreplay
+from wsreplay.paths import SCENARIOS_DIR
 from wsreplay.scenarios import load_all
-
-WSREPLAY = str(REPO_ROOT / "wsreplay")
-
-
-def wsreplay(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WSREPLAY, *args], capture_output=True, text=True, timeout=60)
 
 
 def test_list_shows_every_scenario_once() -> None:

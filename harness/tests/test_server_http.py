@@ -14,7 +14,7 @@ from rawpeer import (
     read_until_close,
     upgrade_request,
 )
-from wsreplay.server import ScenarioServer
+from wsreplay.running.server import ScenarioServer
 
 
 def http_exchange(port: int, request: bytes) -> tuple[int, bytes, bytes]:

@@ -15,7 +15,7 @@ import pytest
 
 from rawpeer import connect, masked_frame, read_http_head, read_until_close, upgrade_request
 from wsreplay.build import server_binary
-from wsreplay.server import ScenarioServer
+from wsreplay.running.server import ScenarioServer
 
 STEP_SCENARIOS = Path(__file__).parent / "data" / "step-scenarios"
 

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from test_junit import HOSTILE, ODD, REAL_CLIENTS, REAL_SCENARIOS, real_run, sample_report
-from wsreplay import outputs
-from wsreplay import report as rep
-from wsreplay.summary import (
+from wsreplay.judging.verdicts import DISPLAY_ORDER
+from wsreplay.judging.verdicts import totals as verdict_totals
+from wsreplay.outputs import report as rep
+from wsreplay.outputs.records import pass_rate_text
+from wsreplay.outputs.summary import (
     NOT_RUN,
     SUMMARY_NAME,
     SYMBOLS,
@@ -44,7 +46,7 @@ def test_sample_report(tmp_path: Path) -> None:
     path = write_summary(report, tmp_path)
     assert path == tmp_path / SUMMARY_NAME
     text = path.read_text(encoding="utf-8")
-    counts = outputs.count_verdicts(report["results"])
+    counts = verdict_totals(report["results"])
     first = text.splitlines()
     assert first[0] == "## wsreplay run sample-run"
     totals = first[2]
@@ -66,7 +68,7 @@ def test_sample_report(tmp_path: Path) -> None:
                 assert cell == NOT_RUN
                 continue
             assert cell.startswith(f"{SYMBOLS[record['verdict']]} {record['verdict']}")
-            rate = outputs.pass_rate_text(record)
+            rate = pass_rate_text(record)
             # a pair whose runs disagree ends with its last share ("pass 7/10")
             assert (
                 cell.endswith(f" {rate.split()[-1]}") if rate else cell.endswith(record["verdict"])
@@ -78,7 +80,7 @@ def test_sample_report(tmp_path: Path) -> None:
     not_passing = [r for r in report["results"] if r["verdict"] != "pass"]
     assert len(listed) == len(not_passing)
     order = [item.split(" — ", 1)[0].split()[1] for item in listed]
-    assert order == sorted(order, key=outputs.VERDICT_ORDER.index)  # fail, error, ...
+    assert order == sorted(order, key=DISPLAY_ORDER.index)  # fail, error, ...
     for record in not_passing:
         assert any(
             md(record["scenario"]) in item and md(record["reason"][:100])[:60] in item
@@ -126,7 +128,7 @@ def _big_report(scenarios: int, clients: int, failing_every: int) -> dict:
                     "transcript": None,
                 }
             )
-    report["totals"] = outputs.count_verdicts(report["results"])
+    report["totals"] = verdict_totals(report["results"])
     return report
 
 
@@ -158,7 +160,7 @@ def test_unfinished_and_empty_runs() -> None:
 def test_real_run(tmp_path_factory: pytest.TempPathFactory) -> None:
     report, out = real_run(tmp_path_factory.mktemp("summary"))
     text = (out / SUMMARY_NAME).read_text(encoding="utf-8")
-    counts = outputs.count_verdicts(report["results"])
+    counts = verdict_totals(report["results"])
     assert f"**{counts['total']} results**" in text
     table = _table(text)
     assert table[0] == ["scenario", *REAL_CLIENTS]

@@ -10,15 +10,15 @@ import sys
 from pathlib import Path
 
 from . import __version__, bugcatalogue, clients_view, scenario_view
-from .bisect import FIRST_BAD, FIRST_FIXED, BisectArgs, BisectError, run_bisect
 from .build import BuildError, server_binary
 from .clients import SpecError
-from .compare import DEFAULT_TOLERANCE_MS, CompareArgs, CompareError, run_compare
+from .comparing.bisect import FIRST_BAD, FIRST_FIXED, BisectArgs, BisectError, run_bisect
+from .comparing.compare import DEFAULT_TOLERANCE_MS, CompareArgs, CompareError, run_compare
+from .judging.verdicts import IGNORABLE
 from .paths import RESULTS_DIR, SCENARIOS_DIR
-from .runner import Run, RunPlan, check_specs, exit_code, new_run_id, print_summary
+from .running.runner import Run, RunPlan, check_specs, exit_code, new_run_id, print_summary
+from .running.server import ServerError
 from .scenarios import ScenarioError, load_all, select
-from .server import ServerError
-from .verdicts import IGNORABLE
 
 DEFAULT_CLIENT = "python-websockets"
 

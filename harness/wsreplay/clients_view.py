@@ -64,6 +64,6 @@ def format_versions(adapter: str, include_pre: bool = False) -> str:
 
 
 def _is_prerelease(version: str) -> bool:
-    from .pyenvs import is_prerelease
+    from .installers.python import is_prerelease
 
     return is_prerelease(version.lstrip("v")) or "-" in version

@@ -13,8 +13,13 @@ BUILD_DIR = Path(os.environ.get("WSREPLAY_BUILD_DIR", REPO_ROOT / "build"))
 
 
 def cache_root() -> Path:
-    """The cache for installed client versions: outside the repository, shared by runs."""
-    if os.environ.get("WSREPLAY_CACHE"):
-        return Path(os.environ["WSREPLAY_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "wsreplay"
+    """The cache of installed client versions, shared by runs and kept outside the
+    repository (so `git status` stays clean): ``$WSREPLAY_CACHE``, else
+    ``$XDG_CACHE_HOME/wsreplay``, else ``~/.cache/wsreplay``."""
+    explicit = os.environ.get("WSREPLAY_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return Path(xdg).expanduser() / "wsreplay"
+    return Path.home() / ".cache" / "wsreplay"

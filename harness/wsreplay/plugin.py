@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from .adapterproc import AdapterProcess, launch, safe_name
 from .build import server_binary
 from .paths import SCENARIOS_DIR
+from .running.adapterproc import AdapterProcess, launch, safe_name
+from .running.server import ScenarioServer
+from .running.tlscerts import make_run_certs
 from .scenarios import load_all
-from .server import ScenarioServer
-from .tlscerts import make_run_certs
 
 
 class ClientPool:
@@ -112,7 +112,7 @@ def wsreplay_run_scenario(
 ) -> Callable[[str, str], dict]:
     """run(scenario_name, client_spec, transport="ws") -> the report record for that pair."""
 
-    from .runner import run_one
+    from .running.runner import run_one
 
     def run(scenario_name: str, client_spec: str, transport: str = "ws") -> dict:
         adapter, resolved, error = wsreplay_clients.get(client_spec)

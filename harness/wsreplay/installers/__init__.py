@@ -4,7 +4,9 @@ One module per language (``python.py``, ``node.py``, …), each exposing
 ``INSTALLER``, an `Installer`. `clients` looks a language up with
 `installer_for`, so adding a language is one module here and nothing else.
 What the installers share (running a tool with a deadline, building a cache
-entry atomically, its marker file) is in ``common.py``, which is no language.
+entry atomically under a lock, its marker file, SemVer order, the nearest
+releases) is in ``common.py``, which is no language. They all keep their
+entries under `paths.cache_root`, and read adapters as `adapters.AdapterInfo`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..clients import AdapterInfo
+    from ..adapters import AdapterInfo
 
 Log = Callable[[str], None]
 

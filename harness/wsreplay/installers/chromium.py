@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from . import Installer, InstallError, Launch, Log, VersionNotFound, common
 
 if TYPE_CHECKING:
-    from ..clients import AdapterInfo
+    from ..adapters import AdapterInfo
 
 #: The real browser binaries behind distribution wrappers, tried first.
 REAL_BINARIES = (Path("/usr/lib/chromium/chromium"),)

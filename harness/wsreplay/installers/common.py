@@ -9,7 +9,12 @@
   a kill never leaves a half-built entry that looks complete.
 - `write_marker`, `read_marker`, `installed_versions`: the marker file a
   finished entry gets last, and the versions the markers of a cache record.
-- `listed_release`: the registry's spelling of a requested version.
+- `file_lock`: one process at a time in a cache entry, across processes.
+- `listed_release`, `nearest_versions`: the registry's spelling of a
+  requested version, and the releases around one it does not have.
+- `SEMVER`, `semver_key`: SemVer 2.0's pattern and precedence, for the
+  registries that use it (npm, Go modules, crates.io); each parses its own
+  spelling.
 
 Not a language: `installer_for("common")` finds no ``INSTALLER`` here.
 """
@@ -112,8 +117,77 @@ def listed_release(requested: str, versions: list[str], key: Callable[[str], tup
     return None
 
 
+def nearest_versions(
+    requested: str, versions: list[str], key: Callable[[str], tuple], count: int = 5
+) -> list[str]:
+    """Releases around ``requested`` in ``key`` order, for a "not found" message.
+
+    Up to three just below and two just above it (``14.3`` → ``15.0.1, 15.0,
+    14.2, 14.1, 14.0``), newest first; the newest releases if ``requested``
+    does not even parse as a version.
+    """
+    ordered = sorted(versions, key=key)
+    wanted = key(requested)
+    if wanted[0] != 0:
+        return _newest_first(ordered[-count:], key)
+    index = sum(1 for v in ordered if key(v) < wanted)
+    above = max(0, min(count // 2, len(ordered) - index))
+    below = ordered[max(0, index - (count - above)) : index]
+    return _newest_first(below + ordered[index : index + above], key)
+
+
+def _newest_first(versions: list[str], key: Callable[[str], tuple]) -> list[str]:
+    unique = list(dict.fromkeys(v.strip() for v in versions if v.strip()))
+    return sorted(unique, key=key, reverse=True)
+
+
+#: A SemVer 2.0 version (semver.org's pattern), unanchored: each registry adds
+#: its own spelling around it (Go's leading ``v``).
+SEMVER = (
+    r"(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+)
+
+
+def semver_key(release: tuple[int, int, int], pre: str | None) -> tuple:
+    """The sort key of a SemVer 2.0 version, from its parsed parts (build metadata ignored).
+
+    A pre-release sorts before its release; its dot-separated identifiers
+    compare numerically when numeric, numbers before words (semver 2.0 §11).
+    Like every installer's key, a real version's key starts with 0 (a string
+    that is not a version gets ``(-1, ...)`` from its parser).
+    """
+    if not pre:
+        return (0, release, (1,))
+    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
+    return (0, release, (0, parts))
+
+
 # --------------------------------------------------------------------------
 # building a cache entry
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``path`` (created with its folder if missing).
+
+    Serializes builds into one cache entry across processes; the kernel
+    releases it when a holder dies. Where there is no fcntl (not POSIX)
+    there is no lock, as for the atomic rename's fallback.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def remove_stale_builds(parent: Path) -> None:

@@ -39,11 +39,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import pyenvs
+from ..paths import cache_root
 from . import Installer, InstallError, Launch, Log, VersionNotFound, common
 
 if TYPE_CHECKING:
-    from ..clients import AdapterInfo
+    from ..adapters import AdapterInfo
 
 #: Written last into a finished build; a directory without it is not used.
 MARKER = ".wsreplay-build.json"
@@ -60,11 +60,7 @@ PLACEHOLDER_VERSION = "v0.0.0-00010101000000-000000000000"
 LIST_TIMEOUT_S = 120.0
 BUILD_TIMEOUT_S = 600.0
 
-_SEMVER_RE = re.compile(
-    r"^v(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
-    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
-)
+_SEMVER_RE = re.compile("^v" + common.SEMVER + "$")
 _SHORT_RE = re.compile(r"^v(?P<major>\d+)(?:\.(?P<minor>\d+))?$")
 
 #: (adapter, version) -> the module that version was resolved in, this process.
@@ -102,12 +98,7 @@ def version_key(version: str) -> tuple:
     if match is None:
         return (-1, (), version)
     release = (int(match["major"]), int(match["minor"]), int(match["patch"]))
-    if not match["pre"]:
-        return (0, release, (1,))
-    # A pre-release sorts before its release; its identifiers compare
-    # numerically when numeric, numbers before words (semver 2.0 §11).
-    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in match["pre"].split("."))
-    return (0, release, (0, parts))
+    return common.semver_key(release, match["pre"])
 
 
 def _sorted_newest_first(versions: list[str]) -> list[str]:
@@ -280,7 +271,9 @@ def _resolve(info: AdapterInfo, requested: str | None) -> str:
     found = _find_version(info, version)
     if found is None:
         raise VersionNotFound(
-            _package_label(info), requested, pyenvs.nearest_versions(version, _versions(info))
+            _package_label(info),
+            requested,
+            common.nearest_versions(version, _versions(info), version_key),
         )
     module, exact = found
     _MODULE_OF[(info.name, exact)] = module
@@ -328,7 +321,7 @@ def _module_for(info: AdapterInfo, version: str) -> str:
 
 
 def _adapter_root(info: AdapterInfo) -> Path:
-    return pyenvs.cache_root() / "go" / info.name
+    return cache_root() / "go" / info.name
 
 
 #: Go code every Go adapter shares (the job/observation contract), built in

@@ -14,7 +14,7 @@ adapter's ``.java`` sources are then compiled against ``lib/*.jar``::
 
 The library folder and each compiled adapter are built in a temporary folder
 beside their final place and renamed into place after a marker file is
-written, as `wsreplay.pyenvs` does for venvs; the adapter's folder name holds
+written, as `installers.python` does for venvs; the adapter's folder name holds
 a digest of its sources, so editing an adapter recompiles it and nothing
 else. Launch: ``java -cp classes:lib/* MAIN``, ``MAIN`` being the entry
 file's name without ``.java``.
@@ -49,11 +49,11 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import pyenvs
+from ..paths import cache_root
 from . import Installer, InstallError, Launch, Log, VersionNotFound, common
 
 if TYPE_CHECKING:
-    from ..clients import AdapterInfo
+    from ..adapters import AdapterInfo
 
 #: Written last into a finished folder; a folder without it is not used.
 MARKER = ".wsreplay-env.json"
@@ -212,9 +212,8 @@ def _resolve(info: AdapterInfo, requested: str | None) -> str:
     candidates = (
         versions if is_prerelease(requested) else [v for v in versions if not is_prerelease(v)]
     )
-    raise VersionNotFound(
-        info.package, requested, pyenvs.nearest_versions(requested, candidates or versions)
-    )
+    nearest = common.nearest_versions(requested, candidates or versions, version_key)
+    raise VersionNotFound(info.package, requested, nearest)
 
 
 # --------------------------------------------------------------------------
@@ -222,7 +221,7 @@ def _resolve(info: AdapterInfo, requested: str | None) -> str:
 
 
 def _java_root() -> Path:
-    return pyenvs.cache_root() / "java"
+    return cache_root() / "java"
 
 
 def _safe(text: str) -> str:

@@ -14,7 +14,7 @@ running an adapter by hand.
 
 A prefix is built in a temporary directory beside its final place and renamed
 into place only after npm succeeded, the installed version was checked and a
-marker file was written (as `wsreplay.pyenvs.ensure_env` does), so a killed
+marker file was written (as `installers.python.ensure_env` does), so a killed
 install never leaves a prefix that looks complete.
 
 "Newest" (a spec without a version) is the newest final release whose
@@ -43,11 +43,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import pyenvs
+from ..paths import cache_root
 from . import Installer, InstallError, Launch, Log, VersionNotFound, common
 
 if TYPE_CHECKING:
-    from ..clients import AdapterInfo
+    from ..adapters import AdapterInfo
 
 #: Written last into a finished prefix; a prefix without it is not used.
 MARKER = ".wsreplay-npm.json"
@@ -82,15 +82,8 @@ def version_key(version: str) -> tuple:
     match = _SEMVER_RE.match(version)
     if match is None:
         return (-1, (), version)
-    release = tuple(int(part or 0) for part in match.group(1, 2, 3))
-    if match[4] is None:
-        pre: tuple = (1,)
-    else:
-        pre = (
-            0,
-            tuple((0, int(i), "") if i.isdigit() else (1, 0, i) for i in match[4].split(".")),
-        )
-    return (0, release, pre)
+    major, minor, patch = (int(part or 0) for part in match.group(1, 2, 3))
+    return common.semver_key((major, minor, patch), match[4])
 
 
 def is_prerelease(version: str) -> bool:
@@ -330,13 +323,13 @@ def _safe_name(text: str) -> str:
 
 def prefix_dir(package: str, version: str) -> Path:
     """The npm prefix holding ``package@version`` (may not exist yet)."""
-    return pyenvs.cache_root() / "node" / f"{_safe_name(package)}-{_safe_name(version)}"
+    return cache_root() / "node" / f"{_safe_name(package)}-{_safe_name(version)}"
 
 
 def path_prefix_dir(package: str, directory: Path) -> Path:
     """The prefix a local checkout is linked into, one per absolute path."""
     digest = hashlib.sha256(str(directory).encode()).hexdigest()[:16]
-    return pyenvs.cache_root() / "node" / f"path-{_safe_name(package)}-{digest}"
+    return cache_root() / "node" / f"path-{_safe_name(package)}-{digest}"
 
 
 def package_dir(prefix: Path, package: str) -> Path:
@@ -477,7 +470,8 @@ def _resolve(info: AdapterInfo, requested: str | None) -> str:
     if found is not None:
         return found
     finals = [v for v in versions if not is_prerelease(v)]
-    raise VersionNotFound(info.package, requested, pyenvs.nearest_versions(requested, finals))
+    nearest = common.nearest_versions(requested, finals, version_key)
+    raise VersionNotFound(info.package, requested, nearest)
 
 
 def _ensure(info: AdapterInfo, version: str, log: Log) -> Launch:
@@ -490,7 +484,7 @@ def _ensure_path(info: AdapterInfo, directory: Path, log: Log) -> tuple[str, Lau
 
 
 def _installed(info: AdapterInfo) -> list[str]:
-    root = pyenvs.cache_root() / "node"
+    root = cache_root() / "node"
     return common.installed_versions(root, MARKER, version_key, info.package)
 
 

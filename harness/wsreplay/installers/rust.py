@@ -35,7 +35,6 @@ changed.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import json
@@ -47,15 +46,14 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import pyenvs
+from ..paths import cache_root
 from . import Installer, InstallError, Launch, Log, VersionNotFound, common
 
 if TYPE_CHECKING:
-    from ..clients import AdapterInfo
+    from ..adapters import AdapterInfo
 
 #: Written last into a finished build; a directory without it is not used.
 MARKER = ".wsreplay-build.json"
@@ -69,11 +67,7 @@ INDEX_URL = "https://index.crates.io/"
 INDEX_TIMEOUT_S = 60.0
 BUILD_TIMEOUT_S = 1200.0
 
-_SEMVER_RE = re.compile(
-    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
-    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
-)
+_SEMVER_RE = re.compile("^" + common.SEMVER + "$")
 _SHORT_RE = re.compile(r"^(?P<major>\d+)(?:\.(?P<minor>\d+))?$")
 
 
@@ -99,12 +93,7 @@ def version_key(version: str) -> tuple:
     if match is None:
         return (-1, (), ())
     core = (int(match["major"]), int(match["minor"]), int(match["patch"]))
-    if match["pre"] is None:
-        return (0, core, (1,))
-    fields = tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in match["pre"].split(".")
-    )
-    return (0, core, (0, fields))
+    return common.semver_key(core, match["pre"])
 
 
 def is_prerelease(version: str) -> bool:
@@ -223,7 +212,8 @@ def _resolve(info: AdapterInfo, requested: str | None) -> str:
         wanted = f"{short['major']}.{short['minor'] or 0}.0"
         if wanted in versions:
             return wanted
-    raise VersionNotFound(info.package, requested, pyenvs.nearest_versions(requested, versions))
+    nearest = common.nearest_versions(requested, versions, version_key)
+    raise VersionNotFound(info.package, requested, nearest)
 
 
 # --------------------------------------------------------------------------
@@ -231,7 +221,7 @@ def _resolve(info: AdapterInfo, requested: str | None) -> str:
 
 
 def rust_root() -> Path:
-    return pyenvs.cache_root() / "rust"
+    return cache_root() / "rust"
 
 
 def target_dir() -> Path:
@@ -394,17 +384,9 @@ def locked_version(project: Path, crate: str) -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def _build_lock(name: str) -> Iterator[None]:
+def _build_lock(name: str) -> contextlib.AbstractContextManager[None]:
     """One builder per binary at a time, across processes (released on exit or kill)."""
-    locks = rust_root() / ".locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"{name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return common.file_lock(rust_root() / ".locks" / f"{name}.lock")
 
 
 def _launch(info: AdapterInfo, binary: Path, version: str) -> Launch:

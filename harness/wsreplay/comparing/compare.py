@@ -42,20 +42,21 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
-from .clients import SpecError, parse_spec
-from .matrix import cell_text
-from .report import REPORT_NAME, write_text_atomic
-from .runner import Run, RunPlan, check_specs
-from .scenarios import load_all, select
-from .verdicts import (
+from .. import __version__
+from ..clients import SpecError, parse_spec
+from ..judging.verdicts import (
     IGNORABLE,
     LEVEL_VERDICTS,
     LEVELS,
+    NEVER_COUNTED,
     PASSING,
     counted_levels,
     run_verdicts,
 )
+from ..outputs.matrix import cell_text
+from ..outputs.report import REPORT_NAME, write_text_atomic
+from ..running.runner import Run, RunPlan, check_specs
+from ..scenarios import load_all, select
 
 SCHEMA_ID = "wsreplay-compare/2"
 COMPARE_JSON = "compare.json"
@@ -624,11 +625,11 @@ def _regression_sections(document: dict) -> list[tuple[str, str, list[dict]]]:
     sections = []
     for level in LEVELS:
         entries = document["regressions"][level]
-        if level == "informational" and not entries:
+        if level in NEVER_COUNTED and not entries:
             continue
         note = ""
         if level not in document["counted_levels"]:
-            note = ", never counted" if level == "informational" else ", ignored"
+            note = ", never counted" if level in NEVER_COUNTED else ", ignored"
         sections.append((level, note, entries))
     return sections
 

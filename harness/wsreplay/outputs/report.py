@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .evaluate import Verdict
-from .verdicts import PASSING, RANK, VERDICTS
+from ..judging.evaluate import Verdict
+from ..judging.verdicts import DISPLAY_ORDER, PASSING, VERDICTS, totals, worst
 
 SCHEMA_ID = "wsreplay-report/1"
 REPORT_NAME = "report.json"
@@ -39,10 +39,7 @@ CLIENT_FIELDS = (
 )
 CLIENT_STATUSES = ("ok", "error")
 
-#: The shared vocabulary (verdicts.py), under the names this module has always had.
-PASSING_VERDICTS = PASSING
-VERDICT_RANK = RANK
-#: How the reason counts the runs of one verdict ("failed in 3 of 10 runs"), in this order.
+#: How the reason counts the runs of one verdict ("failed in 3 of 10 runs").
 _RUN_WORDS = {
     "pass": "passed",
     "fail": "failed",
@@ -71,7 +68,7 @@ def new_report(run_id: str, tool_version: str, server_version: str, command: lis
         "clients": [],
         "scenarios": [],
         "results": [],
-        "totals": _empty_totals(),
+        "totals": totals([]),
     }
 
 
@@ -116,8 +113,7 @@ def add_result(report: dict, record: dict) -> None:
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
     report["results"].append(record)
-    report["totals"][verdict] += 1
-    report["totals"]["total"] += 1
+    report["totals"] = totals(report["results"])
 
 
 def finish(report: dict) -> dict:
@@ -129,15 +125,6 @@ def finish(report: dict) -> dict:
     )
     report["totals"] = totals(report["results"])
     return report
-
-
-def totals(results: list[dict]) -> dict[str, int]:
-    """Count records per verdict, plus `total`."""
-    counts = _empty_totals()
-    for record in results:
-        counts[record["verdict"]] += 1
-        counts["total"] += 1
-    return counts
 
 
 def make_record(
@@ -156,7 +143,7 @@ def make_record(
     A single run: `runs` 1, `passes` and `pass_rate` 1 or 0; `combine_runs`
     merges several of these into one record.
     """
-    passed = verdict.verdict in PASSING_VERDICTS
+    passed = verdict.verdict in PASSING
     duration_ms = round(float(duration_ms), 3)
     return {
         "scenario": scenario["name"],
@@ -183,9 +170,9 @@ def make_record(
 def combine_runs(records: list[dict]) -> dict:
     """One record for N runs of the same (scenario, client) pair.
 
-    - `verdict`: the worst verdict seen (`VERDICT_RANK`): `pass` only if every
+    - `verdict`: the worst verdict seen (`verdicts.RANK`): `pass` only if every
       run passed; one failing run in ten makes the pair `fail`.
-    - `passes`: runs whose verdict is in `PASSING_VERDICTS`; `pass_rate` is
+    - `passes`: runs whose verdict is in `verdicts.PASSING`; `pass_rate` is
       passes / runs, so it is 1.0 exactly when the verdict passes.
     - `per_run`: every run's verdict, reason and duration, in order.
     - the evidence (`checks`, `observed`, `timing`, `transcript`,
@@ -202,13 +189,13 @@ def combine_runs(records: list[dict]) -> dict:
         return dict(records[0])
     per_run = [record["per_run"][0] for record in records]
     verdicts = [entry["verdict"] for entry in per_run]
-    worst = max(verdicts, key=VERDICT_RANK.__getitem__)
-    index = verdicts.index(worst)
+    combined_verdict = worst(verdicts)
+    index = verdicts.index(combined_verdict)
     chosen = records[index]
-    passes = sum(1 for verdict in verdicts if verdict in PASSING_VERDICTS)
+    passes = sum(1 for verdict in verdicts if verdict in PASSING)
     combined = dict(chosen)
     combined.update(
-        verdict=worst,
+        verdict=combined_verdict,
         reason=f"{chosen['reason']} ({runs_phrase(verdicts)})",
         runs=len(per_run),
         passes=passes,
@@ -225,9 +212,10 @@ def runs_phrase(verdicts: list[str]) -> str:
     total = len(verdicts)
     if len(set(verdicts)) == 1:
         return f"{_RUN_WORDS[verdicts[0]]} in all {total} runs"
+    # Most urgent first; the passing runs are what is left.
     parts = [
         f"{_RUN_WORDS[v]} in {verdicts.count(v)}"
-        for v in _RUN_WORDS
+        for v in DISPLAY_ORDER
         if v != "pass" and v in verdicts
     ]
     return f"{', '.join(parts)} of {total} runs"
@@ -262,12 +250,6 @@ def write_text_atomic(target: Path, text: str) -> Path:
         raise
     _fsync_dir(target.parent)
     return target
-
-
-def _empty_totals() -> dict[str, int]:
-    counts = {verdict: 0 for verdict in VERDICTS}
-    counts["total"] = 0
-    return counts
 
 
 def _replace_or_append(entries: list[dict], key: str, entry: dict) -> None:

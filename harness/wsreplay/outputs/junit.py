@@ -27,7 +27,8 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .outputs import client_entry, client_specs, pass_rate, pass_rate_text, scenario_names
+from ..judging.verdicts import FAILING, totals
+from .records import client_entry, client_specs, pass_rate, pass_rate_text, scenario_names
 from .report import CLIENT_FIELDS, write_text_atomic
 
 JUNIT_NAME = "junit.xml"
@@ -82,8 +83,8 @@ def suite_name(report: dict, spec: str) -> str:
 
 
 def _testsuite(report: dict, spec: str, records: list[dict]) -> ET.Element:
-    failures = sum(1 for r in records if r.get("verdict") == "fail")
-    errors = sum(1 for r in records if r.get("verdict") == "error")
+    counts = totals(records)
+    failures, errors = counts["fail"], counts["error"]
     seconds = sum(_record_seconds(r) for r in records)
     suite = ET.Element(
         "testsuite",
@@ -130,7 +131,7 @@ def _testcase(spec: str, record: dict) -> ET.Element:
     runs = f"passed {rate[0]}/{rate[1]} runs" if rate else ""
     if rate and " " in (shares := pass_rate_text(record)):
         runs += f" ({shares})"
-    if verdict in ("fail", "error"):
+    if verdict in FAILING:
         tag = "failure" if verdict == "fail" else "error"
         problem = ET.SubElement(
             case, tag, message=_xml_text(_cut(reason, MESSAGE_CHARS)), type=verdict

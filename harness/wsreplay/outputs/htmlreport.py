@@ -26,16 +26,8 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from .evaluate import VERDICTS
-from .matrix import VERDICT_WORDS
-from .outputs import (
-    client_entry,
-    client_specs,
-    count_verdicts,
-    pass_rate_text,
-    records_by_pair,
-    scenario_names,
-)
+from ..judging.verdicts import FAILING, VERDICTS, WORDS, totals
+from .records import client_entry, client_specs, pass_rate_text, records_by_pair, scenario_names
 from .report import write_text_atomic
 
 HTML_NAME = "report.html"
@@ -77,6 +69,9 @@ def render_html(report: dict) -> str:
         '<section id="cell-view" hidden></section>',
         "</main>",
         '<script type="application/json" id="wsreplay-report">' + embed_json(report) + "</script>",
+        '<script type="application/json" id="wsreplay-verdicts">'
+        + embed_json({"order": list(VERDICTS), "words": WORDS})
+        + "</script>",
         f"<script>\n{_asset('report.js', '</script')}</script>",
         "</body>",
         "</html>",
@@ -122,14 +117,14 @@ def _asset(name: str, forbidden: str) -> str:
 
 
 def _title(report: dict) -> str:
-    counts = count_verdicts(report.get("results", []))
-    bad = counts["fail"] + counts["error"]
+    counts = totals(report.get("results", []))
+    bad = sum(counts[verdict] for verdict in FAILING)
     state = f"{bad} failing" if bad else "all passing" if counts["total"] else "no results"
     return f"wsreplay {report.get('run_id', '')}: {counts['total']} results, {state}"
 
 
 def _header(report: dict) -> str:
-    counts = count_verdicts(report.get("results", []))
+    counts = totals(report.get("results", []))
     tool = (report.get("tool") or {}).get("version", "?")
     server = (report.get("server") or {}).get("version", "?")
     duration = report.get("duration_ms")
@@ -172,10 +167,10 @@ def _header(report: dict) -> str:
 
 
 def _filters(report: dict) -> str:
-    counts = count_verdicts(report.get("results", []))
+    counts = totals(report.get("results", []))
     boxes = "".join(
         f'<label><input type="checkbox" name="verdict" value="{v}" checked> '
-        f'<span class="badge v-{v}">{esc(VERDICT_WORDS[v])}</span> {counts[v]}</label>'
+        f'<span class="badge v-{v}">{esc(WORDS[v])}</span> {counts[v]}</label>'
         for v in VERDICTS
     )
     tags = sorted({t for s in report.get("scenarios", []) for t in s.get("tags", [])})
@@ -254,7 +249,7 @@ def _cell(scenario: str, spec: str, record: dict | None) -> str:
     verdict = str(record.get("verdict"))
     rate = pass_rate_text(record)
     rate_html = f'<span class="rate">{esc(rate)}</span>' if rate else ""
-    word = VERDICT_WORDS.get(verdict, verdict)
+    word = WORDS.get(verdict, verdict)
     return (
         f'<td class="cell" data-verdict="{esc(verdict)}" {attrs} '
         f'title="{esc(_short(str(record.get("reason") or ""), 300))}">'
@@ -271,7 +266,7 @@ def _legend() -> str:
         "error": "could not be judged (harness or adapter broke); not the library's fault",
     }
     items = "".join(
-        f'<span><span class="badge v-{v}">{esc(VERDICT_WORDS[v])}</span> {esc(words[v])}</span>'
+        f'<span><span class="badge v-{v}">{esc(WORDS[v])}</span> {esc(words[v])}</span>'
         for v in VERDICTS
     )
     return f'<div class="legend">{items}</div>'

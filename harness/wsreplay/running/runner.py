@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__, crashes, outputs, report
-from .adapterproc import AdapterProcess, launch, safe_name
-from .build import server_binary
-from .clients import (
+from .. import __version__, outputs
+from ..build import server_binary
+from ..clients import (
     ADAPTERS,
     ClientSpec,
     PreparedClient,
@@ -27,10 +26,13 @@ from .clients import (
     parse_spec,
     prepare,
 )
-from .evaluate import evaluate
-from .installers import VersionNotFound
-from .matrix import Progress, render_matrix, use_color
-from .scenarios import knobs_for
+from ..installers import VersionNotFound
+from ..judging import crashes
+from ..judging.evaluate import evaluate
+from ..outputs import report
+from ..outputs.matrix import Progress, render_matrix, use_color
+from ..scenarios import knobs_for
+from .adapterproc import AdapterProcess, launch, safe_name
 from .server import ScenarioServer, ServerError
 from .tlscerts import make_run_certs
 

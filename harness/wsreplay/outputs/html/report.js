@@ -1,4 +1,4 @@
-// report.html — inlined by wsreplay/htmlreport.py.
+// report.html — inlined by wsreplay/outputs/htmlreport.py.
 // The matrix is rendered by Python; this script adds the filters and the cell
 // page (#cell=SCENARIO|CLIENT), built from the report embedded as JSON. Text
 // from the report only ever reaches the page through textContent/setAttribute.
@@ -6,10 +6,8 @@
   "use strict";
 
   var data = JSON.parse(document.getElementById("wsreplay-report").textContent);
-  var WORDS = {
-    pass: "PASS", fail: "FAIL", "non-strict": "NON-STRICT",
-    informational: "INFO", error: "ERROR"
-  };
+  // The verdict words come from wsreplay's one vocabulary (judging/verdicts.py).
+  var WORDS = JSON.parse(document.getElementById("wsreplay-verdicts").textContent).words;
   var OPCODES = { 0: "CONT", 1: "TEXT", 2: "BINARY", 8: "CLOSE", 9: "PING", 10: "PONG" };
   var HEX_BYTES = 32;
   var TEXT_CHARS = 240;

@@ -1,9 +1,4 @@
-"""Everything a run writes beside report.json, in one call, and what the writers share.
-
-A run ends with four files in its folder: report.json (the record, the only
-input of the other three), junit.xml (for CI test tabs), summary.md (for a CI
-job summary) and report.html (for people). `write_all` writes them in that
-order, each atomically, so a reader never sees half a file.
+"""What the writers of a run's files read from a report, the same way in each.
 
 The writers read records defensively: a report from an interrupted run has
 pairs without a record, and records of a `--repeat N` run may carry `runs`,
@@ -12,33 +7,7 @@ pairs without a record, and records of a `--repeat N` run may carry `runs`,
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from . import report as report_module
-from .verdicts import DISPLAY_ORDER as VERDICT_ORDER
-from .verdicts import VERDICTS, run_breakdown
-
-__all__ = ["VERDICTS", "VERDICT_ORDER", "pass_rate", "pass_rate_text", "write_all"]
-
-
-def write_all(report: dict, out_dir: Path) -> dict[str, Path]:
-    """Write report.json, junit.xml, summary.md and report.html into out_dir.
-
-    Returns the path of each by kind (`json`, `junit`, `summary`, `html`).
-    report.json comes first: if a writer after it fails, the record is safe.
-    """
-    # Imported here because the writers import the helpers below from this module.
-    from .htmlreport import write_html
-    from .junit import write_junit
-    from .summary import write_summary
-
-    out_dir = Path(out_dir)
-    return {
-        "json": report_module.write_report(report, out_dir),
-        "junit": write_junit(report, out_dir),
-        "summary": write_summary(report, out_dir),
-        "html": write_html(report, out_dir),
-    }
+from ..judging.verdicts import run_breakdown
 
 
 def pass_rate(record: dict) -> tuple[int, int] | None:
@@ -78,24 +47,21 @@ def pass_rate_text(record: dict) -> str:
 
 def scenario_names(report: dict) -> list[str]:
     """Declared scenarios in order, then any that only appear in results."""
-    names = [s["name"] for s in report.get("scenarios", []) if isinstance(s, dict)]
-    seen = set(names)
-    for record in report.get("results", []):
-        if record.get("scenario") not in seen:
-            names.append(record["scenario"])
-            seen.add(record["scenario"])
-    return names
+    return _declared_then_recorded(report, "scenarios", "name", "scenario")
 
 
 def client_specs(report: dict) -> list[str]:
     """Declared client specs in order, then any that only appear in results."""
-    specs = [c["spec"] for c in report.get("clients", []) if isinstance(c, dict)]
-    seen = set(specs)
+    return _declared_then_recorded(report, "clients", "spec", "client")
+
+
+def _declared_then_recorded(report: dict, section: str, key: str, field: str) -> list[str]:
+    """``report[section][*][key]`` in order, then the records' ``field`` values not among them."""
+    found = [entry[key] for entry in report.get(section, []) if isinstance(entry, dict)]
     for record in report.get("results", []):
-        if record.get("client") not in seen:
-            specs.append(record["client"])
-            seen.add(record["client"])
-    return specs
+        if record.get(field) not in found:
+            found.append(record[field])
+    return found
 
 
 def client_entry(report: dict, spec: str) -> dict:
@@ -118,11 +84,3 @@ def records_by_pair(report: dict) -> dict[tuple[str, str], dict]:
     """(scenario, client) → record; the last record of a pair wins."""
     return {(r["scenario"], r["client"]): r for r in report.get("results", [])}
 
-
-def count_verdicts(results: list[dict]) -> dict[str, int]:
-    """Count per verdict (in VERDICTS order) plus `total`, from the records."""
-    counts = dict.fromkeys(VERDICTS, 0)
-    for record in results:
-        counts[record["verdict"]] = counts.get(record["verdict"], 0) + 1
-    counts["total"] = len(results)
-    return counts

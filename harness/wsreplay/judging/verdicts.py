@@ -126,3 +126,21 @@ def breakdown_text(record: dict, words: dict[str, str] | None = None) -> str:
         return words.get(verdict, verdict)
     total = sum(count for _, count in parts)
     return " ".join(f"{words.get(v, v)} {count}/{total}" for v, count in parts)
+
+
+def totals(records: Iterable[dict]) -> dict[str, int]:
+    """How many records ended with each verdict, plus `total`.
+
+    Every verdict is there, in `VERDICTS` order, even at 0; a verdict that is
+    not one of them (a damaged report) gets a count of its own rather than
+    breaking a writer. The one count behind report.json's `totals`, the
+    console's totals line, summary.md, report.html and junit.xml.
+    """
+    counts = dict.fromkeys(VERDICTS, 0)
+    total = 0
+    for record in records:
+        verdict = record.get("verdict")
+        counts[verdict] = counts.get(verdict, 0) + 1
+        total += 1
+    counts["total"] = total
+    return counts

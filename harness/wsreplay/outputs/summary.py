@@ -14,15 +14,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .outputs import (
-    client_entry,
-    client_specs,
-    count_verdicts,
-    records_by_pair,
-    scenario_names,
-)
+from ..judging.verdicts import DISPLAY_ORDER, VERDICTS, run_breakdown, totals
+from .records import client_entry, client_specs, records_by_pair, scenario_names
 from .report import write_text_atomic
-from .verdicts import DISPLAY_ORDER, VERDICTS, run_breakdown
 
 SUMMARY_NAME = "summary.md"
 MAX_LISTED = 30
@@ -58,7 +52,7 @@ def render_summary(report: dict, max_listed: int = MAX_LISTED, max_rows: int = M
 
 def totals_markdown(report: dict) -> str:
     """`**14 results**: ❌ 5 fail · ✅ 8 pass …`, then versions and duration."""
-    counts = count_verdicts(report.get("results", []))
+    counts = totals(report.get("results", []))
     noun = "result" if counts["total"] == 1 else "results"
     parts = [f"{SYMBOLS[v]} {counts[v]} {v}" for v in VERDICTS]
     line = f"**{counts['total']} {noun}**: " + " · ".join(parts)

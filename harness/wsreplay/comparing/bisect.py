@@ -34,14 +34,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__, report
-from .adapterproc import safe_name
-from .clients import ADAPTERS, AdapterInfo, adapter_names, check_version_range, installer
-from .installers import VersionNotFound
-from .report import write_text_atomic
-from .runner import Run, RunPlan
-from .scenarios import load_all, select
-from .verdicts import FAILING, IGNORABLE, breakdown_text, good_verdicts, run_verdicts, worst
+from .. import __version__
+from ..clients import ADAPTERS, AdapterInfo, adapter_names, check_version_range, installer
+from ..installers import VersionNotFound
+from ..judging.verdicts import (
+    FAILING,
+    IGNORABLE,
+    LEVELS,
+    breakdown_text,
+    good_verdicts,
+    run_verdicts,
+    worst,
+)
+from ..outputs import report
+from ..outputs.report import write_text_atomic
+from ..running.adapterproc import safe_name
+from ..running.runner import Run, RunPlan
+from ..scenarios import load_all, select
 
 SCHEMA_ID = "wsreplay-bisect/1"
 BISECT_JSON = "bisect.json"
@@ -174,7 +183,7 @@ def candidate_versions(
 def bad_verdicts(ignore: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The verdicts that make a release bad: fail and non-strict, or fail only."""
     good = good_verdicts(ignore)
-    return tuple(v for v in ("fail", "non-strict", "informational") if v not in good)
+    return tuple(v for v in LEVELS if v not in good)
 
 
 def release_outcome(rep: dict, spec: str, ignore: tuple[str, ...] = ()) -> tuple[str, list[dict]]:

@@ -13,10 +13,9 @@ import shutil
 import sys
 from typing import TextIO
 
-from .verdicts import VERDICTS, WORDS, breakdown_text
+from ..judging.verdicts import VERDICTS, WORDS, breakdown_text, totals
+from .records import client_entry, client_specs, records_by_pair, scenario_names
 
-# Short words, upper case so a FAIL stands out even without colour.
-VERDICT_WORDS = WORDS
 MISSING = "-"
 _SGR = {
     "pass": "32",
@@ -25,7 +24,7 @@ _SGR = {
     "informational": "36",
     "error": "35",
 }
-_VERDICT_WIDTH = max(len(word) for word in VERDICT_WORDS.values())
+_VERDICT_WIDTH = max(len(word) for word in WORDS.values())
 
 
 def use_color(stream: TextIO) -> bool:
@@ -55,7 +54,7 @@ def cell_text(record: dict) -> str:
     """
     if is_mixed(record):
         return breakdown_text(record)
-    return VERDICT_WORDS.get(record["verdict"], record["verdict"])
+    return WORDS.get(record["verdict"], record["verdict"])
 
 
 def is_mixed(record: dict) -> bool:
@@ -101,7 +100,7 @@ class Progress:
         # Room for the common mixed case, the worst verdict and PASS with counts.
         share = len(f" {runs}/{runs}")
         self.verdict_width = _VERDICT_WIDTH + (
-            share + 1 + len(VERDICT_WORDS["pass"]) + share if runs > 1 else 0
+            share + 1 + len(WORDS["pass"]) + share if runs > 1 else 0
         )
 
     def add(self, record: dict) -> str:
@@ -146,9 +145,9 @@ class Progress:
 
 def render_matrix(report: dict, color: bool = False) -> str:
     """A scenario × client table of verdicts, then a totals line."""
-    scenarios = _scenario_names(report)
-    clients = _client_specs(report)
-    cells = {(r["scenario"], r["client"]): r for r in report.get("results", [])}
+    scenarios = scenario_names(report)
+    clients = client_specs(report)
+    cells = records_by_pair(report)
     header = ["scenario"] + [_header_label(report, spec) for spec in clients]
     rows = [[name] + [cells.get((name, spec)) for spec in clients] for name in scenarios]
     widths = [len(text) for text in header]
@@ -166,9 +165,7 @@ def render_matrix(report: dict, color: bool = False) -> str:
 def totals_line(report: dict) -> str:
     """`21 results: 15 pass, 3 fail, …`, flagged when the run did not finish."""
     results = report.get("results", [])
-    counts = {verdict: 0 for verdict in VERDICTS}
-    for record in results:
-        counts[record["verdict"]] = counts.get(record["verdict"], 0) + 1
+    counts = totals(results)
     noun = "result" if len(results) == 1 else "results"
     parts = ", ".join(f"{counts[verdict]} {verdict}" for verdict in VERDICTS)
     line = f"{len(results)} {noun}: {parts}"
@@ -190,31 +187,6 @@ def _matrix_row(row: list, widths: list[int], color: bool) -> str:
     return "  ".join(cells).rstrip()
 
 
-def _scenario_names(report: dict) -> list[str]:
-    """Declared scenarios in order, then any that only appear in results."""
-    names = [s["name"] for s in report.get("scenarios", [])]
-    for record in report.get("results", []):
-        if record["scenario"] not in names:
-            names.append(record["scenario"])
-    return names
-
-
-def _client_specs(report: dict) -> list[str]:
-    specs = [c["spec"] for c in report.get("clients", [])]
-    for record in report.get("results", []):
-        if record["client"] not in specs:
-            specs.append(record["client"])
-    return specs
-
-
 def _header_label(report: dict, spec: str) -> str:
     """The client's label with the version it resolved to, wherever that is known."""
-    resolved = None
-    for client in report.get("clients", []):
-        if client["spec"] == spec:
-            resolved = client.get("resolved_version")
-    if resolved is None:
-        for record in report.get("results", []):
-            if record["client"] == spec and record.get("resolved_version"):
-                resolved = record["resolved_version"]
-    return client_label(spec, resolved)
+    return client_label(spec, client_entry(report, spec).get("resolved_version"))

@@ -1,0 +1,1 @@
+"""Judging change between versions: `compare` (two specs or reports) and `bisect` (releases)."""

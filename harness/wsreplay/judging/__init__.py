@@ -1,0 +1,7 @@
+"""Judging what a client did: the verdict vocabulary, the rules, the evaluation.
+
+- `verdicts`: the names, rank, passing sets and display order, defined once.
+- `rules`: RFC 6455's rules for a client, applied to every byte it sent.
+- `evaluate`: a scenario's expectations and the rules → one verdict with a reason.
+- `crashes`: a client process killed by its library, told apart from a broken adapter.
+"""
