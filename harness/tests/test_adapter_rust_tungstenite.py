@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import adapter_e2e as e2e
 from rawpeer import silent_server
@@ -190,8 +191,7 @@ def test_generated_project(tmp_path: Path) -> None:
     assert 'tungstenite = { version = "=0.26.2", features = ["native-tls"] }' in manifest
     assert 'default = ["read-send"]' in manifest
     assert (tmp_path / "src" / "main.rs").is_file()
-    tables = dict(rust.toml_tables(manifest))
-    assert tables["package"]["name"] == "wsreplay-x"
+    assert tomllib.loads(manifest)["package"]["name"] == "wsreplay-x"
 
 
 def test_locked_version_and_checkout_version(tmp_path: Path) -> None:
@@ -207,6 +207,14 @@ def test_locked_version_and_checkout_version(tmp_path: Path) -> None:
     assert rust.checkout_version(info(), tmp_path) == "0.99.0"
     (tmp_path / "Cargo.toml").write_text('[package]\nname = "url"\nversion = "2.0.0"\n')
     with pytest.raises(InstallError, match="is the crate 'url', not 'tungstenite'"):
+        rust.checkout_version(info(), tmp_path)
+    (tmp_path / "Cargo.toml").write_text(
+        '[package]\nname = "tungstenite"\nversion.workspace = true\n'
+    )
+    with pytest.raises(InstallError, match="no plain version string"):
+        rust.checkout_version(info(), tmp_path)
+    (tmp_path / "Cargo.toml").write_text('[package\nname = "tungstenite"\n')
+    with pytest.raises(InstallError, match="cannot read it"):
         rust.checkout_version(info(), tmp_path)
 
 
