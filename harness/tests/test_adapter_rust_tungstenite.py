@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import adapter_e2e as e2e
 from rawpeer import silent_server
@@ -190,8 +191,12 @@ def test_generated_project(tmp_path: Path) -> None:
     assert 'tungstenite = { version = "=0.26.2", features = ["native-tls"] }' in manifest
     assert 'default = ["read-send"]' in manifest
     assert (tmp_path / "src" / "main.rs").is_file()
-    tables = dict(rust.toml_tables(manifest))
-    assert tables["package"]["name"] == "wsreplay-x"
+    parsed = tomllib.loads(manifest)
+    assert parsed["package"]["name"] == "wsreplay-x"
+    # the adapter's own crates are exact versions: every build resolves them alike
+    for crate in ("serde", "serde_json", "sha2"):
+        wanted = parsed["dependencies"][crate]
+        assert (wanted if isinstance(wanted, str) else wanted["version"]).startswith("="), crate
 
 
 def test_locked_version_and_checkout_version(tmp_path: Path) -> None:
@@ -207,6 +212,14 @@ def test_locked_version_and_checkout_version(tmp_path: Path) -> None:
     assert rust.checkout_version(info(), tmp_path) == "0.99.0"
     (tmp_path / "Cargo.toml").write_text('[package]\nname = "url"\nversion = "2.0.0"\n')
     with pytest.raises(InstallError, match="is the crate 'url', not 'tungstenite'"):
+        rust.checkout_version(info(), tmp_path)
+    (tmp_path / "Cargo.toml").write_text(
+        '[package]\nname = "tungstenite"\nversion.workspace = true\n'
+    )
+    with pytest.raises(InstallError, match="no plain version string"):
+        rust.checkout_version(info(), tmp_path)
+    (tmp_path / "Cargo.toml").write_text('[package\nname = "tungstenite"\n')
+    with pytest.raises(InstallError, match="cannot read it"):
         rust.checkout_version(info(), tmp_path)
 
 
@@ -356,12 +369,15 @@ def test_local_checkout(tmp_path: Path) -> None:
 def test_adapter_lines() -> None:
     """The binary itself: ready line, bad jobs, unknown knobs, a refused connect, EOF."""
     prepared = clients.prepare(f"{ADAPTER}@0.26.2")
+    url = "ws://127.0.0.1:1/x"
     jobs = [
         "this is not json",
-        json.dumps({"id": "2", "url": "ws://127.0.0.1:1/x", "knobs": {"frobnicate": 1}}),
-        json.dumps({"id": "3", "url": "ws://127.0.0.1:1/x", "knobs": {"echo": "yes"}}),
-        json.dumps({"id": "4", "url": "ws://127.0.0.1:1/x", "knobs": {"send": [{"nope": "x"}]}}),
-        json.dumps({"id": "5", "url": "ws://127.0.0.1:1/x", "knobs": {"frobnicate": False}}),
+        json.dumps({"id": "2", "url": url, "knobs": e2e.knobs(frobnicate=1)}),
+        json.dumps({"id": "3", "url": url, "knobs": e2e.knobs(echo="yes")}),
+        json.dumps({"id": "4", "url": url, "knobs": e2e.knobs(send=[{"nope": "x"}])}),
+        # the harness sends every knob; the adapter fills in none
+        json.dumps({"id": "5", "url": url, "knobs": {"recv_delay_ms": 0}}),
+        json.dumps({"id": "6", "url": url, "knobs": e2e.knobs(frobnicate=False)}),
     ]
     proc = subprocess.run(
         prepared.argv,
@@ -373,7 +389,7 @@ def test_adapter_lines() -> None:
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(lines) == 1 + len(jobs), proc.stdout
-    ready, bad, unknown, wrong_type, unknown_shape, refused = lines
+    ready, bad, unknown, wrong_type, unknown_shape, incomplete, refused = lines
     assert ready["event"] == "ready"
     assert (ready["adapter"], ready["library"], ready["version"]) == (
         ADAPTER,
@@ -389,7 +405,9 @@ def test_adapter_lines() -> None:
     )
     assert wrong_type["end"] == "adapter_error" and "echo" in wrong_type["error"]["message"]
     assert unknown_shape["unsupported"] == ["send"]
-    assert refused["id"] == "5" and refused["end"] == "connect_failed"
+    assert (incomplete["id"], incomplete["end"]) == ("5", "adapter_error")
+    assert "knobs come complete" in incomplete["error"]["message"]
+    assert refused["id"] == "6" and refused["end"] == "connect_failed"
     assert refused["connected"] is False
     assert refused["error"]["type"] == "tungstenite::Error::Url(UnableToConnect)"
     assert [e["event"] for e in refused["events"]] == ["connect_start", "connect_failed"]
@@ -397,7 +415,7 @@ def test_adapter_lines() -> None:
 
 @pytest.mark.e2e
 def test_rust_unit_tests(tmp_path: Path) -> None:
-    """The adapter's own Rust tests (its JSON reader/writer, SHA-256), with cargo test."""
+    """The adapter's own Rust tests (reading knobs, writing observations), with cargo test."""
     project = tmp_path / "project"
     project.mkdir()
     name = rust.crate_name(info(), "unit-tests")
@@ -412,7 +430,7 @@ def test_rust_unit_tests(tmp_path: Path) -> None:
         timeout=900,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "test result: ok. 3 passed" in proc.stdout, proc.stdout
+    assert "test result: ok. 6 passed" in proc.stdout, proc.stdout
 
 
 def run_adapter(spec: str, jobs: list[dict]) -> list[dict]:
@@ -437,7 +455,8 @@ def test_a_handshake_that_hangs_is_a_connect_timeout() -> None:
     has no timeout); the adapter stops waiting after the job's deadline less
     0.5 s. A hang, never a refusal."""
     with silent_server() as port:
-        job = {"id": "hang", "url": f"ws://127.0.0.1:{port}/x", "knobs": {}, "deadline_ms": 2500}
+        url = f"ws://127.0.0.1:{port}/x"
+        job = {"id": "hang", "url": url, "knobs": e2e.knobs(), "deadline_ms": 2500}
         (observed,) = run_adapter(f"{ADAPTER}@0.26.2", [job])
     assert (observed["connected"], observed["end"]) == (False, "connect_timeout")
     assert observed["error"]["type"] == "timeout"
@@ -464,7 +483,7 @@ def test_a_panic_inside_tungstenite_is_a_crash(tmp_path: Path) -> None:
         job = {
             "id": "tls-stall",
             "url": f"wss://127.0.0.1:{port}/x",
-            "knobs": {},
+            "knobs": e2e.knobs(),
             "ca_file": ca_file,
             "deadline_ms": 2000,
         }

@@ -49,6 +49,8 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import tomllib
+
 from ..paths import cache_root
 from . import Installer, InstallError, Launch, Log, VersionNotFound, common
 
@@ -348,39 +350,22 @@ def cargo_build(project: Path, what: str, timeout: float = BUILD_TIMEOUT_S) -> N
     )
 
 
-_TOML_HEADER_RE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(?:#.*)?$")
-_TOML_STRING_RE = re.compile(r'^\s*([A-Za-z0-9_-]+)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:#.*)?$')
-
-
-def toml_tables(text: str) -> list[tuple[str, dict[str, str]]]:
-    """The tables of a Cargo.toml or Cargo.lock, with their plain string keys.
-
-    Enough for what is read here (``[package]`` name and version, the
-    ``[[package]]`` entries of a lock file); the harness runs on Python
-    3.9+, which has no tomllib. Other values (arrays, inline tables) are
-    skipped; a string's escapes are kept as written.
-    """
-    tables: list[tuple[str, dict[str, str]]] = [("", {})]
-    for line in text.splitlines():
-        header = _TOML_HEADER_RE.match(line)
-        if header:
-            tables.append((header[1], {}))
-            continue
-        pair = _TOML_STRING_RE.match(line)
-        if pair:
-            tables[-1][1].setdefault(pair[1], pair[2])
-    return tables
+def read_toml(path: Path) -> dict:
+    """A Cargo.toml or Cargo.lock as a dict; InstallError if unreadable or not TOML."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InstallError(f"{path}: cannot read it: {exc}") from exc
 
 
 def locked_version(project: Path, crate: str) -> str | None:
     """The version of ``crate`` that Cargo.lock says was built."""
-    try:
-        text = (project / "Cargo.lock").read_text(encoding="utf-8")
-    except OSError:
+    lock = project / "Cargo.lock"
+    if not lock.is_file():
         return None
-    for name, keys in toml_tables(text):
-        if name == "package" and keys.get("name") == crate:
-            return keys.get("version")
+    for package in read_toml(lock).get("package", []):
+        if package.get("name") == crate:
+            return package.get("version")
     return None
 
 
@@ -448,15 +433,11 @@ def _build_version(info: AdapterInfo, version: str, target: Path, log: Log) -> N
 def checkout_version(info: AdapterInfo, directory: Path) -> str:
     """The version in a checkout's Cargo.toml; InstallError if it is not the crate."""
     manifest = directory / "Cargo.toml"
-    try:
-        text = manifest.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InstallError(f"{manifest}: cannot read it: {exc}") from exc
-    package = next((keys for name, keys in toml_tables(text) if name == "package"), {})
+    package = read_toml(manifest).get("package", {})
     if package.get("name") != info.package:
         raise InstallError(f"{manifest} is the crate {package.get('name')!r}, not {info.package!r}")
     version = package.get("version")
-    if version is None:
+    if not isinstance(version, str):
         raise InstallError(f"{manifest}: [package] has no plain version string")
     return version
 

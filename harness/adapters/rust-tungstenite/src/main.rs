@@ -3,9 +3,11 @@
 //! It speaks the contract in harness/adapters/README.md: one `ready` line on
 //! stdout, then one observation line per job line read from stdin. It drives
 //! tungstenite the way a blocking application does — `connect`, `read` in a
-//! loop, `send`, `close` — and reports what the application saw. It uses only
-//! the standard library, tungstenite, and native-tls (the crate tungstenite's
-//! own `native-tls` feature uses) to trust the run's CA for `wss://`.
+//! loop, `send`, `close` — and reports what the application saw. Besides the
+//! standard library and tungstenite it uses native-tls (the crate
+//! tungstenite's own `native-tls` feature uses) to trust the run's CA for
+//! `wss://`, serde / serde_json for the JSON lines and sha2 for the digest of
+//! a large message.
 //!
 //! One source serves tungstenite 0.13 to the newest release. The harness's
 //! installer (harness/wsreplay/installers/rust.py) generates the Cargo
@@ -52,16 +54,17 @@
 // the adapter returns it as it comes.
 #![allow(clippy::result_large_err)]
 
-mod json;
-mod sha256;
-
+use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use json::Json;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -202,8 +205,8 @@ fn guarded<T>(call: impl FnOnce() -> T) -> Result<T, Panic> {
     panic::catch_unwind(AssertUnwindSafe(call)).map_err(take_panic)
 }
 
-fn panic_error_json(panic: &Panic) -> Json {
-    error_json("panic", &panic.message)
+fn panic_error(panic: &Panic) -> ErrorInfo {
+    error_info("panic", &panic.message)
 }
 
 // ------------------------------------------------------------------ errors as facts
@@ -236,12 +239,15 @@ fn error_type(err: &WsError) -> String {
     }
 }
 
-fn error_json(kind: &str, message: &str) -> Json {
-    Json::obj().with("type", kind).with("message", message)
+fn error_info(kind: &str, message: &str) -> ErrorInfo {
+    ErrorInfo {
+        kind: kind.to_string(),
+        message: message.to_string(),
+    }
 }
 
-fn ws_error_json(err: &WsError) -> Json {
-    error_json(&error_type(err), &err.to_string())
+fn ws_error(err: &WsError) -> ErrorInfo {
+    error_info(&error_type(err), &err.to_string())
 }
 
 fn is_timeout(err: &WsError) -> bool {
@@ -258,17 +264,40 @@ fn is_closed_signal(err: &WsError) -> bool {
 /// The job line is not what the contract describes (a harness bug).
 struct BadJob(String);
 
+/// A job line (harness/adapters/README.md); its `id` is read on its own,
+/// before the rest, so even a job that cannot be read is answered by id.
+#[derive(Deserialize)]
+struct Job {
+    url: String,
+    /// Complete: the harness sends every knob of the contract, defaults included.
+    knobs: Map<String, Value>,
+    ca_file: Option<String>,
+    deadline_ms: Option<f64>,
+}
+
 enum SendItem {
     Text(String),
     Binary(Vec<u8>),
     Ping(Vec<u8>),
 }
 
+/// The close_first knob as the scenario wrote it. The harness passes it on
+/// unchanged, so its own parts keep their meaning here: `code` absent is
+/// 1000 (null: `close(None)`), `reason` absent or null is empty, and with
+/// neither `after_messages` nor `after_ms` the close comes right after open.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CloseFirst {
+    #[serde(default = "normal_closure")]
     code: Option<u16>,
-    reason: String,
+    #[serde(default)]
+    reason: Option<String>,
     after_messages: Option<u64>,
     after_ms: Option<f64>,
+}
+
+fn normal_closure() -> Option<u16> {
+    Some(FINAL_CLOSE_CODE)
 }
 
 struct Knobs {
@@ -280,21 +309,6 @@ struct Knobs {
     send: Vec<SendItem>,
     close_first: Option<CloseFirst>,
     subprotocols: Vec<String>,
-}
-
-impl Default for Knobs {
-    fn default() -> Self {
-        Knobs {
-            recv_delay_ms: 0.0,
-            recv_pace_ms: 0.0,
-            recv_timeout_ms: 3000.0,
-            max_messages: 1000,
-            echo: false,
-            send: Vec::new(),
-            close_first: None,
-            subprotocols: Vec::new(),
-        }
-    }
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
@@ -312,61 +326,31 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Knob values above this (about 30 years in ms) are refused: no wait is that long.
-const MAX_KNOB: f64 = 1e12;
+/// A job's deadline above this (about 30 years in ms) counts as this.
+const MAX_DEADLINE_MS: f64 = 1e12;
 
-fn number(name: &str, value: &Json, min: f64) -> Result<f64, BadJob> {
-    match value.as_f64() {
-        Some(n) if n >= min && n <= MAX_KNOB => Ok(n),
-        _ => Err(BadJob(format!(
-            "knob {name} must be a number >= {min}, got {}",
-            value.to_line()
-        ))),
-    }
+/// Takes the knob `name` out of the job's knobs, as a `T`.
+fn knob<T: DeserializeOwned>(knobs: &mut Map<String, Value>, name: &str) -> Result<T, BadJob> {
+    let value = knobs
+        .remove(name)
+        .ok_or_else(|| BadJob(format!("the job has no knob {name} (knobs come complete)")))?;
+    serde_json::from_value(value).map_err(|e| BadJob(format!("knob {name}: {e}")))
 }
 
-fn whole(name: &str, value: &Json, min: f64) -> Result<u64, BadJob> {
-    let n = number(name, value, min)?;
-    if n.fract() != 0.0 || n > 1e15 {
-        return Err(BadJob(format!(
-            "knob {name} must be a whole number, got {}",
-            value.to_line()
-        )));
-    }
-    Ok(n as u64)
-}
-
-/// `Ok(None)`: the knob has a shape this adapter does not know (reported unsupported).
-fn parse_send(value: &Json) -> Result<Option<Vec<SendItem>>, BadJob> {
-    let Json::Arr(items) = value else {
-        return Err(BadJob(format!(
-            "knob send must be a list, got {}",
-            value.to_line()
-        )));
-    };
+/// The send items; `Ok(None)`: an item of a kind this adapter does not know
+/// (reported unsupported).
+fn send_items(items: Vec<BTreeMap<String, String>>) -> Result<Option<Vec<SendItem>>, BadJob> {
     let mut out = Vec::new();
     for item in items {
-        let Json::Obj(members) = item else {
-            return Err(BadJob(format!(
-                "knob send: item {} is not an object",
-                item.to_line()
-            )));
-        };
-        if members.len() != 1 {
+        let mut members = item.into_iter();
+        let (Some((kind, text)), None) = (members.next(), members.next()) else {
             return Ok(None);
-        }
-        let (kind, payload) = &members[0];
-        let Some(text) = payload.as_str() else {
-            return Err(BadJob(format!(
-                "knob send: {kind} needs a string, got {}",
-                payload.to_line()
-            )));
         };
         out.push(match kind.as_str() {
-            "text" => SendItem::Text(text.to_string()),
-            "ping" => SendItem::Ping(text.as_bytes().to_vec()),
+            "text" => SendItem::Text(text),
+            "ping" => SendItem::Ping(text.into_bytes()),
             "hex" => SendItem::Binary(
-                decode_hex(text).ok_or_else(|| BadJob(format!("knob send: bad hex {text:?}")))?,
+                decode_hex(&text).ok_or_else(|| BadJob(format!("knob send: bad hex {text:?}")))?,
             ),
             _ => return Ok(None),
         });
@@ -374,159 +358,181 @@ fn parse_send(value: &Json) -> Result<Option<Vec<SendItem>>, BadJob> {
     Ok(Some(out))
 }
 
-fn parse_close_first(value: &Json) -> Result<Option<CloseFirst>, BadJob> {
-    let Json::Obj(members) = value else {
-        return Err(BadJob(format!(
-            "knob close_first must be an object, got {}",
-            value.to_line()
-        )));
-    };
-    let mut close = CloseFirst {
-        code: Some(1000),
-        reason: String::new(),
-        after_messages: None,
-        after_ms: None,
-    };
-    for (key, item) in members {
-        match key.as_str() {
-            "code" if item.is_null() => close.code = None,
-            "code" => {
-                let code = whole("close_first.code", item, 0.0)?;
-                if code > 65535 {
-                    return Err(BadJob(format!(
-                        "knob close_first.code out of range: {code}"
-                    )));
-                }
-                close.code = Some(code as u16);
-            }
-            "reason" if item.is_null() => {}
-            "reason" => {
-                close.reason = item
-                    .as_str()
-                    .ok_or_else(|| BadJob("knob close_first.reason must be a string".into()))?
-                    .to_string();
-            }
-            "after_messages" if !item.is_null() => {
-                close.after_messages = Some(whole("close_first.after_messages", item, 0.0)?);
-            }
-            "after_ms" if !item.is_null() => {
-                close.after_ms = Some(number("close_first.after_ms", item, 0.0)?);
-            }
-            "after_messages" | "after_ms" => {}
-            _ if item.is_null() || *item == Json::Bool(false) => {}
-            _ => {
-                return Err(BadJob(format!(
-                    "knob close_first has an unknown field {key:?}"
-                )))
-            }
-        }
-    }
-    if close.after_messages.is_none() && close.after_ms.is_none() {
-        close.after_messages = Some(0);
-    }
-    Ok(Some(close))
-}
-
 /// The knobs of a job, and the names of those this adapter cannot honour.
-fn parse_knobs(value: Option<&Json>) -> Result<(Knobs, Vec<String>), BadJob> {
-    let mut knobs = Knobs::default();
+fn parse_knobs(mut given: Map<String, Value>) -> Result<(Knobs, Vec<String>), BadJob> {
     let mut unsupported = Vec::new();
-    let members = match value {
-        None | Some(Json::Null) => return Ok((knobs, unsupported)),
-        Some(Json::Obj(members)) => members,
-        Some(other) => {
-            return Err(BadJob(format!(
-                "job 'knobs' is not an object: {}",
-                other.to_line()
-            )))
-        }
-    };
-    for (name, value) in members {
-        if value.is_null() {
-            continue; // the default
-        }
-        match name.as_str() {
-            "recv_delay_ms" => knobs.recv_delay_ms = number(name, value, 0.0)?,
-            "recv_pace_ms" => knobs.recv_pace_ms = number(name, value, 0.0)?,
-            "recv_timeout_ms" => {
-                knobs.recv_timeout_ms = number(name, value, 0.0)?;
-                if knobs.recv_timeout_ms <= 0.0 {
-                    return Err(BadJob("knob recv_timeout_ms must be > 0".into()));
-                }
-            }
-            "max_messages" => knobs.max_messages = whole(name, value, 1.0)?,
-            "echo" => match value {
-                Json::Bool(b) => knobs.echo = *b,
-                _ => {
-                    return Err(BadJob(format!(
-                        "knob echo must be a boolean, got {}",
-                        value.to_line()
-                    )))
-                }
-            },
-            "send" => match parse_send(value)? {
-                Some(items) => knobs.send = items,
-                None => unsupported.push(name.clone()),
-            },
-            "close_first" => knobs.close_first = parse_close_first(value)?,
-            "subprotocols" => {
-                let Json::Arr(items) = value else {
-                    return Err(BadJob(format!(
-                        "knob subprotocols must be a list, got {}",
-                        value.to_line()
-                    )));
-                };
-                for item in items {
-                    let Some(protocol) = item.as_str() else {
-                        return Err(BadJob(format!(
-                            "knob subprotocols: {} is not a string",
-                            item.to_line()
-                        )));
-                    };
-                    knobs.subprotocols.push(protocol.to_string());
-                }
-            }
-            // A knob this adapter does not know, set to something other than
-            // "off": it must not be silently ignored.
-            _ if *value == Json::Bool(false) => {}
-            _ => unsupported.push(name.clone()),
+    let send = send_items(knob(&mut given, "send")?)?.unwrap_or_else(|| {
+        unsupported.push("send".to_string());
+        Vec::new()
+    });
+    let mut close_first: Option<CloseFirst> = knob(&mut given, "close_first")?;
+    if let Some(close) = close_first.as_mut() {
+        if close.after_messages.is_none() && close.after_ms.is_none() {
+            close.after_messages = Some(0);
         }
     }
+    let knobs = Knobs {
+        recv_delay_ms: knob(&mut given, "recv_delay_ms")?,
+        recv_pace_ms: knob(&mut given, "recv_pace_ms")?,
+        recv_timeout_ms: knob(&mut given, "recv_timeout_ms")?,
+        max_messages: knob(&mut given, "max_messages")?,
+        echo: knob(&mut given, "echo")?,
+        send,
+        close_first,
+        subprotocols: knob(&mut given, "subprotocols")?,
+    };
+    // What is left are knobs this adapter does not know; set to something
+    // other than "off" (null, false), they must not be silently ignored.
+    unsupported.extend(
+        given
+            .into_iter()
+            .filter(|(_, value)| !value.is_null() && *value != Value::Bool(false))
+            .map(|(name, _)| name),
+    );
     unsupported.sort();
     Ok((knobs, unsupported))
 }
 
 // ------------------------------------------------------------------ one job's record
 
+/// An error as the contract reports it: a type like a class name, and its text.
+#[derive(Serialize)]
+struct ErrorInfo {
+    #[serde(rename = "type")]
+    kind: String,
+    message: String,
+}
+
+/// The close as tungstenite exposed it (`observable: false`: not at all).
+#[derive(Serialize)]
+struct Close {
+    code: Option<u16>,
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observable: Option<bool>,
+}
+
+impl Close {
+    /// `Message::Close(frame)`: its code and reason, both null for `Close(None)`.
+    fn from_frame(frame: Option<(u16, String)>) -> Close {
+        let (code, reason) = frame.unzip();
+        Close {
+            code,
+            reason,
+            observable: None,
+        }
+    }
+
+    /// The connection ended through an error: no close code on that path.
+    fn not_observable() -> Close {
+        Close {
+            code: None,
+            reason: None,
+            observable: Some(false),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Crash {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    message: String,
+    #[serde(rename = "where")]
+    at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stack: Option<String>,
+}
+
+/// A data message as the contract wants it: type, byte length, content or digest.
+#[derive(Serialize)]
+struct Received {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    length: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hex: Option<String>,
+    t_ms: f64,
+}
+
+impl Received {
+    /// Content up to INLINE_LIMIT bytes inline (text, else hex), longer as its SHA-256.
+    fn new(kind: &'static str, bytes: &[u8], text: Option<&str>, t_ms: f64) -> Received {
+        let mut entry = Received {
+            kind,
+            length: bytes.len(),
+            sha256: None,
+            text: None,
+            hex: None,
+            t_ms,
+        };
+        if bytes.len() > INLINE_LIMIT {
+            entry.sha256 = Some(hex(&Sha256::digest(bytes)));
+        } else if let Some(text) = text {
+            entry.text = Some(text.to_string());
+        } else {
+            entry.hex = Some(hex(bytes));
+        }
+        entry
+    }
+}
+
+/// One point of the timeline: `t_ms`, the event's name, its own fields.
+#[derive(Serialize)]
+struct Event {
+    t_ms: f64,
+    event: &'static str,
+    #[serde(flatten)]
+    fields: Map<String, Value>,
+}
+
+/// One job's observation line; every field the contract names is always
+/// there (null until known), `http_status` only for a refused handshake.
+#[derive(Serialize)]
 struct Observation {
+    #[serde(skip)]
     t0: Instant,
-    data: Json,
-    events: Vec<Json>,
-    messages: Vec<Json>,
+    id: Value,
+    connected: bool,
+    messages: Vec<Received>,
+    close: Option<Close>,
+    end: Option<&'static str>,
+    error: Option<ErrorInfo>,
+    unsupported: Vec<String>,
+    subprotocol: Option<String>,
+    t0_unix_us: Option<u64>,
+    clean: Option<bool>,
+    clean_source: Option<String>,
+    crash: Option<Crash>,
+    events: Vec<Event>,
+    duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_status: Option<u16>,
 }
 
 impl Observation {
-    fn new(id: Json) -> Self {
-        let data = Json::obj()
-            .with("id", id)
-            .with("connected", false)
-            .with("messages", Json::Arr(Vec::new()))
-            .with("close", Json::Null)
-            .with("end", Json::Null)
-            .with("error", Json::Null)
-            .with("unsupported", Json::Arr(Vec::new()))
-            .with("subprotocol", Json::Null)
-            .with("t0_unix_us", Json::Null)
-            .with("clean", Json::Null)
-            .with("clean_source", Json::Null)
-            .with("crash", Json::Null)
-            .with("events", Json::Arr(Vec::new()))
-            .with("duration_ms", 0.0);
+    fn new(id: Value) -> Self {
         Observation {
             t0: Instant::now(),
-            data,
-            events: Vec::new(),
+            id,
+            connected: false,
             messages: Vec::new(),
+            close: None,
+            end: None,
+            error: None,
+            unsupported: Vec::new(),
+            subprotocol: None,
+            t0_unix_us: None,
+            clean: None,
+            clean_source: None,
+            crash: None,
+            events: Vec::new(),
+            duration_ms: 0.0,
+            http_status: None,
         }
     }
 
@@ -538,42 +544,36 @@ impl Observation {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as u64);
         self.t0 = Instant::now();
-        self.set("t0_unix_us", wall);
-        self.event("connect_start", vec![]);
+        self.t0_unix_us = Some(wall);
+        self.event("connect_start");
     }
 
     /// How the library reported the end of the connection (the first report counts).
     fn clean(&mut self, clean: bool, source: &str) {
-        if !self.has("clean") {
-            self.set("clean", clean);
-            self.set("clean_source", source);
+        if self.clean.is_none() {
+            self.clean = Some(clean);
+            self.clean_source = Some(source.to_string());
         }
     }
 
     /// A panic inside tungstenite: each one a `crash` event, the first one the
     /// observation's `crash`.
     fn crash(&mut self, panic: &Panic, call: &str) {
-        let where_ = match &panic.location {
+        let at = match &panic.location {
             Some(at) => format!("{call}: panicked at {at}"),
             None => format!("{call}: panicked"),
         };
-        self.event(
+        self.event_with(
             "crash",
-            vec![
-                ("type", "panic".into()),
-                ("message", panic.message.as_str().into()),
-                ("where", where_.as_str().into()),
-            ],
+            json!({"type": "panic", "message": panic.message, "where": at}),
         );
-        if !self.has("crash") {
-            let mut info = Json::obj()
-                .with("type", "panic")
-                .with("message", panic.message.as_str())
-                .with("where", where_);
-            if let Some(trace) = &panic.trace {
-                info.set("stack", trace.as_str());
-            }
-            self.set("crash", info);
+        if self.crash.is_none() {
+            self.crash = Some(Crash {
+                kind: "panic",
+                message: panic.message.clone(),
+                at,
+                stack: panic.trace.clone(),
+            });
         }
     }
 
@@ -582,66 +582,60 @@ impl Observation {
     }
 
     /// Record a timeline event; returns its t_ms.
-    fn event(&mut self, name: &str, fields: Vec<(&str, Json)>) -> f64 {
+    fn event(&mut self, name: &'static str) -> f64 {
+        self.event_with(name, json!({}))
+    }
+
+    /// Record a timeline event with fields of its own (a JSON object); returns its t_ms.
+    fn event_with(&mut self, name: &'static str, fields: Value) -> f64 {
         let t_ms = self.now_ms();
-        let mut event = Json::obj().with("t_ms", t_ms).with("event", name);
-        for (key, value) in fields {
-            event.set(key, value);
-        }
+        let Value::Object(fields) = fields else {
+            unreachable!("event fields are an object");
+        };
+        let event = Event {
+            t_ms,
+            event: name,
+            fields,
+        };
         if debug_enabled() {
-            eprintln!("wsreplay adapter {ADAPTER}: {}", event.to_line());
+            let line = serde_json::to_string(&event).unwrap_or_default();
+            eprintln!("wsreplay adapter {ADAPTER}: {line}");
         }
         self.events.push(event);
         t_ms
     }
 
-    fn set(&mut self, key: &str, value: impl Into<Json>) {
-        self.data.set(key, value);
+    /// The closing handshake failed: a `close_error` event with the error.
+    fn close_error(&mut self, err: &WsError) {
+        self.event_with(
+            "close_error",
+            json!({"type": error_type(err), "message": err.to_string()}),
+        );
     }
 
-    fn has(&self, key: &str) -> bool {
-        self.data.get(key).is_some_and(|v| !v.is_null())
-    }
-
-    fn end(&mut self, how: &str, error: Option<Json>) {
-        self.set("end", how);
-        if let Some(error) = error {
-            self.set("error", error);
+    fn end(&mut self, how: &'static str, error: Option<ErrorInfo>) {
+        self.end = Some(how);
+        if error.is_some() {
+            self.error = error;
         }
     }
 
-    fn finish(mut self) -> Json {
-        let duration = self.now_ms();
-        self.data.set("messages", Json::Arr(self.messages));
-        self.data.set("events", Json::Arr(self.events));
-        self.data.set("duration_ms", duration);
-        self.data
+    fn finish(mut self) -> Observation {
+        self.duration_ms = self.now_ms();
+        self
     }
-}
-
-/// A data message as the contract wants it: type, byte length, content or digest.
-fn describe(kind: &str, bytes: &[u8], text: Option<&str>) -> Json {
-    let mut entry = Json::obj().with("type", kind).with("length", bytes.len());
-    if bytes.len() > INLINE_LIMIT {
-        entry.set("sha256", sha256::hex_digest(bytes));
-    } else if let Some(text) = text {
-        entry.set("text", text);
-    } else {
-        entry.set("hex", hex(bytes));
-    }
-    entry
 }
 
 // ------------------------------------------------------------------ connecting
 
-fn native_tls_error(what: &str, err: impl std::fmt::Display) -> Json {
-    error_json("native_tls::Error", &format!("{what}: {err}"))
+fn native_tls_error(what: &str, err: impl std::fmt::Display) -> ErrorInfo {
+    error_info("native_tls::Error", &format!("{what}: {err}"))
 }
 
 /// A TLS connector that trusts exactly the CA in `ca_file`.
-fn tls_connector(ca_file: &str) -> Result<native_tls::TlsConnector, Json> {
+fn tls_connector(ca_file: &str) -> Result<native_tls::TlsConnector, ErrorInfo> {
     let pem = std::fs::read(ca_file).map_err(|e| {
-        error_json(
+        error_info(
             "std::io::Error",
             &format!("cannot read ca_file {ca_file}: {e}"),
         )
@@ -677,7 +671,7 @@ fn tcp_connect(host: &str, port: u16) -> Result<TcpStream, WsError> {
 enum ConnectError {
     Ws(WsError),
     /// Not from tungstenite (reading the CA, building the TLS connector, a bad header).
-    Other(Json),
+    Other(ErrorInfo),
     /// The adapter's open timeout cut the opening handshake off: no refusal, a hang.
     Timeout(Duration),
     /// tungstenite panicked while connecting (`call` names the function).
@@ -700,7 +694,7 @@ fn open(
     if !knobs.subprotocols.is_empty() {
         let offer = knobs.subprotocols.join(", ");
         let value = tungstenite::http::HeaderValue::from_str(&offer).map_err(|e| {
-            ConnectError::Other(error_json(
+            ConnectError::Other(error_info(
                 "http::header::InvalidHeaderValue",
                 &format!("{offer:?}: {e}"),
             ))
@@ -793,7 +787,7 @@ fn connect_in_thread(
             let _ = done.send(guarded(|| tungstenite::connect(request)));
         })
         .map_err(|e| {
-            ConnectError::Other(error_json(
+            ConnectError::Other(error_info(
                 "std::io::Error",
                 &format!("cannot start a thread for tungstenite::connect: {e}"),
             ))
@@ -862,9 +856,9 @@ impl Session {
     fn on_panic(&mut self, panic: &Panic, call: &str) {
         self.obs.crash(panic, call);
         self.ended = true;
-        if !self.obs.has("end") {
-            self.obs.event("error", vec![("type", "panic".into())]);
-            self.obs.end("error", Some(panic_error_json(panic)));
+        if self.obs.end.is_none() {
+            self.obs.event_with("error", json!({"type": "panic"}));
+            self.obs.end("error", Some(panic_error(panic)));
         }
     }
 
@@ -874,14 +868,8 @@ impl Session {
         let kind = error_type(err);
         self.obs
             .clean(matches!(err, WsError::ConnectionClosed), &kind);
-        if !self.obs.has("close") && !matches!(err, WsError::ConnectionClosed) {
-            self.obs.set(
-                "close",
-                Json::obj()
-                    .with("code", Json::Null)
-                    .with("reason", Json::Null)
-                    .with("observable", false),
-            );
+        if self.obs.close.is_none() && !matches!(err, WsError::ConnectionClosed) {
+            self.obs.close = Some(Close::not_observable());
             self.close_source = "none: an error, which carries no close code";
         }
     }
@@ -930,19 +918,12 @@ impl Session {
         };
         let frame = knob.code.map(|code| CloseFrame {
             code: CloseCode::from(code),
-            reason: knob.reason.clone().into(),
+            reason: knob.reason.clone().unwrap_or_default().into(),
         });
-        let code: Json = knob.code.into();
         self.obs
-            .event("close_call", vec![("why", "knob".into()), ("code", code)]);
+            .event_with("close_call", json!({"why": "knob", "code": knob.code}));
         if let Some(Err(err)) = self.close(frame) {
-            self.obs.event(
-                "close_error",
-                vec![
-                    ("type", error_type(&err).into()),
-                    ("message", err.to_string().into()),
-                ],
-            );
+            self.obs.close_error(&err);
         }
     }
 
@@ -950,44 +931,36 @@ impl Session {
     fn on_error(&mut self, err: WsError) {
         self.ended = true;
         self.ended_by(&err);
-        if self.obs.has("end") {
+        if self.obs.end.is_some() {
             // Receiving already ended (a Close message came first): only the fact.
-            if !self.obs.has("error") {
-                self.obs.set("error", ws_error_json(&err));
+            if self.obs.error.is_none() {
+                self.obs.error = Some(ws_error(&err));
             }
             return;
         }
         if is_closed_signal(&err) {
-            self.obs.event("closed", vec![("code", Json::Null)]);
-            self.obs.end("closed", Some(ws_error_json(&err)));
+            self.obs.event_with("closed", json!({"code": null}));
+            self.obs.end("closed", Some(ws_error(&err)));
         } else {
             self.obs
-                .event("error", vec![("type", error_type(&err).into())]);
-            self.obs.end("error", Some(ws_error_json(&err)));
+                .event_with("error", json!({"type": error_type(&err)}));
+            self.obs.end("error", Some(ws_error(&err)));
         }
     }
 
     fn on_close_message(&mut self, frame: Option<(u16, String)>) {
         self.peer_closed = true;
-        let close = match &frame {
-            Some((code, reason)) => Json::obj()
-                .with("code", *code)
-                .with("reason", reason.as_str()),
-            None => Json::obj()
-                .with("code", Json::Null)
-                .with("reason", Json::Null),
-        };
-        if !self.obs.has("close") {
-            self.obs.set("close", close);
+        let code = frame.as_ref().map(|(code, _)| *code);
+        if self.obs.close.is_none() {
+            self.obs.close = Some(Close::from_frame(frame));
             self.close_source = if self.close_called {
                 "Message::Close after close()"
             } else {
                 "Message::Close"
             };
         }
-        let code: Json = frame.map(|(code, _)| code).into();
-        self.obs.event("closed", vec![("code", code)]);
-        if !self.obs.has("end") {
+        self.obs.event_with("closed", json!({"code": code}));
+        if self.obs.end.is_none() {
             self.obs.end("closed", None);
         }
     }
@@ -1004,7 +977,7 @@ impl Session {
             };
             match self.send(message) {
                 Some(Ok(())) => {
-                    self.obs.event("send", vec![("kind", kind.into())]);
+                    self.obs.event_with("send", json!({"kind": kind}));
                 }
                 Some(Err(err)) => {
                     self.on_error(err);
@@ -1034,7 +1007,7 @@ impl Session {
                     if self.pending_close_at().is_some_and(|at| at <= now) {
                         self.close_now();
                     } else if now >= timeout_at {
-                        self.obs.event("timeout", vec![]);
+                        self.obs.event("timeout");
                         self.obs.end("timeout", None);
                         return None;
                     }
@@ -1063,7 +1036,7 @@ impl Session {
         if self.knobs.recv_delay_ms > 0.0 {
             self.idle(self.knobs.recv_delay_ms);
         }
-        self.obs.event("recv_start", vec![]);
+        self.obs.event("recv_start");
         while !self.ended && !self.peer_closed {
             let Some(message) = self.next_message() else {
                 return;
@@ -1076,12 +1049,12 @@ impl Session {
                 Message::Binary(payload) => ("binary", payload_bytes(payload), None),
                 Message::Ping(payload) => {
                     let length = payload_bytes(payload).len();
-                    self.obs.event("ping", vec![("length", length.into())]);
+                    self.obs.event_with("ping", json!({"length": length}));
                     continue;
                 }
                 Message::Pong(payload) => {
                     let length = payload_bytes(payload).len();
-                    self.obs.event("pong", vec![("length", length.into())]);
+                    self.obs.event_with("pong", json!({"length": length}));
                     continue;
                 }
                 Message::Close(frame) => {
@@ -1094,18 +1067,17 @@ impl Session {
                 #[allow(unreachable_patterns)]
                 _ => continue, // Message::Frame: never returned by read()
             };
-            let mut entry = describe(kind, bytes, text);
-            let t_ms = self.obs.event(
-                "message",
-                vec![("type", kind.into()), ("length", bytes.len().into())],
-            );
-            entry.set("t_ms", t_ms);
-            self.obs.messages.push(entry);
+            let t_ms = self
+                .obs
+                .event_with("message", json!({"type": kind, "length": bytes.len()}));
+            self.obs
+                .messages
+                .push(Received::new(kind, bytes, text, t_ms));
             self.received += 1;
             if self.knobs.echo && !self.close_called {
                 match self.send(message.clone()) {
                     Some(Ok(())) => {
-                        self.obs.event("echo", vec![("type", kind.into())]);
+                        self.obs.event_with("echo", json!({"type": kind}));
                     }
                     Some(Err(err)) => {
                         self.on_error(err);
@@ -1125,7 +1097,7 @@ impl Session {
                 self.close_now();
             }
             if self.received >= self.knobs.max_messages {
-                self.obs.event("max_messages", vec![]);
+                self.obs.event("max_messages");
                 self.obs.end("max_messages", None);
                 return;
             }
@@ -1144,22 +1116,16 @@ impl Session {
                 // The application is done: a normal closure (1000), as an
                 // application says it; tungstenite has no default code.
                 self.close_called = true;
-                self.obs.event(
+                self.obs.event_with(
                     "close_call",
-                    vec![("why", "end".into()), ("code", FINAL_CLOSE_CODE.into())],
+                    json!({"why": "end", "code": FINAL_CLOSE_CODE}),
                 );
                 let frame = CloseFrame {
                     code: CloseCode::from(FINAL_CLOSE_CODE),
                     reason: String::new().into(),
                 };
                 if let Some(Err(err)) = self.close(Some(frame)) {
-                    self.obs.event(
-                        "close_error",
-                        vec![
-                            ("type", error_type(&err).into()),
-                            ("message", err.to_string().into()),
-                        ],
-                    );
+                    self.obs.close_error(&err);
                 }
             }
             while !self.ended {
@@ -1169,98 +1135,71 @@ impl Session {
                 };
                 match result {
                     Ok(Message::Close(frame)) => {
-                        if !self.obs.has("close") {
-                            let close = match frame {
-                                Some(f) => Json::obj()
-                                    .with("code", u16::from(f.code))
-                                    .with("reason", f.reason.to_string()),
-                                None => Json::obj()
-                                    .with("code", Json::Null)
-                                    .with("reason", Json::Null),
-                            };
-                            self.obs.set("close", close);
+                        if self.obs.close.is_none() {
+                            let frame = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                            self.obs.close = Some(Close::from_frame(frame));
                             self.close_source = "Message::Close after close()";
                         }
                     }
                     Ok(_) => {} // data after the application stopped receiving: not observed
                     Err(err) if is_closed_signal(&err) => {
                         self.ended_by(&err);
-                        if self.peer_closed && !self.obs.has("error") {
-                            self.obs.set("error", ws_error_json(&err));
+                        if self.peer_closed && self.obs.error.is_none() {
+                            self.obs.error = Some(ws_error(&err));
                         }
                         break;
                     }
                     Err(err) if is_timeout(&err) => {
-                        self.obs.event("close_timeout", vec![]);
+                        self.obs.event("close_timeout");
                         break;
                     }
                     Err(err) => {
                         self.ended_by(&err);
-                        self.obs.event(
-                            "close_error",
-                            vec![
-                                ("type", error_type(&err).into()),
-                                ("message", err.to_string().into()),
-                            ],
-                        );
+                        self.obs.close_error(&err);
                         break;
                     }
                 }
             }
         }
         let source = self.close_source;
-        self.obs
-            .event("close_done", vec![("source", source.into())]);
-        if !self.obs.has("clean") {
-            self.obs.set(
-                "clean_source",
-                "none: tungstenite had not reported the end when the job ended",
-            );
+        self.obs.event_with("close_done", json!({"source": source}));
+        if self.obs.clean.is_none() {
+            self.obs.clean_source =
+                Some("none: tungstenite had not reported the end when the job ended".to_string());
         }
     }
 }
 
 // ------------------------------------------------------------------ running a job
 
-fn run_job(line: &str) -> Json {
-    let mut obs = Observation::new(Json::Null);
+fn run_job(line: &str) -> Observation {
+    let mut obs = Observation::new(Value::Null);
     match run_job_inner(line, &mut obs) {
         Ok(()) => {}
         Err(BadJob(why)) => {
             eprintln!("wsreplay adapter {ADAPTER}: bad job: {why}");
-            obs.set("end", "adapter_error");
-            obs.set("error", error_json("BadJob", &format!("bad job: {why}")));
+            obs.end = Some("adapter_error");
+            obs.error = Some(error_info("BadJob", &format!("bad job: {why}")));
         }
     }
     obs.finish()
 }
 
 fn run_job_inner(line: &str, obs_slot: &mut Observation) -> Result<(), BadJob> {
-    let job = json::parse(line).map_err(|e| BadJob(format!("job line is not JSON: {e}")))?;
-    if !matches!(job, Json::Obj(_)) {
-        return Err(BadJob("job line is not a JSON object".into()));
-    }
-    obs_slot.set("id", job.get("id").cloned().unwrap_or(Json::Null));
-    let url = job
-        .get("url")
-        .and_then(Json::as_str)
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| BadJob("job has no 'url' string".into()))?
-        .to_string();
-    let (knobs, unsupported) = parse_knobs(job.get("knobs"))?;
-    let ca_file = job
-        .get("ca_file")
-        .and_then(Json::as_str)
-        .map(str::to_string);
+    let job: Value =
+        serde_json::from_str(line).map_err(|e| BadJob(format!("job line is not JSON: {e}")))?;
+    obs_slot.id = job.get("id").cloned().unwrap_or(Value::Null);
+    let job: Job = serde_json::from_value(job).map_err(|e| BadJob(format!("job: {e}")))?;
+    let (knobs, unsupported) = parse_knobs(job.knobs)?;
+    let url = job.url;
+    let ca_file = job.ca_file;
     let deadline_ms = job
-        .get("deadline_ms")
-        .and_then(Json::as_f64)
-        .map(|d| d.min(MAX_KNOB))
+        .deadline_ms
+        .map(|d| d.min(MAX_DEADLINE_MS))
         .filter(|d| *d > 0.0);
     if !unsupported.is_empty() {
-        let names = unsupported.into_iter().map(Json::from).collect::<Vec<_>>();
-        obs_slot.set("unsupported", Json::Arr(names));
-        obs_slot.set("end", "unsupported");
+        obs_slot.unsupported = unsupported;
+        obs_slot.end = Some("unsupported");
         return Ok(());
     }
 
@@ -1281,10 +1220,10 @@ fn run_job_inner(line: &str, obs_slot: &mut Observation) -> Result<(), BadJob> {
         Err(ConnectError::Timeout(waited)) => {
             // A hang, not a refusal: the library neither connected nor refused.
             let waited_ms = waited.as_millis() as u64;
-            obs_slot.event("connect_timeout", vec![("waited_ms", waited_ms.into())]);
+            obs_slot.event_with("connect_timeout", json!({"waited_ms": waited_ms}));
             obs_slot.end(
                 "connect_timeout",
-                Some(error_json(
+                Some(error_info(
                     "timeout",
                     &format!(
                         "the opening handshake had neither succeeded nor failed after {waited_ms} ms"
@@ -1295,8 +1234,8 @@ fn run_job_inner(line: &str, obs_slot: &mut Observation) -> Result<(), BadJob> {
         }
         Err(ConnectError::Panic(panic, call)) => {
             obs_slot.crash(&panic, call);
-            obs_slot.event("connect_failed", vec![("type", "panic".into())]);
-            obs_slot.end("connect_failed", Some(panic_error_json(&panic)));
+            obs_slot.event_with("connect_failed", json!({"type": "panic"}));
+            obs_slot.end("connect_failed", Some(panic_error(&panic)));
             return Ok(());
         }
         Err(failure) => {
@@ -1306,35 +1245,26 @@ fn run_job_inner(line: &str, obs_slot: &mut Observation) -> Result<(), BadJob> {
                         WsError::Http(response) => Some(response.status().as_u16()),
                         _ => None,
                     };
-                    (error_type(&err), ws_error_json(&err), status)
+                    (error_type(&err), ws_error(&err), status)
                 }
-                ConnectError::Other(error) => {
-                    let kind = error
-                        .get("type")
-                        .and_then(Json::as_str)
-                        .unwrap_or("")
-                        .to_string();
-                    (kind, error, None)
-                }
+                ConnectError::Other(error) => (error.kind.clone(), error, None),
                 ConnectError::Timeout(_) | ConnectError::Panic(..) => unreachable!("handled above"),
             };
-            obs_slot.event("connect_failed", vec![("type", kind.into())]);
+            obs_slot.event_with("connect_failed", json!({"type": kind}));
             obs_slot.end("connect_failed", Some(error));
-            if let Some(status) = status {
-                obs_slot.set("http_status", status);
-            }
+            obs_slot.http_status = status;
             return Ok(());
         }
     };
-    obs_slot.set("connected", true);
+    obs_slot.connected = true;
     let agreed = response
         .headers()
         .get("Sec-WebSocket-Protocol")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    obs_slot.set("subprotocol", agreed);
+    obs_slot.subprotocol = agreed;
     let opened = Instant::now();
-    obs_slot.event("open", vec![]);
+    obs_slot.event("open");
 
     let sock = tcp_of(&ws).and_then(|s| s.try_clone().ok());
     if let Some(sock) = &sock {
@@ -1350,7 +1280,7 @@ fn run_job_inner(line: &str, obs_slot: &mut Observation) -> Result<(), BadJob> {
         .as_ref()
         .and_then(|c| c.after_ms)
         .map(|ms| opened + Duration::from_secs_f64(ms / 1000.0));
-    let obs = std::mem::replace(obs_slot, Observation::new(Json::Null));
+    let obs = std::mem::replace(obs_slot, Observation::new(Value::Null));
     let mut session = Session {
         obs,
         knobs,
@@ -1372,22 +1302,22 @@ fn run_job_inner(line: &str, obs_slot: &mut Observation) -> Result<(), BadJob> {
 }
 
 /// A job whose handling panicked (an adapter bug): reported, and the adapter goes on.
-fn panicked_job(line: &str, panic: Box<dyn std::any::Any + Send>) -> Json {
+fn panicked_job(line: &str, panic: Box<dyn std::any::Any + Send>) -> Observation {
     let panic = take_panic(panic);
     let what = match &panic.location {
         Some(at) => format!("panicked at {at}: {}", panic.message),
         None => panic.message.clone(),
     };
-    let id = json::parse(line)
+    let id = serde_json::from_str::<Value>(line)
         .ok()
         .and_then(|job| job.get("id").cloned())
-        .unwrap_or(Json::Null);
+        .unwrap_or(Value::Null);
     let mut obs = Observation::new(id);
-    obs.set("end", "adapter_error");
-    obs.set(
-        "error",
-        error_json("panic", &format!("the adapter panicked: {what}")),
-    );
+    obs.end = Some("adapter_error");
+    obs.error = Some(error_info(
+        "panic",
+        &format!("the adapter panicked: {what}"),
+    ));
     obs.finish()
 }
 
@@ -1423,9 +1353,10 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-fn emit(out: &mut impl Write, value: &Json) -> io::Result<()> {
-    out.write_all(value.to_line().as_bytes())?;
-    out.write_all(b"\n")?;
+fn emit(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
+    let mut line = serde_json::to_vec(value)?;
+    line.push(b'\n');
+    out.write_all(&line)?;
     out.flush()
 }
 
@@ -1472,16 +1403,14 @@ fn main() {
     };
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let ready = Json::obj()
-        .with("event", "ready")
-        .with("adapter", args.adapter.as_str())
-        .with("library", "tungstenite")
-        .with(
-            "version",
-            args.library_version.as_deref().unwrap_or("unknown"),
-        )
-        .with("api", API)
-        .with("language", language);
+    let ready = json!({
+        "event": "ready",
+        "adapter": args.adapter,
+        "library": "tungstenite",
+        "version": args.library_version.as_deref().unwrap_or("unknown"),
+        "api": API,
+        "language": language,
+    });
     if emit(&mut out, &ready).is_err() {
         return;
     }
@@ -1507,5 +1436,147 @@ fn main() {
         if emit(&mut out, &observation).is_err() {
             return; // stdout is gone: nobody is listening any more
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The knobs the harness sends for a scenario that sets none.
+    fn complete_knobs() -> Map<String, Value> {
+        let Value::Object(knobs) = json!({
+            "recv_delay_ms": 0, "recv_pace_ms": 0, "recv_timeout_ms": 3000,
+            "max_messages": 1000, "echo": false, "send": [], "close_first": null,
+            "subprotocols": [],
+        }) else {
+            unreachable!()
+        };
+        knobs
+    }
+
+    fn parsed(changes: Value) -> Result<(Knobs, Vec<String>), String> {
+        let mut knobs = complete_knobs();
+        if let Value::Object(changes) = changes {
+            knobs.extend(changes);
+        }
+        parse_knobs(knobs).map_err(|BadJob(why)| why)
+    }
+
+    #[test]
+    fn knobs_are_read_as_sent() {
+        let (knobs, unsupported) = parsed(json!({
+            "recv_delay_ms": 100, "recv_timeout_ms": 2500.5, "max_messages": 3, "echo": true,
+            "send": [{"text": "hi"}, {"hex": "00 ff"}, {"ping": "p"}],
+            "close_first": {"code": null, "after_ms": 200}, "subprotocols": ["a", "b"],
+        }))
+        .unwrap();
+        assert!(unsupported.is_empty());
+        assert_eq!(
+            (
+                knobs.recv_delay_ms,
+                knobs.recv_timeout_ms,
+                knobs.max_messages
+            ),
+            (100.0, 2500.5, 3)
+        );
+        assert!(knobs.echo);
+        assert!(matches!(
+            &knobs.send[..],
+            [SendItem::Text(t), SendItem::Binary(b), SendItem::Ping(p)]
+                if t == "hi" && b == &[0, 0xff] && p == b"p"
+        ));
+        let close = knobs.close_first.unwrap();
+        assert_eq!(
+            (close.code, close.after_messages, close.after_ms),
+            (None, None, Some(200.0))
+        );
+        assert_eq!(knobs.subprotocols, ["a", "b"]);
+    }
+
+    #[test]
+    fn close_first_parts_keep_their_meaning() {
+        let (knobs, _) = parsed(json!({"close_first": {}})).unwrap();
+        let close = knobs.close_first.unwrap();
+        assert_eq!(
+            (close.code, close.reason, close.after_messages),
+            (Some(1000), None, Some(0))
+        );
+        assert!(parsed(json!({"close_first": {"code": 1000, "when": 1}})).is_err());
+    }
+
+    #[test]
+    fn unknown_knobs_and_send_kinds_are_unsupported() {
+        let (_, unsupported) = parsed(json!({"zeta": 1, "alpha": "x", "off": false})).unwrap();
+        assert_eq!(unsupported, ["alpha", "zeta"]);
+        let (_, unsupported) = parsed(json!({"send": [{"nope": "x"}]})).unwrap();
+        assert_eq!(unsupported, ["send"]);
+    }
+
+    #[test]
+    fn a_missing_or_mistyped_knob_is_a_bad_job_that_names_it() {
+        let mut knobs = complete_knobs();
+        knobs.remove("echo");
+        let Err(BadJob(why)) = parse_knobs(knobs) else {
+            panic!("a job without echo was taken");
+        };
+        assert!(why.contains("echo"), "{why}");
+        let why = parsed(json!({"max_messages": "many"})).err().unwrap();
+        assert!(why.starts_with("knob max_messages: "), "{why}");
+    }
+
+    #[test]
+    fn a_large_message_is_reported_by_its_sha256() {
+        let large = vec![b'a'; INLINE_LIMIT + 1];
+        let entry = serde_json::to_value(Received::new("binary", &large, None, 1.5)).unwrap();
+        assert_eq!(
+            entry,
+            json!({"type": "binary", "length": 4097, "t_ms": 1.5,
+                   "sha256": "4e369b5618643c3abddd027b650bfa54810be3b418028a7c9d82299a59d008e8"})
+        );
+        let small = serde_json::to_value(Received::new("text", b"hi", Some("hi"), 2.0)).unwrap();
+        assert_eq!(
+            small,
+            json!({"type": "text", "length": 2, "text": "hi", "t_ms": 2.0})
+        );
+    }
+
+    #[test]
+    fn an_observation_has_every_field_of_the_contract() {
+        let mut obs = Observation::new(json!("7"));
+        obs.event_with("closed", json!({"code": null}));
+        obs.close = Some(Close::not_observable());
+        let line = serde_json::to_value(obs.finish()).unwrap();
+        let keys: Vec<&str> = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "clean",
+                "clean_source",
+                "close",
+                "connected",
+                "crash",
+                "duration_ms",
+                "end",
+                "error",
+                "events",
+                "id",
+                "messages",
+                "subprotocol",
+                "t0_unix_us",
+                "unsupported"
+            ]
+        );
+        assert_eq!(
+            line["close"],
+            json!({"code": null, "reason": null, "observable": false})
+        );
+        assert_eq!(line["events"][0]["event"], "closed");
+        assert_eq!(line["events"][0]["code"], Value::Null);
     }
 }
