@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import paths
+
 __all__ = [
     "ADAPTERS",
     "ADAPTERS_DIR",
@@ -22,8 +24,8 @@ __all__ = [
     "load_manifests",
 ]
 
-#: harness/adapters/, one folder per library.
-ADAPTERS_DIR = Path(__file__).resolve().parent.parent / "adapters"
+#: harness/adapters/ (or the installed package's copy), one folder per library.
+ADAPTERS_DIR = paths.ADAPTERS_DIR
 MANIFEST = "adapter.json"
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sysconfig
 from pathlib import Path
 
-from .paths import BUILD_DIR, REPO_ROOT
+from .paths import BUILD_DIR, INSTALLED, REPO_ROOT
 
 
 class BuildError(Exception):
@@ -26,6 +27,8 @@ def server_binary() -> Path:
         if not path.is_file():
             raise BuildError(f"WSREPLAY_SERVER={override} is not a file")
         return path
+    if INSTALLED:
+        return _installed_binary()
     for tool in ("meson", "ninja"):
         if shutil.which(tool) is None:
             raise BuildError(f"'{tool}' is not installed; run ./bootstrap first")
@@ -40,3 +43,12 @@ def _run(argv: list[str], what: str) -> None:
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-4000:]
         raise BuildError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+
+
+def _installed_binary() -> Path:
+    """The server `pip install` put beside the environment's scripts."""
+    beside = Path(sysconfig.get_path("scripts")) / "wsreplay-server"
+    found = beside if beside.is_file() else shutil.which("wsreplay-server")
+    if not found:
+        raise BuildError(f"wsreplay-server is not installed (looked in {beside.parent} and PATH)")
+    return Path(found)

@@ -1,14 +1,28 @@
-"""Where things live: the repository, its scenarios, the server binary, caches."""
+"""Where things live: the catalogue, the adapters, reports, the server build, caches.
+
+Two layouts: a checkout (the repository's folders), and a `pip install`
+(pyproject.toml), where the package carries the catalogue, the adapters
+and the schemas in ``wsreplay/_data`` and the server is a script of the
+environment (see build.server_binary).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS_DIR = REPO_ROOT / "scenarios"
-RESULTS_DIR = REPO_ROOT / "results"
-REPORT_SCHEMA = RESULTS_DIR / "report.schema.json"
+PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DATA = PACKAGE_DIR / "_data"
+#: Installed by pip rather than run from a checkout.
+INSTALLED = _PACKAGE_DATA.is_dir()
+
+REPO_ROOT = PACKAGE_DIR.parents[1]
+DATA_ROOT = _PACKAGE_DATA if INSTALLED else REPO_ROOT
+SCENARIOS_DIR = DATA_ROOT / "scenarios"
+ADAPTERS_DIR = _PACKAGE_DATA / "adapters" if INSTALLED else REPO_ROOT / "harness" / "adapters"
+REPORT_SCHEMA = DATA_ROOT / "results" / "report.schema.json"
+#: Where runs write reports by default: the checkout's results/, or ./results.
+RESULTS_DIR = Path("results") if INSTALLED else REPO_ROOT / "results"
 BUILD_DIR = Path(os.environ.get("WSREPLAY_BUILD_DIR", REPO_ROOT / "build"))
 
 
