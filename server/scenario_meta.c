@@ -36,6 +36,35 @@ static const struct client_knob {
 };
 #define N_CLIENT_KNOBS (sizeof client_knobs / sizeof *client_knobs)
 
+/*
+ * close_first's own parts, complete too, so no adapter guesses them: no
+ * code is the library's own close (null), no reason is "", and with neither
+ * after_messages nor after_ms the close comes right after open. A copy: the
+ * scenario's document keeps what the file said.
+ */
+static int complete_close_first(json_t *knobs)
+{
+    json_t *given = json_object_get(knobs, "close_first");
+    if (!json_is_object(given))
+        return 0;
+    json_t *cf = json_deep_copy(given);
+    if (!cf)
+        return -1;
+    int rc = 0;
+    if (!json_object_get(cf, "code"))
+        rc |= json_object_set_new(cf, "code", json_null());
+    if (!json_object_get(cf, "reason"))
+        rc |= json_object_set_new(cf, "reason", json_string(""));
+    if (!json_object_get(cf, "after_messages") &&
+        !json_object_get(cf, "after_ms"))
+        rc |= json_object_set_new(cf, "after_messages", json_integer(0));
+    if (rc != 0) {
+        json_decref(cf);
+        return -1;
+    }
+    return json_object_set_new(knobs, "close_first", cf);
+}
+
 json_t *wsr_client_knobs(json_t *given)
 {
     json_t *knobs = json_object();
@@ -48,6 +77,10 @@ json_t *wsr_client_knobs(json_t *given)
         }
     }
     if (knobs && given && json_object_update(knobs, given) != 0) {
+        json_decref(knobs);
+        return NULL;
+    }
+    if (knobs && complete_close_first(knobs) != 0) {
         json_decref(knobs);
         return NULL;
     }

@@ -7,6 +7,7 @@
  * deadlines, so an off-by-one piece is a real bug (a job cut short).
  */
 #include "scenario.h"
+#include "scenario_meta.h"
 #include "scenario_normal.h"
 
 #include <jansson.h>
@@ -99,6 +100,36 @@ static void test_default_knobs(void)
     wsr_scenario_del(sc);
 }
 
+/* close_first's parts are filled in too; what is given stays. */
+static void test_close_first_parts(void)
+{
+    static const struct {
+        const char *given, *want;
+    } rows[] = {
+        {"{}", "{\"code\": null, \"reason\": \"\", \"after_messages\": 0}"},
+        {"{\"code\": 4000, \"after_ms\": 50}",
+         "{\"code\": 4000, \"reason\": \"\", \"after_ms\": 50}"},
+        {"{\"code\": null, \"reason\": \"x\", \"after_messages\": 2}",
+         "{\"code\": null, \"reason\": \"x\", \"after_messages\": 2}"},
+    };
+    current = "close_first parts";
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        json_t *given = json_pack("{so}", "close_first",
+                                  json_loads(rows[i].given, 0, NULL));
+        json_t *knobs = wsr_client_knobs(given);
+        json_t *want = json_loads(rows[i].want, 0, NULL);
+        CHECK(json_equal(json_object_get(knobs, "close_first"), want));
+        /* the given object is left as the file said it */
+        CHECK_EQ(json_object_size(json_object_get(given, "close_first")),
+                 (size_t)(i == 0   ? 0
+                          : i == 1 ? 2
+                                   : 3));
+        json_decref(want);
+        json_decref(knobs);
+        json_decref(given);
+    }
+}
+
 static void test_given_knobs(void)
 {
     current = "given knobs";
@@ -115,7 +146,8 @@ static void test_given_knobs(void)
     json_t *want = json_loads(
         "{\"recv_delay_ms\": 250, \"recv_pace_ms\": 0, \"recv_timeout_ms\": 1500,"
         " \"max_messages\": 1000, \"echo\": true, \"send\": [{\"text\": \"hi\"}],"
-        " \"close_first\": {\"code\": 1000}, \"subprotocols\": [\"chat\"]}",
+        " \"close_first\": {\"code\": 1000, \"reason\": \"\","
+        " \"after_messages\": 0}, \"subprotocols\": [\"chat\"]}",
         0, NULL);
     CHECK(json_equal(json_object_get(n, "client"), want));
     CHECK_EQ(int_at(n, "budget_ms", "client"), 250 + 1500);
@@ -310,6 +342,7 @@ int main(void)
     }
     test_default_knobs();
     test_given_knobs();
+    test_close_first_parts();
     test_budget_rows();
     test_budget_handshake();
     test_scripted_status_line();
