@@ -207,11 +207,12 @@ def test_the_source_hash_follows_the_adapter_files() -> None:
     )
 
 
-def test_go_adapters_build_in_the_one_shared_contract_file() -> None:
+def test_go_adapters_build_in_the_shared_files() -> None:
     for name in ("go-gorilla", "go-coder"):
         sources = goinst._sources(clients.ADAPTERS[name])
-        assert ADAPTERS_DIR / "go-common" / "contract.go" in sources
-        assert not (ADAPTERS_DIR / name / "contract.go").exists()
+        for shared in ("contract.go", "run.go"):
+            assert ADAPTERS_DIR / "go-common" / shared in sources
+            assert not (ADAPTERS_DIR / name / shared).exists()
 
 
 # --------------------------------------------------------------------------

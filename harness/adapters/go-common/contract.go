@@ -18,6 +18,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/http"
 	"os"
 	"reflect"
 	"runtime"
@@ -232,8 +233,13 @@ func tlsConfig(caFile string) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool}, nil
 }
 
-func isTLS(url string) bool {
-	return strings.HasPrefix(strings.ToLower(url), "wss://")
+// tlsFor: for a wss:// job, a TLS configuration that trusts exactly the
+// job's CA; nil (the library's default) otherwise.
+func tlsFor(j *job) (*tls.Config, error) {
+	if !strings.HasPrefix(strings.ToLower(j.url), "wss://") || j.caFile == "" {
+		return nil, nil
+	}
+	return tlsConfig(j.caFile)
 }
 
 // ---------------------------------------------------------------------------
@@ -438,11 +444,14 @@ func boolPtr(b bool) *bool { return &b }
 // noConnection: clean_source when the opening handshake did not succeed.
 const noConnection = "none: the opening handshake failed, there was no connection to close"
 
-// setCrash records a panic of the library's code (the first one wins).
 // connectEnded records an opening handshake that did not give a connection:
 // connect_timeout when the adapter's own timeout cut it off (the library
-// neither connected nor refused), connect_failed when the library refused.
-func (r *recorder) connectEnded(err error, timedOut bool) {
+// neither connected nor refused), connect_failed when the library refused;
+// the HTTP status of resp, when the library returned the response.
+func (r *recorder) connectEnded(err error, resp *http.Response, timedOut bool) {
+	if resp != nil {
+		r.setHTTPStatus(resp.StatusCode)
+	}
 	how := "connect_failed"
 	fields := []any{"type", meaningfulType(err), "message", err.Error()}
 	if timedOut {
@@ -454,6 +463,7 @@ func (r *recorder) connectEnded(err error, timedOut bool) {
 	r.end(how, err)
 }
 
+// setCrash records a panic of the library's code (the first one wins).
 func (r *recorder) setCrash(c *crashInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
