@@ -9,9 +9,10 @@ library and knows no client library. It holds:
 - the job (`parse_job`): the knobs of harness/adapters/README.md, checked and
   defaulted, and the knobs a driver cannot honour (→ ``end: unsupported``);
 - the observation (`Observation`): messages, events, timestamps;
-- the application's behaviour (`drive_async`, `drive_sync`): connect, send,
-  close first, wait, receive, pace, echo, end, close — written once, so every
-  library is driven alike. A *driver* object per library supplies the calls
+- the application's behaviour (`_application`): connect, send, close first,
+  wait, receive, pace, echo, end, close — written once, as a generator of
+  steps, so every library is driven alike; `drive_async` awaits each step,
+  `drive_sync` calls it. A *driver* object per library supplies the calls
   into the library (see `AsyncDriver` / `SyncDriver`);
 - `serve`: the ready line, then one observation per job line.
 
@@ -44,7 +45,7 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -643,7 +644,7 @@ def call_with_timeout(
 
 
 class Session:
-    """The decisions of one job, shared by the async and the sync loop."""
+    """The state and records of one job's behaviour (`_application`)."""
 
     def __init__(self, job: Job, obs: Observation) -> None:
         self.job = job
@@ -753,10 +754,22 @@ class Session:
         return cf.code, cf.reason
 
 
-async def _async_close_first(s: Session, d: AsyncDriver) -> Received | None:
+# The behaviour below is a generator of *steps*: what to ask of the library
+# next, as the name of a driver call and its arguments ("connect", "send",
+# "receive", "close", "finish"), or ("sleep", seconds) for the application's
+# own waits. A shell — `drive_async` awaiting each step, `drive_sync`
+# calling it — performs the step and sends its result back, or throws in
+# what it raised, so every decision exists once for both calling styles.
+
+Step = tuple  # (driver call name, *args), or ("sleep", seconds)
+Steps = Generator[Step, Any, Any]
+
+
+def _call_close_first(s: Session, d: AsyncDriver | SyncDriver) -> Steps:
+    """The application's close; a ``closed`` Received if it raised the library's end signal."""
     code, reason = s.close_call()
     try:
-        await d.close(code, reason)
+        yield ("close", code, reason)
     except Exception as exc:
         if d.is_closed(exc):
             return Received("closed", exc=exc)
@@ -766,33 +779,35 @@ async def _async_close_first(s: Session, d: AsyncDriver) -> Received | None:
     return None
 
 
-async def _async_sleep(s: Session, d: AsyncDriver, seconds: float) -> Received | None:
+def _sleep(s: Session, d: AsyncDriver | SyncDriver, seconds: float) -> Steps:
+    """A plain sleep, cut by a time-based close_first falling into it."""
     for what, value in s.sleep_slices(seconds):
         if what == "sleep":
-            await asyncio.sleep(value)
+            yield ("sleep", value)
         elif s.close_at_s() is not None:  # due now (a timer may wake a hair early)
-            got = await _async_close_first(s, d)
+            got = yield from _call_close_first(s, d)
             if got is not None:
                 return got
     return None
 
 
-async def _async_receive_loop(s: Session, d: AsyncDriver) -> None:
+def _receive_loop(s: Session, d: AsyncDriver | SyncDriver) -> Steps:
+    """send, close_first after 0 messages, recv_delay_ms, then receive until the end."""
     k, obs = s.knobs, s.obs
     for kind, payload in k.send:
         length = len(payload.encode() if kind == "text" else payload)
         try:
-            await d.send(kind, payload)
+            yield ("send", kind, payload)
         except Exception as exc:
             obs.event("send", kind=kind, length=length, error=error_info(exc))
             continue
         obs.event("send", kind=kind, length=length)
     if s.count_close_due():
-        got = await _async_close_first(s, d)
+        got = yield from _call_close_first(s, d)
         if got is not None:
             s.ended(got, d)
             return
-    got = await _async_sleep(s, d, k.recv_delay_ms / 1000.0)
+    got = yield from _sleep(s, d, k.recv_delay_ms / 1000.0)
     if got is not None:
         s.ended(got, d)
         return
@@ -800,7 +815,7 @@ async def _async_receive_loop(s: Session, d: AsyncDriver) -> None:
     window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
     while True:
         if s.time_close_due():
-            got = await _async_close_first(s, d)
+            got = yield from _call_close_first(s, d)
             if got is not None:
                 s.ended(got, d)
                 return
@@ -814,7 +829,7 @@ async def _async_receive_loop(s: Session, d: AsyncDriver) -> None:
         at = s.close_at_s()
         if at is not None:
             wait = min(wait, max(0.0, at - now))
-        got = await d.receive(wait)
+        got = yield ("receive", wait)
         if got.kind == "timeout":
             continue  # the top of the loop sees what is due: the close, or the end
         if got.kind != "message":
@@ -824,13 +839,13 @@ async def _async_receive_loop(s: Session, d: AsyncDriver) -> None:
         if k.echo:
             kind = "text" if isinstance(got.data, str) else "binary"
             try:
-                await d.send(kind, got.data)
+                yield ("send", kind, got.data)
             except Exception as exc:  # receiving goes on until the library signals the end
                 s.send_failed("echo", kind, exc)
             else:
                 obs.event("echo", type=kind)
         if s.count_close_due():
-            closed = await _async_close_first(s, d)
+            closed = yield from _call_close_first(s, d)
             if closed is not None:
                 s.ended(closed, d)
                 return
@@ -838,167 +853,85 @@ async def _async_receive_loop(s: Session, d: AsyncDriver) -> None:
             obs.event("max_messages")
             obs.end("max_messages")
             return
-        closed = await _async_sleep(s, d, k.recv_pace_ms / 1000.0)
+        closed = yield from _sleep(s, d, k.recv_pace_ms / 1000.0)
         if closed is not None:
             s.ended(closed, d)
             return
         window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
+
+
+def _application(d: AsyncDriver | SyncDriver, job: Job, obs: Observation) -> Steps:
+    """One job: connect, behave as the knobs say, the adapter's own close, the close as exposed."""
+    s = Session(job, obs)
+    tls = tls_context(job)
+    obs.start()
+    try:
+        yield ("connect", job, tls, s.open_timeout_s())
+    except Exception as exc:
+        s.connect_failed(exc, d.http_status(exc), d)
+        try:
+            yield ("finish", s.budget_s())  # releases what a failed connect left behind
+        except Exception:
+            log.exception("releasing after a failed connect")
+        return
+    s.opened(d.subprotocol)
+    try:
+        yield from _receive_loop(s, d)
+    finally:
+        obs.event("close_call", why="end")
+        try:
+            yield ("finish", s.budget_s())
+        except TimeoutError:
+            obs.event("close_timeout")
+        except Exception as exc:
+            obs.event("close_error", type=qualname(exc), message=exc_text(exc))
+        close, source = d.close_info()
+        obs.data["close"] = close
+        obs.event("close_done", source=source)
+        obs.data["clean"], obs.data["clean_source"] = d.clean_info()
+
+
+class _Run:
+    """The steps of one `_application`, one at a time: the outcome of each step,
+    set in ``result`` or ``raised`` by the shell, goes back in before the next."""
+
+    def __init__(self, steps: Steps) -> None:
+        self.steps = steps
+        self.result: Any = None
+        self.raised: BaseException | None = None
+
+    def __iter__(self) -> _Run:
+        return self
+
+    def __next__(self) -> Step:
+        result, raised = self.result, self.raised
+        self.result = self.raised = None
+        if raised is not None:
+            return self.steps.throw(raised)  # raised here, as if by the step's yield
+        return self.steps.send(result)
 
 
 async def drive_async(d: AsyncDriver, job: Job, obs: Observation) -> None:
-    """One job with an asyncio library: connect, behave as the knobs say, close, report."""
-    s = Session(job, obs)
-    tls = tls_context(job)
+    """One job with an asyncio library: each step of `_application` awaited."""
     asyncio.get_running_loop().set_exception_handler(WATCH.loop_handler)
-    obs.start()
-    try:
-        await d.connect(job, tls, s.open_timeout_s())
-    except Exception as exc:
-        s.connect_failed(exc, d.http_status(exc), d)
+    run = _Run(_application(d, job, obs))
+    for name, *args in run:
+        call = asyncio.sleep if name == "sleep" else getattr(d, name)
         try:
-            await d.finish(s.budget_s())  # releases what a failed connect left behind
-        except Exception:
-            log.exception("releasing after a failed connect")
-        return
-    s.opened(d.subprotocol)
-    try:
-        await _async_receive_loop(s, d)
-    finally:
-        obs.event("close_call", why="end")
-        try:
-            await d.finish(s.budget_s())
-        except TimeoutError:
-            obs.event("close_timeout")
-        except Exception as exc:
-            obs.event("close_error", type=qualname(exc), message=exc_text(exc))
-        close, source = d.close_info()
-        obs.data["close"] = close
-        obs.event("close_done", source=source)
-        obs.data["clean"], obs.data["clean_source"] = d.clean_info()
-
-
-def _sync_close_first(s: Session, d: SyncDriver) -> Received | None:
-    code, reason = s.close_call()
-    try:
-        d.close(code, reason)
-    except Exception as exc:
-        if d.is_closed(exc):
-            return Received("closed", exc=exc)
-        s.obs.event("close_error", type=qualname(exc), message=exc_text(exc))
-        return None
-    s.obs.event("close_returned")
-    return None
-
-
-def _sync_sleep(s: Session, d: SyncDriver, seconds: float) -> Received | None:
-    for what, value in s.sleep_slices(seconds):
-        if what == "sleep":
-            time.sleep(value)
-        elif s.close_at_s() is not None:  # due now (a timer may wake a hair early)
-            got = _sync_close_first(s, d)
-            if got is not None:
-                return got
-    return None
-
-
-def _sync_receive_loop(s: Session, d: SyncDriver) -> None:
-    # The same decisions as _async_receive_loop, with blocking calls.
-    k, obs = s.knobs, s.obs
-    for kind, payload in k.send:
-        length = len(payload.encode() if kind == "text" else payload)
-        try:
-            d.send(kind, payload)
-        except Exception as exc:
-            obs.event("send", kind=kind, length=length, error=error_info(exc))
-            continue
-        obs.event("send", kind=kind, length=length)
-    if s.count_close_due():
-        got = _sync_close_first(s, d)
-        if got is not None:
-            s.ended(got, d)
-            return
-    got = _sync_sleep(s, d, k.recv_delay_ms / 1000.0)
-    if got is not None:
-        s.ended(got, d)
-        return
-    obs.event("recv_start")
-    window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
-    while True:
-        if s.time_close_due():
-            got = _sync_close_first(s, d)
-            if got is not None:
-                s.ended(got, d)
-                return
-            window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
-        now = obs.elapsed_s()
-        if now >= window_end:
-            obs.event("timeout")
-            obs.end("timeout")
-            return
-        wait = window_end - now
-        at = s.close_at_s()
-        if at is not None:
-            wait = min(wait, max(0.0, at - now))
-        got = d.receive(wait)
-        if got.kind == "timeout":
-            continue  # the top of the loop sees what is due: the close, or the end
-        if got.kind != "message":
-            s.ended(got, d)
-            return
-        s.count = obs.message(got.data)
-        if k.echo:
-            kind = "text" if isinstance(got.data, str) else "binary"
-            try:
-                d.send(kind, got.data)
-            except Exception as exc:  # receiving goes on until the library signals the end
-                s.send_failed("echo", kind, exc)
-            else:
-                obs.event("echo", type=kind)
-        if s.count_close_due():
-            closed = _sync_close_first(s, d)
-            if closed is not None:
-                s.ended(closed, d)
-                return
-        if s.count >= k.max_messages:
-            obs.event("max_messages")
-            obs.end("max_messages")
-            return
-        closed = _sync_sleep(s, d, k.recv_pace_ms / 1000.0)
-        if closed is not None:
-            s.ended(closed, d)
-            return
-        window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
+            run.result = await call(*args)
+        except BaseException as exc:  # the behaviour decides, as in an application
+            run.raised = exc
 
 
 def drive_sync(d: SyncDriver, job: Job, obs: Observation) -> None:
-    """One job with a blocking library: the same behaviour as `drive_async`."""
-    s = Session(job, obs)
-    tls = tls_context(job)
-    obs.start()
-    try:
-        d.connect(job, tls, s.open_timeout_s())
-    except Exception as exc:
-        s.connect_failed(exc, d.http_status(exc), d)
+    """One job with a blocking library: the same steps as `drive_async`, called."""
+    run = _Run(_application(d, job, obs))
+    for name, *args in run:
+        call = time.sleep if name == "sleep" else getattr(d, name)
         try:
-            d.finish(s.budget_s())  # releases what a failed connect left behind
-        except Exception:
-            log.exception("releasing after a failed connect")
-        return
-    s.opened(d.subprotocol)
-    try:
-        _sync_receive_loop(s, d)
-    finally:
-        obs.event("close_call", why="end")
-        try:
-            d.finish(s.budget_s())
-        except TimeoutError:
-            obs.event("close_timeout")
-        except Exception as exc:
-            obs.event("close_error", type=qualname(exc), message=exc_text(exc))
-        close, source = d.close_info()
-        obs.data["close"] = close
-        obs.event("close_done", source=source)
-        obs.data["clean"], obs.data["clean_source"] = d.clean_info()
+            run.result = call(*args)
+        except BaseException as exc:  # the behaviour decides, as in an application
+            run.raised = exc
 
 
 # --------------------------------------------------------------------------
