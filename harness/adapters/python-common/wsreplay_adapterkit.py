@@ -6,8 +6,9 @@ this folder on ``sys.path`` and imports it. It uses only the standard
 library and knows no client library. It holds:
 
 - the contract channel (`Out`): only contract lines reach the real stdout;
-- the job (`parse_job`): the knobs of harness/adapters/README.md, checked and
-  defaulted, and the knobs a driver cannot honour (→ ``end: unsupported``);
+- the job (`parse_job`): the knobs of harness/adapters/README.md, as the
+  harness sends them (all of them, defaults filled and values checked by its
+  loader), and the knobs a driver cannot honour (→ ``end: unsupported``);
 - the observation (`Observation`): messages, events, timestamps;
 - the application's behaviour (`_application`): connect, send, close first,
   wait, receive, pace, echo, end, close — written once, as a generator of
@@ -46,21 +47,10 @@ import time
 import traceback
 import weakref
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 EXIT_UNSUPPORTED = 3
-
-KNOB_DEFAULTS: dict[str, Any] = {
-    "recv_delay_ms": 0,
-    "recv_pace_ms": 0,
-    "recv_timeout_ms": 3000,
-    "max_messages": 1000,
-    "echo": False,
-    "send": [],
-    "close_first": None,
-    "subprotocols": [],
-}
 
 #: Message content up to this many bytes is reported inline, longer ones as sha256.
 INLINE_LIMIT = 4096
@@ -169,17 +159,24 @@ class CloseFirst:
 
 @dataclass(frozen=True)
 class Knobs:
-    recv_delay_ms: float = 0
-    recv_pace_ms: float = 0
-    recv_timeout_ms: float = 3000
-    max_messages: int = 1000
-    echo: bool = False
+    """A job's client knobs, every one of them: the harness sends them all, with
+    the scenario language's defaults filled in and the values checked by the
+    loader (harness/wsreplay/scenarios.py), so the kit applies no defaults of
+    its own and checks no values again; it only reads their form."""
+
+    recv_delay_ms: float
+    recv_pace_ms: float
+    recv_timeout_ms: float
+    max_messages: int
+    echo: bool
     #: (kind, payload): ("text", str), ("binary", bytes), ("ping", bytes)
-    send: tuple[tuple[str, Any], ...] = ()
-    close_first: CloseFirst | None = None
-    subprotocols: tuple[str, ...] = ()
-    #: the knobs the job set to something other than null, false or the default
-    given: frozenset[str] = frozenset()
+    send: tuple[tuple[str, Any], ...]
+    close_first: CloseFirst | None
+    subprotocols: tuple[str, ...]
+
+
+#: The knobs of the contract, as `Knobs` names them.
+KNOB_NAMES = tuple(f.name for f in fields(Knobs))
 
 
 @dataclass
@@ -193,65 +190,35 @@ class Job:
     unknown: list[str] = field(default_factory=list)
 
 
-def _number(name: str, value: Any, minimum: float, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadJob(f"knob {name} must be a number, got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        raise BadJob(f"knob {name} out of range: {value!r}")
-    return value
-
-
-def _send_items(value: Any) -> tuple[tuple[str, Any], ...]:
-    if not isinstance(value, list):
-        raise BadJob(f"knob send must be a list, got {value!r}")
+def _send_items(value: list[dict[str, str]]) -> tuple[tuple[str, Any], ...]:
+    """The send knob as (kind, payload): hex as binary bytes, a ping's text as bytes."""
     items = []
     for index, item in enumerate(value):
-        if not isinstance(item, dict) or len(item) != 1:
-            raise BadJob(f"knob send[{index}] must be one of text/hex/ping, got {item!r}")
-        ((kind, payload),) = item.items()
-        if not isinstance(payload, str):
-            raise BadJob(f"knob send[{index}].{kind} must be a string, got {payload!r}")
-        if kind == "text":
-            items.append(("text", payload))
-        elif kind == "hex":
-            try:
+        for kind, payload in item.items():
+            if kind == "text":
+                items.append(("text", payload))
+            elif kind == "hex":
                 items.append(("binary", bytes.fromhex(payload)))
-            except ValueError:
-                raise BadJob(f"knob send[{index}].hex is not hex: {payload!r}") from None
-        elif kind == "ping":
-            items.append(("ping", payload.encode("utf-8")))
-        else:
-            raise BadJob(f"knob send[{index}] has unknown kind {kind!r}")
+            elif kind == "ping":
+                items.append(("ping", payload.encode("utf-8")))
+            else:
+                raise BadJob(f"knob send[{index}] has unknown kind {kind!r}")
     return tuple(items)
 
 
-def _close_first(value: Any) -> CloseFirst | None:
-    if value is None or value is False:
+def _close_first(value: dict[str, Any] | None) -> CloseFirst | None:
+    if value is None:
         return None
-    if not isinstance(value, dict):
-        raise BadJob(f"knob close_first must be an object, got {value!r}")
-    unknown = set(value) - {"code", "reason", "after_messages", "after_ms"}
-    if unknown:
-        raise BadJob(f"knob close_first has unknown keys {sorted(unknown)}")
-    code = value.get("code")
-    if code is not None and (isinstance(code, bool) or not isinstance(code, int)):
-        raise BadJob(f"knob close_first.code must be an integer or null, got {code!r}")
-    reason = value.get("reason", "")
-    if not isinstance(reason, str):
-        raise BadJob(f"knob close_first.reason must be a string, got {reason!r}")
-    after_messages = value.get("after_messages")
-    after_ms = value.get("after_ms")
-    if (after_messages is None) == (after_ms is None):
-        raise BadJob("knob close_first needs exactly one of after_messages, after_ms")
-    if after_messages is not None:
-        after_messages = int(_number("close_first.after_messages", after_messages, 0))
-    if after_ms is not None:
-        after_ms = _number("close_first.after_ms", after_ms, 0)
-    return CloseFirst(code, reason, after_messages, after_ms)
+    return CloseFirst(
+        value.get("code"),
+        value.get("reason", ""),
+        value.get("after_messages"),
+        value.get("after_ms"),
+    )
 
 
 def parse_job(line: str) -> Job:
-    """The job of one stdin line, knobs checked and defaulted; `BadJob` if it is wrong."""
+    """The job of one stdin line; `BadJob` if it is not what the harness sends."""
     try:
         job = json.loads(line)
     except ValueError as exc:
@@ -261,39 +228,26 @@ def parse_job(line: str) -> Job:
     url = job.get("url")
     if not isinstance(url, str) or not url:
         raise BadJob("job has no 'url' string")
-    raw = job.get("knobs") or {}
+    raw = job.get("knobs")
     if not isinstance(raw, dict):
         raise BadJob("job 'knobs' is not an object")
-    values = dict(KNOB_DEFAULTS)
-    unknown = []
-    for name, value in raw.items():
-        if name in KNOB_DEFAULTS:
-            values[name] = value
-        elif value is not None and value is not False:
-            unknown.append(name)
-    given = frozenset(
+    missing = [name for name in KNOB_NAMES if name not in raw]
+    if missing:
+        raise BadJob(f"job lacks the knobs {missing}: the harness sends every knob")
+    unknown = [
         name
         for name, value in raw.items()
-        if name in KNOB_DEFAULTS
-        and value is not None
-        and value is not False
-        and value != KNOB_DEFAULTS[name]
-    )
-    subprotocols = values["subprotocols"] or []
-    if not isinstance(subprotocols, list) or not all(isinstance(s, str) for s in subprotocols):
-        raise BadJob(f"knob subprotocols must be a list of strings, got {subprotocols!r}")
-    if not isinstance(values["echo"], bool):
-        raise BadJob(f"knob echo must be a boolean, got {values['echo']!r}")
+        if name not in KNOB_NAMES and value is not None and value is not False
+    ]
     knobs = Knobs(
-        recv_delay_ms=_number("recv_delay_ms", values["recv_delay_ms"], 0),
-        recv_pace_ms=_number("recv_pace_ms", values["recv_pace_ms"], 0),
-        recv_timeout_ms=_number("recv_timeout_ms", values["recv_timeout_ms"], 0, strict=True),
-        max_messages=int(_number("max_messages", values["max_messages"], 0, strict=True)),
-        echo=values["echo"],
-        send=_send_items(values["send"] or []),
-        close_first=_close_first(values["close_first"]),
-        subprotocols=tuple(subprotocols),
-        given=given,
+        recv_delay_ms=raw["recv_delay_ms"],
+        recv_pace_ms=raw["recv_pace_ms"],
+        recv_timeout_ms=raw["recv_timeout_ms"],
+        max_messages=raw["max_messages"],
+        echo=raw["echo"],
+        send=_send_items(raw["send"]),
+        close_first=_close_first(raw["close_first"]),
+        subprotocols=tuple(raw["subprotocols"]),
     )
     deadline = job.get("deadline_ms")
     deadline_s = (
@@ -516,7 +470,8 @@ class AsyncDriver(Protocol):
     subprotocol: str | None
 
     def unsupported(self, knobs: Knobs) -> list[str]:
-        """Knobs (among ``knobs.given``) this library or version cannot honour."""
+        """Knobs this library or version cannot honour (among those set to
+        something other than null, false or the default)."""
 
     def http_status(self, exc: BaseException) -> int | None:
         """The HTTP status a failed connect reports, if the library exposes one."""
