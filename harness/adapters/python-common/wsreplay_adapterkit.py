@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import importlib
 import importlib.metadata
 import json
 import logging
@@ -983,3 +984,56 @@ def serve(
         line = raw.decode("utf-8", "replace").strip()
         if line:
             out.emit(run_job(line, new_driver, is_async))
+
+
+class Refused(Exception):
+    """Raised by an adapter's ``setup`` (see `main`): this version lacks the
+    adapter's API. The message is the reason the ``unsupported`` line gives."""
+
+
+@dataclass(frozen=True)
+class Library:
+    """The library under test, as the ``ready`` line names it, and its driver."""
+
+    library: str
+    version: str
+    api: str
+    new_driver: Callable[[], Any]
+    is_async: bool
+
+
+def main(
+    adapter: str,
+    distribution: str,
+    module: str,
+    setup: Callable[[str | None], Library],
+) -> int:
+    """An adapter's whole life, for an adapter of one library and one API.
+
+    The contract channel and logging first; then ``module`` is imported (a
+    release that cannot be imported on this Python is refused, saying why),
+    ``setup(version)`` names the library and its driver (``version``: the
+    installed ``distribution``'s, None if absent) or raises `Refused`; then
+    `serve`.
+    """
+    out = Out()
+    setup_logging()
+    version = distribution_version(distribution)
+    try:
+        importlib.import_module(module)
+    except Exception as exc:
+        reason = f"cannot import {module} on this Python: {qualname(exc)}: {exc}"
+        return refuse(out, adapter, version, reason)
+    try:
+        lib = setup(version)
+    except Refused as exc:
+        return refuse(out, adapter, version, str(exc))
+    return serve(
+        out,
+        adapter=adapter,
+        library=lib.library,
+        version=lib.version,
+        api=lib.api,
+        new_driver=lib.new_driver,
+        is_async=lib.is_async,
+    )
