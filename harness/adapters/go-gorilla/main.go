@@ -93,7 +93,9 @@ func (g *gorillaJob) echo(kind string, data []byte) error {
 
 // closeFirst: the application closes first, with gorilla's API for it,
 // WriteControl(CloseMessage, ...); it then goes on reading until the
-// library reports the end. No code: an empty close frame.
+// library reports the end. No code: an empty close frame. On the
+// close_first timer's goroutine it runs while ReadMessage waits, which
+// gorilla allows for WriteControl.
 func (g *gorillaJob) closeFirst() {
 	cf := g.job.knobs.closeFirst
 	if g.closeSent.Swap(true) {
