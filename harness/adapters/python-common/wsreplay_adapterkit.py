@@ -993,7 +993,8 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Library:
-    """The library under test, as the ``ready`` line names it, and its driver."""
+    """The library under test, as the ``ready`` line names it, and its driver:
+    `serve`'s keywords, but for the adapter's name."""
 
     library: str
     version: str
@@ -1028,12 +1029,4 @@ def main(
         lib = setup(version)
     except Refused as exc:
         return refuse(out, adapter, version, str(exc))
-    return serve(
-        out,
-        adapter=adapter,
-        library=lib.library,
-        version=lib.version,
-        api=lib.api,
-        new_driver=lib.new_driver,
-        is_async=lib.is_async,
-    )
+    return serve(out, adapter=adapter, **vars(lib))
