@@ -49,7 +49,7 @@ import traceback
 import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 EXIT_UNSUPPORTED = 3
 
@@ -718,7 +718,8 @@ class Session:
 # what it raised, so every decision exists once for both calling styles.
 
 Step = tuple  # (driver call name, *args), or ("sleep", seconds)
-Steps = Generator[Step, Any, Any]
+if TYPE_CHECKING:  # a subscripted collections.abc.Generator needs Python 3.9 at run time
+    Steps = Generator[Step, Any, Any]
 
 
 def _call_close_first(s: Session, d: AsyncDriver | SyncDriver) -> Steps:
