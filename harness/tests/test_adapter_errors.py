@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import adapter_e2e as e2e
 from wsreplay.running.adapterproc import AdapterProcess, AdapterStartError
 from wsreplay.running.runner import run_one
 from wsreplay.running.server import ScenarioServer
@@ -64,7 +65,8 @@ def test_broken_adapter_gives_error_verdict(
 def test_hung_adapter_is_killed_at_its_deadline(tmp_path: Path) -> None:
     adapter = broken("hang", tmp_path)
     adapter.start()
-    outcome = adapter.run_job({"id": "1", "url": "ws://127.0.0.1:9/x", "knobs": {}}, timeout_s=1.5)
+    job = {"id": "1", "url": "ws://127.0.0.1:9/x", "knobs": e2e.knobs()}
+    outcome = adapter.run_job(job, timeout_s=1.5)
     assert outcome.observation is None
     assert outcome.error is not None
     assert "did not answer within 2 s (hung)" in outcome.error

@@ -119,7 +119,7 @@ def test_send_ping_is_reported_unsupported() -> None:
     job = {
         "id": "p",
         "url": "ws://127.0.0.1:9/never-dialled",
-        "knobs": {"send": [{"text": "a"}, {"ping": "are you there"}]},
+        "knobs": e2e.knobs(send=[{"text": "a"}, {"ping": "are you there"}]),
     }
     ready, (observation,) = run_adapter("go-coder@1.8.15", [job])
     assert ready["event"] == "ready" and ready["version"] == "v1.8.15"

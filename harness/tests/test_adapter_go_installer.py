@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+import adapter_e2e as e2e
 from wsreplay import clients
 from wsreplay.installers import InstallError, VersionNotFound
 from wsreplay.installers import go as goinst
@@ -206,11 +207,12 @@ def test_the_source_hash_follows_the_adapter_files() -> None:
     )
 
 
-def test_go_adapters_build_in_the_one_shared_contract_file() -> None:
+def test_go_adapters_build_in_the_shared_files() -> None:
     for name in ("go-gorilla", "go-coder"):
         sources = goinst._sources(clients.ADAPTERS[name])
-        assert ADAPTERS_DIR / "go-common" / "contract.go" in sources
-        assert not (ADAPTERS_DIR / name / "contract.go").exists()
+        for shared in ("contract.go", "run.go"):
+            assert ADAPTERS_DIR / "go-common" / shared in sources
+            assert not (ADAPTERS_DIR / name / shared).exists()
 
 
 # --------------------------------------------------------------------------
@@ -269,13 +271,17 @@ def test_a_checkout_of_another_module_is_refused(tmp_path: Path) -> None:
 def test_bad_jobs_and_unknown_knobs() -> None:
     argv = clients.prepare("go-gorilla@1.5.3").argv
     jobs = [
-        {"id": "u", "url": "ws://127.0.0.1:9/x", "knobs": {"teleport": True, "later": None}},
-        {"id": "b", "url": "ws://127.0.0.1:9/x", "knobs": {"max_messages": "many"}},
+        {"id": "u", "url": "ws://127.0.0.1:9/x", "knobs": e2e.knobs(teleport=True, later=None)},
+        {"id": "b", "url": "ws://127.0.0.1:9/x", "knobs": e2e.knobs(max_messages="many")},
+        # the harness sends every knob: the adapter fills in none
+        {"id": "m", "url": "ws://127.0.0.1:9/x", "knobs": {"echo": True}},
     ]
-    ready, (unknown, bad) = run_adapter(argv, jobs)
+    ready, (unknown, bad, missing) = run_adapter(argv, jobs)
     assert ready["adapter"] == "go-gorilla" and ready["language"].startswith("go1.")
     assert unknown["end"] == "unsupported" and unknown["unsupported"] == ["teleport"]
     assert bad["end"] == "adapter_error" and "max_messages" in bad["error"]["message"]
+    assert missing["end"] == "adapter_error"
+    assert "knob close_first missing" in missing["error"]["message"]
 
 
 class OneShotWssServer:
@@ -340,8 +346,8 @@ def test_tls_trusts_exactly_the_job_ca(tmp_path: Path, spec: str) -> None:
     try:
         url = f"wss://127.0.0.1:{server.port}/x"
         jobs = [
-            {"id": "right", "url": url, "ca_file": str(ours.ca_file), "knobs": {}},
-            {"id": "wrong", "url": url, "ca_file": str(other.ca_file), "knobs": {}},
+            {"id": "right", "url": url, "ca_file": str(ours.ca_file), "knobs": e2e.knobs()},
+            {"id": "wrong", "url": url, "ca_file": str(other.ca_file), "knobs": e2e.knobs()},
         ]
         _, (right, wrong) = run_adapter(clients.prepare(spec).argv, jobs)
     finally:

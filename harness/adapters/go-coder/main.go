@@ -25,6 +25,9 @@ const (
 	adapterName   = "go-coder"
 	libraryModule = "github.com/coder/websocket"
 	apiName       = "websocket.Dial, Conn.Read, Conn.Write, Conn.Close"
+	// closeFirstCall: the call the application's close makes (in a
+	// goroutine of its own: see startClose).
+	closeFirstCall = "Conn.Close"
 
 	// writeTimeout bounds each Write (a context deadline, as the library
 	// wants; on expiry it closes the connection).
@@ -58,8 +61,11 @@ type coderJob struct {
 }
 
 func runJob(rec *recorder, j *job) error {
-	k := &j.knobs
 	c := &coderJob{rec: rec, job: j}
+	config, err := tlsFor(j)
+	if err != nil {
+		return err
+	}
 	transport := &http.Transport{
 		// No proxy from the environment: the scenario server is reached
 		// directly. The dialer only remembers the TCP connection.
@@ -73,18 +79,12 @@ func runJob(rec *recorder, j *job) error {
 			}
 			return conn, err
 		},
-	}
-	if isTLS(j.url) && j.caFile != "" {
-		config, err := tlsConfig(j.caFile)
-		if err != nil {
-			return err
-		}
-		transport.TLSClientConfig = config
+		TLSClientConfig: config,
 	}
 	defer transport.CloseIdleConnections()
 	options := &websocket.DialOptions{
 		HTTPClient:   &http.Client{Transport: transport},
-		Subprotocols: k.subprotocols,
+		Subprotocols: j.knobs.subprotocols,
 	}
 
 	rec.start()
@@ -96,36 +96,11 @@ func runJob(rec *recorder, j *job) error {
 	timedOut := ctx.Err() != nil
 	cancel()
 	if err != nil {
-		if resp != nil {
-			rec.setHTTPStatus(resp.StatusCode)
-		}
-		rec.connectEnded(err, timedOut)
+		rec.connectEnded(err, resp, timedOut)
 		return nil
 	}
 	c.conn = conn
-	rec.setConnected(conn.Subprotocol())
-	openedAt := rec.sinceStart()
-
-	c.send()
-	var timer *time.Timer
-	var timers sync.WaitGroup
-	if cf := k.closeFirst; cf != nil && cf.timed {
-		timers.Add(1)
-		timer = time.AfterFunc(cf.afterMs-(rec.sinceStart()-openedAt), func() {
-			defer timers.Done()
-			c.startClose("close_first")
-		})
-	} else if cf != nil && cf.afterMessages == 0 {
-		c.startClose("close_first")
-	}
-
-	ended := c.receive()
-
-	if timer != nil && timer.Stop() {
-		timers.Done()
-	}
-	timers.Wait()
-	c.finalClose(ended)
+	converse(rec, j, c, conn.Subprotocol())
 	return nil
 }
 
@@ -152,21 +127,29 @@ func closeError(err error) (websocket.CloseError, bool) {
 	return ce, ok
 }
 
-func (c *coderJob) send() {
-	for _, item := range c.job.knobs.send {
-		kind := websocket.MessageText
-		if item.kind == "binary" {
-			kind = websocket.MessageBinary
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-		err := c.conn.Write(ctx, kind, item.data)
-		cancel()
-		if err != nil {
-			c.rec.event("send_error", "kind", item.kind, "type", meaningfulType(err), "message", err.Error())
-		} else {
-			c.rec.event("send", "kind", item.kind, "length", len(item.data))
-		}
+// send: one item of the send knob (never a ping: see libraryUnsupported).
+func (c *coderJob) send(item sendItem) error {
+	return c.write(item.kind, item.data)
+}
+
+func (c *coderJob) echo(kind string, data []byte) error {
+	return c.write(kind, data)
+}
+
+// write sends one data message ("text" or "binary") within writeTimeout.
+func (c *coderJob) write(kind string, data []byte) error {
+	typ := websocket.MessageText
+	if kind == "binary" {
+		typ = websocket.MessageBinary
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	return c.conn.Write(ctx, typ, data)
+}
+
+// closeFirst: the application's close (close_first), with Conn.Close.
+func (c *coderJob) closeFirst() {
+	c.startClose("close_first")
 }
 
 // startClose calls Conn.Close once, in its own goroutine: Close performs the
@@ -240,53 +223,22 @@ func (c *coderJob) closeWith(fields []any, call func() error) {
 	})
 }
 
-// receive is the application's read loop; it returns how it ended. Nothing
-// calls Read during recv_delay_ms, so during the wait nothing answers a
-// ping or a close frame either: this library handles control frames only
-// inside a Read (or Close, CloseRead).
-func (c *coderJob) receive() string {
-	k := &c.job.knobs
-	if k.recvDelay > 0 {
-		time.Sleep(k.recvDelay)
+// read: one Conn.Read. recv_timeout_ms is a context deadline on Read, as an
+// application bounds a read; when it expires the library fails the
+// connection. This library handles control frames only inside a Read (or
+// Close, CloseRead).
+func (c *coderJob) read(timeout time.Duration) (string, []byte, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	kind, data, err := c.conn.Read(ctx)
+	timedOut := ctx.Err() != nil
+	cancel()
+	if err != nil {
+		return "", nil, c.readEnded(err, timedOut)
 	}
-	c.rec.event("recv_start")
-	for {
-		// recv_timeout_ms is a context deadline on Read, as an application
-		// bounds a read; when it expires the library fails the connection.
-		ctx, cancel := context.WithTimeout(context.Background(), k.recvTimeout)
-		kind, data, err := c.conn.Read(ctx)
-		timedOut := ctx.Err() != nil
-		cancel()
-		if err != nil {
-			return c.readEnded(err, timedOut)
-		}
-		name := "binary"
-		if kind == websocket.MessageText {
-			name = "text"
-		}
-		n := c.rec.message(name, data)
-		if n >= k.maxMessages {
-			c.rec.event("max_messages")
-			c.rec.end("max_messages", nil)
-			return "max_messages"
-		}
-		if k.echo {
-			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-			err := c.conn.Write(ctx, kind, data)
-			cancel()
-			if err != nil {
-				c.rec.event("echo_error", "type", meaningfulType(err), "message", err.Error())
-			} else {
-				c.rec.event("echo", "type", name)
-			}
-		}
-		if cf := k.closeFirst; cf != nil && !cf.timed && cf.afterMessages == n {
-			c.startClose("close_first")
-		}
-		if k.recvPace > 0 {
-			time.Sleep(k.recvPace)
-		}
+	if kind == websocket.MessageText {
+		return "text", data, ""
 	}
+	return "binary", data, ""
 }
 
 // readEnded classifies the error that ended Read. A CloseError (found as

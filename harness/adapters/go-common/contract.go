@@ -18,6 +18,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/http"
 	"os"
 	"reflect"
 	"runtime"
@@ -58,7 +59,9 @@ type closeFirst struct {
 	timed         bool          // afterMs applies, not afterMessages
 }
 
-// knobs are a job's client knobs, defaults filled.
+// knobs are a job's client knobs, all of them: the harness sends every
+// knob of the contract, with the scenario language's defaults filled in
+// (harness/wsreplay/scenarios.py); the adapter applies none of its own.
 type knobs struct {
 	recvDelay    time.Duration
 	recvPace     time.Duration
@@ -89,12 +92,11 @@ func badf(format string, args ...any) error {
 	return &badJob{fmt.Sprintf(format, args...)}
 }
 
-// knob names of the contract; any other knob with a value other than null
-// or false is reported unsupported.
-var contractKnobs = map[string]bool{
-	"recv_delay_ms": true, "recv_pace_ms": true, "recv_timeout_ms": true,
-	"max_messages": true, "echo": true, "send": true, "close_first": true,
-	"subprotocols": true,
+// knobNames: the knobs of the contract, all in every job; any other knob
+// with a value other than null or false is reported unsupported.
+var knobNames = []string{
+	"close_first", "echo", "max_messages", "recv_delay_ms", "recv_pace_ms",
+	"recv_timeout_ms", "send", "subprotocols",
 }
 
 func parseJob(line []byte) (*job, error) {
@@ -115,24 +117,22 @@ func parseJob(line []byte) (*job, error) {
 	if raw.DeadlineMs > 0 {
 		j.deadline = time.Duration(raw.DeadlineMs * float64(time.Millisecond))
 	}
-	j.knobs = knobs{recvTimeout: 3000 * time.Millisecond, maxMessages: 1000}
-	names := make([]string, 0, len(raw.Knobs))
-	for name := range raw.Knobs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		value := raw.Knobs[name]
-		if !contractKnobs[name] {
-			if !isOff(value) {
-				j.unsupported = append(j.unsupported, name)
-			}
-			continue
+	for _, name := range knobNames {
+		value, ok := raw.Knobs[name]
+		if !ok {
+			return j, badf("knob %s missing: the harness sends every knob", name)
 		}
 		if err := parseKnob(&j.knobs, name, value); err != nil {
 			return j, badf("knob %s: %v", name, err)
 		}
+		delete(raw.Knobs, name)
 	}
+	for name, value := range raw.Knobs {
+		if !isOff(value) {
+			j.unsupported = append(j.unsupported, name)
+		}
+	}
+	sort.Strings(j.unsupported)
 	return j, nil
 }
 
@@ -142,15 +142,17 @@ func isOff(value json.RawMessage) bool {
 	return text == "null" || text == "false" || text == ""
 }
 
+// parseKnob reads one knob into k. The values are the loader's, already
+// checked (ranges, exclusive fields): only their form is read here.
 func parseKnob(k *knobs, name string, value json.RawMessage) error {
 	if isNull(value) {
-		return nil // null: the default
+		return nil // null: off (close_first: none)
 	}
 	switch name {
 	case "recv_delay_ms", "recv_pace_ms", "recv_timeout_ms":
 		var ms float64
-		if err := json.Unmarshal(value, &ms); err != nil || ms < 0 {
-			return fmt.Errorf("want a number >= 0, got %s", value)
+		if err := json.Unmarshal(value, &ms); err != nil {
+			return fmt.Errorf("want a number, got %s", value)
 		}
 		d := time.Duration(ms * float64(time.Millisecond))
 		switch name {
@@ -159,17 +161,12 @@ func parseKnob(k *knobs, name string, value json.RawMessage) error {
 		case "recv_pace_ms":
 			k.recvPace = d
 		default:
-			if ms == 0 {
-				return fmt.Errorf("want a number > 0, got %s", value)
-			}
 			k.recvTimeout = d
 		}
 	case "max_messages":
-		var n int
-		if err := json.Unmarshal(value, &n); err != nil || n <= 0 {
-			return fmt.Errorf("want an integer > 0, got %s", value)
+		if err := json.Unmarshal(value, &k.maxMessages); err != nil {
+			return fmt.Errorf("want an integer, got %s", value)
 		}
-		k.maxMessages = n
 	case "echo":
 		if err := json.Unmarshal(value, &k.echo); err != nil {
 			return fmt.Errorf("want a boolean, got %s", value)
@@ -180,9 +177,6 @@ func parseKnob(k *knobs, name string, value json.RawMessage) error {
 			return fmt.Errorf("want a list of {\"text\"|\"hex\"|\"ping\": string}, got %s", value)
 		}
 		for i, item := range items {
-			if len(item) != 1 {
-				return fmt.Errorf("item %d: want exactly one of text, hex, ping", i)
-			}
 			for kind, text := range item {
 				switch kind {
 				case "text", "ping":
@@ -202,27 +196,16 @@ func parseKnob(k *knobs, name string, value json.RawMessage) error {
 		var cf struct {
 			Code          *int     `json:"code"`
 			Reason        string   `json:"reason"`
-			AfterMessages *int     `json:"after_messages"`
+			AfterMessages int      `json:"after_messages"`
 			AfterMs       *float64 `json:"after_ms"`
 		}
 		if err := json.Unmarshal(value, &cf); err != nil {
 			return fmt.Errorf("want {code, reason, after_messages | after_ms}, got %s", value)
 		}
-		out := &closeFirst{code: cf.Code, reason: cf.Reason}
-		switch {
-		case cf.AfterMessages != nil && cf.AfterMs != nil:
-			return fmt.Errorf("after_messages and after_ms are exclusive")
-		case cf.AfterMs != nil:
-			if *cf.AfterMs < 0 {
-				return fmt.Errorf("after_ms must be >= 0")
-			}
+		out := &closeFirst{code: cf.Code, reason: cf.Reason, afterMessages: cf.AfterMessages}
+		if cf.AfterMs != nil {
 			out.timed = true
 			out.afterMs = time.Duration(*cf.AfterMs * float64(time.Millisecond))
-		case cf.AfterMessages != nil:
-			if *cf.AfterMessages < 0 {
-				return fmt.Errorf("after_messages must be >= 0")
-			}
-			out.afterMessages = *cf.AfterMessages
 		}
 		k.closeFirst = out
 	case "subprotocols":
@@ -250,8 +233,13 @@ func tlsConfig(caFile string) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool}, nil
 }
 
-func isTLS(url string) bool {
-	return strings.HasPrefix(strings.ToLower(url), "wss://")
+// tlsFor: for a wss:// job, a TLS configuration that trusts exactly the
+// job's CA; nil (the library's default) otherwise.
+func tlsFor(j *job) (*tls.Config, error) {
+	if !strings.HasPrefix(strings.ToLower(j.url), "wss://") || j.caFile == "" {
+		return nil, nil
+	}
+	return tlsConfig(j.caFile)
 }
 
 // ---------------------------------------------------------------------------
@@ -456,11 +444,14 @@ func boolPtr(b bool) *bool { return &b }
 // noConnection: clean_source when the opening handshake did not succeed.
 const noConnection = "none: the opening handshake failed, there was no connection to close"
 
-// setCrash records a panic of the library's code (the first one wins).
 // connectEnded records an opening handshake that did not give a connection:
 // connect_timeout when the adapter's own timeout cut it off (the library
-// neither connected nor refused), connect_failed when the library refused.
-func (r *recorder) connectEnded(err error, timedOut bool) {
+// neither connected nor refused), connect_failed when the library refused;
+// the HTTP status of resp, when the library returned the response.
+func (r *recorder) connectEnded(err error, resp *http.Response, timedOut bool) {
+	if resp != nil {
+		r.setHTTPStatus(resp.StatusCode)
+	}
 	how := "connect_failed"
 	fields := []any{"type", meaningfulType(err), "message", err.Error()}
 	if timedOut {
@@ -472,6 +463,7 @@ func (r *recorder) connectEnded(err error, timedOut bool) {
 	r.end(how, err)
 }
 
+// setCrash records a panic of the library's code (the first one wins).
 func (r *recorder) setCrash(c *crashInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -8,7 +8,6 @@ package main
 import (
 	"errors"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +18,8 @@ const (
 	adapterName   = "go-gorilla"
 	libraryModule = "github.com/gorilla/websocket"
 	apiName       = "websocket.Dialer.Dial, Conn.ReadMessage, Conn.WriteMessage, Conn.WriteControl"
+	// closeFirstCall: the call the application's close makes.
+	closeFirstCall = "Conn.WriteControl"
 
 	// writeWait is the deadline for a control frame (gorilla's own
 	// close handler uses one second; its examples use several).
@@ -40,7 +41,10 @@ type gorillaJob struct {
 }
 
 func runJob(rec *recorder, j *job) error {
-	k := &j.knobs
+	config, err := tlsFor(j)
+	if err != nil {
+		return err
+	}
 	dialer := websocket.Dialer{
 		// No proxy from the environment: the scenario server is reached
 		// directly. Buffer sizes, compression (off) and the rest keep the
@@ -48,81 +52,50 @@ func runJob(rec *recorder, j *job) error {
 		// open timeout (cut to fit the job's deadline).
 		Proxy:            nil,
 		HandshakeTimeout: openTimeoutFor(j),
-		Subprotocols:     k.subprotocols,
-	}
-	if isTLS(j.url) && j.caFile != "" {
-		config, err := tlsConfig(j.caFile)
-		if err != nil {
-			return err
-		}
-		dialer.TLSClientConfig = config
+		Subprotocols:     j.knobs.subprotocols,
+		TLSClientConfig:  config,
 	}
 
 	rec.start()
 	conn, resp, err := dialer.Dial(j.url, nil)
 	if err != nil {
-		if resp != nil {
-			rec.setHTTPStatus(resp.StatusCode)
-		}
 		// HandshakeTimeout expired: the adapter's timeout cut the
 		// handshake off; gorilla neither connected nor refused.
 		var ne net.Error
-		rec.connectEnded(err, errors.As(err, &ne) && ne.Timeout())
+		rec.connectEnded(err, resp, errors.As(err, &ne) && ne.Timeout())
 		return nil
 	}
-	g := &gorillaJob{rec: rec, job: j, conn: conn}
-	rec.setConnected(conn.Subprotocol())
-	openedAt := rec.sinceStart()
-
-	g.send()
-	// close_first after_ms: a timer from open, whatever has arrived by then.
-	// WriteControl may be called concurrently with the reads.
-	var timers sync.WaitGroup
-	var timer *time.Timer
-	if cf := k.closeFirst; cf != nil && cf.timed {
-		timers.Add(1)
-		timer = time.AfterFunc(cf.afterMs-(rec.sinceStart()-openedAt), func() {
-			defer timers.Done()
-			defer rec.recoverLibraryPanic("the close_first timer's goroutine, in Conn.WriteControl")
-			g.closeFirst()
-		})
-	} else if cf != nil && cf.afterMessages == 0 {
-		g.closeFirst()
-	}
-
-	ended := g.receive()
-
-	if timer != nil && timer.Stop() {
-		timers.Done() // it never ran
-	}
-	timers.Wait()
-	g.finalClose(ended)
+	converse(rec, j, &gorillaJob{rec: rec, job: j, conn: conn}, conn.Subprotocol())
 	return nil
 }
 
-// send: the send knob, right after open, in order.
-func (g *gorillaJob) send() {
-	for _, item := range g.job.knobs.send {
-		var err error
-		switch item.kind {
-		case "text":
-			err = g.conn.WriteMessage(websocket.TextMessage, item.data)
-		case "binary":
-			err = g.conn.WriteMessage(websocket.BinaryMessage, item.data)
-		case "ping":
-			err = g.conn.WriteControl(websocket.PingMessage, item.data, time.Now().Add(writeWait))
-		}
-		if err != nil {
-			g.rec.event("send_error", "kind", item.kind, "type", meaningfulType(err), "message", err.Error())
-		} else {
-			g.rec.event("send", "kind", item.kind, "length", len(item.data))
-		}
+// send: one item of the send knob; a ping with WriteControl.
+func (g *gorillaJob) send(item sendItem) error {
+	switch item.kind {
+	case "ping":
+		return g.conn.WriteControl(websocket.PingMessage, item.data, time.Now().Add(writeWait))
+	default:
+		return g.conn.WriteMessage(messageType(item.kind), item.data)
 	}
+}
+
+// messageType: gorilla's message type for a kind ("text" or "binary").
+func messageType(kind string) int {
+	if kind == "text" {
+		return websocket.TextMessage
+	}
+	return websocket.BinaryMessage
+}
+
+func (g *gorillaJob) echo(kind string, data []byte) error {
+	return g.conn.WriteMessage(messageType(kind), data)
 }
 
 // closeFirst: the application closes first, with gorilla's API for it,
 // WriteControl(CloseMessage, ...); it then goes on reading until the
-// library reports the end. No code: an empty close frame.
+// library reports the end. No code: an empty close frame. On the
+// close_first timer's goroutine it runs while ReadMessage waits, which
+// gorilla allows for WriteControl.
 func (g *gorillaJob) closeFirst() {
 	cf := g.job.knobs.closeFirst
 	if g.closeSent.Swap(true) {
@@ -142,47 +115,20 @@ func (g *gorillaJob) closeFirst() {
 	}
 }
 
-// receive is the application's read loop; it returns how it ended.
-// Nothing reads during recv_delay_ms: gorilla handles control frames (and
-// answers pings and closes) only inside ReadMessage/NextReader.
-func (g *gorillaJob) receive() string {
-	k := &g.job.knobs
-	if k.recvDelay > 0 {
-		time.Sleep(k.recvDelay)
+// read: one ReadMessage, bounded by a read deadline, which is how a gorilla
+// application bounds a read. After it expires the connection is unusable
+// (gorilla's documented rule). gorilla handles control frames (and answers
+// pings and closes) only inside ReadMessage/NextReader.
+func (g *gorillaJob) read(timeout time.Duration) (string, []byte, string) {
+	g.conn.SetReadDeadline(time.Now().Add(timeout))
+	kind, data, err := g.conn.ReadMessage()
+	if err != nil {
+		return "", nil, g.readEnded(err)
 	}
-	g.rec.event("recv_start")
-	for {
-		// A read deadline is how a gorilla application bounds a read. After
-		// it expires the connection is unusable (gorilla's documented rule).
-		g.conn.SetReadDeadline(time.Now().Add(k.recvTimeout))
-		kind, data, err := g.conn.ReadMessage()
-		if err != nil {
-			return g.readEnded(err)
-		}
-		name := "binary"
-		if kind == websocket.TextMessage {
-			name = "text"
-		}
-		n := g.rec.message(name, data)
-		if n >= k.maxMessages {
-			g.rec.event("max_messages")
-			g.rec.end("max_messages", nil)
-			return "max_messages"
-		}
-		if k.echo {
-			if err := g.conn.WriteMessage(kind, data); err != nil {
-				g.rec.event("echo_error", "type", meaningfulType(err), "message", err.Error())
-			} else {
-				g.rec.event("echo", "type", name)
-			}
-		}
-		if cf := k.closeFirst; cf != nil && !cf.timed && cf.afterMessages == n {
-			g.closeFirst()
-		}
-		if k.recvPace > 0 {
-			time.Sleep(k.recvPace)
-		}
+	if kind == websocket.TextMessage {
+		return "text", data, ""
 	}
+	return "binary", data, ""
 }
 
 // readEnded classifies the error that ended ReadMessage. A *CloseError is

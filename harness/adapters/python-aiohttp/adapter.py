@@ -178,17 +178,12 @@ class Driver:
         return code != 1006, f"{where}, ws.close_code {code}"
 
 
-def main() -> int:
-    out = kit.Out()
-    kit.setup_logging()
-    try:
-        import aiohttp
-    except Exception as exc:  # 3.6 and older fail here on Python 3.11 (AttributeError)
-        reason = f"cannot import aiohttp on this Python: {kit.qualname(exc)}: {exc}"
-        return kit.refuse(out, ADAPTER, kit.distribution_version("aiohttp"), reason)
-    return kit.serve(
-        out,
-        adapter=ADAPTER,
+def setup(version: str | None) -> kit.Library:
+    # aiohttp 3.6 and older cannot be imported on Python 3.11 (AttributeError):
+    # kit.main refuses those releases, saying so.
+    import aiohttp
+
+    return kit.Library(
         library="aiohttp",
         version=str(aiohttp.__version__),
         api="aiohttp.ClientSession().ws_connect",
@@ -198,4 +193,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(kit.main(ADAPTER, "aiohttp", "aiohttp", setup))

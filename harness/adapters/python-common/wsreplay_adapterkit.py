@@ -6,12 +6,14 @@ this folder on ``sys.path`` and imports it. It uses only the standard
 library and knows no client library. It holds:
 
 - the contract channel (`Out`): only contract lines reach the real stdout;
-- the job (`parse_job`): the knobs of harness/adapters/README.md, checked and
-  defaulted, and the knobs a driver cannot honour (→ ``end: unsupported``);
+- the job (`parse_job`): the knobs of harness/adapters/README.md, as the
+  harness sends them (all of them, defaults filled and values checked by its
+  loader), and the knobs a driver cannot honour (→ ``end: unsupported``);
 - the observation (`Observation`): messages, events, timestamps;
-- the application's behaviour (`drive_async`, `drive_sync`): connect, send,
-  close first, wait, receive, pace, echo, end, close — written once, so every
-  library is driven alike. A *driver* object per library supplies the calls
+- the application's behaviour (`_application`): connect, send, close first,
+  wait, receive, pace, echo, end, close — written once, as a generator of
+  steps, so every library is driven alike; `drive_async` awaits each step,
+  `drive_sync` calls it. A *driver* object per library supplies the calls
   into the library (see `AsyncDriver` / `SyncDriver`);
 - `serve`: the ready line, then one observation per job line.
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import importlib
 import importlib.metadata
 import json
 import logging
@@ -44,22 +47,11 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Protocol
 
 EXIT_UNSUPPORTED = 3
-
-KNOB_DEFAULTS: dict[str, Any] = {
-    "recv_delay_ms": 0,
-    "recv_pace_ms": 0,
-    "recv_timeout_ms": 3000,
-    "max_messages": 1000,
-    "echo": False,
-    "send": [],
-    "close_first": None,
-    "subprotocols": [],
-}
 
 #: Message content up to this many bytes is reported inline, longer ones as sha256.
 INLINE_LIMIT = 4096
@@ -168,17 +160,24 @@ class CloseFirst:
 
 @dataclass(frozen=True)
 class Knobs:
-    recv_delay_ms: float = 0
-    recv_pace_ms: float = 0
-    recv_timeout_ms: float = 3000
-    max_messages: int = 1000
-    echo: bool = False
+    """A job's client knobs, every one of them: the harness sends them all, with
+    the scenario language's defaults filled in and the values checked by the
+    loader (harness/wsreplay/scenarios.py), so the kit applies no defaults of
+    its own and checks no values again; it only reads their form."""
+
+    recv_delay_ms: float
+    recv_pace_ms: float
+    recv_timeout_ms: float
+    max_messages: int
+    echo: bool
     #: (kind, payload): ("text", str), ("binary", bytes), ("ping", bytes)
-    send: tuple[tuple[str, Any], ...] = ()
-    close_first: CloseFirst | None = None
-    subprotocols: tuple[str, ...] = ()
-    #: the knobs the job set to something other than null, false or the default
-    given: frozenset[str] = frozenset()
+    send: tuple[tuple[str, Any], ...]
+    close_first: CloseFirst | None
+    subprotocols: tuple[str, ...]
+
+
+#: The knobs of the contract, as `Knobs` names them.
+KNOB_NAMES = tuple(f.name for f in fields(Knobs))
 
 
 @dataclass
@@ -192,65 +191,35 @@ class Job:
     unknown: list[str] = field(default_factory=list)
 
 
-def _number(name: str, value: Any, minimum: float, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadJob(f"knob {name} must be a number, got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        raise BadJob(f"knob {name} out of range: {value!r}")
-    return value
-
-
-def _send_items(value: Any) -> tuple[tuple[str, Any], ...]:
-    if not isinstance(value, list):
-        raise BadJob(f"knob send must be a list, got {value!r}")
+def _send_items(value: list[dict[str, str]]) -> tuple[tuple[str, Any], ...]:
+    """The send knob as (kind, payload): hex as binary bytes, a ping's text as bytes."""
     items = []
     for index, item in enumerate(value):
-        if not isinstance(item, dict) or len(item) != 1:
-            raise BadJob(f"knob send[{index}] must be one of text/hex/ping, got {item!r}")
-        ((kind, payload),) = item.items()
-        if not isinstance(payload, str):
-            raise BadJob(f"knob send[{index}].{kind} must be a string, got {payload!r}")
-        if kind == "text":
-            items.append(("text", payload))
-        elif kind == "hex":
-            try:
+        for kind, payload in item.items():
+            if kind == "text":
+                items.append(("text", payload))
+            elif kind == "hex":
                 items.append(("binary", bytes.fromhex(payload)))
-            except ValueError:
-                raise BadJob(f"knob send[{index}].hex is not hex: {payload!r}") from None
-        elif kind == "ping":
-            items.append(("ping", payload.encode("utf-8")))
-        else:
-            raise BadJob(f"knob send[{index}] has unknown kind {kind!r}")
+            elif kind == "ping":
+                items.append(("ping", payload.encode("utf-8")))
+            else:
+                raise BadJob(f"knob send[{index}] has unknown kind {kind!r}")
     return tuple(items)
 
 
-def _close_first(value: Any) -> CloseFirst | None:
-    if value is None or value is False:
+def _close_first(value: dict[str, Any] | None) -> CloseFirst | None:
+    if value is None:
         return None
-    if not isinstance(value, dict):
-        raise BadJob(f"knob close_first must be an object, got {value!r}")
-    unknown = set(value) - {"code", "reason", "after_messages", "after_ms"}
-    if unknown:
-        raise BadJob(f"knob close_first has unknown keys {sorted(unknown)}")
-    code = value.get("code")
-    if code is not None and (isinstance(code, bool) or not isinstance(code, int)):
-        raise BadJob(f"knob close_first.code must be an integer or null, got {code!r}")
-    reason = value.get("reason", "")
-    if not isinstance(reason, str):
-        raise BadJob(f"knob close_first.reason must be a string, got {reason!r}")
-    after_messages = value.get("after_messages")
-    after_ms = value.get("after_ms")
-    if (after_messages is None) == (after_ms is None):
-        raise BadJob("knob close_first needs exactly one of after_messages, after_ms")
-    if after_messages is not None:
-        after_messages = int(_number("close_first.after_messages", after_messages, 0))
-    if after_ms is not None:
-        after_ms = _number("close_first.after_ms", after_ms, 0)
-    return CloseFirst(code, reason, after_messages, after_ms)
+    return CloseFirst(
+        value.get("code"),
+        value.get("reason", ""),
+        value.get("after_messages"),
+        value.get("after_ms"),
+    )
 
 
 def parse_job(line: str) -> Job:
-    """The job of one stdin line, knobs checked and defaulted; `BadJob` if it is wrong."""
+    """The job of one stdin line; `BadJob` if it is not what the harness sends."""
     try:
         job = json.loads(line)
     except ValueError as exc:
@@ -260,39 +229,26 @@ def parse_job(line: str) -> Job:
     url = job.get("url")
     if not isinstance(url, str) or not url:
         raise BadJob("job has no 'url' string")
-    raw = job.get("knobs") or {}
+    raw = job.get("knobs")
     if not isinstance(raw, dict):
         raise BadJob("job 'knobs' is not an object")
-    values = dict(KNOB_DEFAULTS)
-    unknown = []
-    for name, value in raw.items():
-        if name in KNOB_DEFAULTS:
-            values[name] = value
-        elif value is not None and value is not False:
-            unknown.append(name)
-    given = frozenset(
+    missing = [name for name in KNOB_NAMES if name not in raw]
+    if missing:
+        raise BadJob(f"job lacks the knobs {missing}: the harness sends every knob")
+    unknown = [
         name
         for name, value in raw.items()
-        if name in KNOB_DEFAULTS
-        and value is not None
-        and value is not False
-        and value != KNOB_DEFAULTS[name]
-    )
-    subprotocols = values["subprotocols"] or []
-    if not isinstance(subprotocols, list) or not all(isinstance(s, str) for s in subprotocols):
-        raise BadJob(f"knob subprotocols must be a list of strings, got {subprotocols!r}")
-    if not isinstance(values["echo"], bool):
-        raise BadJob(f"knob echo must be a boolean, got {values['echo']!r}")
+        if name not in KNOB_NAMES and value is not None and value is not False
+    ]
     knobs = Knobs(
-        recv_delay_ms=_number("recv_delay_ms", values["recv_delay_ms"], 0),
-        recv_pace_ms=_number("recv_pace_ms", values["recv_pace_ms"], 0),
-        recv_timeout_ms=_number("recv_timeout_ms", values["recv_timeout_ms"], 0, strict=True),
-        max_messages=int(_number("max_messages", values["max_messages"], 0, strict=True)),
-        echo=values["echo"],
-        send=_send_items(values["send"] or []),
-        close_first=_close_first(values["close_first"]),
-        subprotocols=tuple(subprotocols),
-        given=given,
+        recv_delay_ms=raw["recv_delay_ms"],
+        recv_pace_ms=raw["recv_pace_ms"],
+        recv_timeout_ms=raw["recv_timeout_ms"],
+        max_messages=raw["max_messages"],
+        echo=raw["echo"],
+        send=_send_items(raw["send"]),
+        close_first=_close_first(raw["close_first"]),
+        subprotocols=tuple(raw["subprotocols"]),
     )
     deadline = job.get("deadline_ms")
     deadline_s = (
@@ -515,7 +471,8 @@ class AsyncDriver(Protocol):
     subprotocol: str | None
 
     def unsupported(self, knobs: Knobs) -> list[str]:
-        """Knobs (among ``knobs.given``) this library or version cannot honour."""
+        """Knobs this library or version cannot honour (among those set to
+        something other than null, false or the default)."""
 
     def http_status(self, exc: BaseException) -> int | None:
         """The HTTP status a failed connect reports, if the library exposes one."""
@@ -643,7 +600,7 @@ def call_with_timeout(
 
 
 class Session:
-    """The decisions of one job, shared by the async and the sync loop."""
+    """The state and records of one job's behaviour (`_application`)."""
 
     def __init__(self, job: Job, obs: Observation) -> None:
         self.job = job
@@ -753,10 +710,23 @@ class Session:
         return cf.code, cf.reason
 
 
-async def _async_close_first(s: Session, d: AsyncDriver) -> Received | None:
+# The behaviour below is a generator of *steps*: what to ask of the library
+# next, as the name of a driver call and its arguments ("connect", "send",
+# "receive", "close", "finish"), or ("sleep", seconds) for the application's
+# own waits. A shell — `drive_async` awaiting each step, `drive_sync`
+# calling it — performs the step and sends its result back, or throws in
+# what it raised, so every decision exists once for both calling styles.
+
+Step = tuple  # (driver call name, *args), or ("sleep", seconds)
+if TYPE_CHECKING:  # a subscripted collections.abc.Generator needs Python 3.9 at run time
+    Steps = Generator[Step, Any, Any]
+
+
+def _call_close_first(s: Session, d: AsyncDriver | SyncDriver) -> Steps:
+    """The application's close; a ``closed`` Received if it raised the library's end signal."""
     code, reason = s.close_call()
     try:
-        await d.close(code, reason)
+        yield ("close", code, reason)
     except Exception as exc:
         if d.is_closed(exc):
             return Received("closed", exc=exc)
@@ -766,33 +736,35 @@ async def _async_close_first(s: Session, d: AsyncDriver) -> Received | None:
     return None
 
 
-async def _async_sleep(s: Session, d: AsyncDriver, seconds: float) -> Received | None:
+def _sleep(s: Session, d: AsyncDriver | SyncDriver, seconds: float) -> Steps:
+    """A plain sleep, cut by a time-based close_first falling into it."""
     for what, value in s.sleep_slices(seconds):
         if what == "sleep":
-            await asyncio.sleep(value)
+            yield ("sleep", value)
         elif s.close_at_s() is not None:  # due now (a timer may wake a hair early)
-            got = await _async_close_first(s, d)
+            got = yield from _call_close_first(s, d)
             if got is not None:
                 return got
     return None
 
 
-async def _async_receive_loop(s: Session, d: AsyncDriver) -> None:
+def _receive_loop(s: Session, d: AsyncDriver | SyncDriver) -> Steps:
+    """send, close_first after 0 messages, recv_delay_ms, then receive until the end."""
     k, obs = s.knobs, s.obs
     for kind, payload in k.send:
         length = len(payload.encode() if kind == "text" else payload)
         try:
-            await d.send(kind, payload)
+            yield ("send", kind, payload)
         except Exception as exc:
             obs.event("send", kind=kind, length=length, error=error_info(exc))
             continue
         obs.event("send", kind=kind, length=length)
     if s.count_close_due():
-        got = await _async_close_first(s, d)
+        got = yield from _call_close_first(s, d)
         if got is not None:
             s.ended(got, d)
             return
-    got = await _async_sleep(s, d, k.recv_delay_ms / 1000.0)
+    got = yield from _sleep(s, d, k.recv_delay_ms / 1000.0)
     if got is not None:
         s.ended(got, d)
         return
@@ -800,7 +772,7 @@ async def _async_receive_loop(s: Session, d: AsyncDriver) -> None:
     window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
     while True:
         if s.time_close_due():
-            got = await _async_close_first(s, d)
+            got = yield from _call_close_first(s, d)
             if got is not None:
                 s.ended(got, d)
                 return
@@ -814,7 +786,7 @@ async def _async_receive_loop(s: Session, d: AsyncDriver) -> None:
         at = s.close_at_s()
         if at is not None:
             wait = min(wait, max(0.0, at - now))
-        got = await d.receive(wait)
+        got = yield ("receive", wait)
         if got.kind == "timeout":
             continue  # the top of the loop sees what is due: the close, or the end
         if got.kind != "message":
@@ -824,13 +796,13 @@ async def _async_receive_loop(s: Session, d: AsyncDriver) -> None:
         if k.echo:
             kind = "text" if isinstance(got.data, str) else "binary"
             try:
-                await d.send(kind, got.data)
+                yield ("send", kind, got.data)
             except Exception as exc:  # receiving goes on until the library signals the end
                 s.send_failed("echo", kind, exc)
             else:
                 obs.event("echo", type=kind)
         if s.count_close_due():
-            closed = await _async_close_first(s, d)
+            closed = yield from _call_close_first(s, d)
             if closed is not None:
                 s.ended(closed, d)
                 return
@@ -838,167 +810,85 @@ async def _async_receive_loop(s: Session, d: AsyncDriver) -> None:
             obs.event("max_messages")
             obs.end("max_messages")
             return
-        closed = await _async_sleep(s, d, k.recv_pace_ms / 1000.0)
+        closed = yield from _sleep(s, d, k.recv_pace_ms / 1000.0)
         if closed is not None:
             s.ended(closed, d)
             return
         window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
+
+
+def _application(d: AsyncDriver | SyncDriver, job: Job, obs: Observation) -> Steps:
+    """One job: connect, behave as the knobs say, the adapter's own close, the close as exposed."""
+    s = Session(job, obs)
+    tls = tls_context(job)
+    obs.start()
+    try:
+        yield ("connect", job, tls, s.open_timeout_s())
+    except Exception as exc:
+        s.connect_failed(exc, d.http_status(exc), d)
+        try:
+            yield ("finish", s.budget_s())  # releases what a failed connect left behind
+        except Exception:
+            log.exception("releasing after a failed connect")
+        return
+    s.opened(d.subprotocol)
+    try:
+        yield from _receive_loop(s, d)
+    finally:
+        obs.event("close_call", why="end")
+        try:
+            yield ("finish", s.budget_s())
+        except TimeoutError:
+            obs.event("close_timeout")
+        except Exception as exc:
+            obs.event("close_error", type=qualname(exc), message=exc_text(exc))
+        close, source = d.close_info()
+        obs.data["close"] = close
+        obs.event("close_done", source=source)
+        obs.data["clean"], obs.data["clean_source"] = d.clean_info()
+
+
+class _Run:
+    """The steps of one `_application`, one at a time: the outcome of each step,
+    set in ``result`` or ``raised`` by the shell, goes back in before the next."""
+
+    def __init__(self, steps: Steps) -> None:
+        self.steps = steps
+        self.result: Any = None
+        self.raised: BaseException | None = None
+
+    def __iter__(self) -> _Run:
+        return self
+
+    def __next__(self) -> Step:
+        result, raised = self.result, self.raised
+        self.result = self.raised = None
+        if raised is not None:
+            return self.steps.throw(raised)  # raised here, as if by the step's yield
+        return self.steps.send(result)
 
 
 async def drive_async(d: AsyncDriver, job: Job, obs: Observation) -> None:
-    """One job with an asyncio library: connect, behave as the knobs say, close, report."""
-    s = Session(job, obs)
-    tls = tls_context(job)
+    """One job with an asyncio library: each step of `_application` awaited."""
     asyncio.get_running_loop().set_exception_handler(WATCH.loop_handler)
-    obs.start()
-    try:
-        await d.connect(job, tls, s.open_timeout_s())
-    except Exception as exc:
-        s.connect_failed(exc, d.http_status(exc), d)
+    run = _Run(_application(d, job, obs))
+    for name, *args in run:
+        call = asyncio.sleep if name == "sleep" else getattr(d, name)
         try:
-            await d.finish(s.budget_s())  # releases what a failed connect left behind
-        except Exception:
-            log.exception("releasing after a failed connect")
-        return
-    s.opened(d.subprotocol)
-    try:
-        await _async_receive_loop(s, d)
-    finally:
-        obs.event("close_call", why="end")
-        try:
-            await d.finish(s.budget_s())
-        except TimeoutError:
-            obs.event("close_timeout")
-        except Exception as exc:
-            obs.event("close_error", type=qualname(exc), message=exc_text(exc))
-        close, source = d.close_info()
-        obs.data["close"] = close
-        obs.event("close_done", source=source)
-        obs.data["clean"], obs.data["clean_source"] = d.clean_info()
-
-
-def _sync_close_first(s: Session, d: SyncDriver) -> Received | None:
-    code, reason = s.close_call()
-    try:
-        d.close(code, reason)
-    except Exception as exc:
-        if d.is_closed(exc):
-            return Received("closed", exc=exc)
-        s.obs.event("close_error", type=qualname(exc), message=exc_text(exc))
-        return None
-    s.obs.event("close_returned")
-    return None
-
-
-def _sync_sleep(s: Session, d: SyncDriver, seconds: float) -> Received | None:
-    for what, value in s.sleep_slices(seconds):
-        if what == "sleep":
-            time.sleep(value)
-        elif s.close_at_s() is not None:  # due now (a timer may wake a hair early)
-            got = _sync_close_first(s, d)
-            if got is not None:
-                return got
-    return None
-
-
-def _sync_receive_loop(s: Session, d: SyncDriver) -> None:
-    # The same decisions as _async_receive_loop, with blocking calls.
-    k, obs = s.knobs, s.obs
-    for kind, payload in k.send:
-        length = len(payload.encode() if kind == "text" else payload)
-        try:
-            d.send(kind, payload)
-        except Exception as exc:
-            obs.event("send", kind=kind, length=length, error=error_info(exc))
-            continue
-        obs.event("send", kind=kind, length=length)
-    if s.count_close_due():
-        got = _sync_close_first(s, d)
-        if got is not None:
-            s.ended(got, d)
-            return
-    got = _sync_sleep(s, d, k.recv_delay_ms / 1000.0)
-    if got is not None:
-        s.ended(got, d)
-        return
-    obs.event("recv_start")
-    window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
-    while True:
-        if s.time_close_due():
-            got = _sync_close_first(s, d)
-            if got is not None:
-                s.ended(got, d)
-                return
-            window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
-        now = obs.elapsed_s()
-        if now >= window_end:
-            obs.event("timeout")
-            obs.end("timeout")
-            return
-        wait = window_end - now
-        at = s.close_at_s()
-        if at is not None:
-            wait = min(wait, max(0.0, at - now))
-        got = d.receive(wait)
-        if got.kind == "timeout":
-            continue  # the top of the loop sees what is due: the close, or the end
-        if got.kind != "message":
-            s.ended(got, d)
-            return
-        s.count = obs.message(got.data)
-        if k.echo:
-            kind = "text" if isinstance(got.data, str) else "binary"
-            try:
-                d.send(kind, got.data)
-            except Exception as exc:  # receiving goes on until the library signals the end
-                s.send_failed("echo", kind, exc)
-            else:
-                obs.event("echo", type=kind)
-        if s.count_close_due():
-            closed = _sync_close_first(s, d)
-            if closed is not None:
-                s.ended(closed, d)
-                return
-        if s.count >= k.max_messages:
-            obs.event("max_messages")
-            obs.end("max_messages")
-            return
-        closed = _sync_sleep(s, d, k.recv_pace_ms / 1000.0)
-        if closed is not None:
-            s.ended(closed, d)
-            return
-        window_end = obs.elapsed_s() + k.recv_timeout_ms / 1000.0
+            run.result = await call(*args)
+        except BaseException as exc:  # the behaviour decides, as in an application
+            run.raised = exc
 
 
 def drive_sync(d: SyncDriver, job: Job, obs: Observation) -> None:
-    """One job with a blocking library: the same behaviour as `drive_async`."""
-    s = Session(job, obs)
-    tls = tls_context(job)
-    obs.start()
-    try:
-        d.connect(job, tls, s.open_timeout_s())
-    except Exception as exc:
-        s.connect_failed(exc, d.http_status(exc), d)
+    """One job with a blocking library: the same steps as `drive_async`, called."""
+    run = _Run(_application(d, job, obs))
+    for name, *args in run:
+        call = time.sleep if name == "sleep" else getattr(d, name)
         try:
-            d.finish(s.budget_s())  # releases what a failed connect left behind
-        except Exception:
-            log.exception("releasing after a failed connect")
-        return
-    s.opened(d.subprotocol)
-    try:
-        _sync_receive_loop(s, d)
-    finally:
-        obs.event("close_call", why="end")
-        try:
-            d.finish(s.budget_s())
-        except TimeoutError:
-            obs.event("close_timeout")
-        except Exception as exc:
-            obs.event("close_error", type=qualname(exc), message=exc_text(exc))
-        close, source = d.close_info()
-        obs.data["close"] = close
-        obs.event("close_done", source=source)
-        obs.data["clean"], obs.data["clean_source"] = d.clean_info()
+            run.result = call(*args)
+        except BaseException as exc:  # the behaviour decides, as in an application
+            run.raised = exc
 
 
 # --------------------------------------------------------------------------
@@ -1095,3 +985,49 @@ def serve(
         line = raw.decode("utf-8", "replace").strip()
         if line:
             out.emit(run_job(line, new_driver, is_async))
+
+
+class Refused(Exception):
+    """Raised by an adapter's ``setup`` (see `main`): this version lacks the
+    adapter's API. The message is the reason the ``unsupported`` line gives."""
+
+
+@dataclass(frozen=True)
+class Library:
+    """The library under test, as the ``ready`` line names it, and its driver:
+    `serve`'s keywords, but for the adapter's name."""
+
+    library: str
+    version: str
+    api: str
+    new_driver: Callable[[], Any]
+    is_async: bool
+
+
+def main(
+    adapter: str,
+    distribution: str,
+    module: str,
+    setup: Callable[[str | None], Library],
+) -> int:
+    """An adapter's whole life, for an adapter of one library and one API.
+
+    The contract channel and logging first; then ``module`` is imported (a
+    release that cannot be imported on this Python is refused, saying why),
+    ``setup(version)`` names the library and its driver (``version``: the
+    installed ``distribution``'s, None if absent) or raises `Refused`; then
+    `serve`.
+    """
+    out = Out()
+    setup_logging()
+    version = distribution_version(distribution)
+    try:
+        importlib.import_module(module)
+    except Exception as exc:
+        reason = f"cannot import {module} on this Python: {qualname(exc)}: {exc}"
+        return refuse(out, adapter, version, reason)
+    try:
+        lib = setup(version)
+    except Refused as exc:
+        return refuse(out, adapter, version, str(exc))
+    return serve(out, adapter=adapter, **vars(lib))

@@ -162,22 +162,13 @@ class Driver:
         return None, "none: no clean flag in simple-websocket (ConnectionClosed for every end)"
 
 
-def main() -> int:
-    out = kit.Out()
-    kit.setup_logging()
-    version = kit.distribution_version("simple-websocket")
-    try:
-        import simple_websocket
-    except Exception as exc:
-        reason = f"cannot import simple-websocket on this Python: {kit.qualname(exc)}: {exc}"
-        return kit.refuse(out, ADAPTER, version, reason)
+def setup(version: str | None) -> kit.Library:
+    import simple_websocket
+
     if not hasattr(simple_websocket, "Client"):  # 0.0.1 is an empty placeholder
-        reason = f"simple-websocket {version} has no Client (the first with one is 0.1.0)"
-        return kit.refuse(out, ADAPTER, version, reason)
+        raise kit.Refused(f"simple-websocket {version} has no Client (the first with one is 0.1.0)")
     call = "Client.connect" if hasattr(simple_websocket.Client, "connect") else "Client"
-    return kit.serve(
-        out,
-        adapter=ADAPTER,
+    return kit.Library(
         library="simple-websocket",
         version=str(version),
         api=f"simple_websocket.{call} (wsproto {kit.distribution_version('wsproto')})",
@@ -187,4 +178,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(kit.main(ADAPTER, "simple-websocket", "simple_websocket", setup))

@@ -179,19 +179,12 @@ class Driver:
         return None, "none: no clean flag in Tornado (read_message() -> None for every end)"
 
 
-def main() -> int:
-    out = kit.Out()
-    kit.setup_logging()
-    version = kit.distribution_version("tornado")
-    try:
-        import tornado
-        import tornado.websocket
-    except Exception as exc:  # 5.x and older fail here on Python 3.10+ (AttributeError)
-        reason = f"cannot import tornado.websocket on this Python: {kit.qualname(exc)}: {exc}"
-        return kit.refuse(out, ADAPTER, version, reason)
-    return kit.serve(
-        out,
-        adapter=ADAPTER,
+def setup(version: str | None) -> kit.Library:
+    # tornado.websocket of 5.x and older cannot be imported on Python 3.10+
+    # (AttributeError): kit.main refuses those releases, saying so.
+    import tornado
+
+    return kit.Library(
         library="tornado",
         version=str(getattr(tornado, "version", version)),
         api="tornado.websocket.websocket_connect",
@@ -201,4 +194,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(kit.main(ADAPTER, "tornado", "tornado.websocket", setup))

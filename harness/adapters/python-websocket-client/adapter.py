@@ -205,18 +205,10 @@ class Driver:
         return self.end_signal
 
 
-def main() -> int:
-    out = kit.Out()
-    kit.setup_logging()
-    version = kit.distribution_version("websocket-client")
-    try:
-        import websocket
-    except Exception as exc:
-        reason = f"cannot import websocket-client on this Python: {kit.qualname(exc)}: {exc}"
-        return kit.refuse(out, ADAPTER, version, reason)
-    return kit.serve(
-        out,
-        adapter=ADAPTER,
+def setup(version: str | None) -> kit.Library:
+    import websocket
+
+    return kit.Library(
         library="websocket-client",
         version=str(getattr(websocket, "__version__", version)),
         api="websocket.create_connection",
@@ -226,4 +218,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(kit.main(ADAPTER, "websocket-client", "websocket", setup))

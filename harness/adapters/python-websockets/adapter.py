@@ -259,6 +259,16 @@ class Common:
         self.closed_exc = self.closed_exc or exc
         return kit.Received("closed", exc=exc, close=close_from_exception(exc))
 
+    def recv_raised(self, exc: Exception) -> kit.Received:
+        """What a ``recv()`` that raised gave the application: the end of its wait
+        (asyncio's and the sync API's timeout are both TimeoutError), the library's
+        end signal, or an error."""
+        if kit.is_timeout(exc):
+            return kit.Received("timeout")
+        if isinstance(exc, self.closed_cls):
+            return self.closed(exc)
+        return kit.Received("error", exc=exc)
+
     def close_info(self) -> tuple[dict[str, Any] | None, str]:
         if self.closed_exc is not None:
             return close_from_exception(self.closed_exc), "exception.rcvd"
@@ -307,12 +317,8 @@ class AsyncDriver(Common):
     async def receive(self, timeout_s: float) -> kit.Received:
         try:
             data = await asyncio.wait_for(self.ws.recv(), timeout_s)
-        except asyncio.TimeoutError:
-            return kit.Received("timeout")
-        except self.closed_cls as exc:
-            return self.closed(exc)
         except Exception as exc:
-            return kit.Received("error", exc=exc)
+            return self.recv_raised(exc)
         return kit.Received("message", data=data)
 
     async def close(self, code: int | None, reason: str) -> None:
@@ -374,12 +380,8 @@ class SyncDriver(Common):
     def receive(self, timeout_s: float) -> kit.Received:
         try:
             data = self.ws.recv(timeout=timeout_s)
-        except TimeoutError:
-            return kit.Received("timeout")
-        except self.closed_cls as exc:
-            return self.closed(exc)
         except Exception as exc:
-            return kit.Received("error", exc=exc)
+            return self.recv_raised(exc)
         return kit.Received("message", data=data)
 
     def close(self, code: int | None, reason: str) -> None:
