@@ -250,7 +250,7 @@ def foreign_ca_observation(
     job = {
         "id": tag,
         "url": server.url("close/send-then-close", tag, tls=True),
-        "knobs": {},
+        "knobs": knobs(),
         "ca_file": str(other.ca_file),
         "deadline_ms": 8000,
     }

@@ -4,7 +4,9 @@ Maven version order, maven-metadata.xml, which artifact holds a version's
 JVM classes (OkHttp 5 publishes them as okhttp-jvm), resolving and launching
 from the cache without the network, "not found" messages, a local checkout
 without jars, class-file versions; and that the two Java adapters share one
-Contract.java. Compiling needs the JDK (javac), nothing from the network.
+Contract.java with its pinned, checksummed Gson. Compiling needs the JDK
+(javac) and that Gson, which Maven copies from ~/.m2 (from Maven Central the
+first time); the registry's version lists are never asked.
 """
 
 from __future__ import annotations
@@ -165,6 +167,11 @@ def test_cached_version_resolves_and_launches_offline(
     assert launch.argv[-3:] == ["Main", "a", "b"]
     classpath = launch.argv[launch.argv.index("-cp") + 1].split(":")
     assert classpath[1] == f"{lib}/lib/*"
+    # then the JSON library of java-common's Contract.java, cached once for every library
+    group, artifact, version = java_installer.CONTRACT_JSON
+    assert classpath[2:] == [
+        f"{cache}/java/contract/{group}+{artifact}-{version}/lib/{artifact}-{version}.jar"
+    ]
     assert Path(classpath[0]).parent.parent == lib / "adapters"
     out = subprocess.run(launch.argv, capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout == "hello h a,b\n"
@@ -178,6 +185,17 @@ def test_cached_version_resolves_and_launches_offline(
     assert again.argv != launch.argv
     out = subprocess.run(again.argv, capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout == "hello changed a,b\n"
+
+
+def test_the_contract_json_jar_must_have_its_pinned_digest(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(java_installer, "CONTRACT_JSON_SHA256", "0" * 64)
+    with pytest.raises(
+        InstallError, match=r"gson-[\d.]+\.jar from Maven has sha256 [0-9a-f]{64}, not"
+    ):
+        java_installer.contract_classpath(lambda _line: None)
+    assert not list((cache / "java" / "contract").glob("*/lib"))  # nothing left in place
 
 
 def test_a_compile_error_is_an_install_error(cache: Path, tmp_path: Path) -> None:

@@ -141,7 +141,7 @@ def test_a_handshake_that_hangs_is_a_connect_timeout(wsreplay_clients: ClientPoo
     with silent_server() as port:
         url = f"ws://127.0.0.1:{port}/never-answers"
         outcome = adapter.run_job(
-            {"id": "hang-1", "url": url, "knobs": {}, "deadline_ms": 3000}, 10
+            {"id": "hang-1", "url": url, "knobs": e2e.knobs(), "deadline_ms": 3000}, 10
         )
         assert outcome.error is None, outcome.error
         observed = outcome.observation
@@ -150,7 +150,7 @@ def test_a_handshake_that_hangs_is_a_connect_timeout(wsreplay_clients: ClientPoo
         assert e2e.events(observed, "connect_timeout")[0]["t_ms"] >= 2000
         assert observed["clean"] is None and observed["crash"] is None
         outcome = adapter.run_job(
-            {"id": "hang-2", "url": url, "knobs": {}, "deadline_ms": 15000}, 25
+            {"id": "hang-2", "url": url, "knobs": e2e.knobs(), "deadline_ms": 15000}, 25
         )
         assert outcome.error is None, outcome.error
         observed = outcome.observation

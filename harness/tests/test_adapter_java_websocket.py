@@ -216,7 +216,7 @@ def test_the_oldest_release(
     job = {
         "id": "old-subprotocols",
         "url": wsreplay_server.url("close/send-then-close", "java-websocket-1.3.4-sub"),
-        "knobs": {"subprotocols": ["chat.v1"]},
+        "knobs": e2e.knobs(subprotocols=["chat.v1"]),
         "deadline_ms": 8000,
     }
     outcome = adapter.run_job(job, 20)
@@ -301,7 +301,12 @@ def test_a_handshake_that_hangs_is_a_connect_timeout(
     adapter, _, error = wsreplay_clients.get(spec)
     assert adapter is not None, error
     with silent_server() as port:
-        job = {"id": "hang", "url": f"ws://127.0.0.1:{port}/x", "knobs": {}, "deadline_ms": 3000}
+        job = {
+            "id": "hang",
+            "url": f"ws://127.0.0.1:{port}/x",
+            "knobs": e2e.knobs(),
+            "deadline_ms": 3000,
+        }
         outcome = adapter.run_job(job, 10)
     assert outcome.error is None, outcome.error
     observed = outcome.observation

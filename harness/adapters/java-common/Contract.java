@@ -3,9 +3,18 @@
 // and the receive state machine shared by every such library.
 //
 // Shared by every Java adapter: installers/java.py compiles it in beside each
-// adapter's own Adapter.java, against one library version at a time.
-// Standard library only.
+// adapter's own Adapter.java, against one library version at a time and the
+// pinned Gson (installers/java.py CONTRACT_JSON), which reads the jobs and
+// writes the contract lines. Otherwise the standard library only.
 
+import com.google.gson.FieldNamingPolicy;
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import com.google.gson.ToNumberPolicy;
 import java.io.BufferedReader;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
@@ -24,15 +33,16 @@ import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import java.util.logging.Handler;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
@@ -57,304 +67,37 @@ final class Contract {
 
   // ------------------------------------------------------------------ JSON
 
-  /** A small JSON reader and writer: objects are LinkedHashMaps, numbers Long or Double. */
-  static final class Json {
-    private final String s;
-    private int i;
+  /**
+   * Jobs bind to Job, Knobs, SendItem and CloseFirst (snake_case keys onto camelCase fields);
+   * a line out is a Map of Strings, Numbers, Booleans, Maps and Lists. Null fields are written
+   * (the observation's fields are always there); numbers come out as Java prints them (t_ms 101.4,
+   * duration_ms 0.0, length 13).
+   */
+  static final Gson GSON =
+      new GsonBuilder()
+          .serializeNulls()
+          .disableHtmlEscaping()
+          .setFieldNamingPolicy(FieldNamingPolicy.LOWER_CASE_WITH_UNDERSCORES)
+          .setObjectToNumberStrategy(ToNumberPolicy.LONG_OR_DOUBLE)
+          .create();
 
-    private Json(String s) {
-      this.s = s;
-    }
-
-    static Object parse(String text) {
-      Json p = new Json(text);
-      p.ws();
-      Object value = p.value();
-      p.ws();
-      if (p.i != p.s.length()) {
-        throw p.error("trailing characters");
-      }
-      return value;
-    }
-
-    private IllegalArgumentException error(String what) {
-      return new IllegalArgumentException("bad JSON at offset " + i + ": " + what);
-    }
-
-    private void ws() {
-      while (i < s.length()) {
-        char c = s.charAt(i);
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-          return;
-        }
-        i++;
-      }
-    }
-
-    private Object value() {
-      if (i >= s.length()) {
-        throw error("unexpected end");
-      }
-      char c = s.charAt(i);
-      switch (c) {
-        case '{':
-          return object();
-        case '[':
-          return array();
-        case '"':
-          return string();
-        case 't':
-          return literal("true", Boolean.TRUE);
-        case 'f':
-          return literal("false", Boolean.FALSE);
-        case 'n':
-          return literal("null", null);
-        default:
-          if (c == '-' || (c >= '0' && c <= '9')) {
-            return number();
-          }
-          throw error("unexpected character '" + c + "'");
-      }
-    }
-
-    private Object literal(String word, Object result) {
-      if (!s.startsWith(word, i)) {
-        throw error("expected " + word);
-      }
-      i += word.length();
-      return result;
-    }
-
-    private Map<String, Object> object() {
-      Map<String, Object> out = new LinkedHashMap<>();
-      i++;
-      ws();
-      if (i < s.length() && s.charAt(i) == '}') {
-        i++;
-        return out;
-      }
-      while (true) {
-        ws();
-        if (i >= s.length() || s.charAt(i) != '"') {
-          throw error("expected a key");
-        }
-        String key = string();
-        ws();
-        if (i >= s.length() || s.charAt(i) != ':') {
-          throw error("expected ':'");
-        }
-        i++;
-        ws();
-        out.put(key, value());
-        ws();
-        if (i < s.length() && s.charAt(i) == ',') {
-          i++;
-          continue;
-        }
-        if (i < s.length() && s.charAt(i) == '}') {
-          i++;
-          return out;
-        }
-        throw error("expected ',' or '}'");
-      }
-    }
-
-    private List<Object> array() {
-      List<Object> out = new ArrayList<>();
-      i++;
-      ws();
-      if (i < s.length() && s.charAt(i) == ']') {
-        i++;
-        return out;
-      }
-      while (true) {
-        ws();
-        out.add(value());
-        ws();
-        if (i < s.length() && s.charAt(i) == ',') {
-          i++;
-          continue;
-        }
-        if (i < s.length() && s.charAt(i) == ']') {
-          i++;
-          return out;
-        }
-        throw error("expected ',' or ']'");
-      }
-    }
-
-    private String string() {
-      StringBuilder out = new StringBuilder();
-      i++; // the opening quote
-      while (true) {
-        if (i >= s.length()) {
-          throw error("unterminated string");
-        }
-        char c = s.charAt(i++);
-        if (c == '"') {
-          return out.toString();
-        }
-        if (c < 0x20) {
-          throw error("control character in string");
-        }
-        if (c != '\\') {
-          out.append(c);
-          continue;
-        }
-        if (i >= s.length()) {
-          throw error("unterminated escape");
-        }
-        char e = s.charAt(i++);
-        switch (e) {
-          case '"':
-          case '\\':
-          case '/':
-            out.append(e);
-            break;
-          case 'b':
-            out.append('\b');
-            break;
-          case 'f':
-            out.append('\f');
-            break;
-          case 'n':
-            out.append('\n');
-            break;
-          case 'r':
-            out.append('\r');
-            break;
-          case 't':
-            out.append('\t');
-            break;
-          case 'u':
-            if (i + 4 > s.length()) {
-              throw error("short \\u escape");
-            }
-            try {
-              out.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
-            } catch (NumberFormatException ex) {
-              throw error("bad \\u escape");
-            }
-            i += 4;
-            break;
-          default:
-            throw error("bad escape \\" + e);
-        }
-      }
-    }
-
-    private Object number() {
-      int start = i;
-      if (s.charAt(i) == '-') {
-        i++;
-      }
-      boolean integral = true;
-      while (i < s.length()) {
-        char c = s.charAt(i);
-        if (c >= '0' && c <= '9') {
-          i++;
-        } else if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
-          integral = false;
-          i++;
-        } else {
-          break;
-        }
-      }
-      String text = s.substring(start, i);
-      try {
-        if (integral) {
-          return Long.parseLong(text);
-        }
-        return Double.parseDouble(text);
-      } catch (NumberFormatException ex) {
-        throw error("bad number " + text);
-      }
-    }
-
-    /** One line of JSON, pure ASCII (everything else as \\u escapes). */
-    static String write(Object value) {
-      StringBuilder out = new StringBuilder();
-      write(out, value);
-      return out.toString();
-    }
-
-    private static void write(StringBuilder out, Object value) {
-      if (value == null) {
-        out.append("null");
-      } else if (value instanceof String) {
-        quote(out, (String) value);
-      } else if (value instanceof Boolean) {
-        out.append(((Boolean) value) ? "true" : "false");
-      } else if (value instanceof Double || value instanceof Float) {
-        double d = ((Number) value).doubleValue();
-        if (Double.isNaN(d) || Double.isInfinite(d)) {
-          out.append("null");
-        } else if (d == Math.rint(d) && Math.abs(d) < 1e15) {
-          out.append((long) d).append(".0");
-        } else {
-          out.append(Double.toString(d));
-        }
-      } else if (value instanceof Number) {
-        out.append(((Number) value).longValue());
-      } else if (value instanceof Map) {
-        out.append('{');
-        boolean first = true;
-        for (Map.Entry<?, ?> entry : ((Map<?, ?>) value).entrySet()) {
-          if (!first) {
-            out.append(", ");
-          }
-          first = false;
-          quote(out, String.valueOf(entry.getKey()));
-          out.append(": ");
-          write(out, entry.getValue());
-        }
-        out.append('}');
-      } else if (value instanceof Collection) {
-        out.append('[');
-        boolean first = true;
-        for (Object item : (Collection<?>) value) {
-          if (!first) {
-            out.append(", ");
-          }
-          first = false;
-          write(out, item);
-        }
-        out.append(']');
+  /**
+   * One line of JSON, pure ASCII: every character past '~' as a backslash-u escape. Gson writes
+   * such characters as they are, and only inside strings, so escaping them afterwards keeps the
+   * JSON the same.
+   */
+  static String json(Object value) {
+    String text = GSON.toJson(value);
+    StringBuilder out = new StringBuilder(text.length());
+    for (int k = 0; k < text.length(); k++) {
+      char c = text.charAt(k);
+      if (c > 0x7e) {
+        out.append(String.format("\\u%04x", (int) c));
       } else {
-        quote(out, String.valueOf(value));
+        out.append(c);
       }
     }
-
-    private static void quote(StringBuilder out, String text) {
-      out.append('"');
-      for (int k = 0; k < text.length(); k++) {
-        char c = text.charAt(k);
-        switch (c) {
-          case '"':
-            out.append("\\\"");
-            break;
-          case '\\':
-            out.append("\\\\");
-            break;
-          case '\n':
-            out.append("\\n");
-            break;
-          case '\r':
-            out.append("\\r");
-            break;
-          case '\t':
-            out.append("\\t");
-            break;
-          default:
-            if (c < 0x20 || c > 0x7e) {
-              out.append(String.format("\\u%04x", (int) c));
-            } else {
-              out.append(c);
-            }
-        }
-      }
-      out.append('"');
-    }
+    return out.toString();
   }
 
   // ------------------------------------------------------------------ output
@@ -374,7 +117,7 @@ final class Contract {
     }
 
     synchronized void emit(Map<String, Object> line) {
-      stream.print(Json.write(line));
+      stream.print(json(line));
       stream.print('\n');
       stream.flush();
     }
@@ -440,24 +183,15 @@ final class Contract {
 
   /** A message as the contract wants it: type, byte length, content or digest. */
   static Map<String, Object> describe(String text, byte[] binary) {
-    Map<String, Object> entry = new LinkedHashMap<>();
-    if (text != null) {
-      byte[] raw = text.getBytes(StandardCharsets.UTF_8);
-      entry.put("type", "text");
-      entry.put("length", raw.length);
-      if (raw.length <= INLINE_LIMIT) {
-        entry.put("text", text);
-      } else {
-        entry.put("sha256", sha256(raw));
-      }
+    boolean isText = text != null;
+    byte[] raw = isText ? text.getBytes(StandardCharsets.UTF_8) : binary;
+    Map<String, Object> entry = map("type", isText ? "text" : "binary", "length", raw.length);
+    if (raw.length > INLINE_LIMIT) {
+      entry.put("sha256", sha256(raw));
+    } else if (isText) {
+      entry.put("text", text);
     } else {
-      entry.put("type", "binary");
-      entry.put("length", binary.length);
-      if (binary.length <= INLINE_LIMIT) {
-        entry.put("hex", hex(binary));
-      } else {
-        entry.put("sha256", sha256(binary));
-      }
+      entry.put("hex", hex(raw));
     }
     return entry;
   }
@@ -465,6 +199,19 @@ final class Contract {
   static Map<String, Object> errorInfo(Throwable t) {
     String message = t.getMessage();
     return map("type", t.getClass().getName(), "message", message != null ? message : t.toString());
+  }
+
+  /** Whether the exception or one of its causes passes the test. */
+  static boolean anyCause(Throwable error, Predicate<Throwable> test) {
+    for (Throwable t = error; t != null; t = t.getCause()) {
+      if (test.test(t)) {
+        return true;
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    return false;
   }
 
   static String traceback(Throwable t) {
@@ -521,219 +268,92 @@ final class Contract {
     }
   }
 
-  /** One item of the send knob: kind is "text", "binary" or "ping". */
+  /** One item of the send knob: exactly one of text, hex (a binary message) or ping. */
   static final class SendItem {
-    final String kind;
-    final String text;
-    final byte[] bytes;
+    String text;
+    String hex;
+    String ping;
 
-    SendItem(String kind, String text, byte[] bytes) {
-      this.kind = kind;
-      this.text = text;
-      this.bytes = bytes;
+    /** "text", "binary" or "ping". */
+    String kind() {
+      return text != null ? "text" : hex != null ? "binary" : "ping";
     }
   }
 
   /** The close_first knob. */
   static final class CloseFirst {
-    final Integer code; // null: the library's close with no code
-    final String reason; // null when the job gives none
-    final long afterMessages; // -1 when after_ms is used
-    final long afterMs; // -1 when after_messages is used
-
-    CloseFirst(Integer code, String reason, long afterMessages, long afterMs) {
-      this.code = code;
-      this.reason = reason;
-      this.afterMessages = afterMessages;
-      this.afterMs = afterMs;
-    }
+    Integer code; // null: the library's close with no code
+    String reason; // null when the job gives none
+    long afterMessages = -1; // -1 when after_ms is used
+    long afterMs = -1; // -1 when after_messages is used
   }
+
+  /**
+   * The client knobs, as the harness sends them: always all of them, with the scenario
+   * language's defaults filled in and the values checked by the scenario loader.
+   */
+  static final class Knobs {
+    long recvDelayMs;
+    long recvPaceMs;
+    long recvTimeoutMs;
+    long maxMessages;
+    boolean echo;
+    List<SendItem> send;
+    CloseFirst closeFirst;
+    List<String> subprotocols;
+  }
+
+  /** The knob names above; any other one a job sets (not null or false) is unsupported. */
+  static final Set<String> KNOBS =
+      Set.of(
+          "recv_delay_ms", "recv_pace_ms", "recv_timeout_ms", "max_messages", "echo", "send",
+          "close_first", "subprotocols");
 
   /** What a library can do; anything else a job asks for is reported unsupported. */
   static final class Abilities {
     boolean sendPing = true;
     boolean closeWithoutCode = true;
     boolean subprotocols = true;
+
+    /** The names of the knobs a job sets that this library cannot honour, in the job's order. */
+    List<String> unsupported(JsonObject given, Knobs knobs) {
+      List<String> out = new ArrayList<>();
+      for (Map.Entry<String, JsonElement> entry : given.entrySet()) {
+        String name = entry.getKey();
+        JsonElement value = entry.getValue();
+        boolean cannot;
+        switch (name) {
+          case "send":
+            cannot = !sendPing && knobs.send.stream().anyMatch(item -> item.ping != null);
+            break;
+          case "close_first":
+            cannot = !closeWithoutCode && knobs.closeFirst != null && knobs.closeFirst.code == null;
+            break;
+          case "subprotocols":
+            cannot = !subprotocols && !knobs.subprotocols.isEmpty();
+            break;
+          default:
+            boolean off =
+                value.isJsonNull()
+                    || (value.isJsonPrimitive()
+                        && value.getAsJsonPrimitive().isBoolean()
+                        && !value.getAsBoolean());
+            cannot = !KNOBS.contains(name) && !off;
+        }
+        if (cannot) {
+          out.add(name);
+        }
+      }
+      return out;
+    }
   }
 
+  /** A job line (harness/adapters/README.md); its id goes to the Observation as it came. */
   static final class Job {
-    Object id;
     String url;
     String caFile;
     long deadlineMs = -1;
-    long recvDelayMs = 0;
-    long recvPaceMs = 0;
-    long recvTimeoutMs = 3000;
-    long maxMessages = 1000;
-    boolean echo = false;
-    List<SendItem> send = new ArrayList<>();
-    CloseFirst closeFirst;
-    List<String> subprotocols = new ArrayList<>();
-    List<String> unsupported = new ArrayList<>();
-
-    @SuppressWarnings("unchecked")
-    static Job parse(Map<String, Object> raw, Abilities can) throws BadJob {
-      Job job = new Job();
-      job.id = raw.get("id");
-      Object url = raw.get("url");
-      if (!(url instanceof String) || ((String) url).isEmpty()) {
-        throw new BadJob("job has no 'url' string");
-      }
-      job.url = (String) url;
-      Object ca = raw.get("ca_file");
-      if (ca != null && !(ca instanceof String)) {
-        throw new BadJob("'ca_file' is not a string");
-      }
-      job.caFile = (String) ca;
-      Object deadline = raw.get("deadline_ms");
-      if (deadline instanceof Number && ((Number) deadline).doubleValue() > 0) {
-        job.deadlineMs = ((Number) deadline).longValue();
-      }
-      Object knobsValue = raw.get("knobs");
-      if (knobsValue != null && !(knobsValue instanceof Map)) {
-        throw new BadJob("job 'knobs' is not an object");
-      }
-      Map<String, Object> knobs =
-          knobsValue == null ? new LinkedHashMap<>() : (Map<String, Object>) knobsValue;
-      for (Map.Entry<String, Object> entry : knobs.entrySet()) {
-        String name = entry.getKey();
-        Object value = entry.getValue();
-        switch (name) {
-          case "recv_delay_ms":
-            job.recvDelayMs = count(name, value, 0);
-            break;
-          case "recv_pace_ms":
-            job.recvPaceMs = count(name, value, 0);
-            break;
-          case "recv_timeout_ms":
-            job.recvTimeoutMs = count(name, value, 1);
-            break;
-          case "max_messages":
-            job.maxMessages = count(name, value, 1);
-            break;
-          case "echo":
-            if (value != null && !(value instanceof Boolean)) {
-              throw new BadJob("knob echo must be a boolean, got " + Json.write(value));
-            }
-            job.echo = Boolean.TRUE.equals(value);
-            break;
-          case "send":
-            job.send = sendItems(value);
-            for (SendItem item : job.send) {
-              if (item.kind.equals("ping") && !can.sendPing && !job.unsupported.contains(name)) {
-                job.unsupported.add(name);
-              }
-            }
-            break;
-          case "close_first":
-            job.closeFirst = closeFirst(value);
-            if (job.closeFirst != null && job.closeFirst.code == null && !can.closeWithoutCode) {
-              job.unsupported.add(name);
-            }
-            break;
-          case "subprotocols":
-            job.subprotocols = strings(name, value);
-            if (!job.subprotocols.isEmpty() && !can.subprotocols) {
-              job.unsupported.add(name);
-            }
-            break;
-          default:
-            // A knob this adapter does not know, set to something other than "off".
-            if (value != null && !Boolean.FALSE.equals(value)) {
-              job.unsupported.add(name);
-            }
-        }
-      }
-      return job;
-    }
-
-    private static long count(String name, Object value, long min) throws BadJob {
-      if (!(value instanceof Number)) {
-        throw new BadJob("knob " + name + " must be a number, got " + Json.write(value));
-      }
-      double d = ((Number) value).doubleValue();
-      if (d < min) {
-        throw new BadJob("knob " + name + " out of range: " + Json.write(value));
-      }
-      return (long) Math.ceil(d);
-    }
-
-    private static List<String> strings(String name, Object value) throws BadJob {
-      List<String> out = new ArrayList<>();
-      if (value == null) {
-        return out;
-      }
-      if (!(value instanceof List)) {
-        throw new BadJob("knob " + name + " must be a list of strings");
-      }
-      for (Object item : (List<?>) value) {
-        if (!(item instanceof String)) {
-          throw new BadJob("knob " + name + " must be a list of strings");
-        }
-        out.add((String) item);
-      }
-      return out;
-    }
-
-    private static List<SendItem> sendItems(Object value) throws BadJob {
-      List<SendItem> out = new ArrayList<>();
-      if (value == null) {
-        return out;
-      }
-      if (!(value instanceof List)) {
-        throw new BadJob("knob send must be a list");
-      }
-      for (Object item : (List<?>) value) {
-        if (!(item instanceof Map) || ((Map<?, ?>) item).size() != 1) {
-          throw new BadJob("send item must be {\"text\"|\"hex\"|\"ping\": ...}: " + Json.write(item));
-        }
-        Map<?, ?> m = (Map<?, ?>) item;
-        Object text = m.get("text");
-        Object hexValue = m.get("hex");
-        Object ping = m.get("ping");
-        try {
-          if (text instanceof String) {
-            out.add(new SendItem("text", (String) text, null));
-          } else if (hexValue instanceof String) {
-            out.add(new SendItem("binary", null, unhex((String) hexValue)));
-          } else if (ping instanceof String) {
-            out.add(new SendItem("ping", null, ((String) ping).getBytes(StandardCharsets.UTF_8)));
-          } else {
-            throw new BadJob("send item must be {\"text\"|\"hex\"|\"ping\": string}: " + Json.write(item));
-          }
-        } catch (IllegalArgumentException ex) {
-          throw new BadJob("send item " + Json.write(item) + ": " + ex.getMessage());
-        }
-      }
-      return out;
-    }
-
-    private static CloseFirst closeFirst(Object value) throws BadJob {
-      if (value == null) {
-        return null;
-      }
-      if (!(value instanceof Map)) {
-        throw new BadJob("knob close_first must be an object or null");
-      }
-      Map<?, ?> m = (Map<?, ?>) value;
-      Object code = m.get("code");
-      if (code != null && !(code instanceof Number)) {
-        throw new BadJob("close_first.code must be an integer or null");
-      }
-      Object reason = m.get("reason");
-      if (reason != null && !(reason instanceof String)) {
-        throw new BadJob("close_first.reason must be a string");
-      }
-      boolean byCount = m.get("after_messages") != null;
-      boolean byTime = m.get("after_ms") != null;
-      if (byCount == byTime) {
-        throw new BadJob("close_first needs exactly one of after_messages, after_ms");
-      }
-      long afterMessages = byCount ? count("close_first.after_messages", m.get("after_messages"), 0) : -1;
-      long afterMs = byTime ? count("close_first.after_ms", m.get("after_ms"), 0) : -1;
-      return new CloseFirst(
-          code == null ? null : ((Number) code).intValue(), (String) reason, afterMessages, afterMs);
-    }
+    Knobs knobs;
   }
 
   // ------------------------------------------------------------------ observation
@@ -805,8 +425,12 @@ final class Contract {
     }
 
     synchronized Map<String, Object> event(String name, Object... fields) {
+      return event(name, map(fields));
+    }
+
+    synchronized Map<String, Object> event(String name, Map<String, Object> fields) {
       Map<String, Object> entry = map("t_ms", nowMs(), "event", name);
-      entry.putAll(map(fields));
+      entry.putAll(fields);
       if (!frozen) {
         events.add(entry);
       }
@@ -814,9 +438,9 @@ final class Contract {
     }
 
     /** Adds fields to an event already recorded (e.g. a call's result once it returned). */
-    synchronized void amend(Map<String, Object> event, Object... fields) {
+    synchronized void amend(Map<String, Object> event, Map<String, Object> fields) {
       if (!frozen) {
-        event.putAll(map(fields));
+        event.putAll(fields);
       }
     }
 
@@ -936,15 +560,7 @@ final class Contract {
     }
 
     static boolean isOwn(Throwable error) {
-      for (Throwable t = error; t != null; t = t.getCause()) {
-        if (own.containsKey(t)) {
-          return true;
-        }
-        if (t.getCause() == t) {
-          break;
-        }
-      }
-      return false;
+      return anyCause(error, own::containsKey);
     }
 
     /** An exception that no network event explains: a bug in the library (or the JVM). */
@@ -968,7 +584,7 @@ final class Contract {
         if (obs == null) {
           between.add(
               new String[] {
-                type, message, where + "; raised between jobs, after job " + Json.write(lastId), stack
+                type, message, where + "; raised between jobs, after job " + json(lastId), stack
               });
           return;
         }
@@ -978,6 +594,20 @@ final class Contract {
   }
 
   // ------------------------------------------------------------------ a callback library's job
+
+  /** A call into the library that says whether it was accepted (send, close). */
+  interface LibraryCall {
+    boolean run() throws Exception;
+  }
+
+  /** Makes the call: {"accepted": what it returned} or {"error": errorInfo of what it threw}. */
+  static Map<String, Object> outcome(LibraryCall call) {
+    try {
+      return map("accepted", call.run());
+    } catch (Exception ex) {
+      return map("error", errorInfo(ex));
+    }
+  }
 
   /**
    * One job against a library that delivers events to callbacks on its own reader thread.
@@ -996,6 +626,7 @@ final class Contract {
    */
   abstract static class CallbackJob {
     final Job job;
+    final Knobs knobs;
     final Observation obs;
     private final Object lock = new Object();
     private final long deadlineNanos;
@@ -1022,6 +653,7 @@ final class Contract {
 
     CallbackJob(Job job, Observation obs) {
       this.job = job;
+      this.knobs = job.knobs;
       this.obs = obs;
       long now = System.nanoTime();
       this.deadlineNanos =
@@ -1111,22 +743,10 @@ final class Contract {
         obs.event("open");
         lock.notifyAll();
       }
-      for (SendItem item : job.send) {
-        try {
-          boolean ok;
-          if (item.kind.equals("text")) {
-            ok = sendText(item.text);
-          } else if (item.kind.equals("binary")) {
-            ok = sendBinary(item.bytes);
-          } else {
-            ok = sendPing(item.bytes);
-          }
-          obs.event("send", "kind", item.kind, "accepted", ok);
-        } catch (Exception ex) {
-          obs.event("send", "kind", item.kind, "error", errorInfo(ex));
-        }
+      for (SendItem item : knobs.send) {
+        recordSend("send", "kind", item.kind(), () -> send(item));
       }
-      CloseFirst cf = job.closeFirst;
+      CloseFirst cf = knobs.closeFirst;
       if (cf != null && cf.afterMessages == 0) {
         closeFirst();
       } else if (cf != null && cf.afterMs >= 0) {
@@ -1140,8 +760,8 @@ final class Contract {
                 });
         timer.schedule(this::closeFirst, wait, TimeUnit.MILLISECONDS);
       }
-      if (job.recvDelayMs > 0) {
-        sleepUntil(openNanos + TimeUnit.MILLISECONDS.toNanos(job.recvDelayMs));
+      if (knobs.recvDelayMs > 0) {
+        sleepUntil(openNanos + TimeUnit.MILLISECONDS.toNanos(knobs.recvDelayMs));
       }
       synchronized (lock) {
         recvStarted = true;
@@ -1161,20 +781,16 @@ final class Contract {
         }
         obs.message(text, binary);
         count = ++received;
-        atMax = count >= job.maxMessages;
+        atMax = count >= knobs.maxMessages;
         inCallback = true;
       }
       try {
-        if (job.echo) {
-          String type = text != null ? "text" : "binary";
-          try {
-            boolean ok = text != null ? sendText(text) : sendBinary(binary);
-            obs.event("echo", "type", type, "accepted", ok);
-          } catch (Exception ex) {
-            obs.event("echo", "type", type, "error", errorInfo(ex));
-          }
+        if (knobs.echo) {
+          recordSend(
+              "echo", "type", text != null ? "text" : "binary",
+              () -> text != null ? sendText(text) : sendBinary(binary));
         }
-        CloseFirst cf = job.closeFirst;
+        CloseFirst cf = knobs.closeFirst;
         if (cf != null && cf.afterMessages == count) {
           closeFirst();
         }
@@ -1187,8 +803,8 @@ final class Contract {
             }
             lock.notifyAll();
           }
-        } else if (job.recvPaceMs > 0) {
-          sleepUntil(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(job.recvPaceMs));
+        } else if (knobs.recvPaceMs > 0) {
+          sleepUntil(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(knobs.recvPaceMs));
         }
       } finally {
         synchronized (lock) {
@@ -1223,7 +839,7 @@ final class Contract {
             error = firstError;
           }
           String how = isTimeout(error) ? "connect_timeout" : "connect_failed";
-          obs.event(how, flatten(fields));
+          obs.event(how, fields);
           obs.put("end", how);
           if (error != null) {
             obs.put("error", errorInfo(error));
@@ -1250,9 +866,9 @@ final class Contract {
         if (end == null && !stopped) {
           end = "closed";
           stopped = true;
-          obs.event("closed", flatten(fields));
+          obs.event("closed", fields);
         } else {
-          obs.event("callback", flatten(fields));
+          obs.event("callback", fields);
         }
         answer = hasClose && !answersCloseItself() && !finalCloseCalled && !finished && !aborted;
         if (answer) {
@@ -1265,18 +881,32 @@ final class Contract {
       }
     }
 
+    /** One item of the send knob, through the library. */
+    private boolean send(SendItem item) throws Exception {
+      if (item.text != null) {
+        return sendText(item.text);
+      }
+      if (item.hex != null) {
+        return sendBinary(unhex(item.hex));
+      }
+      return sendPing(item.ping.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** A send of the application's (send knob, echo), recorded once it returned or threw. */
+    private void recordSend(String event, String key, String kind, LibraryCall call) {
+      Map<String, Object> fields = map(key, kind);
+      fields.putAll(outcome(call));
+      obs.event(event, fields);
+    }
+
     /** The adapter's own close; ``callback`` names the callback it is made from, if any. */
     private void callFinalClose(String callback) {
       Map<String, Object> event =
           obs.event("close_call", "by", "adapter", "why", "end", "api", finalCloseApi());
       if (callback != null) {
-        obs.amend(event, "in", callback);
+        obs.amend(event, map("in", callback));
       }
-      try {
-        obs.amend(event, "accepted", finalClose());
-      } catch (Exception ex) {
-        obs.amend(event, "error", errorInfo(ex));
-      }
+      obs.amend(event, outcome(this::finalClose));
     }
 
     /** The library says the connection is over (nothing more will be called back). */
@@ -1330,18 +960,8 @@ final class Contract {
       }
     }
 
-    private static Object[] flatten(Map<String, Object> fields) {
-      Object[] out = new Object[fields.size() * 2];
-      int k = 0;
-      for (Map.Entry<String, Object> entry : fields.entrySet()) {
-        out[k++] = entry.getKey();
-        out[k++] = entry.getValue();
-      }
-      return out;
-    }
-
     private void closeFirst() {
-      CloseFirst cf = job.closeFirst;
+      CloseFirst cf = knobs.closeFirst;
       synchronized (lock) {
         if (finished) {
           return;
@@ -1350,11 +970,7 @@ final class Contract {
       Map<String, Object> event =
           obs.event(
               "close_call", "by", "close_first", "why", "knob", "code", cf.code, "reason", cf.reason);
-      try {
-        obs.amend(event, "accepted", close(cf.code, cf.reason));
-      } catch (Exception ex) {
-        obs.amend(event, "error", errorInfo(ex));
-      }
+      obs.amend(event, outcome(() -> close(cf.code, cf.reason)));
     }
 
     private static void sleepUntil(long whenNanos) {
@@ -1440,17 +1056,13 @@ final class Contract {
      * timeout): a hang cut off, like the adapter's own open timeout, not a refusal.
      */
     static boolean isTimeout(Throwable error) {
-      for (Throwable t = error; t != null; t = t.getCause()) {
-        if (t instanceof java.net.SocketTimeoutException
-            || t.getClass().getName().endsWith("TimeoutException")
-            || (t instanceof java.io.InterruptedIOException && "timeout".equals(t.getMessage()))) {
-          return true;
-        }
-        if (t.getCause() == t) {
-          break;
-        }
-      }
-      return false;
+      return anyCause(
+          error,
+          t ->
+              t instanceof java.net.SocketTimeoutException
+                  || t.getClass().getName().endsWith("TimeoutException")
+                  || (t instanceof java.io.InterruptedIOException
+                      && "timeout".equals(t.getMessage())));
     }
 
     /** Waits (lock held) until notified or whenNanos; false once whenNanos has passed. */
@@ -1464,7 +1076,7 @@ final class Contract {
     }
 
     private void receive() throws InterruptedException {
-      long timeoutNanos = TimeUnit.MILLISECONDS.toNanos(job.recvTimeoutMs);
+      long timeoutNanos = TimeUnit.MILLISECONDS.toNanos(knobs.recvTimeoutMs);
       while (end == null) {
         long now = System.nanoTime();
         if (now >= deadlineNanos) {
@@ -1545,26 +1157,22 @@ final class Contract {
     CallbackJob make(Job job, Observation obs) throws Exception;
   }
 
-  @SuppressWarnings("unchecked")
   static Map<String, Object> runJob(String line, Abilities can, Runner runner) {
     Object id = null;
     Observation obs = null;
     try {
-      Object parsed;
+      JsonObject raw;
       try {
-        parsed = Json.parse(line);
-      } catch (IllegalArgumentException ex) {
-        throw new BadJob("job line is not JSON: " + ex.getMessage());
+        raw = JsonParser.parseString(line).getAsJsonObject();
+      } catch (JsonParseException | IllegalStateException ex) {
+        throw new BadJob("job line is not a JSON object: " + ex.getMessage());
       }
-      if (!(parsed instanceof Map)) {
-        throw new BadJob("job line is not a JSON object");
-      }
-      Map<String, Object> raw = (Map<String, Object>) parsed;
-      id = raw.get("id");
+      id = GSON.fromJson(raw.get("id"), Object.class);
       obs = new Observation(id);
-      Job job = Job.parse(raw, can);
-      if (!job.unsupported.isEmpty()) {
-        obs.put("unsupported", job.unsupported);
+      Job job = GSON.fromJson(raw, Job.class);
+      List<String> unsupported = can.unsupported(raw.getAsJsonObject("knobs"), job.knobs);
+      if (!unsupported.isEmpty()) {
+        obs.put("unsupported", unsupported);
         obs.put("end", "unsupported");
         return obs.finish();
       }

@@ -88,8 +88,8 @@ public final class Adapter {
     @Override
     void connect() {
       Request.Builder request = new Request.Builder().url(job.url);
-      if (!job.subprotocols.isEmpty()) {
-        request.header("Sec-WebSocket-Protocol", String.join(", ", job.subprotocols));
+      if (!job.knobs.subprotocols.isEmpty()) {
+        request.header("Sec-WebSocket-Protocol", String.join(", ", job.knobs.subprotocols));
       }
       ws = client.newWebSocket(request.build(), new Listener());
     }

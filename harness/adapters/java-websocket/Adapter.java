@@ -125,8 +125,8 @@ public final class Adapter {
 
     JwJob(Contract.Job job, Contract.Observation obs) throws Exception {
       super(job, obs);
-      Draft draft =
-          job.subprotocols.isEmpty() ? new Draft_6455() : draftWithProtocols(job.subprotocols);
+      List<String> offered = job.knobs.subprotocols;
+      Draft draft = offered.isEmpty() ? new Draft_6455() : draftWithProtocols(offered);
       client = new Client(new URI(job.url), draft);
       try {
         // 1.3.5+: no keepalive pings of the library's own (1.3.4 sends none)

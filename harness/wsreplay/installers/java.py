@@ -7,17 +7,20 @@ base URL). Installing a version writes a one-dependency pom into a temporary
 folder and lets Maven copy the artifact and its runtime dependencies into
 ``lib/`` (``mvn dependency:copy-dependencies``; Maven's own ``~/.m2`` is the
 shared download cache, ``MAVEN_OPTS=-Dmaven.repo.local=DIR`` moves it). The
-adapter's ``.java`` sources are then compiled against ``lib/*.jar``::
+adapter's ``.java`` sources, with java-common's, are then compiled against
+``lib/*.jar`` and the one jar java-common needs, the pinned Gson
+(``CONTRACT_JSON``, installed the same way once, its sha256 checked)::
 
     <cache root>/java/<group>+<artifact>-<version>/lib/*.jar         the library and its deps
     <cache root>/java/<group>+<artifact>-<version>/adapters/<adapter>-<digest>/classes/
+    <cache root>/java/contract/com.google.code.gson+gson-<version>/lib/gson-<version>.jar
 
 The library folder and each compiled adapter are built in a temporary folder
 beside their final place and renamed into place after a marker file is
 written, as `installers.python` does for venvs; the adapter's folder name holds
 a digest of its sources, so editing an adapter recompiles it and nothing
-else. Launch: ``java -cp classes:lib/* MAIN``, ``MAIN`` being the entry
-file's name without ``.java``.
+else. Launch: ``java -cp classes:lib/*:GSON_JAR MAIN``, ``MAIN`` being the
+entry file's name without ``.java``.
 
 Kotlin multiplatform libraries (OkHttp 5) publish their JVM classes under a
 second artifact (``okhttp-jvm``) and keep an almost empty jar under the plain
@@ -76,6 +79,11 @@ JVM_OPTIONS = (
     "-XX:TieredStopAtLevel=1",
     "-Dfile.encoding=UTF-8",
 )
+
+#: The JSON library of java-common's Contract.java (jobs in, observations
+#: out): pinned, and its jar checked against this digest after Maven copied it.
+CONTRACT_JSON = ("com.google.code.gson", "gson", "2.15.0")
+CONTRACT_JSON_SHA256 = "96d3dd843dc2911de01cdabcd50064cb9e860353102a0a78c96fd833d396fc7d"
 
 #: For the short-lived tool JVMs (mvn, javac): the JIT's first tier and the
 #: serial GC more than halve their run time (mvn: 6-8 s -> 2-3 s).
@@ -338,13 +346,23 @@ def _pom(group: str, artifact: str, version: str) -> str:
 """
 
 
-def ensure_lib(info: AdapterInfo, version: str, log: Log) -> Path:
-    """The cache folder holding ``lib/`` with the library at ``version`` and its deps."""
-    target = _lib_dir(info, version)
+def _maven_install(
+    target: Path,
+    package: str,
+    coordinates: tuple[str, str, str],
+    log: Log,
+    *,
+    transitive: bool = True,
+    sha256: str | None = None,
+) -> Path:
+    """``target`` holding ``lib/`` with one artifact (and, if ``transitive``, its runtime deps).
+
+    ``package`` is what the marker and messages name (an adapter's ``GROUP:ARTIFACT``);
+    ``sha256``, when given, is the digest the artifact's jar must have.
+    """
     if _is_complete(target):
         return target
-    group, _ = _coordinates(info)
-    artifact = _artifact_for(info, version)
+    group, artifact, version = coordinates
     log(f"installing {group}:{artifact}:{version} with Maven into {target}")
     with common.temporary_build(target) as tmp:
         (tmp / "pom.xml").write_text(_pom(group, artifact, version), encoding="utf-8")
@@ -356,6 +374,7 @@ def ensure_lib(info: AdapterInfo, version: str, log: Log) -> Path:
                 "-Dstyle.color=never",
                 f"{DEPENDENCY_PLUGIN}:copy-dependencies",
                 "-DoutputDirectory=lib",
+                f"-DexcludeTransitive={str(not transitive).lower()}",
             ],
             f"mvn dependency:copy-dependencies for {group}:{artifact}:{version}",
             MAVEN_TIMEOUT_S,
@@ -368,15 +387,21 @@ def ensure_lib(info: AdapterInfo, version: str, log: Log) -> Path:
                 f"Maven reported success for {group}:{artifact}:{version}, "
                 f"but lib/ holds no {main_jar} (it holds: {', '.join(jars) or 'nothing'})"
             )
+        if sha256 is not None:
+            found = hashlib.sha256((tmp / "lib" / main_jar).read_bytes()).hexdigest()
+            if found != sha256:
+                raise InstallError(
+                    f"{main_jar} from Maven has sha256 {found}, not the pinned {sha256}"
+                )
         needs = _jar_java_version(tmp / "lib" / main_jar)
         have = java_feature_version()
         if needs is not None and needs > have:
             raise InstallError(
-                f"{info.package} {version} is built for Java {needs}; this machine runs "
-                f"Java {have}: install a newer JDK or ask for an older {info.package} version"
+                f"{package} {version} is built for Java {needs}; this machine runs "
+                f"Java {have}: install a newer JDK or ask for an older {package} version"
             )
         marker = {
-            "package": info.package,
+            "package": package,
             "version": version,
             "artifact": f"{group}:{artifact}",
             "jars": jars,
@@ -384,8 +409,36 @@ def ensure_lib(info: AdapterInfo, version: str, log: Log) -> Path:
         }
         common.write_marker(tmp, MARKER, marker)
         _move_into_place(tmp, target)
-    log(f"installed {info.package} {version}")
+    log(f"installed {package} {version}")
     return target
+
+
+def ensure_lib(info: AdapterInfo, version: str, log: Log) -> Path:
+    """The cache folder holding ``lib/`` with the library at ``version`` and its deps."""
+    group, _ = _coordinates(info)
+    coordinates = (group, _artifact_for(info, version), version)
+    return _maven_install(_lib_dir(info, version), info.package, coordinates, log)
+
+
+def contract_classpath(log: Log) -> list[Path]:
+    """The jar(s) java-common's Contract.java needs besides the JDK: the pinned Gson.
+
+    Only Gson's own jar (``excludeTransitive``: its one dependency,
+    error_prone_annotations, holds annotations Gson does not need at run
+    time), checked against ``CONTRACT_JSON_SHA256``; cached once for every
+    library version.
+    """
+    group, artifact, version = CONTRACT_JSON
+    target = _java_root() / "contract" / _safe(f"{group}+{artifact}-{version}")
+    folder = _maven_install(
+        target,
+        f"{group}:{artifact}",
+        CONTRACT_JSON,
+        log,
+        transitive=False,
+        sha256=CONTRACT_JSON_SHA256,
+    )
+    return [folder / "lib" / f"{artifact}-{version}.jar"]
 
 
 #: Java code every Java adapter shares (the contract: JSON lines, knobs, the
@@ -454,10 +507,13 @@ def _launch(info: AdapterInfo, classes: Path, classpath: list[str]) -> Launch:
 def _ensure(info: AdapterInfo, version: str, log: Log) -> Launch:
     lib_dir = ensure_lib(info, version, log)
     lib = lib_dir / "lib"
-    jars = sorted(lib.glob("*.jar"))
-    target = lib_dir / "adapters" / f"{_safe(info.name)}-{_digest(_sources(info))}"
+    # The library's jars come first: a library that brings its own Gson keeps its version.
+    contract = contract_classpath(log)
+    jars = [*sorted(lib.glob("*.jar")), *contract]
+    digest = _digest(_sources(info), "".join(f"{p};" for p in contract))
+    target = lib_dir / "adapters" / f"{_safe(info.name)}-{digest}"
     classes = _compile(info, target, jars, log)
-    return _launch(info, classes, [str(lib / "*")])
+    return _launch(info, classes, [str(lib / "*"), *(str(p) for p in contract)])
 
 
 # --------------------------------------------------------------------------
@@ -513,7 +569,7 @@ def _ensure_path(info: AdapterInfo, directory: Path, log: Log) -> tuple[str, Lau
     base = ensure_lib(info, newest, log)
     own = {f"{a}-{newest}.jar" for a in (_coordinates(info)[1], _jvm_artifact(info)) if a}
     deps = sorted(p for p in (base / "lib").glob("*.jar") if p.name not in own)
-    classpath = [*jars, *deps]
+    classpath = [*jars, *deps, *contract_classpath(log)]
     stamp = "".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns};" for p in classpath)
     key = hashlib.sha256(str(directory).encode()).hexdigest()[:12]
     target = _java_root() / f"path-{key}" / f"{_safe(info.name)}-{_digest(_sources(info), stamp)}"
