@@ -60,9 +60,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-ADAPTER = "chromium"
-EXIT_UNSUPPORTED = 3
 HERE = Path(__file__).resolve().parent
+# The Python adapter kit, for the contract channel (``Out``): this process is
+# a Python adapter; the WebSocket code it runs in the page is the JavaScript kit.
+sys.path.insert(0, str(HERE.parent / "python-common"))
+from wsreplay_adapterkit import EXIT_UNSUPPORTED, Out  # noqa: E402
+
+ADAPTER = "chromium"
 #: The JavaScript adapter kit; the page loads these from it, in this order.
 KIT = HERE.parent / "js-common"
 KIT_SCRIPTS = ("recorder.js", "event-job.js", "whatwg-job.js")
@@ -105,24 +109,6 @@ _PR_SET_PDEATHSIG = 1
 def _die_with_parent() -> None:
     """In the browser's child process, before exec: SIGKILL when we die."""
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-class Out:
-    """The contract channel: the original stdout; fd 1 itself goes to stderr."""
-
-    def __init__(self) -> None:
-        sys.stdout.flush()
-        fd = os.dup(1)
-        os.dup2(2, 1)
-        sys.stdout = sys.stderr
-        self._file = os.fdopen(fd, "w", encoding="ascii", newline="\n")
-        self._lock = threading.Lock()
-
-    def emit(self, obj: dict[str, Any]) -> None:
-        line = json.dumps(obj, ensure_ascii=True, separators=(", ", ": "))
-        with self._lock:
-            self._file.write(line + "\n")
-            self._file.flush()
 
 
 def log(text: str) -> None:
