@@ -95,7 +95,7 @@ function failedObservation (line, err) {
     close: null,
     end: 'adapter_error',
     error: {
-      type: (err && err.constructor && err.constructor.name) || 'Error',
+      type: err instanceof SyntaxError ? 'BadJob' : (err && err.constructor && err.constructor.name) || 'Error',
       message: err instanceof SyntaxError
         ? `bad job: job line is not JSON: ${err.message}: ${line.slice(0, 200)}`
         : String((err && err.stack) || err)
