@@ -13,6 +13,7 @@ not exist.
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from wsreplay import clients, paths
 from wsreplay.clients import SpecError, check_version_range
 from wsreplay.installers import InstallError, VersionNotFound
 from wsreplay.installers import node as node_installer
+from wsreplay.running.adapterproc import AdapterProcess
 
 #: Two releases with pause()/resume() (8.3.0+): 8.16.0 emits one message per
 #: event-loop turn, 8.18.3 a whole socket read at once (allowSynchronousEvents).
@@ -368,3 +370,68 @@ def test_facts_at_a_current_release(tmp_path: Path) -> None:
     for record in report["results"]:
         assert record["observed"]["crash"] is None
         assert_t0_near_transcript(record)
+
+
+# --------------------------------------------------------------------------
+# the adapter with a stand-in package: the kit's process contract, offline
+
+#: A "ws" that opens, then throws from a timer of its own: an exception the
+#: application cannot catch, which would kill it.
+THROWING_WS = """
+const { EventEmitter } = require('node:events')
+class WebSocket extends EventEmitter {
+  constructor () {
+    super()
+    this.readyState = 0
+    setTimeout(() => { this.readyState = 1; this.emit('open') }, 5)
+    setTimeout(() => { throw new TypeError('thrown by the library') }, 30)
+  }
+  pause () {}
+  resume () {}
+  close () {}
+  terminate () { this.readyState = 3 }
+}
+WebSocket.CLOSED = 3
+module.exports = WebSocket
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+def test_library_exception_is_the_jobs_crash_and_unknown_knobs_are_unsupported(
+    tmp_path: Path,
+) -> None:
+    """js-common's node-contract: an uncaught exception ends the running job
+    as its `crash` and the process serves on; a knob it does not know is
+    reported, never ignored."""
+    package = tmp_path / "ws"
+    package.mkdir()
+    (package / "package.json").write_text(json.dumps({"name": "ws", "version": "0.0.0-test"}))
+    (package / "index.js").write_text(THROWING_WS)
+    adapter = AdapterProcess(
+        "node-ws@test",
+        [str(shutil.which("node")), str(e2e.REPO_ROOT / "harness/adapters/node-ws/adapter.js")],
+        {"WSREPLAY_NODE_PACKAGE_DIR": str(package)},
+        tmp_path / "stderr.log",
+    )
+    adapter.start()
+    try:
+        url = "ws://127.0.0.1:9/x"
+        crashed = adapter.run_job(
+            {"id": "c", "url": url, "knobs": e2e.knobs(), "deadline_ms": 5000}, 10
+        )
+        observed = crashed.observation
+        assert observed is not None, crashed.error
+        assert (observed["connected"], observed["end"]) == (True, "error")
+        assert observed["crash"]["where"] == "uncaughtException"
+        assert (observed["crash"]["type"], observed["crash"]["message"]) == (
+            "TypeError",
+            "thrown by the library",
+        )
+        assert "index.js" in observed["crash"]["at"]
+        unknown = adapter.run_job(
+            {"id": "u", "url": url, "knobs": {**e2e.knobs(), "teleport": True, "later": None}}, 10
+        ).observation
+        assert unknown is not None
+        assert (unknown["end"], unknown["unsupported"]) == ("unsupported", ["teleport"])
+    finally:
+        adapter.close()

@@ -6,7 +6,9 @@ adapter, and uses only Python's standard library. The WebSocket under test is
 the browser's: this process
 
 1. serves a page on 127.0.0.1 (port 0) with ``http.server``: ``page.js`` and
-   ``whatwg-job.js`` (the WHATWG job driver shared with node-undici);
+   the JavaScript kit's browser half from ``../js-common/`` (``recorder.js``,
+   ``event-job.js``, ``whatwg-job.js``: the WHATWG job driver node-undici
+   runs too);
 2. starts ONE headless Chromium for its whole life, with a fresh temporary
    profile, pointed at that page;
 3. for each job line, hands the job to the page (the page long-polls
@@ -32,7 +34,7 @@ servers (``-t C,,``), then restarts the browser so it reads it. Certificate
 checks stay on; nothing is pinned or ignored.
 
 recv_delay_ms / recv_pace_ms: the page's main thread spins for that long
-(see whatwg-job.js: the WHATWG API has no pause and no receive call; a busy
+(see js-common/whatwg-job.js: the WHATWG API has no pause and no receive call; a busy
 application is the honest analogue). The browser's network process keeps
 reading the socket meanwhile, as it always does.
 """
@@ -58,17 +60,21 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-ADAPTER = "chromium"
-EXIT_UNSUPPORTED = 3
 HERE = Path(__file__).resolve().parent
-WHATWG_JOB = HERE.parent / "node-undici" / "whatwg-job.js"
+# The Python adapter kit, for the contract channel (``Out``): this process is
+# a Python adapter; the WebSocket code it runs in the page is the JavaScript kit.
+sys.path.insert(0, str(HERE.parent / "python-common"))
+from wsreplay_adapterkit import EXIT_UNSUPPORTED, Out  # noqa: E402
+
+ADAPTER = "chromium"
+#: The JavaScript adapter kit; the page loads these from it, in this order.
+KIT = HERE.parent / "js-common"
+KIT_SCRIPTS = ("recorder.js", "event-job.js", "whatwg-job.js")
 PAGE_JS = HERE / "page.js"
-PAGE_HTML = b"""<!doctype html>
-<meta charset="utf-8">
-<title>wsreplay chromium adapter</title>
-<script src="/whatwg-job.js"></script>
-<script src="/page.js"></script>
-"""
+PAGE_HTML = (
+    '<!doctype html>\n<meta charset="utf-8">\n<title>wsreplay chromium adapter</title>\n'
+    + "".join(f'<script src="/{name}"></script>\n' for name in (*KIT_SCRIPTS, "page.js"))
+).encode()
 
 #: How long the browser may take to start and load the page.
 START_TIMEOUT_S = 25.0
@@ -103,24 +109,6 @@ _PR_SET_PDEATHSIG = 1
 def _die_with_parent() -> None:
     """In the browser's child process, before exec: SIGKILL when we die."""
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-class Out:
-    """The contract channel: the original stdout; fd 1 itself goes to stderr."""
-
-    def __init__(self) -> None:
-        sys.stdout.flush()
-        fd = os.dup(1)
-        os.dup2(2, 1)
-        sys.stdout = sys.stderr
-        self._file = os.fdopen(fd, "w", encoding="ascii", newline="\n")
-        self._lock = threading.Lock()
-
-    def emit(self, obj: dict[str, Any]) -> None:
-        line = json.dumps(obj, ensure_ascii=True, separators=(", ", ": "))
-        with self._lock:
-            self._file.write(line + "\n")
-            self._file.flush()
 
 
 def log(text: str) -> None:
@@ -209,7 +197,10 @@ def make_handler(exchange: Exchange) -> type[http.server.BaseHTTPRequestHandler]
     static = {
         "/": ("text/html; charset=utf-8", lambda: PAGE_HTML),
         "/page.js": ("text/javascript; charset=utf-8", PAGE_JS.read_bytes),
-        "/whatwg-job.js": ("text/javascript; charset=utf-8", WHATWG_JOB.read_bytes),
+        **{
+            f"/{name}": ("text/javascript; charset=utf-8", (KIT / name).read_bytes)
+            for name in KIT_SCRIPTS
+        },
     }
 
     class Handler(http.server.BaseHTTPRequestHandler):

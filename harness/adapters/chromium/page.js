@@ -1,6 +1,8 @@
 // The page the chromium adapter opens in the browser. It long-polls the
 // adapter for the next job, runs it with the browser's own WebSocket through
-// whatwg-job.js (shared with node-undici) and posts the observation back.
+// the JavaScript kit's whatwg-job.js (../js-common/, shared with node-undici;
+// the adapter serves it and its recorder.js and event-job.js before this
+// file) and posts the observation back.
 
 /* global wsreplayWhatwg */
 'use strict'

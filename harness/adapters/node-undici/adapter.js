@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // wsreplay adapter for undici's WebSocket (the WHATWG WebSocket API in Node).
 //
-// Speaks the contract in harness/adapters/README.md. The job itself is driven
-// by whatwg-job.js, which the chromium adapter shares: this file only loads
-// undici (from WSREPLAY_NODE_PACKAGE_DIR, the exact version the installer put
-// there, or by hand from NODE_PATH) and supplies what is particular to Node:
+// Speaks the contract in harness/adapters/README.md through the JavaScript
+// kit, harness/adapters/js-common/: node-contract.js runs the process, and
+// the job is driven by whatwg-job.js, which the chromium adapter's page
+// shares. This file only loads undici (from WSREPLAY_NODE_PACKAGE_DIR, the
+// exact version the installer put there, or by hand from NODE_PATH) and
+// supplies what is particular to it:
 //
 // - new WebSocket(url, protocols) for ws:// jobs, the library's defaults
 //   untouched. Node 20's own global WebSocket (an older undici bundled with
@@ -26,46 +28,19 @@
 //   there is no way to send a ping and `send` with a ping is unsupported.
 // - close_first: ws.close(code, reason); the API allows 1000 and 3000-4999
 //   only, other codes are reported unsupported.
-//
-// Nothing but contract lines reaches stdout.
 
 'use strict'
 
 const fs = require('node:fs')
-const path = require('node:path')
-const readline = require('node:readline')
-const { runJob } = require('./whatwg-job.js')
+const contract = require('../js-common/node-contract.js')
+const whatwg = require('../js-common/whatwg-job.js')
 
 const ADAPTER = 'node-undici'
-const EXIT_UNSUPPORTED = 3
 const DISPATCHER_OPTION_SINCE = [5, 22, 1]
 
-const contractWrite = process.stdout.write.bind(process.stdout)
-process.stdout.write = process.stderr.write.bind(process.stderr)
-console.log = console.error
-
-function emit (obj) {
-  contractWrite(JSON.stringify(obj) + '\n')
-}
-
-function versionAtLeast (version, wanted) {
-  const parts = version.split(/[.-]/).slice(0, 3).map((p) => parseInt(p, 10) || 0)
-  for (let i = 0; i < 3; i++) {
-    if (parts[i] !== wanted[i]) return parts[i] > wanted[i]
-  }
-  return true
-}
-
-function loadLibrary () {
-  const dir = process.env.WSREPLAY_NODE_PACKAGE_DIR ||
-    path.dirname(require.resolve('undici/package.json'))
-  const version = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version
-  const undici = require(dir)
-  return { undici, version }
-}
-
+// The WHATWG job's host (js-common/whatwg-job.js): undici's WebSocket.
 function makeHost (undici, version) {
-  const dispatcherOption = versionAtLeast(version, DISPATCHER_OPTION_SINCE)
+  const dispatcherOption = contract.versionAtLeast(version, DISPATCHER_OPTION_SINCE)
   const sleeper = new Int32Array(new SharedArrayBuffer(4))
   let agent = null
   return {
@@ -94,6 +69,9 @@ function makeHost (undici, version) {
       const message = (err && err.message) || (ev && ev.message) || (cause ? `cause: ${cause}` : '')
       return { type, message }
     },
+    // undici throws from its own callbacks now and then (e.g. 7.16 on a 101
+    // with a subprotocol nobody asked for): node-contract.js hands that to
+    // the running job as its `crash`.
     current: null,
     async release () {
       if (agent) {
@@ -105,102 +83,27 @@ function makeHost (undici, version) {
   }
 }
 
-// Where an exception nobody caught came from: `where` is the process hook
-// that caught it, or "'error' event with no listener" when Node threw it
-// because an emitter had no 'error' listener (Node marks such errors with a
-// symbol of its own, or wraps a non-Error as ERR_UNHANDLED_ERROR); `at` is
-// the first frame of its stack. (node-ws has the same function.)
-function crashOrigin (hook, err) {
-  const marked = err !== null && typeof err === 'object' &&
-    Object.getOwnPropertySymbols(err).some((s) => s.description === 'kEnhanceStackBeforeInspector')
-  const unheard = marked || (err && err.code === 'ERR_UNHANDLED_ERROR')
-  const frame = err && typeof err.stack === 'string'
-    ? err.stack.split('\n').find((l) => /^\s+at /.test(l))
-    : null
-  return {
-    where: unheard ? `'error' event with no listener (${hook})` : hook,
-    at: frame ? frame.trim().replace(/^at /, '') : null
-  }
-}
-
-function badLine (line, err) {
-  let id = null
-  try { id = JSON.parse(line).id } catch (_) {}
-  return {
-    id: id === undefined ? null : id,
-    connected: false,
-    messages: [],
-    close: null,
-    end: 'adapter_error',
-    error: { type: 'BadJob', message: `bad job: ${err.message}: ${line.slice(0, 200)}` },
-    unsupported: [],
-    events: [],
-    duration_ms: 0
-  }
-}
-
-async function handle (line, host) {
-  let job
-  try {
-    job = JSON.parse(line)
-  } catch (err) {
-    return badLine(line, err)
-  }
-  const obs = await runJob(job, host)
-  await host.release()
-  return obs
-}
-
 function main () {
   let lib
   try {
-    lib = loadLibrary()
+    lib = contract.loadPackage('undici')
   } catch (err) {
-    emit({ event: 'unsupported', adapter: ADAPTER, version: null, reason: `cannot load undici: ${err.message}` })
-    process.exitCode = EXIT_UNSUPPORTED
-    return
+    return contract.refuse(ADAPTER, null, `cannot load undici: ${err.message}`)
   }
-  if (typeof lib.undici.WebSocket !== 'function') {
-    emit({
-      event: 'unsupported',
+  const undici = lib.main
+  if (typeof undici.WebSocket !== 'function') {
+    return contract.refuse(ADAPTER, lib.version, `undici ${lib.version} exports no WebSocket (it appeared in 5.15.0)`)
+  }
+  const host = makeHost(undici, lib.version)
+  contract.serve({
+    ready: {
       adapter: ADAPTER,
+      library: 'undici',
       version: lib.version,
-      reason: `undici ${lib.version} exports no WebSocket (it appeared in 5.15.0)`
-    })
-    process.exitCode = EXIT_UNSUPPORTED
-    return
-  }
-  const host = makeHost(lib.undici, lib.version)
-  // undici throws from its own callbacks now and then (e.g. 7.16 on a 101
-  // with a subprotocol nobody asked for): in an application that is a crash.
-  // Here it ends the running job with the observation's `crash`, and the
-  // process serves on.
-  const crash = (hook) => (err) => {
-    console.error(`${hook}:`, err)
-    if (host.current) host.current.crash(err, crashOrigin(hook, err))
-    else console.error('(no job running: reported on stderr only)')
-  }
-  process.on('uncaughtException', crash('uncaughtException'))
-  process.on('unhandledRejection', crash('unhandledRejection'))
-  emit({
-    event: 'ready',
-    adapter: ADAPTER,
-    library: 'undici',
-    version: lib.version,
-    api: 'new WebSocket(url, protocols) from undici (WHATWG)' + (host.ping ? ' + undici.ping' : ''),
-    language: `node ${process.versions.node}`
-  })
-  const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity })
-  let queue = Promise.resolve()
-  rl.on('line', (line) => {
-    if (!line.trim()) return
-    queue = queue.then(() => handle(line.trim(), host)).then(emit, (err) => {
-      console.error('adapter error:', err)
-      emit(badLine(line, err))
-    })
-  })
-  rl.on('close', () => {
-    queue.then(() => process.exit(0))
+      api: 'new WebSocket(url, protocols) from undici (WHATWG)' + (host.ping ? ' + undici.ping' : '')
+    },
+    host,
+    runJob: (job) => whatwg.runJob(job, host)
   })
 }
 

@@ -12,6 +12,11 @@ adapter and no global install can shadow it; ``NODE_PATH`` points at the
 prefix's ``node_modules`` as well, for the package's own dependencies and for
 running an adapter by hand.
 
+The adapter itself runs in place (``node harness/adapters/<name>/adapter.js``)
+and finds the JavaScript adapter kit by a path relative to its own file
+(``require('../js-common/node-contract.js')``); nothing of the kit goes into
+the prefix, so a new JavaScript adapter needs no change here.
+
 A prefix is built in a temporary directory beside its final place and renamed
 into place only after npm succeeded, the installed version was checked and a
 marker file was written (as `installers.python.ensure_env` does), so a killed
