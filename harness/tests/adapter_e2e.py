@@ -10,6 +10,7 @@ its own test file.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from collections.abc import Collection, Iterable
@@ -188,7 +189,7 @@ def assert_paced(observation: dict, min_gap_ms: int, count: int | None = None) -
     times = [m["t_ms"] for m in observation["messages"]]
     if count is not None:
         assert len(times) == count, times
-    assert all(b - a >= min_gap_ms for a, b in zip(times, times[1:])), times
+    assert all(b - a >= min_gap_ms for a, b in itertools.pairwise(times)), times
 
 
 def assert_knobs_honoured(records: dict) -> None:

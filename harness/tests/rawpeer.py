@@ -65,7 +65,7 @@ def read_until_close(sock: socket.socket, timeout: float = 5.0) -> list[bytes]:
         sock.settimeout(max(0.01, deadline - time.monotonic()))
         try:
             data = sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             break
         except ConnectionResetError:
             chunks.append(b"<RST>")

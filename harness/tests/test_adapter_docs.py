@@ -54,7 +54,7 @@ def adapter_rows() -> dict[str, dict[str, str]]:
     assert header[: len(COLUMNS)] == COLUMNS, header
     rows: dict[str, dict[str, str]] = {}
     for line in table[2:]:
-        row = dict(zip(header, cells(line)))
+        row = dict(zip(header, cells(line), strict=False))
         name = row["adapter"].strip("`")
         assert name not in rows, f"adapter {name} has two rows in README.md"
         rows[name] = row

@@ -13,6 +13,7 @@ wss:// job trusts exactly the job's CA.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -468,7 +469,7 @@ def check_knob_records(records: dict[str, dict]) -> None:
     # recv_pace_ms 200: the messages reach the application 200 ms apart
     record = records["knobs/recv-pace"]
     times = [m["t_ms"] for m in record["observed"]["messages"]]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) == 2 and all(199 <= g <= 3000 for g in gaps), times
 
     # subprotocols: offered in order in the request, the agreed one reported

@@ -24,10 +24,10 @@ import shutil
 import subprocess
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 import adapter_e2e as e2e
 from rawpeer import silent_server

@@ -21,12 +21,12 @@ from wsreplay.paths import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
-LIBRARY_TEST = '''
+LIBRARY_TEST = """
 def test_the_plugin_serves_the_catalogue(wsreplay_run_scenario, wsreplay_catalogue):
     assert "close/send-then-close" in wsreplay_catalogue
     record = wsreplay_run_scenario("close/send-then-close", "python-websockets@14.1")
     assert record["verdict"] == "pass", record["reason"]
-'''
+"""
 
 
 WHERE = "import wsreplay.paths as p; print(p.INSTALLED, p.SCENARIOS_DIR)"
@@ -60,7 +60,11 @@ def test_installed_command_runs_a_scenario(venv: Path, tmp_path: Path) -> None:
     assert record["verdict"] == "pass", record["reason"]
     where = subprocess.run(
         [str(venv / "bin" / "python"), "-c", WHERE],
-        cwd=tmp_path, env=clean_env(), capture_output=True, text=True, check=True,
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert where[0] == "True" and "site-packages" in where[1], where
 

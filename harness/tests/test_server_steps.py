@@ -8,6 +8,7 @@ compared whole and the transcript tells how it was cut into writes.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def test_split_group_arrives_in_pieces(server: ScenarioServer) -> None:
     writes = [e for e in evs if e["type"] == "write"]
     assert [w["bytes"] for w in writes[1:]] == [1, 4, 2]
     assert [w["hex"] for w in writes[1:]] == ["81", "0568656c", "6c6f"]
-    gaps = [b["t_us"] - a["t_us"] for a, b in zip(writes[1:], writes[2:])]
+    gaps = [b["t_us"] - a["t_us"] for a, b in itertools.pairwise(writes[1:])]
     assert all(gap >= 300_000 for gap in gaps), gaps
 
 

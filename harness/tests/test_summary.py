@@ -60,9 +60,9 @@ def test_sample_report(tmp_path: Path) -> None:
     assert len(table) - 1 == len(report["scenarios"])
     assert all(len(row) == 1 + len(specs) for row in table)  # no stray | from odd names
     cells = {(r["scenario"], r["client"]): r for r in report["results"]}
-    for row, scenario in zip(table[1:], report["scenarios"]):
+    for row, scenario in zip(table[1:], report["scenarios"], strict=False):
         assert row[0] == md(scenario["name"])
-        for spec, cell in zip(specs, row[1:]):
+        for spec, cell in zip(specs, row[1:], strict=False):
             record = cells.get((scenario["name"], spec))
             if record is None:
                 assert cell == NOT_RUN
@@ -167,7 +167,7 @@ def test_real_run(tmp_path_factory: pytest.TempPathFactory) -> None:
     assert [row[0] for row in table[1:]] == list(REAL_SCENARIOS)
     cells = {(r["scenario"], r["client"]): r["verdict"] for r in report["results"]}
     for row in table[1:]:
-        for spec, cell in zip(REAL_CLIENTS, row[1:]):
+        for spec, cell in zip(REAL_CLIENTS, row[1:], strict=False):
             assert cell.split()[1] == cells[(row[0], spec)]
     not_passing = [r for r in report["results"] if r["verdict"] != "pass"]
     if not_passing:

@@ -334,7 +334,7 @@ class AsyncDriver(Common):
         shorten_close_timeout(ws, budget_s)
         try:
             await asyncio.wait_for(ws.close(), budget_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             transport = getattr(ws, "transport", None)
             if transport is not None:
                 transport.abort()

@@ -441,7 +441,7 @@ class Bisection:
             transport=self.args.transport,
         )
         rep = Run(plan, self.stderr).execute()
-        for version, spec in zip(versions, specs):
+        for version, spec in zip(versions, specs, strict=False):
             outcome, rows = release_outcome(rep, spec, self.args.ignore)
             self.outcomes[version] = outcome
             self.steps.append(

@@ -44,12 +44,11 @@ import shutil
 import string
 import subprocess
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import tomllib
 
 from ..paths import cache_root
 from . import Installer, InstallError, Launch, Log, VersionNotFound, common

@@ -286,7 +286,7 @@ def check_messages(
 def _compare_messages(expected: list[dict], received: list[dict]) -> Check:
     severity = "fail"
     n_exp, n_obs = len(expected), len(received)
-    for index, (want, got) in enumerate(zip(expected, received), 1):
+    for index, (want, got) in enumerate(zip(expected, received, strict=False), 1):
         if not same_message(want, got):
             detail = (
                 f"message {index} of {n_exp} differs: expected "

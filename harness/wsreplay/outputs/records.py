@@ -83,4 +83,3 @@ def client_entry(report: dict, spec: str) -> dict:
 def records_by_pair(report: dict) -> dict[tuple[str, str], dict]:
     """(scenario, client) → record; the last record of a pair wins."""
     return {(r["scenario"], r["client"]): r for r in report.get("results", [])}
-
