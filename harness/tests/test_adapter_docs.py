@@ -29,7 +29,8 @@ README = REPO_ROOT / "README.md"
 GUIDE = REPO_ROOT / "docs" / "adding-an-adapter.md"
 EXAMPLE = "python-simple-websocket"
 #: Folders of code shared by several adapters: no manifest of their own.
-SHARED_FOLDERS = {"python-common", "go-common", "java-common"}
+#: a language kit (python-common, js-common, …): shared code, no adapter of its own
+KIT_SUFFIX = "-common"
 #: The README table's columns, in order.
 COLUMNS = ["adapter", "language", "library and API driven", "versions", "the machine needs"]
 
@@ -85,7 +86,7 @@ def test_every_adapter_folder_has_a_readme_and_a_manifest() -> None:
         if folder.name.startswith((".", "__")):
             continue
         assert (folder / "README.md").is_file(), f"{folder} has no README.md"
-        if folder.name not in SHARED_FOLDERS:
+        if not folder.name.endswith(KIT_SUFFIX):
             assert (folder / adapters.MANIFEST).is_file(), f"{folder} has no {adapters.MANIFEST}"
     for info in clients.ADAPTERS.values():
         assert (info.directory / "README.md").is_file()

@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..paths import cache_root
+from ..paths import ADAPTERS_DIR, cache_root
 from . import Installer, InstallError, Launch, Log, VersionNotFound, common
 
 if TYPE_CHECKING:
@@ -326,7 +326,7 @@ def _adapter_root(info: AdapterInfo) -> Path:
 
 #: Go code every Go adapter shares (the job/observation contract), built in
 #: beside each adapter's own files as part of its package main.
-COMMON_DIR = Path(__file__).resolve().parents[2] / "adapters" / "go-common"
+COMMON_DIR = ADAPTERS_DIR / "go-common"
 
 
 def _go_files(directory: Path) -> list[Path]:

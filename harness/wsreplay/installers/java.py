@@ -52,7 +52,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..paths import cache_root
+from ..paths import ADAPTERS_DIR, cache_root
 from . import Installer, InstallError, Launch, Log, VersionNotFound, common
 
 if TYPE_CHECKING:
@@ -443,7 +443,7 @@ def contract_classpath(log: Log) -> list[Path]:
 
 #: Java code every Java adapter shares (the contract: JSON lines, knobs, the
 #: receive state machine), compiled in beside each adapter's own sources.
-COMMON_DIR = Path(__file__).resolve().parents[2] / "adapters" / "java-common"
+COMMON_DIR = ADAPTERS_DIR / "java-common"
 
 
 def _sources(info: AdapterInfo) -> list[Path]:
