@@ -88,7 +88,14 @@ class BugEntry:
 
     @property
     def proven(self) -> bool:
-        return bool(self.adapter and self.affected and self.fixed)
+        return self.proof_run is not None
+
+    @property
+    def proof_run(self) -> tuple[str, str, str] | None:
+        """(adapter, affected, fixed) when the entry names all three, else None."""
+        if self.adapter and self.affected and self.fixed:
+            return (self.adapter, self.affected, self.fixed)
+        return None
 
     @property
     def report(self) -> str:
@@ -127,8 +134,9 @@ def proof_groups(found: list[BugEntry]) -> dict[tuple[str, str, str], list[BugEn
     """The proven entries per (adapter, affected, fixed): one harness run each."""
     groups: dict[tuple[str, str, str], list[BugEntry]] = defaultdict(list)
     for e in found:
-        if e.proven:
-            groups[(e.adapter, e.affected, e.fixed)].append(e)
+        run = e.proof_run
+        if run is not None:
+            groups[run].append(e)
     return dict(sorted(groups.items()))
 
 

@@ -253,13 +253,15 @@ def outcome(record: dict) -> dict:
     passed = record["verdict"] in PASSING
     runs = int(record.get("runs", 1))
     passes = int(record.get("passes", runs if passed else 0))
-    observed = record.get("observed") if isinstance(record.get("observed"), dict) else {}
+    observed_raw = record.get("observed")
+    observed = observed_raw if isinstance(observed_raw, dict) else {}
     messages = observed.get("messages") if isinstance(observed.get("messages"), list) else None
     close = observed.get("close") if isinstance(observed.get("close"), dict) else None
     error = observed.get("error") if isinstance(observed.get("error"), dict) else None
     last = messages[-1] if messages else None
     last_t = last.get("t_ms") if isinstance(last, dict) else None
-    timing = record.get("timing") if isinstance(record.get("timing"), dict) else {}
+    timing_raw = record.get("timing")
+    timing = timing_raw if isinstance(timing_raw, dict) else {}
     return {
         "client": record["client"],
         "resolved_version": record.get("resolved_version"),

@@ -219,7 +219,7 @@ class Wire:
                 client_us if wire.client_fin is None else min(wire.client_fin, client_us)
             )
         wire.adapter_close_us = _adapter_close_us(transcript, observation)
-        wire.refused = bool(observation) and observation.get("connected") is False
+        wire.refused = observation is not None and observation.get("connected") is False
         return wire
 
     def _add(self, ev: dict) -> None:

@@ -88,7 +88,7 @@ def good_verdicts(ignore: Iterable[str] = ()) -> tuple[str, ...]:
     By default only `pass` and `informational` (never failing); with
     `--ignore non-strict`, also `non-strict`.
     """
-    bad = set()
+    bad: set[str] = set()
     for level in counted_levels(ignore):
         bad.update(LEVEL_VERDICTS[level])
     # A level left out still leaves the worse levels bad.
@@ -100,8 +100,9 @@ def run_verdicts(record: dict) -> list[str]:
     per_run = record.get("per_run")
     if isinstance(per_run, list) and per_run:
         found = [entry.get("verdict") for entry in per_run if isinstance(entry, dict)]
-        if found and all(isinstance(v, str) for v in found):
-            return found
+        named = [v for v in found if isinstance(v, str)]
+        if found and len(named) == len(found):
+            return named
     return [str(record.get("verdict"))]
 
 
@@ -139,7 +140,7 @@ def totals(records: Iterable[dict]) -> dict[str, int]:
     counts = dict.fromkeys(VERDICTS, 0)
     total = 0
     for record in records:
-        verdict = record.get("verdict")
+        verdict = str(record.get("verdict"))
         counts[verdict] = counts.get(verdict, 0) + 1
         total += 1
     counts["total"] = total

@@ -96,8 +96,8 @@ def _testsuite(report: dict, spec: str, records: list[dict]) -> ET.Element:
         time=_seconds(seconds),
     )
     # The first job of the client (RFC 3339 stamps in one format sort as text).
-    stamps = [(r.get("timing") or {}).get("started") for r in records] or [report.get("started")]
-    stamps = [stamp for stamp in stamps if isinstance(stamp, str) and stamp]
+    found = [(r.get("timing") or {}).get("started") for r in records] or [report.get("started")]
+    stamps = [stamp for stamp in found if isinstance(stamp, str) and stamp]
     if stamps:
         suite.set("timestamp", min(stamps))
     properties = ET.SubElement(suite, "properties")

@@ -149,15 +149,15 @@ def render_matrix(report: dict, color: bool = False) -> str:
     clients = client_specs(report)
     cells = records_by_pair(report)
     header = ["scenario"] + [_header_label(report, spec) for spec in clients]
-    rows = [[name] + [cells.get((name, spec)) for spec in clients] for name in scenarios]
+    rows = [(name, [cells.get((name, spec)) for spec in clients]) for name in scenarios]
     widths = [len(text) for text in header]
-    for row in rows:
-        widths[0] = max(widths[0], len(row[0]))
-        for col, record in enumerate(row[1:], 1):
+    for name, records in rows:
+        widths[0] = max(widths[0], len(name))
+        for col, record in enumerate(records, 1):
             widths[col] = max(widths[col], len(cell_text(record) if record else MISSING))
     lines = ["  ".join(text.ljust(widths[i]) for i, text in enumerate(header)).rstrip()]
-    for row in rows:
-        lines.append(_matrix_row(row, widths, color))
+    for name, records in rows:
+        lines.append(_matrix_row(name, records, widths, color))
     lines.append(totals_line(report))
     return "\n".join(lines) + "\n"
 
@@ -178,9 +178,9 @@ def totals_line(report: dict) -> str:
     return line
 
 
-def _matrix_row(row: list, widths: list[int], color: bool) -> str:
-    cells = [row[0].ljust(widths[0])]
-    for col, record in enumerate(row[1:], 1):
+def _matrix_row(name: str, records: list[dict | None], widths: list[int], color: bool) -> str:
+    cells = [name.ljust(widths[0])]
+    for col, record in enumerate(records, 1):
         word = cell_text(record) if record else MISSING
         padding = " " * (widths[col] - len(word))
         cells.append(paint(word, record["verdict"] if record else "", color) + padding)

@@ -144,7 +144,7 @@ def run_one(
         )
         # An adapter that refused the job (a knob it cannot honour) never
         # connected: there is no session to wait for.
-        refused = bool(observation) and observation.get("end") == "unsupported"
+        refused = observation is not None and observation.get("end") == "unsupported"
         transcript, server_problem = (None, None) if refused else _fetch_transcript(server, tag)
         if (
             harness_error is None
