@@ -27,6 +27,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 
+from .contract import Scenario
 from .paths import SCENARIOS_DIR
 from .scenarios import load_all
 
@@ -112,7 +113,7 @@ def library_adapters(library: str) -> tuple[str, ...]:
     return ()
 
 
-def entries(scenarios: list[dict] | None = None) -> list[BugEntry]:
+def entries(scenarios: list[Scenario] | None = None) -> list[BugEntry]:
     """Every bug entry of every scenario, in catalogue order."""
     if scenarios is None:
         scenarios = load_all(SCENARIOS_DIR)
