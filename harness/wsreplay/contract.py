@@ -18,9 +18,11 @@ and `harness/tests/test_types.py` holds them to it:
 They are types for mypy only: nothing here checks data at run time. An
 adapter is a separate program, so `evaluate()` still checks an observation's
 shape before judging it, and adapters may add fields the types do not name.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: TypedDict reads `Required` and
+`NotRequired` only from evaluated annotations, and the test reads
+`__required_keys__` to hold them to the documents.
+"""
 
 from typing import Any, Literal, NotRequired, Required, TypedDict
 
