@@ -27,6 +27,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 
+from .contract import Scenario
 from .paths import SCENARIOS_DIR
 from .scenarios import load_all
 
@@ -88,7 +89,14 @@ class BugEntry:
 
     @property
     def proven(self) -> bool:
-        return bool(self.adapter and self.affected and self.fixed)
+        return self.proof_run is not None
+
+    @property
+    def proof_run(self) -> tuple[str, str, str] | None:
+        """(adapter, affected, fixed) when the entry names all three, else None."""
+        if self.adapter and self.affected and self.fixed:
+            return (self.adapter, self.affected, self.fixed)
+        return None
 
     @property
     def report(self) -> str:
@@ -105,7 +113,7 @@ def library_adapters(library: str) -> tuple[str, ...]:
     return ()
 
 
-def entries(scenarios: list[dict] | None = None) -> list[BugEntry]:
+def entries(scenarios: list[Scenario] | None = None) -> list[BugEntry]:
     """Every bug entry of every scenario, in catalogue order."""
     if scenarios is None:
         scenarios = load_all(SCENARIOS_DIR)
@@ -127,8 +135,9 @@ def proof_groups(found: list[BugEntry]) -> dict[tuple[str, str, str], list[BugEn
     """The proven entries per (adapter, affected, fixed): one harness run each."""
     groups: dict[tuple[str, str, str], list[BugEntry]] = defaultdict(list)
     for e in found:
-        if e.proven:
-            groups[(e.adapter, e.affected, e.fixed)].append(e)
+        run = e.proof_run
+        if run is not None:
+            groups[run].append(e)
     return dict(sorted(groups.items()))
 
 

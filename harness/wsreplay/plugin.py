@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from .build import server_binary
+from .contract import ReportRecord, Scenario
 from .paths import SCENARIOS_DIR
 from .running.adapterproc import AdapterProcess, launch, safe_name
 from .running.server import ScenarioServer
@@ -96,7 +97,7 @@ def wsreplay_clients(wsreplay_workdir: Path) -> Iterator[ClientPool]:
 
 
 @pytest.fixture(scope="session")
-def wsreplay_catalogue(wsreplay_scenarios_dir: Path) -> dict[str, dict]:
+def wsreplay_catalogue(wsreplay_scenarios_dir: Path) -> dict[str, Scenario]:
     return {s["name"]: s for s in load_all(wsreplay_scenarios_dir)}
 
 
@@ -107,14 +108,14 @@ _tags = itertools.count(1)
 def wsreplay_run_scenario(
     wsreplay_server: ScenarioServer,
     wsreplay_clients: ClientPool,
-    wsreplay_catalogue: dict[str, dict],
+    wsreplay_catalogue: dict[str, Scenario],
     request: pytest.FixtureRequest,
-) -> Callable[[str, str], dict]:
+) -> Callable[[str, str], ReportRecord]:
     """run(scenario_name, client_spec, transport="ws") -> the report record for that pair."""
 
     from .running.runner import run_one
 
-    def run(scenario_name: str, client_spec: str, transport: str = "ws") -> dict:
+    def run(scenario_name: str, client_spec: str, transport: str = "ws") -> ReportRecord:
         adapter, resolved, error = wsreplay_clients.get(client_spec)
         safe = "".join(c if c.isalnum() else "-" for c in request.node.name)[:60]
         tag = f"t{next(_tags)}-{safe}"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from .contract import Scenario
 
-def format_list(scenarios: list[dict]) -> str:
+
+def format_list(scenarios: list[Scenario]) -> str:
     """One line per scenario: name, transport mark, summary."""
     width = max((len(s["name"]) for s in scenarios), default=0)
     lines = []
@@ -17,7 +19,7 @@ def format_list(scenarios: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def format_tags(scenarios: list[dict]) -> str:
+def format_tags(scenarios: list[Scenario]) -> str:
     """Every tag with how many scenarios carry it, most used first."""
     counts = Counter(tag for s in scenarios for tag in s.get("tags", []))
     width = max((len(t) for t in counts), default=0)
@@ -28,7 +30,7 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def format_full(scenario: dict) -> str:
+def format_full(scenario: Scenario) -> str:
     """Everything a scenario says, for a person: metadata, knobs, steps, expectations."""
     s = scenario
     out = [s["name"], "=" * len(s["name"]), s.get("summary", ""), ""]

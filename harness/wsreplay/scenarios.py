@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from .build import server_binary
+from .contract import Knobs, Scenario
 
 
 class ScenarioError(Exception):
@@ -30,7 +31,7 @@ def _loader(*args: str) -> dict:
     return json.loads(proc.stdout)
 
 
-def load_all(root: Path) -> list[dict]:
+def load_all(root: Path) -> list[Scenario]:
     """Every scenario under root, normalized by the loader, sorted by name.
 
     Each carries "file" (where it came from), complete "client" knobs and its
@@ -41,7 +42,7 @@ def load_all(root: Path) -> list[dict]:
     return list(_loader("--scenarios", str(root))["scenarios"])
 
 
-def load_files(files: list[Path]) -> list[dict]:
+def load_files(files: list[Path]) -> list[Scenario]:
     """The scenarios in these files, normalized by the loader."""
     return list(_loader(*map(str, files))["scenarios"])
 
@@ -57,7 +58,7 @@ def knob_defaults() -> dict[str, object]:
     return json.loads(json.dumps(_knob_defaults()))
 
 
-def select(scenarios: list[dict], patterns: list[str]) -> list[dict]:
+def select(scenarios: list[Scenario], patterns: list[str]) -> list[Scenario]:
     """Scenarios whose name matches any pattern (exact names or globs), in catalogue order.
 
     A pattern that matches nothing is an error: a typo must not shrink a run silently.
@@ -74,6 +75,6 @@ def select(scenarios: list[dict], patterns: list[str]) -> list[dict]:
     return [s for s in scenarios if s["name"] in chosen]
 
 
-def knobs_for(scenario: dict) -> dict:
+def knobs_for(scenario: Scenario) -> Knobs:
     """The client knobs for a job: the scenario's, complete (the loader filled them in)."""
-    return dict(scenario["client"])
+    return scenario["client"].copy()

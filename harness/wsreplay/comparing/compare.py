@@ -37,6 +37,7 @@ import fnmatch
 import json
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -44,6 +45,7 @@ from typing import Any, TextIO
 
 from .. import __version__
 from ..clients import SpecError, parse_spec
+from ..contract import ReportRecord
 from ..judging.verdicts import (
     IGNORABLE,
     LEVEL_VERDICTS,
@@ -164,7 +166,7 @@ class Side:
     path: Path | None = None  # when the side is a report
     report: dict | None = None
     client: str | None = None  # the client spec whose results are compared
-    records: dict[str, dict] = field(default_factory=dict)
+    records: dict[str, ReportRecord] = field(default_factory=dict)
 
     @property
     def option(self) -> str:
@@ -248,18 +250,20 @@ def pick_client(side: Side, requested: str | None) -> str:
 # --------------------------------------------------------------- comparing
 
 
-def outcome(record: dict) -> dict:
+def outcome(record: ReportRecord) -> dict:
     """The comparable facts of one record; old reports without pass rates get them derived."""
     passed = record["verdict"] in PASSING
     runs = int(record.get("runs", 1))
     passes = int(record.get("passes", runs if passed else 0))
-    observed = record.get("observed") if isinstance(record.get("observed"), dict) else {}
+    observed_raw = record.get("observed")
+    observed: Mapping[str, Any] = observed_raw if isinstance(observed_raw, dict) else {}
     messages = observed.get("messages") if isinstance(observed.get("messages"), list) else None
     close = observed.get("close") if isinstance(observed.get("close"), dict) else None
     error = observed.get("error") if isinstance(observed.get("error"), dict) else None
     last = messages[-1] if messages else None
     last_t = last.get("t_ms") if isinstance(last, dict) else None
-    timing = record.get("timing") if isinstance(record.get("timing"), dict) else {}
+    timing_raw = record.get("timing")
+    timing = timing_raw if isinstance(timing_raw, dict) else {}
     return {
         "client": record["client"],
         "resolved_version": record.get("resolved_version"),
@@ -281,7 +285,7 @@ def outcome(record: dict) -> dict:
     }
 
 
-def _run_verdict_counts(record: dict, runs: int, passes: int) -> dict[str, int]:
+def _run_verdict_counts(record: ReportRecord, runs: int, passes: int) -> dict[str, int]:
     """How many runs ended with each verdict; derived for reports without `per_run`."""
     verdicts = run_verdicts(record) if record.get("per_run") else None
     if not verdicts or len(verdicts) != runs:
@@ -349,8 +353,8 @@ def timing_between(old: dict, new: dict, tolerance_ms: float) -> list[dict]:
 
 
 def compare_records(
-    old: dict[str, dict],
-    new: dict[str, dict],
+    old: dict[str, ReportRecord],
+    new: dict[str, ReportRecord],
     summaries: dict[str, str],
     tolerance_ms: float = DEFAULT_TOLERANCE_MS,
 ) -> dict:

@@ -30,6 +30,7 @@ import re
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -219,7 +220,7 @@ def _pypi_json_versions(package: str) -> list[str]:
     Requires-Python, so an install may still fail later with a clear error.
     Releases whose every file is yanked are left out.
     """
-    url = _PYPI_JSON.format(package=urllib.request.quote(package))
+    url = _PYPI_JSON.format(package=urllib.parse.quote(package))
     try:
         with urllib.request.urlopen(url, timeout=PIP_NETWORK_TIMEOUT_S) as response:
             data = json.load(response)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..contract import Crash
+
 #: The first line of each runtime's crash report, with the exception's type and message.
 _REPORTS = (
     # Go: "panic: runtime error: index out of range [3] with length 3"
@@ -51,7 +53,7 @@ class LibraryCode:
         return cls((f"site-packages/{package}/",))
 
 
-def library_crash(stderr: str, library: LibraryCode) -> dict | None:
+def library_crash(stderr: str, library: LibraryCode) -> Crash | None:
     """The crash the process's last report blames on the library, or None.
 
     Only the text from the report's first line on is read, so a library

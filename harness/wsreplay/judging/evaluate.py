@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..contract import Crash, Observation, Scenario, Transcript
 from . import rules
 from .verdicts import RANK as _RANK
 from .verdicts import SEVERITIES, VERDICTS
@@ -58,11 +60,11 @@ class Verdict:
 
 
 def evaluate(
-    scenario: dict,
-    observation: dict | None,
-    transcript: dict | None,
+    scenario: Scenario,
+    observation: Observation | None,
+    transcript: Transcript | None,
     harness_error: str | None = None,
-    crash: dict | None = None,
+    crash: Crash | None = None,
 ) -> Verdict:
     """Judge one run of `scenario`.
 
@@ -72,8 +74,7 @@ def evaluate(
     """
     if crash is not None:
         # The library killed the client process: nothing else it did can be judged.
-        check = check_outcome({"crash": crash})
-        assert check is not None
+        check = check_crash(crash)
         return Verdict("fail", check.detail, [check])
     problem = _blocking_problem(scenario, observation, harness_error)
     if problem is not None:
@@ -96,7 +97,7 @@ _LARGE_MESSAGE = 16 * 1024
 _SIZE_REFUSAL = "the client refused message"
 
 
-def _allow_size_refusal(checks: list[Check | None], transcript: dict) -> None:
+def _allow_size_refusal(checks: list[Check | None], transcript: Transcript) -> None:
     """A large message refused with close 1009 is allowed (RFC 6455 10.4, 7.4.1).
 
     The library's limit is its own choice: the lost message and the close
@@ -126,7 +127,7 @@ def _allow_size_refusal(checks: list[Check | None], transcript: dict) -> None:
 
 
 def _blocking_problem(
-    scenario: dict, observation: dict | None, harness_error: str | None
+    scenario: Scenario, observation: Observation | None, harness_error: str | None
 ) -> str | None:
     """Return why the run cannot be judged at all, or None if it can."""
     if harness_error:
@@ -164,7 +165,7 @@ def _observation_problem(observation: Any) -> str | None:
     return None
 
 
-def _scenario_problem(scenario: dict) -> str | None:
+def _scenario_problem(scenario: Scenario) -> str | None:
     """Catch expectations and severities this harness cannot apply."""
     expect = scenario.get("expect")
     if not isinstance(expect, dict):
@@ -183,20 +184,20 @@ def _scenario_problem(scenario: dict) -> str | None:
     return None
 
 
-def _adapter_failure(observation: dict) -> str:
+def _adapter_failure(observation: Observation) -> str:
     """The last line of the adapter's traceback: the exception itself."""
-    error = observation.get("error") or {}
+    error: Mapping[str, Any] = observation.get("error") or {}
     message = str(error.get("message") or "").strip()
     last = message.splitlines()[-1].strip() if message else ""
     return last or str(error.get("type") or "no details given")
 
 
-def _unsupported_reason(scenario: dict, observation: dict) -> str:
+def _unsupported_reason(scenario: Scenario, observation: Observation) -> str:
     """Name the knobs (with the values asked for) the adapter could not honour."""
     knobs = [str(k) for k in observation.get("unsupported") or []]
     if not knobs:
         return "the adapter reported the job as unsupported without naming a knob"
-    values = scenario.get("client") or {}
+    values: Mapping[str, Any] = scenario.get("client") or {}
     shown = [f"{k}={_json_value(values[k])}" if k in values else k for k in knobs]
     noun = "knob" if len(shown) == 1 else "knobs"
     return f"the adapter cannot honour the client {noun} {', '.join(shown)}"
@@ -205,17 +206,19 @@ def _unsupported_reason(scenario: dict, observation: dict) -> str:
 # --------------------------------------------------------------- checks
 
 
-def _severity(scenario: dict, name: str) -> str:
+def _severity(scenario: Scenario, name: str) -> str:
     """Per-check override first, then the scenario's, then `fail`."""
     by_check = scenario.get("severity_by_check") or {}
     return by_check.get(name, scenario.get("severity", "fail"))
 
 
-def _run_check(name: str, scenario: dict, observation: dict, transcript: dict | None) -> Check:
+def _run_check(
+    name: str, scenario: Scenario, observation: Observation, transcript: Transcript | None
+) -> Check:
     expected = scenario["expect"][name]
     severity = _severity(scenario, name)
     if name == "messages":
-        return check_messages(expected, observation, severity)
+        return check_messages(expected, observation.get("messages") or [], severity)
     if name == "close":
         return check_close(expected, observation, severity, transcript)
     if name == "connected":
@@ -274,16 +277,19 @@ def _pattern_message(kind: str, pattern: str, size: int) -> dict:
 
 
 def check_messages(
-    expected_entries: list[dict], observation: dict, severity: str, name: str = "messages"
+    expected_entries: list[dict],
+    received: Sequence[Mapping[str, Any]],
+    severity: str,
+    name: str = "messages",
 ) -> Check:
     """Compare the exact, ordered list of data messages."""
-    check = _compare_messages(expand_messages(expected_entries), observation.get("messages") or [])
+    check = _compare_messages(expand_messages(expected_entries), received)
     check.severity = severity
     check.name = name
     return check
 
 
-def _compare_messages(expected: list[dict], received: list[dict]) -> Check:
+def _compare_messages(expected: list[dict], received: Sequence[Mapping[str, Any]]) -> Check:
     severity = "fail"
     n_exp, n_obs = len(expected), len(received)
     for index, (want, got) in enumerate(zip(expected, received, strict=False), 1):
@@ -332,7 +338,7 @@ def _messages_check(
     ok: bool,
     severity: str,
     expected: list[dict],
-    received: list[dict],
+    received: Sequence[Mapping[str, Any]],
     at: int,
     detail: str,
 ) -> Check:
@@ -349,14 +355,14 @@ def _messages_check(
     )
 
 
-def same_message(expected: dict, observed: dict) -> bool:
+def same_message(expected: Mapping[str, Any], observed: Mapping[str, Any]) -> bool:
     """Same type and same bytes; a digest stands in for large observed content."""
     if observed.get("type") != expected["type"]:
         return False
     return _digest(expected) == _digest(observed) is not None
 
 
-def _digest(message: dict) -> str | None:
+def _digest(message: Mapping[str, Any]) -> str | None:
     """The SHA-256 of a message's bytes, from its content or its reported digest."""
     data = message_bytes(message)
     if data is not None:
@@ -365,7 +371,7 @@ def _digest(message: dict) -> str | None:
     return digest.lower() if isinstance(digest, str) else None
 
 
-def message_bytes(message: dict) -> bytes | None:
+def message_bytes(message: Mapping[str, Any]) -> bytes | None:
     """The payload of a message dict, or None if it carries only a digest."""
     if isinstance(message.get("text"), str):
         return message["text"].encode("utf-8", "surrogatepass")
@@ -391,7 +397,7 @@ def show_codes(expected: Any) -> str:
     return str(expected)
 
 
-def check_connected(expected: bool, observation: dict, severity: str) -> Check:
+def check_connected(expected: bool, observation: Observation, severity: str) -> Check:
     """Did the opening handshake succeed (the library gave a connection) or not?
 
     A handshake the adapter had to cut off is neither: a client that hangs
@@ -407,7 +413,7 @@ def check_connected(expected: bool, observation: dict, severity: str) -> Check:
             + ("refusal" if not expected else "connection")
         )
         return Check("connected", False, severity, expected, "hung", detail)
-    error = observation.get("error") or {}
+    error: Mapping[str, Any] = observation.get("error") or {}
     why = ""
     if error.get("type"):
         why = f" with {error['type']}"
@@ -429,7 +435,7 @@ def check_connected(expected: bool, observation: dict, severity: str) -> Check:
 
 
 def check_close(
-    expected: dict, observation: dict, severity: str, transcript: dict | None = None
+    expected: dict, observation: Observation, severity: str, transcript: Transcript | None = None
 ) -> Check:
     """The close code (and reason, when the scenario gives one) the library reports.
 
@@ -472,7 +478,7 @@ def check_close(
     return Check("close", ok, severity, expected, close, detail)
 
 
-def client_close_frame(transcript: dict) -> dict | None:
+def client_close_frame(transcript: Transcript) -> dict | None:
     """The first close frame the server received from the client, if any."""
     for event in transcript.get("events") or []:
         if (
@@ -488,20 +494,18 @@ def client_close_frame(transcript: dict) -> dict | None:
     return None
 
 
-def check_client_close(expected: Any, transcript: dict | None, severity: str) -> Check:
+def check_client_close(expected: Any, transcript: Transcript | None, severity: str) -> Check:
     """Did the client send a close frame (with this code), or rightly none?"""
     if transcript is None:
         detail = "no server transcript, so the client_close check could not be made"
         return Check("client_close", False, "error", expected, None, detail)
     sent = client_close_frame(transcript)
     if expected is False:
-        ok = sent is None
-        detail = (
-            "the client sent no close frame, as expected"
-            if ok
-            else f"the client sent {_close_frame(sent)} although it must not send one"
-        )
-        return Check("client_close", ok, severity, expected, sent, detail)
+        if sent is None:
+            detail = "the client sent no close frame, as expected"
+        else:
+            detail = f"the client sent {_close_frame(sent)} although it must not send one"
+        return Check("client_close", sent is None, severity, expected, sent, detail)
     want = expected if isinstance(expected, dict) else {}
     if sent is None:
         detail = f"the client sent no close frame, expected {_close_frame(want)}"
@@ -526,7 +530,7 @@ def _close_frame(close: dict) -> str:
     return f"close {show_close(close['code'], close.get('reason'))}"
 
 
-def _frames_in(transcript: dict, opcode: int) -> list[dict]:
+def _frames_in(transcript: Transcript, opcode: int) -> list[dict]:
     return [
         event
         for event in transcript.get("events") or []
@@ -537,7 +541,7 @@ def _frames_in(transcript: dict, opcode: int) -> list[dict]:
     ]
 
 
-def check_client_pong(expected: Any, transcript: dict, severity: str) -> Check:
+def check_client_pong(expected: Any, transcript: Transcript, severity: str) -> Check:
     """Did the client answer with a pong carrying this payload (or rightly none)?"""
     pongs = _frames_in(transcript, 10)
     if expected is False:
@@ -559,13 +563,13 @@ def check_client_pong(expected: Any, transcript: dict, severity: str) -> Check:
     return Check("client_pong", ok, severity, expected, [p.hex() for p in payloads], detail)
 
 
-def transcript_messages(transcript: dict) -> list[dict]:
+def transcript_messages(transcript: Transcript) -> list[dict]:
     """The data messages the server received from the client, observation-shaped."""
     messages = []
     for event in transcript.get("events") or []:
         if not (isinstance(event, dict) and event.get("type") == "message"):
             continue
-        message = {"type": "text" if event.get("opcode") == 1 else "binary"}
+        message: dict[str, Any] = {"type": "text" if event.get("opcode") == 1 else "binary"}
         message["length"] = event.get("length")
         for key in ("text", "hex", "sha256"):
             if key in event:
@@ -576,11 +580,9 @@ def transcript_messages(transcript: dict) -> list[dict]:
     return messages
 
 
-def check_client_messages(expected: list[dict], transcript: dict, severity: str) -> Check:
+def check_client_messages(expected: list[dict], transcript: Transcript, severity: str) -> Check:
     """The data messages the server received from the client, in order."""
-    check = check_messages(
-        expected, {"messages": transcript_messages(transcript)}, severity, "client_messages"
-    )
+    check = check_messages(expected, transcript_messages(transcript), severity, "client_messages")
     check.detail = f"client to server: {check.detail}"
     return check
 
@@ -588,7 +590,7 @@ def check_client_messages(expected: list[dict], transcript: dict, severity: str)
 # --------------------------------------------------------------- every run
 
 
-def check_outcome(observation: dict) -> Check | None:
+def check_outcome(observation: Observation) -> Check | None:
     """A library that crashed fails, whatever the scenario expects of it.
 
     `crash` is an exception, panic or unhandled rejection the library raised
@@ -598,6 +600,12 @@ def check_outcome(observation: dict) -> Check | None:
     crash = observation.get("crash")
     if not isinstance(crash, dict):
         return None
+    return check_crash(crash)
+
+
+def check_crash(crash: Crash) -> Check:
+    """The failing outcome check for a crash, whether the adapter reported it or
+    the harness found it in a dead adapter's stderr."""
     what = str(crash.get("type") or "an exception")
     where = f" {crash['where']}" if crash.get("where") else ""
     message = _one_line(str(crash.get("message") or ""))
@@ -609,7 +617,7 @@ def check_outcome(observation: dict) -> Check | None:
 _NORMAL_CLOSE_CODES = (None, 1000, 1001)
 
 
-def check_clean(observation: dict, transcript: dict) -> Check | None:
+def check_clean(observation: Observation, transcript: Transcript) -> Check | None:
     """The library's word on a clean closure, where RFC 6455 7.1.4 settles it.
 
     Clean means the TCP connection closed after the closing handshake had
@@ -646,7 +654,9 @@ def check_clean(observation: dict, transcript: dict) -> Check | None:
     )
 
 
-def check_rules(scenario: dict, observation: dict, transcript: dict) -> list[Check]:
+def check_rules(
+    scenario: Scenario, observation: Observation, transcript: Transcript
+) -> list[Check]:
     """RFC 6455's client rules on every byte the client sent: one check per rule broken."""
     breaches = rules.check(transcript, observation, scenario.get("waive"))
     if not breaches:
@@ -669,7 +679,7 @@ def check_rules(scenario: dict, observation: dict, transcript: dict) -> list[Che
 # --------------------------------------------------------------- verdict
 
 
-def _judge(scenario: dict, observation: dict, checks: list[Check]) -> Verdict:
+def _judge(scenario: Scenario, observation: Observation, checks: list[Check]) -> Verdict:
     """Strictest failing severity wins; the reason leads with it."""
     failing = [c for c in checks if not c.ok]
     if not failing:
@@ -687,7 +697,7 @@ def _judge(scenario: dict, observation: dict, checks: list[Check]) -> Verdict:
 
 
 def _failure_part(
-    check: Check, by_name: dict[str, Check], scenario: dict, observation: dict
+    check: Check, by_name: dict[str, Check], scenario: Scenario, observation: Observation
 ) -> str:
     if check.name != "messages":
         return check.detail
@@ -714,7 +724,7 @@ def _failure_part(
     return f"{part}; {cause}" if cause else part
 
 
-def _close_arrived(by_name: dict[str, Check], observation: dict) -> str | None:
+def _close_arrived(by_name: dict[str, Check], observation: Observation) -> str | None:
     """The close as shown, when the library did report the expected close.
 
     Saying so is the point of the founding case: the close got through, the
@@ -733,10 +743,10 @@ def _close_arrived(by_name: dict[str, Check], observation: dict) -> str | None:
     return f"the close ({shown})"
 
 
-def _loss_cause(scenario: dict, observation: dict) -> str:
+def _loss_cause(scenario: Scenario, observation: Observation) -> str:
     """How receiving ended, in the application's terms."""
     end = observation.get("end")
-    error = observation.get("error") or {}
+    error: Mapping[str, Any] = observation.get("error") or {}
     kind = error.get("type")
     if end == "timeout":
         timeout = scenario["client"]["recv_timeout_ms"]
@@ -788,7 +798,7 @@ def _pass_reason(checks: list[Check]) -> str:
 # --------------------------------------------------------------- wording
 
 
-def show_message(message: dict | None) -> str:
+def show_message(message: Mapping[str, Any] | None) -> str:
     """A message as a person reads it: text quoted, binary as short hex."""
     if message is None:
         return "(none)"

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..contract import Observation, Transcript
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -208,7 +210,7 @@ class Wire:
     refused: bool = False  # the library refused the opening handshake: no connection to close
 
     @classmethod
-    def read(cls, transcript: dict, observation: dict | None) -> Wire:
+    def read(cls, transcript: Transcript, observation: Observation | None) -> Wire:
         events = [e for e in transcript.get("events") or [] if isinstance(e, dict)]
         wire = cls(events)
         for ev in events:
@@ -219,7 +221,7 @@ class Wire:
                 client_us if wire.client_fin is None else min(wire.client_fin, client_us)
             )
         wire.adapter_close_us = _adapter_close_us(transcript, observation)
-        wire.refused = bool(observation) and observation.get("connected") is False
+        wire.refused = observation is not None and observation.get("connected") is False
         return wire
 
     def _add(self, ev: dict) -> None:
@@ -257,7 +259,7 @@ class Wire:
 
 
 def check(
-    transcript: dict, observation: dict | None = None, waive: dict | None = None
+    transcript: Transcript, observation: Observation | None = None, waive: dict | None = None
 ) -> list[Breach]:
     """Every rule broken by the client in this transcript, in rule order, waivers applied."""
     wire = Wire.read(transcript, observation)
@@ -454,7 +456,7 @@ def _unanswered(wire: Wire, pings: list[dict], until: int, what: str) -> list[st
     return [f"the server's ping ({shown}, {ms(first)}) got no pong before {what}"]
 
 
-def closed_cleanly(transcript: dict) -> tuple[bool | None, str]:
+def closed_cleanly(transcript: Transcript) -> tuple[bool | None, str]:
     """RFC 6455 7.1.4: was TCP closed after the closing handshake completed? With the why.
 
     None when the server's own close frame was invalid: the client had to
@@ -483,7 +485,7 @@ def closed_cleanly(transcript: dict) -> tuple[bool | None, str]:
 _OBJECTIONS = (1002, 1003, 1007, 1008, 1009, 1010, 1011)
 
 
-def rejected_server_close(transcript: dict) -> tuple[dict, int] | None:
+def rejected_server_close(transcript: Transcript) -> tuple[dict, int] | None:
     """(the server's valid close, the client's objecting code) if the client rejected it.
 
     A valid close frame from the server, no violation before it, answered by
@@ -516,7 +518,7 @@ def _data_after(wire: Wire, close: dict) -> bool:
     )
 
 
-def close_codes_on_wire(transcript: dict) -> list[int | None]:
+def close_codes_on_wire(transcript: Transcript) -> list[int | None]:
     """The codes of every close frame on the wire, either way (None: an empty one)."""
     wire = Wire.read(transcript, None)
     codes = [e.get("close_code") for e in wire.server_closes]
@@ -667,7 +669,7 @@ assert [name for name, _ in _JUDGES] == list(RULES)
 # --------------------------------------------------------------- clocks and wording
 
 
-def _adapter_close_us(transcript: dict, observation: dict | None) -> int | None:
+def _adapter_close_us(transcript: Transcript, observation: Observation | None) -> int | None:
     """The adapter's final close() call, on the transcript's clock.
 
     Only when the receive loop gave up waiting (`end: timeout`) and both

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..contract import ReportRecord
+
 #: Every verdict, in the order reports count them (report totals, matrix totals).
 VERDICTS = ("pass", "fail", "non-strict", "informational", "error")
 #: How bad a verdict is; higher is worse. `error` is worse than `fail`: a run
@@ -88,24 +90,25 @@ def good_verdicts(ignore: Iterable[str] = ()) -> tuple[str, ...]:
     By default only `pass` and `informational` (never failing); with
     `--ignore non-strict`, also `non-strict`.
     """
-    bad = set()
+    bad: set[str] = set()
     for level in counted_levels(ignore):
         bad.update(LEVEL_VERDICTS[level])
     # A level left out still leaves the worse levels bad.
     return tuple(v for v in VERDICTS if v not in bad and v not in FAILING)
 
 
-def run_verdicts(record: dict) -> list[str]:
+def run_verdicts(record: ReportRecord) -> list[str]:
     """Every run's verdict of a record (`per_run`), or its one verdict."""
     per_run = record.get("per_run")
     if isinstance(per_run, list) and per_run:
         found = [entry.get("verdict") for entry in per_run if isinstance(entry, dict)]
-        if found and all(isinstance(v, str) for v in found):
-            return found
+        named = [v for v in found if isinstance(v, str)]
+        if found and len(named) == len(found):
+            return named
     return [str(record.get("verdict"))]
 
 
-def run_breakdown(record: dict) -> list[tuple[str, int]]:
+def run_breakdown(record: ReportRecord) -> list[tuple[str, int]]:
     """[(verdict, runs)] for the verdicts a pair's runs ended with, worst first."""
     verdicts = run_verdicts(record)
     known = [(v, verdicts.count(v)) for v in WORST_FIRST if v in verdicts]
@@ -113,7 +116,7 @@ def run_breakdown(record: dict) -> list[tuple[str, int]]:
     return [(v, verdicts.count(v)) for v in extra] + known
 
 
-def breakdown_text(record: dict, words: dict[str, str] | None = None) -> str:
+def breakdown_text(record: ReportRecord, words: dict[str, str] | None = None) -> str:
     """`NON-STRICT 2/3 PASS 1/3` when repeated runs disagreed, else the verdict word.
 
     Every verdict seen gets its own count, worst first, so `3/3` can only
@@ -128,7 +131,7 @@ def breakdown_text(record: dict, words: dict[str, str] | None = None) -> str:
     return " ".join(f"{words.get(v, v)} {count}/{total}" for v, count in parts)
 
 
-def totals(records: Iterable[dict]) -> dict[str, int]:
+def totals(records: Iterable[ReportRecord]) -> dict[str, int]:
     """How many records ended with each verdict, plus `total`.
 
     Every verdict is there, in `VERDICTS` order, even at 0; a verdict that is
@@ -139,7 +142,7 @@ def totals(records: Iterable[dict]) -> dict[str, int]:
     counts = dict.fromkeys(VERDICTS, 0)
     total = 0
     for record in records:
-        verdict = record.get("verdict")
+        verdict = str(record.get("verdict"))
         counts[verdict] = counts.get(verdict, 0) + 1
         total += 1
     counts["total"] = total

@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
+from ..contract import ReportRecord
 from ..judging.verdicts import FAILING, VERDICTS, WORDS, totals
 from .records import client_entry, client_specs, pass_rate_text, records_by_pair, scenario_names
 from .report import write_text_atomic
@@ -242,7 +243,7 @@ def _client_heading(report: dict, spec: str) -> str:
     )
 
 
-def _cell(scenario: str, spec: str, record: dict | None) -> str:
+def _cell(scenario: str, spec: str, record: ReportRecord | None) -> str:
     attrs = f'data-scenario="{esc(scenario)}" data-client="{esc(spec)}"'
     if record is None:
         return f'<td class="cell" data-verdict="none" {attrs} title="not run">—</td>'

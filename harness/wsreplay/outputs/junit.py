@@ -25,8 +25,11 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from ..contract import ReportRecord
 from ..judging.verdicts import FAILING, totals
 from .records import client_entry, client_specs, pass_rate, pass_rate_text, scenario_names
 from .report import CLIENT_FIELDS, write_text_atomic
@@ -82,7 +85,7 @@ def suite_name(report: dict, spec: str) -> str:
     return f"{spec} ({library} {resolved})" if library else f"{spec} ({resolved})"
 
 
-def _testsuite(report: dict, spec: str, records: list[dict]) -> ET.Element:
+def _testsuite(report: dict, spec: str, records: list[ReportRecord]) -> ET.Element:
     counts = totals(records)
     failures, errors = counts["fail"], counts["error"]
     seconds = sum(_record_seconds(r) for r in records)
@@ -96,8 +99,9 @@ def _testsuite(report: dict, spec: str, records: list[dict]) -> ET.Element:
         time=_seconds(seconds),
     )
     # The first job of the client (RFC 3339 stamps in one format sort as text).
-    stamps = [(r.get("timing") or {}).get("started") for r in records] or [report.get("started")]
-    stamps = [stamp for stamp in stamps if isinstance(stamp, str) and stamp]
+    found: list[object] = [(r.get("timing") or {}).get("started") for r in records]
+    found = found or [report.get("started")]
+    stamps = [stamp for stamp in found if isinstance(stamp, str) and stamp]
     if stamps:
         suite.set("timestamp", min(stamps))
     properties = ET.SubElement(suite, "properties")
@@ -118,7 +122,7 @@ def _property(parent: ET.Element, name: str, value: object) -> None:
         ET.SubElement(parent, "property", name=name, value=_xml_text(str(value)))
 
 
-def _testcase(spec: str, record: dict) -> ET.Element:
+def _testcase(spec: str, record: ReportRecord) -> ET.Element:
     verdict = str(record.get("verdict"))
     reason = str(record.get("reason") or "")
     case = ET.Element(
@@ -147,7 +151,7 @@ def _testcase(spec: str, record: dict) -> ET.Element:
     return case
 
 
-def _problem_body(record: dict, runs: str) -> str:
+def _problem_body(record: ReportRecord, runs: str) -> str:
     """The reason, then every check that did not hold with what it expected and saw."""
     lines = [str(record.get("reason") or "")]
     if runs:
@@ -169,7 +173,7 @@ def _problem_body(record: dict, runs: str) -> str:
     return "\n".join(lines)
 
 
-def _record_seconds(record: dict) -> float:
+def _record_seconds(record: ReportRecord) -> float:
     """Every run of the pair (`per_run` of a --repeat run), else the one run's timing."""
     per_run = record.get("per_run")
     if isinstance(per_run, list) and len(per_run) > 1:
@@ -178,7 +182,7 @@ def _record_seconds(record: dict) -> float:
     return _milliseconds(record.get("timing") or {}) / 1000
 
 
-def _milliseconds(holder: dict) -> float:
+def _milliseconds(holder: Mapping[str, Any]) -> float:
     duration = holder.get("duration_ms")
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration < 0:
         return 0.0

@@ -13,6 +13,7 @@ import shutil
 import sys
 from typing import TextIO
 
+from ..contract import ReportRecord
 from ..judging.verdicts import VERDICTS, WORDS, breakdown_text, totals
 from .records import client_entry, client_specs, records_by_pair, scenario_names
 
@@ -43,7 +44,7 @@ def paint(text: str, verdict: str, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m"
 
 
-def cell_text(record: dict) -> str:
+def cell_text(record: ReportRecord) -> str:
     """The verdict word; when repeated runs disagreed, every verdict seen with
     its share of the runs, worst first (`FAIL 3/10 PASS 7/10`,
     `NON-STRICT 2/3 PASS 1/3`).
@@ -57,7 +58,7 @@ def cell_text(record: dict) -> str:
     return WORDS.get(record["verdict"], record["verdict"])
 
 
-def is_mixed(record: dict) -> bool:
+def is_mixed(record: ReportRecord) -> bool:
     """True when the repeated runs of a pair did not all end with the same verdict."""
     per_run = record.get("per_run") or []
     return record.get("runs", 1) > 1 and len({entry.get("verdict") for entry in per_run}) > 1
@@ -103,7 +104,7 @@ class Progress:
             share + 1 + len(WORDS["pass"]) + share if runs > 1 else 0
         )
 
-    def add(self, record: dict) -> str:
+    def add(self, record: ReportRecord) -> str:
         """Print the line for `record` and return it without colour."""
         self.done += 1
         plain, verdict_at = self._line(record)
@@ -120,7 +121,7 @@ class Progress:
         self.stream.flush()
         return plain
 
-    def _line(self, record: dict) -> tuple[str, int]:
+    def _line(self, record: ReportRecord) -> tuple[str, int]:
         """The uncoloured line and where the verdict word starts in it."""
         count = len(str(self.total))
         label = client_label(record["client"], record.get("resolved_version"))
@@ -149,15 +150,15 @@ def render_matrix(report: dict, color: bool = False) -> str:
     clients = client_specs(report)
     cells = records_by_pair(report)
     header = ["scenario"] + [_header_label(report, spec) for spec in clients]
-    rows = [[name] + [cells.get((name, spec)) for spec in clients] for name in scenarios]
+    rows = [(name, [cells.get((name, spec)) for spec in clients]) for name in scenarios]
     widths = [len(text) for text in header]
-    for row in rows:
-        widths[0] = max(widths[0], len(row[0]))
-        for col, record in enumerate(row[1:], 1):
+    for name, records in rows:
+        widths[0] = max(widths[0], len(name))
+        for col, record in enumerate(records, 1):
             widths[col] = max(widths[col], len(cell_text(record) if record else MISSING))
     lines = ["  ".join(text.ljust(widths[i]) for i, text in enumerate(header)).rstrip()]
-    for row in rows:
-        lines.append(_matrix_row(row, widths, color))
+    for name, records in rows:
+        lines.append(_matrix_row(name, records, widths, color))
     lines.append(totals_line(report))
     return "\n".join(lines) + "\n"
 
@@ -178,9 +179,11 @@ def totals_line(report: dict) -> str:
     return line
 
 
-def _matrix_row(row: list, widths: list[int], color: bool) -> str:
-    cells = [row[0].ljust(widths[0])]
-    for col, record in enumerate(row[1:], 1):
+def _matrix_row(
+    name: str, records: list[ReportRecord | None], widths: list[int], color: bool
+) -> str:
+    cells = [name.ljust(widths[0])]
+    for col, record in enumerate(records, 1):
         word = cell_text(record) if record else MISSING
         padding = " " * (widths[col] - len(word))
         cells.append(paint(word, record["verdict"] if record else "", color) + padding)

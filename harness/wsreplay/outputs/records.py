@@ -7,10 +7,11 @@ pairs without a record, and records of a `--repeat N` run may carry `runs`,
 
 from __future__ import annotations
 
+from ..contract import ReportRecord
 from ..judging.verdicts import run_breakdown
 
 
-def pass_rate(record: dict) -> tuple[int, int] | None:
+def pass_rate(record: ReportRecord) -> tuple[int, int] | None:
     """(passes, runs) for a record of a repeated pair, None for a single run.
 
     Reads `runs` with `passes` or `pass_rate`; anything malformed counts as
@@ -30,7 +31,7 @@ def pass_rate(record: dict) -> tuple[int, int] | None:
     return passes, runs
 
 
-def pass_rate_text(record: dict) -> str:
+def pass_rate_text(record: ReportRecord) -> str:
     """ "7/10" for a repeated pair, "" otherwise.
 
     When the runs ended with different verdicts, each one with its share
@@ -80,6 +81,6 @@ def client_entry(report: dict, spec: str) -> dict:
     return entry
 
 
-def records_by_pair(report: dict) -> dict[tuple[str, str], dict]:
+def records_by_pair(report: dict) -> dict[tuple[str, str], ReportRecord]:
     """(scenario, client) → record; the last record of a pair wins."""
     return {(r["scenario"], r["client"]): r for r in report.get("results", [])}

@@ -13,15 +13,22 @@ With `--repeat N` a pair runs N times and still yields one record
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..judging.evaluate import Verdict
+from ..contract import (
+    CheckRecord,
+    Observation,
+    ReportRecord,
+    Scenario,
+    Transcript,
+)
+from ..judging.evaluate import Check, Verdict
 from ..judging.verdicts import DISPLAY_ORDER, PASSING, VERDICTS, totals, worst
 
 SCHEMA_ID = "wsreplay-report/1"
@@ -94,7 +101,7 @@ def add_client(report: dict, info: dict) -> dict:
     return entry
 
 
-def add_scenario(report: dict, scenario: dict) -> dict:
+def add_scenario(report: dict, scenario: Scenario) -> dict:
     """Record the descriptive part of a scenario (not its steps)."""
     entry = {
         "name": scenario["name"],
@@ -107,7 +114,7 @@ def add_scenario(report: dict, scenario: dict) -> dict:
     return entry
 
 
-def add_result(report: dict, record: dict) -> None:
+def add_result(report: dict, record: ReportRecord) -> None:
     """Append one (scenario, client) record and keep the totals current."""
     verdict = record.get("verdict")
     if verdict not in VERDICTS:
@@ -128,16 +135,16 @@ def finish(report: dict) -> dict:
 
 
 def make_record(
-    scenario: dict,
+    scenario: Scenario,
     client_spec: str,
     resolved_version: str | None,
     verdict: Verdict,
-    observation: dict | None,
-    transcript: dict | None,
+    observation: Observation | None,
+    transcript: Transcript | None,
     started: str,
     duration_ms: float,
     adapter_stderr: str | None,
-) -> dict:
+) -> ReportRecord:
     """One result: verdict and reason first, then the evidence behind them.
 
     A single run: `runs` 1, `passes` and `pass_rate` 1 or 0; `combine_runs`
@@ -158,7 +165,7 @@ def make_record(
             {"verdict": verdict.verdict, "reason": verdict.reason, "duration_ms": duration_ms}
         ],
         "evidence_run": 1,
-        "checks": [asdict(check) for check in verdict.checks],
+        "checks": [check_record(check) for check in verdict.checks],
         "expected": scenario.get("expect"),
         "observed": observation,
         "timing": {"started": started, "duration_ms": duration_ms},
@@ -167,7 +174,7 @@ def make_record(
     }
 
 
-def combine_runs(records: list[dict]) -> dict:
+def combine_runs(records: list[ReportRecord]) -> ReportRecord:
     """One record for N runs of the same (scenario, client) pair.
 
     - `verdict`: the worst verdict seen (`verdicts.RANK`): `pass` only if every
@@ -186,24 +193,38 @@ def combine_runs(records: list[dict]) -> dict:
     if any(record.get("runs", 1) != 1 for record in records):
         raise ValueError("combine_runs takes records of single runs")
     if len(records) == 1:
-        return dict(records[0])
+        return records[0].copy()
     per_run = [record["per_run"][0] for record in records]
     verdicts = [entry["verdict"] for entry in per_run]
     combined_verdict = worst(verdicts)
     index = verdicts.index(combined_verdict)
     chosen = records[index]
     passes = sum(1 for verdict in verdicts if verdict in PASSING)
-    combined = dict(chosen)
+    combined = chosen.copy()
     combined.update(
-        verdict=combined_verdict,
-        reason=f"{chosen['reason']} ({runs_phrase(verdicts)})",
-        runs=len(per_run),
-        passes=passes,
-        pass_rate=passes / len(per_run),
-        per_run=per_run,
-        evidence_run=index + 1,
+        {
+            "verdict": combined_verdict,
+            "reason": f"{chosen['reason']} ({runs_phrase(verdicts)})",
+            "runs": len(per_run),
+            "passes": passes,
+            "pass_rate": passes / len(per_run),
+            "per_run": per_run,
+            "evidence_run": index + 1,
+        }
     )
     return combined
+
+
+def check_record(check: Check) -> CheckRecord:
+    """A judged check as a record's `checks` carries it (a copy, like dataclasses.asdict)."""
+    return {
+        "name": check.name,
+        "ok": check.ok,
+        "severity": check.severity,
+        "expected": copy.deepcopy(check.expected),
+        "observed": copy.deepcopy(check.observed),
+        "detail": check.detail,
+    }
 
 
 def runs_phrase(verdicts: list[str]) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..contract import ReportRecord
 from ..judging.verdicts import DISPLAY_ORDER, VERDICTS, run_breakdown, totals
 from .records import client_entry, client_specs, records_by_pair, scenario_names
 from .report import write_text_atomic
@@ -68,7 +69,7 @@ def totals_markdown(report: dict) -> str:
     return line + "  \n" + " · ".join(facts)
 
 
-def cell_text(record: dict | None) -> str:
+def cell_text(record: ReportRecord | None) -> str:
     """`❌ fail`; for a repeated pair whose runs disagreed, every verdict seen
     with its share, worst first (`⚠️ non-strict 2/3 · ✅ pass 1/3`);
     `—` for a pair without a record."""
@@ -142,7 +143,7 @@ def _not_passing(report: dict, max_listed: int) -> list[str]:
     return [*lines, ""]
 
 
-def _not_pass(record: dict | None) -> bool:
+def _not_pass(record: ReportRecord | None) -> bool:
     return record is not None and record.get("verdict") != "pass"
 
 

@@ -14,7 +14,9 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
+from ..contract import Job, Observation
 from .linereader import LineReader
 
 STDERR_QUOTE = 1500
@@ -32,7 +34,7 @@ class AdapterStartError(Exception):
 
 @dataclass
 class JobOutcome:
-    observation: dict | None
+    observation: Observation | None
     error: str | None
     stderr: str
     duration_ms: float = 0.0
@@ -102,7 +104,7 @@ class AdapterProcess:
         self.ready = hello
         return hello
 
-    def run_job(self, job: dict, timeout_s: float) -> JobOutcome:
+    def run_job(self, job: Job, timeout_s: float) -> JobOutcome:
         """Sends one job; returns its observation or why there is none."""
         started = time.monotonic()
         if self.proc is None or self.proc.poll() is not None:
@@ -138,7 +140,11 @@ class AdapterProcess:
                 mark,
                 started,
             )
-        return JobOutcome(obs, None, self._stderr_since(mark), _ms_since(started))
+        # Trusted as an Observation from here on: evaluate() checks its shape
+        # before judging it, and reports a malformed one as an error.
+        return JobOutcome(
+            cast(Observation, obs), None, self._stderr_since(mark), _ms_since(started)
+        )
 
     def _fail(self, message: str, mark: int, started: float) -> JobOutcome:
         stderr = self._stderr_since(mark)

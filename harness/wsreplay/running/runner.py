@@ -26,6 +26,7 @@ from ..clients import (
     parse_spec,
     prepare,
 )
+from ..contract import Crash, Job, Observation, ReportRecord, Scenario, Transcript
 from ..installers import VersionNotFound
 from ..judging import crashes
 from ..judging.evaluate import evaluate
@@ -44,7 +45,7 @@ JOB_MARGIN_S = 10.0
 
 @dataclass
 class RunPlan:
-    scenarios: list[dict]
+    scenarios: list[Scenario]
     client_specs: list[str]
     out_dir: Path
     scenarios_dir: Path
@@ -96,15 +97,15 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
-def uses_tls(scenario: dict, transport: str) -> bool:
+def uses_tls(scenario: Scenario, transport: str) -> bool:
     """wss:// when the run asks for it or the scenario only makes sense over TLS."""
     return transport == "wss" or scenario.get("transport") == "wss"
 
 
-def make_job(server: ScenarioServer, scenario: dict, tag: str, transport: str) -> dict:
+def make_job(server: ScenarioServer, scenario: Scenario, tag: str, transport: str) -> Job:
     """The job line for an adapter: URL, knobs, deadline (and the CA for wss://)."""
     tls = uses_tls(scenario, transport)
-    job = {
+    job: Job = {
         "id": tag,
         "url": server.url(scenario["name"], tag, tls=tls),
         "scenario": scenario["name"],
@@ -122,16 +123,16 @@ def run_one(
     adapter: AdapterProcess | None,
     client_spec: str,
     resolved: str | None,
-    scenario: dict,
+    scenario: Scenario,
     tag: str,
     client_error: str | None = None,
     transport: str = "ws",
-) -> dict:
+) -> ReportRecord:
     """Runs one (scenario, client) pair and returns its report record."""
     started = report.utc_now()
     t0 = time.monotonic()
-    observation: dict | None = None
-    transcript: dict | None = None
+    observation: Observation | None = None
+    transcript: Transcript | None = None
     harness_error = client_error
     stderr = None
     if adapter is not None and harness_error is None:
@@ -144,7 +145,7 @@ def run_one(
         )
         # An adapter that refused the job (a knob it cannot honour) never
         # connected: there is no session to wait for.
-        refused = bool(observation) and observation.get("end") == "unsupported"
+        refused = observation is not None and observation.get("end") == "unsupported"
         transcript, server_problem = (None, None) if refused else _fetch_transcript(server, tag)
         if (
             harness_error is None
@@ -170,7 +171,7 @@ def run_one(
     return record
 
 
-def _library_crash(client_spec: str, stderr: str | None) -> dict | None:
+def _library_crash(client_spec: str, stderr: str | None) -> Crash | None:
     """The library's crash report in a dead adapter's stderr, if it names the library."""
     try:
         info = ADAPTERS[parse_spec(client_spec).adapter]
@@ -179,7 +180,7 @@ def _library_crash(client_spec: str, stderr: str | None) -> dict | None:
     return crashes.library_crash(stderr or "", crashes.LibraryCode.of(info.language, info.package))
 
 
-def _fetch_transcript(server: ScenarioServer, tag: str) -> tuple[dict | None, str | None]:
+def _fetch_transcript(server: ScenarioServer, tag: str) -> tuple[Transcript | None, str | None]:
     """The session's transcript (the first one of the run tag) or why there is none."""
     if not server.alive():
         return (
