@@ -48,7 +48,8 @@ CATALOGUE = {
 UNSUPPORTED = {
     "knobs/send-ping": e2e.PING_UNSUPPORTED,
     "knobs/close-first-no-code": (
-        "the adapter cannot honour the client knob close_first={'code': None, 'after_messages': 0, 'reason': ''}"
+        "the adapter cannot honour the client knob "
+        "close_first={'code': None, 'after_messages': 0, 'reason': ''}"
     ),
 }
 
