@@ -175,6 +175,7 @@ def idle_sessions(progs: dict, tmp: Path, count: int, log) -> dict:
     server = Server(argv, tmp / "idle.log")
     time.sleep(0.5)  # let it settle after loading the catalogue
     before = server.rss_kib()
+    fds_before = server.fds()
     log(f"server: opening {count} idle sessions (load {loadavg()}) ...")
     holder = subprocess.Popen(
         [str(progs["loadclient"]), "idle", HOST, str(server.port), IDLE_PATH, str(count)],
@@ -186,9 +187,9 @@ def idle_sessions(progs: dict, tmp: Path, count: int, log) -> dict:
     time.sleep(0.5)  # the last sessions' first step runs after their 101
     during = server.rss_kib()
     fds = server.fds()
-    holder.stdin.close()  # the holder closes every session and exits
+    holder.stdin.close()  # the holder resets every session (RST) and exits
     holder.wait()
-    time.sleep(2)  # 10,000 peer closes and transcripts to write
+    closed_s = _wait_fds(server, fds_before, 60.0)
     figures = {
         "sessions_requested": count,
         "sessions_open": ready["open"],
@@ -198,11 +199,23 @@ def idle_sessions(progs: dict, tmp: Path, count: int, log) -> dict:
         "rss_before_kib": before,
         "rss_with_sessions_kib": during,
         "rss_per_session_bytes": round((during - before) * 1024 / max(ready["open"], 1)),
+        "all_ended_s": closed_s,
         "rss_after_close_kib": server.rss_kib(),
         "alive_after_close": server.proc.poll() is None,
     }
     figures["exit"] = server.stop()
     return figures
+
+
+def _wait_fds(server: Server, baseline: int, limit_s: float) -> float | None:
+    """Seconds until the server is back to its idle descriptors: every session
+    ended (peer close seen, transcript written). None if not within limit_s."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        if server.fds() <= baseline:
+            return round(time.monotonic() - t0, 2)
+        time.sleep(0.1)
+    return None
 
 
 def ratios(wsreplay: dict, bare: dict) -> dict:

@@ -163,7 +163,8 @@ def _server(s: dict) -> str:
                 f"{mib(idle['rss_before_kib'])} / {mib(idle['rss_with_sessions_kib'])}",
             ),
             ("RSS per idle session", f"{idle['rss_per_session_bytes']} bytes"),
-            ("RSS after they closed", mib(idle["rss_after_close_kib"])),
+            ("all ended after the client reset them", f"{idle['all_ended_s']} s"),
+            ("RSS after they ended", mib(idle["rss_after_close_kib"])),
             (
                 "server exit statuses (SIGTERM at the end)",
                 " / ".join(

@@ -15,7 +15,7 @@
  *
  * `idle` opens CONNS sessions, waits for every 101, prints one JSON line
  * ("ready") and holds them until stdin reaches EOF: the caller reads the
- * server's memory meanwhile.
+ * server's memory meanwhile. Then it resets them all (RST).
  *
  * epoll, one thread: the client must cost little next to the server it
  * measures, on a machine where both share two cores.
@@ -367,9 +367,16 @@ static int run_idle(const struct target *t, int nconns)
     char buf[64];
     while (read(0, buf, sizeof buf) > 0)
         ; /* hold until the caller closes our stdin */
-    for (int i = 0; i < started; i++)
-        if (conns[i].fd >= 0)
-            close(conns[i].fd);
+    /* Reset, not FIN: the server keeps running a scenario's steps after a
+     * client's FIN (a half-closed client may still read), so the 10-minute
+     * delay would hold every session. An RST ends them now. */
+    struct linger abort_now = {.l_onoff = 1, .l_linger = 0};
+    for (int i = 0; i < started; i++) {
+        if (conns[i].fd < 0)
+            continue;
+        setsockopt(conns[i].fd, SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now);
+        close(conns[i].fd);
+    }
     free(conns);
     return 0;
 }
