@@ -49,8 +49,18 @@ class Server:
     def fds(self) -> int:
         return len(list(Path(f"/proc/{self.proc.pid}/fd").iterdir()))
 
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # A bench that failed half-way must not leave a server behind.
+        if self.proc.poll() is None:
+            self.stop()
+
     def stop(self) -> int:
         """SIGTERM at the end of its measurements; the exit status (0 = clean)."""
+        if self.proc.poll() is not None:
+            return self.proc.returncode
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout=30)
@@ -118,32 +128,32 @@ def wsreplay_under_load(progs: dict, tmp: Path, transcripts: bool, seconds: floa
     if transcripts:
         folder.mkdir()
         argv += ["--transcripts", str(folder)]
-    server = Server(argv, tmp / f"{folder.name}.log")
-    answer = tmp / "answer.bin"
-    if not answer.exists():
-        capture(progs["loadclient"], server.port, answer)
-    figures: dict = {"levels": {}}
-    for conns in CONCURRENCY:
-        log(f"server: {name}, {conns} connection(s), {seconds:g} s (load {loadavg()}) ...")
-        level = load(progs["loadclient"], server.port, conns, seconds)
-        if transcripts:
-            # counted and removed between levels, while no session is writing
-            count, size = _folder_usage(folder)
-            level["transcript_files"] = count
-            level["transcript_bytes_per_session"] = round(size / count) if count else 0
-            for p in folder.iterdir():
-                p.unlink()
-        figures["levels"][str(conns)] = level
-    figures["peak_rss_kib"] = server.rss_kib("VmHWM")
-    figures["exit"] = server.stop()
+    with Server(argv, tmp / f"{folder.name}.log") as server:
+        answer = tmp / "answer.bin"
+        if not answer.exists():
+            capture(progs["loadclient"], server.port, answer)
+        figures: dict = {"levels": {}}
+        for conns in CONCURRENCY:
+            log(f"server: {name}, {conns} connection(s), {seconds:g} s (load {loadavg()}) ...")
+            level = load(progs["loadclient"], server.port, conns, seconds)
+            if transcripts:
+                # counted and removed between levels, while no session is writing
+                count, size = _folder_usage(folder)
+                level["transcript_files"] = count
+                level["transcript_bytes_per_session"] = round(size / count) if count else 0
+                for p in folder.iterdir():
+                    p.unlink()
+            figures["levels"][str(conns)] = level
+        figures["peak_rss_kib"] = server.rss_kib("VmHWM")
+        figures["exit"] = server.stop()
     return figures
 
 
 def bare_under_load(progs: dict, tmp: Path, seconds: float, log) -> dict:
-    server = Server([str(progs["bareserver"]), str(tmp / "answer.bin")], tmp / "bare.log")
-    figures = {"levels": load_levels(progs["loadclient"], server, seconds, log, "bareserver")}
-    figures["peak_rss_kib"] = server.rss_kib("VmHWM")
-    figures["exit"] = server.stop()
+    with Server([str(progs["bareserver"]), str(tmp / "answer.bin")], tmp / "bare.log") as server:
+        figures = {"levels": load_levels(progs["loadclient"], server, seconds, log, "bareserver")}
+        figures["peak_rss_kib"] = server.rss_kib("VmHWM")
+        figures["exit"] = server.stop()
     return figures
 
 
@@ -172,7 +182,11 @@ def idle_sessions(progs: dict, tmp: Path, count: int, log) -> dict:
         "--session-timeout-ms",
         "600000",
     ]
-    server = Server(argv, tmp / "idle.log")
+    with Server(argv, tmp / "idle.log") as server:
+        return _idle_figures(progs, server, count, log)
+
+
+def _idle_figures(progs: dict, server: Server, count: int, log) -> dict:
     time.sleep(0.5)  # let it settle after loading the catalogue
     before = server.rss_kib()
     fds_before = server.fds()
