@@ -120,6 +120,7 @@ def job_figures(report: dict, budgets: dict[str, int], wall_s: float) -> dict:
         "wall_s": wall_s,
         "report_duration_s": round((report.get("duration_ms") or 0) / 1000, 3),
         "sum_of_jobs_s": round(sum_jobs_s, 3),
+        "outside_jobs_s": round(wall_s - sum_jobs_s, 3),
         "critical_path_s": round(critical_s, 3),
         "critical_path_job": longest["scenario"],
         "sum_of_step_budgets_s": round(sum(budgets.get(n, 0) for n in names) / 1000, 3),

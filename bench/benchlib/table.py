@@ -65,6 +65,7 @@ def _harness(h: dict) -> str:
             ("wall time (./wsreplay run, outside)", f"{r['wall_s']:.1f} s"),
             ("run duration (report.json)", f"{r['report_duration_s']:.1f} s"),
             ("sum of the jobs' durations", f"{r['sum_of_jobs_s']:.1f} s"),
+            ("wall - sum of jobs (start-up, outputs)", f"{r['outside_jobs_s']:.1f} s"),
             (
                 "critical path (longest job)",
                 f"{r['critical_path_s']:.2f} s ({r['critical_path_job']})",
