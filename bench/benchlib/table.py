@@ -58,9 +58,9 @@ def _harness(h: dict) -> str:
             ("client", h["client"]),
             (
                 "scenarios",
-                f"{h['scenarios']} ({r['jobs']} jobs, exit {r['exit']}, "
-                f"{r['totals']['pass']} pass, {r['totals']['fail']} fail, "
-                f"{r['totals']['error']} error)",
+                f"{h['scenarios']} ({r['jobs']} jobs, exit {r['exit']}: "
+                + ", ".join(f"{n} {v}" for v, n in r["totals"].items() if v != "total")
+                + ")",
             ),
             ("wall time (./wsreplay run, outside)", f"{r['wall_s']:.1f} s"),
             ("run duration (report.json)", f"{r['report_duration_s']:.1f} s"),
@@ -112,6 +112,10 @@ def _report(r: dict) -> str:
         (
             "report.json rewritten after every result",
             f"~{rewrite['estimated_total_s']:.0f} s over the run (estimate, 10 samples)",
+        ),
+        (
+            f"  the same for part 1's run ({r['source_run']['results']} results)",
+            f"{r['source_run']['rewrite_after_every_result_s']:.1f} s (measured)",
         ),
         ("RSS with the records built", mib(r["rss_with_records_kib"])),
         ("peak RSS of the writing process", mib(r["peak_rss_kib"])),
