@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -106,7 +107,8 @@ def test_sigterm_stops_the_run_cleanly_with_reports(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (tmp_path / "report.json").exists():
+    records = tmp_path / "records.jsonl"
+    while time.monotonic() < deadline and not (records.exists() and records.stat().st_size):
         time.sleep(0.1)  # the first result is in: the run is under way
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
@@ -114,5 +116,8 @@ def test_sigterm_stops_the_run_cleanly_with_reports(tmp_path: Path) -> None:
     assert "terminated (SIGTERM)" in stderr
     for name in ("report.json", "junit.xml", "summary.md", "report.html"):
         assert (tmp_path / name).is_file(), name
+    # written at the end, from every record the run had finished
+    written = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert len(written["results"]) == len(records.read_text(encoding="utf-8").splitlines())
     server = subprocess.run(["pgrep", "-f", f"wsreplay-server.*{tmp_path}"], capture_output=True)
     assert server.returncode == 1, "the server outlived the run"

@@ -2,7 +2,9 @@
 
 Order of work: prepare every client (install on demand), start the server,
 then per client one adapter process that takes the scenarios one by one.
-The report is rewritten after every result so a crash loses nothing.
+Each finished record is appended to records.jsonl at once (so a crash, even
+a SIGKILL, loses nothing judged); report.json and the files beside it are
+written once, when the run ends or is interrupted (`outputs.recordlog`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..judging import crashes
 from ..judging.evaluate import evaluate
 from ..outputs import report
 from ..outputs.matrix import Progress, render_matrix, use_color
+from ..outputs.recordlog import RecordLog
 from ..scenarios import knobs_for
 from .adapterproc import AdapterProcess, launch, safe_name
 from .server import ScenarioServer, ServerError
@@ -206,6 +209,7 @@ class Run:
         self.run_id = plan.out_dir.name
         self.report: dict = {}
         self.server: ScenarioServer | None = None
+        self.records: RecordLog | None = None
 
     def log(self, text: str) -> None:
         self.stream.write(text + "\n")
@@ -245,6 +249,12 @@ class Run:
         self.report = report.new_report(self.run_id, __version__, info.version, plan.command)
         for scenario in plan.scenarios:
             report.add_scenario(self.report, scenario)
+        try:
+            records = self.records = RecordLog(plan.out_dir)
+            records.write_header(self.report)
+        except BaseException:
+            self.server.stop()
+            raise
         total = len(plan.scenarios) * len(prepared)
         progress = Progress(
             total,
@@ -258,6 +268,7 @@ class Run:
             for raw, prep, error in prepared:
                 self._run_client(raw, prep, error, progress)
         finally:
+            records.close()
             self.server.stop()
             report.finish(self.report)
             # report.json, then junit.xml, summary.md and report.html beside it.
@@ -295,6 +306,8 @@ class Run:
             resolved_version=resolved, status="error" if error else "ok", error=error
         )
         report.add_client(self.report, client_info)
+        assert self.records is not None
+        self.records.write_header(self.report)  # the client as resolved
         try:
             for i, scenario in enumerate(self.plan.scenarios):
                 tag = f"{self.run_id}-{safe_name(raw)}-{i}"
@@ -321,7 +334,7 @@ class Run:
                     ]
                 )
                 report.add_result(self.report, record)
-                report.write_report(self.report, self.plan.out_dir)
+                self.records.append(record)
                 progress.add(record)
         finally:
             if adapter is not None:
