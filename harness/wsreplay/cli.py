@@ -1,4 +1,4 @@
-"""The `wsreplay` command line: run, compare, bisect, scenarios, check."""
+"""The `wsreplay` command line: run, report, compare, bisect, scenarios, check."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from .clients import SpecError
 from .comparing.bisect import FIRST_BAD, FIRST_FIXED, BisectArgs, BisectError, run_bisect
 from .comparing.compare import DEFAULT_TOLERANCE_MS, CompareArgs, CompareError, run_compare
 from .judging.verdicts import IGNORABLE
+from .outputs import write_all
+from .outputs.recordlog import NoRecords, assemble, report_is_current
 from .paths import RESULTS_DIR, SCENARIOS_DIR
 from .running.runner import Run, RunPlan, check_specs, exit_code, new_run_id, print_summary
 from .running.server import ServerError
@@ -35,6 +37,13 @@ examples:
 
 exit status: 0 all verdicts pass/non-strict/informational, 1 a fail or error
 verdict, 2 bad arguments, scenarios or client specs."""
+
+REPORT_EPILOG = """\
+A finished or interrupted (Ctrl-C, SIGTERM) run writes report.json itself;
+for such a folder this command changes nothing.
+
+exit status: 0 the files are written (or report.json was complete already),
+2 DIR has no run.json or records.jsonl."""
 
 CLIENTS_EPILOG = """\
 A client spec is ADAPTER[@VERSION] or ADAPTER@path:DIR (a local checkout);
@@ -174,6 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common(run, "report folder (default: a new folder under results/)")
 
+    rep = sub.add_parser(
+        "report",
+        help="rebuild a killed run's report.json (and the files beside it) from its records",
+        description="Assemble DIR/report.json, junit.xml, summary.md and report.html from\n"
+        "DIR/run.json and DIR/records.jsonl: for a run killed before it could write\n"
+        "them (SIGKILL, a lost machine). The report says the run did not finish.",
+        epilog=REPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rep.add_argument("dir", type=Path, metavar="DIR", help="the run's folder (its --out)")
+
     compare = sub.add_parser(
         "compare",
         help="compare two clients or reports: regressions, fixes, changes",
@@ -296,6 +316,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return exit_code(rep)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    out_dir: Path = args.dir
+    if report_is_current(out_dir):
+        print(f"{out_dir / 'report.json'} is complete (the run finished); nothing to do")
+        return 0
+    try:
+        rep, skipped = assemble(out_dir)
+    except NoRecords as exc:
+        print(f"wsreplay: {exc}", file=sys.stderr)
+        return 2
+    paths = write_all(rep, out_dir)
+    unread = f"; {skipped} unreadable line(s) skipped" if skipped else ""
+    print(
+        f"report: {paths['json']} ({len(rep['results'])} record(s) of a run that did not "
+        f"finish{unread})"
+    )
+    print(f"html:   {paths['html']}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     return run_compare(
         CompareArgs(
@@ -409,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     handlers = {
         "run": cmd_run,
+        "report": cmd_report,
         "compare": cmd_compare,
         "bisect": cmd_bisect,
         "scenarios": cmd_scenarios,

@@ -6,6 +6,8 @@ job summary) and report.html (for people). `write_all` writes them in that
 order, each atomically, so a reader never sees half a file.
 
 - `report`: building and writing report.json (and `write_text_atomic`).
+- `recordlog`: records.jsonl, one line per record as it finishes, and run.json
+  (the header): what a killed run leaves, and `assemble` rebuilds it from.
 - `records`: what the writers read from a report, the same way in each.
 - `junit`, `summary`, `htmlreport` (+ ``html/``): the other three files.
 - `matrix`: the console's progress lines and end-of-run matrix.

@@ -1,10 +1,11 @@
 """Building and writing results/<run>/report.json.
 
-The report is one JSON document, valid against results/report.schema.json at
-every moment of a run — not only at the end — because the CLI rewrites it
-after every result: a crash or a Ctrl-C then loses nothing that was judged.
+The report is one JSON document, valid against results/report.schema.json
+whether or not its run finished. A run writes it once, when it ends or is
+interrupted; until then each finished record is in records.jsonl
+(`recordlog`), from which `wsreplay report` rebuilds a killed run's report.
 `finished` and `duration_ms` stay null until `finish()`, which is how a
-reader tells an interrupted run from a complete one.
+reader tells a rebuilt report of a killed run from a complete one.
 
 With `--repeat N` a pair runs N times and still yields one record
 (`combine_runs`): the worst verdict, the pass rate, every run's verdict in
