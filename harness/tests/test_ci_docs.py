@@ -33,6 +33,8 @@ from wsreplay import cli
 from wsreplay.clients import ADAPTERS, SpecError, parse_spec
 from wsreplay.comparing import bisect as bisect_module
 from wsreplay.installers import installer_for
+from wsreplay.outputs.recordlog import RecordLog
+from wsreplay.outputs.report import new_report
 from wsreplay.paths import REPO_ROOT, SCENARIOS_DIR
 from wsreplay.scenarios import ScenarioError, load_all, select
 
@@ -59,6 +61,8 @@ EXIT_CODES = {
     ("check", 0): "test_check_exit_codes",
     ("check", 1): "test_check_exit_codes",
     ("check", 2): "test_check_exit_codes",
+    ("report", 0): "test_report_exit_codes",
+    ("report", 2): "test_report_exit_codes",
 }
 
 
@@ -576,6 +580,15 @@ def test_check_exit_codes() -> None:
     assert bad.returncode == 1
     assert str(INVALID_SCENARIO) in bad.stderr
     assert wsreplay("check").returncode == 2
+
+
+def test_report_exit_codes(tmp_path: Path) -> None:
+    assert wsreplay("report", str(tmp_path)).returncode == 2  # not a run's folder
+    log = RecordLog(tmp_path)
+    log.write_header(new_report("r1", "0.1.0", "0.1.0", ["wsreplay", "run"]))
+    log.close()
+    assert wsreplay("report", str(tmp_path)).returncode == 0
+    assert (tmp_path / "report.json").is_file()
 
 
 @pytest.mark.e2e
