@@ -180,11 +180,16 @@ def test_report_command_refuses_a_folder_without_records(tmp_path: Path) -> None
 def test_report_is_current_only_for_the_finished_report_of_the_same_run(tmp_path: Path) -> None:
     recordlog.RecordLog(tmp_path).write_header(header("r2"))
     assert not recordlog.report_is_current(tmp_path)  # none yet
-    stale = rep.finish(header("r1"))
-    rep.write_report(stale, tmp_path)
-    assert not recordlog.report_is_current(tmp_path)  # an earlier run's
-    unfinished = header("r2")
-    rep.write_report(unfinished, tmp_path)
+    first = header("r2")
+    rep.write_report(rep.finish(header("r1")), tmp_path)
+    assert not recordlog.report_is_current(tmp_path)  # another run's
+    # an earlier run in the same --out folder: the same run_id, started earlier
+    rep.write_report(rep.finish(first), tmp_path)
+    recordlog.RecordLog(tmp_path).write_header(header("r2"))
+    assert not recordlog.report_is_current(tmp_path)
+    current = header("r2")
+    recordlog.RecordLog(tmp_path).write_header(current)
+    rep.write_report(current, tmp_path)
     assert not recordlog.report_is_current(tmp_path)  # rebuilt, not finished
-    rep.write_report(rep.finish(header("r2")), tmp_path)
+    rep.write_report(rep.finish(current), tmp_path)
     assert recordlog.report_is_current(tmp_path)

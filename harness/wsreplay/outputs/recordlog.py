@@ -85,7 +85,10 @@ def report_is_current(out_dir: Path) -> bool:
         report = json.loads((Path(out_dir) / REPORT_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return report.get("run_id") == header.get("run_id") and report.get("finished") is not None
+    # run_id is the folder's name, the same for every run in a reused --out
+    # folder: `started` tells the runs apart.
+    same_run = all(report.get(key) == header.get(key) for key in ("run_id", "started"))
+    return same_run and report.get("finished") is not None
 
 
 def assemble(out_dir: Path) -> tuple[dict, int]:
