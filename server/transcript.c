@@ -145,14 +145,14 @@ int wsr_transcript_write(const wsr_transcript *t, const char *dir,
     snprintf(path, sizeof path, "%s/%s.json", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     /* One buffer, one write: jansson dumping to a descriptor writes token
-     * by token, hundreds of syscalls per transcript on the event loop. */
-    size_t len = json_dumpb(t->root, NULL, 0, JSON_COMPACT);
-    char *buf = len ? malloc(len) : NULL;
-    if (!buf || json_dumpb(t->root, buf, len, JSON_COMPACT) != len) {
-        free(buf);
+     * by token, hundreds of syscalls per transcript on the event loop. The
+     * compact text escapes every NUL, so strlen gives its length. */
+    char *buf = json_dumps(t->root, JSON_COMPACT);
+    if (!buf) {
         errno = ENOMEM;
         return -1;
     }
+    size_t len = strlen(buf);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         free(buf);
