@@ -8,6 +8,7 @@ re-derives any of it from the raw files.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import functools
 import json
@@ -42,11 +43,6 @@ def load_all(root: Path) -> list[Scenario]:
     return list(_loader("--scenarios", str(root))["scenarios"])
 
 
-def load_files(files: list[Path]) -> list[Scenario]:
-    """The scenarios in these files, normalized by the loader."""
-    return list(_loader(*map(str, files))["scenarios"])
-
-
 @functools.cache
 def _knob_defaults() -> dict[str, object]:
     # with no file, the loader's document holds the language's defaults alone
@@ -55,7 +51,7 @@ def _knob_defaults() -> dict[str, object]:
 
 def knob_defaults() -> dict[str, object]:
     """The client knobs a scenario gets when it names none (the loader's defaults)."""
-    return json.loads(json.dumps(_knob_defaults()))
+    return copy.deepcopy(_knob_defaults())  # callers may change their copy
 
 
 def select(scenarios: list[Scenario], patterns: list[str]) -> list[Scenario]:
