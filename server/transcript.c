@@ -123,49 +123,17 @@ void wsr_transcript_end(wsr_transcript *t, const char *reason,
     json_object_set_new(t->root, "complete", json_true());
 }
 
-/* Writes all of buf to fd, going on after short writes and EINTR. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int wsr_transcript_write(const wsr_transcript *t, const char *dir,
                          const char *name)
 {
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/%s.json", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    /* One buffer, one write: jansson dumping to a descriptor writes token
-     * by token, hundreds of syscalls per transcript on the event loop. The
-     * compact text escapes every NUL, so strlen gives its length. */
-    char *buf = json_dumps(t->root, JSON_COMPACT);
-    if (!buf) {
-        errno = ENOMEM;
-        return -1;
-    }
-    size_t len = strlen(buf);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        free(buf);
+    if (fd < 0)
         return -1;
-    }
-    /* A reader sees either nothing or a whole file: write, then rename.
-     * No fsync: the file outlives a crash of this process (the kernel has
-     * it); only a crash of the machine could lose it, and a test run does
-     * not survive that anyway. An fsync per session on the only thread
-     * cost a fifth of the server's time and made every connection wait. */
-    int rc = write_all(fd, buf, len);
-    free(buf);
-    if (rc != 0) {
+    /* A reader must see either nothing or a whole file: write, fsync, rename. */
+    if (json_dumpfd(t->root, fd, JSON_COMPACT) != 0 || fsync(fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);

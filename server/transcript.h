@@ -47,8 +47,8 @@ void wsr_event_hex(json_t *ev, const uint8_t *p, size_t len, size_t max);
 void wsr_transcript_end(wsr_transcript *t, const char *reason,
                         const char *detail);
 
-/* Writes the transcript to dir/NAME.json atomically (temporary file, one
- * write, rename; no fsync). Returns 0, or -1 with errno set. */
+/* Writes the transcript to dir/NAME.json atomically (temporary file, fsync,
+ * rename). Returns 0, or -1 with errno set. */
 int wsr_transcript_write(const wsr_transcript *t, const char *dir,
                          const char *name);
 
