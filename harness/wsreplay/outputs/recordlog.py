@@ -18,7 +18,7 @@ from typing import TextIO
 
 from ..contract import ReportRecord
 from ..judging.verdicts import totals
-from .report import REPORT_NAME, add_result, write_text_atomic
+from .report import REPORT_NAME, add_result, order_results, write_text_atomic
 
 RECORDS_NAME = "records.jsonl"
 HEADER_NAME = "run.json"
@@ -116,6 +116,8 @@ def assemble(out_dir: Path) -> tuple[dict, int]:
     records, skipped = read_records(records_path)
     for record in records:
         add_result(report, record)
+    # records.jsonl is in the order jobs finished (parallel with --jobs)
+    order_results(report)
     return report, skipped
 
 

@@ -124,8 +124,29 @@ def add_result(report: dict, record: ReportRecord) -> None:
     report["totals"] = totals(report["results"])
 
 
+def order_results(report: dict) -> dict:
+    """Put the records in the run's canonical order: client, then scenario,
+    each in the order the report declares them (unknown ones last, by name).
+
+    Parallel jobs and shards finish in any order; the report does not
+    depend on it, so a run with --jobs 1, one with --jobs 8 and a merge of
+    shards write the same report.
+    """
+    clients = {c["spec"]: i for i, c in enumerate(report.get("clients", []))}
+    scenarios = {s["name"]: i for i, s in enumerate(report.get("scenarios", []))}
+    far = len(clients) + len(scenarios) + 1
+
+    def key(record: ReportRecord) -> tuple[int, str, int, str]:
+        client, scenario = record.get("client", ""), record.get("scenario", "")
+        return (clients.get(client, far), client, scenarios.get(scenario, far), scenario)
+
+    report["results"].sort(key=key)
+    return report
+
+
 def finish(report: dict) -> dict:
-    """Stamp the end of the run and recount the totals from the records."""
+    """Stamp the end of the run, order the records and recount the totals."""
+    order_results(report)
     report["finished"] = utc_now()
     report["duration_ms"] = round(
         (_parse_time(report["finished"]) - _parse_time(report["started"])).total_seconds() * 1000,
