@@ -3,11 +3,25 @@
  */
 #include "runs.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server.h"
 #include "session.h"
+#include "transcript.h"
+
+/* A finished transcript in one allocation: its run id, then its text. */
+struct wsr_run_entry {
+    size_t len;      /* of the text */
+    uint8_t run_len; /* at most WSR_RUN_ID_MAX */
+    char data[];     /* run id, NUL, text, NUL */
+};
+
+static const char *entry_text(const struct wsr_run_entry *e)
+{
+    return e->data + e->run_len + 1;
+}
 
 void wsr_runs_init(wsr_runs *r)
 {
@@ -17,16 +31,27 @@ void wsr_runs_init(wsr_runs *r)
 void wsr_runs_free(wsr_runs *r)
 {
     for (size_t i = 0; i < WSR_RUNS_KEEP; i++) {
-        json_decref(r->done[i]);
+        free(r->done[i]);
         r->done[i] = NULL;
     }
 }
 
-void wsr_runs_keep(wsr_runs *r, json_t *transcript)
+int wsr_runs_keep(wsr_runs *r, const char *run, const char *text, size_t len)
 {
-    json_decref(r->done[r->next]);
-    r->done[r->next] = json_incref(transcript);
+    size_t run_len = run ? strnlen(run, WSR_RUN_ID_MAX) : 0;
+    struct wsr_run_entry *e = malloc(sizeof *e + run_len + 1 + len + 1);
+    if (!e)
+        return -1;
+    e->len = len;
+    e->run_len = (uint8_t)run_len;
+    memcpy(e->data, run, run_len);
+    e->data[run_len] = '\0';
+    memcpy(e->data + run_len + 1, text, len);
+    e->data[run_len + 1 + len] = '\0';
+    free(r->done[r->next]);
+    r->done[r->next] = e;
     r->next = (r->next + 1) % WSR_RUNS_KEEP;
+    return 0;
 }
 
 bool wsr_run_id_valid(const char *p, size_t len)
@@ -63,36 +88,53 @@ bool wsr_run_from_query(const char *q, size_t len, char *run)
     return true;
 }
 
-static bool run_matches(const json_t *tr, const char *run)
+/* Appends one session's text to the sessions array being built. */
+static int add_session(struct evbuffer *list, const char *text, size_t len)
 {
-    const char *r = json_string_value(json_object_get(tr, "run"));
-    return r && strcmp(r, run) == 0;
+    if (evbuffer_get_length(list) && evbuffer_add(list, ",", 1) != 0)
+        return -1;
+    return evbuffer_add(list, text, len);
 }
 
-json_t *wsr_server_query_run(const wsr_server *srv, const char *run)
+int wsr_server_query_run(const wsr_server *srv, const char *run,
+                         struct evbuffer *out)
 {
-    json_t *out = json_object(), *sessions = json_array();
+    struct evbuffer *list = evbuffer_new();
     size_t live = 0, done = 0;
+    int rc = list ? 0 : -1;
     const wsr_runs *r = &srv->runs;
     /* Oldest first, so sessions appear in the order they ended. */
-    for (size_t k = 0; k < WSR_RUNS_KEEP; k++) {
-        const json_t *tr = r->done[(r->next + k) % WSR_RUNS_KEEP];
-        if (tr && run_matches(tr, run)) {
-            json_array_append(sessions, (json_t *)tr);
+    for (size_t k = 0; k < WSR_RUNS_KEEP && rc == 0; k++) {
+        const struct wsr_run_entry *e = r->done[(r->next + k) % WSR_RUNS_KEEP];
+        if (e && strcmp(e->data, run) == 0) {
+            rc = add_session(list, entry_text(e), e->len);
             done++;
         }
     }
-    for (const wsr_session *s = srv->live; s; s = wsr_session_next(s)) {
-        json_t *tr = wsr_session_recorded(s);
-        if (tr && run_matches(tr, run)) {
-            json_array_append(sessions, tr);
-            live++;
-        }
+    for (const wsr_session *s = srv->live; s && rc == 0;
+         s = wsr_session_next(s)) {
+        const char *s_run;
+        const wsr_transcript *tr = wsr_session_recorded(s, &s_run);
+        if (!tr || strcmp(s_run, run) != 0)
+            continue;
+        size_t len;
+        char *text = wsr_transcript_dump(tr, &len);
+        rc = text ? add_session(list, text, len) : -1;
+        free(text);
+        live++;
     }
-    json_object_set_new(out, "run", json_string(run));
-    json_object_set_new(out, "complete", json_boolean(done > 0 && live == 0));
-    json_object_set_new(out, "sessions", sessions);
-    return out;
+    /* A run id is letters, digits, '-', '_' and '.': nothing to escape. */
+    const char *complete = done > 0 && live == 0 ? "true" : "false";
+    if (rc == 0 && (evbuffer_add_printf(out,
+                                        "{\"run\":\"%s\",\"complete\":%s,"
+                                        "\"sessions\":[",
+                                        run, complete) < 0 ||
+                    evbuffer_add_buffer(out, list) != 0 ||
+                    evbuffer_add(out, "]}", 2) != 0))
+        rc = -1;
+    if (list)
+        evbuffer_free(list);
+    return rc;
 }
 
 int wsr_runs_serve(const wsr_server *srv, const char *id, size_t len,
@@ -105,17 +147,19 @@ int wsr_runs_serve(const wsr_server *srv, const char *id, size_t len,
     }
     memcpy(run, id, len);
     run[len] = '\0';
-    json_t *body = wsr_server_query_run(srv, run);
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!text) {
+    struct evbuffer *body = evbuffer_new();
+    if (!body || wsr_server_query_run(srv, run, body) != 0 ||
+        evbuffer_add_printf(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+            evbuffer_get_length(body)) < 0 ||
+        evbuffer_add_buffer(out, body) != 0) {
+        if (body)
+            evbuffer_free(body);
         *reason = "out of memory";
         return 500;
     }
-    evbuffer_add_printf(out,
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                        "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                        strlen(text), text);
-    free(text);
+    evbuffer_free(body);
     return 200;
 }

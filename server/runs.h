@@ -5,12 +5,13 @@
  * session ends, so the harness can fetch a run's sessions over HTTP on the
  * port it already talks to. The ring holds the newest WSR_RUNS_KEEP
  * transcripts; a busy server forgets the oldest first, and never grows.
+ * Each is kept as its compact JSON text, with its run id, in one
+ * allocation: an answer is those texts joined, never re-serialized.
  */
 #ifndef WSR_RUNS_H
 #define WSR_RUNS_H
 
 #include <event2/buffer.h>
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -23,9 +24,11 @@
 /* The control endpoint's path prefix; the run id follows it. */
 #define WSR_RUNS_PATH "/_runs/"
 
+struct wsr_run_entry; /* one finished transcript: run id and text */
+
 typedef struct wsr_runs {
-    json_t *done[WSR_RUNS_KEEP]; /* owned references; NULL when empty */
-    size_t next;                 /* the slot the next transcript takes */
+    struct wsr_run_entry *done[WSR_RUNS_KEEP]; /* owned; NULL when empty */
+    size_t next; /* the slot the next transcript takes */
 } wsr_runs;
 
 struct wsr_server;
@@ -33,9 +36,11 @@ struct wsr_server;
 void wsr_runs_init(wsr_runs *r);
 void wsr_runs_free(wsr_runs *r);
 
-/* Keeps a reference to a finished transcript (the caller keeps its own),
- * dropping the oldest one when the ring is full. */
-void wsr_runs_keep(wsr_runs *r, json_t *transcript);
+/* Keeps a copy of a finished transcript's text, text[0..len) (compact
+ * JSON, as wsr_transcript_dump() gives it), tagged with its run id (NULL
+ * or "" for none), dropping the oldest one when the ring is full. Returns
+ * 0, or -1 if out of memory (the ring is left as it was). */
+int wsr_runs_keep(wsr_runs *r, const char *run, const char *text, size_t len);
 
 /* True if p[0..len) is a valid run id. */
 bool wsr_run_id_valid(const char *p, size_t len);
@@ -46,10 +51,13 @@ bool wsr_run_id_valid(const char *p, size_t len);
  * first run= whose id is invalid. */
 bool wsr_run_from_query(const char *q, size_t len, char *run);
 
-/* {"run": ID, "complete": bool, "sessions": [...]}: the finished sessions
- * tagged run, oldest first, then the live ones. complete is true once at
- * least one has ended and none is live. A new reference. */
-json_t *wsr_server_query_run(const struct wsr_server *srv, const char *run);
+/* Appends {"run": ID, "complete": bool, "sessions": [...]} to out, as
+ * compact JSON: the finished sessions tagged run (a valid run id), oldest
+ * first, then the live ones. complete is true once at least one has ended
+ * and none is live. Returns 0, or -1 if out of memory (out may then hold
+ * part of it). */
+int wsr_server_query_run(const struct wsr_server *srv, const char *run,
+                         struct evbuffer *out);
 
 /* Answers GET /_runs/ID (id not NUL-terminated): appends the whole HTTP
  * response, a 200 with the JSON above, to out and returns 200; or returns

@@ -228,21 +228,28 @@ static void unlink_live(wsr_session *s)
     s->prev = s->next = NULL;
 }
 
+/* One serialization: the ring keeps a copy of the text, the disk gets it. */
 static void keep_transcript(wsr_session *s)
 {
     wsr_server *srv = s->srv;
-    const wsr_transcript *tr = wsr_engine_transcript(s->eng);
     const char *run = wsr_engine_run(s->eng);
+    size_t len;
     if (!wsr_engine_recorded(s->eng))
         return;
-    if (srv->cfg.transcript_dir) {
-        char name[200];
-        snprintf(name, sizeof name, "%s-%lu", run[0] ? run : "norun", s->id);
-        if (wsr_transcript_write(tr, srv->cfg.transcript_dir, name) != 0)
-            fprintf(stderr, "wsreplay-server: cannot write transcript %s: %s\n",
-                    name, strerror(errno));
-    }
-    wsr_runs_keep(&srv->runs, tr->root);
+    char name[200];
+    snprintf(name, sizeof name, "%s-%lu", run[0] ? run : "norun", s->id);
+    char *text = wsr_transcript_dump(wsr_engine_transcript(s->eng), &len);
+    if (!text || wsr_runs_keep(&srv->runs, run, text, len) != 0)
+        fprintf(stderr,
+                "wsreplay-server: cannot keep transcript %s: out of "
+                "memory\n",
+                name);
+    if (text && srv->cfg.transcript_dir &&
+        wsr_transcript_write_file(srv->cfg.transcript_dir, name, text, len) !=
+            0)
+        fprintf(stderr, "wsreplay-server: cannot write transcript %s: %s\n",
+                name, strerror(errno));
+    free(text);
 }
 
 /* The engine ended (its transcript says why): stop every callback, keep
@@ -358,8 +365,11 @@ wsr_session *wsr_session_next(const wsr_session *s)
     return s->next;
 }
 
-json_t *wsr_session_recorded(const wsr_session *s)
+const wsr_transcript *wsr_session_recorded(const wsr_session *s,
+                                           const char **run)
 {
-    return wsr_engine_recorded(s->eng) ? wsr_engine_transcript(s->eng)->root
-                                       : NULL;
+    if (!wsr_engine_recorded(s->eng))
+        return NULL;
+    *run = wsr_engine_run(s->eng);
+    return wsr_engine_transcript(s->eng);
 }

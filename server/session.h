@@ -13,11 +13,11 @@
 #define WSR_SESSION_H
 
 #include <event2/event.h>
-#include <jansson.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include "server.h"
+#include "transcript.h"
 
 typedef struct wsr_session wsr_session;
 
@@ -35,7 +35,8 @@ void wsr_session_shutdown(wsr_session *s);
 wsr_session *wsr_session_next(const wsr_session *s);
 
 /* The transcript of a session that is recorded (not a control request),
- * borrowed; NULL otherwise. */
-json_t *wsr_session_recorded(const wsr_session *s);
+ * borrowed, and its run id ("" for none) in *run; NULL otherwise. */
+const wsr_transcript *wsr_session_recorded(const wsr_session *s,
+                                           const char **run);
 
 #endif

@@ -123,8 +123,15 @@ void wsr_transcript_end(wsr_transcript *t, const char *reason,
     json_object_set_new(t->root, "complete", json_true());
 }
 
-int wsr_transcript_write(const wsr_transcript *t, const char *dir,
-                         const char *name)
+char *wsr_transcript_dump(const wsr_transcript *t, size_t *len)
+{
+    char *text = json_dumps(t->root, JSON_COMPACT);
+    *len = text ? strlen(text) : 0;
+    return text;
+}
+
+int wsr_transcript_write_file(const char *dir, const char *name,
+                              const char *text, size_t len)
 {
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/%s.json", dir, name);
@@ -133,7 +140,19 @@ int wsr_transcript_write(const wsr_transcript *t, const char *dir,
     if (fd < 0)
         return -1;
     /* A reader must see either nothing or a whole file: write, fsync, rename. */
-    if (json_dumpfd(t->root, fd, JSON_COMPACT) != 0 || fsync(fd) != 0) {
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            break;
+        }
+        off += (size_t)n;
+    }
+    if (off < len || fsync(fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);

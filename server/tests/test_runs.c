@@ -5,6 +5,8 @@
  * (the oldest go first, order kept), and the control endpoint's whole
  * HTTP answer for a known, an unknown and an invalid id.
  */
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -57,9 +59,28 @@ static void test_queries(void)
     current = "";
 }
 
-static json_t *transcript(const char *run, int n)
+/* A finished session tagged run (NULL: none), numbered n, into the ring
+ * as its text. */
+static void keep(wsr_server *srv, const char *run, int n)
 {
-    return json_pack("{s:s,s:i}", "run", run, "n", n);
+    json_t *t = json_pack("{s:s?,s:i}", "run", run, "n", n);
+    char *text = json_dumps(t, JSON_COMPACT);
+    CHECK_EQ(wsr_runs_keep(&srv->runs, run, text, strlen(text)), 0);
+    free(text); /* the ring keeps its own copy */
+    json_decref(t);
+}
+
+/* The answer to a query for run, parsed (NULL if it is not JSON). */
+static json_t *query(const wsr_server *srv, const char *run)
+{
+    struct evbuffer *out = evbuffer_new();
+    CHECK_EQ(wsr_server_query_run(srv, run, out), 0);
+    size_t len = evbuffer_get_length(out);
+    json_t *a =
+        json_loadb((const char *)evbuffer_pullup(out, -1), len, 0, NULL);
+    CHECK(a != NULL);
+    evbuffer_free(out);
+    return a;
 }
 
 /* The "n" of every session the query answered, in order, or -1. */
@@ -76,7 +97,7 @@ static void test_ring(void)
     wsr_server_init(&srv, NULL, &cfg, NULL);
 
     current = "empty";
-    json_t *a = wsr_server_query_run(&srv, "r");
+    json_t *a = query(&srv, "r");
     json_t *want =
         json_pack("{s:s,s:b,s:[]}", "run", "r", "complete", 0, "sessions");
     CHECK(json_equal(a, want));
@@ -84,12 +105,9 @@ static void test_ring(void)
     json_decref(a);
 
     current = "kept in the order they ended";
-    for (int i = 0; i < 3; i++) {
-        json_t *t = transcript(i == 1 ? "other" : "r", i);
-        wsr_runs_keep(&srv.runs, t);
-        json_decref(t); /* the ring holds its own reference */
-    }
-    a = wsr_server_query_run(&srv, "r");
+    for (int i = 0; i < 4; i++)
+        keep(&srv, i == 1 ? "other" : i == 3 ? NULL : "r", i);
+    a = query(&srv, "r");
     CHECK(json_is_true(json_object_get(a, "complete")));
     CHECK_EQ(json_array_size(json_object_get(a, "sessions")), 2);
     CHECK_EQ(nth(a, 0), 0);
@@ -97,17 +115,14 @@ static void test_ring(void)
     json_decref(a);
 
     current = "full ring drops the oldest";
-    for (int i = 3; i < WSR_RUNS_KEEP + 5; i++) {
-        json_t *t = transcript("r", i);
-        wsr_runs_keep(&srv.runs, t);
-        json_decref(t);
-    }
-    a = wsr_server_query_run(&srv, "r");
+    for (int i = 4; i < WSR_RUNS_KEEP + 5; i++)
+        keep(&srv, "r", i);
+    a = query(&srv, "r");
     CHECK_EQ(json_array_size(json_object_get(a, "sessions")), WSR_RUNS_KEEP);
     CHECK_EQ(nth(a, 0), 5);
     CHECK_EQ(nth(a, WSR_RUNS_KEEP - 1), WSR_RUNS_KEEP + 4);
     json_decref(a);
-    a = wsr_server_query_run(&srv, "other");
+    a = query(&srv, "other");
     CHECK_EQ(json_array_size(json_object_get(a, "sessions")), 0);
     CHECK(json_is_false(json_object_get(a, "complete")));
     json_decref(a);
@@ -123,9 +138,7 @@ static void test_serve(void)
     struct evbuffer *out = evbuffer_new();
     const char *reason = NULL;
     wsr_server_init(&srv, NULL, &cfg, NULL);
-    json_t *t = transcript("r1", 1);
-    wsr_runs_keep(&srv.runs, t);
-    json_decref(t);
+    keep(&srv, "r1", 1);
 
     current = "known id";
     CHECK_EQ(wsr_runs_serve(&srv, "r1xyz", 2, out, &reason), 200);
@@ -140,6 +153,17 @@ static void test_serve(void)
              strlen(body), body);
     CHECK_EQ(len, strlen(want));
     CHECK(len == strlen(want) && memcmp(text, want, len) == 0);
+    evbuffer_drain(out, len);
+
+    current = "two sessions: the texts as kept, joined";
+    keep(&srv, "r1", 2);
+    CHECK_EQ(wsr_runs_serve(&srv, "r1", 2, out, &reason), 200);
+    len = evbuffer_get_length(out);
+    text = (char *)evbuffer_pullup(out, -1);
+    body = "{\"run\":\"r1\",\"complete\":true,\"sessions\":"
+           "[{\"run\":\"r1\",\"n\":1},{\"run\":\"r1\",\"n\":2}]}";
+    CHECK(len > strlen(body) &&
+          memcmp(text + len - strlen(body), body, strlen(body)) == 0);
     evbuffer_drain(out, len);
 
     current = "unknown id";
