@@ -155,8 +155,7 @@ static void record_tcp_close(wsr_engine *e)
                           first ? json_string(first) : json_null(), "client_us",
                           c < 0 ? json_null() : json_integer(c), "server_us",
                           v < 0 ? json_null() : json_integer(v));
-    if (o)
-        json_object_set_new(e->tr.root, "tcp_close", o);
+    wsr_transcript_set_new(&e->tr, "tcp_close", o);
 }
 
 static json_t *bytes_string(const uint8_t *p, size_t len)

@@ -1,5 +1,5 @@
 /*
- * transcript.c — the wire log of one session, as JSON.
+ * transcript.c — the wire log of one session, kept as compact JSON text.
  */
 #include "transcript.h"
 
@@ -19,51 +19,83 @@ uint64_t wsr_now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static json_t *iso_now(void)
+static const char *const field_names[WSR_TR_FIELDS] = {
+    [WSR_TR_RUN] = "run",
+    [WSR_TR_SCENARIO] = "scenario",
+    [WSR_TR_PEER] = "peer",
+    [WSR_TR_TRANSPORT] = "transport",
+    [WSR_TR_STARTED] = "started",
+    [WSR_TR_END] = "end",
+    [WSR_TR_TCP_CLOSE] = "tcp_close",
+};
+
+/* Fields that read null while unset; the others are left out. */
+static bool null_when_absent(int f)
+{
+    return f == WSR_TR_RUN || f == WSR_TR_SCENARIO || f == WSR_TR_PEER ||
+           f == WSR_TR_END;
+}
+
+static int field_index(const char *key)
+{
+    for (int f = 0; f < WSR_TR_FIELDS; f++)
+        if (strcmp(key, field_names[f]) == 0)
+            return f;
+    return -1;
+}
+
+static void iso_now(char *buf, size_t cap)
 {
     struct timeval tv;
     struct tm tm;
-    char buf[64];
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof buf - n, ".%06ldZ", (long)tv.tv_usec);
-    return json_string(buf);
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%06ldZ", (long)tv.tv_usec);
 }
 
 int wsr_transcript_init(wsr_transcript *t, const char *peer)
 {
+    char started[64];
+    memset(t, 0, sizeof *t);
     t->start_us = wsr_now_us();
-    t->dropped = 0;
-    t->root = json_object();
-    t->events = json_array();
-    if (!t->root || !t->events) {
-        json_decref(t->root);
-        json_decref(t->events);
-        t->root = t->events = NULL;
+    iso_now(started, sizeof started);
+    if (wsr_transcript_set(t, "started", started) != 0 ||
+        (peer && wsr_transcript_set(t, "peer", peer) != 0)) {
+        wsr_transcript_free(t);
         return -1;
     }
-    json_object_set_new(t->root, "run", json_null());
-    json_object_set_new(t->root, "scenario", json_null());
-    json_object_set_new(t->root, "peer",
-                        peer ? json_string(peer) : json_null());
-    json_object_set_new(t->root, "started", iso_now());
-    json_object_set_new(t->root, "complete", json_false());
-    json_object_set_new(t->root, "end", json_null());
-    /* set borrows: root keeps one reference, t->events is a borrowed alias */
-    json_object_set_new(t->root, "events", t->events);
     return 0;
 }
 
 void wsr_transcript_free(wsr_transcript *t)
 {
-    json_decref(t->root);
-    t->root = t->events = NULL;
+    for (int f = 0; f < WSR_TR_FIELDS; f++) {
+        free(t->field[f]);
+        t->field[f] = NULL;
+    }
+    free(t->events);
+    t->events = NULL;
+    t->events_len = t->events_cap = t->n_events = 0;
 }
 
-void wsr_transcript_set(wsr_transcript *t, const char *key, const char *value)
+int wsr_transcript_set_new(wsr_transcript *t, const char *key, json_t *v)
 {
-    json_object_set_new(t->root, key, value ? json_string(value) : json_null());
+    int f = field_index(key);
+    char *text =
+        f >= 0 && v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    if (!text)
+        return -1;
+    free(t->field[f]);
+    t->field[f] = text;
+    return 0;
+}
+
+int wsr_transcript_set(wsr_transcript *t, const char *key, const char *value)
+{
+    return wsr_transcript_set_new(t, key,
+                                  value ? json_string(value) : json_null());
 }
 
 json_t *wsr_event(wsr_transcript *t, const char *dir, const char *type)
@@ -79,18 +111,43 @@ json_t *wsr_event(wsr_transcript *t, const char *dir, const char *type)
     return ev;
 }
 
+/* Appends to the events text. It grows by doubling from 1 KiB, which
+ * holds an idle session's first events (accept, request, 101, first
+ * step) whole. */
+static int append_events(const char *p, size_t len, void *arg)
+{
+    wsr_transcript *t = arg;
+    if (len > t->events_cap - t->events_len) {
+        size_t cap = t->events_cap ? t->events_cap : 1024;
+        while (cap - t->events_len < len)
+            cap *= 2;
+        char *grown = realloc(t->events, cap);
+        if (!grown)
+            return -1;
+        t->events = grown;
+        t->events_cap = cap;
+    }
+    memcpy(t->events + t->events_len, p, len);
+    t->events_len += len;
+    return 0;
+}
+
 void wsr_transcript_add(wsr_transcript *t, json_t *ev)
 {
     if (!ev)
         return;
-    if (json_array_size(t->events) >= WSR_TRANSCRIPT_MAX_EVENTS) {
+    if (t->n_events >= WSR_TRANSCRIPT_MAX_EVENTS) {
         t->dropped++;
-        json_object_set_new(t->root, "events_dropped",
-                            json_integer((json_int_t)t->dropped));
         json_decref(ev);
         return;
     }
-    json_array_append_new(t->events, ev);
+    size_t mark = t->events_len;
+    if ((t->n_events && append_events(",", 1, t) != 0) ||
+        json_dump_callback(ev, append_events, t, JSON_COMPACT) != 0)
+        t->events_len = mark; /* out of memory: the event is lost whole */
+    else
+        t->n_events++;
+    json_decref(ev);
 }
 
 void wsr_event_hex(json_t *ev, const uint8_t *p, size_t len, size_t max)
@@ -114,20 +171,83 @@ void wsr_event_hex(json_t *ev, const uint8_t *p, size_t len, size_t max)
 void wsr_transcript_end(wsr_transcript *t, const char *reason,
                         const char *detail)
 {
-    if (json_is_true(json_object_get(t->root, "complete")))
+    if (t->complete)
         return;
     json_t *end = json_object();
     json_object_set_new(end, "reason", json_string(reason));
     json_object_set_new(end, "detail", json_string(detail ? detail : ""));
-    json_object_set_new(t->root, "end", end);
-    json_object_set_new(t->root, "complete", json_true());
+    wsr_transcript_set_new(t, "end", end);
+    t->complete = true;
+}
+
+/* Copies s[0..len) to out at *at, or only counts it when out is NULL. */
+static void put(char *out, size_t *at, const char *s, size_t len)
+{
+    if (out)
+        memcpy(out + *at, s, len);
+    *at += len;
+}
+
+static void put_str(char *out, size_t *at, const char *s)
+{
+    put(out, at, s, strlen(s));
+}
+
+static void put_field(char *out, size_t *at, const char *name,
+                      const char *value)
+{
+    put_str(out, at, *at > 1 ? ",\"" : "\"");
+    put_str(out, at, name);
+    put_str(out, at, "\":");
+    put_str(out, at, value);
+}
+
+/* The transcript's text: the fields in their order, then the events. With
+ * out NULL, only its length. */
+static size_t emit(const wsr_transcript *t, char *out)
+{
+    size_t at = 0;
+    put_str(out, &at, "{");
+    for (int f = 0; f < WSR_TR_FIELDS; f++) {
+        if (f == WSR_TR_END)
+            put_field(out, &at, "complete", t->complete ? "true" : "false");
+        const char *v = t->field[f];
+        if (!v && null_when_absent(f))
+            v = "null";
+        if (v)
+            put_field(out, &at, field_names[f], v);
+    }
+    if (t->dropped) {
+        char n[32];
+        snprintf(n, sizeof n, "%zu", t->dropped);
+        put_field(out, &at, "events_dropped", n);
+    }
+    put_str(out, &at, ",\"events\":[");
+    put(out, &at, t->events, t->events_len);
+    put_str(out, &at, "]}");
+    return at;
 }
 
 char *wsr_transcript_dump(const wsr_transcript *t, size_t *len)
 {
-    char *text = json_dumps(t->root, JSON_COMPACT);
-    *len = text ? strlen(text) : 0;
+    size_t n = emit(t, NULL);
+    char *text = malloc(n + 1);
+    *len = 0;
+    if (!text)
+        return NULL;
+    emit(t, text);
+    text[n] = '\0';
+    *len = n;
     return text;
+}
+
+json_t *wsr_transcript_json(const wsr_transcript *t)
+{
+    size_t len;
+    char *text = wsr_transcript_dump(t, &len);
+    json_t *tree = text ? json_loadb(text, len, 0, NULL) : NULL;
+    free(text);
+    return tree;
 }
 
 int wsr_transcript_write_file(const char *dir, const char *name,

@@ -1,25 +1,49 @@
 /*
  * transcript.h — the wire log of one session.
  *
- * A transcript is a jansson object (format in server/README.md). Events get
- * a microsecond timestamp relative to the session's start. The number of
- * events is capped so a chatty client cannot grow the server without bound;
- * past the cap, events are counted but dropped and "truncated" is set.
+ * A transcript is one JSON object (format in server/README.md). Events are
+ * built as jansson objects — a microsecond timestamp relative to the
+ * session's start, then their fields — and serialized the moment they are
+ * added: the transcript keeps them as compact JSON text, one growing
+ * buffer, plus its few top-level fields. A session that sits idle for
+ * minutes holds a kilobyte of text, not a tree of objects. The number of
+ * events is capped so a chatty client cannot grow the server without
+ * bound; past the cap, events are counted in "events_dropped" and dropped.
  */
 #ifndef WSR_TRANSCRIPT_H
 #define WSR_TRANSCRIPT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define WSR_TRANSCRIPT_MAX_EVENTS 20000
 
+/* The top-level fields other than complete, events_dropped and events, in
+ * the order they are written. */
+enum wsr_transcript_field {
+    WSR_TR_RUN,       /* null until set */
+    WSR_TR_SCENARIO,  /* null until set */
+    WSR_TR_PEER,      /* null when not given */
+    WSR_TR_TRANSPORT, /* absent until set */
+    WSR_TR_STARTED,
+    WSR_TR_END,       /* null until wsr_transcript_end() */
+    WSR_TR_TCP_CLOSE, /* absent until set */
+    WSR_TR_FIELDS
+};
+
 typedef struct wsr_transcript {
-    json_t *root;      /* owned */
-    json_t *events;    /* borrowed from root */
+    /* each field's value as compact JSON text (owned), NULL when absent;
+     * run, scenario, peer and end read null when absent */
+    char *field[WSR_TR_FIELDS];
+    char *events; /* the events so far, compact JSON objects joined by ','
+                   * (owned, not NUL-terminated; NULL before the first) */
+    size_t events_len, events_cap;
+    size_t n_events;   /* events kept */
+    size_t dropped;    /* events past WSR_TRANSCRIPT_MAX_EVENTS */
     uint64_t start_us; /* monotonic clock at creation */
-    size_t dropped;
+    bool complete;
 } wsr_transcript;
 
 /* Monotonic microseconds. */
@@ -29,12 +53,19 @@ uint64_t wsr_now_us(void);
 int wsr_transcript_init(wsr_transcript *t, const char *peer);
 void wsr_transcript_free(wsr_transcript *t);
 
-/* Sets a top-level string field (run, scenario). */
-void wsr_transcript_set(wsr_transcript *t, const char *key, const char *value);
+/* Sets a top-level string field: "run", "scenario", "peer" or "transport";
+ * value NULL makes it null. Returns 0, or -1 (unknown key, out of
+ * memory: the field keeps its value). */
+int wsr_transcript_set(wsr_transcript *t, const char *key, const char *value);
+
+/* Sets a top-level field ("tcp_close", or a key above) to v, which it takes
+ * (v NULL: out of memory upstream). Returns 0 or -1 as above. */
+int wsr_transcript_set_new(wsr_transcript *t, const char *key, json_t *v);
 
 /* Starts an event: a new object with t_us, dir (if not NULL) and type. The
  * caller adds fields and hands it back with wsr_transcript_add(), which
- * takes the reference. Never NULL unless out of memory. */
+ * takes the reference, serializes the event and frees it. Never NULL
+ * unless out of memory. */
 json_t *wsr_event(wsr_transcript *t, const char *dir, const char *type);
 void wsr_transcript_add(wsr_transcript *t, json_t *ev);
 
@@ -50,6 +81,11 @@ void wsr_transcript_end(wsr_transcript *t, const char *reason,
 /* The whole transcript as one compact JSON text (malloc'd, NUL-terminated,
  * for free()), its length in *len; NULL if out of memory. */
 char *wsr_transcript_dump(const wsr_transcript *t, size_t *len);
+
+/* The whole transcript as a jansson tree (a new reference), parsed from
+ * wsr_transcript_dump(); NULL if out of memory. For tests and tools: the
+ * server itself only ever needs the text. */
+json_t *wsr_transcript_json(const wsr_transcript *t);
 
 /* Writes a dumped transcript, text[0..len), to dir/NAME.json atomically
  * (temporary file, fsync, rename). Returns 0, or -1 with errno set. */

@@ -114,6 +114,9 @@ static const wsr_engine_io fake_io = {
 
 static wsr_scenario_set scenarios;
 static wsr_server srv;
+/* Every transcript root() parsed in this case: what it returned, and
+ * what was read from it, stays valid until stop(). */
+static json_t *parsed;
 
 /* A new engine for the named case. */
 static void start(fake *f, const char *name, bool tls)
@@ -133,6 +136,7 @@ static void start(fake *f, const char *name, bool tls)
 
 static void stop(fake *f)
 {
+    json_array_clear(parsed);
     wsr_engine_del(f->e);
     evbuffer_free(f->out);
     evbuffer_free(f->in);
@@ -244,9 +248,15 @@ static void play(fake *f, const char *script)
     }
 }
 
+/* The transcript as it stands, parsed from its text. */
 static const json_t *root(const fake *f)
 {
-    return wsr_engine_transcript(f->e)->root;
+    json_t *tree = wsr_transcript_json(wsr_engine_transcript(f->e));
+    CHECK(tree != NULL);
+    if (!parsed)
+        parsed = json_array();
+    json_array_append_new(parsed, tree);
+    return tree;
 }
 
 /* The transcript's event types, comma-separated. */
@@ -683,6 +693,7 @@ int main(int argc, char **argv)
     test_close_notify();
     test_http();
     test_handshake_limits();
+    json_decref(parsed);
     wsr_runs_free(&srv.runs);
     wsr_scenario_set_free(&scenarios);
     return check_summary("engine");
