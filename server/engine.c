@@ -41,15 +41,15 @@ enum wait {
 
 struct wsr_engine {
     const wsr_server *srv;
-    struct evbuffer *out; /* borrowed: what the shell sends */
-    wsr_engine_io io;
-    void *ctx; /* for the io hooks */
-    bool tls;  /* wss:// */
+    struct evbuffer *out;    /* borrowed: what the shell sends */
+    const wsr_engine_io *io; /* borrowed */
+    void *ctx;               /* for the io hooks */
+    bool tls;                /* wss:// */
     wsr_transcript tr;
     bool record; /* false for control requests */
     bool ending;
     bool abort_rst;
-    char run[WSR_RUN_ID_MAX + 1];
+    char *run; /* the request's run id (owned), NULL when it named none */
     const wsr_scenario *sc;
     enum phase phase;
     enum wait wait;
@@ -67,7 +67,8 @@ struct wsr_engine {
     ws_fragments frag;
     uint64_t in_offset;      /* client frame bytes decoded so far */
     uint64_t in_frame_start; /* offset of the client frame being decoded */
-    struct evbuffer *msg;
+    struct evbuffer *msg;    /* the client's message so far; made by its first
+                           * data frame (an idle session has none) */
     uint8_t msg_opcode;
     wsr_input_seen seen; /* what the awaits look at */
     bool shut_wr, echo_active;
@@ -91,17 +92,17 @@ static void advance(wsr_engine *e);
 /* The step timer: delay, gap, ACK polling, await timeouts, linger. */
 static void arm_timer(wsr_engine *e, unsigned ms)
 {
-    e->io.timer(e->ctx, ms);
+    e->io->timer(e->ctx, ms);
 }
 
 static void stop_timer(wsr_engine *e)
 {
-    e->io.timer_stop(e->ctx);
+    e->io->timer_stop(e->ctx);
 }
 
 static uint64_t now_us(const wsr_engine *e)
 {
-    return e->io.now_us(e->ctx);
+    return e->io->now_us(e->ctx);
 }
 
 static unsigned waited_ms(const wsr_engine *e)
@@ -118,7 +119,7 @@ static void log_simple(wsr_engine *e, const char *dir, const char *type)
  * TCP first. The EOF is read only later, so the shell asks the kernel. */
 static bool peer_fin_seen(const wsr_engine *e)
 {
-    return e->io.peer_fin(e->ctx);
+    return e->io->peer_fin(e->ctx);
 }
 
 static int64_t session_us(const wsr_engine *e)
@@ -341,7 +342,7 @@ static void group_done(wsr_engine *e)
  */
 static void check_ack(wsr_engine *e)
 {
-    int queued = e->io.unacked(e->ctx);
+    int queued = e->io->unacked(e->ctx);
     if (wsr_ack_wait_more(queued, waited_ms(e), e->srv->cfg.ack_timeout_ms)) {
         e->wait = W_ACK;
         arm_timer(e, 1);
@@ -436,7 +437,7 @@ static void send_close_notify(wsr_engine *e)
     if (!e->tls || e->tls_closed)
         return;
     e->tls_closed = true;
-    int err = e->io.close_notify(e->ctx);
+    int err = e->io->close_notify(e->ctx);
     json_t *ev = wsr_event(&e->tr, "out", "tls_close_notify");
     if (err)
         json_object_set_new(ev, "error", json_integer(err));
@@ -452,7 +453,7 @@ static void do_shutdown(wsr_engine *e, enum wsr_shutdown_how how)
     json_t *ev = tcp_event(e, "tcp_shutdown");
     if (e->server_fin_us < 0)
         e->server_fin_us = session_us(e);
-    e->io.shutdown(e->ctx);
+    e->io->shutdown(e->ctx);
     e->shut_wr = true;
     wsr_transcript_add(&e->tr, ev);
 }
@@ -462,7 +463,7 @@ static void set_reading(wsr_engine *e, bool on)
     if (on == !e->read_paused)
         return;
     e->read_paused = !on;
-    e->io.reading(e->ctx, on);
+    e->io->reading(e->ctx, on);
     log_simple(e, "in", on ? "read_resumed" : "read_paused");
 }
 
@@ -511,7 +512,7 @@ static bool run_step(wsr_engine *e, const wsr_step *st)
     }
     case WSR_STEP_DELAY: {
         /* A uniform random 0..jitter ms on top. */
-        uint32_t r = st->jitter_ms ? e->io.random(e->ctx) : 0;
+        uint32_t r = st->jitter_ms ? e->io->random(e->ctx) : 0;
         unsigned ms = wsr_jittered(st->ms, st->jitter_ms, r);
         if (st->jitter_ms) {
             json_t *ev = wsr_event(&e->tr, NULL, "delay");
@@ -671,6 +672,10 @@ static void on_frame(wsr_engine *e, const ws_frame *f)
     default:
         break;
     }
+    if (!e->msg && !(e->msg = evbuffer_new())) {
+        wsr_engine_end(e, "limit", "out of memory for the client's message");
+        return;
+    }
     if (evbuffer_get_length(e->msg) + f->payload_len >
         e->srv->cfg.max_message) {
         json_t *ev = wsr_event(&e->tr, "in", "limit");
@@ -733,9 +738,12 @@ static void respond_and_close(wsr_engine *e, int status, const char *reason,
 /* The run=ID of the query tags the transcript; false if it is invalid. */
 static bool parse_run(wsr_engine *e, const char *q, size_t len)
 {
-    bool ok = wsr_run_from_query(q, len, e->run);
-    if (e->run[0])
-        wsr_transcript_set(&e->tr, "run", e->run);
+    char run[WSR_RUN_ID_MAX + 1] = "";
+    bool ok = wsr_run_from_query(q, len, run);
+    if (run[0]) {
+        e->run = strdup(run);
+        wsr_transcript_set(&e->tr, "run", run);
+    }
     return ok;
 }
 
@@ -799,7 +807,7 @@ static void accept_upgrade(wsr_engine *e, ws_slice key, const char *path,
                           "bad_request");
         return;
     }
-    e->io.deadline(e->ctx, e->srv->cfg.session_timeout_ms);
+    e->io->deadline(e->ctx, e->srv->cfg.session_timeout_ms);
     e->phase = PH_STEPS;
     e->step = 0;
     if (!sc->handshake_in_group && !sc->handshake_manual) {
@@ -882,7 +890,7 @@ static void on_handshake_input(wsr_engine *e, struct evbuffer *in)
 void wsr_engine_start(wsr_engine *e)
 {
     log_simple(e, "in", "tcp_accept");
-    e->io.deadline(e->ctx, e->srv->cfg.handshake_timeout_ms);
+    e->io->deadline(e->ctx, e->srv->cfg.handshake_timeout_ms);
 }
 
 void wsr_engine_input(wsr_engine *e, struct evbuffer *in)
@@ -1014,7 +1022,7 @@ void wsr_engine_end(wsr_engine *e, const char *reason, const char *detail)
         record_tcp_close(e);
     log_simple(e, NULL, "closed");
     wsr_transcript_end(&e->tr, reason, detail);
-    e->io.ended(e->ctx);
+    e->io->ended(e->ctx);
 }
 
 wsr_engine *wsr_engine_new(const wsr_server *srv, struct evbuffer *out,
@@ -1030,7 +1038,7 @@ wsr_engine *wsr_engine_new(const wsr_server *srv, struct evbuffer *out,
     }
     e->srv = srv;
     e->out = out;
-    e->io = *io;
+    e->io = io;
     e->ctx = ctx;
     e->tls = tls;
     e->record = true;
@@ -1038,11 +1046,6 @@ wsr_engine *wsr_engine_new(const wsr_server *srv, struct evbuffer *out,
     ws_decoder_init(&e->dec, srv->cfg.max_frame, WS_DEC_REQUIRE_MASK);
     wsr_wirecheck_init(&e->out_check);
     wsr_transcript_set(&e->tr, "transport", tls ? "wss" : "ws");
-    e->msg = evbuffer_new();
-    if (!e->msg) {
-        wsr_engine_del(e);
-        return NULL;
-    }
     return e;
 }
 
@@ -1057,6 +1060,7 @@ void wsr_engine_del(wsr_engine *e)
     ws_decoder_free(&e->dec);
     wsr_wirecheck_free(&e->out_check);
     wsr_transcript_free(&e->tr);
+    free(e->run);
     free(e);
 }
 
@@ -1072,7 +1076,7 @@ bool wsr_engine_recorded(const wsr_engine *e)
 
 const char *wsr_engine_run(const wsr_engine *e)
 {
-    return e->run;
+    return e->run ? e->run : "";
 }
 
 bool wsr_engine_aborted(const wsr_engine *e)

@@ -27,7 +27,8 @@
 #include "transcript.h"
 
 /* What the engine asks of the world; every hook gets the ctx given to
- * wsr_engine_new(). All are required. */
+ * wsr_engine_new(). All are required. The engine borrows the table: make
+ * it static. */
 typedef struct wsr_engine_io {
     uint64_t (*now_us)(void *ctx); /* a monotonic clock, µs */
     uint32_t (*random)(void *ctx); /* uniform random bits (delay jitter) */
@@ -54,7 +55,8 @@ typedef struct wsr_engine wsr_engine;
 /* A new engine for a connection from peer (text, for the transcript) whose
  * output goes to out (borrowed: the bytes the shell sends, in order). With
  * tls, the session is wss://. srv gives the limits, the scenarios and the
- * finished runs (borrowed). NULL if out of memory. */
+ * finished runs; io the hooks (both borrowed: they outlive the engine).
+ * NULL if out of memory. */
 wsr_engine *wsr_engine_new(const wsr_server *srv, struct evbuffer *out,
                            bool tls, const char *peer, const wsr_engine_io *io,
                            void *ctx);
