@@ -716,6 +716,12 @@ static void on_frame_input(wsr_engine *e, struct evbuffer *in)
         }
         evbuffer_drain(in, len);
     }
+    /* An empty feed frees the last frame's payload (up to max_frame) now,
+     * not when the client next sends: a session may wait for minutes. */
+    ws_frame f;
+    int done = 0;
+    static const uint8_t none[1];
+    ws_decoder_feed(&e->dec, none, 0, &f, &done);
 }
 
 /* ---- input: the request head ------------------------------------------- */

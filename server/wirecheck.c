@@ -55,6 +55,9 @@ static int wirecheck_text(wsr_wirecheck *wc, const ws_frame *f)
     if (!f->h.fin)
         return WS_OK;
     bool valid = wc->text_unjudged || ws_utf8_valid(wc->text, wc->text_len);
+    /* Judged: a session that goes on waiting keeps no copy of it. */
+    free(wc->text);
+    wc->text = NULL;
     wc->text_open = false;
     wc->text_unjudged = false;
     wc->text_len = 0;
@@ -86,6 +89,16 @@ static int wirecheck_frame(wsr_wirecheck *wc, const ws_frame *f)
     }
 }
 
+/* An empty feed drops the copy of the frame last decoded (up to
+ * WIRECHECK_MAX_FRAME) now, rather than at the session's next write. */
+static void release_frame(wsr_wirecheck *wc)
+{
+    static const uint8_t none[1];
+    ws_frame f;
+    int done = 0;
+    ws_decoder_feed(&wc->dec, none, 0, &f, &done);
+}
+
 int wsr_wirecheck_feed(wsr_wirecheck *wc, const uint8_t *p, size_t len)
 {
     size_t off = 0;
@@ -100,13 +113,16 @@ int wsr_wirecheck_feed(wsr_wirecheck *wc, const uint8_t *p, size_t len)
         if (!done)
             continue;
         int rc = wirecheck_frame(wc, &f);
-        if (rc != WS_OK)
+        if (rc != WS_OK) {
+            release_frame(wc);
             return rc;
+        }
         wc->frame_start = wc->offset;
         wc->err_opcode = -1;
     }
     if (off < len)
         wc->offset += len - off;
+    release_frame(wc);
     return WS_OK;
 }
 

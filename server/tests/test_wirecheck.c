@@ -125,6 +125,32 @@ static void test_too_big_is_not_a_violation(void)
     wsr_wirecheck_free(&wc);
 }
 
+/* Nothing of a frame or a message is kept once it has been judged; a
+ * frame still arriving is kept, and judged whole. */
+static void test_keeps_nothing_judged(void)
+{
+    const uint8_t text[] = {0x01, 0x02, 'h', 'i', 0x80, 0x01, '!'};
+    const uint8_t bad[] = {0x81, 0x01, 0xff};
+    wsr_wirecheck wc;
+    current = "frames and messages released";
+    wsr_wirecheck_init(&wc);
+    CHECK_EQ(wsr_wirecheck_feed(&wc, text, 3), WS_OK); /* mid-payload */
+    CHECK(wc.dec.payload != NULL);
+    CHECK_EQ(wsr_wirecheck_feed(&wc, text + 3, 1), WS_OK);
+    CHECK(wc.dec.payload == NULL);
+    CHECK(wc.text != NULL); /* "hi", the message goes on */
+    CHECK_EQ(wsr_wirecheck_feed(&wc, text + 4, 3), WS_OK);
+    CHECK(wc.dec.payload == NULL);
+    CHECK(wc.text == NULL);
+    CHECK_EQ(wc.offset, sizeof text);
+    current = "a violation releases its frame too";
+    CHECK_EQ(wsr_wirecheck_feed(&wc, bad, sizeof bad), WS_ERR_INVALID_UTF8);
+    CHECK_EQ(wc.err_offset, sizeof text);
+    CHECK(wc.dec.payload == NULL);
+    CHECK(wc.text == NULL);
+    wsr_wirecheck_free(&wc);
+}
+
 static void test_names(void)
 {
     current = "names";
@@ -152,6 +178,7 @@ int main(void)
 {
     test_rows();
     test_too_big_is_not_a_violation();
+    test_keeps_nothing_judged();
     test_names();
     return check_summary("wirecheck");
 }
