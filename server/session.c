@@ -252,6 +252,18 @@ static void keep_transcript(wsr_session *s)
     free(text);
 }
 
+/* Nothing more is read: the input's chains go now, not with the deferred
+ * free, so a crowd of sessions ending in one loop turn (a load client
+ * resetting them all) does not hold one each. The read that found the
+ * RST or EOF left an empty 4 KiB chain, and evbuffer_drain() frees chains
+ * only when there is a byte to drain: give it one. At the front: libevent
+ * freezes the input's end while it reports a read's outcome. */
+static void drop_input(struct evbuffer *in)
+{
+    if (evbuffer_prepend(in, "", 1) == 0)
+        evbuffer_drain(in, evbuffer_get_length(in));
+}
+
 /* The engine ended (its transcript says why): stop every callback, keep
  * the transcript, free the session later. */
 static void io_ended(void *ctx)
@@ -261,6 +273,7 @@ static void io_ended(void *ctx)
     bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
     evtimer_del(s->timer);
     evtimer_del(s->deadline);
+    drop_input(bufferevent_get_input(s->bev));
     keep_transcript(s);
     unlink_live(s);
     struct timeval now = {0, 0};
