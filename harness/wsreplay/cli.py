@@ -18,6 +18,7 @@ from .judging.verdicts import IGNORABLE
 from .outputs import write_all
 from .outputs.recordlog import NoRecords, assemble, report_is_current
 from .paths import RESULTS_DIR, SCENARIOS_DIR
+from .running.pool import default_jobs
 from .running.runner import Run, RunPlan, check_specs, exit_code, new_run_id, print_summary
 from .running.server import ServerError
 from .scenarios import ScenarioError, load_all, select
@@ -134,6 +135,14 @@ def add_common(sub: argparse.ArgumentParser, out_help: str) -> None:
         default="ws",
         help="run the scenarios over ws:// or over wss:// (TLS with a certificate made "
         'for this run); scenarios marked "transport": "wss" always use TLS (default: ws)',
+    )
+    sub.add_argument(
+        "--jobs",
+        type=positive_int,
+        metavar="N",
+        help="run up to N (scenario, client) jobs at the same time (default: "
+        f"{default_jobs()} here, 4 per core up to 8); scenarios marked "
+        '"run_alone" still run with no other job',
     )
     sub.add_argument("--out", type=Path, metavar="DIR", help=out_help)
     sub.add_argument(
@@ -304,6 +313,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         command=["wsreplay", *sys.argv[1:]],
         repeat=args.repeat,
         transport=args.transport,
+        jobs=args.jobs,
     )
     runs = f", {args.repeat} runs each" if args.repeat > 1 else ""
     print(
@@ -351,6 +361,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             command=["wsreplay", *sys.argv[1:]],
             transport=args.transport,
             ignore=tuple(args.ignore),
+            jobs=args.jobs,
         )
     )
 
@@ -380,6 +391,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
             command=["wsreplay", *sys.argv[1:]],
             transport=args.transport,
             ignore=tuple(args.ignore),
+            jobs=args.jobs,
         )
     )
 

@@ -1,7 +1,8 @@
 """A run: every selected scenario against every client, one verdict per pair.
 
-Order of work: prepare every client (install on demand), start the server,
-then per client one adapter process that takes the scenarios one by one.
+Order of work: start the server, prepare every client (install on demand),
+then work the (client, scenario) pairs, --jobs at a time (`pool`): each job
+takes one of its client's adapter processes, runs the scenario, judges it.
 Each finished record is appended to records.jsonl at once (so a crash, even
 a SIGKILL, loses nothing judged); report.json and the files beside it are
 written once, when the run ends or is interrupted (`outputs.recordlog`).
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 import secrets
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from .. import __version__, outputs
 from ..build import server_binary
@@ -36,7 +38,8 @@ from ..outputs import report
 from ..outputs.matrix import Progress, render_matrix, use_color
 from ..outputs.recordlog import RecordLog
 from ..scenarios import knobs_for
-from .adapterproc import AdapterProcess, launch, safe_name
+from .adapterproc import AdapterProcess, safe_name
+from .pool import ClientSlot, Gate, JobPool, default_jobs
 from .server import ScenarioServer, ServerError
 from .tlscerts import make_run_certs
 
@@ -58,6 +61,8 @@ class RunPlan:
     repeat: int = 1
     #: "ws" or "wss": how scenarios without a "transport" of their own run.
     transport: str = "ws"
+    #: Jobs at once (--jobs); None: `pool.default_jobs()`.
+    jobs: int | None = None
     #: The specs as `check_specs` returned them, when the caller checked them
     #: already (before printing its header); None: `execute` checks them.
     checked_specs: list[ClientSpec] | None = None
@@ -210,6 +215,11 @@ class Run:
         self.report: dict = {}
         self.server: ScenarioServer | None = None
         self.records: RecordLog | None = None
+        # Worker threads record results under this lock, one at a time.
+        self._lock = threading.Lock()
+        self._pool = JobPool(1)
+        self._gate = Gate()
+        self._progress: Progress | None = None
 
     def log(self, text: str) -> None:
         self.stream.write(text + "\n")
@@ -249,96 +259,141 @@ class Run:
         self.report = report.new_report(self.run_id, __version__, info.version, plan.command)
         for scenario in plan.scenarios:
             report.add_scenario(self.report, scenario)
+        jobs = plan.jobs or default_jobs()
+        slots = [
+            ClientSlot(raw, prep, error, plan.out_dir / "adapters", jobs)
+            for raw, prep, error in prepared
+        ]
+        # Every client is listed at once, in the order asked, and updated when
+        # its first adapter says what it is: the report's order does not
+        # depend on which job finishes first.
+        for slot in slots:
+            self._add_client(slot)
         try:
             records = self.records = RecordLog(plan.out_dir)
             records.write_header(self.report)
         except BaseException:
             self.server.stop()
             raise
-        total = len(plan.scenarios) * len(prepared)
+        # Client after client (few adapter processes alive at once), each
+        # client's longest jobs first (a long job started last is the run's tail).
+        longest_first = sorted(
+            range(len(plan.scenarios)),
+            key=lambda i: -plan.scenarios[i]["budget_ms"].get("expected", 0),
+        )
+        pairs = [(slot, i) for slot in slots for i in longest_first]
+        for slot in slots:
+            slot.left = len(plan.scenarios)
         progress = Progress(
-            total,
+            len(pairs),
             self.stream,
             use_color(self.stream),
             max((len(s["name"]) for s in plan.scenarios), default=0),
             max((len(p[0]) for p in prepared), default=0) + 8,
             runs=plan.repeat,
         )
+        self._pool = JobPool(jobs)
+        self._progress = progress
         try:
-            for raw, prep, error in prepared:
-                self._run_client(raw, prep, error, progress)
+            self._pool.run(pairs, self._work, lambda: _kill_all(slots))
         finally:
-            records.close()
+            with self._lock:
+                records.close()
+            _kill_all(slots)
             self.server.stop()
             report.finish(self.report)
             # report.json, then junit.xml, summary.md and report.html beside it.
             outputs.write_all(self.report, plan.out_dir)
         return self.report
 
-    def _run_client(
-        self,
-        raw: str,
-        prep: PreparedClient | None,
-        error: str | None,
-        progress: Progress,
-    ) -> None:
-        assert self.server is not None
-        client_info = {
+    def _add_client(self, slot: ClientSlot) -> None:
+        report.add_client(self.report, self._client_info(slot))
+
+    @staticmethod
+    def _client_info(slot: ClientSlot) -> dict:
+        """The client's entry: as prepared, then as its first adapter says."""
+        raw = slot.raw
+        info: dict = {
             "spec": raw,
             "adapter": raw.split("@", 1)[0],
             "requested_version": raw.split("@", 1)[1] if "@" in raw else None,
         }
-        adapter = None
-        resolved = prep.resolved_version if prep else None
-        if prep is not None:
-            log_path = self.plan.out_dir / "adapters" / f"{safe_name(raw)}.stderr.log"
-            adapter, ready, error = launch(raw, prep.argv, prep.env, log_path)
-            # The library's own word for its version, except for a local
-            # checkout, whose label ("path:DIR (1.2.3)") says where it came from.
-            if prep.spec.path is None:
-                resolved = ready.get("version", resolved)
-            client_info.update(
-                library=ready.get("library"),
-                api=ready.get("api"),
-                language=ready.get("language"),
+        resolved = slot.prep.resolved_version if slot.prep else None
+        ready = slot.ready or {}
+        # The library's own word for its version, except for a local
+        # checkout, whose label ("path:DIR (1.2.3)") says where it came from.
+        if slot.prep is not None and slot.prep.spec.path is None:
+            resolved = ready.get("version", resolved)
+        if slot.prep is not None:
+            info.update(
+                library=ready.get("library"), api=ready.get("api"), language=ready.get("language")
             )
-        client_info.update(
-            resolved_version=resolved, status="error" if error else "ok", error=error
+        info.update(
+            resolved_version=resolved,
+            status="error" if slot.error else "ok",
+            error=slot.error,
         )
-        report.add_client(self.report, client_info)
-        assert self.records is not None
-        self.records.write_header(self.report)  # the client as resolved
+        return info
+
+    def _work(self, item: object) -> None:
+        """One (client, scenario) pair, in a worker thread: run, judge, record."""
+        slot, i = cast(tuple[ClientSlot, int], item)
+        scenario = self.plan.scenarios[i]
+        alone = bool(scenario.get("run_alone"))
+        self._gate.enter(alone)
         try:
-            for i, scenario in enumerate(self.plan.scenarios):
-                tag = f"{self.run_id}-{safe_name(raw)}-{i}"
-                # --repeat: the same adapter process, a fresh connection and
-                # run tag per run, one combined record per pair.
-                tags = (
-                    [tag]
-                    if self.plan.repeat <= 1
-                    else [f"{tag}-r{k}" for k in range(1, self.plan.repeat + 1)]
-                )
-                record = report.combine_runs(
-                    [
-                        run_one(
-                            self.server,
-                            adapter,
-                            raw,
-                            resolved,
-                            scenario,
-                            t,
-                            error,
-                            self.plan.transport,
-                        )
-                        for t in tags
-                    ]
-                )
-                report.add_result(self.report, record)
-                self.records.append(record)
-                progress.add(record)
+            adapter = slot.acquire()
+            try:
+                record = self._run_pair(slot, adapter, i)
+            finally:
+                slot.release(adapter)
         finally:
-            if adapter is not None:
-                adapter.close()
+            self._gate.leave(alone)
+        with self._lock:
+            if self._pool.stopping.is_set():
+                return  # cut short by the interruption: not a finding
+            assert self.records is not None
+            if not slot.reported:
+                slot.reported = True
+                self._add_client(slot)
+                self.records.write_header(self.report)  # the client as resolved
+            report.add_result(self.report, record)
+            self.records.append(record)
+            if self._progress is not None:
+                self._progress.add(record)
+
+    def _run_pair(self, slot: ClientSlot, adapter: AdapterProcess | None, i: int) -> ReportRecord:
+        """--repeat: the same client, a fresh connection and run tag per run,
+        one combined record per pair."""
+        assert self.server is not None
+        raw, scenario = slot.raw, self.plan.scenarios[i]
+        tag = f"{self.run_id}-{safe_name(raw)}-{i}"
+        tags = (
+            [tag]
+            if self.plan.repeat <= 1
+            else [f"{tag}-r{k}" for k in range(1, self.plan.repeat + 1)]
+        )
+        resolved = self._client_info(slot)["resolved_version"]
+        return report.combine_runs(
+            [
+                run_one(
+                    self.server,
+                    adapter,
+                    raw,
+                    resolved,
+                    scenario,
+                    t,
+                    slot.error if adapter is None else None,
+                    self.plan.transport,
+                )
+                for t in tags
+            ]
+        )
+
+
+def _kill_all(slots: list[ClientSlot]) -> None:
+    for slot in slots:
+        slot.kill_all()
 
 
 def print_summary(rep: dict, stream: TextIO, out_dir: Path) -> None:
