@@ -28,8 +28,8 @@ WSREPLAY = str(ROOT / "wsreplay")
 CLIENTS = ["python-websockets", "node-ws", "go-gorilla", "java-okhttp"]
 
 
-def run(client: str, jobs: str | None, out: Path) -> tuple[dict, float]:
-    args = [WSREPLAY, "run", "--client", client, "--out", str(out)]
+def run(client: str, jobs: str | None, out: Path, *extra: str) -> tuple[dict, float]:
+    args = [WSREPLAY, "run", "--client", client, "--out", str(out), *extra]
     if jobs:
         args += ["--jobs", jobs]
     t0 = time.monotonic()
@@ -44,7 +44,7 @@ def resolve(client: str, keep: Path) -> str:
     """The newest release, resolved by a one-scenario run (installs it once)."""
     if "@" in client:
         return client
-    rep, _ = run(f"{client}", "1", keep / f"resolve-{client}")
+    rep, _ = run(client, "1", keep / f"resolve-{client}", "--scenario", "close/send-then-close")
     return f"{client}@{rep['clients'][0]['resolved_version']}"
 
 
