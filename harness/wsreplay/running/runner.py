@@ -105,6 +105,13 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
+def job_tag(run_id: str, spec: str, index: int) -> str:
+    """The run tag of a job: the run's id (its folder's name, whatever
+    characters --out gave it), the client spec and the scenario's index,
+    each made safe for the server's run ids."""
+    return f"{safe_name(run_id)}-{safe_name(spec)}-{index}"
+
+
 def uses_tls(scenario: Scenario, transport: str) -> bool:
     """wss:// when the run asks for it or the scenario only makes sense over TLS."""
     return transport == "wss" or scenario.get("transport") == "wss"
@@ -367,7 +374,7 @@ class Run:
         one combined record per pair."""
         assert self.server is not None
         raw, scenario = slot.raw, self.plan.scenarios[i]
-        tag = f"{self.run_id}-{safe_name(raw)}-{i}"
+        tag = job_tag(self.run_id, raw, i)
         tags = (
             [tag]
             if self.plan.repeat <= 1
