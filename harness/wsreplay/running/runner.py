@@ -2,6 +2,9 @@
 
 Order of work: prepare every client (install on demand), start the server,
 then per client one adapter process that takes the scenarios one by one.
+With `--shard K/N` only the pairs `shards.select` gives shard K run; every
+client is still prepared and listed, so the shards' reports merge into a
+whole run's (`outputs.merge`).
 Each finished record is appended to records.jsonl at once (so a crash, even
 a SIGKILL, loses nothing judged); report.json and the files beside it are
 written once, when the run ends or is interrupted (`outputs.recordlog`).
@@ -35,7 +38,8 @@ from ..judging.evaluate import evaluate
 from ..outputs import report
 from ..outputs.matrix import Progress, render_matrix, use_color
 from ..outputs.recordlog import RecordLog
-from ..scenarios import knobs_for
+from ..scenarios import identity, knobs_for
+from . import shards
 from .adapterproc import AdapterProcess, launch, safe_name
 from .server import ScenarioServer, ServerError
 from .tlscerts import make_run_certs
@@ -61,6 +65,8 @@ class RunPlan:
     #: The specs as `check_specs` returned them, when the caller checked them
     #: already (before printing its header); None: `execute` checks them.
     checked_specs: list[ClientSpec] | None = None
+    #: (K, N): run only shard K of N of the (client, scenario) pairs (`shards`).
+    shard: tuple[int, int] | None = None
 
 
 def check_specs(raw_specs: list[str]) -> list[ClientSpec]:
@@ -210,6 +216,8 @@ class Run:
         self.report: dict = {}
         self.server: ScenarioServer | None = None
         self.records: RecordLog | None = None
+        #: The (client spec, scenario name) pairs this run's shard runs; None: all.
+        self.selected: set[shards.Pair] | None = None
 
     def log(self, text: str) -> None:
         self.stream.write(text + "\n")
@@ -246,7 +254,18 @@ class Run:
         except BaseException:
             self.server.stop()
             raise
-        self.report = report.new_report(self.run_id, __version__, info.version, plan.command)
+        if plan.shard is not None:
+            pairs = [(spec.raw, s["name"]) for spec in specs for s in plan.scenarios]
+            expected = shards.expected_by_scenario(plan.scenarios)
+            self.selected = set(shards.select(pairs, expected, *plan.shard))
+        self.report = report.new_report(
+            self.run_id,
+            __version__,
+            info.version,
+            plan.command,
+            catalogue=identity(plan.scenarios),
+            shard=plan.shard,
+        )
         for scenario in plan.scenarios:
             report.add_scenario(self.report, scenario)
         try:
@@ -255,7 +274,7 @@ class Run:
         except BaseException:
             self.server.stop()
             raise
-        total = len(plan.scenarios) * len(prepared)
+        total = len(plan.scenarios) * len(prepared) if self.selected is None else len(self.selected)
         progress = Progress(
             total,
             self.stream,
@@ -310,6 +329,8 @@ class Run:
         self.records.write_header(self.report)  # the client as resolved
         try:
             for i, scenario in enumerate(self.plan.scenarios):
+                if self.selected is not None and (raw, scenario["name"]) not in self.selected:
+                    continue  # another shard's pair
                 tag = f"{self.run_id}-{safe_name(raw)}-{i}"
                 # --repeat: the same adapter process, a fresh connection and
                 # run tag per run, one combined record per pair.
