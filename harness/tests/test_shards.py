@@ -406,6 +406,43 @@ def test_merge_notes_pairs_an_interrupted_shard_never_ran() -> None:
     ]
 
 
+def test_merge_exit_codes(tmp_path: Path) -> None:
+    """0: every verdict passes; 1: a fail, or a pair without a record (unless
+    --allow-missing); 2: cannot merge. The folders hold hand-made reports."""
+
+    def folders(name: str, reports: list[dict]) -> list[str]:
+        made = []
+        for report in reports:
+            folder = tmp_path / name / report["run_id"]
+            rep.write_report(report, folder)
+            made.append(str(folder))
+        return made
+
+    def merge_status(*argv: str) -> tuple[int, str]:
+        proc = wsreplay("merge", *argv)
+        return proc.returncode, proc.stderr
+
+    good = folders("good", three_shards())
+    assert merge_status(*good, "--out", str(tmp_path / "m0"))[0] == 0
+    assert json.loads((tmp_path / "m0" / "report.json").read_text())["totals"]["pass"] == 4
+
+    failing = three_shards()
+    failing[1]["results"][0]["verdict"] = "fail"
+    assert merge_status(*folders("fail", failing), "--out", str(tmp_path / "m1"))[0] == 1
+
+    interrupted = three_shards()
+    interrupted[2]["results"] = []
+    short = folders("short", interrupted)
+    status, stderr = merge_status(*short, "--out", str(tmp_path / "m2"))
+    assert status == 1 and "the merged run is incomplete" in stderr
+    assert "1 of 4 pair(s) have no record" in stderr
+    assert merge_status(*short, "--allow-missing", "--out", str(tmp_path / "m3"))[0] == 0
+
+    status, stderr = merge_status(*good[:2], "--out", str(tmp_path / "m4"))
+    assert status == 2 and "shard(s) 3 of 3 missing" in stderr
+    assert not (tmp_path / "m4").exists()
+
+
 def test_read_shard_refuses_what_is_not_a_run(tmp_path: Path) -> None:
     with pytest.raises(MergeError, match="is not the folder of a run"):
         read_shard(tmp_path)

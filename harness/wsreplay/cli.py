@@ -59,8 +59,9 @@ examples:
   wsreplay merge results/shard-1 results/shard-2 results/shard-3 --out results/all
 
 exit status: 0 all verdicts pass/non-strict/informational, 1 a fail or error
-verdict, 2 the folders cannot be merged (not runs, different catalogues or
-commands, a shard given twice or missing) or bad arguments."""
+verdict, or a pair with no record (a shard interrupted; not with
+--allow-missing), 2 the folders cannot be merged (not runs, different
+catalogues or commands, a shard given twice or missing) or bad arguments."""
 
 REPORT_EPILOG = """\
 A finished or interrupted (Ctrl-C, SIGTERM) run writes report.json itself;
@@ -233,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     mer.add_argument(
         "--allow-missing",
         action="store_true",
-        help="merge the shards given even if some are missing (their pairs show as not run)",
+        help="merge the shards given even if some are missing, and exit by the verdicts "
+        "of the pairs that ran (the others show as not run)",
     )
 
     rep = sub.add_parser(
@@ -396,6 +398,13 @@ def cmd_merge(args: argparse.Namespace) -> int:
     )
     write_all(rep, out_dir)
     print_summary(rep, sys.stdout, out_dir)
+    if merged.missing_pairs and not args.allow_missing:
+        print(
+            "wsreplay: exit 1: the merged run is incomplete "
+            "(--allow-missing: judge the pairs that ran)",
+            file=sys.stderr,
+        )
+        return 1
     return exit_code(rep)
 
 

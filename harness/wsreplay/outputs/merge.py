@@ -72,6 +72,8 @@ class Merged:
     report: dict
     #: What a person should know about the merge (for stderr), none fatal.
     notes: list[str] = field(default_factory=list)
+    #: (client, scenario) pairs with no record: a shard missing or interrupted.
+    missing_pairs: int = 0
 
 
 def read_shard(folder: Path) -> Shard:
@@ -151,12 +153,13 @@ def merge(shards: list[Shard], run_id: str, *, allow_missing: bool = False) -> M
     _merge_results(ordered, merged)
 
     pairs = len(merged["clients"]) * len(merged["scenarios"])
-    if not missing and len(merged["results"]) < pairs:
+    unrecorded = pairs - len(merged["results"])
+    if not missing and unrecorded:
         notes.append(
-            f"{pairs - len(merged['results'])} of {pairs} pair(s) have no record "
-            "(a shard's run was interrupted): they show as not run"
+            f"{unrecorded} of {pairs} pair(s) have no record (a shard's run was "
+            "interrupted): they show as not run"
         )
-    return Merged(merged, notes)
+    return Merged(merged, notes, unrecorded)
 
 
 # ------------------------------------------------------------------ checks
