@@ -27,6 +27,7 @@ from conftest import wsreplay
 from wsreplay import cli
 from wsreplay.outputs import report as rep
 from wsreplay.outputs.merge import MergeError, Shard, merge, read_shard, shared_command
+from wsreplay.outputs.summary import render_summary
 from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA, SCENARIOS_DIR
 from wsreplay.running.shards import (
     expected_by_scenario,
@@ -386,6 +387,13 @@ def test_merge_refuses_shards_that_do_not_belong_together() -> None:
     twice = shard_report(3, 3, [("b@1", "s1"), ("a@1", "s2")])
     text = refusal([one, two, twice])
     assert "a@1 on s2 has a record in both results/run-2 and results/run-3" in text
+
+
+def test_the_summary_says_shard_or_merged() -> None:
+    assert "shard 2 of 3 (its pairs only)" in render_summary(shard_report(2, 3, []))
+    merged = merge(shards_of(*three_shards()), "all").report
+    text = render_summary(merged)
+    assert "merged from 3 shard(s)" in text and "shard 1 of" not in text
 
 
 def test_merge_with_allow_missing_says_the_run_did_not_finish() -> None:
