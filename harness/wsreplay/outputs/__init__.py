@@ -11,6 +11,7 @@ order, each atomically, so a reader never sees half a file.
 - `records`: what the writers read from a report, the same way in each.
 - `junit`, `summary`, `htmlreport` (+ ``html/``): the other three files.
 - `matrix`: the console's progress lines and end-of-run matrix.
+- `merge`: the reports of `run --shard K/N` joined into one (`wsreplay merge`).
 """
 
 from __future__ import annotations

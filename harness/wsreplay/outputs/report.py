@@ -62,8 +62,20 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def new_report(run_id: str, tool_version: str, server_version: str, command: list[str]) -> dict:
-    """An empty report for a run that starts now."""
+def new_report(
+    run_id: str,
+    tool_version: str,
+    server_version: str,
+    command: list[str],
+    *,
+    catalogue: dict | None = None,
+    shard: tuple[int, int] | None = None,
+) -> dict:
+    """An empty report for a run that starts now.
+
+    `catalogue` is `scenarios.identity` of the scenarios the run selected;
+    `shard` (K, N) when the run is shard K of N (`--shard K/N`).
+    """
     return {
         "schema": SCHEMA_ID,
         "tool": {"name": "wsreplay", "version": tool_version},
@@ -73,6 +85,9 @@ def new_report(run_id: str, tool_version: str, server_version: str, command: lis
         "finished": None,
         "duration_ms": None,
         "command": [str(arg) for arg in command],
+        "catalogue": dict(catalogue) if catalogue is not None else None,
+        "shard": {"index": shard[0], "count": shard[1]} if shard is not None else None,
+        "merged_from": None,
         "clients": [],
         "scenarios": [],
         "results": [],
@@ -148,12 +163,14 @@ def finish(report: dict) -> dict:
     """Stamp the end of the run, order the records and recount the totals."""
     order_results(report)
     report["finished"] = utc_now()
-    report["duration_ms"] = round(
-        (_parse_time(report["finished"]) - _parse_time(report["started"])).total_seconds() * 1000,
-        3,
-    )
+    report["duration_ms"] = elapsed_ms(report["started"], report["finished"])
     report["totals"] = totals(report["results"])
     return report
+
+
+def elapsed_ms(started: str, finished: str) -> float:
+    """Milliseconds from one timestamp (as `utc_now` writes them) to another."""
+    return round((parse_time(finished) - parse_time(started)).total_seconds() * 1000, 3)
 
 
 def make_record(
@@ -318,7 +335,8 @@ def _replace_or_append(entries: list[dict], key: str, entry: dict) -> None:
     entries.append(entry)
 
 
-def _parse_time(stamp: str) -> datetime:
+def parse_time(stamp: str) -> datetime:
+    """A timestamp as `utc_now` writes it, as an aware datetime."""
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 

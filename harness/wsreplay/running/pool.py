@@ -109,6 +109,15 @@ class ClientSlot:
         for process in closing:
             process.close()
 
+    def introduce(self) -> None:
+        """A client with no job here (another shard's): start one process for
+        its ready line, so the report describes it as a run with jobs would."""
+        adapter = self.acquire()
+        if adapter is not None:
+            with self.cond:
+                self.running.remove(adapter)
+            adapter.close()
+
     def kill_all(self) -> None:
         """Interrupted: end every process now, so jobs in flight return at once."""
         with self.cond:

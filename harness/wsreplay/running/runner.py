@@ -3,6 +3,9 @@
 Order of work: start the server, prepare every client (install on demand),
 then work the (client, scenario) pairs, --jobs at a time (`pool`): each job
 takes one of its client's adapter processes, runs the scenario, judges it.
+With `--shard K/N` only the pairs `shards.select` gives shard K run; every
+client is still prepared and listed, so the shards' reports merge into a
+whole run's (`outputs.merge`).
 Each finished record is appended to records.jsonl at once (so a crash, even
 a SIGKILL, loses nothing judged); report.json and the files beside it are
 written once, when the run ends or is interrupted (`outputs.recordlog`).
@@ -37,7 +40,8 @@ from ..judging.evaluate import evaluate
 from ..outputs import report
 from ..outputs.matrix import Progress, render_matrix, use_color
 from ..outputs.recordlog import RecordLog
-from ..scenarios import knobs_for
+from ..scenarios import identity, knobs_for
+from . import shards
 from .adapterproc import AdapterProcess, safe_name
 from .pool import ClientSlot, Gate, JobPool, default_jobs
 from .server import ScenarioServer, ServerError
@@ -66,6 +70,8 @@ class RunPlan:
     #: The specs as `check_specs` returned them, when the caller checked them
     #: already (before printing its header); None: `execute` checks them.
     checked_specs: list[ClientSpec] | None = None
+    #: (K, N): run only shard K of N of the (client, scenario) pairs (`shards`).
+    shard: tuple[int, int] | None = None
 
 
 def check_specs(raw_specs: list[str]) -> list[ClientSpec]:
@@ -227,6 +233,8 @@ class Run:
         self._pool = JobPool(1)
         self._gate = Gate()
         self._progress: Progress | None = None
+        #: The (client spec, scenario name) pairs this run's shard runs; None: all.
+        self.selected: set[shards.Pair] | None = None
 
     def log(self, text: str) -> None:
         self.stream.write(text + "\n")
@@ -263,7 +271,18 @@ class Run:
         except BaseException:
             self.server.stop()
             raise
-        self.report = report.new_report(self.run_id, __version__, info.version, plan.command)
+        if plan.shard is not None:
+            pairs = [(spec.raw, s["name"]) for spec in specs for s in plan.scenarios]
+            expected = shards.expected_by_scenario(plan.scenarios)
+            self.selected = set(shards.select(pairs, expected, *plan.shard))
+        self.report = report.new_report(
+            self.run_id,
+            __version__,
+            info.version,
+            plan.command,
+            catalogue=identity(plan.scenarios),
+            shard=plan.shard,
+        )
         for scenario in plan.scenarios:
             report.add_scenario(self.report, scenario)
         jobs = plan.jobs or default_jobs()
@@ -288,11 +307,16 @@ class Run:
             range(len(plan.scenarios)),
             key=lambda i: -plan.scenarios[i]["budget_ms"].get("expected", 0),
         )
-        pairs = [(slot, i) for slot in slots for i in longest_first]
-        for slot in slots:
-            slot.left = len(plan.scenarios)
+        jobs_list = [
+            (slot, i)
+            for slot in slots
+            for i in longest_first
+            if self.selected is None or (slot.raw, plan.scenarios[i]["name"]) in self.selected
+        ]
+        for slot, _ in jobs_list:
+            slot.left += 1
         progress = Progress(
-            len(pairs),
+            len(jobs_list),
             self.stream,
             use_color(self.stream),
             max((len(s["name"]) for s in plan.scenarios), default=0),
@@ -302,7 +326,13 @@ class Run:
         self._pool = JobPool(jobs)
         self._progress = progress
         try:
-            self._pool.run(pairs, self._work, lambda: _kill_all(slots))
+            for slot in slots:
+                if slot.left == 0:  # all its pairs are another shard's
+                    slot.introduce()
+                    slot.reported = True
+                    self._add_client(slot)
+                    records.write_header(self.report)
+            self._pool.run(jobs_list, self._work, lambda: _kill_all(slots))
         finally:
             with self._lock:
                 records.close()
