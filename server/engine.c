@@ -339,16 +339,23 @@ static void group_done(wsr_engine *e)
  * A piece has left the output buffer. Waiting until the kernel's send
  * queue is empty too (everything acknowledged) keeps pieces and groups in
  * separate segments, and an RST after them cannot destroy unsent data.
+ * A connection the client has reset will never ACK what is queued: the
+ * wait ends on that (ack_reset) rather than on --ack-timeout-ms.
  */
 static void check_ack(wsr_engine *e)
 {
     int queued = e->io.unacked(e->ctx);
-    if (wsr_ack_wait_more(queued, waited_ms(e), e->srv->cfg.ack_timeout_ms)) {
+    bool gone = queued > 0 && e->io.peer_gone(e->ctx);
+    if (!gone &&
+        wsr_ack_wait_more(queued, waited_ms(e), e->srv->cfg.ack_timeout_ms)) {
         e->wait = W_ACK;
         arm_timer(e, 1);
         return;
     }
-    json_t *ev = wsr_event(&e->tr, "out", queued > 0 ? "ack_timeout" : "acked");
+    json_t *ev = wsr_event(&e->tr, "out",
+                           queued <= 0 ? "acked"
+                           : gone      ? "ack_reset"
+                                       : "ack_timeout");
     json_object_set_new(ev, "bytes", json_integer((json_int_t)e->piece_len));
     if (queued > 0)
         json_object_set_new(ev, "unacked", json_integer(queued));

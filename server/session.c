@@ -104,17 +104,31 @@ static int io_unacked(void *ctx)
     return queued;
 }
 
+/* The socket's TCP state (TCP_ESTABLISHED, ...), or -1. */
+static int tcp_state(const wsr_session *s)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return -1;
+    return ti.tcpi_state;
+}
+
 /* True once the client's FIN has reached this socket (TCP state
  * CLOSE_WAIT): the client closed TCP first. libevent reports the EOF only
  * when it next reads, so the kernel's state is the exact witness. */
 static bool io_peer_fin(void *ctx)
 {
-    wsr_session *s = ctx;
-    struct tcp_info ti;
-    socklen_t len = sizeof ti;
-    if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
-        return false;
-    return ti.tcpi_state == TCP_CLOSE_WAIT;
+    return tcp_state(ctx) == TCP_CLOSE_WAIT;
+}
+
+/* True once the connection is gone (TCP state CLOSE) although the session
+ * is not over: the client reset it, typically because its socket was
+ * already closed when our bytes arrived. SIOCOUTQ then stays at what was
+ * queued, never 0. */
+static bool io_peer_gone(void *ctx)
+{
+    return tcp_state(ctx) == TCP_CLOSE;
 }
 
 /* SSL_shutdown writes the alert straight to the socket. */
@@ -142,6 +156,7 @@ static const wsr_engine_io session_io = {
     .reading = io_reading,
     .unacked = io_unacked,
     .peer_fin = io_peer_fin,
+    .peer_gone = io_peer_gone,
     .close_notify = io_close_notify,
     .shutdown = io_shutdown,
     .ended = io_ended,

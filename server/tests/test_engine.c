@@ -33,6 +33,7 @@ typedef struct fake {
     bool reading;
     int unacked; /* what SIOCOUTQ says */
     bool peer_fin;
+    bool peer_gone; /* TCP state CLOSE: the client reset the connection */
     int notify_err;
     unsigned notifies, shutdowns, ends;
 } fake;
@@ -79,6 +80,11 @@ static bool f_peer_fin(void *ctx)
     return ((fake *)ctx)->peer_fin;
 }
 
+static bool f_peer_gone(void *ctx)
+{
+    return ((fake *)ctx)->peer_gone;
+}
+
 static int f_close_notify(void *ctx)
 {
     fake *f = ctx;
@@ -107,6 +113,7 @@ static const wsr_engine_io fake_io = {
     .reading = f_reading,
     .unacked = f_unacked,
     .peer_fin = f_peer_fin,
+    .peer_gone = f_peer_gone,
     .close_notify = f_close_notify,
     .shutdown = f_shutdown,
     .ended = f_ended,
@@ -446,6 +453,30 @@ static void test_ack_timeout(void)
     stop(&f);
 }
 
+/* A piece the client cannot ACK any more (it reset the connection): the
+ * wait ends at the next poll, as ack_reset, not after ack_timeout_ms. */
+static void test_ack_reset(void)
+{
+    fake f;
+    start(&f, "ack reset", false);
+    request(&f, "/w/delay");
+    f.unacked = 129;
+    sent(&f, "t:" RESPONSE_101);
+    CHECK(f.timer_on && f.timer_ms == 1);
+    fire(&f, 1);
+    CHECK(f.timer_on && f.timer_ms == 1); /* still connected: polling */
+    f.peer_gone = true;
+    fire(&f, 1);
+    const json_t *ev = event(&f, "ack_reset", 0);
+    CHECK_EQ(field(ev, "unacked"), 129);
+    CHECK(event(&f, "ack_timeout", 0) == NULL);
+    CHECK(event(&f, "acked", 0) == NULL);
+    CHECK(f.timer_on && f.timer_ms == 50); /* the program goes on */
+    f.unacked = 0;
+    f.peer_gone = false;
+    stop(&f);
+}
+
 /* Echo: the client's masked "hi" goes back unmasked at once; the step
  * ends on its timeout. With max_output reached, the session ends. */
 static void test_echo(void)
@@ -674,6 +705,7 @@ int main(int argc, char **argv)
     test_await_timeout();
     test_split();
     test_ack_timeout();
+    test_ack_reset();
     test_echo();
     test_flush_before_step();
     test_read_pause();
