@@ -111,7 +111,7 @@ def main(argv: list[str]) -> int:
             figures["report"] = reportbench.run(report_path, count, log)
     if args.only == "matrix" or (args.matrix and args.only in (None, "harness")):
         with tempfile.TemporaryDirectory(prefix="wsreplay-bench-matrix-") as tmp:
-            figures["matrix"] = harnessbench.run_matrix(args.keep or Path(tmp), log)
+            figures["matrix"] = harnessbench.run_matrix(args.keep or Path(tmp), args.quick, log)
     if args.only in (None, "server"):
         seconds = QUICK_LOAD_SECONDS if args.quick else LOAD_SECONDS
         idle = QUICK_IDLE_SESSIONS if args.quick else IDLE_SESSIONS

@@ -273,19 +273,21 @@ def run(work: Path, quick: bool, clients: list[str], log) -> tuple[dict, Path]:
     return figures, report_path
 
 
-def run_matrix(work: Path, log) -> dict:
+def run_matrix(work: Path, quick: bool, log) -> dict:
     """`./run-matrix --out DIR` timed whole, after `./bootstrap --test` timed alone.
 
     run-matrix runs `./bootstrap --test`, then `./wsreplay run` with its 13
     clients (newest, so each is resolved; the installs are cached). Timing the
     bootstrap alone just before gives its share; the rest is the run's.
+    With `quick`, the matrix is one scenario (WARMUP_SCENARIO) × 13 clients.
     """
     budgets = scenario_budgets(REPO / "scenarios")
     log(f"matrix: ./bootstrap --test alone (load {loadavg()}) ...")
     boot = timed([str(REPO / "bootstrap"), "--test"], work / "matrix-bootstrap")
     log(f"matrix: ./run-matrix --out DIR (load {loadavg()}), a few minutes ...")
     out = work / "matrix"
-    info = timed([str(REPO / "run-matrix"), "--out", str(out)], out)
+    extra = ["--scenario", WARMUP_SCENARIO] if quick else []
+    info = timed([str(REPO / "run-matrix"), "--out", str(out), *extra], out)
     report_path = out / "report.json"
     if not report_path.exists():
         raise RuntimeError(f"run-matrix: exit {info['exit']}, no report; see {out}.stderr")
@@ -304,6 +306,7 @@ def run_matrix(work: Path, log) -> dict:
         bootstrap_exit=boot["exit"],
         bootstrap_s=boot["wall_s"],
         run_part_s=round(info["wall_s"] - boot["wall_s"], 3),
+        scenarios=WARMUP_SCENARIO if quick else "all",
         clients=[f"{c['spec']}@{c.get('resolved_version')}" for c in report["clients"]],
         per_client=per_client,
         peak_rss_kib=_roles(info["peaks_kib"]),

@@ -27,13 +27,15 @@ def _rows(title: str, rows: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def _grid(header: list[str], rows: list[list[str]]) -> str:
+def _grid(header: list[str], rows: list[list[str]], left: tuple[int, ...] = (0,)) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def line(row: list[str]) -> str:
-        # the first column left-aligned (names), the rest right-aligned (figures)
+        # names (the first column, and `left`) left-aligned, figures right-aligned
         cells = zip(row, widths, strict=True)
-        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(cells))
+        return "  ".join(
+            c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(cells)
+        ).rstrip()
 
     return "\n".join([line(header), *(line(r) for r in rows)])
 
@@ -108,6 +110,7 @@ def _per_adapter(h: dict) -> str:
         "critical path s",
         "wall/crit",
         "wall/own waits",
+        "overhead p50/p90 ms",
         "ok/fail/error",
         "load before/after",
         "longest job",
@@ -137,6 +140,7 @@ def _per_adapter(h: dict) -> str:
                     f"{r['critical_path_s']:.2f}",
                     _ratio(r["wall_over_critical_path"], 1),
                     _ratio(r.get("wall_over_own_waits"), 2),
+                    _p50_p90(r.get("job_minus_adapter_ms") or {}),
                     f"{ok}/{t.get('fail', 0)}/{t.get('error', 0)}",
                     _load(r),
                     r["critical_path_job"],
@@ -159,7 +163,7 @@ def _per_adapter(h: dict) -> str:
         "  harness overhead under 5 ms per job (job - adapter's own duration, in 1b);",
         "  ./run-matrix under 3 minutes (bench/run --matrix)",
     ]
-    return "\n".join([*head, _grid(header, rows), *tail])
+    return "\n".join([*head, _grid(header, rows, left=(0, len(header) - 1)), *tail])
 
 
 def _load(r: dict) -> str:
@@ -171,6 +175,13 @@ def _load(r: dict) -> str:
 
 def _names(scenarios: str | list[str]) -> str:
     return scenarios if isinstance(scenarios, str) else " ".join(scenarios)
+
+
+def _p50_p90(spread: dict) -> str:
+    """The harness's part per job (job - adapter's own duration), p50 and p90."""
+    if not spread:
+        return "-"
+    return f"{spread['p50']:.1f}/{spread['p90']:.1f}"
 
 
 def _ratio(value: float | None, digits: int) -> str:
@@ -215,8 +226,9 @@ def _matrix(m: dict) -> str:
     rows += [(f"peak RSS {role}", mib(kib)) for role, kib in m["peak_rss_kib"].items()]
     rows.append(("load after", " ".join(map(str, m["load_after"]))))
     grid = _grid(
-        ["client", "jobs", "sum of jobs s", "longest job s", "longest job"],
-        [
+        header=["client", "jobs", "sum of jobs s", "longest job s", "longest job"],
+        left=(0, 4),
+        rows=[
             [
                 name,
                 str(c["jobs"]),
@@ -227,7 +239,10 @@ def _matrix(m: dict) -> str:
             for name, c in m["per_client"].items()
         ],
     )
-    return _rows("1c. ./run-matrix (13 adapters, newest, cached)", rows) + "\n\n" + grid
+    title = "1c. ./run-matrix (13 adapters, newest, cached)"
+    if m.get("scenarios", "all") != "all":
+        title += f", --scenario {m['scenarios']} only (--quick)"
+    return _rows(title, rows) + "\n\n" + grid
 
 
 def _spread_text(o: dict, jobs: int) -> str:
