@@ -61,15 +61,14 @@ def scenario_budgets(scenarios_dir: Path) -> dict[str, dict[str, int]]:
 
 
 def resolve_newest(client: str, work: Path) -> str:
-    """CLIENT@VERSION: installs (or finds in the cache) the newest release, with one small run.
+    """ADAPTER@VERSION: installs (or finds in the cache) the release, with one small run.
 
-    The timed runs then name that version, so they neither install nor ask
-    the registry what "newest" is: they measure running, not downloading.
+    CLIENT without a version is the newest release. The timed runs then name
+    the version the run resolved, so they neither install nor ask the
+    registry what "newest" is: they measure running, not downloading.
     """
-    if "@" in client:
-        return client
-    out = work / f"warmup-{client}"
-    subprocess.run(
+    out = work / f"warmup-{client.replace('@', '-')}"
+    proc = subprocess.run(
         [
             str(REPO / "wsreplay"),
             "run",
@@ -81,16 +80,19 @@ def resolve_newest(client: str, work: Path) -> str:
             str(out),
         ],
         capture_output=True,
+        text=True,
         check=False,  # exit 1 is a failing verdict, not a broken run
         cwd=REPO,
     )
+    last = (proc.stderr.strip().splitlines() or [""])[-1]
     report_path = out / "report.json"
     if not report_path.exists():
-        raise RuntimeError(f"{client}: the warm-up run wrote no report; see {out}")
-    version = json.loads(report_path.read_text())["clients"][0]["resolved_version"]
+        raise RuntimeError(f"the warm-up run exited {proc.returncode} with no report: {last}")
+    client_info = json.loads(report_path.read_text())["clients"][0]
+    version = client_info["resolved_version"]
     if not version:
-        raise RuntimeError(f"{client} did not start; see {out}")
-    return f"{client}@{version}"
+        raise RuntimeError(f"did not start: {client_info.get('error') or last}")
+    return f"{client.split('@')[0]}@{version}"
 
 
 def timed(argv: list[str], out: Path) -> dict:
@@ -234,11 +236,12 @@ def run(work: Path, quick: bool, clients: list[str], log) -> tuple[dict, Path]:
     errors: dict[str, str] = {}
     for client in clients:
         name = client.split("@")[0]
-        log(f"harness: resolving and caching the newest {client} (load {loadavg()}) ...")
+        what = client if "@" in client else f"the newest {client}"
+        log(f"harness: resolving and caching {what} (load {loadavg()}) ...")
         try:
             specs[name] = resolve_newest(client, work)
         except RuntimeError as exc:
-            log(f"harness: {exc}")
+            log(f"harness: {client}: {exc}")
             errors[name] = str(exc)
     jobs_option = has_jobs_option()
     # --jobs 1 and the default, once the option exists; before it, the default only.
@@ -260,7 +263,12 @@ def run(work: Path, quick: bool, clients: list[str], log) -> tuple[dict, Path]:
         if name in errors:
             figures["adapters"][name] = {"client": name, "error": errors[name]}
             continue
-        result, path = _client_runs(specs[name], scenarios, variants, budgets, work, log)
+        try:
+            result, path = _client_runs(specs[name], scenarios, variants, budgets, work, log)
+        except RuntimeError as exc:
+            log(f"harness: {exc}")
+            figures["adapters"][name] = {"client": specs[name], "error": str(exc)}
+            continue
         if name == primary:
             figures["runs"] = result["runs"]
             if "jobs_1_over_default" in result:

@@ -156,7 +156,7 @@ def _per_adapter(h: dict) -> str:
         f"(sum of budget_ms.steps, an upper bound): {_seconds(h.get('sum_of_step_budgets_s'), 1)}",
         "",
     ]
-    tail = ["", *(f"not run: {m}" for m in missing)]
+    tail = ["", *(f"not run: {m}" for m in missing), *([""] if missing else [])]
     tail += [
         "goals (issue 11): the catalogue x python-websockets under 5 s wall on 2 cores "
         "(the default --jobs);",
