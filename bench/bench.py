@@ -62,7 +62,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--matrix",
         action="store_true",
-        help="also time ./bootstrap --test and ./run-matrix (13 adapters; takes minutes)",
+        help="also time ./bootstrap --test and ./run-matrix (13 adapters; takes minutes; "
+        "with --quick, one scenario)",
     )
     parser.add_argument(
         "--quick",
@@ -80,7 +81,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--keep",
         metavar="DIR",
         type=Path,
-        help="keep the harness runs' folders here (default: a temp dir, removed)",
+        help="keep the harness and matrix runs' folders here (default: a temp dir, removed)",
     )
     return parser.parse_args(argv)
 
