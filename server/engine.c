@@ -356,7 +356,11 @@ static void group_done(wsr_engine *e)
 static void check_ack(wsr_engine *e)
 {
     int queued = e->io.unacked(e->ctx);
-    if (wsr_ack_wait_more(queued, waited_ms(e), e->srv->cfg.ack_timeout_ms)) {
+    /* A reset connection never acknowledges the rest: its ack_timeout is
+     * now, not ack_timeout_ms later. The kernel is asked only then. */
+    bool reset = queued > 0 && e->io.peer_reset(e->ctx);
+    if (wsr_ack_wait_more(queued, waited_ms(e), e->srv->cfg.ack_timeout_ms,
+                          reset)) {
         e->wait = W_ACK;
         arm_timer(e, 1);
         return;

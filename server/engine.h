@@ -41,6 +41,8 @@ typedef struct wsr_engine_io {
     void (*reading)(void *ctx, bool on); /* resume or pause reading */
     int (*unacked)(void *ctx);   /* bytes the client has not ACKed (SIOCOUTQ) */
     bool (*peer_fin)(void *ctx); /* the client's FIN reached the socket */
+    /* The connection was reset (TCP state CLOSE): unacked bytes stay so. */
+    bool (*peer_reset)(void *ctx);
     /* Sends TLS close_notify straight to the socket: 0, or the TLS error
      * number if it failed. Called only when the engine was made with tls. */
     int (*close_notify)(void *ctx);

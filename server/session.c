@@ -118,6 +118,20 @@ static bool io_peer_fin(void *ctx)
     return ti.tcpi_state == TCP_CLOSE_WAIT;
 }
 
+/* TCP state CLOSE with bytes unacked: the client reset the connection (a
+ * closed connection had them all acked first), so no ACK can come. After
+ * the client's EOF libevent no longer reads, so the RST is not reported:
+ * the kernel's state is the witness. */
+static bool io_peer_reset(void *ctx)
+{
+    wsr_session *s = ctx;
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return false;
+    return ti.tcpi_state == TCP_CLOSE;
+}
+
 /* SSL_shutdown writes the alert straight to the socket. */
 static int io_close_notify(void *ctx)
 {
@@ -164,6 +178,7 @@ static const wsr_engine_io session_io = {
     .reading = io_reading,
     .unacked = io_unacked,
     .peer_fin = io_peer_fin,
+    .peer_reset = io_peer_reset,
     .close_notify = io_close_notify,
     .shutdown = io_shutdown,
     .park = io_park,

@@ -75,9 +75,10 @@ size_t wsr_piece_len(const size_t *split, size_t n_split, bool every_byte,
     return piece < n_split ? split[piece] - group_off : left;
 }
 
-bool wsr_ack_wait_more(int queued, unsigned waited_ms, unsigned timeout_ms)
+bool wsr_ack_wait_more(int queued, unsigned waited_ms, unsigned timeout_ms,
+                       bool reset)
 {
-    return queued > 0 && waited_ms < timeout_ms;
+    return queued > 0 && waited_ms < timeout_ms && !reset;
 }
 
 unsigned wsr_jittered(unsigned ms, unsigned jitter, uint32_t r)

@@ -48,9 +48,11 @@ size_t wsr_piece_len(const size_t *split, size_t n_split, bool every_byte,
                      size_t piece, size_t group_off, size_t left);
 
 /* After a piece left the output buffer: true to poll SIOCOUTQ again (bytes
- * still unacknowledged and the ack timeout not reached), false to go on
- * (acked, or ack_timeout when queued > 0). */
-bool wsr_ack_wait_more(int queued, unsigned waited_ms, unsigned timeout_ms);
+ * still unacknowledged, the ack timeout not reached, and the connection
+ * not reset: after an RST no ACK can come), false to go on (acked, or
+ * ack_timeout when queued > 0). */
+bool wsr_ack_wait_more(int queued, unsigned waited_ms, unsigned timeout_ms,
+                       bool reset);
 
 /* A delay of ms plus r mod (jitter + 1): r is uniformly random. */
 unsigned wsr_jittered(unsigned ms, unsigned jitter, uint32_t r);

@@ -33,6 +33,7 @@ typedef struct fake {
     bool reading;
     int unacked; /* what SIOCOUTQ says */
     bool peer_fin;
+    bool peer_reset;
     int notify_err;
     unsigned notifies, shutdowns, ends;
     wsr_run_waiter waiter; /* parked in srv.runs, as session.c does */
@@ -79,6 +80,11 @@ static int f_unacked(void *ctx)
 static bool f_peer_fin(void *ctx)
 {
     return ((fake *)ctx)->peer_fin;
+}
+
+static bool f_peer_reset(void *ctx)
+{
+    return ((fake *)ctx)->peer_reset;
 }
 
 static int f_close_notify(void *ctx)
@@ -131,6 +137,7 @@ static const wsr_engine_io fake_io = {
     .reading = f_reading,
     .unacked = f_unacked,
     .peer_fin = f_peer_fin,
+    .peer_reset = f_peer_reset,
     .close_notify = f_close_notify,
     .shutdown = f_shutdown,
     .park = f_park,
@@ -469,6 +476,21 @@ static void test_ack_timeout(void)
     CHECK(event(&f, "acked", 0) == NULL);
     CHECK(f.timer_on && f.timer_ms == 50); /* the program goes on */
     f.unacked = 0;
+    stop(&f);
+
+    /* The client reset the connection: no ACK can come, the wait ends at
+     * the next poll with the same event, as if ack_timeout_ms had passed. */
+    start(&f, "ack wait after a reset", false);
+    request(&f, "/w/delay");
+    f.unacked = 129;
+    sent(&f, "t:" RESPONSE_101);
+    fire(&f, 1);
+    CHECK(event(&f, "ack_timeout", 0) == NULL);
+    f.peer_reset = true;
+    fire(&f, 1);
+    ev = event(&f, "ack_timeout", 0);
+    CHECK_EQ(field(ev, "unacked"), 129);
+    CHECK(f.timer_on && f.timer_ms == 50); /* the program goes on */
     stop(&f);
 }
 

@@ -125,11 +125,13 @@ static void test_pieces(void)
 static void test_ack(void)
 {
     current = "ack";
-    CHECK(!wsr_ack_wait_more(0, 0, 1000)); /* acked at once */
-    CHECK(wsr_ack_wait_more(24, 0, 1000)); /* still queued */
-    CHECK(wsr_ack_wait_more(24, 999, 1000));
-    CHECK(!wsr_ack_wait_more(24, 1000, 1000)); /* ack_timeout */
-    CHECK(!wsr_ack_wait_more(0, 5000, 1000));
+    CHECK(!wsr_ack_wait_more(0, 0, 1000, false)); /* acked at once */
+    CHECK(wsr_ack_wait_more(24, 0, 1000, false)); /* still queued */
+    CHECK(wsr_ack_wait_more(24, 999, 1000, false));
+    CHECK(!wsr_ack_wait_more(24, 1000, 1000, false)); /* ack_timeout */
+    CHECK(!wsr_ack_wait_more(0, 5000, 1000, false));
+    CHECK(!wsr_ack_wait_more(24, 0, 1000, true)); /* reset: no ACK comes */
+    CHECK(!wsr_ack_wait_more(0, 0, 1000, true));
     current = "";
 }
 
