@@ -22,6 +22,45 @@ void wsr_runs_free(wsr_runs *r)
     }
 }
 
+bool wsr_runs_park(wsr_runs *r, wsr_run_waiter *w)
+{
+    if (w->parked || r->n_waiters >= WSR_RUNS_WAITERS_MAX)
+        return false;
+    w->prev = NULL;
+    w->next = r->waiters;
+    if (r->waiters)
+        r->waiters->prev = w;
+    r->waiters = w;
+    w->parked = true;
+    r->n_waiters++;
+    return true;
+}
+
+void wsr_runs_unpark(wsr_runs *r, wsr_run_waiter *w)
+{
+    if (!w->parked)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        r->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->parked = false;
+    r->n_waiters--;
+}
+
+void wsr_runs_ended(wsr_runs *r, const char *run)
+{
+    /* next is read before the wake: the woken waiter may unpark itself. */
+    for (wsr_run_waiter *w = r->waiters, *next; w; w = next) {
+        next = w->next;
+        if (strcmp(w->run, run) == 0)
+            w->wake(w->arg);
+    }
+}
+
 void wsr_runs_keep(wsr_runs *r, json_t *transcript)
 {
     json_decref(r->done[r->next]);
@@ -63,36 +102,83 @@ bool wsr_run_from_query(const char *q, size_t len, char *run)
     return true;
 }
 
+bool wsr_wait_ms_from_query(const char *q, size_t len, long *ms)
+{
+    static const char key[] = "wait_ms=";
+    const size_t klen = sizeof key - 1;
+    while (len > 0) {
+        const char *amp = memchr(q, '&', len);
+        size_t part = amp ? (size_t)(amp - q) : len;
+        if (part >= klen && memcmp(q, key, klen) == 0) {
+            long v = 0;
+            if (part == klen)
+                return false;
+            for (size_t i = klen; i < part; i++) {
+                if (q[i] < '0' || q[i] > '9')
+                    return false;
+                v = v * 10 + (q[i] - '0');
+                if (v > WSR_RUNS_WAIT_MAX_MS)
+                    return false;
+            }
+            *ms = v;
+        }
+        q += part;
+        len -= part;
+        if (len) {
+            q++;
+            len--;
+        }
+    }
+    return true;
+}
+
 static bool run_matches(const json_t *tr, const char *run)
 {
     const char *r = json_string_value(json_object_get(tr, "run"));
     return r && strcmp(r, run) == 0;
 }
 
-json_t *wsr_server_query_run(const wsr_server *srv, const char *run)
+/* The sessions tagged run: appended to sessions (when not NULL), finished
+ * ones oldest first, then the live ones; returns complete: at least one
+ * has ended and none is live. */
+static bool collect_run(const wsr_server *srv, const char *run,
+                        json_t *sessions)
 {
-    json_t *out = json_object(), *sessions = json_array();
     size_t live = 0, done = 0;
     const wsr_runs *r = &srv->runs;
     /* Oldest first, so sessions appear in the order they ended. */
     for (size_t k = 0; k < WSR_RUNS_KEEP; k++) {
         const json_t *tr = r->done[(r->next + k) % WSR_RUNS_KEEP];
         if (tr && run_matches(tr, run)) {
-            json_array_append(sessions, (json_t *)tr);
+            if (sessions)
+                json_array_append(sessions, (json_t *)tr);
             done++;
         }
     }
     for (const wsr_session *s = srv->live; s; s = wsr_session_next(s)) {
         json_t *tr = wsr_session_recorded(s);
         if (tr && run_matches(tr, run)) {
-            json_array_append(sessions, tr);
+            if (sessions)
+                json_array_append(sessions, tr);
             live++;
         }
     }
+    return done > 0 && live == 0;
+}
+
+json_t *wsr_server_query_run(const wsr_server *srv, const char *run)
+{
+    json_t *out = json_object(), *sessions = json_array();
+    bool complete = collect_run(srv, run, sessions);
     json_object_set_new(out, "run", json_string(run));
-    json_object_set_new(out, "complete", json_boolean(done > 0 && live == 0));
+    json_object_set_new(out, "complete", json_boolean(complete));
     json_object_set_new(out, "sessions", sessions);
     return out;
+}
+
+bool wsr_server_run_complete(const wsr_server *srv, const char *run)
+{
+    return collect_run(srv, run, NULL);
 }
 
 int wsr_runs_serve(const wsr_server *srv, const char *id, size_t len,

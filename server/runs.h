@@ -5,6 +5,12 @@
  * session ends, so the harness can fetch a run's sessions over HTTP on the
  * port it already talks to. The ring holds the newest WSR_RUNS_KEEP
  * transcripts; a busy server forgets the oldest first, and never grows.
+ *
+ * GET /_runs/ID?wait_ms=N is a long poll: a request for a run that is not
+ * complete yet is parked as a waiter (at most WSR_RUNS_WAITERS_MAX at
+ * once) until a session of that run ends or N ms pass. The list of
+ * waiters is here; the sessions that wait and the sessions that end are
+ * linked to it by session.c.
  */
 #ifndef WSR_RUNS_H
 #define WSR_RUNS_H
@@ -23,9 +29,28 @@
 /* The control endpoint's path prefix; the run id follows it. */
 #define WSR_RUNS_PATH "/_runs/"
 
+/* GET /_runs/ID?wait_ms=N waits at most this long (a larger N is a 400). */
+#define WSR_RUNS_WAIT_MAX_MS 60000
+
+/* At most this many requests wait at once; one more is answered 503. */
+#define WSR_RUNS_WAITERS_MAX 1024
+
+/* A parked GET /_runs/ID?wait_ms=N, embedded in whoever waits (a session).
+ * Linked into the list of waiters by wsr_runs_park, out of it by
+ * wsr_runs_unpark; wake(arg) is called when a session of run ends. */
+typedef struct wsr_run_waiter {
+    struct wsr_run_waiter *prev, *next;
+    bool parked;
+    char run[WSR_RUN_ID_MAX + 1];
+    void (*wake)(void *arg);
+    void *arg;
+} wsr_run_waiter;
+
 typedef struct wsr_runs {
     json_t *done[WSR_RUNS_KEEP]; /* owned references; NULL when empty */
     size_t next;                 /* the slot the next transcript takes */
+    wsr_run_waiter *waiters;     /* parked requests, newest first */
+    size_t n_waiters;            /* at most WSR_RUNS_WAITERS_MAX */
 } wsr_runs;
 
 struct wsr_server;
@@ -37,6 +62,19 @@ void wsr_runs_free(wsr_runs *r);
  * dropping the oldest one when the ring is full. */
 void wsr_runs_keep(wsr_runs *r, json_t *transcript);
 
+/* Parks w (its run, wake and arg set by the caller; w must stay where it
+ * is until unparked). False, and nothing done, when WSR_RUNS_WAITERS_MAX
+ * requests wait already or w is parked. */
+bool wsr_runs_park(wsr_runs *r, wsr_run_waiter *w);
+
+/* Takes w out of the list of waiters; nothing when it is not parked. */
+void wsr_runs_unpark(wsr_runs *r, wsr_run_waiter *w);
+
+/* A session tagged run ended (its transcript is kept and it is no longer
+ * live): calls wake for every waiter of run. A wake may unpark its own
+ * waiter, and only that one. */
+void wsr_runs_ended(wsr_runs *r, const char *run);
+
 /* True if p[0..len) is a valid run id. */
 bool wsr_run_id_valid(const char *p, size_t len);
 
@@ -46,10 +84,19 @@ bool wsr_run_id_valid(const char *p, size_t len);
  * first run= whose id is invalid. */
 bool wsr_run_from_query(const char *q, size_t len, char *run);
 
+/* Finds wait_ms=N in a query string (without the '?'): *ms is set to N
+ * for each one (the last one wins) and left as it was when there is none.
+ * Returns false at the first wait_ms= whose value is not a decimal integer
+ * from 0 to WSR_RUNS_WAIT_MAX_MS. */
+bool wsr_wait_ms_from_query(const char *q, size_t len, long *ms);
+
 /* {"run": ID, "complete": bool, "sessions": [...]}: the finished sessions
  * tagged run, oldest first, then the live ones. complete is true once at
  * least one has ended and none is live. A new reference. */
 json_t *wsr_server_query_run(const struct wsr_server *srv, const char *run);
+
+/* The "complete" of that answer, without building it. */
+bool wsr_server_run_complete(const struct wsr_server *srv, const char *run);
 
 /* Answers GET /_runs/ID (id not NUL-terminated): appends the whole HTTP
  * response, a 200 with the JSON above, to out and returns 200; or returns

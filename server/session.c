@@ -40,6 +40,7 @@ struct wsr_session {
     struct event *timer;    /* the engine's step timer */
     struct event *deadline; /* handshake, then session timeout */
     wsr_engine *eng;
+    wsr_run_waiter waiter; /* parked: GET /_runs/ID?wait_ms=N */
 };
 
 static void read_cb(struct bufferevent *bev, void *arg);
@@ -145,6 +146,27 @@ static void io_shutdown(void *ctx)
     shutdown(s->fd, SHUT_WR);
 }
 
+static void waiter_wake(void *arg)
+{
+    wsr_session *s = arg;
+    wsr_engine_run_ended(s->eng);
+}
+
+static bool io_park(void *ctx, const char *run)
+{
+    wsr_session *s = ctx;
+    snprintf(s->waiter.run, sizeof s->waiter.run, "%s", run);
+    s->waiter.wake = waiter_wake;
+    s->waiter.arg = s;
+    return wsr_runs_park(&s->srv->runs, &s->waiter);
+}
+
+static void io_unpark(void *ctx)
+{
+    wsr_session *s = ctx;
+    wsr_runs_unpark(&s->srv->runs, &s->waiter);
+}
+
 static void io_ended(void *ctx);
 
 static const wsr_engine_io session_io = {
@@ -159,6 +181,8 @@ static const wsr_engine_io session_io = {
     .peer_gone = io_peer_gone,
     .close_notify = io_close_notify,
     .shutdown = io_shutdown,
+    .park = io_park,
+    .unpark = io_unpark,
     .ended = io_ended,
 };
 
@@ -261,7 +285,9 @@ static void keep_transcript(wsr_session *s)
 }
 
 /* The engine ended (its transcript says why): stop every callback, keep
- * the transcript, free the session later. */
+ * the transcript, free the session later. Once it is kept and no longer
+ * live, the requests waiting for its run hear of it: the run may be
+ * complete now. */
 static void io_ended(void *ctx)
 {
     wsr_session *s = ctx;
@@ -269,8 +295,12 @@ static void io_ended(void *ctx)
     bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
     evtimer_del(s->timer);
     evtimer_del(s->deadline);
+    wsr_runs_unpark(&s->srv->runs, &s->waiter);
     keep_transcript(s);
     unlink_live(s);
+    const char *run = wsr_engine_run(s->eng);
+    if (wsr_engine_recorded(s->eng) && run[0])
+        wsr_runs_ended(&s->srv->runs, run);
     struct timeval now = {0, 0};
     if (event_base_once(s->srv->base, -1, EV_TIMEOUT, deferred_free_cb, s,
                         &now) != 0)

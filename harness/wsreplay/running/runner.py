@@ -48,7 +48,9 @@ from .server import ScenarioServer, ServerError
 from .tlscerts import make_run_certs
 
 # Time the server may still need after the client's observation: its await
-# timeouts and the linger for the client's EOF (2 s each by default).
+# timeouts and the linger for the client's EOF (2 s each by default). The
+# wait is one long poll that ends when the session does; only a job whose
+# client never connected waits all of it.
 TRANSCRIPT_WAIT_S = 8.0
 JOB_MARGIN_S = 10.0
 
