@@ -101,9 +101,9 @@ def test_report_json_is_written_once_per_run(
     writes: list[Path] = []
     real = rep.write_report
 
-    def counting(report: dict, out_dir: Path) -> Path:
+    def counting(report: dict, out_dir: Path, texts: list[str] | None = None) -> Path:
         writes.append(Path(out_dir))
-        return real(report, out_dir)
+        return real(report, out_dir, texts)
 
     monkeypatch.setattr(rep, "write_report", counting)
     monkeypatch.setattr(outputs, "write_report", counting)

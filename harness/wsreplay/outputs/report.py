@@ -18,6 +18,7 @@ import copy
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -281,25 +282,58 @@ def runs_phrase(verdicts: list[str]) -> str:
     return f"{', '.join(parts)} of {total} runs"
 
 
-def write_report(report: dict, out_dir: Path) -> Path:
-    """Write out_dir/report.json atomically and return its path."""
-    return write_text_atomic(Path(out_dir) / REPORT_NAME, report_text(report))
+def write_report(report: dict, out_dir: Path, texts: list[str] | None = None) -> Path:
+    """Write out_dir/report.json atomically and return its path.
+
+    `texts`: each record of `results` as JSON already (`record_texts`), so
+    that report.json and report.html serialize the records once between them.
+    """
+    return write_chunks_atomic(Path(out_dir) / REPORT_NAME, report_chunks(report, texts))
+
+
+def record_texts(report: dict) -> list[str]:
+    """Each record of `results` as compact JSON, in order: the costly part
+    of writing a report (its transcripts), done once for every writer.
+
+    ASCII with \\u escapes: a lone surrogate (from a client's broken UTF-16
+    escape, say) stays writable, and report.html can embed the same text.
+    """
+    return [json.dumps(r, separators=(",", ":")) for r in report["results"]]
+
+
+#: Stands in for `results` while the header is serialized, so "results"
+#: keeps its place among the header's keys; no real value equals it.
+_RESULTS_PLACEHOLDER = "\u0000wsreplay results\u0000"
+
+
+def split_header(report: dict, **dumps: Any) -> tuple[str, str]:
+    """The report's JSON without its records: the text before the `results`
+    array's content and the text after it."""
+    text = json.dumps({**report, "results": _RESULTS_PLACEHOLDER}, **dumps)
+    before, _, after = text.partition(json.dumps(_RESULTS_PLACEHOLDER))
+    return before, after
+
+
+def report_chunks(report: dict, texts: list[str] | None = None) -> Iterator[str]:
+    """report.json's text in pieces: the header indented, then one record per line.
+
+    Indenting every record made Python's pure-Python encoder spend seconds
+    on a large run's records; a record per line comes from the C encoder,
+    still diffs line by line, and is the same JSON. Written piece by piece,
+    a report of 10,000 records is never one string in memory.
+    """
+    if texts is None:
+        texts = record_texts(report)
+    before, after = split_header(report, indent=2, ensure_ascii=False)
+    yield before + "["
+    for index, text in enumerate(texts):
+        yield ("\n    " if index == 0 else ",\n    ") + text
+    yield ("\n  ]" if texts else "]") + after + "\n"
 
 
 def report_text(report: dict) -> str:
-    """report.json's text: the header indented, then one record per line.
-
-    Indenting every record made Python's pure-Python encoder spend most of
-    a second on a catalogue's records; a record per line is written by the
-    C encoder, still diffs line by line, and is the same JSON.
-    """
-    records = ",\n    ".join(json.dumps(r, ensure_ascii=False) for r in report.get("results", []))
-    body = f"[\n    {records}\n  ]" if records else "[]"
-    # The records stand in as a placeholder no real value can equal, so
-    # "results" keeps its place among the header's keys.
-    placeholder = "\u0000wsreplay results\u0000"
-    text = json.dumps({**report, "results": placeholder}, indent=2, ensure_ascii=False)
-    return text.replace(json.dumps(placeholder), body, 1) + "\n"
+    """report.json's text as one string (`report_chunks` joined)."""
+    return "".join(report_chunks(report))
 
 
 def write_text_atomic(target: Path, text: str) -> Path:
@@ -308,15 +342,20 @@ def write_text_atomic(target: Path, text: str) -> Path:
     Fsynced, then os.replace()d over the target: a reader (or a crash) sees
     the old file or the new one, never half of one. Every file a run writes
     (report.json, junit.xml, summary.md, report.html, compare and bisect
-    outputs) goes through here.
+    outputs) goes through here or `write_chunks_atomic`.
     """
+    return write_chunks_atomic(target, [text])
+
+
+def write_chunks_atomic(target: Path, chunks: Iterable[str]) -> Path:
+    """`write_text_atomic` for text that comes in pieces."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the file from CI users
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as tmp:
-            tmp.write(text)
+            tmp.writelines(chunks)
             tmp.flush()
             os.fsync(tmp.fileno())
         os.replace(tmp_name, target)
