@@ -77,6 +77,10 @@ class RunPlan:
     shard: tuple[int, int] | None = None
 
 
+#: A client as prepared: (spec, its install, None) or (spec, None, why not).
+Prepared = tuple[str, PreparedClient | None, str | None]
+
+
 def check_specs(raw_specs: list[str]) -> list[ClientSpec]:
     """Parse every spec and refuse, with `SpecError`, any that cannot run:
     bad syntax, an unknown adapter, a version the registry does not have or
@@ -265,81 +269,37 @@ class Run:
             certs=make_run_certs(plan.out_dir / "tls", self.run_id),
         )
         info = self.server.start()
-        prepared: list[tuple[str, PreparedClient | None, str | None]] = []
         try:
-            for spec in specs:
-                try:
-                    prepared.append((spec.raw, prepare(spec, log=self.log), None))
-                except SpecError:
-                    raise  # the user's mistake: refuse the whole run (exit 2)
-                except Exception as exc:  # an install failure: this client's error only
-                    self.log(f"wsreplay: {spec.raw}: {exc}")
-                    prepared.append((spec.raw, None, f"could not prepare {spec.raw}: {exc}"))
-        except BaseException:
-            self.server.stop()
-            raise
-        if plan.shard is not None:
-            pairs = [(spec.raw, s["name"]) for spec in specs for s in plan.scenarios]
-            expected = shards.expected_by_scenario(plan.scenarios)
-            self.selected = set(shards.select(pairs, expected, *plan.shard))
-        self.report = report.new_report(
-            self.run_id,
-            __version__,
-            info.version,
-            plan.command,
-            catalogue=identity(plan.scenarios),
-            shard=plan.shard,
-        )
-        for scenario in plan.scenarios:
-            report.add_scenario(self.report, scenario)
-        jobs = plan.jobs or default_jobs()
-        slots = [
-            ClientSlot(raw, prep, error, plan.out_dir / "adapters", jobs)
-            for raw, prep, error in prepared
-        ]
-        # Every client is listed at once, in the order asked, and updated when
-        # its first adapter says what it is: the report's order does not
-        # depend on which job finishes first.
-        for slot in slots:
-            self._add_client(slot)
-        try:
+            prepared = self._prepare(specs)
+            self._new_report(specs, info.version)
+            jobs = plan.jobs or default_jobs()
+            slots = [
+                ClientSlot(raw, prep, error, plan.out_dir / "adapters", jobs)
+                for raw, prep, error in prepared
+            ]
+            # Every client is listed at once, in the order asked, and updated
+            # when its first adapter says what it is: the report's order does
+            # not depend on which job finishes first.
+            for slot in slots:
+                self._add_client(slot)
             records = self.records = RecordLog(plan.out_dir)
             records.write_header(self.report)
         except BaseException:
             self.server.stop()
             raise
-        # Client after client (few adapter processes alive at once), each
-        # client's longest jobs first (a long job started last is the run's tail).
-        longest_first = sorted(
-            range(len(plan.scenarios)),
-            key=lambda i: -plan.scenarios[i]["budget_ms"].get("expected", 0),
-        )
-        jobs_list = [
-            (slot, i)
-            for slot in slots
-            for i in longest_first
-            if self.selected is None or (slot.raw, plan.scenarios[i]["name"]) in self.selected
-        ]
-        for slot, _ in jobs_list:
-            slot.left += 1
-        progress = Progress(
-            len(jobs_list),
+        work = self._work_list(slots)
+        self._pool = JobPool(jobs)
+        self._progress = Progress(
+            len(work),
             self.stream,
             use_color(self.stream),
             max((len(s["name"]) for s in plan.scenarios), default=0),
             max((len(p[0]) for p in prepared), default=0) + 8,
             runs=plan.repeat,
         )
-        self._pool = JobPool(jobs)
-        self._progress = progress
         try:
-            for slot in slots:
-                if slot.left == 0:  # all its pairs are another shard's
-                    slot.introduce()
-                    slot.reported = True
-                    self._add_client(slot)
-                    records.write_header(self.report)
-            self._pool.run(jobs_list, self._work, lambda: _kill_all(slots))
+            self._introduce_idle_clients(slots)
+            self._pool.run(work, self._work, lambda: _kill_all(slots))
         finally:
             with self._lock:
                 records.close()
@@ -349,6 +309,68 @@ class Run:
             # report.json, then junit.xml, summary.md and report.html beside it.
             outputs.write_all(self.report, plan.out_dir)
         return self.report
+
+    def _prepare(
+        self, specs: list[ClientSpec]
+    ) -> list[tuple[str, PreparedClient | None, str | None]]:
+        """Every client installed (on demand): (spec, prepared, None) or (spec, None, why not)."""
+        prepared: list[tuple[str, PreparedClient | None, str | None]] = []
+        for spec in specs:
+            try:
+                prepared.append((spec.raw, prepare(spec, log=self.log), None))
+            except SpecError:
+                raise  # the user's mistake: refuse the whole run (exit 2)
+            except Exception as exc:  # an install failure: this client's error only
+                self.log(f"wsreplay: {spec.raw}: {exc}")
+                prepared.append((spec.raw, None, f"could not prepare {spec.raw}: {exc}"))
+        return prepared
+
+    def _new_report(self, specs: list[ClientSpec], server_version: str) -> None:
+        """The report's header, and the pairs of this run's shard (--shard)."""
+        plan = self.plan
+        if plan.shard is not None:
+            pairs = [(spec.raw, s["name"]) for spec in specs for s in plan.scenarios]
+            expected = shards.expected_by_scenario(plan.scenarios)
+            self.selected = set(shards.select(pairs, expected, *plan.shard))
+        self.report = report.new_report(
+            self.run_id,
+            __version__,
+            server_version,
+            plan.command,
+            catalogue=identity(plan.scenarios),
+            shard=plan.shard,
+        )
+        for scenario in plan.scenarios:
+            report.add_scenario(self.report, scenario)
+
+    def _work_list(self, slots: list[ClientSlot]) -> list[tuple[ClientSlot, int]]:
+        """The (client, scenario index) pairs to run, in the order to start them:
+        client after client (few adapter processes alive at once), each
+        client's longest jobs first (a long job started last is the run's tail)."""
+        scenarios = self.plan.scenarios
+        longest_first = sorted(
+            range(len(scenarios)), key=lambda i: -scenarios[i]["budget_ms"].get("expected", 0)
+        )
+        work = [
+            (slot, i)
+            for slot in slots
+            for i in longest_first
+            if self.selected is None or (slot.raw, scenarios[i]["name"]) in self.selected
+        ]
+        for slot, _ in work:
+            slot.left += 1
+        return work
+
+    def _introduce_idle_clients(self, slots: list[ClientSlot]) -> None:
+        """A client whose pairs are all another shard's is still described
+        as its adapter describes itself, as in a whole run."""
+        assert self.records is not None
+        for slot in slots:
+            if slot.left == 0:
+                slot.introduce()
+                slot.reported = True
+                self._add_client(slot)
+                self.records.write_header(self.report)
 
     def _add_client(self, slot: ClientSlot) -> None:
         report.add_client(self.report, self._client_info(slot))
