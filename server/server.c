@@ -55,9 +55,11 @@ void wsr_server_free(wsr_server *srv)
         srv->writer = NULL;
         fprintf(stderr,
                 "wsreplay-server: transcripts: %lu written to %s%s, %lu not "
-                "written (queue full), %lu failed\n",
+                "written (queue full), %lu failed; at most %zu bytes "
+                "waited\n",
                 st.written, srv->cfg.transcript_dir,
-                rc == 0 ? " and synced" : "", st.dropped, st.failed);
+                rc == 0 ? " and synced" : "", st.dropped, st.failed,
+                st.peak_bytes);
     }
     wsr_runs_free(&srv->runs);
 }

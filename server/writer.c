@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "transcript.h"
@@ -94,9 +96,17 @@ static void write_job(wsr_writer *w, job *j)
     free(j);
 }
 
+/* The lowest priority (nice 19) for this thread alone (Linux: a thread id
+ * is a PRIO_PROCESS target): it runs on time the event loop leaves. */
+static void lowest_priority(void)
+{
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+}
+
 static void *run(void *arg)
 {
     wsr_writer *w = arg;
+    lowest_priority();
     pthread_mutex_lock(&w->mu);
     for (;;) {
         job *j = pop(w);
@@ -198,13 +208,18 @@ int wsr_writer_close(wsr_writer *w, wsr_writer_stats *out)
     w->closing = true;
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
-    if (w->started) {
-        pthread_join(w->thread, NULL);
-    } else {
-        job *j;
-        while ((j = pop(w)) != NULL)
-            write_job(w, j);
+    /* This thread writes too, at its own priority: the writer's nice 19
+     * must not make a stopping server wait for idle time. */
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        job *j = pop(w);
+        pthread_mutex_unlock(&w->mu);
+        if (!j)
+            break;
+        write_job(w, j);
     }
+    if (w->started)
+        pthread_join(w->thread, NULL);
     int rc = w->st.failed ? -1 : 0;
     if (sync_dir(w->dir) != 0) {
         fprintf(stderr, "wsreplay-server: cannot sync %s: %s\n", w->dir,

@@ -9,6 +9,11 @@
  * (runs.h) has the transcript before the writer gets it, and the harness
  * reads transcripts from that ring, never from DIR.
  *
+ * The thread runs at the lowest priority (nice 19): it writes on time
+ * the event loop and the machine leave, so disk copies never take CPU
+ * from a session's timing. Under a load that keeps the cores busy, texts
+ * wait in the queue and are written once the load eases.
+ *
  * The queue is bounded in bytes. A text that does not fit while others
  * wait is not written (the ring still has it): it is counted, and
  * stderr says so at the 1st, 10th, 100th, ... such loss. An empty queue
@@ -58,9 +63,10 @@ int wsr_writer_submit(wsr_writer *w, const char *name, char *text, size_t len);
 
 void wsr_writer_stats_get(wsr_writer *w, wsr_writer_stats *out);
 
-/* Writes everything queued (on the thread, or here if it never started),
- * syncs DIR's filesystem, stops the thread, fills *out (if not NULL) and
- * frees w. Returns 0, or -1 if some file failed or the sync did. */
+/* Writes everything queued (here, at the caller's priority, and on the
+ * thread, if it runs), syncs DIR's filesystem, stops the thread, fills
+ * *out (if not NULL) and frees w. Returns 0, or -1 if some file failed or
+ * the sync did. */
 int wsr_writer_close(wsr_writer *w, wsr_writer_stats *out);
 
 #endif
