@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -96,11 +97,14 @@ static void write_job(wsr_writer *w, job *j)
     free(j);
 }
 
-/* The lowest priority (nice 19) for this thread alone (Linux: a thread id
- * is a PRIO_PROCESS target): it runs on time the event loop leaves. */
+/* The lowest priority for this thread alone: SCHED_IDLE, where Linux
+ * counts a core that runs only such threads as idle and hands it to the
+ * event loop the moment it wakes up; nice 19 where that is refused. */
 static void lowest_priority(void)
 {
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    struct sched_param none = {.sched_priority = 0};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) != 0)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 }
 
 static void *run(void *arg)
@@ -208,8 +212,8 @@ int wsr_writer_close(wsr_writer *w, wsr_writer_stats *out)
     w->closing = true;
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
-    /* This thread writes too, at its own priority: the writer's nice 19
-     * must not make a stopping server wait for idle time. */
+    /* This thread writes too, at its own priority: the writer's idle
+     * priority must not make a stopping server wait for idle time. */
     for (;;) {
         pthread_mutex_lock(&w->mu);
         job *j = pop(w);

@@ -9,8 +9,8 @@
  * (runs.h) has the transcript before the writer gets it, and the harness
  * reads transcripts from that ring, never from DIR.
  *
- * The thread runs at the lowest priority (nice 19): it writes on time
- * the event loop and the machine leave, so disk copies never take CPU
+ * The thread runs at the lowest priority (SCHED_IDLE, else nice 19): it
+ * writes on time the event loop and the machine leave, so disk copies never take CPU
  * from a session's timing. Under a load that keeps the cores busy, texts
  * wait in the queue and are written once the load eases.
  *
