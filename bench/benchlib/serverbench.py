@@ -114,10 +114,10 @@ def _folder_usage(folder: Path, at_least: int, limit_s: float = 120.0) -> tuple[
     """Transcript files and their bytes, once the server stopped writing them.
 
     A session's transcript is written when it ends, by the server's writer
-    thread, which runs at idle priority (SCHED_IDLE): under the load most files land after the
-    load client has finished. Waits until there are at least `at_least`
-    files (the sessions the load client finished) and no new one came in
-    the last 0.3 s, or until `limit_s` passed.
+    thread, which runs at idle priority (SCHED_IDLE): under the load most
+    files land after the load client has finished. Waits until there are
+    at least `at_least` files (the sessions the load client finished) and
+    no new one came in the last 0.3 s, or until `limit_s` passed.
     """
     count = -1
     deadline = time.monotonic() + limit_s
