@@ -29,6 +29,7 @@
 #include "engine.h"
 #include "runs.h"
 #include "transcript.h"
+#include "writer.h"
 
 struct wsr_session {
     wsr_server *srv;
@@ -267,6 +268,8 @@ static void unlink_live(wsr_session *s)
     s->prev = s->next = NULL;
 }
 
+/* The ring first: GET /_runs has the transcript at once. The disk copy is
+ * the writer's, off the loop; here it costs one serialization. */
 static void keep_transcript(wsr_session *s)
 {
     wsr_server *srv = s->srv;
@@ -274,14 +277,20 @@ static void keep_transcript(wsr_session *s)
     const char *run = wsr_engine_run(s->eng);
     if (!wsr_engine_recorded(s->eng))
         return;
-    if (srv->cfg.transcript_dir) {
-        char name[200];
-        snprintf(name, sizeof name, "%s-%lu", run[0] ? run : "norun", s->id);
-        if (wsr_transcript_write(tr, srv->cfg.transcript_dir, name) != 0)
-            fprintf(stderr, "wsreplay-server: cannot write transcript %s: %s\n",
-                    name, strerror(errno));
-    }
     wsr_runs_keep(&srv->runs, tr->root);
+    if (srv->writer) {
+        char name[200];
+        size_t len;
+        snprintf(name, sizeof name, "%s-%lu", run[0] ? run : "norun", s->id);
+        char *text = wsr_transcript_dump(tr, &len);
+        if (text)
+            wsr_writer_submit(srv->writer, name, text, len);
+        else
+            fprintf(stderr,
+                    "wsreplay-server: cannot write transcript %s: "
+                    "out of memory\n",
+                    name);
+    }
 }
 
 /* The engine ended (its transcript says why): stop every callback, keep

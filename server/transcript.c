@@ -1,5 +1,6 @@
 /*
- * transcript.c — the wire log of one session, as JSON.
+ * transcript.c — the wire log of one session, as JSON, and the one
+ * write that puts it on disk (writer.c calls it off the event loop).
  */
 #include "transcript.h"
 
@@ -123,8 +124,36 @@ void wsr_transcript_end(wsr_transcript *t, const char *reason,
     json_object_set_new(t->root, "complete", json_true());
 }
 
-int wsr_transcript_write(const wsr_transcript *t, const char *dir,
-                         const char *name)
+char *wsr_transcript_dump(const wsr_transcript *t, size_t *len)
+{
+    char *text = json_dumps(t->root, JSON_COMPACT);
+    *len = text ? strlen(text) : 0;
+    return text;
+}
+
+/* write() until every byte is out: a regular file takes it in one call
+ * unless the disk fills up or a signal lands mid-way. */
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (n == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int wsr_transcript_write_file(const char *dir, const char *name,
+                              const char *text, size_t len)
 {
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/%s.json", dir, name);
@@ -132,16 +161,21 @@ int wsr_transcript_write(const wsr_transcript *t, const char *dir,
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    /* A reader must see either nothing or a whole file: write, fsync, rename. */
-    if (json_dumpfd(t->root, fd, JSON_COMPACT) != 0 || fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
+    /* A reader sees nothing or a whole file: one write, then rename. */
+    int rc = write_all(fd, text, len);
+    int e = errno;
+    /* close() once only, even when it fails: the number may be reused. */
+    if (close(fd) != 0 && rc == 0) {
+        rc = -1;
+        e = errno;
+    }
+    if (rc != 0) {
         unlink(tmp);
         errno = e ? e : EIO;
         return -1;
     }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
+    if (rename(tmp, path) != 0) {
+        e = errno;
         unlink(tmp);
         errno = e;
         return -1;

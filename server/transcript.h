@@ -47,9 +47,17 @@ void wsr_event_hex(json_t *ev, const uint8_t *p, size_t len, size_t max);
 void wsr_transcript_end(wsr_transcript *t, const char *reason,
                         const char *detail);
 
-/* Writes the transcript to dir/NAME.json atomically (temporary file, fsync,
- * rename). Returns 0, or -1 with errno set. */
-int wsr_transcript_write(const wsr_transcript *t, const char *dir,
-                         const char *name);
+/* The transcript as one compact JSON text (malloc'd, NUL-terminated, for
+ * free()), its length in *len; NULL if out of memory. Only the thread
+ * that owns the transcript may call it: jansson objects are not shared
+ * across threads. */
+char *wsr_transcript_dump(const wsr_transcript *t, size_t *len);
+
+/* Writes text[0..len) to dir/NAME.json so that another process sees either
+ * no file or the whole one: one write() to a temporary file, then rename.
+ * No fsync: durability is the caller's choice (writer.h syncs the
+ * filesystem once, at shutdown). Returns 0, or -1 with errno set. */
+int wsr_transcript_write_file(const char *dir, const char *name,
+                              const char *text, size_t len);
 
 #endif
