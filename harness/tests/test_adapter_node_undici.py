@@ -95,7 +95,7 @@ def test_catalogue_at_two_versions(tmp_path: Path) -> None:
         # an application that crashed would have died, and its sockets with
         # it: the adapter destroys the one undici left open
         assert e2e.events(unrequested, "socket_left_open")
-        assert_session_ended_by_client(records["handshake/subprotocol-unrequested", spec])
+        e2e.assert_session_ended_by_client(records["handshake/subprotocol-unrequested", spec])
         assert founding["crash"] is None
     # a refused handshake is reported when undici reports it: 6.x fires
     # 'error' and never 'close' (the adapter waits 250 ms for it, not the
@@ -197,12 +197,12 @@ def test_refused_handshake_ends_on_the_clients_close(tmp_path: Path) -> None:
                 assert left[0]["ready_state"] == 3, left  # CLOSED
             else:
                 assert left == [], left
-            assert_session_ended_by_client(record)
+            e2e.assert_session_ended_by_client(record)
         # a non-101 answer: undici closes that connection itself
         refused = records["handshake/status-403-with-body", spec]
         assert refused["observed"]["end"] == "connect_failed"
         assert not e2e.events(refused["observed"], "socket_left_open")
-        assert_session_ended_by_client(refused, upgraded=False)
+        e2e.assert_session_ended_by_client(refused, upgraded=False)
         # an open WebSocket that closed normally has no socket left behind
         founding = records["close/send-then-close", spec]["observed"]
         assert founding["end"] == "closed"
@@ -211,18 +211,3 @@ def test_refused_handshake_ends_on_the_clients_close(tmp_path: Path) -> None:
     wrong = records["handshake/accept-wrong", LEAKS]["transcript"]
     awaited = [e for e in wrong["events"] if e["type"] == "await_done"]
     assert [(e["what"], e["result"]) for e in awaited] == [("eof", "ok")], awaited
-
-
-def assert_session_ended_by_client(record: dict, upgraded: bool = True) -> None:
-    """The server's session ended because the client closed TCP (FIN, or an
-    RST when the client left the server's bytes unread), not on its linger
-    timeout. After a 101 the server also says who closed TCP first."""
-    transcript = record["transcript"]
-    end = transcript["end"]
-    assert "linger timeout" not in end["detail"], end
-    assert (end["reason"], end["detail"]) in {
-        ("complete", "steps done, client closed"),
-        ("peer_closed", "Connection reset by peer"),
-    }, end
-    if upgraded:
-        assert transcript["tcp_close"]["first"] == "client", transcript["tcp_close"]
