@@ -26,6 +26,7 @@ enum phase {
     PH_STEPS,     /* running the scenario */
     PH_FLUSH,     /* an HTTP response is going out; then linger */
     PH_LINGER,    /* write side shut; reading until EOF */
+    PH_PARKED,    /* GET /_runs/ID?wait_ms=N: until the run completes */
 };
 
 enum wait {
@@ -50,6 +51,7 @@ struct wsr_engine {
     bool ending;
     bool abort_rst;
     char *run; /* the request's run id (owned), NULL when it named none */
+    char wait_run[WSR_RUN_ID_MAX + 1]; /* the run a control request asks for */
     const wsr_scenario *sc;
     enum phase phase;
     enum wait wait;
@@ -86,6 +88,17 @@ struct wsr_engine {
 };
 
 static void advance(wsr_engine *e);
+
+/* A macro's value as a string literal, for messages that quote a limit. */
+#define WSR_STR(x) #x
+#define WSR_XSTR(x) WSR_STR(x)
+
+static const char bad_wait_ms[] =
+    "invalid wait_ms: an integer from 0 to " WSR_XSTR(
+        WSR_RUNS_WAIT_MAX_MS) " (milliseconds)";
+static const char too_many_waiters[] =
+    "too many requests wait on /_runs already (at most " WSR_XSTR(
+        WSR_RUNS_WAITERS_MAX) ")";
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -339,16 +352,23 @@ static void group_done(wsr_engine *e)
  * A piece has left the output buffer. Waiting until the kernel's send
  * queue is empty too (everything acknowledged) keeps pieces and groups in
  * separate segments, and an RST after them cannot destroy unsent data.
+ * A connection the client has reset will never ACK what is queued: the
+ * wait ends on that (ack_reset) rather than on --ack-timeout-ms.
  */
 static void check_ack(wsr_engine *e)
 {
     int queued = e->io->unacked(e->ctx);
-    if (wsr_ack_wait_more(queued, waited_ms(e), e->srv->cfg.ack_timeout_ms)) {
+    bool gone = queued > 0 && e->io->peer_gone(e->ctx);
+    if (!gone &&
+        wsr_ack_wait_more(queued, waited_ms(e), e->srv->cfg.ack_timeout_ms)) {
         e->wait = W_ACK;
         arm_timer(e, 1);
         return;
     }
-    json_t *ev = wsr_event(&e->tr, "out", queued > 0 ? "ack_timeout" : "acked");
+    json_t *ev = wsr_event(&e->tr, "out",
+                           queued <= 0 ? "acked"
+                           : gone      ? "ack_reset"
+                                       : "ack_timeout");
     json_object_set_new(ev, "bytes", json_integer((json_int_t)e->piece_len));
     if (queued > 0)
         json_object_set_new(ev, "unacked", json_integer(queued));
@@ -753,17 +773,59 @@ static bool parse_run(wsr_engine *e, const char *q, size_t len)
     return ok;
 }
 
-static void serve_control(wsr_engine *e, const char *id, size_t len)
+/* The answer to GET /_runs/ID as the run stands now; then FIN and linger. */
+static void answer_control(wsr_engine *e)
 {
     const char *reason = NULL;
-    e->record = false;
-    int status = wsr_runs_serve(e->srv, id, len, e->out, &reason);
+    int status = wsr_runs_serve(e->srv, e->wait_run, strlen(e->wait_run),
+                                e->out, &reason);
     if (status != 200) {
         respond_and_close(e, status, reason, "bad_request");
         return;
     }
     wsr_transcript_end(&e->tr, "complete", "control request");
     e->phase = PH_FLUSH;
+}
+
+/* A parked request's wait is over (the run completed, wait_ms passed, or
+ * the client closed its side): answer with the run as it stands. */
+static void end_wait(wsr_engine *e)
+{
+    stop_timer(e);
+    e->io->unpark(e->ctx);
+    answer_control(e);
+}
+
+/* GET /_runs/ID[?wait_ms=N]: answered at once, or, with wait_ms and a run
+ * that is not complete yet, parked until it is or N ms pass. */
+static void serve_control(wsr_engine *e, const wsr_target *t)
+{
+    long wait_ms = 0;
+    e->record = false;
+    if (!wsr_run_id_valid(t->name, t->name_len)) {
+        respond_and_close(e, 400, "invalid run id", "bad_request");
+        return;
+    }
+    if (t->query && !wsr_wait_ms_from_query(t->query, t->query_len, &wait_ms)) {
+        respond_and_close(e, 400, bad_wait_ms, "bad_request");
+        return;
+    }
+    memcpy(e->wait_run, t->name, t->name_len);
+    e->wait_run[t->name_len] = '\0';
+    if (wait_ms == 0 || wsr_server_run_complete(e->srv, e->wait_run)) {
+        answer_control(e);
+        return;
+    }
+    if (!e->io->park(e->ctx, e->wait_run)) {
+        respond_and_close(e, 503, too_many_waiters, "limit");
+        return;
+    }
+    e->phase = PH_PARKED;
+    /* The handshake deadline would cut the wait: the time to flush the
+     * answer and drain the client starts again after it. */
+    e->io->deadline(e->ctx,
+                    (unsigned)wait_ms + e->srv->cfg.handshake_timeout_ms);
+    arm_timer(e, (unsigned)wait_ms);
 }
 
 static void log_request(wsr_engine *e, const ws_http_request *req, int n)
@@ -834,7 +896,7 @@ static void route_request(wsr_engine *e, const ws_http_request *req)
     wsr_target t;
     wsr_target_parse(req->target.p, req->target.len, &t);
     if (t.kind == WSR_TARGET_CONTROL) {
-        serve_control(e, t.name, t.name_len);
+        serve_control(e, &t);
         return;
     }
     if (t.query && !parse_run(e, t.query, t.query_len)) {
@@ -944,6 +1006,8 @@ void wsr_engine_eof(wsr_engine *e)
     if (e->phase == PH_HANDSHAKE)
         wsr_engine_end(e, "peer_closed",
                        "the client closed during the handshake");
+    else if (e->phase == PH_PARKED)
+        end_wait(e); /* a half-close gets its answer; a gone client, none */
     else if (e->phase == PH_LINGER)
         wsr_engine_end(e, "complete", "steps done, client closed");
     else
@@ -968,6 +1032,10 @@ void wsr_engine_timer(wsr_engine *e)
     if (e->phase == PH_LINGER) {
         wsr_engine_end(e, "complete",
                        "linger timeout: the client kept its side open");
+        return;
+    }
+    if (e->phase == PH_PARKED) {
+        end_wait(e); /* wait_ms passed */
         return;
     }
     const wsr_step *st = e->step ? &e->sc->steps[e->step - 1] : NULL;
@@ -1016,6 +1084,14 @@ void wsr_engine_deadline(wsr_engine *e)
                       : "the session ran past its time limit");
 }
 
+void wsr_engine_run_ended(wsr_engine *e)
+{
+    if (e->ending || e->phase != PH_PARKED)
+        return;
+    if (wsr_server_run_complete(e->srv, e->wait_run))
+        end_wait(e);
+}
+
 /* ---- lifetime ---------------------------------------------------------- */
 
 /* Ends the engine: records why, then the shell stops every callback. */
@@ -1024,6 +1100,8 @@ void wsr_engine_end(wsr_engine *e, const char *reason, const char *detail)
     if (e->ending)
         return;
     e->ending = true;
+    if (e->phase == PH_PARKED)
+        e->io->unpark(e->ctx);
     if (e->upgraded)
         record_tcp_close(e);
     log_simple(e, NULL, "closed");

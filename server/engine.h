@@ -42,10 +42,21 @@ typedef struct wsr_engine_io {
     void (*reading)(void *ctx, bool on); /* resume or pause reading */
     int (*unacked)(void *ctx);   /* bytes the client has not ACKed (SIOCOUTQ) */
     bool (*peer_fin)(void *ctx); /* the client's FIN reached the socket */
+    /* The connection is gone (TCP state CLOSE: the client reset it), so
+     * nothing still queued will ever be ACKed. */
+    bool (*peer_gone)(void *ctx);
     /* Sends TLS close_notify straight to the socket: 0, or the TLS error
      * number if it failed. Called only when the engine was made with tls. */
     int (*close_notify)(void *ctx);
     void (*shutdown)(void *ctx); /* FIN: shutdown(SHUT_WR) */
+    /* GET /_runs/ID?wait_ms=N for a run that is not complete: park the
+     * request, so that the shell calls wsr_engine_run_ended() whenever a
+     * recorded session of run ends. False when too many requests wait
+     * already (the engine answers 503). */
+    bool (*park)(void *ctx, const char *run);
+    /* The wait is over (answered, or the engine ended); harmless when the
+     * request is not parked. */
+    void (*unpark)(void *ctx);
     /* The engine ended: stop every callback; free the engine later. */
     void (*ended)(void *ctx);
 } wsr_engine_io;
@@ -73,6 +84,10 @@ void wsr_engine_eof(wsr_engine *e);                      /* the client's FIN */
 void wsr_engine_error(wsr_engine *e, const char *error); /* socket error */
 void wsr_engine_timer(wsr_engine *e);
 void wsr_engine_deadline(wsr_engine *e);
+/* A session of the run a parked GET /_runs/ID?wait_ms=N waits for ended:
+ * the engine answers if the run is complete now, else waits on. Nothing
+ * when the engine is not parked. */
+void wsr_engine_run_ended(wsr_engine *e);
 /* Ends it now with this reason (the first end wins). */
 void wsr_engine_end(wsr_engine *e, const char *reason, const char *detail);
 

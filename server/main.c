@@ -41,6 +41,8 @@ static const char usage[] =
     "  --tls-key FILE           the PEM private key of --tls-cert\n"
     "  --tls-port N             the wss:// port, 0 picks a free one (default 0)\n"
     "  --transcripts DIR        also write each transcript to DIR/<run>-<n>.json\n"
+    "                           (off the event loop; synced to disk when the\n"
+    "                           server stops)\n"
     "  --linger-ms N            wait for the client's EOF after the steps (2000)\n"
     "  --handshake-timeout-ms N whole request head within N ms (10000)\n"
     "  --session-timeout-ms N   end any session after N ms (60000)\n"
@@ -469,6 +471,13 @@ static int serve(options *o)
         goto out;
     }
     wsr_server_init(&srv, base, &o->cfg, &set);
+    if (wsr_server_start_writer(&srv) != 0) {
+        fprintf(stderr,
+                "wsreplay-server: cannot start the transcript "
+                "writer: %s\n",
+                strerror(errno));
+        goto out_server;
+    }
     listener_ctx plain = {&srv, NULL}, secure = {&srv, tls};
     l = listen_on(base, &plain, o, o->port, &port);
     if (l && tls)

@@ -36,6 +36,52 @@ void wsr_runs_free(wsr_runs *r)
     }
 }
 
+const char *wsr_runs_text(const wsr_runs *r, size_t i, size_t *len)
+{
+    const struct wsr_run_entry *e = i < WSR_RUNS_KEEP ? r->done[i] : NULL;
+    *len = e ? e->len : 0;
+    return e ? entry_text(e) : NULL;
+}
+
+bool wsr_runs_park(wsr_runs *r, wsr_run_waiter *w)
+{
+    if (w->parked || r->n_waiters >= WSR_RUNS_WAITERS_MAX)
+        return false;
+    w->prev = NULL;
+    w->next = r->waiters;
+    if (r->waiters)
+        r->waiters->prev = w;
+    r->waiters = w;
+    w->parked = true;
+    r->n_waiters++;
+    return true;
+}
+
+void wsr_runs_unpark(wsr_runs *r, wsr_run_waiter *w)
+{
+    if (!w->parked)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        r->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->parked = false;
+    r->n_waiters--;
+}
+
+void wsr_runs_ended(wsr_runs *r, const char *run)
+{
+    /* next is read before the wake: the woken waiter may unpark itself. */
+    for (wsr_run_waiter *w = r->waiters, *next; w; w = next) {
+        next = w->next;
+        if (strcmp(w->run, run) == 0)
+            w->wake(w->arg);
+    }
+}
+
 int wsr_runs_keep(wsr_runs *r, const char *run, const char *text, size_t len)
 {
     size_t run_len = run ? strnlen(run, WSR_RUN_ID_MAX) : 0;
@@ -88,6 +134,36 @@ bool wsr_run_from_query(const char *q, size_t len, char *run)
     return true;
 }
 
+bool wsr_wait_ms_from_query(const char *q, size_t len, long *ms)
+{
+    static const char key[] = "wait_ms=";
+    const size_t klen = sizeof key - 1;
+    while (len > 0) {
+        const char *amp = memchr(q, '&', len);
+        size_t part = amp ? (size_t)(amp - q) : len;
+        if (part >= klen && memcmp(q, key, klen) == 0) {
+            long v = 0;
+            if (part == klen)
+                return false;
+            for (size_t i = klen; i < part; i++) {
+                if (q[i] < '0' || q[i] > '9')
+                    return false;
+                v = v * 10 + (q[i] - '0');
+                if (v > WSR_RUNS_WAIT_MAX_MS)
+                    return false;
+            }
+            *ms = v;
+        }
+        q += part;
+        len -= part;
+        if (len) {
+            q++;
+            len--;
+        }
+    }
+    return true;
+}
+
 /* Appends one session's text to the sessions array being built. */
 static int add_session(struct evbuffer *list, const char *text, size_t len)
 {
@@ -96,18 +172,22 @@ static int add_session(struct evbuffer *list, const char *text, size_t len)
     return evbuffer_add(list, text, len);
 }
 
-int wsr_server_query_run(const wsr_server *srv, const char *run,
-                         struct evbuffer *out)
+/* The sessions tagged run: their texts joined by ',' into list (when not
+ * NULL; a live session's is dumped now), finished ones oldest first, then
+ * the live ones. *complete: at least one has ended and none is live.
+ * Returns 0, or -1 if out of memory. */
+static int collect_run(const wsr_server *srv, const char *run,
+                       struct evbuffer *list, bool *complete)
 {
-    struct evbuffer *list = evbuffer_new();
     size_t live = 0, done = 0;
-    int rc = list ? 0 : -1;
+    int rc = 0;
     const wsr_runs *r = &srv->runs;
     /* Oldest first, so sessions appear in the order they ended. */
     for (size_t k = 0; k < WSR_RUNS_KEEP && rc == 0; k++) {
         const struct wsr_run_entry *e = r->done[(r->next + k) % WSR_RUNS_KEEP];
         if (e && strcmp(e->data, run) == 0) {
-            rc = add_session(list, entry_text(e), e->len);
+            if (list)
+                rc = add_session(list, entry_text(e), e->len);
             done++;
         }
     }
@@ -117,24 +197,42 @@ int wsr_server_query_run(const wsr_server *srv, const char *run,
         const wsr_transcript *tr = wsr_session_recorded(s, &s_run);
         if (!tr || strcmp(s_run, run) != 0)
             continue;
-        size_t len;
-        char *text = wsr_transcript_dump(tr, &len);
-        rc = text ? add_session(list, text, len) : -1;
-        free(text);
+        if (list) {
+            size_t len;
+            char *text = wsr_transcript_dump(tr, &len);
+            rc = text ? add_session(list, text, len) : -1;
+            free(text);
+        }
         live++;
     }
+    *complete = done > 0 && live == 0;
+    return rc;
+}
+
+int wsr_server_query_run(const wsr_server *srv, const char *run,
+                         struct evbuffer *out)
+{
+    struct evbuffer *list = evbuffer_new();
+    bool complete = false;
+    int rc = list ? collect_run(srv, run, list, &complete) : -1;
     /* A run id is letters, digits, '-', '_' and '.': nothing to escape. */
-    const char *complete = done > 0 && live == 0 ? "true" : "false";
     if (rc == 0 && (evbuffer_add_printf(out,
                                         "{\"run\":\"%s\",\"complete\":%s,"
                                         "\"sessions\":[",
-                                        run, complete) < 0 ||
+                                        run, complete ? "true" : "false") < 0 ||
                     evbuffer_add_buffer(out, list) != 0 ||
                     evbuffer_add(out, "]}", 2) != 0))
         rc = -1;
     if (list)
         evbuffer_free(list);
     return rc;
+}
+
+bool wsr_server_run_complete(const wsr_server *srv, const char *run)
+{
+    bool complete = false;
+    collect_run(srv, run, NULL, &complete);
+    return complete;
 }
 
 int wsr_runs_serve(const wsr_server *srv, const char *id, size_t len,

@@ -7,6 +7,12 @@
  * transcripts; a busy server forgets the oldest first, and never grows.
  * Each is kept as its compact JSON text, with its run id, in one
  * allocation: an answer is those texts joined, never re-serialized.
+ *
+ * GET /_runs/ID?wait_ms=N is a long poll: a request for a run that is not
+ * complete yet is parked as a waiter (at most WSR_RUNS_WAITERS_MAX at
+ * once) until a session of that run ends or N ms pass. The list of
+ * waiters is here; the sessions that wait and the sessions that end are
+ * linked to it by session.c.
  */
 #ifndef WSR_RUNS_H
 #define WSR_RUNS_H
@@ -24,11 +30,30 @@
 /* The control endpoint's path prefix; the run id follows it. */
 #define WSR_RUNS_PATH "/_runs/"
 
+/* GET /_runs/ID?wait_ms=N waits at most this long (a larger N is a 400). */
+#define WSR_RUNS_WAIT_MAX_MS 60000
+
+/* At most this many requests wait at once; one more is answered 503. */
+#define WSR_RUNS_WAITERS_MAX 1024
+
+/* A parked GET /_runs/ID?wait_ms=N, embedded in whoever waits (a session).
+ * Linked into the list of waiters by wsr_runs_park, out of it by
+ * wsr_runs_unpark; wake(arg) is called when a session of run ends. */
+typedef struct wsr_run_waiter {
+    struct wsr_run_waiter *prev, *next;
+    bool parked;
+    char run[WSR_RUN_ID_MAX + 1];
+    void (*wake)(void *arg);
+    void *arg;
+} wsr_run_waiter;
+
 struct wsr_run_entry; /* one finished transcript: run id and text */
 
 typedef struct wsr_runs {
     struct wsr_run_entry *done[WSR_RUNS_KEEP]; /* owned; NULL when empty */
-    size_t next; /* the slot the next transcript takes */
+    size_t next;             /* the slot the next transcript takes */
+    wsr_run_waiter *waiters; /* parked requests, newest first */
+    size_t n_waiters;        /* at most WSR_RUNS_WAITERS_MAX */
 } wsr_runs;
 
 struct wsr_server;
@@ -42,6 +67,24 @@ void wsr_runs_free(wsr_runs *r);
  * 0, or -1 if out of memory (the ring is left as it was). */
 int wsr_runs_keep(wsr_runs *r, const char *run, const char *text, size_t len);
 
+/* The text kept in slot i (0 to WSR_RUNS_KEEP - 1, in no order), its
+ * length in *len; NULL when the slot is empty. Borrowed: valid until the
+ * slot is reused. */
+const char *wsr_runs_text(const wsr_runs *r, size_t i, size_t *len);
+
+/* Parks w (its run, wake and arg set by the caller; w must stay where it
+ * is until unparked). False, and nothing done, when WSR_RUNS_WAITERS_MAX
+ * requests wait already or w is parked. */
+bool wsr_runs_park(wsr_runs *r, wsr_run_waiter *w);
+
+/* Takes w out of the list of waiters; nothing when it is not parked. */
+void wsr_runs_unpark(wsr_runs *r, wsr_run_waiter *w);
+
+/* A session tagged run ended (its transcript is kept and it is no longer
+ * live): calls wake for every waiter of run. A wake may unpark its own
+ * waiter, and only that one. */
+void wsr_runs_ended(wsr_runs *r, const char *run);
+
 /* True if p[0..len) is a valid run id. */
 bool wsr_run_id_valid(const char *p, size_t len);
 
@@ -51,6 +94,12 @@ bool wsr_run_id_valid(const char *p, size_t len);
  * first run= whose id is invalid. */
 bool wsr_run_from_query(const char *q, size_t len, char *run);
 
+/* Finds wait_ms=N in a query string (without the '?'): *ms is set to N
+ * for each one (the last one wins) and left as it was when there is none.
+ * Returns false at the first wait_ms= whose value is not a decimal integer
+ * from 0 to WSR_RUNS_WAIT_MAX_MS. */
+bool wsr_wait_ms_from_query(const char *q, size_t len, long *ms);
+
 /* Appends {"run": ID, "complete": bool, "sessions": [...]} to out, as
  * compact JSON: the finished sessions tagged run (a valid run id), oldest
  * first, then the live ones. complete is true once at least one has ended
@@ -58,6 +107,9 @@ bool wsr_run_from_query(const char *q, size_t len, char *run);
  * part of it). */
 int wsr_server_query_run(const struct wsr_server *srv, const char *run,
                          struct evbuffer *out);
+
+/* The "complete" of that answer, without building it. */
+bool wsr_server_run_complete(const struct wsr_server *srv, const char *run);
 
 /* Answers GET /_runs/ID (id not NUL-terminated): appends the whole HTTP
  * response, a 200 with the JSON above, to out and returns 200; or returns

@@ -649,9 +649,9 @@ static void check_tls_steps(jc_ctx *v, const wsr_scenario *sc)
 static bool check_top(jc_ctx *v, json_t *root, const char *name)
 {
     static const char *const top_keys[] = {
-        "name",      "summary",   "rfc",    "tags",     "bugs",
-        "client",    "steps",     "expect", "severity", "severity_by_check",
-        "transport", "handshake", "waive",  NULL};
+        "name",      "summary",   "rfc",    "tags",      "bugs",
+        "client",    "steps",     "expect", "severity",  "severity_by_check",
+        "transport", "handshake", "waive",  "run_alone", NULL};
     if (!json_is_object(root)) {
         jc_fail(v, "expected an object, got %s", jc_type_name(root));
         return false;
@@ -667,6 +667,7 @@ static bool check_top(jc_ctx *v, json_t *root, const char *name)
                         (const char *const[]){"wss", NULL}, false) &&
            jc_want_enum(v, root, "handshake",
                         (const char *const[]){"auto", "manual", NULL}, false) &&
+           (jc_want(v, root, "run_alone", JSON_TRUE, false), !v->failed) &&
            wsr_check_meta(v, root) && wsr_check_client(v, root) &&
            wsr_check_expect(v, root);
 }

@@ -31,6 +31,28 @@ static long long step_budget_ms(const wsr_step *st)
     return 0;
 }
 
+/* What one step usually takes: its fixed waits, half its jitter, and no
+ * await or echo time (a client normally answers at once). */
+static long long step_expected_ms(const wsr_step *st)
+{
+    switch (st->kind) {
+    case WSR_STEP_DELAY:
+        return (long long)st->ms + st->jitter_ms / 2;
+    case WSR_STEP_WRITE:
+        return step_budget_ms(st);
+    default:
+        return 0;
+    }
+}
+
+long long wsr_steps_expected_ms(const wsr_scenario *sc)
+{
+    long long total = 0;
+    for (size_t i = 0; i < sc->n_steps; i++)
+        total += step_expected_ms(&sc->steps[i]);
+    return total;
+}
+
 long long wsr_steps_budget_ms(const wsr_scenario *sc)
 {
     long long total = 0;
@@ -39,16 +61,22 @@ long long wsr_steps_budget_ms(const wsr_scenario *sc)
     return total;
 }
 
-/* {"steps": S, "client": C, "deadline": D} for complete knobs. */
+/* {"steps": S, "client": C, "deadline": D, "expected": E} for complete
+ * knobs. E, a job's usual length, orders jobs (longest first) and balances
+ * shards; S, C and D bound it. */
 static json_t *budget_object(const wsr_scenario *sc, json_t *knobs)
 {
     long long steps = wsr_steps_budget_ms(sc);
+    long long delay =
+        json_integer_value(json_object_get(knobs, "recv_delay_ms"));
     long long client =
-        json_integer_value(json_object_get(knobs, "recv_delay_ms")) +
-        json_integer_value(json_object_get(knobs, "recv_timeout_ms"));
-    return json_pack("{sI sI sI}", "steps", (json_int_t)steps, "client",
+        delay + json_integer_value(json_object_get(knobs, "recv_timeout_ms"));
+    long long expected = wsr_steps_expected_ms(sc);
+    return json_pack("{sI sI sI sI}", "steps", (json_int_t)steps, "client",
                      (json_int_t)client, "deadline",
-                     (json_int_t)(steps + client + WSR_BUDGET_SLACK_MS));
+                     (json_int_t)(steps + client + WSR_BUDGET_SLACK_MS),
+                     "expected",
+                     (json_int_t)(expected > delay ? expected : delay));
 }
 
 json_t *wsr_scenario_normal(const wsr_scenario *sc)

@@ -7,10 +7,12 @@
  *   "file":      the path it was loaded from;
  *   "client":    the complete client knobs, defaults filled in
  *                (wsr_client_knobs in scenario_meta.c holds the defaults);
- *   "budget_ms": {"steps": S, "client": C, "deadline": D}, where S is the
- *                longest the server's steps can take, C the client's own
- *                waits (recv_delay_ms + recv_timeout_ms) and
- *                D = S + C + WSR_BUDGET_SLACK_MS.
+ *   "budget_ms": {"steps": S, "client": C, "deadline": D, "expected": E},
+ *                where S is the longest the server's steps can take, C the
+ *                client's own waits (recv_delay_ms + recv_timeout_ms),
+ *                D = S + C + WSR_BUDGET_SLACK_MS, and E a job's usual
+ *                length: the larger of the steps' fixed waits
+ *                (wsr_steps_expected_ms) and recv_delay_ms.
  */
 #ifndef WSR_SCENARIO_NORMAL_H
 #define WSR_SCENARIO_NORMAL_H
@@ -32,6 +34,11 @@
  * jitter, a write group's gap between every two of its pieces, and every
  * await and echo running to its timeout. */
 long long wsr_steps_budget_ms(const wsr_scenario *sc);
+
+/* The usual time of the step program in ms: every delay with half its
+ * jitter and every write group's gaps; awaits and echoes count nothing, as
+ * a client normally answers at once. */
+long long wsr_steps_expected_ms(const wsr_scenario *sc);
 
 /* One scenario's normalized object (new reference), or NULL if out of
  * memory. sc must have been loaded from a file (sc->doc set). */

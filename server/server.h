@@ -2,9 +2,10 @@
  * server.h — the server context every session runs in.
  *
  * One per listening server: the configuration and limits, the scenarios,
- * the list of live sessions, the ring of finished transcripts (runs.h) and
- * the counters. Sessions link themselves into the live list when they
- * start and out of it when they end; the context owns what is left.
+ * the list of live sessions, the ring of finished transcripts (runs.h), the
+ * transcript writer (writer.h) and the counters. Sessions link themselves
+ * into the live list when they start and out of it when they end; the
+ * context owns what is left.
  */
 #ifndef WSR_SERVER_H
 #define WSR_SERVER_H
@@ -28,20 +29,28 @@ typedef struct wsr_config {
 } wsr_config;
 
 struct wsr_session;
+struct wsr_writer;
 
 typedef struct wsr_server {
     struct event_base *base;
     wsr_config cfg;
     const wsr_scenario_set *scenarios;
-    struct wsr_session *live; /* doubly linked list of live sessions */
-    wsr_runs runs;            /* finished transcripts, for GET /_runs/ID */
+    struct wsr_session *live;  /* doubly linked list of live sessions */
+    wsr_runs runs;             /* finished transcripts, for GET /_runs/ID */
+    struct wsr_writer *writer; /* transcripts to cfg.transcript_dir; NULL
+                                * without one or before start_writer */
     unsigned long next_id;
     unsigned long sessions_total;
 } wsr_server;
 
 void wsr_server_init(wsr_server *srv, struct event_base *base,
                      const wsr_config *cfg, const wsr_scenario_set *scenarios);
-/* Ends every live session (reason server_shutdown) and frees what it holds. */
+/* With cfg.transcript_dir, starts the thread that writes transcripts there
+ * (writer.h). Returns 0 (also without a dir), or -1 with errno set. */
+int wsr_server_start_writer(wsr_server *srv);
+/* Ends every live session (reason server_shutdown), then writes the
+ * transcripts still queued and syncs them to disk, and frees what it
+ * holds. */
 void wsr_server_free(wsr_server *srv);
 
 #endif

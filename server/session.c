@@ -29,6 +29,7 @@
 #include "engine.h"
 #include "runs.h"
 #include "transcript.h"
+#include "writer.h"
 
 struct wsr_session {
     wsr_server *srv;
@@ -40,6 +41,7 @@ struct wsr_session {
     struct event *timer;    /* the engine's step timer */
     struct event *deadline; /* handshake, then session timeout */
     wsr_engine *eng;
+    wsr_run_waiter waiter; /* parked: GET /_runs/ID?wait_ms=N */
 };
 
 static void read_cb(struct bufferevent *bev, void *arg);
@@ -104,17 +106,31 @@ static int io_unacked(void *ctx)
     return queued;
 }
 
+/* The socket's TCP state (TCP_ESTABLISHED, ...), or -1. */
+static int tcp_state(const wsr_session *s)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return -1;
+    return ti.tcpi_state;
+}
+
 /* True once the client's FIN has reached this socket (TCP state
  * CLOSE_WAIT): the client closed TCP first. libevent reports the EOF only
  * when it next reads, so the kernel's state is the exact witness. */
 static bool io_peer_fin(void *ctx)
 {
-    wsr_session *s = ctx;
-    struct tcp_info ti;
-    socklen_t len = sizeof ti;
-    if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
-        return false;
-    return ti.tcpi_state == TCP_CLOSE_WAIT;
+    return tcp_state(ctx) == TCP_CLOSE_WAIT;
+}
+
+/* True once the connection is gone (TCP state CLOSE) although the session
+ * is not over: the client reset it, typically because its socket was
+ * already closed when our bytes arrived. SIOCOUTQ then stays at what was
+ * queued, never 0. */
+static bool io_peer_gone(void *ctx)
+{
+    return tcp_state(ctx) == TCP_CLOSE;
 }
 
 /* SSL_shutdown writes the alert straight to the socket. */
@@ -131,6 +147,27 @@ static void io_shutdown(void *ctx)
     shutdown(s->fd, SHUT_WR);
 }
 
+static void waiter_wake(void *arg)
+{
+    wsr_session *s = arg;
+    wsr_engine_run_ended(s->eng);
+}
+
+static bool io_park(void *ctx, const char *run)
+{
+    wsr_session *s = ctx;
+    snprintf(s->waiter.run, sizeof s->waiter.run, "%s", run);
+    s->waiter.wake = waiter_wake;
+    s->waiter.arg = s;
+    return wsr_runs_park(&s->srv->runs, &s->waiter);
+}
+
+static void io_unpark(void *ctx)
+{
+    wsr_session *s = ctx;
+    wsr_runs_unpark(&s->srv->runs, &s->waiter);
+}
+
 static void io_ended(void *ctx);
 
 static const wsr_engine_io session_io = {
@@ -142,8 +179,11 @@ static const wsr_engine_io session_io = {
     .reading = io_reading,
     .unacked = io_unacked,
     .peer_fin = io_peer_fin,
+    .peer_gone = io_peer_gone,
     .close_notify = io_close_notify,
     .shutdown = io_shutdown,
+    .park = io_park,
+    .unpark = io_unpark,
     .ended = io_ended,
 };
 
@@ -228,7 +268,8 @@ static void unlink_live(wsr_session *s)
     s->prev = s->next = NULL;
 }
 
-/* One serialization: the ring keeps a copy of the text, the disk gets it. */
+/* The ring first: GET /_runs has the transcript at once, as the text of
+ * the one serialization; the disk copy is the writer's, off the loop. */
 static void keep_transcript(wsr_session *s)
 {
     wsr_server *srv = s->srv;
@@ -244,12 +285,10 @@ static void keep_transcript(wsr_session *s)
                 "wsreplay-server: cannot keep transcript %s: out of "
                 "memory\n",
                 name);
-    if (text && srv->cfg.transcript_dir &&
-        wsr_transcript_write_file(srv->cfg.transcript_dir, name, text, len) !=
-            0)
-        fprintf(stderr, "wsreplay-server: cannot write transcript %s: %s\n",
-                name, strerror(errno));
-    free(text);
+    if (text && srv->writer)
+        wsr_writer_submit(srv->writer, name, text, len); /* takes text */
+    else
+        free(text);
 }
 
 /* Nothing more is read: the input's chains go now, not with the deferred
@@ -265,7 +304,9 @@ static void drop_input(struct evbuffer *in)
 }
 
 /* The engine ended (its transcript says why): stop every callback, keep
- * the transcript, free the session later. */
+ * the transcript, free the session later. Once it is kept and no longer
+ * live, the requests waiting for its run hear of it: the run may be
+ * complete now. */
 static void io_ended(void *ctx)
 {
     wsr_session *s = ctx;
@@ -274,8 +315,12 @@ static void io_ended(void *ctx)
     evtimer_del(s->timer);
     evtimer_del(s->deadline);
     drop_input(bufferevent_get_input(s->bev));
+    wsr_runs_unpark(&s->srv->runs, &s->waiter);
     keep_transcript(s);
     unlink_live(s);
+    const char *run = wsr_engine_run(s->eng);
+    if (wsr_engine_recorded(s->eng) && run[0])
+        wsr_runs_ended(&s->srv->runs, run);
     struct timeval now = {0, 0};
     if (event_base_once(s->srv->base, -1, EV_TIMEOUT, deferred_free_cb, s,
                         &now) != 0)

@@ -1,5 +1,7 @@
 /*
- * transcript.c — the wire log of one session, kept as compact JSON text.
+ * transcript.c — the wire log of one session, kept as compact JSON text,
+ * and the one write that puts it on disk (writer.c calls it off the event
+ * loop).
  */
 #include "transcript.h"
 
@@ -250,6 +252,27 @@ json_t *wsr_transcript_json(const wsr_transcript *t)
     return tree;
 }
 
+/* write() until every byte is out: a regular file takes it in one call
+ * unless the disk fills up or a signal lands mid-way. */
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (n == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int wsr_transcript_write_file(const char *dir, const char *name,
                               const char *text, size_t len)
 {
@@ -259,28 +282,21 @@ int wsr_transcript_write_file(const char *dir, const char *name,
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    /* A reader must see either nothing or a whole file: write, fsync, rename. */
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO;
-            break;
-        }
-        off += (size_t)n;
+    /* A reader sees nothing or a whole file: one write, then rename. */
+    int rc = write_all(fd, text, len);
+    int e = errno;
+    /* close() once only, even when it fails: the number may be reused. */
+    if (close(fd) != 0 && rc == 0) {
+        rc = -1;
+        e = errno;
     }
-    if (off < len || fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
+    if (rc != 0) {
         unlink(tmp);
         errno = e ? e : EIO;
         return -1;
     }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
+    if (rename(tmp, path) != 0) {
+        e = errno;
         unlink(tmp);
         errno = e;
         return -1;

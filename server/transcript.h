@@ -79,7 +79,8 @@ void wsr_transcript_end(wsr_transcript *t, const char *reason,
                         const char *detail);
 
 /* The whole transcript as one compact JSON text (malloc'd, NUL-terminated,
- * for free()), its length in *len; NULL if out of memory. */
+ * for free()), its length in *len; NULL if out of memory. Only the thread
+ * that owns the transcript may call it. */
 char *wsr_transcript_dump(const wsr_transcript *t, size_t *len);
 
 /* The whole transcript as a jansson tree (a new reference), parsed from
@@ -87,8 +88,10 @@ char *wsr_transcript_dump(const wsr_transcript *t, size_t *len);
  * server itself only ever needs the text. */
 json_t *wsr_transcript_json(const wsr_transcript *t);
 
-/* Writes a dumped transcript, text[0..len), to dir/NAME.json atomically
- * (temporary file, fsync, rename). Returns 0, or -1 with errno set. */
+/* Writes text[0..len) to dir/NAME.json so that another process sees either
+ * no file or the whole one: one write() to a temporary file, then rename.
+ * No fsync: durability is the caller's choice (writer.h syncs the
+ * filesystem once, at shutdown). Returns 0, or -1 with errno set. */
 int wsr_transcript_write_file(const char *dir, const char *name,
                               const char *text, size_t len);
 

@@ -105,18 +105,28 @@ def load_levels(client: Path, server: Server, seconds: float, log, name: str) ->
     return levels
 
 
-def _folder_usage(folder: Path) -> tuple[int, int]:
+def _is_temporary(p: Path) -> bool:
+    """The writer's temporary file: NAME.json.tmp.PID until it is renamed."""
+    return ".tmp." in p.name or p.name.endswith(".tmp")
+
+
+def _folder_usage(folder: Path, at_least: int, limit_s: float = 120.0) -> tuple[int, int]:
     """Transcript files and their bytes, once the server stopped writing them.
 
-    A session's transcript is written when it ends, after the client's EOF:
-    the last ones land just after the load client has finished.
+    A session's transcript is written when it ends, by the server's writer
+    thread, which runs at idle priority (SCHED_IDLE): under the load most
+    files land after the load client has finished. Waits until there are
+    at least `at_least` files (the sessions the load client finished) and
+    no new one came in the last 0.3 s, or until `limit_s` passed.
     """
     count = -1
+    deadline = time.monotonic() + limit_s
     while True:
-        files = [p for p in folder.iterdir() if not p.name.endswith(".tmp")]
-        pending = len(files) != count or any(p.name.endswith(".tmp") for p in folder.iterdir())
-        if not pending:
-            return count, sum(p.stat().st_size for p in files)
+        entries = list(folder.iterdir())
+        files = [p for p in entries if not _is_temporary(p)]
+        pending = len(files) != count or len(files) < at_least or any(map(_is_temporary, entries))
+        if not pending or time.monotonic() > deadline:
+            return len(files), sum(p.stat().st_size for p in files)
         count = len(files)
         time.sleep(0.3)
 
@@ -138,7 +148,7 @@ def wsreplay_under_load(progs: dict, tmp: Path, transcripts: bool, seconds: floa
             level = load(progs["loadclient"], server.port, conns, seconds)
             if transcripts:
                 # counted and removed between levels, while no session is writing
-                count, size = _folder_usage(folder)
+                count, size = _folder_usage(folder, level["sessions"])
                 level["transcript_files"] = count
                 level["transcript_bytes_per_session"] = round(size / count) if count else 0
                 for p in folder.iterdir():

@@ -170,6 +170,21 @@ def assert_catalogue_verdicts(report: dict, catalogue: dict, specs: Collection[s
         ), where
 
 
+def assert_session_ended_by_client(record: dict, upgraded: bool = True) -> None:
+    """The server's session ended because the client closed TCP (FIN, or an
+    RST when the client left the server's bytes unread), not on its linger
+    timeout. After a 101 the server also says who closed TCP first."""
+    transcript = record["transcript"]
+    end = transcript["end"]
+    assert "linger timeout" not in end["detail"], end
+    assert (end["reason"], end["detail"]) in {
+        ("complete", "steps done, client closed"),
+        ("peer_closed", "Connection reset by peer"),
+    }, end
+    if upgraded:
+        assert transcript["tcp_close"]["first"] == "client", transcript["tcp_close"]
+
+
 def assert_founding_delivered(observation: dict) -> None:
     """close/send-then-close: the message before the close, then the close itself."""
     assert observation["messages"][0]["text"] == "final message"

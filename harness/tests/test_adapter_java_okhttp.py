@@ -158,3 +158,65 @@ def test_a_handshake_that_hangs_is_a_connect_timeout(wsreplay_clients: ClientPoo
         assert (observed["connected"], observed["end"]) == (False, "connect_timeout")
         assert observed["error"]["type"] == "java.net.SocketTimeoutException"
         assert 9500 <= e2e.events(observed, "connect_timeout")[0]["t_ms"] < 14000
+
+
+#: Refused handshakes, with the verdicts every version had before the adapter
+#: tidied up: a non-101 status, a 101 without "Connection: Upgrade", a 101
+#: with a wrong Sec-WebSocket-Accept; and a normal closure.
+REFUSALS = {
+    "handshake/status-403-with-body": {"pass"},
+    "handshake/connection-missing": {"pass"},
+    "handshake/accept-wrong": {"pass"},
+    "close/send-then-close": {"pass"},
+}
+#: 3.5.0 keeps a refused connection allocated, not idle in its pool.
+REFUSAL_SPECS = {**SPECS, "java-okhttp@3.5.0": "3.5.0"}
+
+
+def test_refused_handshake_ends_on_the_clients_close(tmp_path: Path) -> None:
+    """After a refused handshake OkHttp keeps the TCP connection open (a
+    keep-alive connection in its pool, or one it never released); the server
+    then waited its own timeouts (3-5 s a job). The adapter closes, once the
+    job is over, a socket made for a web socket that never opened and is
+    still open, says so (`socket_left_open`), and the server's session ends
+    on the client's close, with the same verdicts. Where OkHttp closed the
+    socket itself (5.x after a 101 it refused for its Sec-WebSocket-Accept),
+    or the web socket opened, the adapter has nothing to do."""
+    _, report = e2e.wsreplay_run(
+        tmp_path, *e2e.client_args(REFUSAL_SPECS), *e2e.scenario_args(REFUSALS)
+    )
+    e2e.assert_clients(report, REFUSAL_SPECS, "okhttp")
+    e2e.assert_catalogue_verdicts(report, REFUSALS, REFUSAL_SPECS)
+    records = {(r["scenario"], r["client"]): r for r in report["results"]}
+    for spec in REFUSAL_SPECS:
+        for scenario in ("handshake/status-403-with-body", "handshake/connection-missing"):
+            record = records[scenario, spec]
+            observed = record["observed"]
+            assert (observed["connected"], observed["end"]) == (False, "connect_failed")
+            # reported after the refusal, before the observation went out
+            assert [e["event"] for e in observed["events"]][-2:] == [
+                "connect_failed",
+                "socket_left_open",
+            ], observed["events"]
+            (left,) = e2e.events(observed, "socket_left_open")
+            # 4.x and 5.x pooled it as idle; 3.5.0 had not released it
+            then = "connectionPool().evictAll()"
+            if spec == "java-okhttp@3.5.0":
+                then += ", Socket.close()"
+            assert (left["sockets"], left["then"]) == (1, then), left
+            upgraded = scenario == "handshake/connection-missing"
+            e2e.assert_session_ended_by_client(record, upgraded=upgraded)
+        # a 101 refused for its accept value: 5.x closes that connection itself
+        wrong = records["handshake/accept-wrong", spec]
+        assert wrong["observed"]["end"] == "connect_failed"
+        left = e2e.events(wrong["observed"], "socket_left_open")
+        assert (left == []) == (spec == "java-okhttp@5.3.0"), left
+        e2e.assert_session_ended_by_client(wrong)
+        # an open web socket that closed normally: OkHttp's to close, nothing left
+        founding = records["close/send-then-close", spec]["observed"]
+        assert founding["end"] == "closed"
+        assert not e2e.events(founding, "socket_left_open")
+    # the 403's scenario waits for the client's EOF: the EOF came
+    refused = records["handshake/status-403-with-body", "java-okhttp@5.3.0"]["transcript"]
+    awaited = [e for e in refused["events"] if e["type"] == "await_done"]
+    assert [(e["what"], e["result"]) for e in awaited] == [("eof", "ok")], awaited

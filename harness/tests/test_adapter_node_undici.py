@@ -92,6 +92,10 @@ def test_catalogue_at_two_versions(tmp_path: Path) -> None:
         assert "reading 'includes'" in crash["message"]
         assert "lib/web/websocket/connection.js" in crash["at"]
         assert e2e.events(unrequested, "crash")
+        # an application that crashed would have died, and its sockets with
+        # it: the adapter destroys the one undici left open
+        assert e2e.events(unrequested, "socket_left_open")
+        e2e.assert_session_ended_by_client(records["handshake/subprotocol-unrequested", spec])
         assert founding["crash"] is None
     # a refused handshake is reported when undici reports it: 6.x fires
     # 'error' and never 'close' (the adapter waits 250 ms for it, not the
@@ -151,3 +155,59 @@ def test_over_tls(tmp_path: Path) -> None:
     """wss:// trusting exactly the run's CA: the dispatcher option (7.16.0) and,
     before undici took one in the constructor (5.22.0), the global dispatcher."""
     e2e.assert_passes_over_tls(tmp_path, ["node-undici@7.16.0", "node-undici@5.22.0"])
+
+
+#: undici 7.30 leaves the socket of a refused 101 open; 7.29 closes it itself.
+LEAKS, CLOSES = "node-undici@7.30.3", "node-undici@7.29.0"
+#: Refused handshakes (two refused 101s, a non-101 status) and a normal
+#: closure, with the verdicts both versions had before the adapter tidied up.
+REFUSALS = {
+    "handshake/accept-wrong": {"pass"},
+    "handshake/upgrade-wrong-value": {"pass"},
+    "handshake/status-403-with-body": {"pass"},
+    "close/send-then-close": {"pass"},
+}
+
+
+@pytest.mark.e2e
+def test_refused_handshake_ends_on_the_clients_close(tmp_path: Path) -> None:
+    """After a refused 101, undici 7.30 fails the WebSocket but leaves its TCP
+    connection open; the server then waited its own timeouts (3 s a job).
+    The adapter destroys a socket its finished WebSocket left open, says so
+    (`socket_left_open`), and the server's session ends on the client's EOF,
+    with the same verdicts. Where undici closed the socket itself, or the
+    WebSocket closed normally, the adapter has nothing to do."""
+    specs = {LEAKS: "7.30.3", CLOSES: "7.29.0"}
+    _, report = e2e.wsreplay_run(tmp_path, *e2e.client_args(specs), *e2e.scenario_args(REFUSALS))
+    e2e.assert_clients(report, specs, "undici")
+    e2e.assert_catalogue_verdicts(report, REFUSALS, specs)
+    records = {(r["scenario"], r["client"]): r for r in report["results"]}
+    for spec in specs:
+        for scenario in ("handshake/accept-wrong", "handshake/upgrade-wrong-value"):
+            record = records[scenario, spec]
+            observed = record["observed"]
+            assert (observed["connected"], observed["end"]) == (False, "connect_failed")
+            left = e2e.events(observed, "socket_left_open")
+            if spec == LEAKS:
+                # reported after the refusal, before the observation went out
+                assert [e["event"] for e in observed["events"]][-2:] == [
+                    "connect_failed",
+                    "socket_left_open",
+                ], observed["events"]
+                assert left[0]["ready_state"] == 3, left  # CLOSED
+            else:
+                assert left == [], left
+            e2e.assert_session_ended_by_client(record)
+        # a non-101 answer: undici closes that connection itself
+        refused = records["handshake/status-403-with-body", spec]
+        assert refused["observed"]["end"] == "connect_failed"
+        assert not e2e.events(refused["observed"], "socket_left_open")
+        e2e.assert_session_ended_by_client(refused, upgraded=False)
+        # an open WebSocket that closed normally has no socket left behind
+        founding = records["close/send-then-close", spec]["observed"]
+        assert founding["end"] == "closed"
+        assert not e2e.events(founding, "socket_left_open")
+    # accept-wrong waits for the client's EOF after its message: the EOF came
+    wrong = records["handshake/accept-wrong", LEAKS]["transcript"]
+    awaited = [e for e in wrong["events"] if e["type"] == "await_done"]
+    assert [(e["what"], e["result"]) for e in awaited] == [("eof", "ok")], awaited

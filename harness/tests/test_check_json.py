@@ -53,6 +53,7 @@ def test_folder_gives_one_document_sorted_by_name() -> None:
         assert Path(s["file"]).is_file()
         assert budget["client"] == knobs["recv_delay_ms"] + knobs["recv_timeout_ms"]
         assert budget["deadline"] == budget["steps"] + budget["client"] + SLACK_MS
+        assert 0 <= budget["expected"] <= max(budget["steps"], knobs["recv_delay_ms"])
 
 
 def test_files_keep_the_file_and_fill_the_knobs(tmp_path: Path) -> None:
@@ -81,8 +82,10 @@ def test_files_keep_the_file_and_fill_the_knobs(tmp_path: Path) -> None:
         "close_first": None,
         "subprotocols": [],
     }
-    assert first["budget_ms"] == {"steps": 15, "client": 3100, "deadline": 8115}
-    assert second["budget_ms"] == {"steps": 5000, "client": 3000, "deadline": 13000}
+    # expected: the larger of the steps' usual waits (10 + 5 // 2) and recv_delay_ms
+    assert first["budget_ms"] == {"steps": 15, "client": 3100, "deadline": 8115, "expected": 100}
+    # an await counts nothing in the usual length
+    assert second["budget_ms"] == {"steps": 5000, "client": 3000, "deadline": 13000, "expected": 0}
 
 
 @pytest.mark.parametrize("case", CASE_NAMES)

@@ -63,6 +63,9 @@ EXIT_CODES = {
     ("check", 2): "test_check_exit_codes",
     ("report", 0): "test_report_exit_codes",
     ("report", 2): "test_report_exit_codes",
+    ("merge", 0): "test_shards.py::test_merge_exit_codes",
+    ("merge", 1): "test_shards.py::test_merge_exit_codes",
+    ("merge", 2): "test_shards.py::test_merge_refusals_from_real_runs",
 }
 
 
@@ -217,6 +220,9 @@ def ci_text() -> str:
 CI_VALUES = {
     "GITHUB_WORKSPACE": str(GITHUB_WORKSPACE),
     "CI_PROJECT_DIR": str(CI_PROJECT_DIR),
+    # the sharded workflow of section 12
+    "github.workspace": str(GITHUB_WORKSPACE),
+    "matrix.shard": "1",
 }
 
 
@@ -243,6 +249,61 @@ def test_every_command_in_ci_md_is_accepted() -> None:
                 cli.build_parser().parse_args(argv)
             except SystemExit as exc:
                 raise AssertionError(f"docs/ci.md: `{span}` is refused") from exc
+
+
+def test_the_shard_matrix_example_hangs_together() -> None:
+    """Section 12's workflow: N shard jobs, each `--shard K/N` into its own folder,
+    uploaded whatever the verdicts; a merge job that downloads them all and merges."""
+    section = markdown_section(ci_text(), "12. Many runners")
+    (block,) = re.findall(r"^```yaml\n(.*?)^```", section, re.M | re.S)
+    data = yaml.safe_load(block)
+    shard_job, merge_job = data["jobs"]["shard"], data["jobs"]["merge"]
+    shards = shard_job["strategy"]["matrix"]["shard"]
+    count = len(shards)
+    assert shards == list(range(1, count + 1)) and count > 1
+    assert shard_job["strategy"]["fail-fast"] is False
+
+    def wsreplay_steps(job: dict) -> list[tuple[dict, list[str]]]:
+        found = []
+        for step in job["steps"]:
+            for line in steps_lines(step.get("run", "")):
+                if "./wsreplay" in line:
+                    found.append((step, line))
+        return found
+
+    ((run_step, run_line),) = wsreplay_steps(shard_job)
+    assert f"--shard ${{{{ matrix.shard }}}}/{count} " in run_line
+    assert run_line.rstrip().endswith("|| [ $? -eq 1 ]")  # exit 1 goes on to the merge
+    workdir = PurePosixPath(shard_job["defaults"]["run"]["working-directory"])
+    values = {**CI_VALUES}
+    outs = set()
+    for k in shards:
+        values["matrix.shard"] = str(k)
+        argv = command_argv(substitute(run_line, values))
+        assert argv is not None
+        args = cli.build_parser().parse_args(argv)
+        assert args.command == "run" and args.shard == (k, count)
+        assert all("@" in spec for spec in args.client), "pin the client versions"
+        outs.add(workdir / args.out)
+    assert len(outs) == count  # a folder per shard
+    uses = [step.get("uses", "").split("@")[0] for step in shard_job["steps"]]
+    upload = shard_job["steps"][uses.index("actions/upload-artifact")]
+    assert upload["if"] == "always()"
+    assert PurePosixPath(substitute(upload["with"]["path"], values)) in outs
+    assert uses.index("actions/upload-artifact") > shard_job["steps"].index(run_step)
+
+    assert merge_job["needs"] == "shard" and merge_job["if"] == "always()"
+    uses = [step.get("uses", "").split("@")[0] for step in merge_job["steps"]]
+    download = merge_job["steps"][uses.index("actions/download-artifact")]["with"]
+    artifact = upload["with"]["name"].replace("${{ matrix.shard }}", "*")
+    assert download["pattern"] == artifact
+    ((_, merge_line),) = wsreplay_steps(merge_job)
+    args = cli.build_parser().parse_args(command_argv(merge_line))
+    assert args.command == "merge"
+    merge_workdir = PurePosixPath(merge_job["defaults"]["run"]["working-directory"])
+    (folders,) = args.dirs  # one glob over the downloaded artifacts
+    assert PurePosixPath(download["path"]) / artifact == merge_workdir / folders
+    assert not any("./bootstrap" in step.get("run", "") for step in merge_job["steps"])
 
 
 def test_the_exit_code_table_is_what_the_tests_check() -> None:

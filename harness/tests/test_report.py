@@ -299,12 +299,16 @@ def test_report_top_level_shape() -> None:
         "finished",
         "duration_ms",
         "command",
+        "catalogue",
+        "shard",
+        "merged_from",
         "clients",
         "scenarios",
         "results",
         "totals",
     ]
     assert report["schema"] == "wsreplay-report/1"
+    assert report["catalogue"] is report["shard"] is report["merged_from"] is None
     assert report["tool"] == {"name": "wsreplay", "version": "0.1.0"}
     assert [c["spec"] for c in report["clients"]] == [
         "python-websockets@14.0",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from wsreplay.running.adapterproc import SAFE_NAME_MAX, safe_name
-from wsreplay.running.runner import new_run_id
+from wsreplay.running.runner import job_tag, new_run_id
 
 RUN_ID = re.compile(r"[A-Za-z0-9._-]{1,127}")  # what wsreplay-server accepts
 
@@ -22,3 +22,11 @@ def test_long_path_specs_give_valid_short_unique_tags() -> None:
 
 def test_short_specs_stay_readable() -> None:
     assert safe_name("python-websockets@14.0") == "python-websockets_14.0"
+
+
+def test_an_out_folder_of_any_name_gives_valid_tags() -> None:
+    """--out names the run; "@" or a space in it once made every job's
+    connection refused (the server takes only safe run ids)."""
+    for folder in ("node-ws@8.23.1-jobs-1", "my run", "r\u00e9sultats", "x" * 200):
+        tag = job_tag(folder, "node-ws@8.23.1", 7)
+        assert RUN_ID.fullmatch(tag), tag

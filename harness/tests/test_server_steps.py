@@ -119,3 +119,24 @@ def test_await_timeout_is_recorded_and_steps_go_on(server: ScenarioServer) -> No
     # libevent timers may fire a hair early by our clock
     assert done["result"] == "timeout" and done["waited_ms"] >= 190
     assert evs[-1]["type"] == "closed"
+
+
+def test_ack_wait_ends_when_the_client_reset_the_connection(server: ScenarioServer) -> None:
+    """The client closes its socket; the server's next write reaches a socket
+    that no longer exists, and the client's kernel answers with an RST. Those
+    bytes will never be ACKed (SIOCOUTQ stays where it was): the server's ACK
+    wait ends on the reset (`ack_reset`) instead of running out
+    --ack-timeout-ms (`ack_timeout`), and the steps go on."""
+    sock, rest = open_scenario(server, "steps/write-after-client-closed", "ack-reset")
+    assert rest == b""
+    sock.close()
+    evs = events(server, "ack-reset")
+    kinds = [e["type"] for e in evs]
+    assert "ack_timeout" not in kinds, evs
+    (done,) = [e for e in evs if e["type"] == "await_done"]
+    assert (done["what"], done["result"]) == ("eof", "ok")
+    late = [e for e in evs if e["type"] == "write"][-1]
+    (reset,) = [e for e in evs if e["type"] == "ack_reset"]
+    assert reset["unacked"] == late["bytes"] == 10  # 81 08 "too late"
+    assert kinds.index("ack_reset") < kinds.index("steps_done")
+    assert evs[-1]["type"] == "closed"

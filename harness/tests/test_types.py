@@ -128,7 +128,7 @@ def test_scenario_is_the_file_object_plus_what_the_loader_adds():
     assert _required(contract.Scenario) == set(SCENARIO["required"]) | added | {"budget_ms"}
     assert _keys(contract.Knobs) == set(SCENARIO["$defs"]["client"]["properties"])
     assert _keys(contract.Budget) == _table_fields(normalized, "budget_ms.")
-    assert _keys(contract.Budget) == {"steps", "client", "deadline"}
+    assert _keys(contract.Budget) == {"steps", "client", "deadline", "expected"}
     bug = SCENARIO["properties"]["bugs"]["items"]
     assert _keys(contract.Bug) == set(bug["properties"])
     assert _required(contract.Bug) == set(bug["required"])

@@ -1,4 +1,4 @@
-"""The `wsreplay` command line: run, report, compare, bisect, scenarios, check."""
+"""The `wsreplay` command line: run, merge, report, compare, bisect, scenarios, check."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ from .comparing.bisect import FIRST_BAD, FIRST_FIXED, BisectArgs, BisectError, r
 from .comparing.compare import DEFAULT_TOLERANCE_MS, CompareArgs, CompareError, run_compare
 from .judging.verdicts import IGNORABLE
 from .outputs import write_all
+from .outputs.merge import MergeError, merge, read_shard
 from .outputs.recordlog import NoRecords, assemble, report_is_current
 from .paths import RESULTS_DIR, SCENARIOS_DIR
+from .running.pool import default_jobs
 from .running.runner import Run, RunPlan, check_specs, exit_code, new_run_id, print_summary
 from .running.server import ServerError
+from .running.shards import parse_shard
 from .scenarios import ScenarioError, load_all, select
 
 DEFAULT_CLIENT = "python-websockets"
@@ -34,9 +37,32 @@ examples:
   wsreplay run --client python-websockets@13.1 --client python-websockets@14.0 \\
                --scenario close/send-then-close
   wsreplay run --scenario 'close/*'           # every close scenario, newest client
+  wsreplay run --shard 2/4 --out results/shard-2   # a quarter of the pairs (CI matrix)
 
 exit status: 0 all verdicts pass/non-strict/informational, 1 a fail or error
 verdict, 2 bad arguments, scenarios or client specs."""
+
+SHARD_HELP = (
+    "run only shard K of N (from 1) of the (scenario, client) pairs: the same "
+    "split on every machine for the same command and catalogue, balanced by the "
+    "scenarios' time budgets; join the N folders with `wsreplay merge`"
+)
+
+MERGE_EPILOG = """\
+Each DIR is the --out folder of one `wsreplay run --shard K/N`, all with the
+same command (--shard and --out aside) and catalogue. Its report.json is
+read, or for a run that did not finish its run.json and records.jsonl. The
+merged report.json (with junit.xml, summary.md, report.html) is the one a
+single run of the command would have written; transcripts/ and adapters/
+stay in the shard folders.
+
+examples:
+  wsreplay merge results/shard-1 results/shard-2 results/shard-3 --out results/all
+
+exit status: 0 all verdicts pass/non-strict/informational, 1 a fail or error
+verdict, or a pair with no record (a shard interrupted; not with
+--allow-missing), 2 the folders cannot be merged (not runs, different
+catalogues or commands, a shard given twice or missing) or bad arguments."""
 
 REPORT_EPILOG = """\
 A finished or interrupted (Ctrl-C, SIGTERM) run writes report.json itself;
@@ -118,6 +144,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def shard_arg(text: str) -> tuple[int, int]:
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_common(sub: argparse.ArgumentParser, out_help: str) -> None:
     """--scenario, --repeat, --out and --scenarios-dir, shared by run, compare and bisect."""
     sub.add_argument(
@@ -134,6 +167,14 @@ def add_common(sub: argparse.ArgumentParser, out_help: str) -> None:
         default="ws",
         help="run the scenarios over ws:// or over wss:// (TLS with a certificate made "
         'for this run); scenarios marked "transport": "wss" always use TLS (default: ws)',
+    )
+    sub.add_argument(
+        "--jobs",
+        type=positive_int,
+        metavar="N",
+        help="run up to N (scenario, client) jobs at the same time (default: "
+        f"{default_jobs()} here, 4 per core up to 8); scenarios marked "
+        '"run_alone" still run with no other job',
     )
     sub.add_argument("--out", type=Path, metavar="DIR", help=out_help)
     sub.add_argument(
@@ -182,6 +223,29 @@ def build_parser() -> argparse.ArgumentParser:
         f"release (default: {DEFAULT_CLIENT})",
     )
     add_common(run, "report folder (default: a new folder under results/)")
+    run.add_argument("--shard", type=shard_arg, metavar="K/N", help=SHARD_HELP)
+
+    mer = sub.add_parser(
+        "merge",
+        help="join the reports of `run --shard K/N` into one",
+        description="Merge the folders of the N shards of a run into one report.json\n"
+        "(and junit.xml, summary.md, report.html), as a single run would have written.",
+        epilog=MERGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mer.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="a shard's folder")
+    mer.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where the merged report goes (default: results/<run-id>-merged/)",
+    )
+    mer.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="merge the shards given even if some are missing, and exit by the verdicts "
+        "of the pairs that ran (the others show as not run)",
+    )
 
     rep = sub.add_parser(
         "report",
@@ -304,15 +368,53 @@ def cmd_run(args: argparse.Namespace) -> int:
         command=["wsreplay", *sys.argv[1:]],
         repeat=args.repeat,
         transport=args.transport,
+        jobs=args.jobs,
+        shard=args.shard,
     )
     runs = f", {args.repeat} runs each" if args.repeat > 1 else ""
+    shard = f"shard {args.shard[0]}/{args.shard[1]} of " if args.shard else ""
     print(
-        f"wsreplay {__version__}: {len(scenarios)} scenario(s) x {len(plan.client_specs)} "
-        f"client(s){runs} -> {out_dir}",
+        f"wsreplay {__version__}: {shard}{len(scenarios)} scenario(s) x "
+        f"{len(plan.client_specs)} client(s){runs} -> {out_dir}",
         file=sys.stderr,
     )
     rep = Run(plan).execute()
     print_summary(rep, sys.stdout, out_dir)
+    return exit_code(rep)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    out_dir: Path = args.out or RESULTS_DIR / f"{new_run_id()}-merged"
+    if any(out_dir.resolve() == Path(d).resolve() for d in args.dirs):
+        raise MergeError(f"cannot merge: --out {out_dir} is one of the shard folders")
+    shards = [read_shard(d) for d in args.dirs]
+    for s in shards:
+        if s.assembled:
+            unread = f", {s.skipped} unreadable line(s) skipped" if s.skipped else ""
+            print(
+                f"wsreplay: {s.folder}: its run did not finish; read from run.json and "
+                f"records.jsonl{unread}",
+                file=sys.stderr,
+            )
+    merged = merge(shards, out_dir.name, allow_missing=args.allow_missing)
+    for note in merged.notes:
+        print(f"wsreplay: {note}", file=sys.stderr)
+    rep = merged.report
+    count = shards[0].report["shard"]["count"]
+    print(
+        f"wsreplay {__version__}: merged {len(shards)} of {count} shard(s), "
+        f"{len(rep['results'])} record(s) -> {out_dir}",
+        file=sys.stderr,
+    )
+    write_all(rep, out_dir)
+    print_summary(rep, sys.stdout, out_dir)
+    if merged.missing_pairs and not args.allow_missing:
+        print(
+            "wsreplay: exit 1: the merged run is incomplete "
+            "(--allow-missing: judge the pairs that ran)",
+            file=sys.stderr,
+        )
+        return 1
     return exit_code(rep)
 
 
@@ -351,6 +453,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             command=["wsreplay", *sys.argv[1:]],
             transport=args.transport,
             ignore=tuple(args.ignore),
+            jobs=args.jobs,
         )
     )
 
@@ -380,6 +483,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
             command=["wsreplay", *sys.argv[1:]],
             transport=args.transport,
             ignore=tuple(args.ignore),
+            jobs=args.jobs,
         )
     )
 
@@ -449,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     handlers = {
         "run": cmd_run,
+        "merge": cmd_merge,
         "report": cmd_report,
         "compare": cmd_compare,
         "bisect": cmd_bisect,
@@ -466,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
         BuildError,
         CompareError,
         BisectError,
+        MergeError,
     ) as exc:
         print(f"wsreplay: {exc}", file=sys.stderr)
         return 2

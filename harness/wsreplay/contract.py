@@ -188,6 +188,8 @@ class Budget(TypedDict):
     steps: int
     client: int
     deadline: int
+    #: A job's usual length: orders jobs longest first, balances shards.
+    expected: int
 
 
 class Scenario(TypedDict, total=False):
@@ -206,6 +208,7 @@ class Scenario(TypedDict, total=False):
     severity: str
     severity_by_check: dict[str, str]
     waive: dict[str, str]
+    run_alone: bool
     # added by the loader
     file: Required[str]
     budget_ms: Required[Budget]

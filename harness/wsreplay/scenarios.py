@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import functools
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -69,6 +70,30 @@ def select(scenarios: list[Scenario], patterns: list[str]) -> list[Scenario]:
             raise ScenarioError(f"--scenario {pattern!r} matches no scenario; known: {known}")
         chosen.update(hits)
     return [s for s in scenarios if s["name"] in chosen]
+
+
+#: Fields of a normalized scenario that say where it was read, not what it is.
+_LOCAL_FIELDS = ("file",)
+
+
+def identity(scenarios: list[Scenario]) -> dict[str, object]:
+    """What a run's report says about the scenarios it ran, so that reports can
+    be told apart by catalogue (`wsreplay merge` refuses to join two that differ).
+
+    `digest` is the SHA-256 of the loader's normalized scenarios (knobs,
+    budgets and all) as canonical JSON (sorted keys, no spaces), in the order
+    given, without `file`: the same on every machine for the same scenarios,
+    different when any of them changed. `scenarios` is how many there are.
+    """
+    canonical = [
+        {key: value for key, value in scenario.items() if key not in _LOCAL_FIELDS}
+        for scenario in scenarios
+    ]
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return {
+        "digest": "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "scenarios": len(scenarios),
+    }
 
 
 def knobs_for(scenario: Scenario) -> Knobs:

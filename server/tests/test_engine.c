@@ -33,8 +33,11 @@ typedef struct fake {
     bool reading;
     int unacked; /* what SIOCOUTQ says */
     bool peer_fin;
+    bool peer_gone; /* TCP state CLOSE: the client reset the connection */
     int notify_err;
     unsigned notifies, shutdowns, ends;
+    wsr_run_waiter waiter; /* parked in srv.runs, as session.c does */
+    unsigned parks;
 } fake;
 
 static uint64_t f_now(void *ctx)
@@ -79,6 +82,11 @@ static bool f_peer_fin(void *ctx)
     return ((fake *)ctx)->peer_fin;
 }
 
+static bool f_peer_gone(void *ctx)
+{
+    return ((fake *)ctx)->peer_gone;
+}
+
 static int f_close_notify(void *ctx)
 {
     fake *f = ctx;
@@ -89,6 +97,28 @@ static int f_close_notify(void *ctx)
 static void f_shutdown(void *ctx)
 {
     ((fake *)ctx)->shutdowns++;
+}
+
+static void f_wake(void *arg)
+{
+    wsr_engine_run_ended(((fake *)arg)->e);
+}
+
+static wsr_server srv;
+
+static bool f_park(void *ctx, const char *run)
+{
+    fake *f = ctx;
+    f->parks++;
+    snprintf(f->waiter.run, sizeof f->waiter.run, "%s", run);
+    f->waiter.wake = f_wake;
+    f->waiter.arg = f;
+    return wsr_runs_park(&srv.runs, &f->waiter);
+}
+
+static void f_unpark(void *ctx)
+{
+    wsr_runs_unpark(&srv.runs, &((fake *)ctx)->waiter);
 }
 
 static void f_ended(void *ctx)
@@ -107,13 +137,15 @@ static const wsr_engine_io fake_io = {
     .reading = f_reading,
     .unacked = f_unacked,
     .peer_fin = f_peer_fin,
+    .peer_gone = f_peer_gone,
     .close_notify = f_close_notify,
     .shutdown = f_shutdown,
+    .park = f_park,
+    .unpark = f_unpark,
     .ended = f_ended,
 };
 
 static wsr_scenario_set scenarios;
-static wsr_server srv;
 /* Every transcript root() parsed in this case: what it returned, and
  * what was read from it, stays valid until stop(). */
 static json_t *parsed;
@@ -136,6 +168,7 @@ static void start(fake *f, const char *name, bool tls)
 
 static void stop(fake *f)
 {
+    CHECK(!f->waiter.parked); /* never freed while parked */
     json_array_clear(parsed);
     wsr_engine_del(f->e);
     evbuffer_free(f->out);
@@ -456,6 +489,30 @@ static void test_ack_timeout(void)
     stop(&f);
 }
 
+/* A piece the client cannot ACK any more (it reset the connection): the
+ * wait ends at the next poll, as ack_reset, not after ack_timeout_ms. */
+static void test_ack_reset(void)
+{
+    fake f;
+    start(&f, "ack reset", false);
+    request(&f, "/w/delay");
+    f.unacked = 129;
+    sent(&f, "t:" RESPONSE_101);
+    CHECK(f.timer_on && f.timer_ms == 1);
+    fire(&f, 1);
+    CHECK(f.timer_on && f.timer_ms == 1); /* still connected: polling */
+    f.peer_gone = true;
+    fire(&f, 1);
+    const json_t *ev = event(&f, "ack_reset", 0);
+    CHECK_EQ(field(ev, "unacked"), 129);
+    CHECK(event(&f, "ack_timeout", 0) == NULL);
+    CHECK(event(&f, "acked", 0) == NULL);
+    CHECK(f.timer_on && f.timer_ms == 50); /* the program goes on */
+    f.unacked = 0;
+    f.peer_gone = false;
+    stop(&f);
+}
+
 /* Echo: the client's masked "hi" goes back unmasked at once; the step
  * ends on its timeout. With max_output reached, the session ends. */
 static void test_echo(void)
@@ -658,6 +715,156 @@ static void test_handshake_limits(void)
     stop(&f);
 }
 
+/* ---- GET /_runs/ID?wait_ms=N: the long poll ----------------------------- */
+
+/* A finished session of run, as session.c keeps it when one ends: in the
+ * ring, then the waiters hear of it. */
+static void session_ended(const char *run)
+{
+    char text[200];
+    int n = snprintf(text, sizeof text, "{\"run\":\"%s\"}", run);
+    wsr_runs_keep(&srv.runs, run, text, (size_t)n);
+    wsr_runs_ended(&srv.runs, run);
+}
+
+static void control(fake *f, const char *name, const char *target)
+{
+    char req[300];
+    start(f, name, false);
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target);
+    feed_str(f, req);
+}
+
+/* The output holds a 200 whose JSON body says complete (or not) and has
+ * n sessions; the shell sends it: FIN, then the drain of the client. */
+static void answered(fake *f, bool complete, size_t n)
+{
+    size_t len = evbuffer_get_length(f->out);
+    const char *p = (const char *)evbuffer_pullup(f->out, -1);
+    const char *body = len ? strstr(p, "\r\n\r\n") : NULL;
+    CHECK(out_starts(f, "HTTP/1.1 200 OK\r\n"));
+    json_t *j =
+        body ? json_loadb(body + 4, len - (size_t)(body + 4 - p), 0, NULL)
+             : NULL;
+    CHECK(j != NULL);
+    CHECK_EQ(json_is_true(json_object_get(j, "complete")), complete);
+    CHECK_EQ(json_array_size(json_object_get(j, "sessions")), n);
+    json_decref(j);
+    evbuffer_drain(f->out, len);
+    CHECK_EQ(f->shutdowns, 0);
+    wsr_engine_drained(f->e);
+    CHECK_EQ(f->shutdowns, 1);
+}
+
+static void test_long_poll(void)
+{
+    fake f;
+    control(&f, "long poll: answered when the run's session ends",
+            "/_runs/lp1?wait_ms=5000");
+    CHECK_EQ(evbuffer_get_length(f.out), 0); /* parked: no answer yet */
+    CHECK_EQ(f.parks, 1);
+    CHECK_EQ(srv.runs.n_waiters, 1);
+    CHECK(f.timer_on && f.timer_ms == 5000);
+    CHECK_EQ(f.deadline_ms, 5000 + srv.cfg.handshake_timeout_ms);
+    wsr_engine_drained(f.e);    /* nothing was queued: still parked */
+    session_ended("lp1-other"); /* another run's end does not wake it */
+    CHECK_EQ(evbuffer_get_length(f.out), 0);
+    session_ended("lp1");
+    CHECK_EQ(srv.runs.n_waiters, 0);
+    CHECK(!f.timer_on); /* the wait's timer is stopped */
+    answered(&f, true, 1);
+    CHECK(f.timer_on && f.timer_ms == srv.cfg.linger_ms); /* the linger's */
+    wsr_engine_eof(f.e);
+    CHECK(ended_with(&f, "complete"));
+    CHECK(!wsr_engine_recorded(f.e));
+    stop(&f);
+
+    control(&f, "long poll: wait_ms passes first", "/_runs/lp2?wait_ms=300");
+    CHECK_EQ(evbuffer_get_length(f.out), 0);
+    fire(&f, 300);
+    CHECK_EQ(srv.runs.n_waiters, 0);
+    answered(&f, false, 0);
+    wsr_engine_eof(f.e);
+    CHECK(ended_with(&f, "complete"));
+    stop(&f);
+
+    control(&f, "long poll: a complete run is answered at once",
+            "/_runs/lp1?wait_ms=5000");
+    CHECK_EQ(f.parks, 0);
+    answered(&f, true, 1);
+    stop(&f);
+
+    control(&f, "long poll: wait_ms=0 is no wait", "/_runs/lp3?wait_ms=0");
+    CHECK_EQ(f.parks, 0);
+    answered(&f, false, 0);
+    stop(&f);
+
+    control(&f, "long poll: the client half-closes while waiting",
+            "/_runs/lp4?wait_ms=5000");
+    wsr_engine_eof(f.e);
+    CHECK_EQ(srv.runs.n_waiters, 0);
+    answered(&f, false, 0);            /* at once, as the run stands */
+    CHECK(ended_with(&f, "complete")); /* its EOF came already */
+    stop(&f);
+
+    control(&f, "long poll: the client goes away while waiting",
+            "/_runs/lp5?wait_ms=5000");
+    wsr_engine_error(f.e, "Connection reset by peer");
+    CHECK(ended_with(&f, "peer_closed"));
+    CHECK_EQ(srv.runs.n_waiters, 0);
+    CHECK_EQ(evbuffer_get_length(f.out), 0);
+    stop(&f);
+
+    control(&f, "long poll: the server stops while it waits",
+            "/_runs/lp6?wait_ms=5000");
+    wsr_engine_end(f.e, "server_shutdown", "the server is stopping");
+    CHECK_EQ(srv.runs.n_waiters, 0);
+    stop(&f);
+}
+
+/* clang-format off */
+static const char *const bad_wait_ms[] = {
+    "wait_ms=", "wait_ms=abc", "wait_ms=-1", "wait_ms=1e3", "wait_ms=60001",
+    "wait_ms=99999999999999999999", "wait_ms=5&wait_ms=x", "wait_ms=%35",
+};
+/* clang-format on */
+
+static void test_long_poll_refused(void)
+{
+    for (size_t i = 0; i < sizeof bad_wait_ms / sizeof *bad_wait_ms; i++) {
+        char target[100];
+        fake f;
+        snprintf(target, sizeof target, "/_runs/lp?%s", bad_wait_ms[i]);
+        control(&f, bad_wait_ms[i], target);
+        CHECK(out_starts(&f, "HTTP/1.1 400 "));
+        const char *p = (const char *)evbuffer_pullup(f.out, -1);
+        CHECK(strstr(p, "wait_ms") != NULL);
+        CHECK_EQ(f.parks, 0);
+        stop(&f);
+    }
+
+    /* The waiters' limit: one more than it holds is told so, and waits on
+     * nothing. */
+    static wsr_run_waiter others[WSR_RUNS_WAITERS_MAX];
+    for (size_t i = 0; i < WSR_RUNS_WAITERS_MAX; i++) {
+        snprintf(others[i].run, sizeof others[i].run, "busy");
+        CHECK(wsr_runs_park(&srv.runs, &others[i]));
+    }
+    fake f;
+    control(&f, "long poll: over the waiters' limit", "/_runs/lp?wait_ms=50");
+    CHECK_EQ(f.parks, 1);
+    CHECK(out_starts(&f, "HTTP/1.1 503 "));
+    CHECK(strstr((const char *)evbuffer_pullup(f.out, -1), "1024") != NULL);
+    evbuffer_drain(f.out, evbuffer_get_length(f.out));
+    wsr_engine_drained(f.e);
+    wsr_engine_eof(f.e);
+    CHECK(ended_with(&f, "limit"));
+    stop(&f);
+    for (size_t i = 0; i < WSR_RUNS_WAITERS_MAX; i++)
+        wsr_runs_unpark(&srv.runs, &others[i]);
+    CHECK_EQ(srv.runs.n_waiters, 0);
+}
+
 int main(int argc, char **argv)
 {
     char err[512];
@@ -684,6 +891,7 @@ int main(int argc, char **argv)
     test_await_timeout();
     test_split();
     test_ack_timeout();
+    test_ack_reset();
     test_echo();
     test_flush_before_step();
     test_read_pause();
@@ -693,6 +901,8 @@ int main(int argc, char **argv)
     test_close_notify();
     test_http();
     test_handshake_limits();
+    test_long_poll();
+    test_long_poll_refused();
     json_decref(parsed);
     wsr_runs_free(&srv.runs);
     wsr_scenario_set_free(&scenarios);

@@ -3,7 +3,8 @@
  *
  * Run ids and run= queries table-driven; then a ring filled past its size
  * (the oldest go first, order kept), and the control endpoint's whole
- * HTTP answer for a known, an unknown and an invalid id.
+ * HTTP answer for a known, an unknown and an invalid id; wait_ms= queries
+ * table-driven, and the list of parked waiters (limit, who is woken).
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -56,6 +57,109 @@ static void test_queries(void)
     CHECK(!wsr_run_id_valid("", 0));
     CHECK(!wsr_run_id_valid("a?", 2));
     CHECK(!wsr_run_id_valid("\xc3\xa9", 2));
+    current = "";
+}
+
+typedef struct wait_row {
+    const char *query;
+    bool ok;
+    long ms; /* what ms holds after, from -1 */
+} wait_row;
+
+/* clang-format off */
+static const wait_row wait_rows[] = {
+    {"wait_ms=250", true, 250},
+    {"run=x&wait_ms=0&y", true, 0},
+    {"wait_ms=60000", true, 60000},         /* the most it waits */
+    {"wait_ms=1&wait_ms=2", true, 2},       /* the last one wins */
+    {"", true, -1},
+    {"wait=5&wait_ms_x=5", true, -1},       /* other names are not it */
+    {"wait_ms=", false, -1},
+    {"wait_ms=60001", false, -1},
+    {"wait_ms=99999999999999999999999", false, -1}, /* no overflow */
+    {"wait_ms=-5", false, -1},
+    {"wait_ms=+5", false, -1},
+    {"wait_ms=5s", false, -1},
+    {"wait_ms=%31", false, -1},
+    {"wait_ms=7&wait_ms=x", false, 7},      /* a valid one before the bad one stays */
+};
+/* clang-format on */
+
+static void test_wait_queries(void)
+{
+    for (size_t i = 0; i < sizeof wait_rows / sizeof *wait_rows; i++) {
+        const wait_row *r = &wait_rows[i];
+        long ms = -1;
+        current = r->query;
+        CHECK_EQ(wsr_wait_ms_from_query(r->query, strlen(r->query), &ms),
+                 r->ok);
+        CHECK_EQ(ms, r->ms);
+    }
+    current = "";
+}
+
+/* A waiter that counts its wakes and, if asked, unparks itself then (as
+ * an answered request does). */
+typedef struct test_waiter {
+    wsr_run_waiter w;
+    wsr_runs *runs;
+    int wakes;
+    bool unpark_on_wake;
+} test_waiter;
+
+static void test_wake(void *arg)
+{
+    test_waiter *t = arg;
+    t->wakes++;
+    if (t->unpark_on_wake)
+        wsr_runs_unpark(t->runs, &t->w);
+}
+
+static void test_waiters(void)
+{
+    static wsr_runs runs;
+    static test_waiter tw[WSR_RUNS_WAITERS_MAX + 1];
+    wsr_runs_init(&runs);
+    for (size_t i = 0; i < WSR_RUNS_WAITERS_MAX + 1; i++) {
+        tw[i].runs = &runs;
+        tw[i].w.wake = test_wake;
+        tw[i].w.arg = &tw[i];
+        snprintf(tw[i].w.run, sizeof tw[i].w.run, "%s", i % 3 == 0 ? "a" : "b");
+        tw[i].unpark_on_wake = i % 2 == 0;
+    }
+
+    current = "the limit";
+    for (size_t i = 0; i < WSR_RUNS_WAITERS_MAX; i++)
+        CHECK(wsr_runs_park(&runs, &tw[i].w));
+    CHECK_EQ(runs.n_waiters, WSR_RUNS_WAITERS_MAX);
+    CHECK(!wsr_runs_park(&runs, &tw[WSR_RUNS_WAITERS_MAX].w));
+    CHECK(!tw[WSR_RUNS_WAITERS_MAX].w.parked);
+    CHECK(!wsr_runs_park(&runs, &tw[0].w)); /* parked already */
+
+    current = "only the run's waiters wake; some unpark themselves";
+    wsr_runs_ended(&runs, "a");
+    size_t woken = 0, left = 0;
+    for (size_t i = 0; i < WSR_RUNS_WAITERS_MAX; i++) {
+        CHECK_EQ(tw[i].wakes, i % 3 == 0);
+        woken += (size_t)tw[i].wakes;
+        left += i % 3 == 0 && i % 2 == 0 ? 0 : 1;
+    }
+    CHECK_EQ(woken, (WSR_RUNS_WAITERS_MAX + 2) / 3);
+    CHECK_EQ(runs.n_waiters, left);
+    wsr_runs_ended(&runs, "none");
+    wsr_runs_ended(&runs, "a"); /* those still parked wake again */
+    CHECK_EQ(tw[3].wakes, 2);
+    CHECK_EQ(tw[0].wakes, 1);
+
+    current = "unpark is idempotent; freed slots take new waiters";
+    wsr_runs_unpark(&runs, &tw[0].w);
+    CHECK_EQ(runs.n_waiters, left);
+    CHECK(wsr_runs_park(&runs, &tw[WSR_RUNS_WAITERS_MAX].w));
+    for (size_t i = 0; i < WSR_RUNS_WAITERS_MAX + 1; i++)
+        wsr_runs_unpark(&runs, &tw[i].w);
+    CHECK_EQ(runs.n_waiters, 0);
+    CHECK(runs.waiters == NULL);
+    wsr_runs_free(&runs);
     current = "";
 }
 
@@ -113,6 +217,14 @@ static void test_ring(void)
     CHECK_EQ(nth(a, 0), 0);
     CHECK_EQ(nth(a, 1), 2);
     json_decref(a);
+
+    current = "a slot's text, as kept";
+    size_t tlen = 0;
+    const char *t0 = wsr_runs_text(&srv.runs, 0, &tlen);
+    CHECK(t0 && tlen == strlen("{\"run\":\"r\",\"n\":0}") &&
+          memcmp(t0, "{\"run\":\"r\",\"n\":0}", tlen) == 0);
+    CHECK(wsr_runs_text(&srv.runs, 4, &tlen) == NULL && tlen == 0);
+    CHECK(wsr_runs_text(&srv.runs, WSR_RUNS_KEEP, &tlen) == NULL);
 
     current = "full ring drops the oldest";
     for (int i = 4; i < WSR_RUNS_KEEP + 5; i++)
@@ -189,6 +301,8 @@ static void test_serve(void)
 int main(void)
 {
     test_queries();
+    test_wait_queries();
+    test_waiters();
     test_ring();
     test_serve();
     return check_summary("runs");

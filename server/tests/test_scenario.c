@@ -152,6 +152,8 @@ static void test_given_knobs(void)
     CHECK(json_equal(json_object_get(n, "client"), want));
     CHECK_EQ(int_at(n, "budget_ms", "client"), 250 + 1500);
     CHECK_EQ(int_at(n, "budget_ms", "deadline"), 1750 + WSR_BUDGET_SLACK_MS);
+    /* no steps take time: the client's read delay is the usual length */
+    CHECK_EQ(int_at(n, "budget_ms", "expected"), 250);
     /* The loaded document itself is not changed by normalizing it. */
     CHECK_EQ(json_object_size(json_object_get(sc->doc, "client")), 6);
     CHECK(json_object_get(sc->doc, "budget_ms") == NULL);
@@ -166,6 +168,7 @@ typedef struct budget_row {
     const char *comment;
     const char *steps;
     long long steps_ms;
+    long long expected_ms;
 } budget_row;
 
 /* clang-format off */
@@ -173,40 +176,42 @@ static const budget_row budget_rows[] = {
     /* "abcdefghij" is a 12-byte frame; 3 pieces have 2 gaps */
     {"split and gap",
      "[{\"write\": [{\"text\": \"abcdefghij\"}], \"split\": [3, 7],"
-     " \"gap_ms\": 40}]", 80},
+     " \"gap_ms\": 40}]", 80, 80},
     /* a split without a gap costs nothing */
-    {"split, no gap", "[{\"write\": [{\"text\": \"abc\"}], \"split\": [1]}]", 0},
+    {"split, no gap", "[{\"write\": [{\"text\": \"abc\"}], \"split\": [1]}]", 0, 0},
     /* a gap without a split: one piece, no gap */
-    {"gap, no split", "[{\"write\": [{\"text\": \"abc\"}], \"gap_ms\": 70}]", 0},
+    {"gap, no split", "[{\"write\": [{\"text\": \"abc\"}], \"gap_ms\": 70}]", 0, 0},
     /* "hello": 2 + 5 = 7 bytes, 6 gaps */
     {"every byte", "[{\"write\": [{\"text\": \"hello\"}], \"split\": "
-     "\"every_byte\", \"gap_ms\": 10}]", 60},
+     "\"every_byte\", \"gap_ms\": 10}]", 60, 60},
     /* 4-byte text "hi" + 4-byte close 1000: 8 bytes, 7 gaps */
     {"every byte, two items",
      "[{\"write\": [{\"text\": \"hi\"}, {\"close\": 1000}], \"split\": "
-     "\"every_byte\", \"gap_ms\": 5}]", 35},
+     "\"every_byte\", \"gap_ms\": 5}]", 35, 35},
     /* a masked frame carries 4 more bytes: 2 + 4 + 1 = 7, 6 gaps */
     {"every byte, masked", "[{\"write\": [{\"text\": \"a\", \"mask\": true}],"
-     " \"split\": \"every_byte\", \"gap_ms\": 3}]", 18},
+     " \"split\": \"every_byte\", \"gap_ms\": 3}]", 18, 18},
     /* count expands the group: 3 frames of 3 bytes, 9 bytes, 8 gaps */
     {"every byte, count", "[{\"write\": [{\"text\": \"{i}\", \"count\": 3}],"
-     " \"split\": \"every_byte\", \"gap_ms\": 1}]", 8},
-    {"delay", "[{\"delay_ms\": 100}]", 100},
-    {"delay with jitter", "[{\"delay_ms\": 100, \"jitter_ms\": 50}]", 150},
-    {"await, default timeout", "[{\"await\": \"close\"}]", 5000},
+     " \"split\": \"every_byte\", \"gap_ms\": 1}]", 8, 8},
+    {"delay", "[{\"delay_ms\": 100}]", 100, 100},
+    /* expected: half the jitter */
+    {"delay with jitter", "[{\"delay_ms\": 100, \"jitter_ms\": 50}]", 150, 125},
+    /* expected: an await or echo counts nothing */
+    {"await, default timeout", "[{\"await\": \"close\"}]", 5000, 0},
     {"await, given timeout", "[{\"await\": \"messages\", \"count\": 3,"
-     " \"timeout_ms\": 1200}]", 1200},
-    {"echo, default timeout", "[{\"echo\": {}}]", 5000},
-    {"echo, given timeout", "[{\"echo\": {\"timeout_ms\": 700}}]", 700},
+     " \"timeout_ms\": 1200}]", 1200, 0},
+    {"echo, default timeout", "[{\"echo\": {}}]", 5000, 0},
+    {"echo, given timeout", "[{\"echo\": {\"timeout_ms\": 700}}]", 700, 0},
     {"steps that take no time", "[{\"read\": \"pause\"}, {\"read\": \"resume\"},"
-     " {\"shutdown\": \"tcp\"}, {\"abort\": \"rst\"}]", 0},
+     " {\"shutdown\": \"tcp\"}, {\"abort\": \"rst\"}]", 0, 0},
     /* the sum over a whole program */
     {"program",
      "[{\"delay_ms\": 20, \"jitter_ms\": 5},"
      " {\"write\": [{\"text\": \"abcdefghij\"}], \"split\": [3, 7],"
      " \"gap_ms\": 40}, {\"await\": \"message\", \"timeout_ms\": 300},"
      " {\"echo\": {}}, {\"shutdown\": \"write\"}]",
-     25 + 80 + 300 + 5000},
+     25 + 80 + 300 + 5000, 22 + 80},
 };
 /* clang-format on */
 
@@ -225,6 +230,7 @@ static void test_budget_rows(void)
         CHECK_EQ(int_at(n, "budget_ms", "client"), 3000);
         CHECK_EQ(int_at(n, "budget_ms", "deadline"),
                  row->steps_ms + 3000 + WSR_BUDGET_SLACK_MS);
+        CHECK_EQ(int_at(n, "budget_ms", "expected"), row->expected_ms);
         json_decref(n);
         wsr_scenario_del(sc);
     }
@@ -250,6 +256,28 @@ static void test_budget_handshake(void)
     CHECK_EQ(wsr_step_pieces(&sc->steps[0]), strlen(head));
     CHECK_EQ(wsr_steps_budget_ms(sc), 2 * ((long long)strlen(head) - 1));
     wsr_scenario_del(sc);
+}
+
+/* ---- run_alone ------------------------------------------------------------ */
+
+/* "run_alone" is a boolean the harness reads; anything else is refused with
+ * the key's name. */
+static void test_run_alone(void)
+{
+    current = "run_alone";
+    const char *steps = "[{\"delay_ms\": 1}]";
+    wsr_scenario *sc = load("alone/yes", "\"run_alone\": true,", steps);
+    CHECK(sc != NULL);
+    json_t *n = sc ? wsr_scenario_normal(sc) : NULL;
+    CHECK(n && json_is_true(json_object_get(n, "run_alone")));
+    json_decref(n);
+    wsr_scenario_del(sc);
+    char err[1024];
+    char *path = write_scenario("alone/no", "\"run_alone\": 1,", steps);
+    sc = wsr_scenario_load_file(path, "alone/no", err, sizeof err);
+    CHECK(sc == NULL);
+    CHECK(strstr(err, "run_alone") && strstr(err, "expected a boolean"));
+    free(path);
 }
 
 /* ---- scripted responses ----------------------------------------------- */
@@ -344,6 +372,7 @@ int main(void)
     test_given_knobs();
     test_close_first_parts();
     test_budget_rows();
+    test_run_alone();
     test_budget_handshake();
     test_scripted_status_line();
     test_set_normal();

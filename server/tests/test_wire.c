@@ -12,6 +12,7 @@
  * writes in time (a delay or a gap of 40 ms and more) while the client sits
  * blocked in recv(): each write arrives on its own.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -384,7 +385,66 @@ static SSL_CTX *server_tls(const char *dir)
     return ctx;
 }
 
-/* Runs one case: a session on a fresh listener, the client in a thread. */
+/* ---- transcripts on disk ------------------------------------------------ */
+
+/* The ring's transcripts (new references) just before the server stops,
+ * and in *live how many recorded sessions are still going (they end with
+ * server_shutdown and are written too). */
+static json_t *ring_snapshot(const wsr_server *srv, size_t *live)
+{
+    json_t *all = json_array();
+    for (size_t k = 0; k < WSR_RUNS_KEEP; k++) {
+        size_t len;
+        const char *text = wsr_runs_text(&srv->runs, k, &len);
+        if (text)
+            json_array_append_new(all, json_loadb(text, len, 0, NULL));
+    }
+    *live = 0;
+    for (const wsr_session *s = srv->live; s; s = wsr_session_next(s)) {
+        const char *run;
+        if (wsr_session_recorded(s, &run))
+            (*live)++;
+    }
+    return all;
+}
+
+/* Once the server has stopped: one whole file per recorded session, each
+ * finished transcript byte for byte the JSON the ring served, no temporary
+ * file left. Removes the folder. */
+static void check_transcript_files(char *dir, json_t *ring, size_t live)
+{
+    size_t files = 0, matched = 0;
+    char path[600];
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        files++;
+        CHECK(strstr(e->d_name, ".tmp.") == NULL);
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        json_t *t = json_load_file(path, 0, NULL);
+        CHECK(t != NULL);
+        CHECK(json_is_true(json_object_get(t, "complete")));
+        for (size_t i = 0; t && i < json_array_size(ring); i++)
+            if (json_equal(t, json_array_get(ring, i))) {
+                matched++;
+                break;
+            }
+        json_decref(t);
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+    CHECK_EQ(matched, json_array_size(ring));
+    CHECK_EQ(files, json_array_size(ring) + live);
+    json_decref(ring);
+}
+
+/* Runs one case: a session on a fresh listener, the client in a thread.
+ * Transcripts go to a temporary folder through the writer, as with
+ * --transcripts. */
 static void run_case(const wire_case *wc, const wsr_scenario_set *set,
                      const char *dir, client *c)
 {
@@ -399,7 +459,11 @@ static void run_case(const wire_case *wc, const wsr_scenario_set *set,
                       .max_message = 1u << 22,
                       .max_handshake = 8192,
                       .max_output = 1u << 24};
+    char tdir[] = "/tmp/wsr-wire-XXXXXX";
+    cfg.transcript_dir = mkdtemp(tdir);
+    CHECK(cfg.transcript_dir != NULL);
     wsr_server_init(&ss.srv, base, &cfg, set);
+    CHECK_EQ(wsr_server_start_writer(&ss.srv), 0);
     ss.tls = tls ? server_tls(dir) : NULL;
     struct sockaddr_in sin = {.sin_family = AF_INET};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -420,7 +484,11 @@ static void run_case(const wire_case *wc, const wsr_scenario_set *set,
     pthread_join(th, NULL);
     event_free(tick);
     evconnlistener_free(l);
+    size_t live = 0;
+    json_t *ring = ring_snapshot(&ss.srv, &live);
     wsr_server_free(&ss.srv);
+    if (cfg.transcript_dir)
+        check_transcript_files(tdir, ring, live);
     event_base_free(base);
     SSL_CTX_free(ss.tls);
     SSL_CTX_free(c->tls);

@@ -693,6 +693,19 @@ final class Contract {
     abstract void abort();
 
     /**
+     * The job is over, its observation not yet out (opened: whether the library reported the
+     * open): an adapter whose library keeps connections of its own (a pool) tidies up what the
+     * library left open for this job, as an application exiting would, and records that as an
+     * event (java-okhttp: socket_left_open). Nothing by default.
+     */
+    void jobOver(boolean opened) throws InterruptedException {}
+
+    /** When the job's deadline (less the margin) comes, on System.nanoTime()'s clock. */
+    long deadlineNanos() {
+      return deadlineNanos;
+    }
+
+    /**
      * Runs the adapter's own code on a library thread (a listener method): what it throws is the
      * adapter's fault (the job becomes adapter_error), never the library's crash.
      */
@@ -1041,6 +1054,7 @@ final class Contract {
       } else {
         finish();
       }
+      jobOver(open);
       synchronized (lock) {
         if (adapterFault != null) {
           throw new IllegalStateException("the adapter's callback code failed", adapterFault);

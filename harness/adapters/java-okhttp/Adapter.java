@@ -17,8 +17,16 @@
 // - OkHttp's close(code, reason) needs a code, so close_first with code null
 //   is reported unsupported. The adapter's own final close is close(1000, null).
 
+import java.io.IOException;
+import java.net.InetAddress;
 import java.net.Proxy;
+import java.net.Socket;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import javax.net.SocketFactory;
+import okhttp3.Dispatcher;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -70,14 +78,70 @@ public final class Adapter {
     return "unknown";
   }
 
+  /**
+   * The plain sockets OkHttp makes for one job (TLS is layered over them): the default
+   * SocketFactory's, remembered to see at the job's end whether one is still open. A job's own
+   * factory also keeps OkHttp from reusing another job's pooled connection (a connection's
+   * Address includes its SocketFactory), as a job in a fresh process would not.
+   */
+  static final class Sockets extends SocketFactory {
+    private final SocketFactory base = SocketFactory.getDefault();
+    private final List<Socket> made = new ArrayList<>();
+
+    private synchronized Socket keep(Socket socket) {
+      made.add(socket);
+      return socket;
+    }
+
+    synchronized List<Socket> open() {
+      List<Socket> open = new ArrayList<>();
+      for (Socket socket : made) {
+        if (!socket.isClosed()) {
+          open.add(socket);
+        }
+      }
+      return open;
+    }
+
+    @Override
+    public Socket createSocket() throws IOException {
+      return keep(base.createSocket());
+    }
+
+    @Override
+    public Socket createSocket(String host, int port) throws IOException {
+      return keep(base.createSocket(host, port));
+    }
+
+    @Override
+    public Socket createSocket(String host, int port, InetAddress local, int localPort)
+        throws IOException {
+      return keep(base.createSocket(host, port, local, localPort));
+    }
+
+    @Override
+    public Socket createSocket(InetAddress host, int port) throws IOException {
+      return keep(base.createSocket(host, port));
+    }
+
+    @Override
+    public Socket createSocket(InetAddress host, int port, InetAddress local, int localPort)
+        throws IOException {
+      return keep(base.createSocket(host, port, local, localPort));
+    }
+  }
+
   /** One job: one web socket, one listener. */
   static final class OkJob extends Contract.CallbackJob {
     private final OkHttpClient client;
+    private final Sockets sockets = new Sockets();
     private volatile WebSocket ws;
+    /** OkHttp reported onFailure: it has given this web socket up. */
+    private volatile boolean failed;
 
     OkJob(OkHttpClient base, Contract.Job job, Contract.Observation obs) throws Exception {
       super(job, obs);
-      OkHttpClient.Builder builder = base.newBuilder();
+      OkHttpClient.Builder builder = base.newBuilder().socketFactory(sockets);
       if (job.url.startsWith("wss:") && job.caFile != null) {
         Contract.Trust trust = new Contract.Trust(job.caFile);
         builder.sslSocketFactory(trust.context.getSocketFactory(), trust.manager);
@@ -131,9 +195,65 @@ public final class Adapter {
 
     @Override
     void abort() {
+      if (failed) {
+        // OkHttp has failed this web socket (onFailure) and is done with its call or finishing
+        // it: cancel() would only race its call thread (whether a refused handshake's connection
+        // went to the pool or was closed depended on which came first). What OkHttp left open
+        // is jobOver's.
+        return;
+      }
       WebSocket current = ws;
       if (current != null) {
         current.cancel();
+      }
+    }
+
+    /**
+     * The job is over. After a refused handshake OkHttp keeps the TCP connection open: the
+     * response to a non-101 status (its body read: a keep-alive connection) and a 101 it refused
+     * (every one in 3.14.9 and 4.x; in 5.x one without "Connection: Upgrade") go back into the
+     * client's ConnectionPool as idle connections, kept 5 minutes for a next request; 3.5.0
+     * keeps them allocated. RFC 6455 7.1.7 asks the client to close the connection it failed.
+     * The server then waited out its own timeouts (3-5 s a job) for an observation complete
+     * after a few ms. An application done with its OkHttpClient releases them as OkHttpClient's
+     * documentation says (connectionPool().evictAll()), or its process exits; so does the
+     * adapter once OkHttp's call thread is done with the job (its dispatcher runs no call), when
+     * a socket made for a job whose web socket never opened is still open, and records it:
+     * socket_left_open, with the number of such sockets. A web socket that opened is OkHttp's to
+     * close (it does, at onClosed/onFailure, or at the adapter's cancel()); nothing is done then.
+     */
+    @Override
+    void jobOver(boolean opened) throws InterruptedException {
+      if (opened) {
+        return;
+      }
+      Dispatcher dispatcher = client.dispatcher();
+      synchronized (IDLE) {
+        long left;
+        while (dispatcher.runningCallsCount() > 0
+            && (left = deadlineNanos() - System.nanoTime()) > 0) {
+          TimeUnit.NANOSECONDS.timedWait(IDLE, left);
+        }
+      }
+      int open = sockets.open().size();
+      if (open == 0) {
+        return;
+      }
+      Map<String, Object> event =
+          obs.event("socket_left_open", "sockets", open, "then", "connectionPool().evictAll()");
+      client.connectionPool().evictAll();
+      // One the pool does not hold as idle (3.5.0 never releases a refused connection) is
+      // closed as an exiting process would close it.
+      List<Socket> still = sockets.open();
+      if (!still.isEmpty()) {
+        obs.amend(event, Contract.map("then", "connectionPool().evictAll(), Socket.close()"));
+        for (Socket socket : still) {
+          try {
+            socket.close();
+          } catch (IOException ex) {
+            Contract.log("closing a socket OkHttp left open failed: " + ex);
+          }
+        }
       }
     }
 
@@ -177,6 +297,7 @@ public final class Adapter {
 
       @Override
       public void onFailure(WebSocket webSocket, Throwable t, Response response) {
+        failed = true;
         guard(
             () -> {
               Integer status = null;
@@ -192,6 +313,9 @@ public final class Adapter {
     }
   }
 
+  /** Notified when OkHttp's dispatcher runs no call any more (Dispatcher.setIdleCallback). */
+  static final Object IDLE = new Object();
+
   public static void main(String[] args) throws Exception {
     Contract.Out out = new Contract.Out();
     String version;
@@ -199,6 +323,13 @@ public final class Adapter {
     try {
       version = libraryVersion();
       base = new OkHttpClient.Builder().proxy(Proxy.NO_PROXY).build();
+      base.dispatcher()
+          .setIdleCallback(
+              () -> {
+                synchronized (IDLE) {
+                  IDLE.notifyAll();
+                }
+              });
     } catch (LinkageError ex) {
       out.emit(
           Contract.map(

@@ -10,6 +10,8 @@
 //   block(ms)                  synchronous wait: nothing else runs meanwhile
 //   ping(ws, bytes) | null     a library's ping extension, if it has one
 //   errorInfo(event)           {type, message} of an 'error' event
+//   jobOver(ws, rec) (optional) the job is over; called before its
+//                              observation is finished
 // and gets `host.current` while a job runs (see event-job.js).
 //
 // The WHATWG API has no pause and no receive call: messages are dispatched
@@ -93,6 +95,10 @@
           },
           release () {
             ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null
+            // The job is over (its observation not yet out): a host that
+            // can see the library's connections tidies up what the library
+            // left open (node-undici), recording it in the observation.
+            if (host.jobOver) host.jobOver(ws, run.rec)
           }
         }
       }

@@ -31,20 +31,31 @@
 
 'use strict'
 
+const diagnostics = require('node:diagnostics_channel')
 const fs = require('node:fs')
 const contract = require('../js-common/node-contract.js')
 const whatwg = require('../js-common/whatwg-job.js')
 
 const ADAPTER = 'node-undici'
 const DISPATCHER_OPTION_SINCE = [5, 22, 1]
+const CLOSED = 3 // WebSocket.CLOSED
 
 // The WHATWG job's host (js-common/whatwg-job.js): undici's WebSocket.
 function makeHost (undici, version) {
   const dispatcherOption = contract.versionAtLeast(version, DISPATCHER_OPTION_SINCE)
   const sleeper = new Int32Array(new SharedArrayBuffer(4))
   let agent = null
+  // The sockets undici connects while a job runs (its diagnostics channel,
+  // which every version with a WebSocket publishes on; subscribing changes
+  // nothing in undici): the job's handshake connection, to find it again
+  // when the job is over (jobOver).
+  let sockets = null
+  diagnostics.channel('undici:client:connected').subscribe((msg) => {
+    if (sockets && msg && msg.socket) sockets.push(msg.socket)
+  })
   return {
     open (url, protocols, job) {
+      sockets = []
       if (!(url.startsWith('wss:') && job.ca_file)) return new undici.WebSocket(url, protocols)
       agent = new undici.Agent({ connect: { ca: fs.readFileSync(job.ca_file) } })
       if (dispatcherOption) return new undici.WebSocket(url, { protocols, dispatcher: agent })
@@ -68,6 +79,30 @@ function makeHost (undici, version) {
       const cause = err && err.cause && err.cause.message
       const message = (err && err.message) || (ev && ev.message) || (cause ? `cause: ${cause}` : '')
       return { type, message }
+    },
+    // The job is over and the application is done with its WebSocket: it
+    // never opened (refused, crashed, given up) or it is CLOSED. A socket
+    // undici connected for it that is still open then belongs to nobody.
+    // undici 7.30 does that after refusing a 101 (7.29 and older close
+    // it): the upgraded socket, detached from undici's pool, stays open
+    // (RFC 6455 7.1.7 asks the client to close it) until the server gives
+    // up waiting; so does every version that throws from its response
+    // callback (6.21, 7.16 on an unrequested subprotocol). The application's process tidies it up
+    // as an application exiting (or crashing) would: destroy() (the kernel
+    // sends FIN, or RST if the server's bytes are still unread), recorded
+    // as `socket_left_open` before the observation goes out. The server's
+    // session then ends on the client's EOF, not on its linger timeout.
+    // A WebSocket still CLOSING (close_timeout) keeps its socket: undici
+    // may still act on it.
+    jobOver (ws, rec) {
+      const mine = sockets || []
+      sockets = null
+      if (rec.data.connected && ws.readyState !== CLOSED) return
+      for (const socket of mine) {
+        if (socket.destroyed) continue
+        rec.event('socket_left_open', { ready_state: ws.readyState, then: 'destroy()' })
+        socket.destroy()
+      }
     },
     // undici throws from its own callbacks now and then (e.g. 7.16 on a 101
     // with a subprotocol nobody asked for): node-contract.js hands that to

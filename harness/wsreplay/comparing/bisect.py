@@ -260,6 +260,8 @@ class BisectArgs:
     scenarios_dir: Path
     command: list[str]
     transport: str = "ws"
+    #: Jobs at once (--jobs); None: the default.
+    jobs: int | None = None
     #: Levels counted as good rather than bad (`--ignore non-strict`).
     ignore: tuple[str, ...] = ()
 
@@ -439,6 +441,7 @@ class Bisection:
             command=self.args.command,
             repeat=self.args.repeat,
             transport=self.args.transport,
+            jobs=self.args.jobs,
         )
         rep = Run(plan, self.stderr).execute()
         for version, spec in zip(versions, specs, strict=False):

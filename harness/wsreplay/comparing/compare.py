@@ -440,6 +440,8 @@ class CompareArgs:
     scenarios_dir: Path
     command: list[str]
     transport: str = "ws"
+    #: Jobs at once (--jobs); None: the default.
+    jobs: int | None = None
     #: Regression levels that do not make compare exit 1 (`--ignore non-strict`).
     ignore: tuple[str, ...] = ()
 
@@ -489,6 +491,7 @@ def run_compare(args: CompareArgs, stdout: TextIO = sys.stdout, stderr: TextIO =
             command=args.command,
             repeat=args.repeat,
             transport=args.transport,
+            jobs=args.jobs,
             checked_specs=checked,
         )
         ran = Run(plan, stderr).execute()

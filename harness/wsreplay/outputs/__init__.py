@@ -11,6 +11,7 @@ order, each atomically, so a reader never sees half a file.
 - `records`: what the writers read from a report, the same way in each.
 - `junit`, `summary`, `htmlreport` (+ ``html/``): the other three files.
 - `matrix`: the console's progress lines and end-of-run matrix.
+- `merge`: the reports of `run --shard K/N` joined into one (`wsreplay merge`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from .htmlreport import write_html
 from .junit import write_junit
-from .report import write_report
+from .report import record_texts, write_report
 from .summary import write_summary
 
 __all__ = ["write_all"]
@@ -32,9 +33,10 @@ def write_all(report: dict, out_dir: Path) -> dict[str, Path]:
     report.json comes first: if a writer after it fails, the record is safe.
     """
     out_dir = Path(out_dir)
+    texts = record_texts(report)  # the records' JSON, for report.json and report.html
     return {
-        "json": write_report(report, out_dir),
+        "json": write_report(report, out_dir, texts),
         "junit": write_junit(report, out_dir),
         "summary": write_summary(report, out_dir),
-        "html": write_html(report, out_dir),
+        "html": write_html(report, out_dir, texts),
     }

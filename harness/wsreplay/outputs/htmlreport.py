@@ -23,13 +23,14 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 from ..contract import ReportRecord
 from ..judging.verdicts import FAILING, VERDICTS, WORDS, totals
 from .records import client_entry, client_specs, pass_rate_text, records_by_pair, scenario_names
-from .report import write_text_atomic
+from .report import record_texts, split_header, write_chunks_atomic
 
 HTML_NAME = "report.html"
 ASSETS = Path(__file__).resolve().parent / "html"
@@ -41,13 +42,20 @@ CSP = (
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
-def write_html(report: dict, out_dir: Path) -> Path:
-    """Write out_dir/report.html atomically and return its path."""
-    return write_text_atomic(Path(out_dir) / HTML_NAME, render_html(report))
+def write_html(report: dict, out_dir: Path, texts: list[str] | None = None) -> Path:
+    """Write out_dir/report.html atomically and return its path.
+
+    `texts`: the records as JSON already (`report.record_texts`)."""
+    return write_chunks_atomic(Path(out_dir) / HTML_NAME, html_chunks(report, texts))
 
 
 def render_html(report: dict) -> str:
     """The whole page as a string."""
+    return "".join(html_chunks(report))
+
+
+def html_chunks(report: dict, texts: list[str] | None = None) -> Iterator[str]:
+    """The page in pieces; the embedded report is one piece per record."""
     title = _title(report)
     parts = [
         "<!DOCTYPE html>",
@@ -69,15 +77,24 @@ def render_html(report: dict) -> str:
         "</section>",
         '<section id="cell-view" hidden></section>',
         "</main>",
-        '<script type="application/json" id="wsreplay-report">' + embed_json(report) + "</script>",
-        '<script type="application/json" id="wsreplay-verdicts">'
-        + embed_json({"order": list(VERDICTS), "words": WORDS})
-        + "</script>",
-        f"<script>\n{_asset('report.js', '</script')}</script>",
-        "</body>",
-        "</html>",
+        '<script type="application/json" id="wsreplay-report">',
     ]
-    return "\n".join(parts) + "\n"
+    yield "\n".join(parts)
+    yield from _embed_report(report, texts)
+    yield (
+        "\n".join(
+            [
+                "</script>",
+                '<script type="application/json" id="wsreplay-verdicts">'
+                + embed_json({"order": list(VERDICTS), "words": WORDS})
+                + "</script>",
+                f"<script>\n{_asset('report.js', '</script')}</script>",
+                "</body>",
+                "</html>",
+            ]
+        )
+        + "\n"
+    )
 
 
 def esc(text: object) -> str:
@@ -91,7 +108,21 @@ def embed_json(report: dict) -> str:
     `<`, `>` and `&` only occur inside JSON strings, where \\u escapes mean the
     same; ensure_ascii keeps lone surrogates from breaking the UTF-8 file.
     """
-    text = json.dumps(report, ensure_ascii=True, separators=(",", ":"))
+    return _script_safe(json.dumps(report, ensure_ascii=True, separators=(",", ":")))
+
+
+def _embed_report(report: dict, texts: list[str] | None) -> Iterator[str]:
+    """`embed_json(report)` in pieces, reusing the records' JSON texts."""
+    if texts is None:
+        texts = record_texts(report)
+    before, after = split_header(report, ensure_ascii=True, separators=(",", ":"))
+    yield _script_safe(before) + "["
+    for index, text in enumerate(texts):
+        yield ("" if index == 0 else ",") + _script_safe(text)
+    yield "]" + _script_safe(after)
+
+
+def _script_safe(text: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

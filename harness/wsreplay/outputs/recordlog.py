@@ -13,8 +13,8 @@ and `totals`), so `assemble` can rebuild report.json after a hard kill
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import TextIO
 
 from ..contract import ReportRecord
 from ..judging.verdicts import totals
@@ -33,7 +33,7 @@ class RecordLog:
         path = self.out_dir / RECORDS_NAME
         # A folder reused by a new run: its records start from nothing.
         path.unlink(missing_ok=True)
-        self._file: TextIO | None = open(path, "a", encoding="utf-8", newline="\n")
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def write_header(self, report: dict) -> Path:
         """(Re)write run.json: the report without its results, atomically."""
@@ -42,16 +42,23 @@ class RecordLog:
         return write_text_atomic(self.out_dir / HEADER_NAME, text)
 
     def append(self, record: ReportRecord) -> None:
-        """One complete record as one line, flushed to the OS before returning."""
-        if self._file is None:
+        """One complete record as one line, in one write() to the OS.
+
+        One system call: a buffered file splits a long line (a record with
+        its transcript is tens of KB) into several writes, and a kill
+        between them left half a line.
+        """
+        if self._fd is None:
             raise ValueError("the record log is closed")
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._file.flush()
+        # ASCII (\\u escapes): a lone surrogate in a record stays writable
+        data = (json.dumps(record) + "\n").encode("ascii")
+        while data:
+            data = data[os.write(self._fd, data) :]
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class NoRecords(Exception):

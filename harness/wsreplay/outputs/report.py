@@ -18,6 +18,7 @@ import copy
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,20 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def new_report(run_id: str, tool_version: str, server_version: str, command: list[str]) -> dict:
-    """An empty report for a run that starts now."""
+def new_report(
+    run_id: str,
+    tool_version: str,
+    server_version: str,
+    command: list[str],
+    *,
+    catalogue: dict | None = None,
+    shard: tuple[int, int] | None = None,
+) -> dict:
+    """An empty report for a run that starts now.
+
+    `catalogue` is `scenarios.identity` of the scenarios the run selected;
+    `shard` (K, N) when the run is shard K of N (`--shard K/N`).
+    """
     return {
         "schema": SCHEMA_ID,
         "tool": {"name": "wsreplay", "version": tool_version},
@@ -73,6 +86,9 @@ def new_report(run_id: str, tool_version: str, server_version: str, command: lis
         "finished": None,
         "duration_ms": None,
         "command": [str(arg) for arg in command],
+        "catalogue": dict(catalogue) if catalogue is not None else None,
+        "shard": {"index": shard[0], "count": shard[1]} if shard is not None else None,
+        "merged_from": None,
         "clients": [],
         "scenarios": [],
         "results": [],
@@ -148,12 +164,14 @@ def finish(report: dict) -> dict:
     """Stamp the end of the run, order the records and recount the totals."""
     order_results(report)
     report["finished"] = utc_now()
-    report["duration_ms"] = round(
-        (_parse_time(report["finished"]) - _parse_time(report["started"])).total_seconds() * 1000,
-        3,
-    )
+    report["duration_ms"] = elapsed_ms(report["started"], report["finished"])
     report["totals"] = totals(report["results"])
     return report
+
+
+def elapsed_ms(started: str, finished: str) -> float:
+    """Milliseconds from one timestamp (as `utc_now` writes them) to another."""
+    return round((parse_time(finished) - parse_time(started)).total_seconds() * 1000, 3)
 
 
 def make_record(
@@ -264,10 +282,58 @@ def runs_phrase(verdicts: list[str]) -> str:
     return f"{', '.join(parts)} of {total} runs"
 
 
-def write_report(report: dict, out_dir: Path) -> Path:
-    """Write out_dir/report.json atomically and return its path."""
-    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-    return write_text_atomic(Path(out_dir) / REPORT_NAME, text)
+def write_report(report: dict, out_dir: Path, texts: list[str] | None = None) -> Path:
+    """Write out_dir/report.json atomically and return its path.
+
+    `texts`: each record of `results` as JSON already (`record_texts`), so
+    that report.json and report.html serialize the records once between them.
+    """
+    return write_chunks_atomic(Path(out_dir) / REPORT_NAME, report_chunks(report, texts))
+
+
+def record_texts(report: dict) -> list[str]:
+    """Each record of `results` as compact JSON, in order: the costly part
+    of writing a report (its transcripts), done once for every writer.
+
+    ASCII with \\u escapes: a lone surrogate (from a client's broken UTF-16
+    escape, say) stays writable, and report.html can embed the same text.
+    """
+    return [json.dumps(r, separators=(",", ":")) for r in report["results"]]
+
+
+#: Stands in for `results` while the header is serialized, so "results"
+#: keeps its place among the header's keys; no real value equals it.
+_RESULTS_PLACEHOLDER = "\u0000wsreplay results\u0000"
+
+
+def split_header(report: dict, **dumps: Any) -> tuple[str, str]:
+    """The report's JSON without its records: the text before the `results`
+    array's content and the text after it."""
+    text = json.dumps({**report, "results": _RESULTS_PLACEHOLDER}, **dumps)
+    before, _, after = text.partition(json.dumps(_RESULTS_PLACEHOLDER))
+    return before, after
+
+
+def report_chunks(report: dict, texts: list[str] | None = None) -> Iterator[str]:
+    """report.json's text in pieces: the header indented, then one record per line.
+
+    Indenting every record made Python's pure-Python encoder spend seconds
+    on a large run's records; a record per line comes from the C encoder,
+    still diffs line by line, and is the same JSON. Written piece by piece,
+    a report of 10,000 records is never one string in memory.
+    """
+    if texts is None:
+        texts = record_texts(report)
+    before, after = split_header(report, indent=2, ensure_ascii=False)
+    yield before + "["
+    for index, text in enumerate(texts):
+        yield ("\n    " if index == 0 else ",\n    ") + text
+    yield ("\n  ]" if texts else "]") + after + "\n"
+
+
+def report_text(report: dict) -> str:
+    """report.json's text as one string (`report_chunks` joined)."""
+    return "".join(report_chunks(report))
 
 
 def write_text_atomic(target: Path, text: str) -> Path:
@@ -276,15 +342,20 @@ def write_text_atomic(target: Path, text: str) -> Path:
     Fsynced, then os.replace()d over the target: a reader (or a crash) sees
     the old file or the new one, never half of one. Every file a run writes
     (report.json, junit.xml, summary.md, report.html, compare and bisect
-    outputs) goes through here.
+    outputs) goes through here or `write_chunks_atomic`.
     """
+    return write_chunks_atomic(target, [text])
+
+
+def write_chunks_atomic(target: Path, chunks: Iterable[str]) -> Path:
+    """`write_text_atomic` for text that comes in pieces."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the file from CI users
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as tmp:
-            tmp.write(text)
+            tmp.writelines(chunks)
             tmp.flush()
             os.fsync(tmp.fileno())
         os.replace(tmp_name, target)
@@ -303,7 +374,8 @@ def _replace_or_append(entries: list[dict], key: str, entry: dict) -> None:
     entries.append(entry)
 
 
-def _parse_time(stamp: str) -> datetime:
+def parse_time(stamp: str) -> datetime:
+    """A timestamp as `utc_now` writes it, as an aware datetime."""
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 

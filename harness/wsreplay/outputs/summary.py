@@ -66,6 +66,11 @@ def totals_markdown(report: dict) -> str:
         facts.append(f"{duration / 1000:.1f} s")
     if report.get("finished") is None:
         facts.append("**run not finished**")
+    shard = report.get("shard")
+    if isinstance(shard, dict):
+        facts.append(f"shard {shard.get('index')} of {shard.get('count')} (its pairs only)")
+    if report.get("merged_from"):
+        facts.append(f"merged from {len(report['merged_from'])} shard(s)")
     return line + "  \n" + " · ".join(facts)
 
 

@@ -5,4 +5,5 @@
 - `adapterproc`: one adapter process per client spec, JSON lines in and out.
 - `linereader`: reading a child's stdout line by line with a deadline.
 - `tlscerts`: the throw-away CA and server certificate of a wss:// run.
+- `shards`: which (client, scenario) pairs `--shard K/N` runs.
 """

@@ -218,7 +218,7 @@ SAFE_NAME_MAX = 60
 
 def safe_name(text: str) -> str:
     """A client spec as a file-name and run-id fragment (at most 60 characters)."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in text)
     if len(safe) <= SAFE_NAME_MAX:
         return safe
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]

@@ -13,6 +13,11 @@ from pathlib import Path
 from .linereader import LineReader
 from .tlscerts import RunCerts
 
+#: The longest wait_ms the server takes in GET /_runs/RUN?wait_ms=N.
+RUNS_WAIT_MAX_MS = 60000
+#: How much longer than its wait_ms a long poll may take to be answered.
+RUNS_ANSWER_SLACK_S = 5.0
+
 
 class ServerError(Exception):
     """The server did not start, or stopped answering; the message quotes its stderr."""
@@ -118,32 +123,42 @@ class ScenarioServer:
             return ""
         return data[-limit:].decode("utf-8", "replace")
 
-    def query_run(self, run: str, timeout: float = 5.0) -> dict:
-        """One GET /_runs/RUN."""
+    def query_run(self, run: str, timeout: float = 5.0, wait_ms: int | None = None) -> dict:
+        """One GET /_runs/RUN; with wait_ms, the long poll GET /_runs/RUN?wait_ms=N.
+
+        timeout bounds the whole exchange: give a long poll more than wait_ms.
+        """
         assert self.info is not None
+        target = f"/_runs/{run}" if wait_ms is None else f"/_runs/{run}?wait_ms={wait_ms}"
         conn = http.client.HTTPConnection(self.info.host, self.info.port, timeout=timeout)
         try:
-            conn.request("GET", f"/_runs/{run}")
+            conn.request("GET", target)
             resp = conn.getresponse()
             body = resp.read()
         except OSError as exc:
-            raise ServerError(f"wsreplay-server did not answer GET /_runs/{run}: {exc}") from exc
+            raise ServerError(f"wsreplay-server did not answer GET {target}: {exc}") from exc
         finally:
             conn.close()
         if resp.status != 200:
-            raise ServerError(f"GET /_runs/{run} answered {resp.status}: {body[:200]!r}")
+            raise ServerError(f"GET {target} answered {resp.status}: {body[:200]!r}")
         return json.loads(body)
 
     def wait_run(self, run: str, timeout: float) -> dict:
-        """Polls until every session of RUN has ended, or the timeout passes.
+        """Waits until every session of RUN has ended, or the timeout passes.
 
+        One long poll: the server answers the moment the run's last session
+        ends (or when the timeout has passed), so nothing here sleeps or polls.
         Returns the last answer either way; its "complete" field tells which.
         """
         deadline = time.monotonic() + timeout
         while True:
-            answer = self.query_run(run)
+            left_ms = round((deadline - time.monotonic()) * 1000)
+            wait_ms = max(0, min(RUNS_WAIT_MAX_MS, left_ms))
+            answer = self.query_run(run, wait_ms / 1000 + RUNS_ANSWER_SLACK_S, wait_ms)
             if answer.get("complete") or time.monotonic() >= deadline:
                 return answer
+            # Early and incomplete: a timeout over the server's longest wait,
+            # or a server without wait_ms (which answers at once): poll on.
             time.sleep(0.02)
 
     def stop(self, timeout: float = 5.0) -> int | None:

@@ -500,6 +500,7 @@
         break;
       case "acked": title = "acked" + (typeof e.bytes === "number" ? " " + e.bytes + " B" : ""); break;
       case "ack_timeout": title = "not acked in time" + (e.unacked !== undefined ? ": " + e.unacked + " B unacked" : ""); break;
+      case "ack_reset": title = "never acked: the client reset the connection" + (e.unacked !== undefined ? ": " + e.unacked + " B unacked" : ""); break;
       case "tcp_accept": title = "TCP connection accepted"; break;
       case "http_request":
         title = String(e.method || "request") + " " + String(e.target || "");
