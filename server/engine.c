@@ -50,8 +50,8 @@ struct wsr_engine {
     bool record; /* false for control requests */
     bool ending;
     bool abort_rst;
-    char *run; /* the request's run id (owned), NULL when it named none */
-    char wait_run[WSR_RUN_ID_MAX + 1]; /* the run a control request asks for */
+    char *run;      /* the request's run id (owned), NULL when it named none */
+    char *wait_run; /* the run a control request asks for (owned) */
     const wsr_scenario *sc;
     enum phase phase;
     enum wait wait;
@@ -810,8 +810,11 @@ static void serve_control(wsr_engine *e, const wsr_target *t)
         respond_and_close(e, 400, bad_wait_ms, "bad_request");
         return;
     }
-    memcpy(e->wait_run, t->name, t->name_len);
-    e->wait_run[t->name_len] = '\0';
+    e->wait_run = strndup(t->name, t->name_len);
+    if (!e->wait_run) {
+        respond_and_close(e, 500, "out of memory", "bad_request");
+        return;
+    }
     if (wait_ms == 0 || wsr_server_run_complete(e->srv, e->wait_run)) {
         answer_control(e);
         return;
@@ -1145,6 +1148,7 @@ void wsr_engine_del(wsr_engine *e)
     wsr_wirecheck_free(&e->out_check);
     wsr_transcript_free(&e->tr);
     free(e->run);
+    free(e->wait_run);
     free(e);
 }
 

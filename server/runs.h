@@ -42,7 +42,7 @@
 typedef struct wsr_run_waiter {
     struct wsr_run_waiter *prev, *next;
     bool parked;
-    char run[WSR_RUN_ID_MAX + 1];
+    const char *run; /* borrowed: the run asked for, valid while parked */
     void (*wake)(void *arg);
     void *arg;
 } wsr_run_waiter;

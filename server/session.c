@@ -156,7 +156,7 @@ static void waiter_wake(void *arg)
 static bool io_park(void *ctx, const char *run)
 {
     wsr_session *s = ctx;
-    snprintf(s->waiter.run, sizeof s->waiter.run, "%s", run);
+    s->waiter.run = run; /* the engine's: it outlives the park */
     s->waiter.wake = waiter_wake;
     s->waiter.arg = s;
     return wsr_runs_park(&s->srv->runs, &s->waiter);

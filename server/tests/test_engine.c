@@ -110,7 +110,7 @@ static bool f_park(void *ctx, const char *run)
 {
     fake *f = ctx;
     f->parks++;
-    snprintf(f->waiter.run, sizeof f->waiter.run, "%s", run);
+    f->waiter.run = run;
     f->waiter.wake = f_wake;
     f->waiter.arg = f;
     return wsr_runs_park(&srv.runs, &f->waiter);
@@ -847,7 +847,7 @@ static void test_long_poll_refused(void)
      * nothing. */
     static wsr_run_waiter others[WSR_RUNS_WAITERS_MAX];
     for (size_t i = 0; i < WSR_RUNS_WAITERS_MAX; i++) {
-        snprintf(others[i].run, sizeof others[i].run, "busy");
+        others[i].run = "busy";
         CHECK(wsr_runs_park(&srv.runs, &others[i]));
     }
     fake f;

@@ -124,7 +124,7 @@ static void test_waiters(void)
         tw[i].runs = &runs;
         tw[i].w.wake = test_wake;
         tw[i].w.arg = &tw[i];
-        snprintf(tw[i].w.run, sizeof tw[i].w.run, "%s", i % 3 == 0 ? "a" : "b");
+        tw[i].w.run = i % 3 == 0 ? "a" : "b";
         tw[i].unpark_on_wake = i % 2 == 0;
     }
 
