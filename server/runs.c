@@ -113,17 +113,19 @@ bool wsr_run_id_valid(const char *p, size_t len)
     return true;
 }
 
-bool wsr_run_from_query(const char *q, size_t len, char *run)
+/* Calls take(value, its length, arg) for every KEY=value part of a query
+ * string (without the '?'), in order; false as soon as take refuses one. */
+static bool each_query_value(const char *q, size_t len, const char *key,
+                             bool (*take)(const char *, size_t, void *),
+                             void *arg)
 {
+    const size_t klen = strlen(key);
     while (len > 0) {
         const char *amp = memchr(q, '&', len);
         size_t part = amp ? (size_t)(amp - q) : len;
-        if (part > 4 && memcmp(q, "run=", 4) == 0) {
-            if (!wsr_run_id_valid(q + 4, part - 4))
-                return false;
-            memcpy(run, q + 4, part - 4);
-            run[part - 4] = '\0';
-        }
+        if (part >= klen && memcmp(q, key, klen) == 0 &&
+            !take(q + klen, part - klen, arg))
+            return false;
         q += part;
         len -= part;
         if (len) {
@@ -134,34 +136,43 @@ bool wsr_run_from_query(const char *q, size_t len, char *run)
     return true;
 }
 
+/* run=ID: a valid run id, copied; an empty one is ignored. */
+static bool take_run(const char *v, size_t vlen, void *run)
+{
+    if (vlen == 0)
+        return true;
+    if (!wsr_run_id_valid(v, vlen))
+        return false;
+    memcpy(run, v, vlen);
+    ((char *)run)[vlen] = '\0';
+    return true;
+}
+
+/* wait_ms=N: digits only, at most WSR_RUNS_WAIT_MAX_MS. */
+static bool take_wait_ms(const char *v, size_t vlen, void *ms)
+{
+    long n = 0;
+    if (vlen == 0)
+        return false;
+    for (size_t i = 0; i < vlen; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+        n = n * 10 + (v[i] - '0');
+        if (n > WSR_RUNS_WAIT_MAX_MS)
+            return false;
+    }
+    *(long *)ms = n;
+    return true;
+}
+
+bool wsr_run_from_query(const char *q, size_t len, char *run)
+{
+    return each_query_value(q, len, "run=", take_run, run);
+}
+
 bool wsr_wait_ms_from_query(const char *q, size_t len, long *ms)
 {
-    static const char key[] = "wait_ms=";
-    const size_t klen = sizeof key - 1;
-    while (len > 0) {
-        const char *amp = memchr(q, '&', len);
-        size_t part = amp ? (size_t)(amp - q) : len;
-        if (part >= klen && memcmp(q, key, klen) == 0) {
-            long v = 0;
-            if (part == klen)
-                return false;
-            for (size_t i = klen; i < part; i++) {
-                if (q[i] < '0' || q[i] > '9')
-                    return false;
-                v = v * 10 + (q[i] - '0');
-                if (v > WSR_RUNS_WAIT_MAX_MS)
-                    return false;
-            }
-            *ms = v;
-        }
-        q += part;
-        len -= part;
-        if (len) {
-            q++;
-            len--;
-        }
-    }
-    return true;
+    return each_query_value(q, len, "wait_ms=", take_wait_ms, ms);
 }
 
 /* Appends one session's text to the sessions array being built. */
