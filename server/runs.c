@@ -90,7 +90,8 @@ int wsr_runs_keep(wsr_runs *r, const char *run, const char *text, size_t len)
         return -1;
     e->len = len;
     e->run_len = (uint8_t)run_len;
-    memcpy(e->data, run, run_len);
+    if (run_len) /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(e->data, run, run_len);
     e->data[run_len] = '\0';
     memcpy(e->data + run_len + 1, text, len);
     e->data[run_len + 1 + len] = '\0';

@@ -185,7 +185,7 @@ void wsr_transcript_end(wsr_transcript *t, const char *reason,
 /* Copies s[0..len) to out at *at, or only counts it when out is NULL. */
 static void put(char *out, size_t *at, const char *s, size_t len)
 {
-    if (out)
+    if (out && len) /* s may be NULL when len is 0 */
         memcpy(out + *at, s, len);
     *at += len;
 }
