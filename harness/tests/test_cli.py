@@ -119,5 +119,12 @@ def test_sigterm_stops_the_run_cleanly_with_reports(tmp_path: Path) -> None:
     # written at the end, from every record the run had finished
     written = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert len(written["results"]) == len(records.read_text(encoding="utf-8").splitlines())
+    # an interrupted run does not pass for a complete one (issue 12 D3)
+    assert written["finished"] is None and written["duration_ms"] is None
+    assert written["totals"]["total"] == len(written["results"])
+    assert "not finished" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    # and `wsreplay report` leaves the run's own report alone
+    again = subprocess.run([WSREPLAY, "report", str(tmp_path)], capture_output=True, text=True)
+    assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout
     server = subprocess.run(["pgrep", "-f", f"wsreplay-server.*{tmp_path}"], capture_output=True)
     assert server.returncode == 1, "the server outlived the run"

@@ -184,7 +184,7 @@ def test_report_command_refuses_a_folder_without_records(tmp_path: Path) -> None
     assert not (tmp_path / rep.REPORT_NAME).exists()
 
 
-def test_report_is_current_only_for_the_finished_report_of_the_same_run(tmp_path: Path) -> None:
+def test_report_is_current_only_for_the_same_run_with_all_its_records(tmp_path: Path) -> None:
     recordlog.RecordLog(tmp_path).write_header(header("r2"))
     assert not recordlog.report_is_current(tmp_path)  # none yet
     first = header("r2")
@@ -195,8 +195,16 @@ def test_report_is_current_only_for_the_finished_report_of_the_same_run(tmp_path
     recordlog.RecordLog(tmp_path).write_header(header("r2"))
     assert not recordlog.report_is_current(tmp_path)
     current = header("r2")
-    recordlog.RecordLog(tmp_path).write_header(current)
+    log = recordlog.RecordLog(tmp_path)
+    log.write_header(current)
+    log.append(record("a"))
     rep.write_report(current, tmp_path)
-    assert not recordlog.report_is_current(tmp_path)  # rebuilt, not finished
+    assert not recordlog.report_is_current(tmp_path)  # a record it lacks: killed
+    rep.add_result(current, record("a"))
+    rep.write_report(rep.close_interrupted(current), tmp_path)
+    assert recordlog.report_is_current(tmp_path)  # interrupted: every record, not finished
+    log.append(record("b"))
+    assert not recordlog.report_is_current(tmp_path)  # the run went on after it
+    rep.add_result(current, record("b"))
     rep.write_report(rep.finish(current), tmp_path)
     assert recordlog.report_is_current(tmp_path)

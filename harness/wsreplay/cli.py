@@ -421,7 +421,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     out_dir: Path = args.dir
     if report_is_current(out_dir):
-        print(f"{out_dir / 'report.json'} is complete (the run finished); nothing to do")
+        own = "it finished or was interrupted"
+        print(f"{out_dir / 'report.json'} is the run's own ({own}); nothing to do")
         return 0
     try:
         rep, skipped = assemble(out_dir)

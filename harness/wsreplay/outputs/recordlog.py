@@ -86,7 +86,8 @@ def read_records(path: Path) -> tuple[list[ReportRecord], int]:
 
 
 def report_is_current(out_dir: Path) -> bool:
-    """True when out_dir/report.json is the finished report of the run in run.json."""
+    """True when out_dir/report.json is the report the run in run.json wrote
+    at its end: finished, or interrupted with every record it had."""
     try:
         header = json.loads((Path(out_dir) / HEADER_NAME).read_text(encoding="utf-8"))
         report = json.loads((Path(out_dir) / REPORT_NAME).read_text(encoding="utf-8"))
@@ -95,7 +96,17 @@ def report_is_current(out_dir: Path) -> bool:
     # run_id is the folder's name, the same for every run in a reused --out
     # folder: `started` tells the runs apart.
     same_run = all(report.get(key) == header.get(key) for key in ("run_id", "started"))
-    return same_run and report.get("finished") is not None
+    if not same_run:
+        return False
+    if report.get("finished") is not None:
+        return True
+    # An interrupted run wrote its report (finished null) from every record
+    # it had; a killed one wrote none, or an older one with fewer.
+    try:
+        records, _ = read_records(Path(out_dir) / RECORDS_NAME)
+    except OSError:
+        return False
+    return len(report.get("results") or []) == len(records)
 
 
 def assemble(out_dir: Path) -> tuple[dict, int]:

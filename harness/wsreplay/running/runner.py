@@ -297,15 +297,21 @@ class Run:
             max((len(p[0]) for p in prepared), default=0) + 8,
             runs=plan.repeat,
         )
+        completed = False
         try:
             self._introduce_idle_clients(slots)
             self._pool.run(work, self._work, lambda: _kill_all(slots))
+            completed = True
         finally:
             with self._lock:
                 records.close()
             _kill_all(slots)
             self.server.stop()
-            report.finish(self.report)
+            # An interrupted run (Ctrl-C, SIGTERM) keeps `finished` null.
+            if completed:
+                report.finish(self.report)
+            else:
+                report.close_interrupted(self.report)
             # report.json, then junit.xml, summary.md and report.html beside it.
             outputs.write_all(self.report, plan.out_dir)
         return self.report
