@@ -761,12 +761,14 @@ static void respond_and_close(wsr_engine *e, int status, const char *reason,
     e->phase = PH_FLUSH;
 }
 
-/* The run=ID of the query tags the transcript; false if it is invalid. */
+/* The run=ID of the query tags the transcript; false if any run= is
+ * invalid, and then the request is refused untagged: its transcript is
+ * filed under no run (not under a valid run= before the bad one). */
 static bool parse_run(wsr_engine *e, const char *q, size_t len)
 {
     char run[WSR_RUN_ID_MAX + 1] = "";
     bool ok = wsr_run_from_query(q, len, run);
-    if (run[0]) {
+    if (ok && run[0]) {
         e->run = strdup(run);
         wsr_transcript_set(&e->tr, "run", run);
     }
@@ -904,8 +906,8 @@ static void route_request(wsr_engine *e, const ws_http_request *req)
     }
     if (t.query && !parse_run(e, t.query, t.query_len)) {
         respond_and_close(e, 400,
-                          "invalid run id: use letters, digits, "
-                          "'-', '_' and '.', at most 127",
+                          "invalid run id: a letter or digit, then "
+                          "letters, digits, '-', '_' and '.', at most 127",
                           "bad_request");
         return;
     }

@@ -101,14 +101,22 @@ int wsr_runs_keep(wsr_runs *r, const char *run, const char *text, size_t len)
     return 0;
 }
 
+static bool ascii_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9');
+}
+
+/* The first character is a letter or digit: a run id names transcript
+ * files (DIR/<run>-<n>.json), and "..", ".hidden" or "-rf" would make
+ * hidden or option-like names. */
 bool wsr_run_id_valid(const char *p, size_t len)
 {
-    if (len == 0 || len > WSR_RUN_ID_MAX)
+    if (len == 0 || len > WSR_RUN_ID_MAX || !ascii_alnum(p[0]))
         return false;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 1; i < len; i++) {
         char c = p[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+        if (!(ascii_alnum(c) || c == '-' || c == '_' || c == '.'))
             return false;
     }
     return true;
@@ -168,7 +176,14 @@ static bool take_wait_ms(const char *v, size_t vlen, void *ms)
 
 bool wsr_run_from_query(const char *q, size_t len, char *run)
 {
-    return each_query_value(q, len, "run=", take_run, run);
+    /* Into a copy first: a request with one bad run= is refused whole, so
+     * a valid run= before it must not tag anything. */
+    char found[WSR_RUN_ID_MAX + 1];
+    memcpy(found, run, sizeof found);
+    if (!each_query_value(q, len, "run=", take_run, found))
+        return false;
+    memcpy(run, found, sizeof found);
+    return true;
 }
 
 bool wsr_wait_ms_from_query(const char *q, size_t len, long *ms)

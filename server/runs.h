@@ -24,7 +24,9 @@
 /* Finished transcripts kept for GET /_runs/ID, oldest dropped first. */
 #define WSR_RUNS_KEEP 4096
 
-/* A run id is at most this long: letters, digits, '-', '_' and '.'. */
+/* A run id is at most this long: an ASCII letter or digit, then letters,
+ * digits, '-', '_' and '.' (never "..", ".hidden" or "-rf": it names
+ * transcript files). */
 #define WSR_RUN_ID_MAX 127
 
 /* The control endpoint's path prefix; the run id follows it. */
@@ -88,10 +90,10 @@ void wsr_runs_ended(wsr_runs *r, const char *run);
 /* True if p[0..len) is a valid run id. */
 bool wsr_run_id_valid(const char *p, size_t len);
 
-/* Finds run=ID in a query string (without the '?'). Every valid run=
- * overwrites run (WSR_RUN_ID_MAX + 1 bytes, NUL-terminated; the last one
- * wins); run is left as it was when there is none. Returns false at the
- * first run= whose id is invalid. */
+/* Finds run=ID in a query string (without the '?'). The last valid run=
+ * goes into run (WSR_RUN_ID_MAX + 1 bytes, NUL-terminated); run is left as
+ * it was when there is none. Returns false, run left as it was, if any
+ * run= has an invalid id. */
 bool wsr_run_from_query(const char *q, size_t len, char *run);
 
 /* Finds wait_ms=N in a query string (without the '?'): *ms is set to N

@@ -14,6 +14,7 @@ from rawpeer import (
     read_until_close,
     upgrade_request,
 )
+from wsreplay.running.runner import job_tag
 from wsreplay.running.server import ScenarioServer
 
 
@@ -46,6 +47,10 @@ def port_of(server: ScenarioServer) -> int:
         (upgrade_request("/no/such-scenario")[0], 404, b"no/such-scenario"),
         # run id with characters that could escape a file name
         (upgrade_request("/close/send-then-close?run=../../etc")[0], 400, b"run id"),
+        # run ids that would name hidden or option-like transcript files
+        (upgrade_request("/close/send-then-close?run=..")[0], 400, b"run id"),
+        (upgrade_request("/close/send-then-close?run=.hidden")[0], 400, b"run id"),
+        (upgrade_request("/close/send-then-close?run=-rf")[0], 400, b"run id"),
         # not HTTP at all
         (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", 400, b"malformed"),
         # a request head over the 8 KiB limit
@@ -60,6 +65,25 @@ def test_bad_requests_get_a_status_and_a_reason(
     assert reason.lower() in body.lower() or reason.lower() in head.lower()
     if status == 426:
         assert b"Sec-WebSocket-Version: 13" in head
+
+
+def test_a_bad_second_run_tags_nothing(wsreplay_server: ScenarioServer) -> None:
+    """run=good&run=.. is refused whole: no session, live or ended, under "good"."""
+    port = port_of(wsreplay_server)
+    req, _ = upgrade_request("/close/send-then-close?run=tag-good-1&run=..")
+    status, head, body = http_exchange(port, req)
+    assert status == 400, (head, body)
+    assert wsreplay_server.query_run("tag-good-1")["sessions"] == []
+
+
+def test_the_harness_tag_of_any_out_folder_is_accepted(wsreplay_server: ScenarioServer) -> None:
+    """An --out folder named ".x" or "-x" still gives tags the server takes."""
+    for i, folder in enumerate((".x", "-x", "_x")):
+        tag = job_tag(folder, "node-ws@8.23.1", i)
+        with connect(port_of(wsreplay_server)) as sock:
+            sock.sendall(upgrade_request(f"/close/send-then-close?run={tag}")[0])
+            head, _ = read_http_head(sock)
+        assert head.startswith(b"HTTP/1.1 101 "), (tag, head)
 
 
 def test_founding_scenario_bytes_on_the_wire(wsreplay_server: ScenarioServer) -> None:

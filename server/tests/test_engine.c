@@ -680,6 +680,33 @@ static void test_http(void)
     }
 }
 
+/* A request with a valid run= and then a bad one is refused (400) and its
+ * transcript filed under no run: not under the first tag, whose GET
+ * /_runs/ID must not show a session that never ran. */
+static void test_second_run_refused(void)
+{
+    static const char *const targets[] = {
+        "/w/write?run=good&run=..",
+        "/w/write?run=good&run=-rf",
+        "/w/write?run=good&run=a%20b",
+        "/w/write?run=.hidden",
+    };
+    for (size_t i = 0; i < sizeof targets / sizeof *targets; i++) {
+        fake f;
+        start(&f, targets[i], false);
+        request(&f, targets[i]);
+        CHECK(out_starts(&f, "HTTP/1.1 400 "));
+        CHECK(strcmp(wsr_engine_run(f.e), "") == 0);
+        CHECK(json_is_null(json_object_get(root(&f), "run")));
+        CHECK(wsr_engine_recorded(f.e));
+        evbuffer_drain(f.out, evbuffer_get_length(f.out));
+        wsr_engine_drained(f.e);
+        wsr_engine_eof(f.e);
+        CHECK(ended_with(&f, "bad_request"));
+        stop(&f);
+    }
+}
+
 /* Limits: a request head that never ends, and one that is too big. */
 static void test_handshake_limits(void)
 {
@@ -900,6 +927,7 @@ int main(int argc, char **argv)
     test_abort();
     test_close_notify();
     test_http();
+    test_second_run_refused();
     test_handshake_limits();
     test_long_poll();
     test_long_poll_refused();

@@ -30,7 +30,14 @@ static const query_row query_rows[] = {
     {"run=", true, ""},                     /* empty: not a run= at all */
     {"runs=abc", true, ""},
     {"run=a b", false, ""},
-    {"run=a&run=%20", false, "a"},          /* a valid one before the bad one stays */
+    {"run=a&run=%20", false, ""},           /* refused whole: not tagged "a" */
+    {"run=a&run=..&x=1", false, ""},
+    {"run=..", false, ""},                  /* a file name must start with */
+    {"run=.", false, ""},                   /* a letter or digit */
+    {"run=.hidden", false, ""},
+    {"run=-rf", false, ""},
+    {"run=_x", false, ""},
+    {"run=9.x-_", true, "9.x-_"},
     {"run=a/b", false, ""},
     {"run=0123456789012345678901234567890123456789012345678901234567890123"
      "456789012345678901234567890123456789012345678901234567890123456",
@@ -52,11 +59,47 @@ static void test_queries(void)
         CHECK_EQ(wsr_run_from_query(r->query, strlen(r->query), run), r->ok);
         CHECK(strcmp(run, r->run) == 0);
     }
-    current = "run ids";
-    CHECK(wsr_run_id_valid("A-z_0.9", 7));
-    CHECK(!wsr_run_id_valid("", 0));
-    CHECK(!wsr_run_id_valid("a?", 2));
-    CHECK(!wsr_run_id_valid("\xc3\xa9", 2));
+    current = "";
+}
+
+typedef struct id_row {
+    const char *id;
+    bool ok;
+} id_row;
+
+/* clang-format off */
+static const id_row id_rows[] = {
+    {"A-z_0.9", true},
+    {"r", true},
+    {"7", true},
+    {"a.", true},
+    {"a-", true},
+    {"a..b", true},         /* not a path: no '/' can follow */
+    {"", false},
+    {"a?", false},
+    {"\xc3\xa9", false},
+    {"..", false},          /* hidden or option-like file names */
+    {".", false},
+    {".hidden", false},
+    {"-rf", false},
+    {"--help", false},
+    {"_x", false},
+    {"a/b", false},
+};
+/* clang-format on */
+
+static void test_ids(void)
+{
+    for (size_t i = 0; i < sizeof id_rows / sizeof *id_rows; i++) {
+        current = id_rows[i].id;
+        CHECK_EQ(wsr_run_id_valid(id_rows[i].id, strlen(id_rows[i].id)),
+                 id_rows[i].ok);
+    }
+    current = "run ids at the limit";
+    char id[WSR_RUN_ID_MAX + 2];
+    memset(id, 'a', sizeof id);
+    CHECK(wsr_run_id_valid(id, WSR_RUN_ID_MAX));
+    CHECK(!wsr_run_id_valid(id, WSR_RUN_ID_MAX + 1));
     current = "";
 }
 
@@ -300,6 +343,7 @@ static void test_serve(void)
 
 int main(void)
 {
+    test_ids();
     test_queries();
     test_wait_queries();
     test_waiters();

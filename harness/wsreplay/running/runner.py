@@ -125,8 +125,13 @@ def new_run_id() -> str:
 def job_tag(run_id: str, spec: str, index: int) -> str:
     """The run tag of a job: the run's id (its folder's name, whatever
     characters --out gave it), the client spec and the scenario's index,
-    each made safe for the server's run ids."""
-    return f"{safe_name(run_id)}-{safe_name(spec)}-{index}"
+    each made safe for the server's run ids. A run id starts with a letter
+    or digit (it names transcript files: no hidden or option-like names),
+    so a folder named ".x", "-x", "_x" or "" gets an "r" in front."""
+    run = safe_name(run_id)
+    if not (run[:1].isascii() and run[:1].isalnum()):
+        run = "r" + run
+    return f"{run}-{safe_name(spec)}-{index}"
 
 
 def uses_tls(scenario: Scenario, transport: str) -> bool:
