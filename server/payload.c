@@ -104,58 +104,69 @@ bool wsr_payload_base64(jc_ctx *v, const char *key, const char *s,
     return true;
 }
 
-bool wsr_payload_pattern(jc_ctx *v, json_t *obj, uint8_t **out, size_t *outlen)
+bool wsr_payload_pattern_size(jc_ctx *v, json_t *obj, size_t *size)
 {
     json_t *pat = jc_want(v, obj, "pattern", JSON_STRING, true);
-    long long size = 0;
+    long long n = 0;
     if (!pat)
         return false;
     if (!json_object_get(obj, "size")) {
         jc_fail_at(v, "size", "missing: a pattern needs a size in bytes");
         return false;
     }
-    if (!jc_want_int(v, obj, "size", 0, WSR_MAX_GROUP_BYTES, &size))
+    if (!jc_want_int(v, obj, "size", 0, WSR_MAX_GROUP_BYTES, &n))
         return false;
-    size_t plen = json_string_length(pat);
-    if (plen == 0) {
-        jc_fail_at(v, "pattern", "an empty pattern cannot fill %lld bytes",
-                   size);
+    if (json_string_length(pat) == 0) {
+        jc_fail_at(v, "pattern", "an empty pattern cannot fill %lld bytes", n);
         return false;
     }
-    uint8_t *buf = malloc((size_t)size + 1);
+    *size = (size_t)n;
+    return true;
+}
+
+bool wsr_payload_pattern(jc_ctx *v, json_t *obj, uint8_t **out, size_t *outlen)
+{
+    size_t size;
+    if (!wsr_payload_pattern_size(v, obj, &size))
+        return false;
+    json_t *pat = json_object_get(obj, "pattern");
+    size_t plen = json_string_length(pat);
+    uint8_t *buf = malloc(size + 1);
     if (!buf) {
         jc_fail(v, "out of memory");
         return false;
     }
     const char *p = json_string_value(pat);
-    for (size_t i = 0; i < (size_t)size; i++)
+    for (size_t i = 0; i < size; i++)
         buf[i] = (uint8_t)p[i % plen];
     *out = buf;
-    *outlen = (size_t)size;
+    *outlen = size;
     return true;
 }
 
-bool wsr_payload_source(jc_ctx *v, json_t *obj, bool *given, uint8_t **out,
-                        size_t *outlen)
+const char *wsr_payload_source_kind(jc_ctx *v, json_t *obj)
 {
     static const char *const sources[] = {"hex", "base64", "pattern", NULL};
     const char *found =
         jc_only_one(v, obj, sources, "give the payload one way");
     if (v->failed)
-        return false;
+        return NULL;
     if (json_object_get(obj, "size") && (!found || strcmp(found, "pattern"))) {
         jc_fail_at(v, "size", "'size' goes with 'pattern'");
-        return false;
+        return NULL;
     }
-    *given = found != NULL;
-    if (!found)
-        return true;
-    if (strcmp(found, "pattern") == 0)
+    return found;
+}
+
+bool wsr_payload_decode(jc_ctx *v, json_t *obj, const char *kind, uint8_t **out,
+                        size_t *outlen)
+{
+    if (strcmp(kind, "pattern") == 0)
         return wsr_payload_pattern(v, obj, out, outlen);
-    json_t *j = jc_want(v, obj, found, JSON_STRING, true);
+    json_t *j = jc_want(v, obj, kind, JSON_STRING, true);
     if (!j)
         return false;
-    return strcmp(found, "hex") == 0
+    return strcmp(kind, "hex") == 0
                ? wsr_payload_hex(v, "hex", json_string_value(j), out, outlen)
                : wsr_payload_base64(v, "base64", json_string_value(j), out,
                                     outlen);

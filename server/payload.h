@@ -27,9 +27,18 @@ bool wsr_payload_base64(jc_ctx *v, const char *key, const char *s,
 /* obj's "pattern" repeated (and cut) to its "size" bytes. */
 bool wsr_payload_pattern(jc_ctx *v, json_t *obj, uint8_t **out, size_t *outlen);
 
-/* An item's payload from exactly one of hex, base64 or pattern+size, if
- * one is given. Returns false on an error; *given says whether one was. */
-bool wsr_payload_source(jc_ctx *v, json_t *obj, bool *given, uint8_t **out,
+/* The "size" a pattern would be built to, with the same checks as
+ * wsr_payload_pattern but nothing allocated: callers weigh it against
+ * their limits before building it. */
+bool wsr_payload_pattern_size(jc_ctx *v, json_t *obj, size_t *size);
+
+/* Which source obj gives its payload from: "hex", "base64", "pattern", or
+ * NULL for none. More than one, or a "size" without "pattern", is an error
+ * (NULL with v->failed set). */
+const char *wsr_payload_source_kind(jc_ctx *v, json_t *obj);
+
+/* Decodes the source kind (from wsr_payload_source_kind) of obj. */
+bool wsr_payload_decode(jc_ctx *v, json_t *obj, const char *kind, uint8_t **out,
                         size_t *outlen);
 
 /* s with every "{i}" replaced by index; malloc'd, NULL if out of memory. */

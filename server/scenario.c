@@ -58,6 +58,10 @@ static const char *const item_keys[] = {
 typedef struct item_list {
     wsr_item *v;
     size_t n, cap;
+    /* The bytes the group's items put on the wire so far, and the whole
+     * scenario's (sc->write_bytes), weighed before each item is built. */
+    size_t group_bytes;
+    size_t *scenario_bytes;
 } item_list;
 
 static wsr_item *item_push(jc_ctx *v, item_list *l)
@@ -198,27 +202,138 @@ static uint8_t frame_opcode(const char *kind)
                                                : WS_OP_CLOSE;
 }
 
+/* ---- size limits: weighed before anything is built ------------------- */
+
+/* a + b and a * b, saturating at UINT64_MAX so that no total wraps. */
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t mul_sat(uint64_t a, uint64_t b)
+{
+    return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+/* The bytes one frame like proto with a len-byte payload puts on the wire.
+ * A length its length form cannot carry is refused when the frame is
+ * built; here it weighs as the largest header. */
+static uint64_t frame_wire_len(const wsr_item *proto, uint64_t len)
+{
+    if (len > SIZE_MAX)
+        return UINT64_MAX;
+    ws_frame_spec spec = {.payload_len = (size_t)len,
+                          .len_form = proto->len_form,
+                          .mask = proto->mask};
+    ssize_t n = ws_encoded_size(&spec);
+    return n >= 0 ? (uint64_t)n : add_sat(len, 14);
+}
+
+/* Counts an item's bytes (all its copies) into the group's and the
+ * scenario's, refusing them over either limit. The error is at "count" if
+ * the item has one, else at "size" for a pattern, else at the item. */
+static bool charge(jc_ctx *v, json_t *obj, item_list *l, uint64_t bytes)
+{
+    const char *key = json_object_get(obj, "count")  ? "count"
+                      : json_object_get(obj, "size") ? "size"
+                                                     : NULL;
+    uint64_t group = add_sat(l->group_bytes, bytes);
+    uint64_t all = add_sat(*l->scenario_bytes, bytes);
+    char what[96];
+    if (bytes == UINT64_MAX)
+        snprintf(what, sizeof what,
+                 "the item expands to more bytes than can be counted");
+    else
+        snprintf(what, sizeof what, "the item expands to %llu bytes",
+                 (unsigned long long)bytes);
+    if (group > WSR_MAX_GROUP_BYTES) {
+        jc_fail_at(v, key,
+                   "%s, bringing its write group to %llu bytes; the limit "
+                   "for one write group is %u bytes (64 MiB)",
+                   what, (unsigned long long)group, WSR_MAX_GROUP_BYTES);
+        return false;
+    }
+    if (all > WSR_MAX_SCENARIO_BYTES) {
+        jc_fail_at(v, key,
+                   "%s, bringing the scenario's write groups to %llu bytes; "
+                   "the limit for all of a scenario's write groups is %u "
+                   "bytes (256 MiB)",
+                   what, (unsigned long long)all, WSR_MAX_SCENARIO_BYTES);
+        return false;
+    }
+    l->group_bytes = (size_t)group;
+    *l->scenario_bytes = (size_t)all;
+    return true;
+}
+
+/* count copies of proto, each with a len-byte payload. */
+static bool charge_copies(jc_ctx *v, json_t *obj, item_list *l,
+                          const wsr_item *proto, long long count, uint64_t len)
+{
+    return charge(v, obj, l,
+                  mul_sat((uint64_t)count, frame_wire_len(proto, len)));
+}
+
+/* count copies of proto whose payloads are templ with {i} replaced by the
+ * copy's index: summed over the indexes of each number of digits. */
+static bool charge_template(jc_ctx *v, json_t *obj, item_list *l,
+                            const wsr_item *proto, long long count,
+                            json_t *templ)
+{
+    const char *s = json_string_value(templ);
+    uint64_t n = strlen(s), occ = 0, total = 0;
+    for (const char *p = strstr(s, "{i}"); p; p = strstr(p + 3, "{i}"))
+        occ++;
+    uint64_t lo = 1;
+    for (unsigned digits = 1; lo <= (uint64_t)count; digits++, lo *= 10) {
+        uint64_t hi =
+            lo * 10 - 1 < (uint64_t)count ? lo * 10 - 1 : (uint64_t)count;
+        uint64_t len = n - 3 * occ + occ * digits;
+        total =
+            add_sat(total, mul_sat(hi - lo + 1, frame_wire_len(proto, len)));
+    }
+    return charge(v, obj, l, total);
+}
+
 /* The frame every copy of the item is made from. Its payload comes from a
  * source (hex, base64, pattern) into proto->data, from the close code and
  * reason, or else is the kind's own string, returned in *templ because each
  * copy expands its {i} differently. */
 static bool parse_frame_proto(jc_ctx *v, json_t *obj, const char *kind,
-                              wsr_item *proto, json_t **templ)
+                              long long count, item_list *out, wsr_item *proto,
+                              json_t **templ)
 {
     uint8_t op = frame_opcode(kind);
-    bool sourced = false;
     *templ = NULL;
     if (!parse_frame_options(v, obj, proto))
         return false;
     if (!json_object_get(obj, "opcode"))
         proto->opcode = op;
-    if (!wsr_payload_source(v, obj, &sourced, &proto->data, &proto->len))
+    const char *source = wsr_payload_source_kind(v, obj);
+    if (v->failed)
         return false;
-    if (op == WS_OP_CLOSE)
-        return sourced || parse_close_payload(v, obj, proto);
-    json_t *own = jc_want(v, obj, kind, JSON_STRING, true);
-    *templ = sourced ? NULL : own;
-    return !v->failed;
+    /* A pattern is weighed from its size, before it is built; the other
+     * sources decode to no more bytes than the file spells. */
+    bool pattern = source && strcmp(source, "pattern") == 0;
+    size_t size = 0;
+    if (pattern && (!wsr_payload_pattern_size(v, obj, &size) ||
+                    !charge_copies(v, obj, out, proto, count, size)))
+        return false;
+    if (source &&
+        !wsr_payload_decode(v, obj, source, &proto->data, &proto->len))
+        return false;
+    if (op == WS_OP_CLOSE) {
+        if (!source && !parse_close_payload(v, obj, proto))
+            return false;
+    } else {
+        json_t *own = jc_want(v, obj, kind, JSON_STRING, true);
+        *templ = source ? NULL : own;
+        if (v->failed)
+            return false;
+    }
+    if (*templ)
+        return charge_template(v, obj, out, proto, count, *templ);
+    return pattern || charge_copies(v, obj, out, proto, count, proto->len);
 }
 
 /* One copy of proto, the index-th (from 1), with its own payload bytes. */
@@ -272,15 +387,19 @@ static bool parse_item(jc_ctx *v, json_t *obj, item_list *out)
     if (json_object_get(obj, "count") &&
         !jc_want_int(v, obj, "count", 1, WSR_MAX_COUNT, &count))
         return false;
+    /* A handshake or raw item is as long as the file spells it: weighed
+     * once built. Frames are weighed before their copies are made. */
     if (strcmp(kind, "handshake") == 0) {
         wsr_item *it = item_push(v, out);
-        return it && wsr_scripted_response(v, obj, it);
+        return it && wsr_scripted_response(v, obj, it) &&
+               charge(v, obj, out, it->len);
     }
     if (strcmp(kind, "raw") == 0 || strcmp(kind, "raw_text") == 0)
-        return parse_raw_item(v, obj, kind, out);
+        return parse_raw_item(v, obj, kind, out) &&
+               charge(v, obj, out, out->v[out->n - 1].len);
     wsr_item proto = {.kind = WSR_ITEM_FRAME};
     json_t *templ = NULL;
-    if (parse_frame_proto(v, obj, kind, &proto, &templ))
+    if (parse_frame_proto(v, obj, kind, count, out, &proto, &templ))
         for (long long i = 1; i <= count; i++)
             if (!add_frame_copy(v, &proto, templ, (unsigned)i, out))
                 break;
@@ -375,7 +494,7 @@ static bool parse_item_element(jc_ctx *v, json_t *el, size_t i, void *items)
 static bool parse_write_items(jc_ctx *v, json_t *arr, wsr_step *st,
                               wsr_scenario *sc)
 {
-    item_list items = {0};
+    item_list items = {.scenario_bytes = &sc->write_bytes};
     jc_each(v, arr, "write", parse_item_element, &items);
     st->items = items.v;
     st->n_items = items.n;

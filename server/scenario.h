@@ -18,6 +18,9 @@
 #define WSR_MAX_GROUP_BYTES (64u * 1024u * 1024u) /* one write group */
 #define WSR_MAX_COUNT 100000                      /* a count of anything */
 #define WSR_MAX_MS 600000                         /* any time in ms */
+/* All of a scenario's write groups together. Both byte limits are checked
+ * from the items' sizes before their bytes are built. */
+#define WSR_MAX_SCENARIO_BYTES (256u * 1024u * 1024u)
 
 struct json_t;
 
@@ -99,6 +102,7 @@ typedef struct wsr_scenario {
     bool handshake_in_group; /* a write group carries the response itself */
     bool handshake_manual;   /* "handshake": "manual": no automatic 101 */
     bool tls_only;           /* "transport": "wss" */
+    size_t write_bytes;      /* what all its write groups put on the wire */
     /* The file's object as loaded (a jansson reference, owned): the
      * normalized form (scenario_normal.h) is built from it. */
     struct json_t *doc;

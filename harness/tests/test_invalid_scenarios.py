@@ -6,6 +6,7 @@ the expected message after the file name (error).
 
 from __future__ import annotations
 
+import resource
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,6 +31,38 @@ def test_check_refuses_with_file_and_path(case: str) -> None:
     expected = (CASES / case / "error").read_text().rstrip("\n")
     proc = subprocess.run(
         [str(server_binary()), "--check", str(file)], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.rstrip("\n") == f"{file}{expected}"
+
+
+def _cap_address_space() -> None:
+    cap = 512 * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+@pytest.mark.parametrize(
+    "case", ["count-past-group-limit", "items-past-group-limit", "groups-past-scenario-limit"]
+)
+def test_size_limits_refuse_before_building(case: str) -> None:
+    """Issue 12 D1/D2: an item's expanded size is weighed before it is built.
+
+    The 156-byte count file once asked for 6 GB and died out of memory; under
+    a 512 MB address-space cap it must get the limit error, not an
+    allocation failure. (Sanitizer builds reserve terabytes of shadow memory,
+    so they cannot run under the cap.)
+    """
+    binary = server_binary()
+    if b"__asan_init" in binary.read_bytes():
+        pytest.skip("an AddressSanitizer build cannot run under an address-space cap")
+    file = CASES / case / "input.json"
+    expected = (CASES / case / "error").read_text().rstrip("\n")
+    proc = subprocess.run(
+        [str(binary), "--check", str(file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_cap_address_space,
     )
     assert proc.returncode == 1
     assert proc.stderr.rstrip("\n") == f"{file}{expected}"

@@ -359,6 +359,109 @@ static void test_set_duplicate(void)
     free(path);
 }
 
+/* ---- size limits (issue 12 D1, D2) ------------------------------------ */
+
+/* The loader weighs each item from its JSON before building it; what it
+ * weighed must be exactly what it built: templates whose {i} grows from one
+ * digit to five, masks, forced length forms, raw bytes, close frames and a
+ * scripted handshake. */
+static void test_weighed_is_built(void)
+{
+    current = "weighed bytes are the built bytes";
+    wsr_scenario *sc =
+        load("limits/exact", "",
+             "[{\"write\": [{\"handshake\": {\"status\": 101}},"
+             " {\"text\": \"a{i}b{i}\", \"count\": 12345, \"mask\": true},"
+             " {\"binary\": \"\", \"pattern\": \"xyz\", \"size\": 70000},"
+             " {\"ping\": \"\", \"hex\": \"00 01 02\", \"length_form\": 64},"
+             " {\"raw\": \"0102\"}, {\"raw_text\": \"hello\"}]},"
+             " {\"write\": [{\"text\": \"{i}\", \"count\": 100000},"
+             " {\"close\": 1000, \"reason\": \"done\"}, {\"close\": null}]}]");
+    CHECK(sc != NULL);
+    if (!sc)
+        return;
+    size_t built = 0;
+    for (size_t i = 0; i < sc->n_steps; i++)
+        built += wsr_step_group_bytes(&sc->steps[i]);
+    CHECK_EQ(sc->write_bytes, built);
+    wsr_scenario_del(sc);
+}
+
+/* Loads steps, which must be refused with an error naming path and limit. */
+static void check_refused(const char *steps, const char *path,
+                          const char *limit)
+{
+    char err[1024];
+    char *file = write_scenario("limits/refused", "", steps);
+    wsr_scenario *sc =
+        wsr_scenario_load_file(file, "limits/refused", err, sizeof err);
+    CHECK(sc == NULL);
+    wsr_scenario_del(sc);
+    if (!strstr(err, path) || !strstr(err, limit) || !strstr(err, file))
+        fprintf(stderr, "unexpected error: %s\n", err);
+    CHECK(strstr(err, file) != NULL);
+    CHECK(strstr(err, path) != NULL);
+    CHECK(strstr(err, limit) != NULL);
+    free(file);
+}
+
+static void test_size_limits(void)
+{
+    current = "size limits";
+    /* A group of exactly 64 MiB (a 10-byte header and its payload) loads;
+     * one byte more is refused at the pattern's size. */
+    wsr_scenario *sc = load("limits/exact-group", "",
+                            "[{\"write\": [{\"binary\": \"\", \"pattern\": "
+                            "\"ab\", \"size\": 67108854}]}]");
+    CHECK(sc != NULL);
+    if (sc)
+        CHECK_EQ(sc->write_bytes, WSR_MAX_GROUP_BYTES);
+    wsr_scenario_del(sc);
+    check_refused("[{\"write\": [{\"binary\": \"\", \"pattern\": \"ab\", "
+                  "\"size\": 67108855}]}]",
+                  ": steps[0].write[0].size: the item expands to 67108865 "
+                  "bytes",
+                  "the limit for one write group is 67108864 bytes (64 MiB)");
+    /* The 156-byte file that asked for 6 GB: 100 copies of 60 MiB. */
+    check_refused("[{\"write\": [{\"binary\": \"\", \"pattern\": \"ab\", "
+                  "\"size\": 62914560, \"count\": 100}]}]",
+                  ": steps[0].write[0].count: the item expands to 6291457000 "
+                  "bytes",
+                  "the limit for one write group is 67108864 bytes (64 MiB)");
+    /* The largest count of the largest pattern: no total wraps. */
+    check_refused("[{\"write\": [{\"text\": \"\", \"pattern\": \"ab\", "
+                  "\"size\": 67108864, \"count\": 100000}]}]",
+                  ": steps[0].write[0].count: the item expands to "
+                  "6710887400000 bytes",
+                  "(64 MiB)");
+    /* A template's copies, each weighed with its own index: 1000 bytes and
+     * 1 to 6 digits of payload, and a 4-byte header, 100000 times. */
+    char templ[1200] = "[{\"write\": [{\"text\": \"";
+    size_t at = strlen(templ);
+    memset(templ + at, 'a', 1000);
+    templ[at + 1000] = '\0';
+    strcat(templ, "{i}\", \"count\": 100000}]}]");
+    check_refused(templ,
+                  ": steps[0].write[0].count: the item expands to 100888895 "
+                  "bytes",
+                  "(64 MiB)");
+    /* Groups each under 64 MiB, together over 256 MiB: the fifth is
+     * refused before it is built. */
+    char steps[1024] = "[";
+    for (int i = 0; i < 6; i++)
+        strcat(steps, i ? ", {\"write\": [{\"binary\": \"\", \"pattern\": "
+                          "\"ab\", \"size\": 62914560}]}"
+                        : "{\"write\": [{\"binary\": \"\", \"pattern\": "
+                          "\"ab\", \"size\": 62914560}]}");
+    strcat(steps, "]");
+    check_refused(steps,
+                  ": steps[4].write[0].size: the item expands to "
+                  "62914570 bytes, bringing the scenario's write "
+                  "groups to 314572850 bytes",
+                  "the limit for all of a scenario's write groups is "
+                  "268435456 bytes (256 MiB)");
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -377,6 +480,8 @@ int main(void)
     test_scripted_status_line();
     test_set_normal();
     test_set_duplicate();
+    test_weighed_is_built();
+    test_size_limits();
     /* A failure here only leaves a few small files in TMPDIR. */
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
