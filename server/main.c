@@ -52,7 +52,9 @@ static const char usage[] =
     "  --check FILE...          validate scenario files and exit (0 = all valid,\n"
     "                           1 = some invalid, each error on stderr); with\n"
     "                           --scenarios DIR, the whole folder as the server\n"
-    "                           would load it (names match places, no duplicates)\n"
+    "                           would load it (names match places, no duplicates,\n"
+    "                           at least one scenario); with FILE..., names are\n"
+    "                           valid places and no two files share one\n"
     "  --json                   with --check: print the normalized form, one JSON\n"
     "                           document {\"scenarios\": [...]} sorted by name,\n"
     "                           each the file's object plus \"file\", the complete\n"
@@ -293,9 +295,10 @@ static int load_checked(const options *o, int argc, char **argv,
         wsr_scenario_set_free(set);
         return 1;
     }
-    /* A list of files has no places to match, but the normalized form is a
-     * catalogue: two files must not claim one name. */
-    if (o->json && wsr_scenario_set_seal(set, err, sizeof err) != 0) {
+    /* A list of files has no places to match, but the rest of the folder
+     * rules hold (the name's syntax, checked by the loader): two files must
+     * not claim one name, or the server would refuse them together. */
+    if (wsr_scenario_set_seal(set, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }

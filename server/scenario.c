@@ -13,11 +13,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "jsoncheck.h"
@@ -763,8 +765,36 @@ static void check_tls_steps(jc_ctx *v, const wsr_scenario *sc)
     }
 }
 
-/* The top level: an object whose name matches the file's place (when name
- * is given), with known keys only, and valid parts the server does not run. */
+/* A name is a place a scenarios folder can hold and a URL path can reach:
+ * parts joined by '/', each of letters, digits, '-', '_' and '.', none
+ * empty and none starting with '.' (hidden, "..") or '-' (option-like).
+ * The folder walk checks it too, so --check FILE... and the server agree. */
+bool wsr_scenario_name_ok(const char *name)
+{
+    bool start = true;
+    for (const char *p = name;; p++) {
+        char c = *p;
+        if (c == '\0' || c == '/') {
+            if (start) /* empty part: "", "a//b", "/a", "a/" */
+                return false;
+            if (c == '\0')
+                return true;
+            start = true;
+            continue;
+        }
+        bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '_';
+        if (!word && !(c == '-' || c == '.'))
+            return false;
+        if (start && !word)
+            return false;
+        start = false;
+    }
+}
+
+/* The top level: an object whose name is a valid place and matches the
+ * file's place (when name is given), with known keys only, and valid parts
+ * the server does not run. */
 static bool check_top(jc_ctx *v, json_t *root, const char *name)
 {
     static const char *const top_keys[] = {
@@ -776,7 +806,13 @@ static bool check_top(jc_ctx *v, json_t *root, const char *name)
         return false;
     }
     json_t *jname = jc_want(v, root, "name", JSON_STRING, true);
-    if (jname && name && strcmp(json_string_value(jname), name) != 0)
+    if (jname && !wsr_scenario_name_ok(json_string_value(jname)))
+        jc_fail_at(v, "name",
+                   "'%s' is not a scenario name: parts joined by '/', each "
+                   "of letters, digits, '-', '_', '.', not starting with "
+                   "'.' or '-'",
+                   json_string_value(jname));
+    else if (jname && name && strcmp(json_string_value(jname), name) != 0)
         jc_fail_at(v, "name",
                    "'%s' does not match the file's place; "
                    "expected '%s'",
@@ -813,7 +849,23 @@ wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
 {
     jc_ctx v = {.file = file, .err = err, .errlen = errlen};
     json_error_t jerr;
-    json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    /* Non-blocking: opening a FIFO must not wait for a writer. */
+    int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file (%s)", file,
+                 wsr_file_kind(st.st_mode));
+        close(fd);
+        return NULL;
+    }
+    json_t *root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+    close(fd);
     if (!root) {
         snprintf(err, errlen, "%s:%d:%d: invalid JSON: %s", file, jerr.line,
                  jerr.column, jerr.text);
@@ -853,6 +905,21 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+const char *wsr_file_kind(unsigned mode)
+{
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    return "not a file";
+}
+
 /* rel is the path under the root so far ("" or "close/"). */
 static int load_dir(wsr_scenario_set *set, const char *root, const char *rel,
                     char *err, size_t errlen)
@@ -878,7 +945,12 @@ static int load_dir(wsr_scenario_set *set, const char *root, const char *rel,
         if (S_ISDIR(st.st_mode)) {
             strncat(sub, "/", sizeof sub - strlen(sub) - 1);
             rc = load_dir(set, root, sub, err, errlen);
-        } else if (S_ISREG(st.st_mode) && ends_with(sub, ".json")) {
+        } else if (ends_with(sub, ".json") && !S_ISREG(st.st_mode)) {
+            /* a *.json the server cannot load is an error, not a skip */
+            snprintf(err, errlen, "%s: not a regular file (%s)", full,
+                     wsr_file_kind(st.st_mode));
+            rc = -1;
+        } else if (ends_with(sub, ".json")) {
             sub[strlen(sub) - 5] = '\0';
             wsr_scenario *sc = wsr_scenario_load_file(full, sub, err, errlen);
             if (!sc || wsr_scenario_set_add(set, sc) != 0) {
@@ -901,11 +973,14 @@ static int by_name(const void *a, const void *b)
 
 int wsr_scenario_set_seal(wsr_scenario_set *set, char *err, size_t errlen)
 {
+    if (set->n == 0)
+        return 0; /* set->v is NULL: no qsort(NULL, 0) */
     qsort(set->v, set->n, sizeof *set->v, by_name);
     for (size_t i = 1; i < set->n; i++) {
         if (strcmp(set->v[i - 1]->name, set->v[i]->name) == 0) {
-            snprintf(err, errlen, "%s: duplicate scenario name '%s'",
-                     set->v[i]->path, set->v[i]->name);
+            snprintf(err, errlen,
+                     "%s: duplicate scenario name '%s' (also in %s)",
+                     set->v[i]->path, set->v[i]->name, set->v[i - 1]->path);
             wsr_scenario_set_free(set);
             return -1;
         }
@@ -920,6 +995,11 @@ int wsr_scenario_set_load(wsr_scenario_set *set, const char *dir, char *err,
     set->n = 0;
     if (load_dir(set, dir, "", err, errlen) != 0) {
         wsr_scenario_set_free(set);
+        return -1;
+    }
+    if (set->n == 0) {
+        /* a server serving nothing is a mistaken path, not a server */
+        snprintf(err, errlen, "%s: no scenario (no *.json file under it)", dir);
         return -1;
     }
     return wsr_scenario_set_seal(set, err, errlen);

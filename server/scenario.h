@@ -119,15 +119,25 @@ typedef struct wsr_scenario_set {
     size_t n;
 } wsr_scenario_set;
 
-/* Loads one file. name is what the file's "name" must be (its path under
+/* Loads one file (refused unless it is a regular file, before it is read:
+ * a FIFO would block). name is what the file's "name" must be (its path under
  * the scenarios folder without .json), or NULL to skip that check. Returns
  * a new scenario, or NULL with a message "FILE: PATH: what is wrong" in err. */
 wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
                                      char *err, size_t errlen);
 void wsr_scenario_del(wsr_scenario *sc);
 
+/* Whether name is a valid scenario name: parts joined by '/', each of
+ * [A-Za-z0-9_.-], none empty, none starting with '.' or '-'. */
+bool wsr_scenario_name_ok(const char *name);
+
+/* What a file that is not a regular one is, for an error: "a directory",
+ * "a FIFO", ... (mode as from stat). */
+const char *wsr_file_kind(unsigned mode);
+
 /* Loads every *.json under dir, recursively. Returns 0, or -1 with the first
- * error in err (the set is then empty). Duplicate names are errors. */
+ * error in err (the set is then empty). Duplicate names, an entry *.json that
+ * is not a regular file, and a folder with no scenario are errors. */
 int wsr_scenario_set_load(wsr_scenario_set *set, const char *dir, char *err,
                           size_t errlen);
 void wsr_scenario_set_free(wsr_scenario_set *set);

@@ -128,3 +128,21 @@ def test_sigterm_stops_the_run_cleanly_with_reports(tmp_path: Path) -> None:
     assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout
     server = subprocess.run(["pgrep", "-f", f"wsreplay-server.*{tmp_path}"], capture_output=True)
     assert server.returncode == 1, "the server outlived the run"
+
+
+@pytest.mark.parametrize(("command", "says_report"), [("check", False), ("run", True)])
+def test_sigterm_mentions_a_report_only_for_commands_that_write_one(
+    command: str, says_report: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """SIGTERM (raised here as the handler raises it) while `check` works: it writes no report."""
+    from wsreplay import cli
+
+    def terminated(args: object) -> int:
+        raise cli.Terminated
+
+    monkeypatch.setattr(cli.signal, "signal", lambda *a: None)  # keep pytest's handlers
+    monkeypatch.setattr(cli, f"cmd_{command}", terminated)
+    assert cli.main([command, "x.json"] if command == "check" else [command]) == 143
+    err = capsys.readouterr().err
+    assert err.startswith("wsreplay: terminated (SIGTERM)")
+    assert ("report so far is written" in err) == says_report

@@ -6,6 +6,8 @@ the expected message after the file name (error).
 
 from __future__ import annotations
 
+import json
+import os
 import resource
 import shutil
 import subprocess
@@ -149,3 +151,95 @@ def test_every_catalogue_scenario_is_valid() -> None:
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_check_refuses_a_fifo_without_reading_it(tmp_path: Path) -> None:
+    """A FIFO used to block `check` forever (no writer ever comes)."""
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    proc = subprocess.run(
+        [WSREPLAY, "check", str(fifo)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1
+    assert proc.stderr == f"{fifo}: not a regular file (a FIFO)\n"
+
+
+def test_check_refuses_a_directory_as_what_it_is(tmp_path: Path) -> None:
+    folder = tmp_path / "folder.json"
+    folder.mkdir()
+    proc = subprocess.run(
+        [WSREPLAY, "check", str(folder)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1
+    assert proc.stderr == f"{folder}: not a regular file (a directory)\n"
+    assert "invalid JSON" not in proc.stderr
+
+
+def test_server_refuses_a_fifo_in_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "close").mkdir()
+    shutil.copy(REPO_ROOT / "scenarios" / "close" / "send-then-close.json", tmp_path / "close")
+    fifo = tmp_path / "close" / "pipe.json"
+    os.mkfifo(fifo)
+    proc = subprocess.run(
+        [str(server_binary()), "--scenarios", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert f"{fifo}: not a regular file (a FIFO)" in proc.stderr
+
+
+def test_server_refuses_an_empty_folder(tmp_path: Path) -> None:
+    """It used to start and serve nothing (and qsort(NULL, 0) under UBSan)."""
+    (tmp_path / "sub").mkdir()  # folders, but no scenario
+    (tmp_path / "notes.txt").write_text("not a scenario\n")
+    proc = subprocess.run(
+        [str(server_binary()), "--scenarios", str(tmp_path), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""  # never a "listening" line
+    assert f"{tmp_path}: no scenario (no *.json file under it)" in proc.stderr
+    check = subprocess.run(
+        [str(server_binary()), "--check", "--scenarios", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert check.returncode == 1
+    assert f"{tmp_path}: no scenario" in check.stderr
+
+
+def renamed(tmp_path: Path, file: str, name: str) -> Path:
+    """send-then-close, claiming name, written to tmp_path/file."""
+    doc = json.loads((REPO_ROOT / "scenarios" / "close" / "send-then-close.json").read_text())
+    doc["name"] = name
+    path = tmp_path / file
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("name", ["../escape", "close/../../x", ".hidden", "-rf", "a//b", "a b"])
+def test_check_refuses_names_no_folder_can_hold(tmp_path: Path, name: str) -> None:
+    """The server would refuse such a file in any folder; `check` must too."""
+    path = renamed(tmp_path, "x.json", name)
+    proc = subprocess.run(
+        [WSREPLAY, "check", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"{path}: name: '{name}' is not a scenario name")
+
+
+def test_check_refuses_one_name_in_two_files(tmp_path: Path) -> None:
+    one = renamed(tmp_path, "one.json", "close/same")
+    two = renamed(tmp_path, "two.json", "close/same")
+    proc = subprocess.run(
+        [WSREPLAY, "check", str(one), str(two)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1
+    assert "duplicate scenario name 'close/same'" in proc.stderr
+    assert str(one) in proc.stderr and str(two) in proc.stderr

@@ -577,7 +577,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wsreplay: {exc}", file=sys.stderr)
         return 2
     except Terminated:
-        print("wsreplay: terminated (SIGTERM); the report so far is written", file=sys.stderr)
+        # Only the commands that execute runs write a report as they stop.
+        written = "; the report so far is written" if args.command in ("run", "bisect") else ""
+        print(f"wsreplay: terminated (SIGTERM){written}", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
         print("wsreplay: interrupted", file=sys.stderr)

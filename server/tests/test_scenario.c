@@ -342,7 +342,7 @@ static void test_set_normal(void)
     wsr_scenario_set_free(&set);
 }
 
-/* Two files claiming one name: seal refuses the set, naming the second. */
+/* Two files claiming one name: seal refuses the set, naming both files. */
 static void test_set_duplicate(void)
 {
     current = "duplicate names";
@@ -357,6 +357,118 @@ static void test_set_duplicate(void)
     CHECK(strstr(err, "duplicate scenario name 'dup/one'") != NULL);
     CHECK_EQ(set.n, 0);
     free(path);
+
+    current = "duplicate names, two files";
+    char *a = write_scenario_in(tmpdir, "dup2/a", "", "[{\"delay_ms\": 1}]");
+    char *b = write_scenario_in(tmpdir, "dup2/b", "", "[{\"delay_ms\": 1}]");
+    /* b claims a's name, as a copied file would */
+    FILE *f = fopen(b, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("{\"name\": \"dup2/a\", \"summary\": \"s\", \"rfc\": "
+              "[\"6455#5\"], \"expect\": {}, \"steps\": [{\"delay_ms\": 1}]}",
+              f);
+        fclose(f);
+    }
+    const char *files[] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        wsr_scenario *sc =
+            wsr_scenario_load_file(files[i], NULL, err, sizeof err);
+        CHECK(sc != NULL && wsr_scenario_set_add(&set, sc) == 0);
+    }
+    CHECK_EQ(wsr_scenario_set_seal(&set, err, sizeof err), -1);
+    CHECK(strstr(err, a) != NULL && strstr(err, b) != NULL);
+    free(a);
+    free(b);
+}
+
+/* A name is a place under a scenarios folder: path-like names are refused
+ * even when no place is given (--check FILE...). */
+static void test_name_syntax(void)
+{
+    static const char *const bad[] = {
+        "../x", "a/../b", "a/./b", ".hidden", "a/.b", "/abs",  "a//b",
+        "a/",   "",       "-rf",   "a b",     "a?b",  "a%2fb", "a\\b",
+    };
+    char err[1024];
+    char *path = write_scenario("names/ok", "", "[{\"delay_ms\": 1}]");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        current = bad[i];
+        FILE *f = fopen(path, "w");
+        CHECK(f != NULL);
+        if (!f)
+            continue;
+        fprintf(f,
+                "{\"name\": \"%s\", \"summary\": \"s\", \"rfc\": "
+                "[\"6455#5\"], \"expect\": {}, \"steps\": "
+                "[{\"delay_ms\": 1}]}",
+                bad[i]);
+        fclose(f);
+        wsr_scenario *sc = wsr_scenario_load_file(path, NULL, err, sizeof err);
+        CHECK(sc == NULL);
+        CHECK(strstr(err, path) != NULL && strstr(err, "name") != NULL);
+        wsr_scenario_del(sc);
+    }
+    current = "good names";
+    free(path);
+    path = write_scenario("names/a-b_c.d", "", "[{\"delay_ms\": 1}]");
+    wsr_scenario *sc = wsr_scenario_load_file(path, NULL, err, sizeof err);
+    CHECK(sc != NULL);
+    wsr_scenario_del(sc);
+    free(path);
+}
+
+/* A FIFO would block the loader forever, a directory is not JSON: anything
+ * but a regular file is refused before it is read, saying what it is. */
+static void test_not_regular(void)
+{
+    char path[400], err[1024];
+    current = "fifo";
+    snprintf(path, sizeof path, "%.250s/pipe.json", tmpdir);
+    CHECK_EQ(mkfifo(path, 0600), 0);
+    wsr_scenario *sc = wsr_scenario_load_file(path, NULL, err, sizeof err);
+    CHECK(sc == NULL);
+    CHECK(strstr(err, path) != NULL && strstr(err, "a FIFO") != NULL);
+    current = "directory";
+    snprintf(path, sizeof path, "%.250s/dir.json", tmpdir);
+    CHECK_EQ(mkdir(path, 0700), 0);
+    sc = wsr_scenario_load_file(path, NULL, err, sizeof err);
+    CHECK(sc == NULL);
+    CHECK(strstr(err, path) != NULL && strstr(err, "a directory") != NULL);
+    current = "missing";
+    snprintf(path, sizeof path, "%.250s/missing.json", tmpdir);
+    sc = wsr_scenario_load_file(path, NULL, err, sizeof err);
+    CHECK(sc == NULL);
+    CHECK(strstr(err, path) != NULL);
+
+    /* in a folder, a FIFO named *.json is refused, not skipped */
+    current = "fifo in a folder";
+    char dir[300];
+    snprintf(dir, sizeof dir, "%.250s/withfifo", tmpdir);
+    mkdir(dir, 0700);
+    free(write_scenario_in(dir, "a/first", "", "[{\"delay_ms\": 2}]"));
+    snprintf(path, sizeof path, "%s/a/pipe.json", dir);
+    CHECK_EQ(mkfifo(path, 0600), 0);
+    wsr_scenario_set set;
+    CHECK_EQ(wsr_scenario_set_load(&set, dir, err, sizeof err), -1);
+    CHECK(strstr(err, "pipe.json") != NULL && strstr(err, "a FIFO") != NULL);
+    CHECK_EQ(set.n, 0);
+}
+
+/* A folder with no scenario is refused, naming the folder (the server would
+ * serve nothing); sealing an empty set is no qsort(NULL, 0). */
+static void test_empty_folder(void)
+{
+    current = "empty folder";
+    char dir[300], err[1024];
+    snprintf(dir, sizeof dir, "%.250s/empty", tmpdir);
+    mkdir(dir, 0700);
+    wsr_scenario_set set;
+    CHECK_EQ(wsr_scenario_set_load(&set, dir, err, sizeof err), -1);
+    CHECK(strstr(err, dir) != NULL && strstr(err, "no scenario") != NULL);
+    CHECK_EQ(set.n, 0);
+    wsr_scenario_set empty = {0};
+    CHECK_EQ(wsr_scenario_set_seal(&empty, err, sizeof err), 0);
 }
 
 /* ---- size limits (issue 12 D1, D2) ------------------------------------ */
@@ -482,6 +594,9 @@ int main(void)
     test_set_duplicate();
     test_weighed_is_built();
     test_size_limits();
+    test_name_syntax();
+    test_not_regular();
+    test_empty_folder();
     /* A failure here only leaves a few small files in TMPDIR. */
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
