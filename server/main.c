@@ -49,6 +49,8 @@ static const char usage[] =
     "  --ack-timeout-ms N       wait for a write group's ACK at most N ms (2000)\n"
     "  --max-frame BYTES        largest client frame payload (16777216)\n"
     "  --max-handshake BYTES    largest request head (8192)\n"
+    "  --runs-max-bytes BYTES   finished transcripts kept for /_runs, in all\n"
+    "                           (67108864; 0: this default)\n"
     "  --check FILE...          validate scenario files and exit (0 = all valid,\n"
     "                           1 = some invalid, each error on stderr); with\n"
     "                           --scenarios DIR, the whole folder as the server\n"
@@ -113,7 +115,8 @@ static int parse_args(int argc, char **argv, options *o)
         O_VERSION,
         O_TLS_CERT,
         O_TLS_KEY,
-        O_TLS_PORT
+        O_TLS_PORT,
+        O_RUNS_MAX_BYTES
     };
     /* clang-format off */
     static const struct option longopts[] = {
@@ -130,6 +133,7 @@ static int parse_args(int argc, char **argv, options *o)
         {"ack-timeout-ms", required_argument, NULL, O_ACK_TIMEOUT},
         {"max-frame", required_argument, NULL, O_MAX_FRAME},
         {"max-handshake", required_argument, NULL, O_MAX_HS},
+        {"runs-max-bytes", required_argument, NULL, O_RUNS_MAX_BYTES},
         {"check", no_argument, NULL, O_CHECK},
         {"json", no_argument, NULL, O_JSON},
         {"version", no_argument, NULL, O_VERSION},
@@ -195,6 +199,11 @@ static int parse_args(int argc, char **argv, options *o)
             if (!parse_number("--max-handshake", optarg, 1ul << 20, &v))
                 return -1;
             o->cfg.max_handshake = v;
+            break;
+        case O_RUNS_MAX_BYTES:
+            if (!parse_number("--runs-max-bytes", optarg, 1ul << 40, &v))
+                return -1;
+            o->cfg.runs_max_bytes = v;
             break;
         case O_CHECK:
             o->check = true;

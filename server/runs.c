@@ -26,6 +26,7 @@ static const char *entry_text(const struct wsr_run_entry *e)
 void wsr_runs_init(wsr_runs *r)
 {
     memset(r, 0, sizeof *r);
+    r->max_bytes = WSR_RUNS_MAX_BYTES;
 }
 
 void wsr_runs_free(wsr_runs *r)
@@ -34,6 +35,56 @@ void wsr_runs_free(wsr_runs *r)
         free(r->done[i]);
         r->done[i] = NULL;
     }
+    r->count = r->bytes = 0;
+}
+
+size_t wsr_runs_entry_size(const char *run, size_t len)
+{
+    size_t run_len = run ? strnlen(run, WSR_RUN_ID_MAX) : 0;
+    return sizeof(struct wsr_run_entry) + run_len + 1 + len + 1;
+}
+
+/* FNV-1a, 64 bits; never 0, which marks an empty slot of gone[]. */
+static uint64_t run_hash(const char *run)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *p = (const unsigned char *)run; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+bool wsr_runs_evicted(const wsr_runs *r, const char *run)
+{
+    if (!run || !run[0])
+        return false;
+    uint64_t h = run_hash(run);
+    for (size_t i = 0; i < WSR_RUNS_EVICTED_KEEP; i++)
+        if (r->gone[i] == h)
+            return true;
+    return false;
+}
+
+/* Remembers that a transcript of run is gone (once per run id while it is
+ * remembered: a run's sessions usually go one after another). */
+static void remember_gone(wsr_runs *r, const char *run)
+{
+    if (!run || !run[0] || wsr_runs_evicted(r, run))
+        return;
+    r->gone[r->gone_next] = run_hash(run);
+    r->gone_next = (r->gone_next + 1) % WSR_RUNS_EVICTED_KEEP;
+}
+
+/* Forgets the oldest transcript kept (there is one). */
+static void evict_oldest(wsr_runs *r)
+{
+    size_t i = (r->next + WSR_RUNS_KEEP - r->count) % WSR_RUNS_KEEP;
+    struct wsr_run_entry *e = r->done[i];
+    remember_gone(r, e->data);
+    r->bytes -= wsr_runs_entry_size(e->data, e->len);
+    free(e);
+    r->done[i] = NULL;
+    r->count--;
+    r->evicted++;
 }
 
 const char *wsr_runs_text(const wsr_runs *r, size_t i, size_t *len)
@@ -85,7 +136,15 @@ void wsr_runs_ended(wsr_runs *r, const char *run)
 int wsr_runs_keep(wsr_runs *r, const char *run, const char *text, size_t len)
 {
     size_t run_len = run ? strnlen(run, WSR_RUN_ID_MAX) : 0;
-    struct wsr_run_entry *e = malloc(sizeof *e + run_len + 1 + len + 1);
+    size_t size = wsr_runs_entry_size(run, len);
+    if (size > r->max_bytes || len > SIZE_MAX / 2) {
+        /* Kept alone it would pass the cap, and keeping it would empty
+         * the ring of every other run: dropped, and its run marked. */
+        r->too_big++;
+        remember_gone(r, run);
+        return 1;
+    }
+    struct wsr_run_entry *e = malloc(size);
     if (!e)
         return -1;
     e->len = len;
@@ -95,9 +154,18 @@ int wsr_runs_keep(wsr_runs *r, const char *run, const char *text, size_t len)
     e->data[run_len] = '\0';
     memcpy(e->data + run_len + 1, text, len);
     e->data[run_len + 1 + len] = '\0';
-    free(r->done[r->next]);
+    if (r->count == WSR_RUNS_KEEP)
+        evict_oldest(r); /* the one in slot next */
+    while (r->count && r->bytes + size > r->max_bytes) {
+        evict_oldest(r);
+        r->evicted_size++;
+    }
     r->done[r->next] = e;
     r->next = (r->next + 1) % WSR_RUNS_KEEP;
+    r->count++;
+    r->bytes += size;
+    if (r->bytes > r->peak_bytes)
+        r->peak_bytes = r->bytes;
     return 0;
 }
 
@@ -204,7 +272,7 @@ static int add_session(struct evbuffer *list, const char *text, size_t len)
  * the live ones. *complete: at least one has ended and none is live.
  * Returns 0, or -1 if out of memory. */
 static int collect_run(const wsr_server *srv, const char *run,
-                       struct evbuffer *list, bool *complete)
+                       struct evbuffer *list, bool *complete, bool *evicted)
 {
     size_t live = 0, done = 0;
     int rc = 0;
@@ -232,7 +300,10 @@ static int collect_run(const wsr_server *srv, const char *run,
         }
         live++;
     }
-    *complete = done > 0 && live == 0;
+    /* An evicted transcript was of a session that ended: the run is
+     * complete when none is live, even with nothing left to show. */
+    *evicted = wsr_runs_evicted(r, run);
+    *complete = (done > 0 || *evicted) && live == 0;
     return rc;
 }
 
@@ -240,15 +311,15 @@ int wsr_server_query_run(const wsr_server *srv, const char *run,
                          struct evbuffer *out)
 {
     struct evbuffer *list = evbuffer_new();
-    bool complete = false;
-    int rc = list ? collect_run(srv, run, list, &complete) : -1;
+    bool complete = false, evicted = false;
+    int rc = list ? collect_run(srv, run, list, &complete, &evicted) : -1;
     /* A run id is letters, digits, '-', '_' and '.': nothing to escape. */
-    if (rc == 0 && (evbuffer_add_printf(out,
-                                        "{\"run\":\"%s\",\"complete\":%s,"
-                                        "\"sessions\":[",
-                                        run, complete ? "true" : "false") < 0 ||
-                    evbuffer_add_buffer(out, list) != 0 ||
-                    evbuffer_add(out, "]}", 2) != 0))
+    const char *head = "{\"run\":\"%s\",\"complete\":%s,%s\"sessions\":[";
+    if (rc == 0 &&
+        (evbuffer_add_printf(out, head, run, complete ? "true" : "false",
+                             evicted ? "\"evicted\":true," : "") < 0 ||
+         evbuffer_add_buffer(out, list) != 0 ||
+         evbuffer_add(out, "]}", 2) != 0))
         rc = -1;
     if (list)
         evbuffer_free(list);
@@ -257,8 +328,8 @@ int wsr_server_query_run(const wsr_server *srv, const char *run,
 
 bool wsr_server_run_complete(const wsr_server *srv, const char *run)
 {
-    bool complete = false;
-    collect_run(srv, run, NULL, &complete);
+    bool complete = false, evicted = false;
+    collect_run(srv, run, NULL, &complete, &evicted);
     return complete;
 }
 

@@ -4,7 +4,12 @@
  * Every recorded session's transcript goes into a fixed ring when the
  * session ends, so the harness can fetch a run's sessions over HTTP on the
  * port it already talks to. The ring holds the newest WSR_RUNS_KEEP
- * transcripts; a busy server forgets the oldest first, and never grows.
+ * transcripts, and at most max_bytes of them (WSR_RUNS_MAX_BYTES unless
+ * the server is told otherwise); a busy server forgets the oldest first,
+ * and never grows. A transcript larger than max_bytes on its own is not
+ * kept at all (counted). The run ids of the forgotten ones are remembered
+ * (the newest WSR_RUNS_EVICTED_KEEP, as hashes), so GET /_runs/ID can say
+ * "evicted" instead of waiting for sessions it will never see.
  * Each is kept as its compact JSON text, with its run id, in one
  * allocation: an answer is those texts joined, never re-serialized.
  *
@@ -20,9 +25,18 @@
 #include <event2/buffer.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Finished transcripts kept for GET /_runs/ID, oldest dropped first. */
 #define WSR_RUNS_KEEP 4096
+
+/* The bytes of transcripts the ring holds at most, by default: each
+ * counted as its allocation (text, run id and a small header). */
+#define WSR_RUNS_MAX_BYTES (64u * 1024u * 1024u)
+
+/* How many run ids whose transcripts were evicted (or dropped) are
+ * remembered, newest first, as 64-bit hashes. */
+#define WSR_RUNS_EVICTED_KEEP 4096
 
 /* A run id is at most this long: an ASCII letter or digit, then letters,
  * digits, '-', '_' and '.' (never "..", ".hidden" or "-rf": it names
@@ -53,9 +67,18 @@ struct wsr_run_entry; /* one finished transcript: run id and text */
 
 typedef struct wsr_runs {
     struct wsr_run_entry *done[WSR_RUNS_KEEP]; /* owned; NULL when empty */
-    size_t next;             /* the slot the next transcript takes */
-    wsr_run_waiter *waiters; /* parked requests, newest first */
-    size_t n_waiters;        /* at most WSR_RUNS_WAITERS_MAX */
+    size_t next;       /* the slot the next transcript takes */
+    size_t count;      /* slots in use: the count before next, oldest first */
+    size_t bytes;      /* what those hold, each as its allocation */
+    size_t max_bytes;  /* bytes never passes it (WSR_RUNS_MAX_BYTES) */
+    size_t peak_bytes; /* the most bytes ever held */
+    unsigned long evicted;      /* transcripts forgotten to make room */
+    unsigned long evicted_size; /* of those, for the byte cap (not count) */
+    unsigned long too_big;      /* not kept: larger than max_bytes alone */
+    uint64_t gone[WSR_RUNS_EVICTED_KEEP]; /* hashes of evicted run ids */
+    size_t gone_next;                     /* the slot the next one takes */
+    wsr_run_waiter *waiters;              /* parked requests, newest first */
+    size_t n_waiters;                     /* at most WSR_RUNS_WAITERS_MAX */
 } wsr_runs;
 
 struct wsr_server;
@@ -65,9 +88,19 @@ void wsr_runs_free(wsr_runs *r);
 
 /* Keeps a copy of a finished transcript's text, text[0..len) (compact
  * JSON, as wsr_transcript_dump() gives it), tagged with its run id (NULL
- * or "" for none), dropping the oldest one when the ring is full. Returns
- * 0, or -1 if out of memory (the ring is left as it was). */
+ * or "" for none), dropping the oldest ones first while the ring is full
+ * (WSR_RUNS_KEEP entries) or would pass max_bytes with it. Returns 0; 1
+ * if it is larger than max_bytes alone (not kept, counted in too_big, its
+ * run remembered as evicted, the ring left as it was); or -1 if out of
+ * memory (the ring is left as it was). */
 int wsr_runs_keep(wsr_runs *r, const char *run, const char *text, size_t len);
+
+/* What keeping a transcript of len bytes tagged run costs in bytes. */
+size_t wsr_runs_entry_size(const char *run, size_t len);
+
+/* True if a transcript of run was evicted or dropped (one of the newest
+ * WSR_RUNS_EVICTED_KEEP such run ids). */
+bool wsr_runs_evicted(const wsr_runs *r, const char *run);
 
 /* The text kept in slot i (0 to WSR_RUNS_KEEP - 1, in no order), its
  * length in *len; NULL when the slot is empty. Borrowed: valid until the
@@ -105,7 +138,9 @@ bool wsr_wait_ms_from_query(const char *q, size_t len, long *ms);
 /* Appends {"run": ID, "complete": bool, "sessions": [...]} to out, as
  * compact JSON: the finished sessions tagged run (a valid run id), oldest
  * first, then the live ones. complete is true once at least one has ended
- * and none is live. Returns 0, or -1 if out of memory (out may then hold
+ * and none is live. When a transcript of run was evicted (or dropped as
+ * too big), "evicted": true follows "complete", and an ended session
+ * counts as one that ended even if none of its transcripts is left. Returns 0, or -1 if out of memory (out may then hold
  * part of it). */
 int wsr_server_query_run(const struct wsr_server *srv, const char *run,
                          struct evbuffer *out);

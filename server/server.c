@@ -18,6 +18,8 @@ void wsr_server_init(wsr_server *srv, struct event_base *base,
     srv->cfg = *cfg;
     srv->scenarios = scenarios;
     wsr_runs_init(&srv->runs);
+    if (cfg->runs_max_bytes)
+        srv->runs.max_bytes = cfg->runs_max_bytes;
 }
 
 int wsr_server_start_writer(wsr_server *srv)
@@ -61,5 +63,14 @@ void wsr_server_free(wsr_server *srv)
                 rc == 0 ? " and synced" : "", st.dropped, st.failed,
                 st.peak_bytes);
     }
+    const wsr_runs *r = &srv->runs;
+    if (srv->base) /* a server that ran, not a test's context */
+        fprintf(stderr,
+                "wsreplay-server: /_runs ring: %zu transcripts kept "
+                "(%zu bytes, at most %zu of a cap of %zu), %lu evicted "
+                "(%lu for the byte cap), %lu not kept (larger than the "
+                "cap)\n",
+                r->count, r->bytes, r->peak_bytes, r->max_bytes, r->evicted,
+                r->evicted_size, r->too_big);
     wsr_runs_free(&srv->runs);
 }

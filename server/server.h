@@ -26,6 +26,7 @@ typedef struct wsr_config {
     size_t max_handshake;          /* largest request head */
     size_t max_output;             /* largest queued output (echo) */
     const char *transcript_dir;    /* NULL: keep in memory only */
+    size_t runs_max_bytes; /* the /_runs ring's byte cap; 0: the default */
 } wsr_config;
 
 struct wsr_session;

@@ -280,11 +280,18 @@ static void keep_transcript(wsr_session *s)
     char name[200];
     snprintf(name, sizeof name, "%s-%lu", run[0] ? run : "norun", s->id);
     char *text = wsr_transcript_dump(wsr_engine_transcript(s->eng), &len);
-    if (!text || wsr_runs_keep(&srv->runs, run, text, len) != 0)
+    int kept = text ? wsr_runs_keep(&srv->runs, run, text, len) : -1;
+    if (kept < 0)
         fprintf(stderr,
                 "wsreplay-server: cannot keep transcript %s: out of "
                 "memory\n",
                 name);
+    else if (kept > 0)
+        fprintf(stderr,
+                "wsreplay-server: transcript %s (%zu bytes) is larger than "
+                "the /_runs ring's cap (--runs-max-bytes %zu): not kept, "
+                "GET /_runs/%s answers \"evicted\": true\n",
+                name, len, srv->runs.max_bytes, run[0] ? run : "ID");
     if (text && srv->writer)
         wsr_writer_submit(srv->writer, name, text, len); /* takes text */
     else

@@ -28,7 +28,8 @@ from conftest import WSREPLAY
 from rawpeer import connect, read_http_head, read_until_close, upgrade_request
 from wsreplay.build import server_binary
 from wsreplay.paths import REPO_ROOT
-from wsreplay.running.server import ScenarioServer
+from wsreplay.running.runner import _fetch_transcript
+from wsreplay.running.server import ScenarioServer, evicted_problem
 
 WIRE_SCENARIOS = REPO_ROOT / "server" / "tests" / "wire"
 
@@ -127,6 +128,64 @@ def test_wait_run_for_a_job_that_never_connected(
     answer = server.wait_run("wr-never", 0.3)
     assert answer == {"run": "wr-never", "complete": False, "sessions": []}
     assert one_long_poll(requests_made, "wr-never")
+
+
+def small_ring_server(work: Path, max_bytes: int) -> ScenarioServer:
+    srv = ScenarioServer(
+        server_binary(),
+        WIRE_SCENARIOS,
+        work / "server.log",
+        extra_args=["--runs-max-bytes", str(max_bytes)],
+    )
+    srv.start()
+    return srv
+
+
+def test_an_evicted_run_is_complete_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Room for two w/hold transcripts (about 1.2 KB each): the third evicts the first.
+
+    Before, the evicted run answered complete: false until the wait ran out,
+    and the harness reported a timeout-like "no connection" for a job whose
+    client had connected.
+    """
+    srv = small_ring_server(tmp_path, 3000)
+    try:
+        for run in ("ev-1", "ev-2", "ev-3"):
+            end_session(hold_session(srv, run))
+            assert srv.wait_run(run, 10)["complete"] is True
+        requests_made: list[str] = []
+        CountingConnection.targets = requests_made
+        monkeypatch.setattr(http.client, "HTTPConnection", CountingConnection)
+        answer = srv.wait_run("ev-1", 30)
+        assert answer == {"run": "ev-1", "complete": True, "evicted": True, "sessions": []}
+        assert one_long_poll(requests_made, "ev-1")
+        kept = srv.wait_run("ev-3", 10)
+        assert "evicted" not in kept and len(kept["sessions"]) == 1
+        transcript, problem = _fetch_transcript(srv, "ev-1")
+        assert transcript is None
+        assert problem == evicted_problem("ev-1")
+        assert "evicted this run's transcript (run ev-1)" in problem
+        assert "--runs-max-bytes" in problem
+    finally:
+        assert srv.stop() == 0
+    assert "/_runs ring: 2 transcripts kept" in srv.stderr_text()
+    assert "1 evicted (1 for the byte cap)" in srv.stderr_text()
+
+
+def test_a_transcript_larger_than_the_ring_is_dropped_and_counted(tmp_path: Path) -> None:
+    srv = small_ring_server(tmp_path, 100)
+    try:
+        end_session(hold_session(srv, "huge-1"))
+        answer = srv.wait_run("huge-1", 10)
+        assert answer == {"run": "huge-1", "complete": True, "evicted": True, "sessions": []}
+        assert _fetch_transcript(srv, "huge-1") == (None, evicted_problem("huge-1"))
+    finally:
+        assert srv.stop() == 0
+    log = srv.stderr_text()
+    assert "is larger than the /_runs ring's cap (--runs-max-bytes 100): not kept" in log
+    assert "0 transcripts kept" in log and "1 not kept (larger than the cap)" in log
 
 
 @pytest.mark.parametrize("query", ["wait_ms=soon", "wait_ms=60001", "wait_ms=", "wait_ms=-1"])

@@ -4,7 +4,9 @@
  * Run ids and run= queries table-driven; then a ring filled past its size
  * (the oldest go first, order kept), and the control endpoint's whole
  * HTTP answer for a known, an unknown and an invalid id; wait_ms= queries
- * table-driven, and the list of parked waiters (limit, who is woken).
+ * table-driven, and the list of parked waiters (limit, who is woken); the
+ * ring's byte cap (oldest evicted first, one too large alone dropped) and
+ * the evicted run ids it remembers ("evicted": true, complete).
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -277,9 +279,10 @@ static void test_ring(void)
     CHECK_EQ(nth(a, 0), 5);
     CHECK_EQ(nth(a, WSR_RUNS_KEEP - 1), WSR_RUNS_KEEP + 4);
     json_decref(a);
-    a = query(&srv, "other");
+    a = query(&srv, "other"); /* its one session evicted: ended, gone */
     CHECK_EQ(json_array_size(json_object_get(a, "sessions")), 0);
-    CHECK(json_is_false(json_object_get(a, "complete")));
+    CHECK(json_is_true(json_object_get(a, "complete")));
+    CHECK(json_is_true(json_object_get(a, "evicted")));
     json_decref(a);
 
     wsr_runs_free(&srv.runs);
@@ -341,6 +344,166 @@ static void test_serve(void)
     current = "";
 }
 
+/* keep() with a text of exactly len bytes: {"n":N,"pad":"xxx..."}. */
+static void keep_sized(wsr_server *srv, const char *run, int n, size_t len,
+                       int want)
+{
+    char *text = malloc(len + 1);
+    int head = snprintf(text, len + 1, "{\"n\":%d,\"pad\":\"", n);
+    memset(text + head, 'x', len - (size_t)head - 2);
+    memcpy(text + len - 2, "\"}", 2);
+    text[len] = '\0';
+    CHECK_EQ(wsr_runs_keep(&srv->runs, run, text, len), want);
+    free(text);
+}
+
+static bool answer_evicted(const json_t *a)
+{
+    return json_is_true(json_object_get(a, "evicted"));
+}
+
+static void test_byte_cap(void)
+{
+    static wsr_server srv;
+    wsr_config cfg = {0};
+    wsr_server_init(&srv, NULL, &cfg, NULL);
+    CHECK_EQ(srv.runs.max_bytes, WSR_RUNS_MAX_BYTES);
+    wsr_runs_free(&srv.runs);
+    /* Room for three entries of 1000 bytes of text, not four. */
+    cfg.runs_max_bytes = 3 * wsr_runs_entry_size("a", 1000) + 10;
+    wsr_server_init(&srv, NULL, &cfg, NULL);
+
+    current = "under the cap: all kept, bytes counted";
+    keep_sized(&srv, "a", 0, 1000, 0);
+    keep_sized(&srv, "b", 1, 1000, 0);
+    keep_sized(&srv, "a", 2, 1000, 0);
+    CHECK_EQ(srv.runs.count, 3);
+    CHECK_EQ(srv.runs.bytes, 3 * wsr_runs_entry_size("a", 1000));
+    CHECK_EQ(srv.runs.evicted, 0);
+    CHECK(!wsr_runs_evicted(&srv.runs, "a"));
+
+    current = "one more passes the cap: the oldest goes, only it";
+    keep_sized(&srv, "c", 3, 1000, 0);
+    CHECK_EQ(srv.runs.count, 3);
+    CHECK_EQ(srv.runs.evicted, 1);
+    CHECK_EQ(srv.runs.evicted_size, 1);
+    CHECK(srv.runs.bytes <= srv.runs.max_bytes);
+    CHECK(wsr_runs_evicted(&srv.runs, "a"));
+    CHECK(!wsr_runs_evicted(&srv.runs, "b"));
+    json_t *a = query(&srv, "a");
+    CHECK_EQ(json_array_size(json_object_get(a, "sessions")), 1);
+    CHECK_EQ(nth(a, 0), 2); /* what is left of the run, evicted said */
+    CHECK(answer_evicted(a));
+    CHECK(json_is_true(json_object_get(a, "complete")));
+    json_decref(a);
+    a = query(&srv, "b");
+    CHECK(!answer_evicted(a) && json_object_get(a, "evicted") == NULL);
+    CHECK_EQ(nth(a, 0), 1);
+    json_decref(a);
+
+    current = "a larger one makes room by evicting as many as it needs";
+    keep_sized(&srv, "d", 4, 2500, 0);
+    CHECK_EQ(srv.runs.count, 1);
+    CHECK_EQ(srv.runs.evicted, 4);
+    CHECK_EQ(srv.runs.evicted_size, 4);
+    CHECK(wsr_runs_evicted(&srv.runs, "b"));
+    CHECK(wsr_runs_evicted(&srv.runs, "c"));
+    a = query(&srv, "a");
+    CHECK_EQ(json_array_size(json_object_get(a, "sessions")), 0);
+    CHECK(answer_evicted(a));
+    CHECK(json_is_true(json_object_get(a, "complete")));
+    json_decref(a);
+    a = query(&srv, "d");
+    CHECK_EQ(nth(a, 0), 4);
+    json_decref(a);
+
+    current = "one larger than the cap alone: not kept, the ring untouched";
+    size_t bytes = srv.runs.bytes;
+    keep_sized(&srv, "huge", 5, srv.runs.max_bytes, 1);
+    CHECK_EQ(srv.runs.too_big, 1);
+    CHECK_EQ(srv.runs.count, 1);
+    CHECK_EQ(srv.runs.bytes, bytes);
+    a = query(&srv, "d");
+    CHECK_EQ(nth(a, 0), 4);
+    json_decref(a);
+    a = query(&srv, "huge");
+    CHECK(answer_evicted(a));
+    CHECK(json_is_true(json_object_get(a, "complete")));
+    CHECK_EQ(json_array_size(json_object_get(a, "sessions")), 0);
+    json_decref(a);
+
+    current = "exactly at the cap fits";
+    keep_sized(&srv, "e", 6, 1000, 0);
+    size_t room = srv.runs.max_bytes - srv.runs.bytes;
+    keep_sized(&srv, "f", 7, room - wsr_runs_entry_size("f", 0), 0);
+    CHECK_EQ(srv.runs.bytes, srv.runs.max_bytes);
+    CHECK_EQ(srv.runs.peak_bytes, srv.runs.max_bytes);
+    a = query(&srv, "e");
+    CHECK_EQ(nth(a, 0), 6);
+    json_decref(a);
+    a = query(&srv, "f");
+    CHECK_EQ(nth(a, 0), 7);
+    json_decref(a);
+    keep_sized(&srv, "g", 8, 100, 0); /* one byte over: e goes first */
+    CHECK(wsr_runs_evicted(&srv.runs, "e"));
+    CHECK(!wsr_runs_evicted(&srv.runs, "f"));
+
+    current = "an unknown run is still not complete, nor evicted";
+    a = query(&srv, "never");
+    CHECK(json_is_false(json_object_get(a, "complete")));
+    CHECK(!answer_evicted(a));
+    json_decref(a);
+    CHECK(!wsr_server_run_complete(&srv, "never"));
+    CHECK(wsr_server_run_complete(&srv, "a"));
+
+    wsr_runs_free(&srv.runs);
+    current = "";
+}
+
+/* Counted evictions (WSR_RUNS_KEEP entries) remember run ids too, once
+ * each; the set of them is bounded and forgets the oldest. */
+static void test_evicted_ids(void)
+{
+    static wsr_server srv;
+    wsr_config cfg = {0};
+    wsr_server_init(&srv, NULL, &cfg, NULL);
+    char run[32];
+
+    current = "the count cap evicts and remembers";
+    for (int i = 0; i < WSR_RUNS_KEEP + 2; i++) {
+        snprintf(run, sizeof run, "r%d", i);
+        keep(&srv, run, i);
+    }
+    CHECK_EQ(srv.runs.evicted, 2);
+    CHECK_EQ(srv.runs.evicted_size, 0);
+    CHECK(wsr_runs_evicted(&srv.runs, "r0"));
+    CHECK(wsr_runs_evicted(&srv.runs, "r1"));
+    CHECK(!wsr_runs_evicted(&srv.runs, "r2"));
+    json_t *a = query(&srv, "r0");
+    CHECK(json_is_true(json_object_get(a, "complete")));
+    CHECK(answer_evicted(a));
+    json_decref(a);
+
+    current = "no run tag: nothing to remember";
+    keep(&srv, NULL, -1);
+    CHECK(!wsr_runs_evicted(&srv.runs, ""));
+    CHECK(!wsr_runs_evicted(&srv.runs, NULL));
+
+    current = "the set is bounded: the oldest ids are forgotten";
+    for (int i = 0; i < WSR_RUNS_EVICTED_KEEP + WSR_RUNS_KEEP; i++) {
+        snprintf(run, sizeof run, "s%d", i);
+        keep(&srv, run, i);
+    }
+    CHECK(!wsr_runs_evicted(&srv.runs, "r0"));
+    CHECK(wsr_runs_evicted(&srv.runs, "s0"));
+    a = query(&srv, "r0");
+    CHECK(json_is_false(json_object_get(a, "complete")));
+    json_decref(a);
+
+    wsr_runs_free(&srv.runs);
+    current = "";
+}
+
 int main(void)
 {
     test_ids();
@@ -349,5 +512,7 @@ int main(void)
     test_waiters();
     test_ring();
     test_serve();
+    test_byte_cap();
+    test_evicted_ids();
     return check_summary("runs");
 }

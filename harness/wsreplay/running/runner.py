@@ -45,7 +45,7 @@ from ..scenarios import identity, knobs_for
 from . import shards
 from .adapterproc import AdapterProcess, safe_name
 from .pool import ClientSlot, Gate, JobPool, default_jobs
-from .server import ScenarioServer, ServerError
+from .server import ScenarioServer, ServerError, evicted_problem
 from .tlscerts import make_run_certs
 
 # Time the server may still need after the client's observation: its await
@@ -228,6 +228,10 @@ def _fetch_transcript(server: ScenarioServer, tag: str) -> tuple[Transcript | No
         answer = server.wait_run(tag, TRANSCRIPT_WAIT_S)
     except ServerError as exc:
         return None, str(exc)
+    if answer.get("evicted"):
+        # Its first session's transcript is gone (the ring forgets the
+        # oldest first); what is left would be the wrong session.
+        return None, evicted_problem(tag)
     sessions = answer.get("sessions") or []
     if not sessions:
         return None, "the server saw no connection for this job"

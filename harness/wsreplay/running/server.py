@@ -19,6 +19,16 @@ RUNS_WAIT_MAX_MS = 60000
 RUNS_ANSWER_SLACK_S = 5.0
 
 
+def evicted_problem(run: str) -> str:
+    """Why a run has no transcript when GET /_runs/RUN answers "evicted": true."""
+    return (
+        f"the server evicted this run's transcript (run {run}) from its /_runs ring "
+        "before the harness fetched it: the ring keeps the newest 4096 transcripts "
+        "and at most --runs-max-bytes of them (64 MiB by default), and drops one "
+        "larger than that on its own; see the server's log"
+    )
+
+
 class ServerError(Exception):
     """The server did not start, or stopped answering; the message quotes its stderr."""
 
@@ -149,6 +159,8 @@ class ScenarioServer:
         One long poll: the server answers the moment the run's last session
         ends (or when the timeout has passed), so nothing here sleeps or polls.
         Returns the last answer either way; its "complete" field tells which.
+        A run whose transcripts the server evicted (or dropped as too big)
+        answers at once, complete, with "evicted": true and what is left.
         """
         deadline = time.monotonic() + timeout
         while True:
