@@ -1178,3 +1178,9 @@ bool wsr_engine_ended(const wsr_engine *e)
 {
     return e->ending;
 }
+
+size_t wsr_engine_buffered(const wsr_engine *e)
+{
+    return ws_decoder_capacity(&e->dec) +
+           (e->msg ? evbuffer_get_length(e->msg) : 0);
+}

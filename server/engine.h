@@ -99,5 +99,8 @@ const char *wsr_engine_run(const wsr_engine *e);
 /* True when the scenario ended the connection with RST: close it so. */
 bool wsr_engine_aborted(const wsr_engine *e);
 bool wsr_engine_ended(const wsr_engine *e);
+/* Client payload bytes the session holds: the frame being decoded (its
+ * buffer grows as bytes arrive) and the message being assembled. */
+size_t wsr_engine_buffered(const wsr_engine *e);
 
 #endif
