@@ -68,8 +68,8 @@ typedef struct wsr_engine wsr_engine;
  * tls, the session is wss://. srv gives the limits, the scenarios and the
  * finished runs; io the hooks (both borrowed: they outlive the engine).
  * NULL if out of memory. */
-wsr_engine *wsr_engine_new(const wsr_server *srv, struct evbuffer *out,
-                           bool tls, const char *peer, const wsr_engine_io *io,
+wsr_engine *wsr_engine_new(wsr_server *srv, struct evbuffer *out, bool tls,
+                           const char *peer, const wsr_engine_io *io,
                            void *ctx);
 void wsr_engine_del(wsr_engine *e);
 

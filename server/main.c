@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,9 @@ static const char usage[] =
     "  --ack-timeout-ms N       wait for a write group's ACK at most N ms (2000)\n"
     "  --max-frame BYTES        largest client frame payload (16777216)\n"
     "  --max-handshake BYTES    largest request head (8192)\n"
+    "  --max-buffered BYTES     client payload held by all sessions together;\n"
+    "                           the session that goes over it ends with reason\n"
+    "                           limit (268435456; 0 = no cap)\n"
     "  --check FILE...          validate scenario files and exit (0 = all valid,\n"
     "                           1 = some invalid, each error on stderr); with\n"
     "                           --scenarios DIR, the whole folder as the server\n"
@@ -105,6 +109,7 @@ static int parse_args(int argc, char **argv, options *o)
         O_ACK_TIMEOUT,
         O_MAX_FRAME,
         O_MAX_HS,
+        O_MAX_BUFFERED,
         O_TRANSCRIPTS,
         O_CHECK,
         O_JSON,
@@ -128,6 +133,7 @@ static int parse_args(int argc, char **argv, options *o)
         {"ack-timeout-ms", required_argument, NULL, O_ACK_TIMEOUT},
         {"max-frame", required_argument, NULL, O_MAX_FRAME},
         {"max-handshake", required_argument, NULL, O_MAX_HS},
+        {"max-buffered", required_argument, NULL, O_MAX_BUFFERED},
         {"check", no_argument, NULL, O_CHECK},
         {"json", no_argument, NULL, O_JSON},
         {"version", no_argument, NULL, O_VERSION},
@@ -193,6 +199,12 @@ static int parse_args(int argc, char **argv, options *o)
             if (!parse_number("--max-handshake", optarg, 1ul << 20, &v))
                 return -1;
             o->cfg.max_handshake = v;
+            break;
+        case O_MAX_BUFFERED:
+            if (!parse_number("--max-buffered", optarg, (unsigned long)SIZE_MAX,
+                              &v))
+                return -1;
+            o->cfg.max_buffered = v;
             break;
         case O_CHECK:
             o->check = true;
@@ -533,6 +545,7 @@ int main(int argc, char **argv)
                 .max_frame = 16u * 1024u * 1024u,
                 .max_handshake = 8192,
                 .max_output = 64u * 1024u * 1024u,
+                .max_buffered = 256u * 1024u * 1024u,
             },
     };
     int rc = parse_args(argc, argv, &o);

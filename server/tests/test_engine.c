@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "codec.h"
 #include "engine.h"
 #include "scenario.h"
 #include "server.h"
@@ -637,6 +638,37 @@ static void test_frame_memory(void)
     stop(&f);
 }
 
+/* max_buffered caps what the sessions hold together: the one whose bytes
+ * cross it ends with reason limit; the others go on, and an ended session
+ * gives its share back. */
+static void test_max_buffered(void)
+{
+    static const char big_frame[] =
+        "82ff 0000000000100000 01020304 00112233445566778899";
+    fake a, b, c;
+    CHECK_EQ(srv.buffered, 0);
+    srv.cfg.max_buffered = 10000;
+    upgraded(&a, "max_buffered: first", "/w/await-close", false);
+    feed_hex(&a, big_frame);
+    upgraded(&b, "max_buffered: second", "/w/await-close", false);
+    feed_hex(&b, big_frame);
+    CHECK(!wsr_engine_ended(a.e) && !wsr_engine_ended(b.e));
+    CHECK_EQ(srv.buffered, 2 * WS_DEC_MIN_CAP);
+    upgraded(&c, "max_buffered: third, over", "/w/await-close", false);
+    feed_hex(&c, big_frame);
+    CHECK(ended_with(&c, "limit"));
+    const json_t *ev = event(&c, "limit", 0);
+    CHECK(field_is(ev, "limit", "max_buffered"));
+    CHECK_EQ(field(ev, "value"), 10000);
+    CHECK(!wsr_engine_ended(a.e) && !wsr_engine_ended(b.e));
+    stop(&c);
+    CHECK_EQ(srv.buffered, 2 * WS_DEC_MIN_CAP);
+    stop(&a);
+    stop(&b);
+    CHECK_EQ(srv.buffered, 0);
+    srv.cfg.max_buffered = 0;
+}
+
 static void test_abort(void)
 {
     fake f;
@@ -964,6 +996,7 @@ int main(int argc, char **argv)
     test_jitter();
     test_protocol_error();
     test_frame_memory();
+    test_max_buffered();
     test_abort();
     test_close_notify();
     test_http();
