@@ -5,7 +5,8 @@
  * extended length, then the mask key) so that every rule that depends only
  * on the header is checked the moment its bytes are present. A peer that
  * announces an absurd length is therefore rejected before it can make us
- * allocate or wait for anything.
+ * allocate or wait for anything; one that announces an allowed length gets
+ * a buffer only as its payload arrives (codec_dec_reserve).
  */
 #include "codec.h"
 
@@ -88,6 +89,7 @@ static void codec_dec_reset_frame(ws_decoder *dec)
     free(dec->payload);
     dec->payload = NULL;
     dec->payload_have = 0;
+    dec->payload_cap = 0;
     dec->hdr_have = 0;
     dec->hdr_need = 2;
     memset(&dec->h, 0, sizeof(dec->h));
@@ -110,6 +112,36 @@ void ws_decoder_free(ws_decoder *dec)
     codec_dec_reset_frame(dec);
 }
 
+size_t ws_decoder_capacity(const ws_decoder *dec)
+{
+    return dec->payload_cap;
+}
+
+/* Makes room for `need` payload bytes in all, need <= h.payload_len (which
+ * is <= max_payload and SIZE_MAX). Doubling keeps the copying linear in
+ * the payload; the cap at h.payload_len means a complete frame never holds
+ * more than its own length. Returns WS_OK or WS_ERR_NOMEM. */
+static int codec_dec_reserve(ws_decoder *dec, size_t need)
+{
+    size_t len = (size_t)dec->h.payload_len;
+    size_t cap = dec->payload_cap;
+
+    if (need <= cap)
+        return WS_OK;
+    if (cap < WS_DEC_MIN_CAP)
+        cap = WS_DEC_MIN_CAP;
+    while (cap < need && cap <= SIZE_MAX / 2)
+        cap *= 2;
+    if (cap < need || cap > len)
+        cap = len;
+    uint8_t *p = realloc(dec->payload, cap);
+    if (p == NULL)
+        return WS_ERR_NOMEM;
+    dec->payload = p;
+    dec->payload_cap = cap;
+    return WS_OK;
+}
+
 /* The errors are sticky: the stream position is lost after a bad header, so
  * nothing later in it can be trusted. The payload goes at once rather than
  * at ws_decoder_free() so a rejected peer does not keep memory pinned. */
@@ -117,6 +149,7 @@ static ssize_t codec_dec_fail(ws_decoder *dec, int err)
 {
     free(dec->payload);
     dec->payload = NULL;
+    dec->payload_cap = 0;
     dec->state = WS_DEC_ERROR;
     return err;
 }
@@ -256,10 +289,8 @@ ssize_t ws_decoder_feed(ws_decoder *dec, const uint8_t *in, size_t len,
                 codec_dec_deliver(dec, out, done);
                 return (ssize_t)pos;
             }
-            /* Length already checked against max_payload and SIZE_MAX. */
-            dec->payload = malloc((size_t)dec->h.payload_len);
-            if (dec->payload == NULL)
-                return codec_dec_fail(dec, WS_ERR_NOMEM);
+            /* Length already checked against max_payload and SIZE_MAX;
+             * the buffer comes with the payload's bytes, not now. */
             dec->payload_have = 0;
             dec->state = WS_DEC_PAYLOAD;
             break;
@@ -279,6 +310,9 @@ ssize_t ws_decoder_feed(ws_decoder *dec, const uint8_t *in, size_t len,
     if ((uint64_t)n > left)
         n = (size_t)left;
     if (n > 0) {
+        rv = codec_dec_reserve(dec, (size_t)dec->payload_have + n);
+        if (rv < 0)
+            return codec_dec_fail(dec, rv);
         uint8_t *dst = dec->payload + dec->payload_have;
         memcpy(dst, in + pos, n);
         if (dec->h.masked)

@@ -102,14 +102,25 @@ typedef struct ws_decoder {
     size_t hdr_have; /* header bytes collected so far */
     size_t hdr_need; /* header bytes needed in total, once known (>= 2) */
     ws_frame_header h;
-    uint8_t *payload; /* heap buffer of h.payload_len bytes (NULL when 0) */
+    uint8_t *payload; /* heap buffer of payload_cap bytes (NULL when 0) */
     uint64_t payload_have;
+    size_t payload_cap;   /* grows as bytes arrive, never past h.payload_len */
     bool frame_delivered; /* last feed returned a frame: free it on next feed */
 } ws_decoder;
 
 /* Embeds a decoder. max_payload is the largest frame payload accepted. */
 void ws_decoder_init(ws_decoder *dec, uint64_t max_payload, unsigned flags);
 void ws_decoder_free(ws_decoder *dec);
+
+/* The smallest payload buffer the decoder allocates: a frame's buffer
+ * starts at this (or the frame's length, if smaller) and doubles as bytes
+ * arrive, up to the frame's length. */
+#define WS_DEC_MIN_CAP 4096
+
+/* Bytes the decoder holds for the frame being decoded (its payload
+ * buffer's capacity): about what has arrived of it, never what its header
+ * announced. 0 between frames. */
+size_t ws_decoder_capacity(const ws_decoder *dec);
 
 /*
  * Feeds up to len bytes. Returns the number of bytes consumed (0..len) or a
@@ -119,6 +130,9 @@ void ws_decoder_free(ws_decoder *dec);
  * Otherwise *done is 0 and all len bytes were consumed.
  * Checks, in header order: RSV (unless allowed), reserved opcode, control
  * FIN and length, mask requirement, minimal length, length MSB, max_payload.
+ * The payload buffer is grown as the payload arrives (doubling, from
+ * WS_DEC_MIN_CAP, capped at the announced length), so a header announcing
+ * max_payload bytes costs nothing until they come.
  */
 ssize_t ws_decoder_feed(ws_decoder *dec, const uint8_t *in, size_t len,
                         ws_frame *out, int *done);

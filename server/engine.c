@@ -41,7 +41,7 @@ enum wait {
 };
 
 struct wsr_engine {
-    const wsr_server *srv;
+    wsr_server *srv;         /* mutable only for srv->buffered */
     struct evbuffer *out;    /* borrowed: what the shell sends */
     const wsr_engine_io *io; /* borrowed */
     void *ctx;               /* for the io hooks */
@@ -71,6 +71,7 @@ struct wsr_engine {
     uint64_t in_frame_start; /* offset of the client frame being decoded */
     struct evbuffer *msg;    /* the client's message so far; made by its first
                            * data frame (an idle session has none) */
+    size_t buffered;         /* what this session counts in srv->buffered */
     uint8_t msg_opcode;
     wsr_input_seen seen; /* what the awaits look at */
     bool shut_wr, echo_active;
@@ -713,6 +714,27 @@ static void on_frame(wsr_engine *e, const ws_frame *f)
     }
 }
 
+/* Brings this session's share of srv->buffered up to date after a read,
+ * and ends it if the sessions together now hold more client payload than
+ * max_buffered: the session whose bytes crossed the cap goes, and can have
+ * put the total over it by at most its last read (or buffer doubling). */
+static void account_buffered(wsr_engine *e)
+{
+    size_t now = wsr_engine_buffered(e);
+    e->srv->buffered = e->srv->buffered - e->buffered + now;
+    e->buffered = now;
+    size_t cap = e->srv->cfg.max_buffered;
+    if (e->ending || cap == 0 || now == 0 || e->srv->buffered <= cap)
+        return;
+    json_t *ev = wsr_event(&e->tr, "in", "limit");
+    json_object_set_new(ev, "limit", json_string("max_buffered"));
+    json_object_set_new(ev, "value", json_integer((json_int_t)cap));
+    json_object_set_new(ev, "session_bytes", json_integer((json_int_t)now));
+    wsr_transcript_add(&e->tr, ev);
+    wsr_engine_end(e, "limit",
+                   "client bytes buffered by all sessions over max_buffered");
+}
+
 static void on_frame_input(wsr_engine *e, struct evbuffer *in)
 {
     size_t len;
@@ -742,6 +764,7 @@ static void on_frame_input(wsr_engine *e, struct evbuffer *in)
     int done = 0;
     static const uint8_t none[1];
     ws_decoder_feed(&e->dec, none, 0, &f, &done);
+    account_buffered(e);
 }
 
 /* ---- input: the request head ------------------------------------------- */
@@ -1114,9 +1137,8 @@ void wsr_engine_end(wsr_engine *e, const char *reason, const char *detail)
     e->io->ended(e->ctx);
 }
 
-wsr_engine *wsr_engine_new(const wsr_server *srv, struct evbuffer *out,
-                           bool tls, const char *peer, const wsr_engine_io *io,
-                           void *ctx)
+wsr_engine *wsr_engine_new(wsr_server *srv, struct evbuffer *out, bool tls,
+                           const char *peer, const wsr_engine_io *io, void *ctx)
 {
     wsr_engine *e = calloc(1, sizeof *e);
     if (!e)
@@ -1142,6 +1164,7 @@ void wsr_engine_del(wsr_engine *e)
 {
     if (!e)
         return;
+    e->srv->buffered -= e->buffered;
     if (e->group)
         evbuffer_free(e->group);
     if (e->msg)
@@ -1177,4 +1200,10 @@ bool wsr_engine_aborted(const wsr_engine *e)
 bool wsr_engine_ended(const wsr_engine *e)
 {
     return e->ending;
+}
+
+size_t wsr_engine_buffered(const wsr_engine *e)
+{
+    return ws_decoder_capacity(&e->dec) +
+           (e->msg ? evbuffer_get_length(e->msg) : 0);
 }

@@ -68,8 +68,8 @@ typedef struct wsr_engine wsr_engine;
  * tls, the session is wss://. srv gives the limits, the scenarios and the
  * finished runs; io the hooks (both borrowed: they outlive the engine).
  * NULL if out of memory. */
-wsr_engine *wsr_engine_new(const wsr_server *srv, struct evbuffer *out,
-                           bool tls, const char *peer, const wsr_engine_io *io,
+wsr_engine *wsr_engine_new(wsr_server *srv, struct evbuffer *out, bool tls,
+                           const char *peer, const wsr_engine_io *io,
                            void *ctx);
 void wsr_engine_del(wsr_engine *e);
 
@@ -99,5 +99,8 @@ const char *wsr_engine_run(const wsr_engine *e);
 /* True when the scenario ended the connection with RST: close it so. */
 bool wsr_engine_aborted(const wsr_engine *e);
 bool wsr_engine_ended(const wsr_engine *e);
+/* Client payload bytes the session holds: the frame being decoded (its
+ * buffer grows as bytes arrive) and the message being assembled. */
+size_t wsr_engine_buffered(const wsr_engine *e);
 
 #endif

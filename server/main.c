@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,9 @@ static const char usage[] =
     "  --max-handshake BYTES    largest request head (8192)\n"
     "  --runs-max-bytes BYTES   finished transcripts kept for /_runs, in all\n"
     "                           (67108864; 0: this default)\n"
+    "  --max-buffered BYTES     client payload held by all sessions together;\n"
+    "                           the session that goes over it ends with reason\n"
+    "                           limit (268435456; 0 = no cap)\n"
     "  --check FILE...          validate scenario files and exit (0 = all valid,\n"
     "                           1 = some invalid, each error on stderr); with\n"
     "                           --scenarios DIR, the whole folder as the server\n"
@@ -109,6 +113,7 @@ static int parse_args(int argc, char **argv, options *o)
         O_ACK_TIMEOUT,
         O_MAX_FRAME,
         O_MAX_HS,
+        O_MAX_BUFFERED,
         O_TRANSCRIPTS,
         O_CHECK,
         O_JSON,
@@ -134,6 +139,7 @@ static int parse_args(int argc, char **argv, options *o)
         {"max-frame", required_argument, NULL, O_MAX_FRAME},
         {"max-handshake", required_argument, NULL, O_MAX_HS},
         {"runs-max-bytes", required_argument, NULL, O_RUNS_MAX_BYTES},
+        {"max-buffered", required_argument, NULL, O_MAX_BUFFERED},
         {"check", no_argument, NULL, O_CHECK},
         {"json", no_argument, NULL, O_JSON},
         {"version", no_argument, NULL, O_VERSION},
@@ -204,6 +210,12 @@ static int parse_args(int argc, char **argv, options *o)
             if (!parse_number("--runs-max-bytes", optarg, 1ul << 40, &v))
                 return -1;
             o->cfg.runs_max_bytes = v;
+            break;
+        case O_MAX_BUFFERED:
+            if (!parse_number("--max-buffered", optarg, (unsigned long)SIZE_MAX,
+                              &v))
+                return -1;
+            o->cfg.max_buffered = v;
             break;
         case O_CHECK:
             o->check = true;
@@ -545,6 +557,7 @@ int main(int argc, char **argv)
                 .max_frame = 16u * 1024u * 1024u,
                 .max_handshake = 8192,
                 .max_output = 64u * 1024u * 1024u,
+                .max_buffered = 256u * 1024u * 1024u,
             },
     };
     int rc = parse_args(argc, argv, &o);

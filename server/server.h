@@ -25,6 +25,9 @@ typedef struct wsr_config {
     size_t max_message;            /* largest reassembled client message */
     size_t max_handshake;          /* largest request head */
     size_t max_output;             /* largest queued output (echo) */
+    size_t max_buffered;           /* client payload bytes held by all sessions
+                          * together (frames being decoded, messages being
+                          * assembled); 0: no cap */
     const char *transcript_dir;    /* NULL: keep in memory only */
     size_t runs_max_bytes; /* the /_runs ring's byte cap; 0: the default */
 } wsr_config;
@@ -42,6 +45,8 @@ typedef struct wsr_server {
                                 * without one or before start_writer */
     unsigned long next_id;
     unsigned long sessions_total;
+    size_t buffered; /* client payload bytes the live sessions hold: each
+                      * engine adds what it holds after reading */
 } wsr_server;
 
 void wsr_server_init(wsr_server *srv, struct event_base *base,

@@ -501,14 +501,74 @@ static void test_oversized_no_alloc(void)
     CHECK_EQ(ws_decoder_feed(&dec, hdr, 0, &f, &done), WS_ERR_STATE);
     ws_decoder_free(&dec);
 
-    /* Exactly at the limit is fine and allocates the frame. */
+    /* Exactly at the limit is fine; the buffer comes with the payload. */
     ws_decoder_init(&dec, 300, 0);
     CHECK_EQ(ws_decoder_feed(&dec, (const uint8_t *)"\x82\x7e\x01\x2c", 4, &f,
                              &done),
              4);
-    CHECK(dec.payload != NULL);
+    CHECK(dec.payload == NULL);
+    CHECK_EQ(ws_decoder_capacity(&dec), 0);
     CHECK_EQ(dec.state, WS_DEC_PAYLOAD);
-    ws_decoder_free(&dec); /* mid-frame: must not leak */
+    CHECK_EQ(ws_decoder_feed(&dec, (const uint8_t *)"abc", 3, &f, &done), 3);
+    CHECK(dec.payload != NULL);
+    CHECK_EQ(ws_decoder_capacity(&dec), 300); /* under WS_DEC_MIN_CAP */
+    ws_decoder_free(&dec);                    /* mid-frame: must not leak */
+    CHECK_EQ(ws_decoder_capacity(&dec), 0);
+}
+
+/* A header announcing 16 MiB (the limit) followed by a few bytes holds
+ * about what arrived, not what was announced (issue 12: 300 such peers
+ * used to cost 4.7 GB); the buffer then doubles with the payload, never
+ * past the frame's length, and the frame decodes whole. */
+static void test_grows_with_payload(void)
+{
+    const size_t len = 16 * MIB;
+    uint8_t hdr[14] = {0x82, 0xff, 0, 0, 0, 0, 0x01, 0, 0, 0, 1, 2, 3, 4};
+    uint8_t *frame = xmalloc(len);
+    ws_decoder dec;
+    ws_frame f;
+    int done;
+
+    current = "grows with the payload";
+    for (size_t i = 0; i < len; i++)
+        frame[i] = (uint8_t)(i * 7);
+    ws_mask_bytes(frame, len, hdr + 10, 0);
+    ws_decoder_init(&dec, 16 * MIB, WS_DEC_REQUIRE_MASK);
+    CHECK_EQ(ws_decoder_feed(&dec, hdr, sizeof hdr, &f, &done), 14);
+    CHECK_EQ(done, 0);
+    CHECK_EQ(ws_decoder_capacity(&dec), 0);
+    CHECK_EQ(ws_decoder_feed(&dec, frame, 10, &f, &done), 10);
+    CHECK_EQ(done, 0);
+    CHECK_EQ(ws_decoder_capacity(&dec), WS_DEC_MIN_CAP);
+
+    /* In chunks of 1000 bytes: never more than twice what arrived. */
+    size_t off = 10, grew = 0, prev = WS_DEC_MIN_CAP;
+    while (off < len) {
+        size_t n = len - off < 1000 ? len - off : 1000;
+        CHECK_EQ(ws_decoder_feed(&dec, frame + off, n, &f, &done), (ssize_t)n);
+        off += n;
+        size_t cap = ws_decoder_capacity(&dec);
+        CHECK(cap >= off && cap <= len);
+        if (off > WS_DEC_MIN_CAP)
+            CHECK(cap < 2 * off);
+        if (cap != prev)
+            grew++;
+        prev = cap;
+    }
+    CHECK_EQ(done, 1);
+    CHECK_EQ(ws_decoder_capacity(&dec), len);
+    CHECK(grew <= 12); /* 4 KiB doubling to 16 MiB: 12 steps */
+    CHECK_EQ(f.payload_len, len);
+    bool same = true;
+    for (size_t i = 0; i < len && same; i++)
+        same = f.payload[i] == (uint8_t)(i * 7);
+    CHECK(same);
+
+    /* The next frame starts from nothing again. */
+    CHECK_EQ(ws_decoder_feed(&dec, hdr, 2, &f, &done), 2);
+    CHECK_EQ(ws_decoder_capacity(&dec), 0);
+    ws_decoder_free(&dec);
+    free(frame);
 }
 
 /* Consumption stops at the frame end and the payload lives until the next
@@ -1008,6 +1068,7 @@ int main(void)
     test_header_fields();
     test_error_rows();
     test_oversized_no_alloc();
+    test_grows_with_payload();
     test_feed_contract();
     test_fragments();
     test_close_parse();

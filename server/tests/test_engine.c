@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "codec.h"
 #include "engine.h"
 #include "scenario.h"
 #include "server.h"
@@ -598,6 +599,76 @@ static void test_protocol_error(void)
     stop(&f);
 }
 
+/* Issue 12: a client frame announcing max_frame costs what has arrived of
+ * it, not what it announced; one over max_frame still ends the session at
+ * its header, and max_message still holds across frames. */
+static void test_frame_memory(void)
+{
+    fake f;
+    upgraded(&f, "announced max_frame, sent 10 bytes", "/w/await-close", false);
+    CHECK_EQ(srv.cfg.max_frame, 1u << 20);
+    /* 64-bit length 0x100000 (1 MiB, the limit), mask 01020304 */
+    feed_hex(&f, "82ff 0000000000100000 01020304 00112233445566778899");
+    CHECK(!wsr_engine_ended(f.e));
+    CHECK(wsr_engine_buffered(f.e) > 0);
+    CHECK(wsr_engine_buffered(f.e) <= 8192);
+    stop(&f);
+
+    upgraded(&f, "announced max_frame + 1", "/w/await-close", false);
+    feed_hex(&f, "82ff 0000000000100001");
+    CHECK(ended_with(&f, "limit"));
+    const json_t *ev = event(&f, "limit", 0);
+    CHECK(ev != NULL);
+    CHECK(field_is(ev, "error", "too_big"));
+    CHECK_EQ(wsr_engine_buffered(f.e), 0);
+    stop(&f);
+
+    /* A fragment of 8 bytes then a 2-byte continuation over a 9-byte
+     * max_message: the message limit, as before. */
+    size_t keep = srv.cfg.max_message;
+    srv.cfg.max_message = 9;
+    upgraded(&f, "message over max_message", "/w/await-close", false);
+    feed_hex(&f, "028801020304 0010203040506070");
+    CHECK(!wsr_engine_ended(f.e));
+    CHECK_EQ(wsr_engine_buffered(f.e), 8);
+    feed_hex(&f, "808201020304 0809");
+    CHECK(ended_with(&f, "limit"));
+    CHECK(field_is(event(&f, "limit", 0), "limit", "max_message"));
+    srv.cfg.max_message = keep;
+    stop(&f);
+}
+
+/* max_buffered caps what the sessions hold together: the one whose bytes
+ * cross it ends with reason limit; the others go on, and an ended session
+ * gives its share back. */
+static void test_max_buffered(void)
+{
+    static const char big_frame[] =
+        "82ff 0000000000100000 01020304 00112233445566778899";
+    fake a, b, c;
+    CHECK_EQ(srv.buffered, 0);
+    srv.cfg.max_buffered = 10000;
+    upgraded(&a, "max_buffered: first", "/w/await-close", false);
+    feed_hex(&a, big_frame);
+    upgraded(&b, "max_buffered: second", "/w/await-close", false);
+    feed_hex(&b, big_frame);
+    CHECK(!wsr_engine_ended(a.e) && !wsr_engine_ended(b.e));
+    CHECK_EQ(srv.buffered, 2 * WS_DEC_MIN_CAP);
+    upgraded(&c, "max_buffered: third, over", "/w/await-close", false);
+    feed_hex(&c, big_frame);
+    CHECK(ended_with(&c, "limit"));
+    const json_t *ev = event(&c, "limit", 0);
+    CHECK(field_is(ev, "limit", "max_buffered"));
+    CHECK_EQ(field(ev, "value"), 10000);
+    CHECK(!wsr_engine_ended(a.e) && !wsr_engine_ended(b.e));
+    stop(&c);
+    CHECK_EQ(srv.buffered, 2 * WS_DEC_MIN_CAP);
+    stop(&a);
+    stop(&b);
+    CHECK_EQ(srv.buffered, 0);
+    srv.cfg.max_buffered = 0;
+}
+
 static void test_abort(void)
 {
     fake f;
@@ -924,6 +995,8 @@ int main(int argc, char **argv)
     test_read_pause();
     test_jitter();
     test_protocol_error();
+    test_frame_memory();
+    test_max_buffered();
     test_abort();
     test_close_notify();
     test_http();
