@@ -417,9 +417,11 @@ def entry_intact(directory: Path, log: Callable[[str], None]) -> bool:
         return True
     with file_lock(directory.parent / f".{directory.name}.lock"):
         damage = manifest_damage(directory)
-        if damage is None or not directory.exists():
-            return damage is None
-        junk = directory.with_name(f".{directory.name}.tmp-damaged-{os.getpid()}")
+        if not directory.exists():
+            return False  # another process removed it: install it
+        if damage is None or damage == "no manifest":
+            return True  # reinstalled meanwhile by another process (or an old entry)
+        junk = directory.with_name(f".{directory.name}.tmp-damaged-{os.getpid()}-{time.time_ns()}")
         try:
             os.rename(directory, junk)
         except OSError as exc:
@@ -434,8 +436,8 @@ def entry_intact(directory: Path, log: Callable[[str], None]) -> bool:
     return False
 
 
-#: The damaged entries `entry_intact` removed in this process (entry → what
-#: was wrong), so that `clients.prepare` can name one whose reinstall failed.
+#: The damaged entries `entry_intact` removed in this process (the entry,
+#: what was wrong), so that `clients.prepare` can name one whose reinstall failed.
 REMOVED_ENTRIES: list[tuple[Path, str]] = []
 
 
