@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .adapters import ADAPTERS, ADAPTERS_DIR, AdapterInfo, SpecError, adapter_names, load_manifests
-from .installers import Installer, Launch, VersionNotFound, installer_for
+from .installers import Installer, InstallError, Launch, VersionNotFound, common, installer_for
 
 __all__ = [
     "ADAPTERS",
@@ -133,6 +133,28 @@ def check_version_range(info: AdapterInfo, version: str) -> None:
         )
 
 
+def _ensure(inst: Installer, info: AdapterInfo, version: str, log: Log) -> Launch:
+    """``inst.ensure``, whose error names the damaged cache entry it removed, if any.
+
+    The installers check an entry before use (`common.entry_intact`) and
+    remove a damaged one to reinstall it; when that reinstall fails (no
+    network), the error says which entry was removed and why, not only what
+    the registry tool printed.
+    """
+    before = len(common.REMOVED_ENTRIES)
+    try:
+        return inst.ensure(info, version, log)
+    except InstallError as exc:
+        removed = common.REMOVED_ENTRIES[before:]
+        if not removed:
+            raise
+        entries = "; ".join(f"{path} ({damage})" for path, damage in removed)
+        raise InstallError(
+            f"{exc}\nthe damaged cache entry {entries} was removed to be reinstalled, and "
+            "reinstalling it failed; the next run tries again"
+        ) from exc
+
+
 def prepare(spec: ClientSpec | str, log: Log = lambda _line: None) -> PreparedClient:
     """Resolve, check and install what ``spec`` needs; return how to start its adapter.
 
@@ -156,7 +178,7 @@ def prepare(spec: ClientSpec | str, log: Log = lambda _line: None) -> PreparedCl
         except VersionNotFound as exc:
             raise SpecError(f"client spec {spec.raw!r}: {exc}") from exc
         check_version_range(info, version)
-        launch = inst.ensure(info, version, log)
+        launch = _ensure(inst, info, version, log)
     return PreparedClient(
         spec=spec,
         resolved_version=version,

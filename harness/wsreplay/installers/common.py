@@ -8,7 +8,11 @@
   is atomic) and renamed into place only once it is finished, so a crash or
   a kill never leaves a half-built entry that looks complete.
 - `write_marker`, `read_marker`, `installed_versions`: the marker file a
-  finished entry gets last, and the versions the markers of a cache record.
+  finished entry gets last (with its manifest just before it), and the
+  versions the markers of a cache record.
+- `write_manifest`, `manifest_damage`, `entry_intact`: the list of files
+  (and sizes) an entry holds, checked before every use; a damaged entry is
+  removed so that the caller reinstalls it.
 - `file_lock`: one process at a time in a cache entry, across processes.
 - `listed_release`, `nearest_versions`: the registry's spelling of a
   requested version, and the releases around one it does not have.
@@ -25,10 +29,12 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -256,9 +262,21 @@ def move_into_place(
 # marker files
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """``text`` into ``path`` by a rename, so a reader sees the old file or the whole new one."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_marker(directory: Path, name: str, data: Mapping[str, object]) -> None:
-    """Write the marker ``name`` (JSON) into ``directory``: the last step of a build."""
-    (directory / name).write_text(json.dumps(data) + "\n", encoding="utf-8")
+    """Write the marker ``name`` (JSON) into ``directory``: the last step of a build.
+
+    The entry's manifest (`write_manifest`) is written just before it, so
+    every finished entry carries one.
+    """
+    write_manifest(directory, exclude=(name,))
+    _write_atomically(directory / name, json.dumps(data) + "\n")
 
 
 def read_marker(directory: Path, name: str) -> dict:
@@ -287,3 +305,149 @@ def installed_versions(
         if package is None or data.get("package") == package:
             found.add(version)
     return sorted(found, key=key, reverse=True)
+
+
+# --------------------------------------------------------------------------
+# manifests: an entry checks itself before use
+
+#: The file in a cache entry listing its files and their sizes.
+MANIFEST = ".wsreplay-manifest.json"
+MANIFEST_FORMAT = 1
+
+#: Regenerated on demand by the interpreter that reads them: neither listed
+#: nor checked (a missing or rewritten bytecode file is no damage).
+_UNLISTED_DIRS = frozenset({"__pycache__"})
+
+
+def _entry_files(directory: Path, exclude: tuple[str, ...]) -> dict[str, int]:
+    """Every file (and symlink, not followed) below ``directory``: relative path → size."""
+    files: dict[str, int] = {}
+    skip = {MANIFEST, *exclude}
+    for root, dirs, names in os.walk(directory):
+        if root != str(directory) and any(_is_marker_name(n) for n in names):
+            dirs[:] = []  # an entry nested inside (Java's compiled adapters): its own manifest
+            continue
+        dirs[:] = sorted(d for d in dirs if d not in _UNLISTED_DIRS and not _is_transient(d))
+        # os.walk lists a symlink to a directory among dirs: keep it as a file.
+        links = [d for d in dirs if os.path.islink(os.path.join(root, d))]
+        dirs[:] = [d for d in dirs if d not in links]
+        rel_root = os.path.relpath(root, directory)
+        for name in [*names, *links]:
+            rel = name if rel_root == "." else f"{rel_root}/{name}"
+            if rel in skip or _is_transient(name):
+                continue
+            files[rel] = os.lstat(os.path.join(root, name)).st_size
+    return files
+
+
+def _is_transient(name: str) -> bool:
+    """A nested entry's build in progress or its leftovers (``.NAME.tmp-*``, ``.NAME.old-*``)."""
+    return name.startswith(".") and (".tmp-" in name or ".old-" in name)
+
+
+def write_manifest(directory: Path, *, exclude: tuple[str, ...] = ()) -> None:
+    """Write ``directory``'s manifest: every file's relative path and size.
+
+    Sizes, not hashes: the manifest is checked before every use of the
+    entry, and stat-ing ~2,000 files costs milliseconds where hashing the
+    27 MB of a Python env would cost far more on every run. A size catches
+    what breaks an entry in practice (a deleted or truncated file, a
+    half-copied cache); a same-size edit inside a file goes unnoticed. No
+    mtimes: copying a cache (``cp -r``, a backup restore) changes them
+    without damaging anything. Bytecode caches (``__pycache__``) are left
+    out, since interpreters rewrite them at will, and so is an entry nested
+    inside (a folder with a marker of its own: Java's compiled adapters in
+    a library's entry), which its own manifest checks. Symlinks (a venv's
+    ``bin/python``) are listed with their own size, not followed. Written
+    by a rename, so a reader never sees half a manifest.
+    """
+    data = {"format": MANIFEST_FORMAT, "files": _entry_files(directory, exclude)}
+    _write_atomically(directory / MANIFEST, json.dumps(data, separators=(",", ":")) + "\n")
+
+
+def manifest_damage(directory: Path) -> str | None:
+    """What is wrong with ``directory`` by its manifest, or None if nothing is.
+
+    ``"no manifest"`` when there is none (an entry made before manifests
+    existed); otherwise the first file that is missing or has another size.
+    Files that are not listed (added after the build) are not checked.
+    """
+    try:
+        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        files = data["files"]
+        if not isinstance(files, dict):
+            raise TypeError
+    except FileNotFoundError:
+        return "no manifest"
+    except (OSError, ValueError, TypeError, KeyError):
+        return f"{MANIFEST} is unreadable"
+    for rel, size in files.items():
+        try:
+            found = os.lstat(directory / rel).st_size
+        except OSError:
+            return f"{rel} is missing"
+        if found != size:
+            return f"{rel} has {found} bytes, not {size}"
+    return None
+
+
+def remove_command(directory: Path) -> str:
+    """The shell command that removes a cache entry, for error messages."""
+    return f"rm -rf {shlex.quote(str(directory))}"
+
+
+def entry_intact(directory: Path, log: Callable[[str], None]) -> bool:
+    """Check a finished entry against its manifest before it is used; False if it is gone.
+
+    Called wherever an installer finds ``directory`` complete (its marker
+    present), on every use. An entry without a manifest (made by an older
+    wsreplay) is trusted and gets one now. A damaged entry is, under the
+    entry's lock (and checked again there: another process may just have
+    reinstalled it), moved aside and removed, with one line to ``log``
+    naming it and why; the caller then installs it again as if it had never
+    been there. If it cannot be removed, `InstallError` names the entry and
+    the command that removes it.
+    """
+    damage = manifest_damage(directory)
+    if damage is None:
+        return True
+    if damage == "no manifest":
+        with contextlib.suppress(OSError):  # a read-only cache still works, unchecked
+            write_manifest(directory, exclude=_marker_names(directory))
+        return True
+    with file_lock(directory.parent / f".{directory.name}.lock"):
+        damage = manifest_damage(directory)
+        if not directory.exists():
+            return False  # another process removed it: install it
+        if damage is None or damage == "no manifest":
+            return True  # reinstalled meanwhile by another process (or an old entry)
+        junk = directory.with_name(f".{directory.name}.tmp-damaged-{os.getpid()}-{time.time_ns()}")
+        try:
+            os.rename(directory, junk)
+        except OSError as exc:
+            raise InstallError(
+                f"cache entry {directory} is damaged ({damage}) and cannot be moved aside "
+                f"({exc.strerror}); remove it with: {remove_command(directory)}"
+            ) from exc
+        # A leftover (a file we may not delete) is a stale build for remove_stale_builds.
+        shutil.rmtree(junk, ignore_errors=True)
+    REMOVED_ENTRIES.append((directory, damage))
+    log(f"cache entry {directory} is damaged ({damage}): removed it, reinstalling")
+    return False
+
+
+#: The damaged entries `entry_intact` removed in this process (the entry,
+#: what was wrong), so that `clients.prepare` can name one whose reinstall failed.
+REMOVED_ENTRIES: list[tuple[Path, str]] = []
+
+
+def _is_marker_name(name: str) -> bool:
+    """Every installer's marker, and the manifest, are ``.wsreplay-*.json``."""
+    return name.startswith(".wsreplay-") and name.endswith(".json")
+
+
+def _marker_names(directory: Path) -> tuple[str, ...]:
+    """The marker files at the top of an entry."""
+    return tuple(
+        p.name for p in directory.iterdir() if _is_marker_name(p.name) and p.name != MANIFEST
+    )

@@ -453,7 +453,7 @@ def _ensure(info: AdapterInfo, version: str, log: Log) -> Launch:
     """The adapter binary built against exactly ``version``; built once, then reused."""
     module = _module_for(info, version)
     target = _build_dir(info, module, version)
-    if _is_complete(target):
+    if _is_complete(target) and common.entry_intact(target, log):
         return _launch(info, target)
     log(f"building {info.name} against {module} {version}")
     started = time.monotonic()

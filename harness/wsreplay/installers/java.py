@@ -360,7 +360,7 @@ def _maven_install(
     ``package`` is what the marker and messages name (an adapter's ``GROUP:ARTIFACT``);
     ``sha256``, when given, is the digest the artifact's jar must have.
     """
-    if _is_complete(target):
+    if _is_complete(target) and common.entry_intact(target, log):
         return target
     group, artifact, version = coordinates
     log(f"installing {group}:{artifact}:{version} with Maven into {target}")
@@ -469,7 +469,7 @@ def _digest(paths: list[Path], extra: str = "") -> str:
 def _compile(info: AdapterInfo, target: Path, classpath: list[Path], log: Log) -> Path:
     """The classes folder of the adapter compiled against ``classpath`` (cached)."""
     classes = target / "classes"
-    if _is_complete(target):
+    if _is_complete(target) and common.entry_intact(target, log):
         return classes
     log(f"compiling {info.name} into {target}")
     with common.temporary_build(target) as tmp:

@@ -396,7 +396,7 @@ def _has_marker(prefix: Path) -> bool:
 def ensure_prefix(package: str, version: str, log: Log = _no_log) -> Path:
     """The prefix holding exactly ``package@version``, installed now if not cached."""
     target = prefix_dir(package, version)
-    if _is_complete(target, package):
+    if _is_complete(target, package) and common.entry_intact(target, log):
         return target
     log(f"installing {package}@{version} into {target}")
 

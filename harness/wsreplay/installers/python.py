@@ -352,7 +352,9 @@ def ensure_env(
 ) -> Path:
     """The python executable of a venv holding exactly ``package==version``.
 
-    Reuses the cached env when its marker is present; otherwise builds one in
+    Reuses the cached env when its marker is present and its manifest
+    checks (`common.entry_intact`: a damaged env is removed and rebuilt);
+    otherwise builds one in
     a temporary directory next to it (same filesystem, so the final rename is
     atomic), installs with pip, checks the installed version, writes the
     marker, then renames it into place. If another process finished the same
@@ -360,7 +362,7 @@ def ensure_env(
     with the tail of pip's stderr when anything fails.
     """
     target = env_dir(package, version)
-    if _is_complete(target):
+    if _is_complete(target) and common.entry_intact(target, log):
         return env_python(target)
 
     log(f"installing {package}=={version} into {target}")

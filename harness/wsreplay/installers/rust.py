@@ -384,7 +384,7 @@ def _launch(info: AdapterInfo, binary: Path, version: str) -> Launch:
 def ensure(info: AdapterInfo, version: str, log: Log = _no_log) -> Launch:
     """The adapter binary built against exactly ``crate == version`` (built on first use)."""
     target = build_dir(info, version)
-    if not _is_complete(target):
+    if not (_is_complete(target) and common.entry_intact(target, log)):
         with _build_lock(target.name):
             if not _is_complete(target):  # another process may have finished it meanwhile
                 _build_version(info, version, target, log)
