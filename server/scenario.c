@@ -808,15 +808,14 @@ static bool finish_scenario(jc_ctx *v, json_t *root, const char *file,
     return !v->failed;
 }
 
-wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
-                                     char *err, size_t errlen)
+static wsr_scenario *load_root(json_t *root, json_error_t *jerr,
+                               const char *file, const char *name, char *err,
+                               size_t errlen)
 {
     jc_ctx v = {.file = file, .err = err, .errlen = errlen};
-    json_error_t jerr;
-    json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        snprintf(err, errlen, "%s:%d:%d: invalid JSON: %s", file, jerr.line,
-                 jerr.column, jerr.text);
+        snprintf(err, errlen, "%s:%d:%d: invalid JSON: %s", file, jerr->line,
+                 jerr->column, jerr->text);
         return NULL;
     }
     wsr_scenario *sc = calloc(1, sizeof *sc);
@@ -833,6 +832,23 @@ wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
         return NULL;
     }
     return sc;
+}
+
+wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
+                                     char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    return load_root(root, &jerr, file, name, err, errlen);
+}
+
+wsr_scenario *wsr_scenario_load_buffer(const char *buf, size_t len,
+                                       const char *file, const char *name,
+                                       char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    return load_root(root, &jerr, file, name, err, errlen);
 }
 
 /* ---- sets -------------------------------------------------------------- */
