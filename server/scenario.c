@@ -844,10 +844,35 @@ static bool finish_scenario(jc_ctx *v, json_t *root, const char *file,
     return !v->failed;
 }
 
+static wsr_scenario *load_root(json_t *root, json_error_t *jerr,
+                               const char *file, const char *name, char *err,
+                               size_t errlen)
+{
+    jc_ctx v = {.file = file, .err = err, .errlen = errlen};
+    if (!root) {
+        snprintf(err, errlen, "%s:%d:%d: invalid JSON: %s", file, jerr->line,
+                 jerr->column, jerr->text);
+        return NULL;
+    }
+    wsr_scenario *sc = calloc(1, sizeof *sc);
+    if (!sc) {
+        snprintf(err, errlen, "%s: out of memory", file);
+        json_decref(root);
+        return NULL;
+    }
+    if (check_top(&v, root, name) && parse_steps(&v, root, sc))
+        finish_scenario(&v, root, file, sc);
+    json_decref(root);
+    if (v.failed) {
+        wsr_scenario_del(sc);
+        return NULL;
+    }
+    return sc;
+}
+
 wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
                                      char *err, size_t errlen)
 {
-    jc_ctx v = {.file = file, .err = err, .errlen = errlen};
     json_error_t jerr;
     /* Non-blocking: opening a FIFO must not wait for a writer. */
     int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -866,25 +891,16 @@ wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
     }
     json_t *root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
     close(fd);
-    if (!root) {
-        snprintf(err, errlen, "%s:%d:%d: invalid JSON: %s", file, jerr.line,
-                 jerr.column, jerr.text);
-        return NULL;
-    }
-    wsr_scenario *sc = calloc(1, sizeof *sc);
-    if (!sc) {
-        snprintf(err, errlen, "%s: out of memory", file);
-        json_decref(root);
-        return NULL;
-    }
-    if (check_top(&v, root, name) && parse_steps(&v, root, sc))
-        finish_scenario(&v, root, file, sc);
-    json_decref(root);
-    if (v.failed) {
-        wsr_scenario_del(sc);
-        return NULL;
-    }
-    return sc;
+    return load_root(root, &jerr, file, name, err, errlen);
+}
+
+wsr_scenario *wsr_scenario_load_buffer(const char *buf, size_t len,
+                                       const char *file, const char *name,
+                                       char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    return load_root(root, &jerr, file, name, err, errlen);
 }
 
 /* ---- sets -------------------------------------------------------------- */

@@ -125,6 +125,11 @@ typedef struct wsr_scenario_set {
  * a new scenario, or NULL with a message "FILE: PATH: what is wrong" in err. */
 wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
                                      char *err, size_t errlen);
+/* The same from len bytes in memory (the fuzzer's entry point); file is
+ * the name errors and the scenario's path carry. */
+wsr_scenario *wsr_scenario_load_buffer(const char *buf, size_t len,
+                                       const char *file, const char *name,
+                                       char *err, size_t errlen);
 void wsr_scenario_del(wsr_scenario *sc);
 
 /* Whether name is a valid scenario name: parts joined by '/', each of

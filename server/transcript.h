@@ -49,7 +49,8 @@ typedef struct wsr_transcript {
 /* Monotonic microseconds. */
 uint64_t wsr_now_us(void);
 
-/* Returns 0, or -1 if out of memory. peer may be NULL. */
+/* Returns 0, or -1 if out of memory or peer is not UTF-8 (t is then
+ * empty). peer may be NULL. */
 int wsr_transcript_init(wsr_transcript *t, const char *peer);
 void wsr_transcript_free(wsr_transcript *t);
 

@@ -574,6 +574,35 @@ static void test_size_limits(void)
                   "268435456 bytes (256 MiB)");
 }
 
+/* ---- loading from memory ---------------------------------------------- */
+
+/* wsr_scenario_load_buffer (the fuzz target's way in) gives what
+ * load_file gives for the same bytes, scenario or error. */
+static void test_load_buffer(void)
+{
+    static const char text[] =
+        "{\"name\": \"mem/x\", \"summary\": \"s\", \"rfc\": [\"6455#5\"],"
+        " \"expect\": {}, \"steps\": [{\"write\": [{\"text\": \"hi\"}]},"
+        " {\"await\": \"close\"}]}";
+    char err[512] = "";
+    wsr_scenario *sc = wsr_scenario_load_buffer(text, strlen(text), "mem.json",
+                                                "mem/x", err, sizeof err);
+    CHECK(sc != NULL);
+    if (sc) {
+        CHECK_EQ(sc->n_steps, 2);
+        CHECK(strcmp(sc->path, "mem.json") == 0);
+        wsr_scenario_del(sc);
+    }
+    /* only the first len bytes count: a cut object is invalid JSON */
+    sc = wsr_scenario_load_buffer(text, 20, "mem.json", NULL, err, sizeof err);
+    CHECK(sc == NULL);
+    CHECK(strncmp(err, "mem.json:1:", 11) == 0 && strstr(err, "invalid JSON"));
+    sc = wsr_scenario_load_buffer(text, strlen(text), "mem.json", "mem/y", err,
+                                  sizeof err);
+    CHECK(sc == NULL);
+    CHECK(strncmp(err, "mem.json: ", 10) == 0);
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -597,6 +626,7 @@ int main(void)
     test_name_syntax();
     test_not_regular();
     test_empty_folder();
+    test_load_buffer();
     /* A failure here only leaves a few small files in TMPDIR. */
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
