@@ -22,6 +22,9 @@ INVALID = Path(__file__).parent / "data" / "invalid-scenarios"
 #: Mistakes that need sizes or the file's place: the loader's business alone.
 LOADER_ONLY = {
     "bad-json",  # not JSON at all
+    "count-past-group-limit",  # needs the expanded size of an item
+    "groups-past-scenario-limit",  # needs the sizes of all groups
+    "items-past-group-limit",  # needs the group's size
     "every-byte-too-big",  # needs the group's size in bytes
     "handshake-twice",  # across steps
     "length-form-too-small",  # needs the payload's size
