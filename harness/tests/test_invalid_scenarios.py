@@ -27,13 +27,18 @@ def test_there_is_a_case_per_mistake_kind() -> None:
     assert len(CASE_NAMES) >= 20
 
 
+def server(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """wsreplay-server with these arguments, its output captured."""
+    return subprocess.run(
+        [str(server_binary()), *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
 @pytest.mark.parametrize("case", CASE_NAMES)
 def test_check_refuses_with_file_and_path(case: str) -> None:
     file = CASES / case / "input.json"
     expected = (CASES / case / "error").read_text().rstrip("\n")
-    proc = subprocess.run(
-        [str(server_binary()), "--check", str(file)], capture_output=True, text=True, timeout=30
-    )
+    proc = server("--check", str(file))
     assert proc.returncode == 1
     assert proc.stderr.rstrip("\n") == f"{file}{expected}"
 
@@ -78,12 +83,7 @@ def test_server_refuses_to_start(case: str, tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     bad = tmp_path / "x" / "y.json"
     shutil.copy(CASES / case / "input.json", bad)
-    proc = subprocess.run(
-        [str(server_binary()), "--scenarios", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = server("--scenarios", str(tmp_path))
     expected = (CASES / case / "error").read_text().rstrip("\n")
     assert proc.returncode == 2
     assert proc.stdout == ""  # never a "listening" line
@@ -94,12 +94,7 @@ def test_name_must_match_the_file_place(tmp_path: Path) -> None:
     (tmp_path / "close").mkdir()
     target = tmp_path / "close" / "renamed.json"
     shutil.copy(REPO_ROOT / "scenarios" / "close" / "send-then-close.json", target)
-    proc = subprocess.run(
-        [str(server_binary()), "--scenarios", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = server("--scenarios", str(tmp_path))
     assert proc.returncode == 2
     assert (
         f"{target}: name: 'close/send-then-close' does not match the file's place; "
@@ -144,12 +139,7 @@ def test_wsreplay_check_uses_the_server_checks() -> None:
 
 def test_every_catalogue_scenario_is_valid() -> None:
     files = sorted((REPO_ROOT / "scenarios").rglob("*.json"))
-    proc = subprocess.run(
-        [str(server_binary()), "--check", *map(str, files)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = server("--check", *map(str, files), timeout=60)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -180,12 +170,7 @@ def test_server_refuses_a_fifo_in_its_folder(tmp_path: Path) -> None:
     shutil.copy(REPO_ROOT / "scenarios" / "close" / "send-then-close.json", tmp_path / "close")
     fifo = tmp_path / "close" / "pipe.json"
     os.mkfifo(fifo)
-    proc = subprocess.run(
-        [str(server_binary()), "--scenarios", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = server("--scenarios", str(tmp_path))
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert f"{fifo}: not a regular file (a FIFO)" in proc.stderr
@@ -195,21 +180,11 @@ def test_server_refuses_an_empty_folder(tmp_path: Path) -> None:
     """It used to start and serve nothing (and qsort(NULL, 0) under UBSan)."""
     (tmp_path / "sub").mkdir()  # folders, but no scenario
     (tmp_path / "notes.txt").write_text("not a scenario\n")
-    proc = subprocess.run(
-        [str(server_binary()), "--scenarios", str(tmp_path), "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = server("--scenarios", str(tmp_path), "--port", "0")
     assert proc.returncode == 2
     assert proc.stdout == ""  # never a "listening" line
     assert f"{tmp_path}: no scenario (no *.json file under it)" in proc.stderr
-    check = subprocess.run(
-        [str(server_binary()), "--check", "--scenarios", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    check = server("--check", "--scenarios", str(tmp_path))
     assert check.returncode == 1
     assert f"{tmp_path}: no scenario" in check.stderr
 

@@ -340,11 +340,6 @@ def report_chunks(report: dict, texts: list[str] | None = None) -> Iterator[str]
     yield ("\n  ]" if texts else "]") + after + "\n"
 
 
-def report_text(report: dict) -> str:
-    """report.json's text as one string (`report_chunks` joined)."""
-    return "".join(report_chunks(report))
-
-
 def write_text_atomic(target: Path, text: str) -> Path:
     """Write text (UTF-8) to target through a temporary file in the same folder.
 

@@ -363,9 +363,9 @@ class Run:
         client after client (few adapter processes alive at once), each
         client's longest jobs first (a long job started last is the run's tail)."""
         scenarios = self.plan.scenarios
-        longest_first = sorted(
-            range(len(scenarios)), key=lambda i: -scenarios[i]["budget_ms"].get("expected", 0)
-        )
+        # the same expected length that balances --shard
+        expected = [shards.expected_ms(s) for s in scenarios]
+        longest_first = sorted(range(len(scenarios)), key=lambda i: -expected[i])
         work = [
             (slot, i)
             for slot in slots
