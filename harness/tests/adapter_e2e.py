@@ -322,8 +322,30 @@ def assert_compression_unsupported(record: ReportRecord) -> None:
     assert record["transcript"] is None
 
 
-def assert_offer(record: ReportRecord, offer: str | None) -> None:
-    """The job ran (the founding scenario passed) and the client's opening request
-    carried exactly ``offer`` as its Sec-WebSocket-Extensions (None: no such header)."""
-    assert record["verdict"] == "pass", record["reason"]
-    assert extensions_offered(record) == ([] if offer is None else [offer])
+#: A compression knob value, and the Sec-WebSocket-Extensions the library sent for it.
+Offered = tuple[str | dict[str, object], str | None]
+
+
+def check_compression(
+    server: ScenarioServer,
+    pool: ClientPool,
+    catalogue: dict[str, Scenario],
+    spec: str,
+    offered: list[Offered],
+    unsupported: Iterable[str | dict[str, object]] = (),
+) -> None:
+    """One connection per value: for each (value, offer) of ``offered`` the job
+    connected and the opening request carried exactly that offer (None: none); each
+    value of ``unsupported`` was refused as the contract says."""
+    for value, offer in offered:
+        record = run_compression(server, pool, catalogue, spec, value)
+        # connected and judged (the verdict is the library's business: not all pass)
+        observed = record["observed"]
+        assert observed is not None and observed["connected"], (spec, value, record["reason"])
+        assert observed["unsupported"] == [], (spec, value)
+        assert extensions_offered(record) == ([] if offer is None else [offer]), (spec, value)
+    for value in unsupported:
+        record = run_compression(server, pool, catalogue, spec, value)
+        assert record["observed"] is not None, (spec, value, record["reason"])
+        assert record["observed"]["unsupported"] == ["compression"], (spec, value)
+        assert_compression_unsupported(record)
