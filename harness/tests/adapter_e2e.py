@@ -349,3 +349,21 @@ def check_compression(
         assert record["observed"] is not None, (spec, value, record["reason"])
         assert record["observed"]["unsupported"] == ["compression"], (spec, value)
         assert_compression_unsupported(record)
+
+
+def assert_offers(
+    server: ScenarioServer,
+    pool: ClientPool,
+    catalogue: dict[str, Scenario],
+    spec: str,
+    expected: dict[str, tuple[str | dict[str, object], list[str] | str]],
+) -> None:
+    """check_compression with the cases named: name -> (knob value, the
+    Sec-WebSocket-Extensions values the request carried, or "unsupported")."""
+    offered: list[Offered] = []
+    for value, offers in expected.values():
+        if offers != "unsupported":
+            assert isinstance(offers, list) and len(offers) <= 1, offers
+            offered.append((value, offers[0] if offers else None))
+    refused = [value for value, offers in expected.values() if offers == "unsupported"]
+    check_compression(server, pool, catalogue, spec, offered, refused)
