@@ -224,10 +224,23 @@ void wsr_transcript_end(wsr_transcript *t, const char *reason,
 {
     if (t->complete)
         return;
-    json_t *end = json_object();
-    json_object_set_new(end, "reason", json_string(reason));
-    json_object_set_new(end, "detail", json_string(detail ? detail : ""));
-    wsr_transcript_set_new(t, "end", end);
+    json_t *end = json_pack("{s:s,s:s}", "reason", reason, "detail",
+                            detail ? detail : "");
+    if (wsr_transcript_set_new(t, "end", end) != 0) {
+        /* Out of memory (or a detail that is not UTF-8): the reason
+         * alone, a plain name that needs no escaping, in one allocation,
+         * so that a complete transcript always says why it ended. */
+        static const char fmt[] = "{\"reason\":\"%s\",\"detail\":\"\"}";
+        size_t n = sizeof fmt + strlen(reason);
+        bool plain =
+            strspn(reason, "abcdefghijklmnopqrstuvwxyz_") == strlen(reason);
+        char *text = plain ? malloc(n) : NULL;
+        if (text) {
+            snprintf(text, n, fmt, reason);
+            free(t->field[WSR_TR_END]);
+            t->field[WSR_TR_END] = text;
+        }
+    }
     t->complete = true;
 }
 
