@@ -228,29 +228,34 @@ static void log_response(wsr_engine *e, int status, size_t bytes)
         e->upgraded = true;
 }
 
-/* Appends one scenario item to buf, recording what it is. */
-static void encode_item(wsr_engine *e, const wsr_item *it, struct evbuffer *buf)
+/* Appends one scenario item to buf, recording what it is. Returns 0, or
+ * -1 if out of memory (buf may then hold part of it). */
+static int encode_item(wsr_engine *e, const wsr_item *it, struct evbuffer *buf)
 {
     if (it->kind == WSR_ITEM_RAW) {
+        if (evbuffer_add(buf, it->data, it->len) != 0)
+            return -1;
         json_t *ev = wsr_event(&e->tr, "out", "raw");
         json_object_set_new(ev, "bytes", json_integer((json_int_t)it->len));
         wsr_event_hex(ev, it->data, it->len, 64);
         wsr_transcript_add(&e->tr, ev);
-        evbuffer_add(buf, it->data, it->len);
         if (e->upgraded)
             e->out_encoded += it->len;
-        return;
+        return 0;
     }
     if (it->kind == WSR_ITEM_HANDSHAKE) {
         size_t at = evbuffer_get_length(buf);
-        evbuffer_add(buf, it->data, it->len);
+        if (evbuffer_add(buf, it->data, it->len) != 0)
+            return -1;
         if (it->accept_at != SIZE_MAX) {
             /* The slot holds 28 placeholder bytes: put the real key there. */
             uint8_t *p = evbuffer_pullup(buf, -1);
+            if (!p)
+                return -1;
             memcpy(p + at + it->accept_at, e->accept, WSR_ACCEPT_LEN);
         }
         log_response(e, it->http_status, it->len);
-        return;
+        return 0;
     }
     ws_frame_spec spec = {
         .fin = it->fin,
@@ -266,7 +271,7 @@ static void encode_item(wsr_engine *e, const wsr_item *it, struct evbuffer *buf)
     struct evbuffer_iovec vec;
     /* The loader checked the length form, so size is never negative here. */
     if (size < 0 || evbuffer_reserve_space(buf, size, &vec, 1) != 1)
-        return;
+        return -1;
     ssize_t n = ws_encode_frame(&spec, vec.iov_base, vec.iov_len);
     vec.iov_len = n > 0 ? (size_t)n : 0;
     evbuffer_commit_space(buf, &vec, 1);
@@ -277,6 +282,7 @@ static void encode_item(wsr_engine *e, const wsr_item *it, struct evbuffer *buf)
                          .len_form = it->len_form};
     log_frame(e, "out", &h, it->data, it->len, (int64_t)e->out_encoded);
     e->out_encoded += vec.iov_len;
+    return 0;
 }
 
 /* Feeds bytes about to leave to the wire checker; the first violation of
@@ -316,21 +322,43 @@ static void send_piece(wsr_engine *e)
     if (end > shown)
         json_object_set_new(ev, "hex_truncated", json_true());
     wsr_transcript_add(&e->tr, ev);
-    check_out(e, evbuffer_pullup(e->group, (ev_ssize_t)end), end);
+    const uint8_t *p = evbuffer_pullup(e->group, (ev_ssize_t)end);
+    check_out(e, p, end);
     e->piece_len = end;
     e->group_off += end;
-    evbuffer_remove_buffer(e->group, e->out, end);
+    /* The last piece moves the group's chain; one short of it copies its
+     * bytes, and out of memory the scenario's bytes cannot go as written.
+     * Not evbuffer_remove_buffer(): libevent 2.1 drains the source even
+     * when that copy fails. */
+    size_t left = evbuffer_get_length(e->group);
+    int rc = end == left ? evbuffer_add_buffer(e->out, e->group)
+             : p         ? evbuffer_add(e->out, p, end)
+                         : -1;
+    if (rc != 0) {
+        wsr_engine_end(e, "limit", "out of memory for a write group");
+        return;
+    }
+    if (end < left)
+        evbuffer_drain(e->group, end);
     e->wait = W_DRAIN;
 }
 
-/* Queues a write group; it is sent in pieces (one per split offset). */
-static void start_group(wsr_engine *e, struct evbuffer *buf,
+/* Queues a write group (built with rc 0; -1: out of memory while it was
+ * built, which ends the session: a scenario's bytes go whole or not at
+ * all); it is sent in pieces (one per split offset). */
+static void start_group(wsr_engine *e, struct evbuffer *buf, int rc,
                         const size_t *split, size_t n_split, unsigned gap_ms,
                         bool every_byte)
 {
     /* One contiguous chain, so libevent hands each piece to the kernel as
      * one iovec in one writev(), however many frames the group holds. */
-    evbuffer_pullup(buf, -1);
+    if (rc != 0 || !buf ||
+        (evbuffer_get_length(buf) && !evbuffer_pullup(buf, -1))) {
+        if (buf)
+            evbuffer_free(buf);
+        wsr_engine_end(e, "limit", "out of memory for a write group");
+        return;
+    }
     e->group = buf;
     e->split = split;
     e->n_split = n_split;
@@ -525,9 +553,10 @@ static bool run_step(wsr_engine *e, const wsr_step *st)
     switch (st->kind) {
     case WSR_STEP_WRITE: {
         struct evbuffer *buf = evbuffer_new();
-        for (size_t i = 0; i < st->n_items; i++)
-            encode_item(e, &st->items[i], buf);
-        start_group(e, buf, st->split, st->n_split, st->gap_ms,
+        int rc = buf ? 0 : -1;
+        for (size_t i = 0; rc == 0 && i < st->n_items; i++)
+            rc = encode_item(e, &st->items[i], buf);
+        start_group(e, buf, rc, st->split, st->n_split, st->gap_ms,
                     st->split_every_byte);
         return true;
     }
@@ -911,9 +940,10 @@ static void accept_upgrade(wsr_engine *e, ws_slice key, const char *path,
         int n = ws_build_101(resp, sizeof resp, e->accept);
         struct evbuffer *buf = evbuffer_new();
         e->wait_start_us = now_us(e);
-        log_response(e, 101, (size_t)n);
-        evbuffer_add(buf, resp, (size_t)n);
-        start_group(e, buf, NULL, 0, 0, false);
+        int rc = buf ? evbuffer_add(buf, resp, (size_t)n) : -1;
+        if (rc == 0)
+            log_response(e, 101, (size_t)n);
+        start_group(e, buf, rc, NULL, 0, 0, false);
     } else {
         advance(e);
     }
