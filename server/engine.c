@@ -415,6 +415,8 @@ static void check_ack(wsr_engine *e)
     }
 }
 
+/* Sends one frame (an echo) now; out of memory ends the session, as the
+ * client would otherwise miss a frame the transcript cannot explain. */
 static void write_frame_now(wsr_engine *e, const uint8_t *payload, size_t len,
                             uint8_t opcode)
 {
@@ -422,8 +424,11 @@ static void write_frame_now(wsr_engine *e, const uint8_t *payload, size_t len,
         .fin = true, .opcode = opcode, .payload = payload, .payload_len = len};
     ssize_t size = ws_encoded_size(&spec);
     uint8_t *buf = size > 0 ? malloc((size_t)size) : NULL;
-    if (!buf)
+    if (!buf || evbuffer_expand(e->out, (size_t)size) != 0) {
+        free(buf);
+        wsr_engine_end(e, "limit", "out of memory for an echo");
         return;
+    }
     ssize_t n = ws_encode_frame(&spec, buf, (size_t)size);
     ws_frame_header h = {.fin = true, .opcode = opcode};
     log_frame(e, "out", &h, payload, len, (int64_t)e->out_encoded);
@@ -433,7 +438,7 @@ static void write_frame_now(wsr_engine *e, const uint8_t *payload, size_t len,
     wsr_event_hex(ev, buf, (size_t)n, 64);
     wsr_transcript_add(&e->tr, ev);
     check_out(e, buf, (size_t)n);
-    evbuffer_add(e->out, buf, (size_t)n);
+    evbuffer_add(e->out, buf, (size_t)n); /* room made above: no allocation */
     free(buf);
 }
 
@@ -672,6 +677,10 @@ static void message_done(wsr_engine *e)
 {
     size_t len = evbuffer_get_length(e->msg);
     uint8_t *p = evbuffer_pullup(e->msg, -1);
+    if (len && !p) { /* a message of several frames is made contiguous */
+        wsr_engine_end(e, "limit", "out of memory for the client's message");
+        return;
+    }
     e->seen.msgs++;
     json_t *ev = wsr_event(&e->tr, "in", "message");
     json_object_set_new(ev, "opcode", json_integer(e->msg_opcode));
@@ -736,7 +745,10 @@ static void on_frame(wsr_engine *e, const ws_frame *f)
         wsr_engine_end(e, "limit", "client message over max_message");
         return;
     }
-    evbuffer_add(e->msg, f->payload, f->payload_len);
+    if (evbuffer_add(e->msg, f->payload, f->payload_len) != 0) {
+        wsr_engine_end(e, "limit", "out of memory for the client's message");
+        return;
+    }
     if (f->h.fin) {
         message_done(e);
         check_waits(e);
