@@ -825,18 +825,27 @@ static void respond_and_close(wsr_engine *e, int status, const char *reason,
     e->phase = PH_FLUSH;
 }
 
-/* The run=ID of the query tags the transcript; false if any run= is
+/* The run=ID of the query tags the transcript: 0, or -1 if any run= is
  * invalid, and then the request is refused untagged: its transcript is
- * filed under no run (not under a valid run= before the bad one). */
-static bool parse_run(wsr_engine *e, const char *q, size_t len)
+ * filed under no run (not under a valid run= before the bad one); -2 if
+ * out of memory, and then it is untagged too, so that the ring never
+ * files a transcript under a run its text does not name. */
+static int parse_run(wsr_engine *e, const char *q, size_t len)
 {
     char run[WSR_RUN_ID_MAX + 1] = "";
-    bool ok = wsr_run_from_query(q, len, run);
-    if (ok && run[0]) {
+    if (!wsr_run_from_query(q, len, run))
+        return -1;
+    if (run[0]) {
         e->run = strdup(run);
-        wsr_transcript_set(&e->tr, "run", run);
+        if (!e->run)
+            return -2;
+        if (wsr_transcript_set(&e->tr, "run", run) != 0) {
+            free(e->run);
+            e->run = NULL;
+            return -2;
+        }
     }
-    return ok;
+    return 0;
 }
 
 /* The answer to GET /_runs/ID as the run stands now; then FIN and linger. */
@@ -933,7 +942,10 @@ static void accept_upgrade(wsr_engine *e, ws_slice key, const char *path,
         return;
     }
     e->sc = sc;
-    wsr_transcript_set(&e->tr, "scenario", sc->name);
+    if (wsr_transcript_set(&e->tr, "scenario", sc->name) != 0) {
+        respond_and_close(e, 500, "out of memory", "bad_request");
+        return;
+    }
     if (sc->tls_only && !e->tls) {
         respond_and_close(e, 400, "this scenario runs only over wss://",
                           "bad_request");
@@ -969,11 +981,16 @@ static void route_request(wsr_engine *e, const ws_http_request *req)
         serve_control(e, &t);
         return;
     }
-    if (t.query && !parse_run(e, t.query, t.query_len)) {
+    int run_rc = t.query ? parse_run(e, t.query, t.query_len) : 0;
+    if (run_rc == -1) {
         respond_and_close(e, 400,
                           "invalid run id: a letter or digit, then "
                           "letters, digits, '-', '_' and '.', at most 127",
                           "bad_request");
+        return;
+    }
+    if (run_rc == -2) {
+        respond_and_close(e, 500, "out of memory", "bad_request");
         return;
     }
     ws_slice key;
@@ -1185,7 +1202,9 @@ wsr_engine *wsr_engine_new(wsr_server *srv, struct evbuffer *out, bool tls,
     wsr_engine *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
-    if (wsr_transcript_init(&e->tr, peer) != 0) {
+    if (wsr_transcript_init(&e->tr, peer) != 0 ||
+        wsr_transcript_set(&e->tr, "transport", tls ? "wss" : "ws") != 0) {
+        wsr_transcript_free(&e->tr);
         free(e);
         return NULL;
     }
@@ -1198,7 +1217,6 @@ wsr_engine *wsr_engine_new(wsr_server *srv, struct evbuffer *out, bool tls,
     e->client_fin_us = e->server_fin_us = -1;
     ws_decoder_init(&e->dec, srv->cfg.max_frame, WS_DEC_REQUIRE_MASK);
     wsr_wirecheck_init(&e->out_check);
-    wsr_transcript_set(&e->tr, "transport", tls ? "wss" : "ws");
     return e;
 }
 
