@@ -434,7 +434,7 @@ typedef struct shell {
     bool timer_on;
     unsigned timer_ms;
     unsigned ends;
-    char sent[4096]; /* the bytes sent (the scenarios send fewer) */
+    char sent[16384]; /* the bytes sent (the scenarios send fewer) */
     size_t sent_len;
 } shell;
 
@@ -531,7 +531,7 @@ static void settle(shell *s, unsigned max_ms)
     for (int i = 0; i < 20; i++) {
         size_t len = evbuffer_get_length(s->out);
         ev_ssize_t n = evbuffer_copyout(s->out, s->sent + s->sent_len,
-                                        sizeof s->sent - s->sent_len);
+                                        sizeof s->sent - 1 - s->sent_len);
         s->sent_len += n > 0 ? (size_t)n : 0;
         evbuffer_drain(s->out, len);
         wsr_engine_drained(s->e);
@@ -561,8 +561,9 @@ typedef struct outcome {
     bool recorded; /* a session, not a control request */
     char *text;    /* its transcript as session.c keeps it, or NULL */
     size_t len;
-    char sent[4096]; /* the bytes the engine sent */
+    char sent[16384]; /* the bytes the engine sent, NUL-terminated */
     size_t sent_len;
+    char run[128]; /* the run the ring files it under ("": none) */
 } outcome;
 
 /* One connection asking for target; a WebSocket upgrade (with the client's
@@ -616,6 +617,7 @@ static outcome connection(const char *target, bool upgrade)
     /* What session.c does at the end: the one serialization, kept in the
      * /_runs ring. */
     o.recorded = wsr_engine_recorded(s.e);
+    snprintf(o.run, sizeof o.run, "%s", wsr_engine_run(s.e));
     if (o.recorded) {
         o.text = wsr_transcript_dump(wsr_engine_transcript(s.e), &o.len);
         if (o.text)
@@ -629,17 +631,45 @@ static outcome connection(const char *target, bool upgrade)
     return o;
 }
 
-/* A transcript's end reason; NULL if the text is not one JSON object with
- * one. */
+/* A transcript's end reason; NULL if the text is not one JSON object
+ * with one, or if a top-level field is lost: a run other than the one the
+ * ring files it under, no peer or transport, or no scenario in a session
+ * that ran one to completion. */
 static char *end_reason(const outcome *o)
 {
     json_t *root = json_loadb(o->text, o->len, 0, NULL);
     const json_t *end = json_object_get(root, "end");
     const char *r = json_string_value(json_object_get(end, "reason"));
-    char *copy =
-        r && json_is_true(json_object_get(root, "complete")) ? strdup(r) : NULL;
+    const char *run = json_string_value(json_object_get(root, "run"));
+    bool fields = strcmp(run ? run : "", o->run) == 0 &&
+                  json_is_string(json_object_get(root, "peer")) &&
+                  json_is_string(json_object_get(root, "transport")) &&
+                  (!r || strcmp(r, "complete") != 0 ||
+                   json_is_string(json_object_get(root, "scenario")));
+    char *copy = r && fields && json_is_true(json_object_get(root, "complete"))
+                     ? strdup(r)
+                     : NULL;
     json_decref(root);
     return copy;
+}
+
+/* A GET /_runs answer: a 200 whose body is as long as it says and one
+ * JSON object, or any other status, or nothing (the engine could not be
+ * made, or its answer could not be queued). */
+static bool control_answer_ok(const outcome *o)
+{
+    if (o->sent_len < 12 || memcmp(o->sent, "HTTP/1.1 200", 12) != 0)
+        return o->sent_len == 0 || memcmp(o->sent, "HTTP/1.1 ", 9) == 0;
+    const char *cl = strstr(o->sent, "Content-Length: ");
+    const char *body = strstr(o->sent, "\r\n\r\n");
+    if (!cl || !body)
+        return false;
+    body += 4;
+    size_t len = o->sent_len - (size_t)(body - o->sent);
+    json_t *root = json_loadb(body, len, 0, NULL);
+    bool ok = root && strtoul(cl + 16, NULL, 10) == len;
+    json_decref(root);
+    return ok;
 }
 
 /* Per-outcome tallies of the failing runs. */
@@ -704,7 +734,7 @@ static unsigned long session_runs(bool persist)
     wsr_runs_init(&srv.runs);
     for (unsigned long n = 1;; n++) {
         arm(n, persist);
-        static outcome a, b, c; /* 12 KiB: off the stack */
+        static outcome a, b, c; /* 48 KiB: off the stack */
         a = connection("/fm/session?run=fm1", true);
         b = connection("/fm/echo?run=fm1", true);
         c = connection("/_runs/fm1", false);
@@ -723,8 +753,9 @@ static unsigned long session_runs(bool persist)
         /* The control request is judged as a session when a failure
          * made it one (refused before it was routed: recorded, with
          * reason bad_request). */
-        bool clean = judge(&a, &ref_a, n) & judge(&b, &ref_b, n) &
-                     (c.recorded ? judge(&c, &ref_c, n) : true);
+        bool clean =
+            judge(&a, &ref_a, n) & judge(&b, &ref_b, n) &
+            (c.recorded ? judge(&c, &ref_c, n) : control_answer_ok(&c));
         CHECK(clean);
         free(a.text);
         free(b.text);
