@@ -750,12 +750,15 @@ static unsigned long session_runs(bool persist)
             free(ra);
             free(rb);
         }
-        /* The control request is judged as a session when a failure
-         * made it one (refused before it was routed: recorded, with
-         * reason bad_request). */
-        bool clean =
-            judge(&a, &ref_a, n) & judge(&b, &ref_b, n) &
-            (c.recorded ? judge(&c, &ref_c, n) : control_answer_ok(&c));
+        /* Each judged, whatever the others gave: every outcome counts.
+         * The control request is judged as a session when a failure made
+         * it one (refused before it was routed: recorded, with reason
+         * bad_request). */
+        bool clean_a = judge(&a, &ref_a, n);
+        bool clean_b = judge(&b, &ref_b, n);
+        bool clean_c =
+            c.recorded ? judge(&c, &ref_c, n) : control_answer_ok(&c);
+        bool clean = clean_a && clean_b && clean_c;
         CHECK(clean);
         free(a.text);
         free(b.text);
