@@ -228,29 +228,34 @@ static void log_response(wsr_engine *e, int status, size_t bytes)
         e->upgraded = true;
 }
 
-/* Appends one scenario item to buf, recording what it is. */
-static void encode_item(wsr_engine *e, const wsr_item *it, struct evbuffer *buf)
+/* Appends one scenario item to buf, recording what it is. Returns 0, or
+ * -1 if out of memory (buf may then hold part of it). */
+static int encode_item(wsr_engine *e, const wsr_item *it, struct evbuffer *buf)
 {
     if (it->kind == WSR_ITEM_RAW) {
+        if (evbuffer_add(buf, it->data, it->len) != 0)
+            return -1;
         json_t *ev = wsr_event(&e->tr, "out", "raw");
         json_object_set_new(ev, "bytes", json_integer((json_int_t)it->len));
         wsr_event_hex(ev, it->data, it->len, 64);
         wsr_transcript_add(&e->tr, ev);
-        evbuffer_add(buf, it->data, it->len);
         if (e->upgraded)
             e->out_encoded += it->len;
-        return;
+        return 0;
     }
     if (it->kind == WSR_ITEM_HANDSHAKE) {
         size_t at = evbuffer_get_length(buf);
-        evbuffer_add(buf, it->data, it->len);
+        if (evbuffer_add(buf, it->data, it->len) != 0)
+            return -1;
         if (it->accept_at != SIZE_MAX) {
             /* The slot holds 28 placeholder bytes: put the real key there. */
             uint8_t *p = evbuffer_pullup(buf, -1);
+            if (!p)
+                return -1;
             memcpy(p + at + it->accept_at, e->accept, WSR_ACCEPT_LEN);
         }
         log_response(e, it->http_status, it->len);
-        return;
+        return 0;
     }
     ws_frame_spec spec = {
         .fin = it->fin,
@@ -266,7 +271,7 @@ static void encode_item(wsr_engine *e, const wsr_item *it, struct evbuffer *buf)
     struct evbuffer_iovec vec;
     /* The loader checked the length form, so size is never negative here. */
     if (size < 0 || evbuffer_reserve_space(buf, size, &vec, 1) != 1)
-        return;
+        return -1;
     ssize_t n = ws_encode_frame(&spec, vec.iov_base, vec.iov_len);
     vec.iov_len = n > 0 ? (size_t)n : 0;
     evbuffer_commit_space(buf, &vec, 1);
@@ -277,6 +282,7 @@ static void encode_item(wsr_engine *e, const wsr_item *it, struct evbuffer *buf)
                          .len_form = it->len_form};
     log_frame(e, "out", &h, it->data, it->len, (int64_t)e->out_encoded);
     e->out_encoded += vec.iov_len;
+    return 0;
 }
 
 /* Feeds bytes about to leave to the wire checker; the first violation of
@@ -316,21 +322,43 @@ static void send_piece(wsr_engine *e)
     if (end > shown)
         json_object_set_new(ev, "hex_truncated", json_true());
     wsr_transcript_add(&e->tr, ev);
-    check_out(e, evbuffer_pullup(e->group, (ev_ssize_t)end), end);
+    const uint8_t *p = evbuffer_pullup(e->group, (ev_ssize_t)end);
+    check_out(e, p, end);
     e->piece_len = end;
     e->group_off += end;
-    evbuffer_remove_buffer(e->group, e->out, end);
+    /* The last piece moves the group's chain; one short of it copies its
+     * bytes, and out of memory the scenario's bytes cannot go as written.
+     * Not evbuffer_remove_buffer(): libevent 2.1 drains the source even
+     * when that copy fails. */
+    size_t left = evbuffer_get_length(e->group);
+    int rc = end == left ? evbuffer_add_buffer(e->out, e->group)
+             : p         ? evbuffer_add(e->out, p, end)
+                         : -1;
+    if (rc != 0) {
+        wsr_engine_end(e, "limit", "out of memory for a write group");
+        return;
+    }
+    if (end < left)
+        evbuffer_drain(e->group, end);
     e->wait = W_DRAIN;
 }
 
-/* Queues a write group; it is sent in pieces (one per split offset). */
-static void start_group(wsr_engine *e, struct evbuffer *buf,
+/* Queues a write group (built with rc 0; -1: out of memory while it was
+ * built, which ends the session: a scenario's bytes go whole or not at
+ * all); it is sent in pieces (one per split offset). */
+static void start_group(wsr_engine *e, struct evbuffer *buf, int rc,
                         const size_t *split, size_t n_split, unsigned gap_ms,
                         bool every_byte)
 {
     /* One contiguous chain, so libevent hands each piece to the kernel as
      * one iovec in one writev(), however many frames the group holds. */
-    evbuffer_pullup(buf, -1);
+    if (rc != 0 || !buf ||
+        (evbuffer_get_length(buf) && !evbuffer_pullup(buf, -1))) {
+        if (buf)
+            evbuffer_free(buf);
+        wsr_engine_end(e, "limit", "out of memory for a write group");
+        return;
+    }
     e->group = buf;
     e->split = split;
     e->n_split = n_split;
@@ -387,6 +415,8 @@ static void check_ack(wsr_engine *e)
     }
 }
 
+/* Sends one frame (an echo) now; out of memory ends the session, as the
+ * client would otherwise miss a frame the transcript cannot explain. */
 static void write_frame_now(wsr_engine *e, const uint8_t *payload, size_t len,
                             uint8_t opcode)
 {
@@ -394,8 +424,11 @@ static void write_frame_now(wsr_engine *e, const uint8_t *payload, size_t len,
         .fin = true, .opcode = opcode, .payload = payload, .payload_len = len};
     ssize_t size = ws_encoded_size(&spec);
     uint8_t *buf = size > 0 ? malloc((size_t)size) : NULL;
-    if (!buf)
+    if (!buf || evbuffer_expand(e->out, (size_t)size) != 0) {
+        free(buf);
+        wsr_engine_end(e, "limit", "out of memory for an echo");
         return;
+    }
     ssize_t n = ws_encode_frame(&spec, buf, (size_t)size);
     ws_frame_header h = {.fin = true, .opcode = opcode};
     log_frame(e, "out", &h, payload, len, (int64_t)e->out_encoded);
@@ -405,7 +438,7 @@ static void write_frame_now(wsr_engine *e, const uint8_t *payload, size_t len,
     wsr_event_hex(ev, buf, (size_t)n, 64);
     wsr_transcript_add(&e->tr, ev);
     check_out(e, buf, (size_t)n);
-    evbuffer_add(e->out, buf, (size_t)n);
+    evbuffer_add(e->out, buf, (size_t)n); /* room made above: no allocation */
     free(buf);
 }
 
@@ -525,9 +558,10 @@ static bool run_step(wsr_engine *e, const wsr_step *st)
     switch (st->kind) {
     case WSR_STEP_WRITE: {
         struct evbuffer *buf = evbuffer_new();
-        for (size_t i = 0; i < st->n_items; i++)
-            encode_item(e, &st->items[i], buf);
-        start_group(e, buf, st->split, st->n_split, st->gap_ms,
+        int rc = buf ? 0 : -1;
+        for (size_t i = 0; rc == 0 && i < st->n_items; i++)
+            rc = encode_item(e, &st->items[i], buf);
+        start_group(e, buf, rc, st->split, st->n_split, st->gap_ms,
                     st->split_every_byte);
         return true;
     }
@@ -643,6 +677,10 @@ static void message_done(wsr_engine *e)
 {
     size_t len = evbuffer_get_length(e->msg);
     uint8_t *p = evbuffer_pullup(e->msg, -1);
+    if (len && !p) { /* a message of several frames is made contiguous */
+        wsr_engine_end(e, "limit", "out of memory for the client's message");
+        return;
+    }
     e->seen.msgs++;
     json_t *ev = wsr_event(&e->tr, "in", "message");
     json_object_set_new(ev, "opcode", json_integer(e->msg_opcode));
@@ -707,7 +745,10 @@ static void on_frame(wsr_engine *e, const ws_frame *f)
         wsr_engine_end(e, "limit", "client message over max_message");
         return;
     }
-    evbuffer_add(e->msg, f->payload, f->payload_len);
+    if (evbuffer_add(e->msg, f->payload, f->payload_len) != 0) {
+        wsr_engine_end(e, "limit", "out of memory for the client's message");
+        return;
+    }
     if (f->h.fin) {
         message_done(e);
         check_waits(e);
@@ -784,18 +825,27 @@ static void respond_and_close(wsr_engine *e, int status, const char *reason,
     e->phase = PH_FLUSH;
 }
 
-/* The run=ID of the query tags the transcript; false if any run= is
+/* The run=ID of the query tags the transcript: 0, or -1 if any run= is
  * invalid, and then the request is refused untagged: its transcript is
- * filed under no run (not under a valid run= before the bad one). */
-static bool parse_run(wsr_engine *e, const char *q, size_t len)
+ * filed under no run (not under a valid run= before the bad one); -2 if
+ * out of memory, and then it is untagged too, so that the ring never
+ * files a transcript under a run its text does not name. */
+static int parse_run(wsr_engine *e, const char *q, size_t len)
 {
     char run[WSR_RUN_ID_MAX + 1] = "";
-    bool ok = wsr_run_from_query(q, len, run);
-    if (ok && run[0]) {
+    if (!wsr_run_from_query(q, len, run))
+        return -1;
+    if (run[0]) {
         e->run = strdup(run);
-        wsr_transcript_set(&e->tr, "run", run);
+        if (!e->run)
+            return -2;
+        if (wsr_transcript_set(&e->tr, "run", run) != 0) {
+            free(e->run);
+            e->run = NULL;
+            return -2;
+        }
     }
-    return ok;
+    return 0;
 }
 
 /* The answer to GET /_runs/ID as the run stands now; then FIN and linger. */
@@ -892,7 +942,10 @@ static void accept_upgrade(wsr_engine *e, ws_slice key, const char *path,
         return;
     }
     e->sc = sc;
-    wsr_transcript_set(&e->tr, "scenario", sc->name);
+    if (wsr_transcript_set(&e->tr, "scenario", sc->name) != 0) {
+        respond_and_close(e, 500, "out of memory", "bad_request");
+        return;
+    }
     if (sc->tls_only && !e->tls) {
         respond_and_close(e, 400, "this scenario runs only over wss://",
                           "bad_request");
@@ -911,9 +964,10 @@ static void accept_upgrade(wsr_engine *e, ws_slice key, const char *path,
         int n = ws_build_101(resp, sizeof resp, e->accept);
         struct evbuffer *buf = evbuffer_new();
         e->wait_start_us = now_us(e);
-        log_response(e, 101, (size_t)n);
-        evbuffer_add(buf, resp, (size_t)n);
-        start_group(e, buf, NULL, 0, 0, false);
+        int rc = buf ? evbuffer_add(buf, resp, (size_t)n) : -1;
+        if (rc == 0)
+            log_response(e, 101, (size_t)n);
+        start_group(e, buf, rc, NULL, 0, 0, false);
     } else {
         advance(e);
     }
@@ -927,11 +981,16 @@ static void route_request(wsr_engine *e, const ws_http_request *req)
         serve_control(e, &t);
         return;
     }
-    if (t.query && !parse_run(e, t.query, t.query_len)) {
+    int run_rc = t.query ? parse_run(e, t.query, t.query_len) : 0;
+    if (run_rc == -1) {
         respond_and_close(e, 400,
                           "invalid run id: a letter or digit, then "
                           "letters, digits, '-', '_' and '.', at most 127",
                           "bad_request");
+        return;
+    }
+    if (run_rc == -2) {
+        respond_and_close(e, 500, "out of memory", "bad_request");
         return;
     }
     ws_slice key;
@@ -1143,7 +1202,9 @@ wsr_engine *wsr_engine_new(wsr_server *srv, struct evbuffer *out, bool tls,
     wsr_engine *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
-    if (wsr_transcript_init(&e->tr, peer) != 0) {
+    if (wsr_transcript_init(&e->tr, peer) != 0 ||
+        wsr_transcript_set(&e->tr, "transport", tls ? "wss" : "ws") != 0) {
+        wsr_transcript_free(&e->tr);
         free(e);
         return NULL;
     }
@@ -1156,7 +1217,6 @@ wsr_engine *wsr_engine_new(wsr_server *srv, struct evbuffer *out, bool tls,
     e->client_fin_us = e->server_fin_us = -1;
     ws_decoder_init(&e->dec, srv->cfg.max_frame, WS_DEC_REQUIRE_MASK);
     wsr_wirecheck_init(&e->out_check);
-    wsr_transcript_set(&e->tr, "transport", tls ? "wss" : "ws");
     return e;
 }
 

@@ -81,11 +81,55 @@ void wsr_transcript_free(wsr_transcript *t)
     t->events_len = t->events_cap = t->n_events = 0;
 }
 
+/* A growing text for json_dump_callback(). Once an append has failed,
+ * every later one fails too: jansson (2.14) ignores the callback's error
+ * while it writes an object's key and goes on, so a single failure would
+ * otherwise leave valid-looking JSON with a key cut out. */
+typedef struct dump_buf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+} dump_buf;
+
+static int dump_append(const char *p, size_t len, void *arg)
+{
+    dump_buf *b = arg;
+    if (b->failed)
+        return -1;
+    if (len > b->cap - b->len) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap - b->len < len)
+            cap *= 2;
+        char *grown = realloc(b->p, cap);
+        if (!grown) {
+            b->failed = true;
+            return -1;
+        }
+        b->p = grown;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, len);
+    b->len += len;
+    return 0;
+}
+
+/* v as compact JSON text (malloc'd, NUL-terminated), or NULL. */
+static char *dump_text(const json_t *v)
+{
+    dump_buf b = {0};
+    if (json_dump_callback(v, dump_append, &b,
+                           JSON_COMPACT | JSON_ENCODE_ANY) != 0 ||
+        dump_append("", 1, &b) != 0) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
 int wsr_transcript_set_new(wsr_transcript *t, const char *key, json_t *v)
 {
     int f = field_index(key);
-    char *text =
-        f >= 0 && v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *text = f >= 0 && v ? dump_text(v) : NULL;
     json_decref(v);
     if (!text)
         return -1;
@@ -119,13 +163,17 @@ json_t *wsr_event(wsr_transcript *t, const char *dir, const char *type)
 static int append_events(const char *p, size_t len, void *arg)
 {
     wsr_transcript *t = arg;
+    if (t->append_failed) /* sticky within one event: see dump_append() */
+        return -1;
     if (len > t->events_cap - t->events_len) {
         size_t cap = t->events_cap ? t->events_cap : 1024;
         while (cap - t->events_len < len)
             cap *= 2;
         char *grown = realloc(t->events, cap);
-        if (!grown)
+        if (!grown) {
+            t->append_failed = true;
             return -1;
+        }
         t->events = grown;
         t->events_cap = cap;
     }
@@ -144,6 +192,7 @@ void wsr_transcript_add(wsr_transcript *t, json_t *ev)
         return;
     }
     size_t mark = t->events_len;
+    t->append_failed = false;
     if ((t->n_events && append_events(",", 1, t) != 0) ||
         json_dump_callback(ev, append_events, t, JSON_COMPACT) != 0)
         t->events_len = mark; /* out of memory: the event is lost whole */
@@ -175,10 +224,23 @@ void wsr_transcript_end(wsr_transcript *t, const char *reason,
 {
     if (t->complete)
         return;
-    json_t *end = json_object();
-    json_object_set_new(end, "reason", json_string(reason));
-    json_object_set_new(end, "detail", json_string(detail ? detail : ""));
-    wsr_transcript_set_new(t, "end", end);
+    json_t *end = json_pack("{s:s,s:s}", "reason", reason, "detail",
+                            detail ? detail : "");
+    if (wsr_transcript_set_new(t, "end", end) != 0) {
+        /* Out of memory (or a detail that is not UTF-8): the reason
+         * alone, a plain name that needs no escaping, in one allocation,
+         * so that a complete transcript always says why it ended. */
+        static const char fmt[] = "{\"reason\":\"%s\",\"detail\":\"\"}";
+        size_t n = sizeof fmt + strlen(reason);
+        bool plain =
+            strspn(reason, "abcdefghijklmnopqrstuvwxyz_") == strlen(reason);
+        char *text = plain ? malloc(n) : NULL;
+        if (text) {
+            snprintf(text, n, fmt, reason);
+            free(t->field[WSR_TR_END]);
+            t->field[WSR_TR_END] = text;
+        }
+    }
     t->complete = true;
 }
 

@@ -40,9 +40,10 @@ typedef struct wsr_transcript {
     char *events; /* the events so far, compact JSON objects joined by ','
                    * (owned, not NUL-terminated; NULL before the first) */
     size_t events_len, events_cap;
-    size_t n_events;   /* events kept */
-    size_t dropped;    /* events past WSR_TRANSCRIPT_MAX_EVENTS */
-    uint64_t start_us; /* monotonic clock at creation */
+    bool append_failed; /* the event being added ran out of memory */
+    size_t n_events;    /* events kept */
+    size_t dropped;     /* events past WSR_TRANSCRIPT_MAX_EVENTS */
+    uint64_t start_us;  /* monotonic clock at creation */
     bool complete;
 } wsr_transcript;
 
