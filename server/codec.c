@@ -293,6 +293,8 @@ ssize_t ws_decoder_feed(ws_decoder *dec, const uint8_t *in, size_t len,
              * the buffer comes with the payload's bytes, not now. */
             dec->payload_have = 0;
             dec->state = WS_DEC_PAYLOAD;
+            if (dec->flags & WS_DEC_PAUSE_AT_HEADER)
+                return (ssize_t)pos;
             break;
         }
         if (pos == len)

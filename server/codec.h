@@ -86,6 +86,11 @@ enum ws_decoder_flags {
         1 << 1,                /* decoding server frames: a client (tests) */
     WS_DEC_ALLOW_RSV = 1 << 2, /* do not reject RSV bits */
     WS_DEC_ALLOW_NONMINIMAL = 1 << 3, /* accept non-minimal length forms */
+    /* Return as soon as a header announcing a payload is complete (*done 0,
+     * state WS_DEC_PAYLOAD, payload_have 0), before taking any payload
+     * byte: the caller can judge the announced length (a message's running
+     * total, say) before one byte of it is buffered. */
+    WS_DEC_PAUSE_AT_HEADER = 1 << 4,
 };
 
 enum ws_decoder_state {
@@ -127,7 +132,9 @@ size_t ws_decoder_capacity(const ws_decoder *dec);
  * negative ws_err; after an error every later call returns WS_ERR_STATE.
  * Consumption stops at the end of a frame: then *done is set to 1 and *out
  * describes the frame; call again with the remaining bytes for the next one.
- * Otherwise *done is 0 and all len bytes were consumed.
+ * Otherwise *done is 0 and all len bytes were consumed (with
+ * WS_DEC_PAUSE_AT_HEADER: or the feed stopped right after a header that
+ * announces a payload; call again with the rest).
  * Checks, in header order: RSV (unless allowed), reserved opcode, control
  * FIN and length, mask requirement, minimal length, length MSB, max_payload.
  * The payload buffer is grown as the payload arrives (doubling, from

@@ -642,12 +642,18 @@ static void protocol_error(wsr_engine *e, int err, const uint8_t *p, size_t len)
     json_object_set_new(ev, "error", json_string(wsr_wirecheck_name(err)));
     json_object_set_new(ev, "offset",
                         json_integer((json_int_t)e->in_frame_start));
+    if (limit) { /* refused at the header: the announced length */
+        json_object_set_new(ev, "limit", json_string("max_frame"));
+        json_object_set_new(ev, "value",
+                            json_integer((json_int_t)e->srv->cfg.max_frame));
+    }
     if (e->dec.hdr_have)
         wsr_event_hex(ev, e->dec.hdr, e->dec.hdr_have, 14);
     else
         wsr_event_hex(ev, p, len, 32);
     wsr_transcript_add(&e->tr, ev);
-    wsr_engine_end(e, limit ? "limit" : "protocol_error", ws_strerror(err));
+    wsr_engine_end(e, limit ? "limit" : "protocol_error",
+                   limit ? "client frame over max_frame" : ws_strerror(err));
 }
 
 /* A message's content, as the adapters report theirs: text or hex up to
@@ -701,6 +707,32 @@ static void message_done(wsr_engine *e)
     evbuffer_drain(e->msg, len);
 }
 
+/* Would a data frame of `more` payload bytes put the client's message over
+ * max_message? Then the session ends, with a limit event naming it. A
+ * continuation adds to the message so far; a text or binary frame starts
+ * one (if a message is still open, that is a protocol error, reported
+ * when the frame is complete). */
+static bool message_over_cap(wsr_engine *e, uint8_t opcode, uint64_t more)
+{
+    if (opcode != WS_OP_CONT && opcode != WS_OP_TEXT && opcode != WS_OP_BINARY)
+        return false;
+    uint64_t so_far =
+        opcode == WS_OP_CONT && e->msg ? evbuffer_get_length(e->msg) : 0;
+    uint64_t cap = e->srv->cfg.max_message;
+    if (more <= cap && so_far <= cap - more)
+        return false;
+    json_t *ev = wsr_event(&e->tr, "in", "limit");
+    json_object_set_new(ev, "limit", json_string("max_message"));
+    json_object_set_new(ev, "value", json_integer((json_int_t)cap));
+    json_object_set_new(ev, "message_bytes", json_integer((json_int_t)so_far));
+    json_object_set_new(ev, "frame_length", json_integer((json_int_t)more));
+    json_object_set_new(ev, "offset",
+                        json_integer((json_int_t)e->in_frame_start));
+    wsr_transcript_add(&e->tr, ev);
+    wsr_engine_end(e, "limit", "client message over max_message");
+    return true;
+}
+
 static void on_frame(wsr_engine *e, const ws_frame *f)
 {
     log_frame(e, "in", &f->h, f->payload, f->payload_len,
@@ -735,16 +767,10 @@ static void on_frame(wsr_engine *e, const ws_frame *f)
         wsr_engine_end(e, "limit", "out of memory for the client's message");
         return;
     }
-    if (evbuffer_get_length(e->msg) + f->payload_len >
-        e->srv->cfg.max_message) {
-        json_t *ev = wsr_event(&e->tr, "in", "limit");
-        json_object_set_new(ev, "limit", json_string("max_message"));
-        json_object_set_new(ev, "value",
-                            json_integer((json_int_t)e->srv->cfg.max_message));
-        wsr_transcript_add(&e->tr, ev);
-        wsr_engine_end(e, "limit", "client message over max_message");
+    /* Checked at the header already (header_over_caps); kept for a frame
+     * whose header and payload came in one feed before the pause. */
+    if (message_over_cap(e, f->h.opcode, f->payload_len))
         return;
-    }
     if (evbuffer_add(e->msg, f->payload, f->payload_len) != 0) {
         wsr_engine_end(e, "limit", "out of memory for the client's message");
         return;
@@ -792,6 +818,13 @@ static void on_frame_input(wsr_engine *e, struct evbuffer *in)
             }
             off += (size_t)n;
             e->in_offset += (uint64_t)n;
+            /* The decoder pauses after a header announcing a payload
+             * (WS_DEC_PAUSE_AT_HEADER): the message's cap is judged on the
+             * announced length, before a byte of it is buffered. */
+            if (!done && e->dec.state == WS_DEC_PAYLOAD &&
+                e->dec.payload_have == 0 &&
+                message_over_cap(e, e->dec.h.opcode, e->dec.h.payload_len))
+                return;
             if (done) {
                 on_frame(e, &f);
                 e->in_frame_start = e->in_offset;
@@ -1215,7 +1248,8 @@ wsr_engine *wsr_engine_new(wsr_server *srv, struct evbuffer *out, bool tls,
     e->tls = tls;
     e->record = true;
     e->client_fin_us = e->server_fin_us = -1;
-    ws_decoder_init(&e->dec, srv->cfg.max_frame, WS_DEC_REQUIRE_MASK);
+    ws_decoder_init(&e->dec, srv->cfg.max_frame,
+                    WS_DEC_REQUIRE_MASK | WS_DEC_PAUSE_AT_HEADER);
     wsr_wirecheck_init(&e->out_check);
     return e;
 }

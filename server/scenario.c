@@ -870,6 +870,24 @@ static wsr_scenario *load_root(json_t *root, json_error_t *jerr,
     return sc;
 }
 
+/* Why `file` cannot be opened (errnum from open or stat): a dangling
+ * symlink says so and where it points, not just "No such file". */
+static void cannot_open(const char *file, int errnum, char *err, size_t errlen)
+{
+    char to[1024];
+    struct stat lst;
+    ssize_t n = -1;
+    if (errnum == ENOENT && lstat(file, &lst) == 0 && S_ISLNK(lst.st_mode))
+        n = readlink(file, to, sizeof to - 1);
+    if (n >= 0) {
+        to[n] = '\0';
+        snprintf(err, errlen,
+                 "%s: broken symlink (to %s, which does not exist)", file, to);
+    } else {
+        snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errnum));
+    }
+}
+
 wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
                                      char *err, size_t errlen)
 {
@@ -878,7 +896,7 @@ wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
     int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+        cannot_open(file, errno, err, errlen);
         if (fd >= 0)
             close(fd);
         return NULL;
@@ -956,8 +974,14 @@ static int load_dir(wsr_scenario_set *set, const char *root, const char *rel,
         snprintf(sub, sizeof sub, "%s%s", rel, de->d_name);
         snprintf(full, sizeof full, "%s/%s", root, sub);
         struct stat st;
-        if (stat(full, &st) != 0)
+        if (stat(full, &st) != 0) {
+            if (!ends_with(sub, ".json"))
+                continue; /* like any other file that is not a scenario */
+            /* a *.json the server cannot load is an error, not a skip */
+            cannot_open(full, errno, err, errlen);
+            rc = -1;
             continue;
+        }
         if (S_ISDIR(st.st_mode)) {
             strncat(sub, "/", sizeof sub - strlen(sub) - 1);
             rc = load_dir(set, root, sub, err, errlen);

@@ -3,6 +3,7 @@
  *   loadclient load    HOST PORT PATH CONNS SECONDS   sessions/s and p50/p99
  *   loadclient idle    HOST PORT PATH CONNS           hold CONNS open sessions
  *   loadclient capture HOST PORT PATH FILE            one session's received bytes
+ *   loadclient soak    HOST PORT PLAN CONNS SESSIONS  mixed and hostile sessions
  *
  * One session: connect, send a fixed upgrade request, read the 101 and the
  * server's frames up to its close frame, send a masked close frame, read to
@@ -16,6 +17,12 @@
  * `idle` opens CONNS sessions, waits for every 101, prints one JSON line
  * ("ready") and holds them until stdin reaches EOF: the caller reads the
  * server's memory meanwhile. Then it resets them all (RST).
+ *
+ * `soak` runs SESSIONS sessions, CONNS at a time, each of a kind taken in
+ * turn from PLAN (a file of lines "KIND WEIGHT [PATH]", see run_soak): well
+ * behaved ones on catalogue scenarios and hostile peers. It prints a JSON
+ * progress line every 1,000 sessions (the caller samples the server's
+ * memory then) and one summary line at the end.
  *
  * epoll, one thread: the client must cost little next to the server it
  * measures, on a machine where both share two cores.
@@ -412,13 +419,457 @@ static int run_capture(const struct target *t, const char *file)
     return 0;
 }
 
+
+/* ---- soak: mixed and hostile sessions ---------------------------------- */
+
+/* What a soak session does. A well-behaved session (K_GOOD) sends the
+ * upgrade, reads the answer and the server's frames (any length), answers
+ * a close frame with a masked close frame and reads to EOF; a refused
+ * handshake (not 101) it closes at once. The others are hostile peers. */
+enum kind {
+    K_GOOD,        /* a catalogue scenario, as a plain client would run it */
+    K_SLOWLORIS,   /* half a request head, then silence: the handshake timeout */
+    K_RST_CONNECT, /* connect, then RST (SO_LINGER 0) before a byte */
+    K_RST_OPEN,    /* the upgrade, the 101, then RST mid-scenario */
+    K_FRAME_2_62,  /* a frame header announcing 2^62 bytes, then silence */
+    K_FRAME_16M,   /* a header announcing 16 MiB, 4 KiB of it, then RST */
+    K_GARBAGE,     /* 512 random bytes after the 101 */
+    K_OVERSIZE,    /* a request head of 12 KiB (over --max-handshake) */
+    K_BAD_TAG,     /* ?run=.. / -rf / .hidden: refused with a 400 */
+    K_COUNT
+};
+
+static const char *const kind_names[K_COUNT] = {
+    "good",    "slowloris", "rst-connect", "rst-open", "frame-2^62",
+    "frame-16MiB", "garbage", "oversize-head", "bad-run-tag",
+};
+
+enum soak_phase { SP_CONNECTING, SP_HEAD, SP_FRAMES, SP_DRAIN };
+
+struct plan_entry {
+    enum kind kind;
+    char path[256]; /* K_GOOD: the scenario's path, without ?run= */
+};
+
+struct soak_conn {
+    int fd;
+    enum soak_phase phase;
+    const struct plan_entry *entry;
+    long serial;
+    double t_start;
+    size_t head_len;
+    char head[8192];
+    unsigned char hdr[14]; /* the server frame header being read */
+    size_t hdr_have;
+    uint64_t skip; /* payload bytes of the current server frame still to skip */
+    int in_close;  /* the current frame is a close frame */
+    int saw_close; /* a close frame came, ours went back */
+};
+
+struct soak_stats {
+    long started[K_COUNT], ended[K_COUNT], timed_out[K_COUNT];
+    long upgraded, refused, server_close_frames, eof_before_close, resets;
+};
+
+static const char *const bad_tags[] = {"..", "-rf", ".hidden", "a/b", "%2e%2e"};
+
+static size_t soak_request(char *buf, size_t cap, const char *host, const char *port,
+                           const char *path, const char *run, size_t pad)
+{
+    int n = snprintf(buf, cap,
+                     "GET %s?run=%s HTTP/1.1\r\n"
+                     "Host: %s:%s\r\n"
+                     "Upgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n",
+                     path, run, host, port);
+    if (n < 0 || (size_t)n >= cap)
+        return 0;
+    size_t len = (size_t)n;
+    if (pad > 0) { /* one long header line: the head goes over max_handshake */
+        if (len + pad + 16 >= cap)
+            return 0;
+        memcpy(buf + len, "X-Pad: ", 7);
+        memset(buf + len + 7, 'a', pad);
+        len += 7 + pad;
+        memcpy(buf + len, "\r\n", 2);
+        len += 2;
+    }
+    memcpy(buf + len, "\r\n", 2);
+    return len + 2;
+}
+
+static int send_all(int fd, const void *p, size_t len)
+{
+    /* Loopback with fresh buffers: a few KiB go out in one call. */
+    return send(fd, p, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+static void rst_now(int fd)
+{
+    struct linger abort_now = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now);
+}
+
+/* Reads the server's frames after the 101 without keeping them: any length,
+ * close frames answered. Returns 1 when a close frame has been answered. */
+static int soak_frames(struct soak_conn *c, const unsigned char *p, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        if (c->skip > 0) {
+            uint64_t n = len - off < c->skip ? len - off : c->skip;
+            c->skip -= n;
+            off += (size_t)n;
+            continue;
+        }
+        c->hdr[c->hdr_have++] = p[off++];
+        size_t need = 2;
+        if (c->hdr_have >= 2) {
+            unsigned l7 = c->hdr[1] & 0x7f;
+            need += (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + ((c->hdr[1] & 0x80) ? 4 : 0);
+        }
+        if (c->hdr_have < need)
+            continue;
+        unsigned l7 = c->hdr[1] & 0x7f;
+        uint64_t plen = l7;
+        if (l7 == 126)
+            plen = ((uint64_t)c->hdr[2] << 8) | c->hdr[3];
+        else if (l7 == 127) {
+            plen = 0;
+            for (int i = 0; i < 8; i++)
+                plen = (plen << 8) | c->hdr[2 + i];
+        }
+        c->in_close = (c->hdr[0] & 0x0f) == 8;
+        c->hdr_have = 0;
+        c->skip = plen;
+        if (c->in_close && !c->saw_close) {
+            c->saw_close = 1;
+            if (send_close(c->fd) < 0)
+                return -1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void soak_start(struct soak_conn *c, const struct target *t, const struct plan_entry *e,
+                       long serial)
+{
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        die("socket");
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->phase = SP_CONNECTING;
+    c->entry = e;
+    c->serial = serial;
+    c->t_start = now_s();
+    c->head_len = 0;
+    c->hdr_have = 0;
+    c->skip = 0;
+    c->in_close = c->saw_close = 0;
+    if (connect(c->fd, (const struct sockaddr *)&t->addr, sizeof t->addr) < 0 &&
+        errno != EINPROGRESS)
+        die("connect");
+    struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+        die("epoll_ctl");
+}
+
+/* After the 101 (or a refusal): what the session's kind does next.
+ * 1 going on, 0 done. */
+static int soak_after_head(struct soak_conn *c, struct soak_stats *st, int upgraded)
+{
+    enum kind k = c->entry->kind;
+    if (!upgraded) {
+        st->refused++;
+        return k == K_GOOD ? 0 : (c->phase = SP_DRAIN, 1);
+    }
+    st->upgraded++;
+    static const unsigned char mask[4] = {1, 2, 3, 4};
+    unsigned char frame[14 + 4096];
+    switch (k) {
+    case K_RST_OPEN:
+        rst_now(c->fd);
+        st->resets++;
+        return 0;
+    case K_FRAME_2_62:
+    case K_FRAME_16M: {
+        uint64_t n = k == K_FRAME_2_62 ? (uint64_t)1 << 62 : (uint64_t)16 << 20;
+        frame[0] = 0x82;
+        frame[1] = 0x80 | 127;
+        for (int i = 0; i < 8; i++)
+            frame[2 + i] = (unsigned char)(n >> (56 - 8 * i));
+        memcpy(frame + 10, mask, 4);
+        size_t len = 14;
+        if (k == K_FRAME_16M) {
+            memset(frame + 14, 0, 4096);
+            len += 4096;
+        }
+        if (send_all(c->fd, frame, len) < 0 || k == K_FRAME_16M) {
+            rst_now(c->fd);
+            st->resets++;
+            return 0;
+        }
+        c->phase = SP_DRAIN;
+        return 1;
+    }
+    case K_GARBAGE: {
+        for (size_t i = 0; i < 512; i++)
+            frame[i] = (unsigned char)rand();
+        frame[0] = 0x8f; /* a reserved opcode: never a valid start */
+        if (send_all(c->fd, frame, 512) < 0)
+            return 0;
+        c->phase = SP_DRAIN;
+        return 1;
+    }
+    default:
+        c->phase = SP_FRAMES;
+        return 1;
+    }
+}
+
+/* One epoll event for a soak session: 1 going on, 0 done. */
+static int soak_event(struct soak_conn *c, const char *host,
+                      const char *port, struct soak_stats *st)
+{
+    enum kind k = c->entry->kind;
+    if (c->phase == SP_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0)
+            return fail_why = "connect failed", 0;
+        if (k == K_RST_CONNECT) {
+            rst_now(c->fd);
+            st->resets++;
+            return 0;
+        }
+        char req[16384];
+        char run[64];
+        const char *path = k == K_GOOD ? c->entry->path : "/close/send-then-close";
+        if (k == K_BAD_TAG)
+            snprintf(run, sizeof run, "%s",
+                     bad_tags[c->serial % (long)(sizeof bad_tags / sizeof *bad_tags)]);
+        else
+            snprintf(run, sizeof run, "soak-%ld", c->serial);
+        size_t n = soak_request(req, sizeof req, host, port, path, run,
+                                k == K_OVERSIZE ? 12288 : 0);
+        if (n == 0)
+            die("request too long");
+        if (k == K_SLOWLORIS)
+            n = n / 2; /* half the head, then nothing */
+        if (send_all(c->fd, req, n) < 0)
+            return fail_why = "send request", 0;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+        epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+        c->phase = (k == K_SLOWLORIS || k == K_OVERSIZE || k == K_BAD_TAG) ? SP_DRAIN : SP_HEAD;
+        /* fall through: a read now finds EAGAIN or what already came */
+    }
+    for (;;) {
+        unsigned char buf[16384];
+        ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+        if (n == 0) {
+            if (c->phase == SP_FRAMES && !c->saw_close)
+                st->eof_before_close++;
+            return 0;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 1;
+            if (errno == EINTR)
+                continue;
+            return 0; /* a reset by the server ends the session too */
+        }
+        size_t off = 0;
+        if (c->phase == SP_HEAD) {
+            size_t room = sizeof c->head - c->head_len;
+            size_t take = (size_t)n < room ? (size_t)n : room;
+            memcpy(c->head + c->head_len, buf, take);
+            c->head_len += take;
+            char *end = memmem(c->head, c->head_len, "\r\n\r\n", 4);
+            if (end == NULL) {
+                if (c->head_len == sizeof c->head)
+                    return fail_why = "head too long", 0;
+                continue;
+            }
+            size_t head = (size_t)(end + 4 - c->head);
+            off = take - (c->head_len - head); /* bytes of buf after the head */
+            int upgraded = c->head_len >= 12 && memcmp(c->head, "HTTP/1.1 101", 12) == 0;
+            if (soak_after_head(c, st, upgraded) == 0)
+                return 0;
+        }
+        if (c->phase == SP_FRAMES) {
+            int r = soak_frames(c, buf + off, (size_t)n - off);
+            if (r < 0)
+                return 0;
+            if (r > 0) {
+                st->server_close_frames++;
+                c->phase = SP_DRAIN;
+            }
+        }
+    }
+}
+
+static int plan_load(const char *file, struct plan_entry **out, size_t *n_out)
+{
+    FILE *f = fopen(file, "r");
+    if (f == NULL)
+        die(file);
+    size_t n = 0, cap = 0;
+    struct plan_entry *plan = NULL;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char name[64], path[256] = "";
+        int weight;
+        if (line[0] == '#' || sscanf(line, "%63s %d %255s", name, &weight, path) < 2)
+            continue;
+        int k = -1;
+        for (int i = 0; i < K_COUNT; i++)
+            if (strcmp(name, kind_names[i]) == 0)
+                k = i;
+        if (k < 0 || weight < 0 || (k == K_GOOD && path[0] != '/')) {
+            fprintf(stderr, "loadclient: bad plan line: %s", line);
+            exit(2);
+        }
+        for (int w = 0; w < weight; w++) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                plan = realloc(plan, cap * sizeof *plan);
+                if (plan == NULL)
+                    die("realloc");
+            }
+            plan[n].kind = (enum kind)k;
+            snprintf(plan[n].path, sizeof plan[n].path, "%s", path);
+            n++;
+        }
+    }
+    fclose(f);
+    if (n == 0) {
+        fprintf(stderr, "loadclient: empty plan %s\n", file);
+        exit(2);
+    }
+    /* Interleave the kinds: a fixed shuffle, the same every run. */
+    srand(12);
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)rand() % (i + 1);
+        struct plan_entry tmp = plan[i];
+        plan[i] = plan[j];
+        plan[j] = tmp;
+    }
+    *out = plan;
+    *n_out = n;
+    return 0;
+}
+
+static void soak_print(const struct soak_stats *st, long done, double t0, const char *event)
+{
+    printf("{\"event\": \"%s\", \"done\": %ld, \"t\": %.3f", event, done, now_s() - t0);
+    if (strcmp(event, "end") == 0) {
+        printf(", \"upgraded\": %ld, \"refused\": %ld, \"server_close_frames\": %ld, "
+               "\"eof_before_close\": %ld, \"resets_sent\": %ld, \"kinds\": {",
+               st->upgraded, st->refused, st->server_close_frames, st->eof_before_close,
+               st->resets);
+        for (int k = 0; k < K_COUNT; k++)
+            printf("%s\"%s\": {\"started\": %ld, \"ended\": %ld, \"client_timeout\": %ld}",
+                   k ? ", " : "", kind_names[k], st->started[k], st->ended[k], st->timed_out[k]);
+        printf("}, \"last_failure\": \"%s\"", fail_why);
+    }
+    printf("}\n");
+    fflush(stdout);
+}
+
+/* SESSIONS sessions, CONNS at a time. A session the server has not ended
+ * after SOAK_CLIENT_TIMEOUT_S is reset by the client and counted. */
+#define SOAK_CLIENT_TIMEOUT_S 30.0
+
+static int run_soak(const struct target *t, const char *host, const char *port,
+                    const char *plan_file, int nconns, long sessions)
+{
+    struct plan_entry *plan;
+    size_t n_plan;
+    plan_load(plan_file, &plan, &n_plan);
+    struct soak_conn *conns = calloc((size_t)nconns, sizeof *conns);
+    if (conns == NULL)
+        die("calloc");
+    struct soak_stats st = {0};
+    struct epoll_event evs[256];
+    double t0 = now_s(), last_sweep = t0;
+    long started = 0, done = 0;
+    int live = 0;
+    for (int i = 0; i < nconns; i++)
+        conns[i].fd = -1;
+    for (int i = 0; i < nconns && started < sessions; i++, live++) {
+        const struct plan_entry *e = &plan[(size_t)started % n_plan];
+        st.started[e->kind]++;
+        soak_start(&conns[i], t, e, started++);
+    }
+    while (live > 0) {
+        int n = epoll_wait(epfd, evs, 256, 100);
+        if (n < 0 && errno != EINTR)
+            die("epoll_wait");
+        double t_now = now_s();
+        for (int i = 0; i < (n > 0 ? n : 0) + 1; i++) {
+            struct soak_conn *c = NULL;
+            if (i < n) {
+                c = evs[i].data.ptr;
+                if (c->fd < 0 || soak_event(c, host, port, &st) == 1)
+                    continue;
+            } else if (t_now - last_sweep > 1.0) {
+                /* once a second: sessions nobody ended in time */
+                last_sweep = t_now;
+                for (int j = 0; j < nconns; j++) {
+                    struct soak_conn *o = &conns[j];
+                    if (o->fd >= 0 && t_now - o->t_start > SOAK_CLIENT_TIMEOUT_S) {
+                        st.timed_out[o->entry->kind]++;
+                        rst_now(o->fd);
+                        close(o->fd);
+                        o->fd = -1;
+                        done++;
+                        live--;
+                        if (started < sessions) {
+                            const struct plan_entry *e = &plan[(size_t)started % n_plan];
+                            st.started[e->kind]++;
+                            soak_start(o, t, e, started++);
+                            live++;
+                        }
+                    }
+                }
+                continue;
+            } else {
+                continue;
+            }
+            st.ended[c->entry->kind]++;
+            close(c->fd);
+            c->fd = -1;
+            done++;
+            live--;
+            if (done % 1000 == 0)
+                soak_print(&st, done, t0, "progress");
+            if (started < sessions) {
+                const struct plan_entry *e = &plan[(size_t)started % n_plan];
+                st.started[e->kind]++;
+                soak_start(c, t, e, started++);
+                live++;
+            }
+        }
+    }
+    soak_print(&st, done, t0, "end");
+    free(conns);
+    free(plan);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 6) {
         fprintf(stderr,
                 "usage: loadclient load HOST PORT PATH CONNS SECONDS\n"
                 "       loadclient idle HOST PORT PATH CONNS\n"
-                "       loadclient capture HOST PORT PATH FILE\n");
+                "       loadclient capture HOST PORT PATH FILE\n"
+                "       loadclient soak HOST PORT PLAN CONNS SESSIONS\n");
         return 2;
     }
     raise_fd_limit();
@@ -433,6 +884,8 @@ int main(int argc, char **argv)
         return run_idle(&t, atoi(argv[5]));
     if (strcmp(argv[1], "capture") == 0)
         return run_capture(&t, argv[5]);
+    if (strcmp(argv[1], "soak") == 0 && argc == 7)
+        return run_soak(&t, argv[2], argv[3], argv[4], atoi(argv[5]), atol(argv[6]));
     fprintf(stderr, "loadclient: unknown mode %s\n", argv[1]);
     return 2;
 }

@@ -176,6 +176,29 @@ def test_server_refuses_a_fifo_in_its_folder(tmp_path: Path) -> None:
     assert f"{fifo}: not a regular file (a FIFO)" in proc.stderr
 
 
+def test_server_and_check_refuse_a_broken_symlink_in_the_folder(tmp_path: Path) -> None:
+    """A dangling `*.json` symlink used to be skipped without a word: a
+    scenario silently missing from the server and from `check --scenarios`."""
+    (tmp_path / "close").mkdir()
+    shutil.copy(REPO_ROOT / "scenarios" / "close" / "send-then-close.json", tmp_path / "close")
+    (tmp_path / "close" / "notes.md").symlink_to("nowhere.md")  # not a scenario: skipped
+    link = tmp_path / "close" / "gone.json"
+    link.symlink_to("../moved/gone.json")
+    expected = f"{link}: broken symlink (to ../moved/gone.json, which does not exist)"
+    proc = server("--scenarios", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert expected in proc.stderr
+    check = server("--check", "--scenarios", str(tmp_path))
+    assert check.returncode == 1
+    assert expected in check.stderr
+    one = subprocess.run([WSREPLAY, "check", str(link)], capture_output=True, text=True, timeout=60)
+    assert one.returncode == 1
+    assert one.stderr == expected + "\n"
+    link.unlink()  # the other dangling link alone does not stop anything
+    assert server("--check", "--scenarios", str(tmp_path)).returncode == 0
+
+
 def test_server_refuses_an_empty_folder(tmp_path: Path) -> None:
     """It used to start and serve nothing (and qsort(NULL, 0) under UBSan)."""
     (tmp_path / "sub").mkdir()  # folders, but no scenario

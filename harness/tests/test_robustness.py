@@ -148,3 +148,110 @@ def test_hostile_peers_do_not_hurt_a_normal_run(server: ScenarioServer, tmp_path
         tr = server.wait_run(f"atk-rst-{i}", 5)["sessions"][0]
         assert tr["complete"]
         assert tr["end"]["reason"] in ("peer_closed", "complete")
+
+
+# ---- per-session caps, judged at the frame header --------------------------
+
+MAX_FRAME = 1024  # the cap on a client message is four times this
+
+
+@pytest.fixture(scope="module")
+def small_caps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
+    work = tmp_path_factory.mktemp("small-caps")
+    srv = ScenarioServer(
+        server_binary(),
+        SCENARIOS_DIR,
+        work / "server.log",
+        work / "transcripts",
+        ["--max-frame", str(MAX_FRAME)],
+    )
+    srv.start()
+    yield srv
+    code = srv.stop()
+    assert code == 0, f"server exit {code}; log:\n{srv.stderr_text()}"
+    assert "ERROR: AddressSanitizer" not in srv.stderr_text()
+    assert "runtime error:" not in srv.stderr_text()
+
+
+def masked_header(opcode: int, length: int, fin: bool) -> bytes:
+    """A client frame's header alone: its payload never follows."""
+    first = bytes([(0x80 if fin else 0) | opcode])
+    if length < 126:
+        return first + bytes([0x80 | length]) + b"\x01\x02\x03\x04"
+    if length < 65536:
+        return first + b"\xfe" + struct.pack("!H", length) + b"\x01\x02\x03\x04"
+    return first + b"\xff" + struct.pack("!Q", length) + b"\x01\x02\x03\x04"
+
+
+def header_only_session(port: int, run: str, before: bytes, header: bytes) -> list[bytes]:
+    """The upgrade, `before` (whole frames), then one frame header and silence:
+    what the server sends until it ends the session (the scenario's own
+    steps have long waits, so only a cap can end it this early)."""
+    req, _ = upgrade_request(f"/close/send-then-close?run={run}")
+    with connect(port) as sock:
+        sock.sendall(req)
+        read_http_head(sock)
+        sock.sendall(before + header)
+        return read_until_close(sock, timeout=10)
+
+
+def limit_event(session: dict) -> dict:
+    limits = [e for e in session["events"] if e["type"] == "limit"]
+    assert len(limits) == 1, session["events"]
+    return limits[0]
+
+
+def test_frame_over_max_frame_ends_the_session_at_its_header(small_caps: ScenarioServer) -> None:
+    assert small_caps.info is not None
+    header = masked_header(0x2, MAX_FRAME + 1, fin=True)
+    header_only_session(small_caps.info.port, "cap-frame", b"", header)
+    session = small_caps.wait_run("cap-frame", 10)["sessions"][0]
+    assert session["end"]["reason"] == "limit"
+    assert session["end"]["detail"] == "client frame over max_frame"
+    event = limit_event(session)
+    assert event["limit"] == "max_frame" and event["value"] == MAX_FRAME
+    assert event["error"] == "too_big"
+    # refused on the header: no frame of the client's was taken in
+    assert not [e for e in session["events"] if e.get("dir") == "in" and e["type"] == "frame"]
+
+
+def test_message_over_its_cap_ends_the_session_at_the_next_header(
+    small_caps: ScenarioServer,
+) -> None:
+    """A message of 4 × 1000 bytes, then a continuation header announcing
+    1000 more (5000 > 4 × 1024) and no payload: the session ends on the
+    header. It used to wait for the payload (and end on the scenario's
+    timeout, payload never sent), or buffer it first."""
+    assert small_caps.info is not None
+    chunk = b"x" * 1000
+    before = masked_frame(0x1, chunk, fin=False) + b"".join(
+        masked_frame(0x0, chunk, fin=False) for _ in range(3)
+    )
+    header = masked_header(0x0, 1000, fin=True)
+    header_only_session(small_caps.info.port, "cap-message", before, header)
+    session = small_caps.wait_run("cap-message", 10)["sessions"][0]
+    assert session["end"]["reason"] == "limit", session["end"]
+    assert session["end"]["detail"] == "client message over max_message"
+    event = limit_event(session)
+    assert event["limit"] == "max_message"
+    assert event["value"] == 4 * MAX_FRAME
+    assert event["message_bytes"] == 4000 and event["frame_length"] == 1000
+    assert event["offset"] == len(before)  # the frame that would go over
+
+
+def test_message_at_its_cap_is_taken(small_caps: ScenarioServer) -> None:
+    """Exactly the cap (4 × 1024 bytes in four frames) is a message like any other."""
+    assert small_caps.info is not None
+    chunk = b"y" * MAX_FRAME
+    frames = (
+        masked_frame(0x1, chunk, fin=False)
+        + masked_frame(0x0, chunk, fin=False)
+        + masked_frame(0x0, chunk, fin=False)
+        + masked_frame(0x0, chunk, fin=True)
+        + masked_frame(0x8, b"\x03\xe8")
+    )
+    header_only_session(small_caps.info.port, "cap-exact", frames, b"")
+    session = small_caps.wait_run("cap-exact", 10)["sessions"][0]
+    assert session["end"]["reason"] != "limit", session["end"]
+    messages = [e for e in session["events"] if e["type"] == "message"]
+    assert [m["length"] for m in messages] == [4 * MAX_FRAME]

@@ -609,6 +609,39 @@ static void test_feed_contract(void)
     ws_decoder_free(&dec);
 }
 
+/* WS_DEC_PAUSE_AT_HEADER: the feed stops right after a header that
+ * announces a payload, before taking any of it, so the caller can judge
+ * the announced length first; the next feed takes the payload. A frame
+ * without payload is delivered as before. */
+static void test_pause_at_header(void)
+{
+    static const uint8_t in[] = "\x81\x83\x01\x02\x03\x04"
+                                "\x60\x60\x60"
+                                "\x8a\x80\x01\x02\x03\x04";
+    ws_decoder dec;
+    ws_frame f;
+    int done;
+
+    current = "pause at header";
+    ws_decoder_init(&dec, 100, WS_DEC_REQUIRE_MASK | WS_DEC_PAUSE_AT_HEADER);
+    CHECK_EQ(ws_decoder_feed(&dec, in, sizeof in - 1, &f, &done), 6);
+    CHECK_EQ(done, 0);
+    CHECK_EQ(dec.state, WS_DEC_PAYLOAD);
+    CHECK_EQ(dec.payload_have, 0);
+    CHECK_EQ(dec.h.payload_len, 3);
+    CHECK_EQ(dec.h.opcode, WS_OP_TEXT);
+    CHECK(dec.payload == NULL);
+    CHECK_EQ(ws_decoder_feed(&dec, in + 6, sizeof in - 1 - 6, &f, &done), 3);
+    CHECK_EQ(done, 1);
+    CHECK_EQ(f.payload_len, 3);
+    CHECK(memcmp(f.payload, "abc", 3) == 0);
+    /* the pong has no payload: no pause, delivered at once */
+    CHECK_EQ(ws_decoder_feed(&dec, in + 9, 6, &f, &done), 6);
+    CHECK_EQ(done, 1);
+    CHECK_EQ(f.h.opcode, WS_OP_PONG);
+    ws_decoder_free(&dec);
+}
+
 /* ---- fragmentation state ------------------------------------------------- */
 
 static void test_fragments(void)
@@ -1070,6 +1103,7 @@ int main(void)
     test_oversized_no_alloc();
     test_grows_with_payload();
     test_feed_contract();
+    test_pause_at_header();
     test_fragments();
     test_close_parse();
     test_utf8();

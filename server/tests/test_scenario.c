@@ -453,6 +453,28 @@ static void test_not_regular(void)
     CHECK_EQ(wsr_scenario_set_load(&set, dir, err, sizeof err), -1);
     CHECK(strstr(err, "pipe.json") != NULL && strstr(err, "a FIFO") != NULL);
     CHECK_EQ(set.n, 0);
+
+    /* a *.json that is a dangling symlink is refused as one, like a FIFO
+     * (it used to be skipped without a word: a scenario silently gone);
+     * a dangling symlink not named *.json is skipped like any other file */
+    current = "broken symlink in a folder";
+    snprintf(dir, sizeof dir, "%.250s/withlink", tmpdir);
+    mkdir(dir, 0700);
+    free(write_scenario_in(dir, "a/first", "", "[{\"delay_ms\": 2}]"));
+    snprintf(path, sizeof path, "%s/a/notes.txt", dir);
+    CHECK_EQ(symlink("nowhere.txt", path), 0);
+    CHECK_EQ(wsr_scenario_set_load(&set, dir, err, sizeof err), 0);
+    CHECK_EQ(set.n, 1);
+    wsr_scenario_set_free(&set);
+    snprintf(path, sizeof path, "%s/a/gone.json", dir);
+    CHECK_EQ(symlink("../elsewhere/gone.json", path), 0);
+    CHECK_EQ(wsr_scenario_set_load(&set, dir, err, sizeof err), -1);
+    CHECK(strstr(err, path) != NULL);
+    CHECK(strstr(err, "broken symlink (to ../elsewhere/gone.json") != NULL);
+    CHECK_EQ(set.n, 0);
+    current = "broken symlink as a file";
+    CHECK(wsr_scenario_load_file(path, NULL, err, sizeof err) == NULL);
+    CHECK(strstr(err, path) != NULL && strstr(err, "broken symlink") != NULL);
 }
 
 /* A folder with no scenario is refused, naming the folder (the server would
