@@ -84,10 +84,11 @@ static void test_default_knobs(void)
     json_t *want = json_loads(
         "{\"recv_delay_ms\": 0, \"recv_pace_ms\": 0, \"recv_timeout_ms\": 3000,"
         " \"max_messages\": 1000, \"echo\": false, \"send\": [],"
-        " \"close_first\": null, \"subprotocols\": []}",
+        " \"close_first\": null, \"subprotocols\": [],"
+        " \"compression\": \"default\"}",
         0, NULL);
     CHECK(json_equal(json_object_get(n, "client"), want));
-    CHECK_EQ(json_object_size(json_object_get(n, "client")), 8);
+    CHECK_EQ(json_object_size(json_object_get(n, "client")), 9);
     /* The file's own members stay; the file it came from is named. */
     CHECK(strcmp(json_string_value(json_object_get(n, "summary")), "s") == 0);
     CHECK(strstr(json_string_value(json_object_get(n, "file")),
@@ -147,7 +148,8 @@ static void test_given_knobs(void)
         "{\"recv_delay_ms\": 250, \"recv_pace_ms\": 0, \"recv_timeout_ms\": 1500,"
         " \"max_messages\": 1000, \"echo\": true, \"send\": [{\"text\": \"hi\"}],"
         " \"close_first\": {\"code\": 1000, \"reason\": \"\","
-        " \"after_messages\": 0}, \"subprotocols\": [\"chat\"]}",
+        " \"after_messages\": 0}, \"subprotocols\": [\"chat\"],"
+        " \"compression\": \"default\"}",
         0, NULL);
     CHECK(json_equal(json_object_get(n, "client"), want));
     CHECK_EQ(int_at(n, "budget_ms", "client"), 250 + 1500);
