@@ -210,8 +210,16 @@ static enum wsr_inflate_result inflate_run(wsr_inflater *f, in_feed *in,
                                            out_buf *b, size_t max, char *err,
                                            size_t errlen)
 {
+    /* zlib's data_type bit 128 (between blocks) as left by the last call
+     * that moved: a call that finds nothing to do starts the next block's
+     * header and clears it. */
+    bool boundary = false;
     for (;;) {
+        size_t out_before = b->len;
+        uInt in_before = f->z.avail_in;
         int rc = inflate_step(f, b, max);
+        if (b->len != out_before || f->z.avail_in != in_before)
+            boundary = f->z.data_type & 128;
         if (b->len > max)
             return WSR_INFLATE_TOO_BIG;
         if (rc == Z_MEM_ERROR)
@@ -229,8 +237,8 @@ static enum wsr_inflate_result inflate_run(wsr_inflater *f, in_feed *in,
             break;
     }
     /* The tail is an empty stored block: after it, a valid message leaves
-     * the stream between blocks (zlib's data_type bit 128). */
-    if (!(f->z.data_type & 128)) {
+     * the stream between blocks. */
+    if (!boundary) {
         snprintf(err, errlen, "the message does not end on a block boundary");
         return WSR_INFLATE_BAD;
     }

@@ -193,6 +193,32 @@ static void test_round_trips(void)
             }
 }
 
+/* Below 15 bits the inflater writes a byte per call; a message that ends
+ * in a match must still be seen to end between blocks (found by
+ * fuzz_inflate: 9806 zeros under 10 bits). */
+static void test_messages_ending_in_a_match(void)
+{
+    static uint8_t zeros[9806];
+    current = "runs of zeros, every window";
+    for (int bits = 8; bits <= 15; bits++)
+        for (size_t n = 1; n <= sizeof zeros; n = n * 3 + 7) {
+            wsr_deflater *d = wsr_deflater_new(bits, true);
+            wsr_inflater *f = wsr_inflater_new(bits, true);
+            uint8_t *z = NULL, *back = NULL;
+            size_t zn = 0, bn = 0;
+            char err[128];
+            wsr_deflate_message(d, zeros, n, 0, &z, &zn);
+            CHECK_EQ(
+                wsr_inflate_message(f, z, zn, n, &back, &bn, err, sizeof err),
+                WSR_INFLATE_OK);
+            CHECK_EQ(bn, n);
+            free(back);
+            free(z);
+            wsr_inflater_del(f);
+            wsr_deflater_del(d);
+        }
+}
+
 /* Takeover makes a repeated message smaller; without it, it is the same. */
 static void test_takeover_shrinks(void)
 {
@@ -407,6 +433,7 @@ int main(void)
     test_rfc_examples();
     test_deflate_bytes();
     test_round_trips();
+    test_messages_ending_in_a_match();
     test_takeover_shrinks();
     test_window_is_enforced();
     test_bound();
