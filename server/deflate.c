@@ -106,7 +106,12 @@ int wsr_deflate_message(wsr_deflater *d, const uint8_t *in, size_t len,
         return -1;
     d->z.next_in = (Bytef *)(uintptr_t)in;
     d->z.avail_in = (uInt)len;
-    int rc = deflate_all(&d->z, final ? Z_FINISH : Z_SYNC_FLUSH, &b);
+    /* The input first, then the flush: zlib skips a sync flush that
+     * follows another with no input between, and an empty message must
+     * still end with its empty stored block (the single byte 00). */
+    int rc = deflate_all(&d->z, Z_NO_FLUSH, &b);
+    if (rc == 0)
+        rc = deflate_all(&d->z, final ? Z_FINISH : Z_SYNC_FLUSH, &b);
     if (rc == 0 && final)
         rc = deflateReset(&d->z) == Z_OK ? 0 : -1;
     if (rc == 0 && out_reserve(&b, SIZE_MAX / 2) != 0)

@@ -127,6 +127,11 @@ static void test_deflate_bytes(void)
              0);
     CHECK(n == 5 && memcmp(out, "\xf2\x00\x11\x00\x00", 5) == 0);
     free(out);
+    /* an empty message after others still gets its empty stored block */
+    current = "empty message after a flush is 00";
+    CHECK_EQ(wsr_deflate_message(d, NULL, 0, 0, &out, &n), 0);
+    CHECK(n == 1 && out[0] == 0x00);
+    free(out);
     wsr_deflater_del(d);
     CHECK(wsr_deflater_new(7, false) == NULL);
     CHECK(wsr_deflater_new(16, false) == NULL);
