@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "deflate.h"
 #include "jsoncheck.h"
 #include "payload.h"
 #include "scenario_meta.h"
@@ -49,11 +50,11 @@ static const char *const item_kinds[] = {
     "text",  "binary", "continuation", "ping",      "pong",
     "close", "raw",    "raw_text",     "handshake", NULL};
 static const char *const item_keys[] = {
-    "text",  "binary", "continuation", "ping",      "pong",
-    "close", "raw",    "raw_text",     "handshake", "reason",
-    "hex",   "base64", "pattern",      "size",      "count",
-    "fin",   "rsv",    "opcode",       "mask",      "length_form",
-    NULL};
+    "text",     "binary",        "continuation", "ping",          "pong",
+    "close",    "raw",           "raw_text",     "handshake",     "reason",
+    "hex",      "base64",        "pattern",      "size",          "count",
+    "fin",      "rsv",           "opcode",       "mask",          "length_form",
+    "compress", "fragment_size", "deflate_tail", "deflate_final", NULL};
 #define ITEM_KIND_LIST                                                         \
     "text, binary, continuation, ping, pong, close, raw, raw_text, handshake"
 
@@ -64,6 +65,7 @@ typedef struct item_list {
      * scenario's (sc->write_bytes), weighed before each item is built. */
     size_t group_bytes;
     size_t *scenario_bytes;
+    wsr_scenario *sc; /* its deflate answer and stream, for "compress" */
 } item_list;
 
 static wsr_item *item_push(jc_ctx *v, item_list *l)
@@ -338,9 +340,11 @@ static bool parse_frame_proto(jc_ctx *v, json_t *obj, const char *kind,
     return pattern || charge_copies(v, obj, out, proto, count, proto->len);
 }
 
-/* One copy of proto, the index-th (from 1), with its own payload bytes. */
+/* One copy of proto, the index-th (from 1), with its own payload bytes.
+ * Its length form is checked here unless coded (compressed or cut into
+ * fragments): then the frames it becomes are checked. */
 static bool add_frame_copy(jc_ctx *v, const wsr_item *proto, json_t *templ,
-                           unsigned index, item_list *out)
+                           unsigned index, bool coded, item_list *out)
 {
     wsr_item *it = item_push(v, out);
     if (!it)
@@ -364,12 +368,156 @@ static bool add_frame_copy(jc_ctx *v, const wsr_item *proto, json_t *templ,
         memcpy(it->data, proto->data, proto->len);
     }
     ws_frame_spec spec = {.payload_len = it->len, .len_form = it->len_form};
-    if (ws_encoded_size(&spec) < 0) {
+    if (!coded && ws_encoded_size(&spec) < 0) {
         jc_fail_at(v, "length_form",
                    "a %zu-byte payload does not fit the %d-bit length form",
                    it->len, it->len_form);
         return false;
     }
+    return true;
+}
+
+/* ---- compressed and fragmented frames -------------------------------- */
+
+/* How a text or binary item's payload is coded and cut (RFC 7692 7.2.1):
+ * "compress", "deflate_tail", "deflate_final", "fragment_size". */
+typedef struct frame_coding {
+    bool compress;
+    unsigned flags;       /* WSR_DEFLATE_* */
+    size_t fragment_size; /* 0: one frame */
+} frame_coding;
+
+static bool want_flag(jc_ctx *v, json_t *obj, const char *key)
+{
+    json_t *j = jc_want(v, obj, key, JSON_TRUE, false);
+    return j && json_is_true(j);
+}
+
+static bool parse_coding(jc_ctx *v, json_t *obj, const char *kind,
+                         frame_coding *c)
+{
+    static const char *const keys[] = {"compress", "deflate_tail",
+                                       "deflate_final", "fragment_size"};
+    bool data = strcmp(kind, "text") == 0 || strcmp(kind, "binary") == 0;
+    for (size_t i = 0; i < 4; i++)
+        if (!data && json_object_get(obj, keys[i])) {
+            jc_fail_at(v, keys[i], "only text and binary items take '%s'",
+                       keys[i]);
+            return false;
+        }
+    c->compress = want_flag(v, obj, "compress");
+    c->flags = (want_flag(v, obj, "deflate_tail") ? WSR_DEFLATE_TAIL : 0) |
+               (want_flag(v, obj, "deflate_final") ? WSR_DEFLATE_FINAL : 0);
+    if (!v->failed && c->flags && !c->compress)
+        jc_fail_at(v,
+                   json_object_get(obj, "deflate_tail") ? "deflate_tail"
+                                                        : "deflate_final",
+                   "needs \"compress\": true");
+    long long n = 0;
+    if (!v->failed && json_object_get(obj, "fragment_size") &&
+        jc_want_int(v, obj, "fragment_size", 1, WSR_MAX_GROUP_BYTES, &n))
+        c->fragment_size = (size_t)n;
+    return !v->failed;
+}
+
+/* The scenario's stream, made at its first use with the parameters the
+ * "deflate" object answers (15 bits and context takeover otherwise). */
+static wsr_deflater *scenario_deflater(jc_ctx *v, wsr_scenario *sc)
+{
+    if (sc->deflater)
+        return sc->deflater;
+    const wsr_pmd_params *p = &sc->deflate_params;
+    bool literal = sc->deflate == WSR_DEFLATE_LITERAL;
+    int bits =
+        literal && p->server_max_window_bits ? p->server_max_window_bits : 15;
+    sc->deflater =
+        wsr_deflater_new(bits, literal && p->server_no_context_takeover);
+    if (!sc->deflater)
+        jc_fail(v, "out of memory");
+    return sc->deflater;
+}
+
+/* Replaces it's payload by its compressed form. */
+static bool compress_item(jc_ctx *v, wsr_item *it, unsigned flags,
+                          wsr_scenario *sc)
+{
+    wsr_deflater *d = scenario_deflater(v, sc);
+    uint8_t *z = NULL;
+    size_t zlen = 0;
+    if (!d || wsr_deflate_message(d, it->data, it->len, flags, &z, &zlen)) {
+        if (!v->failed)
+            jc_fail(v, "cannot compress the payload");
+        return false;
+    }
+    free(it->data);
+    it->data = z;
+    it->len = zlen;
+    return true;
+}
+
+/* Cuts the last item of l into frames of at most size payload bytes: the
+ * first keeps its opcode and RSV bits, the rest are continuations with RSV
+ * clear, and only the last keeps the item's FIN. */
+static bool fragment_last(jc_ctx *v, item_list *l, size_t size)
+{
+    wsr_item whole = l->v[--l->n];
+    size_t n = whole.len ? (whole.len + size - 1) / size : 1;
+    bool ok = n <= WSR_MAX_COUNT;
+    if (!ok)
+        jc_fail_at(v, "fragment_size", "%zu fragments; at most %d", n,
+                   WSR_MAX_COUNT);
+    for (size_t k = 0; ok && k < n; k++) {
+        size_t off = k * size,
+               len = whole.len - off < size ? whole.len - off : size;
+        wsr_item *it = item_push(v, l);
+        if (!it)
+            break;
+        *it = whole;
+        it->len = len;
+        it->data = len ? malloc(len) : NULL;
+        if (len && !it->data) {
+            jc_fail(v, "out of memory");
+            break;
+        }
+        if (len)
+            memcpy(it->data, whole.data + off, len);
+        it->fin = k == n - 1 ? whole.fin : false;
+        if (k > 0) {
+            it->opcode = WS_OP_CONT;
+            it->rsv = 0;
+        }
+    }
+    free(whole.data);
+    return !v->failed;
+}
+
+/* Codes the copy just added (charged as wire_charged bytes), then weighs
+ * what it became instead: both the input and the wire bytes are bounded. */
+static bool code_last(jc_ctx *v, json_t *obj, const frame_coding *c,
+                      item_list *l, uint64_t wire_charged)
+{
+    size_t first = l->n - 1;
+    if (c->compress && !compress_item(v, &l->v[first], c->flags, l->sc))
+        return false;
+    if (c->fragment_size && !fragment_last(v, l, c->fragment_size))
+        return false;
+    uint64_t wire = 0;
+    for (size_t k = first; k < l->n; k++) {
+        ws_frame_spec spec = {.payload_len = l->v[k].len,
+                              .len_form = l->v[k].len_form};
+        if (ws_encoded_size(&spec) < 0) {
+            jc_fail_at(v, "length_form",
+                       "a %zu-byte payload does not fit the %d-bit length "
+                       "form",
+                       l->v[k].len, l->v[k].len_form);
+            return false;
+        }
+        wire = add_sat(wire, frame_wire_len(&l->v[k], l->v[k].len));
+    }
+    if (wire > wire_charged)
+        return charge(v, obj, l, wire - wire_charged);
+    l->group_bytes -= (size_t)(wire_charged - wire);
+    *l->scenario_bytes -= (size_t)(wire_charged - wire);
     return true;
 }
 
@@ -400,11 +548,22 @@ static bool parse_item(jc_ctx *v, json_t *obj, item_list *out)
         return parse_raw_item(v, obj, kind, out) &&
                charge(v, obj, out, out->v[out->n - 1].len);
     wsr_item proto = {.kind = WSR_ITEM_FRAME};
+    frame_coding coding = {0};
     json_t *templ = NULL;
-    if (parse_frame_proto(v, obj, kind, count, out, &proto, &templ))
-        for (long long i = 1; i <= count; i++)
-            if (!add_frame_copy(v, &proto, templ, (unsigned)i, out))
-                break;
+    if (!parse_coding(v, obj, kind, &coding) ||
+        !parse_frame_proto(v, obj, kind, count, out, &proto, &templ))
+        count = 0;
+    if (coding.compress && !json_object_get(obj, "rsv"))
+        proto.rsv = WS_RSV1; /* 7.2.3.1: the first frame says "compressed" */
+    bool coded = coding.compress || coding.fragment_size;
+    for (long long i = 1; i <= count; i++) {
+        if (!add_frame_copy(v, &proto, templ, (unsigned)i, coded, out))
+            break;
+        const wsr_item *it = &out->v[out->n - 1];
+        if (coded &&
+            !code_last(v, obj, &coding, out, frame_wire_len(it, it->len)))
+            break;
+    }
     free(proto.data);
     return !v->failed;
 }
@@ -496,7 +655,7 @@ static bool parse_item_element(jc_ctx *v, json_t *el, size_t i, void *items)
 static bool parse_write_items(jc_ctx *v, json_t *arr, wsr_step *st,
                               wsr_scenario *sc)
 {
-    item_list items = {.scenario_bytes = &sc->write_bytes};
+    item_list items = {.scenario_bytes = &sc->write_bytes, .sc = sc};
     jc_each(v, arr, "write", parse_item_element, &items);
     st->items = items.v;
     st->n_items = items.n;
@@ -721,6 +880,7 @@ void wsr_scenario_del(wsr_scenario *sc)
     if (!sc)
         return;
     free_steps(sc->steps, sc->n_steps);
+    wsr_deflater_del(sc->deflater);
     json_decref(sc->doc);
     free(sc->name);
     free(sc->path);
@@ -800,7 +960,8 @@ static bool check_top(jc_ctx *v, json_t *root, const char *name)
     static const char *const top_keys[] = {
         "name",      "summary",   "rfc",    "tags",      "bugs",
         "client",    "steps",     "expect", "severity",  "severity_by_check",
-        "transport", "handshake", "waive",  "run_alone", NULL};
+        "transport", "handshake", "waive",  "run_alone", "deflate",
+        NULL};
     if (!json_is_object(root)) {
         jc_fail(v, "expected an object, got %s", jc_type_name(root));
         return false;
@@ -825,6 +986,31 @@ static bool check_top(jc_ctx *v, json_t *root, const char *name)
            (jc_want(v, root, "run_alone", JSON_TRUE, false), !v->failed) &&
            wsr_check_meta(v, root) && wsr_check_client(v, root) &&
            wsr_check_expect(v, root);
+}
+
+/* "deflate": "decline", "accept", or the answer's parameters (an object);
+ * read before the steps, whose compressed items follow it. */
+static bool parse_deflate(jc_ctx *v, json_t *root, wsr_scenario *sc)
+{
+    static const char *const words[] = {"decline", "accept", NULL};
+    json_t *d = json_object_get(root, "deflate");
+    sc->deflate_given = d != NULL;
+    if (!d || json_is_string(d)) {
+        if (!jc_want_enum(v, root, "deflate", words, false))
+            return false;
+        sc->deflate = d && strcmp(json_string_value(d), "accept") == 0
+                          ? WSR_DEFLATE_ACCEPT
+                          : WSR_DEFLATE_DECLINE;
+        return true;
+    }
+    size_t m = jc_push_key(v, "deflate");
+    if (!json_is_object(d))
+        jc_fail(v, "expected \"decline\", \"accept\" or an object, got %s",
+                jc_type_name(d));
+    else if (wsr_check_pmd_object(v, d, false, &sc->deflate_params))
+        sc->deflate = WSR_DEFLATE_LITERAL;
+    jc_pop(v, m);
+    return !v->failed;
 }
 
 /* The scenario-wide flags, once the steps are parsed. */
@@ -860,8 +1046,11 @@ static wsr_scenario *load_root(json_t *root, json_error_t *jerr,
         json_decref(root);
         return NULL;
     }
-    if (check_top(&v, root, name) && parse_steps(&v, root, sc))
+    if (check_top(&v, root, name) && parse_deflate(&v, root, sc) &&
+        parse_steps(&v, root, sc))
         finish_scenario(&v, root, file, sc);
+    wsr_deflater_del(sc->deflater); /* the stream is for loading only */
+    sc->deflater = NULL;
     json_decref(root);
     if (v.failed) {
         wsr_scenario_del(sc);

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "extensions.h"
+
 /* The limits a scenario file must keep. */
 #define WSR_MAX_GROUP_BYTES (64u * 1024u * 1024u) /* one write group */
 #define WSR_MAX_COUNT 100000                      /* a count of anything */
@@ -94,6 +96,13 @@ typedef struct wsr_step {
     enum wsr_shutdown_how shutdown_how;
 } wsr_step;
 
+/* How the server answers a permessage-deflate offer: the "deflate" field. */
+enum wsr_deflate_answer {
+    WSR_DEFLATE_DECLINE, /* absent or "decline": no extension in the 101 */
+    WSR_DEFLATE_ACCEPT,  /* "accept": wsr_pmd_minimal_answer of the offer */
+    WSR_DEFLATE_LITERAL, /* an object: exactly deflate_params */
+};
+
 typedef struct wsr_scenario {
     char *name; /* "close/send-then-close" */
     char *path; /* the file it came from */
@@ -103,6 +112,12 @@ typedef struct wsr_scenario {
     bool handshake_manual;   /* "handshake": "manual": no automatic 101 */
     bool tls_only;           /* "transport": "wss" */
     size_t write_bytes;      /* what all its write groups put on the wire */
+    enum wsr_deflate_answer deflate;
+    bool deflate_given;            /* the file has a "deflate" field */
+    wsr_pmd_params deflate_params; /* WSR_DEFLATE_LITERAL's answer */
+    /* Loading only: the stream "compress": true items are deflated by, in
+     * the order they appear (NULL until the first one). */
+    struct wsr_deflater *deflater;
     /* The file's object as loaded (a jansson reference, owned): the
      * normalized form (scenario_normal.h) is built from it. */
     struct json_t *doc;

@@ -33,6 +33,7 @@ static const struct client_knob {
     {"send", "[]", 0, 0},
     {"close_first", "null", 0, 0},
     {"subprotocols", "[]", 0, 0},
+    {"compression", "\"default\"", 0, 0},
 };
 #define N_CLIENT_KNOBS (sizeof client_knobs / sizeof *client_knobs)
 
@@ -143,6 +144,56 @@ static bool check_client_close_first(jc_ctx *v, json_t *c)
     return !v->failed;
 }
 
+bool wsr_check_pmd_object(jc_ctx *v, json_t *obj, bool offer,
+                          wsr_pmd_params *out)
+{
+    static const char *const keys[] = {
+        "server_no_context_takeover", "client_no_context_takeover",
+        "server_max_window_bits", "client_max_window_bits", NULL};
+    wsr_pmd_params p = {0};
+    long long x = 0;
+    if (!jc_check_keys(v, obj, keys))
+        return false;
+    for (int i = 0; i < 2; i++) {
+        json_t *b = jc_want(v, obj, keys[i], JSON_TRUE, false);
+        *(i ? &p.client_no_context_takeover : &p.server_no_context_takeover) =
+            b && json_is_true(b);
+    }
+    if (!v->failed && json_object_get(obj, keys[2]) &&
+        jc_want_int(v, obj, keys[2], 8, 15, &x))
+        p.server_max_window_bits = (int)x;
+    json_t *c = json_object_get(obj, keys[3]);
+    if (!v->failed && offer && json_is_true(c))
+        p.client_max_window_bits = WSR_PMD_BITS_NO_VALUE;
+    else if (!v->failed && c && !json_is_integer(c))
+        jc_fail_at(v, keys[3], "expected an integer 8..15%s, got %s",
+                   offer ? " or true" : "", jc_type_name(c));
+    else if (!v->failed && c && jc_want_int(v, obj, keys[3], 8, 15, &x))
+        p.client_max_window_bits = (int)x;
+    if (out && !v->failed)
+        *out = p;
+    return !v->failed;
+}
+
+/* "compression": "default", "off", "on", or the offer (an object). */
+static bool check_client_compression(jc_ctx *v, json_t *c)
+{
+    static const char *const words[] = {"default", "off", "on", NULL};
+    json_t *j = json_object_get(c, "compression");
+    if (!j || json_is_string(j))
+        return jc_want_enum(v, c, "compression", words, false);
+    size_t m = jc_push_key(v, "compression");
+    if (!json_is_object(j))
+        jc_fail(v,
+                "expected \"default\", \"off\", \"on\" or an object, "
+                "got %s",
+                jc_type_name(j));
+    else
+        wsr_check_pmd_object(v, j, true, NULL);
+    jc_pop(v, m);
+    return !v->failed;
+}
+
 /* The integer knobs, each within its range. */
 static bool check_client_ints(jc_ctx *v, json_t *c)
 {
@@ -171,6 +222,8 @@ static bool check_client_knobs(jc_ctx *v, json_t *c)
         jc_each(v, send, "send", check_client_send_item, NULL);
     if (!v->failed)
         check_client_close_first(v, c);
+    if (!v->failed)
+        check_client_compression(v, c);
     return !v->failed;
 }
 
@@ -189,8 +242,8 @@ bool wsr_check_client(jc_ctx *v, json_t *root)
 
 /* The checks an expectation can make; severity_by_check names them too. */
 static const char *const expect_keys[] = {
-    "messages",        "close", "client_close", "connected", "client_pong",
-    "client_messages", NULL};
+    "messages",    "close",           "client_close", "connected",
+    "client_pong", "client_messages", "deflate",      NULL};
 
 /* One expected message: {"text"|"hex", "count"?} or hex given as a
  * pattern cut to a size. */
@@ -327,6 +380,7 @@ bool wsr_check_expect(jc_ctx *v, json_t *root)
         check_expected_messages(v, e, "messages") && check_expect_close(v, e) &&
         check_object_or_false(v, e, "client_close", check_client_close)) {
         jc_want(v, e, "connected", JSON_TRUE, false);
+        jc_want(v, e, "deflate", JSON_TRUE, false);
         if (!v->failed &&
             check_object_or_false(v, e, "client_pong", check_expected_message))
             check_expected_messages(v, e, "client_messages");

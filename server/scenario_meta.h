@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "extensions.h"
 #include "jsoncheck.h"
 
 /* Each checks its part of the file's top-level object root; false with the
@@ -20,6 +21,14 @@
 bool wsr_check_client(jc_ctx *v, json_t *root);
 bool wsr_check_expect(jc_ctx *v, json_t *root);
 bool wsr_check_meta(jc_ctx *v, json_t *root);
+
+/* A permessage-deflate parameter object (the "deflate" field's answer, the
+ * compression knob's offer): server_no_context_takeover and
+ * client_no_context_takeover booleans, server_max_window_bits 8..15,
+ * client_max_window_bits 8..15 (or true in an offer: no value). Fills out
+ * if it is not NULL; false with the error in v. */
+bool wsr_check_pmd_object(jc_ctx *v, json_t *obj, bool offer,
+                          wsr_pmd_params *out);
 
 /* The complete client knobs: every knob's default (the only place they are
  * written), overridden by the ones given (a checked "client" object, or

@@ -81,6 +81,7 @@ def test_files_keep_the_file_and_fill_the_knobs(tmp_path: Path) -> None:
         "send": [],
         "close_first": None,
         "subprotocols": [],
+        "compression": "default",
     }
     # expected: the larger of the steps' usual waits (10 + 5 // 2) and recv_delay_ms
     assert first["budget_ms"] == {"steps": 15, "client": 3100, "deadline": 8115, "expected": 100}
@@ -139,6 +140,7 @@ def test_no_file_gives_the_knob_defaults_alone() -> None:
             "send": [],
             "close_first": None,
             "subprotocols": [],
+            "compression": "default",
         },
     }
     plain = check()
