@@ -41,29 +41,13 @@ def load_all(root: Path) -> list[Scenario]:
     """
     if not root.is_dir():
         raise ScenarioError(f"{root}: not a folder of scenarios")
-    scenarios = list(_loader("--scenarios", str(root))["scenarios"])
-    for scenario in scenarios:
-        _complete_knobs(scenario["client"])
-    return scenarios
-
-
-#: Knobs a loader may not publish yet, and the value that means "not set".
-#: `compression` (issue 13) is the loader's knob; until the loader of this
-#: build publishes it, the harness fills in its default so jobs stay complete.
-_LATE_KNOBS: dict[str, object] = {"compression": "default"}
-
-
-def _complete_knobs(knobs: dict[str, object] | Knobs) -> None:
-    for name, value in _LATE_KNOBS.items():
-        knobs.setdefault(name, value)  # type: ignore[misc]
+    return list(_loader("--scenarios", str(root))["scenarios"])
 
 
 @functools.cache
 def _knob_defaults() -> dict[str, object]:
     # with no file, the loader's document holds the language's defaults alone
-    defaults = dict(_loader()["knob_defaults"])
-    _complete_knobs(defaults)
-    return defaults
+    return dict(_loader()["knob_defaults"])
 
 
 def knob_defaults() -> dict[str, object]:
@@ -114,9 +98,7 @@ def identity(scenarios: list[Scenario]) -> dict[str, object]:
 
 def knobs_for(scenario: Scenario) -> Knobs:
     """The client knobs for a job: the scenario's, complete (the loader filled them in)."""
-    knobs = scenario["client"].copy()
-    _complete_knobs(knobs)
-    return knobs
+    return scenario["client"].copy()
 
 
 #: Values of `wsreplay run --compression`.
