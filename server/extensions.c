@@ -281,5 +281,9 @@ wsr_pmd_params wsr_pmd_minimal_answer(const wsr_pmd_params *offer)
     /* 7.1.1.1 and 7.1.2.1: accepting these means answering them. */
     a.server_no_context_takeover = offer->server_no_context_takeover;
     a.server_max_window_bits = offer->server_max_window_bits;
+    /* 7.1.1.2: any answer may carry this; echoing the client's own promise
+     * changes nothing it does, and some clients (gorilla) refuse an answer
+     * to their offer that leaves it out. */
+    a.client_no_context_takeover = offer->client_no_context_takeover;
     return a;
 }

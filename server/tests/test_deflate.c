@@ -429,8 +429,12 @@ static void test_answers_and_format(void)
     current = "minimal answer";
     p = (wsr_pmd_params){true, true, 12, WSR_PMD_BITS_NO_VALUE};
     wsr_pmd_params m = wsr_pmd_minimal_answer(&p);
-    CHECK(m.server_no_context_takeover && !m.client_no_context_takeover);
+    CHECK(m.server_no_context_takeover && m.client_no_context_takeover);
     CHECK(m.server_max_window_bits == 12 && m.client_max_window_bits == 0);
+    p = (wsr_pmd_params){false, false, 0, WSR_PMD_BITS_NO_VALUE};
+    m = wsr_pmd_minimal_answer(&p);
+    CHECK(!m.server_no_context_takeover && !m.client_no_context_takeover);
+    CHECK(m.server_max_window_bits == 0 && m.client_max_window_bits == 0);
 }
 
 int main(void)
