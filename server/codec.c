@@ -50,6 +50,10 @@ const char *ws_strerror(int err)
         return "close code not allowed on the wire";
     case WS_ERR_INVALID_UTF8:
         return "invalid UTF-8";
+    case WS_ERR_RSV1_PLACE:
+        return "RSV1 on a control or continuation frame";
+    case WS_ERR_DEFLATE:
+        return "compressed message does not inflate";
     case WS_ERR_TOO_BIG:
         return "payload over the size limit";
     case WS_ERR_NOMEM:
@@ -67,7 +71,7 @@ const char *ws_strerror(int err)
 
 bool ws_err_is_protocol(int err)
 {
-    return (err <= WS_ERR_UNMASKED && err >= WS_ERR_INVALID_UTF8) ||
+    return (err <= WS_ERR_UNMASKED && err >= WS_ERR_DEFLATE) ||
            err == WS_ERR_TOO_BIG;
 }
 

@@ -47,6 +47,9 @@ enum ws_err {
     WS_ERR_BAD_CLOSE_PAYLOAD = -11, /* 1-byte close payload (5.5.1) */
     WS_ERR_BAD_CLOSE_CODE = -12,    /* code not allowed on the wire (7.4) */
     WS_ERR_INVALID_UTF8 = -13,      /* text or close reason not UTF-8 (8.1) */
+    /* the peer broke RFC 7692 (permessage-deflate in effect) */
+    WS_ERR_RSV1_PLACE = -14, /* RSV1 on a control or continuation frame (6.1) */
+    WS_ERR_DEFLATE = -15,    /* a compressed message does not inflate (7.2.2) */
     /* a local limit */
     WS_ERR_TOO_BIG = -20, /* payload over the decoder's max */
     /* local failures */

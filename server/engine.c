@@ -16,7 +16,9 @@
 #include <openssl/sha.h>
 
 #include "codec.h"
+#include "deflate.h"
 #include "handshake.h"
+#include "negotiation.h"
 #include "runs.h"
 #include "steps.h"
 #include "wirecheck.h"
@@ -73,6 +75,13 @@ struct wsr_engine {
                            * data frame (an idle session has none) */
     size_t buffered;         /* what this session counts in srv->buffered */
     uint8_t msg_opcode;
+    bool msg_compressed; /* its first frame had RSV1 (permessage-deflate) */
+    /* permessage-deflate: the request's offers, ?deflate=accept, what the
+     * 101 that went out negotiated, and the client's stream */
+    wsr_offers offers;
+    bool deflate_url;
+    wsr_negotiated pmd;
+    wsr_inflater *inflater;
     wsr_input_seen seen; /* what the awaits look at */
     bool shut_wr, echo_active;
     bool upgraded;   /* a 101 went out: client bytes are frames */
@@ -215,8 +224,43 @@ static void log_frame(wsr_engine *e, const char *dir, const ws_frame_header *h,
 
 /* ---- output ------------------------------------------------------------ */
 
-/* An HTTP response is going out; a 101 makes every later client byte a frame. */
-static void log_response(wsr_engine *e, int status, size_t bytes)
+/* What the 101 that goes out negotiated (RFC 7692 5): the transcript's
+ * deflate event (when there was an offer or an answer), and with
+ * permessage-deflate in effect, the client's
+ * stream and the RSV1 rules of both directions. */
+static void settle_deflate(wsr_engine *e, const char *head, size_t len)
+{
+    wsr_negotiated_read(head, len, &e->pmd);
+    if (json_array_size(e->offers.json) == 0 && !e->pmd.answer[0])
+        return; /* nothing offered, nothing answered: no event */
+    json_t *ev = wsr_event(&e->tr, NULL, "deflate");
+    json_object_set(ev, "offers",
+                    e->offers.json ? e->offers.json : json_array());
+    json_object_set_new(ev, "answer",
+                        e->pmd.answer[0] ? json_string(e->pmd.answer)
+                                         : json_null());
+    json_object_set_new(ev, "negotiated",
+                        e->pmd.on ? wsr_pmd_params_json(&e->pmd.params)
+                                  : json_null());
+    if (e->pmd.error)
+        json_object_set_new(ev, "answer_error", json_string(e->pmd.error));
+    wsr_transcript_add(&e->tr, ev);
+    if (!e->pmd.on)
+        return;
+    const wsr_pmd_params *p = &e->pmd.params;
+    int bits = p->client_max_window_bits >= 8 ? p->client_max_window_bits : 15;
+    e->inflater = wsr_inflater_new(bits, p->client_no_context_takeover);
+    e->dec.flags |= WS_DEC_ALLOW_RSV;
+    wsr_wirecheck_deflate(&e->out_check,
+                          p->server_max_window_bits ? p->server_max_window_bits
+                                                    : 15,
+                          p->server_no_context_takeover);
+}
+
+/* An HTTP response is going out; a 101 makes every later client byte a
+ * frame, and says what permessage-deflate is in effect. */
+static void log_response(wsr_engine *e, int status, const char *head,
+                         size_t bytes)
 {
     json_t *ev = wsr_event(&e->tr, "out", "http_response");
     json_object_set_new(ev, "status",
@@ -224,6 +268,8 @@ static void log_response(wsr_engine *e, int status, size_t bytes)
     json_object_set_new(ev, "bytes", json_integer((json_int_t)bytes));
     wsr_transcript_add(&e->tr, ev);
     e->out_head_skip += bytes; /* the head is queued, not a frame */
+    if (status == 101 && !e->upgraded)
+        settle_deflate(e, head, bytes);
     if (status == 101)
         e->upgraded = true;
 }
@@ -249,7 +295,7 @@ static void encode_item(wsr_engine *e, const wsr_item *it, struct evbuffer *buf)
             uint8_t *p = evbuffer_pullup(buf, -1);
             memcpy(p + at + it->accept_at, e->accept, WSR_ACCEPT_LEN);
         }
-        log_response(e, it->http_status, it->len);
+        log_response(e, it->http_status, (const char *)it->data, it->len);
         return;
     }
     ws_frame_spec spec = {
@@ -639,20 +685,70 @@ static void log_content(json_t *ev, uint8_t opcode, const uint8_t *p,
     }
 }
 
+/* A compressed message inflated (RFC 7692 7.2.2) under the negotiated
+ * client parameters, at most max_inflated bytes. NULL when the session
+ * ended: over the bound (limit max_inflated) or not a valid stream
+ * (protocol error deflate, with zlib's words). */
+static uint8_t *inflate_client_message(wsr_engine *e, const uint8_t *p,
+                                       size_t len, size_t *out_len)
+{
+    size_t max = e->srv->cfg.max_inflated ? e->srv->cfg.max_inflated
+                                          : WSR_MAX_INFLATED_DEFAULT;
+    uint8_t *out = NULL;
+    char err[128] = "out of memory";
+    enum wsr_inflate_result r =
+        e->inflater ? wsr_inflate_message(e->inflater, p, len, max, &out,
+                                          out_len, err, sizeof err)
+                    : WSR_INFLATE_NOMEM;
+    if (r == WSR_INFLATE_OK)
+        return out;
+    bool bad = r == WSR_INFLATE_BAD;
+    json_t *ev = wsr_event(&e->tr, "in", bad ? "protocol_error" : "limit");
+    if (bad) {
+        json_object_set_new(ev, "error", json_string("deflate"));
+        json_object_set_new(ev, "reason", json_string(err));
+        json_object_set_new(ev, "offset",
+                            json_integer((json_int_t)e->in_frame_start));
+        wsr_event_hex(ev, p, len, 32);
+    } else {
+        json_object_set_new(ev, "limit", json_string("max_inflated"));
+        json_object_set_new(ev, "value", json_integer((json_int_t)max));
+    }
+    wsr_transcript_add(&e->tr, ev);
+    wsr_engine_end(e, bad ? "protocol_error" : "limit",
+                   bad ? "compressed message does not inflate"
+                   : r == WSR_INFLATE_TOO_BIG ? "inflated client message over "
+                                                "max_inflated"
+                                              : "out of memory inflating");
+    return NULL;
+}
+
 static void message_done(wsr_engine *e)
 {
-    size_t len = evbuffer_get_length(e->msg);
-    uint8_t *p = evbuffer_pullup(e->msg, -1);
+    size_t len = evbuffer_get_length(e->msg), wire_len = len;
+    uint8_t *p = evbuffer_pullup(e->msg, -1), *inflated = NULL;
+    if (e->msg_compressed) {
+        inflated = inflate_client_message(e, p, wire_len, &len);
+        if (!inflated)
+            return;
+        p = inflated;
+    }
     e->seen.msgs++;
     json_t *ev = wsr_event(&e->tr, "in", "message");
     json_object_set_new(ev, "opcode", json_integer(e->msg_opcode));
     json_object_set_new(ev, "length", json_integer((json_int_t)len));
+    if (inflated) {
+        json_object_set_new(ev, "compressed", json_true());
+        json_object_set_new(ev, "wire_length",
+                            json_integer((json_int_t)wire_len));
+    }
     if (e->msg_opcode == WS_OP_TEXT && !ws_utf8_valid(p, len))
         json_object_set_new(ev, "utf8_valid", json_false());
     log_content(ev, e->msg_opcode, p, len);
     wsr_transcript_add(&e->tr, ev);
     if (e->echo_active) {
         if (evbuffer_get_length(e->out) + len > e->srv->cfg.max_output) {
+            free(inflated);
             wsr_engine_end(e, "limit",
                            "echo output over max_output: the client "
                            "sends faster than it reads");
@@ -660,14 +756,18 @@ static void message_done(wsr_engine *e)
         }
         write_frame_now(e, p, len, e->msg_opcode);
     }
-    evbuffer_drain(e->msg, len);
+    free(inflated);
+    evbuffer_drain(e->msg, wire_len);
 }
 
 static void on_frame(wsr_engine *e, const ws_frame *f)
 {
     log_frame(e, "in", &f->h, f->payload, f->payload_len,
               (int64_t)e->in_frame_start);
-    int rc = ws_fragments_step(&e->frag, &f->h);
+    /* Without permessage-deflate the decoder refuses every RSV bit. */
+    int rc = e->pmd.on ? wsr_rsv_check(&f->h, true) : WS_OK;
+    if (rc == WS_OK)
+        rc = ws_fragments_step(&e->frag, &f->h);
     if (rc != WS_OK) {
         protocol_error(e, rc, NULL, 0);
         return;
@@ -689,6 +789,7 @@ static void on_frame(wsr_engine *e, const ws_frame *f)
     case WS_OP_TEXT:
     case WS_OP_BINARY:
         e->msg_opcode = f->h.opcode;
+        e->msg_compressed = f->h.rsv & WS_RSV1;
         break;
     default:
         break;
@@ -879,8 +980,28 @@ static void log_request(wsr_engine *e, const ws_http_request *req, int n)
     wsr_transcript_add(&e->tr, ev);
 }
 
-static void accept_upgrade(wsr_engine *e, ws_slice key, const char *path,
-                           size_t path_len)
+/* The automatic 101, with the scenario's answer to a permessage-deflate
+ * offer (the "deflate" field; ?deflate=accept when it has none). */
+static void send_auto_101(wsr_engine *e)
+{
+    const wsr_scenario *sc = e->sc;
+    enum wsr_deflate_answer mode = sc->deflate_given ? sc->deflate
+                                   : e->deflate_url  ? WSR_DEFLATE_ACCEPT
+                                                     : WSR_DEFLATE_DECLINE;
+    char ext[WSR_EXT_VALUE_MAX], resp[WSR_EXT_VALUE_MAX + 256];
+    if (wsr_deflate_answer(mode, &sc->deflate_params, &e->offers, ext,
+                           sizeof ext) < 0)
+        ext[0] = '\0'; /* cannot happen: four parameters fit */
+    int n = ws_build_101_ext(resp, sizeof resp, e->accept, ext);
+    struct evbuffer *buf = evbuffer_new();
+    e->wait_start_us = now_us(e);
+    log_response(e, 101, resp, (size_t)n);
+    evbuffer_add(buf, resp, (size_t)n);
+    start_group(e, buf, NULL, 0, 0, false);
+}
+
+static void accept_upgrade(wsr_engine *e, const ws_http_request *req,
+                           ws_slice key, const char *path, size_t path_len)
 {
     const wsr_scenario *sc =
         wsr_scenario_set_find(e->srv->scenarios, path, path_len);
@@ -906,17 +1027,11 @@ static void accept_upgrade(wsr_engine *e, ws_slice key, const char *path,
     e->io->deadline(e->ctx, e->srv->cfg.session_timeout_ms);
     e->phase = PH_STEPS;
     e->step = 0;
-    if (!sc->handshake_in_group && !sc->handshake_manual) {
-        char resp[256];
-        int n = ws_build_101(resp, sizeof resp, e->accept);
-        struct evbuffer *buf = evbuffer_new();
-        e->wait_start_us = now_us(e);
-        log_response(e, 101, (size_t)n);
-        evbuffer_add(buf, resp, (size_t)n);
-        start_group(e, buf, NULL, 0, 0, false);
-    } else {
+    wsr_offers_read(req, &e->offers);
+    if (!sc->handshake_in_group && !sc->handshake_manual)
+        send_auto_101(e);
+    else
         advance(e);
-    }
 }
 
 static void route_request(wsr_engine *e, const ws_http_request *req)
@@ -934,6 +1049,13 @@ static void route_request(wsr_engine *e, const ws_http_request *req)
                           "bad_request");
         return;
     }
+    if (t.query &&
+        !wsr_deflate_from_query(t.query, t.query_len, &e->deflate_url)) {
+        respond_and_close(e, 400,
+                          "invalid deflate: deflate=accept or deflate=decline",
+                          "bad_request");
+        return;
+    }
     ws_slice key;
     const char *reason;
     int status = ws_handshake_check(req, &key, &reason);
@@ -946,7 +1068,7 @@ static void route_request(wsr_engine *e, const ws_http_request *req)
                           "not_found");
         return;
     }
-    accept_upgrade(e, key, t.name, t.name_len);
+    accept_upgrade(e, req, key, t.name, t.name_len);
 }
 
 static void on_handshake_input(wsr_engine *e, struct evbuffer *in)
@@ -1171,6 +1293,8 @@ void wsr_engine_del(wsr_engine *e)
         evbuffer_free(e->msg);
     ws_decoder_free(&e->dec);
     wsr_wirecheck_free(&e->out_check);
+    wsr_offers_free(&e->offers);
+    wsr_inflater_del(e->inflater);
     wsr_transcript_free(&e->tr);
     free(e->run);
     free(e->wait_run);

@@ -371,13 +371,22 @@ static int hs_fit(int n, size_t cap)
 
 int ws_build_101(char *out, size_t cap, const char accept[29])
 {
+    return ws_build_101_ext(out, cap, accept, NULL);
+}
+
+int ws_build_101_ext(char *out, size_t cap, const char accept[29],
+                     const char *extensions)
+{
+    bool ext = extensions && extensions[0];
     int n = snprintf(out, cap,
                      "HTTP/1.1 101 Switching Protocols\r\n"
                      "Upgrade: websocket\r\n"
                      "Connection: Upgrade\r\n"
                      "Sec-WebSocket-Accept: %.28s\r\n"
+                     "%s%s%s"
                      "\r\n",
-                     accept);
+                     accept, ext ? "Sec-WebSocket-Extensions: " : "",
+                     ext ? extensions : "", ext ? "\r\n" : "");
     return hs_fit(n, cap);
 }
 

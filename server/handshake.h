@@ -74,6 +74,11 @@ int ws_accept_key(ws_slice key, char out[29]);
  * Returns its length, or -1 if cap is too small. */
 int ws_build_101(char *out, size_t cap, const char accept[29]);
 
+/* The same with "Sec-WebSocket-Extensions: extensions" when extensions is
+ * neither NULL nor "". */
+int ws_build_101_ext(char *out, size_t cap, const char accept[29],
+                     const char *extensions);
+
 /* Writes a complete error response: status line, Content-Type text/plain,
  * Content-Length, Connection: close, Sec-WebSocket-Version: 13 for 426, Allow: GET for 405,
  * and the body "reason\n". Returns its length, or -1 if cap is too small. */

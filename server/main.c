@@ -55,6 +55,9 @@ static const char usage[] =
     "  --max-buffered BYTES     client payload held by all sessions together;\n"
     "                           the session that goes over it ends with reason\n"
     "                           limit (268435456; 0 = no cap)\n"
+    "  --max-inflated BYTES     largest client message once inflated\n"
+    "                           (permessage-deflate); over it the session ends\n"
+    "                           with reason limit (67108864)\n"
     "  --check FILE...          validate scenario files and exit (0 = all valid,\n"
     "                           1 = some invalid, each error on stderr); with\n"
     "                           --scenarios DIR, the whole folder as the server\n"
@@ -114,6 +117,7 @@ static int parse_args(int argc, char **argv, options *o)
         O_MAX_FRAME,
         O_MAX_HS,
         O_MAX_BUFFERED,
+        O_MAX_INFLATED,
         O_TRANSCRIPTS,
         O_CHECK,
         O_JSON,
@@ -140,6 +144,7 @@ static int parse_args(int argc, char **argv, options *o)
         {"max-handshake", required_argument, NULL, O_MAX_HS},
         {"runs-max-bytes", required_argument, NULL, O_RUNS_MAX_BYTES},
         {"max-buffered", required_argument, NULL, O_MAX_BUFFERED},
+        {"max-inflated", required_argument, NULL, O_MAX_INFLATED},
         {"check", no_argument, NULL, O_CHECK},
         {"json", no_argument, NULL, O_JSON},
         {"version", no_argument, NULL, O_VERSION},
@@ -216,6 +221,16 @@ static int parse_args(int argc, char **argv, options *o)
                               &v))
                 return -1;
             o->cfg.max_buffered = v;
+            break;
+        case O_MAX_INFLATED:
+            if (!parse_number("--max-inflated", optarg, 1ul << 30, &v))
+                return -1;
+            if (v == 0) {
+                fputs("wsreplay-server: --max-inflated must be at least 1\n",
+                      stderr);
+                return -1;
+            }
+            o->cfg.max_inflated = v;
             break;
         case O_CHECK:
             o->check = true;
@@ -558,6 +573,7 @@ int main(int argc, char **argv)
                 .max_handshake = 8192,
                 .max_output = 64u * 1024u * 1024u,
                 .max_buffered = 256u * 1024u * 1024u,
+                .max_inflated = WSR_MAX_INFLATED_DEFAULT,
             },
     };
     int rc = parse_args(argc, argv, &o);

@@ -242,6 +242,21 @@ static bool take_wait_ms(const char *v, size_t vlen, void *ms)
     return true;
 }
 
+/* deflate=accept|decline. */
+static bool take_deflate(const char *v, size_t vlen, void *accept)
+{
+    bool yes = vlen == 6 && memcmp(v, "accept", 6) == 0;
+    if (!yes && !(vlen == 7 && memcmp(v, "decline", 7) == 0))
+        return false;
+    *(bool *)accept = yes;
+    return true;
+}
+
+bool wsr_deflate_from_query(const char *q, size_t len, bool *accept)
+{
+    return each_query_value(q, len, "deflate=", take_deflate, accept);
+}
+
 bool wsr_run_from_query(const char *q, size_t len, char *run)
 {
     /* Into a copy first: a request with one bad run= is refused whole, so

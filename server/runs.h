@@ -135,6 +135,12 @@ bool wsr_run_from_query(const char *q, size_t len, char *run);
  * from 0 to WSR_RUNS_WAIT_MAX_MS. */
 bool wsr_wait_ms_from_query(const char *q, size_t len, long *ms);
 
+/* Finds deflate=accept or deflate=decline in a query string (without the
+ * '?'): *accept is set for each one (the last one wins) and left as it was
+ * when there is none. Returns false at the first deflate= with another
+ * value. */
+bool wsr_deflate_from_query(const char *q, size_t len, bool *accept);
+
 /* Appends {"run": ID, "complete": bool, "sessions": [...]} to out, as
  * compact JSON: the finished sessions tagged run (a valid run id), oldest
  * first, then the live ones. complete is true once at least one has ended

@@ -16,6 +16,9 @@
 #include "runs.h"
 #include "scenario.h"
 
+/* --max-inflated's default: the largest client message once inflated. */
+#define WSR_MAX_INFLATED_DEFAULT (64u * 1024u * 1024u)
+
 typedef struct wsr_config {
     unsigned linger_ms; /* drain the client for this long at the end */
     unsigned handshake_timeout_ms; /* whole request head within this time */
@@ -25,11 +28,12 @@ typedef struct wsr_config {
     size_t max_message;            /* largest reassembled client message */
     size_t max_handshake;          /* largest request head */
     size_t max_output;             /* largest queued output (echo) */
-    size_t max_buffered;           /* client payload bytes held by all sessions
+    size_t max_inflated;        /* largest inflated client message; 0: 64 MiB */
+    size_t max_buffered;        /* client payload bytes held by all sessions
                           * together (frames being decoded, messages being
                           * assembled); 0: no cap */
-    const char *transcript_dir;    /* NULL: keep in memory only */
-    size_t runs_max_bytes; /* the /_runs ring's byte cap; 0: the default */
+    const char *transcript_dir; /* NULL: keep in memory only */
+    size_t runs_max_bytes;      /* the /_runs ring's byte cap; 0: the default */
 } wsr_config;
 
 struct wsr_session;

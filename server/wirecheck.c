@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deflate.h"
+
 /* A frame larger than this is not buffered: the checker stops judging. */
 #define WIRECHECK_MAX_FRAME (16u << 20)
 
@@ -25,6 +27,19 @@ void wsr_wirecheck_free(wsr_wirecheck *wc)
     ws_decoder_free(&wc->dec);
     free(wc->text);
     wc->text = NULL;
+    free(wc->z);
+    wc->z = NULL;
+    wsr_inflater_del(wc->inflater);
+    wc->inflater = NULL;
+}
+
+void wsr_wirecheck_deflate(wsr_wirecheck *wc, int window_bits,
+                           bool no_context_takeover)
+{
+    wc->inflater = wsr_inflater_new(window_bits, no_context_takeover);
+    if (!wc->inflater)
+        wc->stopped = true;
+    wc->dec.flags |= WS_DEC_ALLOW_RSV;
 }
 
 static int wirecheck_stop(wsr_wirecheck *wc, int err)
@@ -64,12 +79,73 @@ static int wirecheck_text(wsr_wirecheck *wc, const ws_frame *f)
     return valid ? WS_OK : wirecheck_stop(wc, WS_ERR_INVALID_UTF8);
 }
 
+/* RSV with permessage-deflate in effect (RFC 7692 6.1): RSV1 only on the
+ * first frame of a data message, RSV2 and RSV3 never. */
+int wsr_rsv_check(const ws_frame_header *h, bool deflate)
+{
+    if (h->rsv && !deflate)
+        return WS_ERR_RSV;
+    if (h->rsv & (WS_RSV2 | WS_RSV3))
+        return WS_ERR_RSV;
+    if ((h->rsv & WS_RSV1) && h->opcode != WS_OP_TEXT &&
+        h->opcode != WS_OP_BINARY)
+        return WS_ERR_RSV1_PLACE;
+    return WS_OK;
+}
+
+/* A compressed message's payload, inflated at its end as the client must
+ * (same window, same takeover); text is then judged as UTF-8. A message
+ * too large to buffer or inflate stops the checker without a violation;
+ * text past WSR_WIRECHECK_MAX_TEXT is not judged. */
+static int wirecheck_compressed(wsr_wirecheck *wc, const ws_frame *f)
+{
+    if (wc->z_len + f->payload_len > WIRECHECK_MAX_FRAME)
+        return wirecheck_stop(wc, WS_ERR_TOO_BIG);
+    if (f->payload_len) {
+        uint8_t *grown = realloc(wc->z, wc->z_len + f->payload_len);
+        if (!grown)
+            return wirecheck_stop(wc, WS_ERR_NOMEM);
+        wc->z = grown;
+        memcpy(wc->z + wc->z_len, f->payload, f->payload_len);
+        wc->z_len += f->payload_len;
+    }
+    if (!f->h.fin)
+        return WS_OK;
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    char err[128];
+    enum wsr_inflate_result r =
+        wsr_inflate_message(wc->inflater, wc->z, wc->z_len, WIRECHECK_MAX_FRAME,
+                            &out, &out_len, err, sizeof err);
+    free(wc->z);
+    wc->z = NULL;
+    wc->z_len = 0;
+    wc->z_open = false;
+    if (r == WSR_INFLATE_BAD)
+        return wirecheck_stop(wc, WS_ERR_DEFLATE);
+    if (r != WSR_INFLATE_OK)
+        return wirecheck_stop(wc, WS_ERR_TOO_BIG);
+    bool valid = wc->z_opcode != WS_OP_TEXT ||
+                 out_len > WSR_WIRECHECK_MAX_TEXT ||
+                 ws_utf8_valid(out, out_len);
+    free(out);
+    return valid ? WS_OK : wirecheck_stop(wc, WS_ERR_INVALID_UTF8);
+}
+
 static int wirecheck_frame(wsr_wirecheck *wc, const ws_frame *f)
 {
     wc->err_opcode = f->h.opcode;
-    int rc = ws_fragments_step(&wc->frag, &f->h);
+    int rc = wsr_rsv_check(&f->h, wc->inflater != NULL);
+    if (rc == WS_OK)
+        rc = ws_fragments_step(&wc->frag, &f->h);
     if (rc != WS_OK)
         return wirecheck_stop(wc, rc);
+    if (f->h.rsv & WS_RSV1) {
+        wc->z_open = true;
+        wc->z_opcode = f->h.opcode;
+    }
+    if (wc->z_open && f->h.opcode <= WS_OP_BINARY)
+        return wirecheck_compressed(wc, f);
     switch (f->h.opcode) {
     case WS_OP_CLOSE: {
         uint16_t code;
@@ -136,7 +212,10 @@ const char *wsr_wirecheck_name(int err)
     case WS_ERR_RESERVED_OPCODE:
         return "reserved_opcode";
     case WS_ERR_RSV:
+    case WS_ERR_RSV1_PLACE:
         return "rsv";
+    case WS_ERR_DEFLATE:
+        return "deflate";
     case WS_ERR_CONTROL_TOO_LONG:
         return "control_too_long";
     case WS_ERR_CONTROL_FRAGMENTED:

@@ -22,6 +22,8 @@
  * not judged (the catalogue's large messages are patterns of valid text). */
 #define WSR_WIRECHECK_MAX_TEXT (1u << 20)
 
+struct wsr_inflater;
+
 typedef struct wsr_wirecheck {
     ws_decoder dec;
     ws_fragments frag;
@@ -35,10 +37,30 @@ typedef struct wsr_wirecheck {
     int err;             /* the violation (a ws_err), or WS_OK */
     uint64_t err_offset; /* offset of the frame that broke the rules */
     int err_opcode;      /* its opcode, or -1 when its header was bad */
+    /* permessage-deflate in effect: the client's view of the server's
+     * stream, and the compressed message being assembled (owned) */
+    struct wsr_inflater *inflater;
+    uint8_t *z;
+    size_t z_len;
+    bool z_open; /* a compressed message is in progress */
+    uint8_t z_opcode;
 } wsr_wirecheck;
 
 void wsr_wirecheck_init(wsr_wirecheck *wc);
 void wsr_wirecheck_free(wsr_wirecheck *wc);
+
+/* permessage-deflate is in effect from now on, with the server's window
+ * bits and takeover: RSV1 is allowed on the first frame of a data message
+ * (RFC 7692 6.1), whose message must then inflate (7.2.2), to valid UTF-8
+ * for text. Out of memory: the checker stops judging. */
+void wsr_wirecheck_deflate(wsr_wirecheck *wc, int window_bits,
+                           bool no_context_takeover);
+
+/* The RSV bits of one frame header: none without permessage-deflate
+ * (WS_ERR_RSV); with it RSV1 only on a text or binary frame (the first of a
+ * message: continuations are opcode 0), WS_ERR_RSV1_PLACE otherwise, and
+ * RSV2/RSV3 never. WS_OK when they are allowed. */
+int wsr_rsv_check(const ws_frame_header *h, bool deflate);
 
 /* Feeds bytes as they leave. Returns WS_OK, or the violation (a negative
  * ws_err) the first time one is found; later calls return WS_OK and do
