@@ -10,6 +10,7 @@ its own test file.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import subprocess
@@ -20,8 +21,10 @@ import jsonschema
 
 from conftest import WSREPLAY
 from wsreplay import scenarios
+from wsreplay.contract import ReportRecord, Scenario
 from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
 from wsreplay.plugin import ClientPool
+from wsreplay.running.runner import run_one
 from wsreplay.running.server import ScenarioServer
 from wsreplay.running.tlscerts import make_run_certs
 
@@ -135,6 +138,14 @@ def client_close_frames(record: dict) -> list[dict]:
         for e in record["transcript"]["events"]
         if e.get("type") == "frame" and e.get("dir") == "in" and e.get("opcode") == 8
     ]
+
+
+def extensions_offered(record: dict) -> list[str]:
+    """The ``Sec-WebSocket-Extensions`` values of the client's opening request,
+    as the server read them (the transcript's ``http_request`` event)."""
+    request = next(e for e in record["transcript"]["events"] if e.get("type") == "http_request")
+    headers = request["headers"]
+    return [value for name, value in headers if name.lower() == "sec-websocket-extensions"]
 
 
 def expected_verdicts(catalogue: dict, scenario: str, spec: str) -> set[str]:
@@ -275,3 +286,66 @@ def foreign_ca_observation(
     observed = outcome.observation
     assert (observed["connected"], observed["end"]) == (False, "connect_failed")
     return observed
+
+
+# --------------------------------------------------------------------------
+# the compression knob, one connection per value
+
+_compression_tags = itertools.count(1)
+
+
+def run_compression(
+    server: ScenarioServer,
+    pool: ClientPool,
+    catalogue: dict[str, Scenario],
+    spec: str,
+    value: str | dict[str, object],
+    scenario: str = "close/send-then-close",
+) -> ReportRecord:
+    """One job of ``scenario`` with its ``compression`` knob set to ``value``
+    (the loader cannot be asked for it yet: the scenario as published, its
+    knob changed), through the session's server and adapter processes."""
+    changed = copy.deepcopy(catalogue[scenario])
+    changed["client"]["compression"] = value
+    adapter, resolved, error = pool.get(spec)
+    tag = f"deflate-{next(_compression_tags)}"
+    return run_one(server, adapter, spec, resolved, changed, tag, error)
+
+
+def assert_compression_unsupported(record: ReportRecord) -> None:
+    """The adapter refused the job for its ``compression`` knob: error verdict, no session."""
+    observed = record["observed"]
+    assert observed is not None
+    assert (observed["end"], observed["unsupported"]) == ("unsupported", ["compression"])
+    assert record["verdict"] == "error"
+    assert "cannot honour the client knob compression=" in record["reason"]
+    assert record["transcript"] is None
+
+
+#: A compression knob value, and the Sec-WebSocket-Extensions the library sent for it.
+Offered = tuple[str | dict[str, object], str | None]
+
+
+def check_compression(
+    server: ScenarioServer,
+    pool: ClientPool,
+    catalogue: dict[str, Scenario],
+    spec: str,
+    offered: list[Offered],
+    unsupported: Iterable[str | dict[str, object]] = (),
+) -> None:
+    """One connection per value: for each (value, offer) of ``offered`` the job
+    connected and the opening request carried exactly that offer (None: none); each
+    value of ``unsupported`` was refused as the contract says."""
+    for value, offer in offered:
+        record = run_compression(server, pool, catalogue, spec, value)
+        # connected and judged (the verdict is the library's business: not all pass)
+        observed = record["observed"]
+        assert observed is not None and observed["connected"], (spec, value, record["reason"])
+        assert observed["unsupported"] == [], (spec, value)
+        assert extensions_offered(record) == ([] if offer is None else [offer]), (spec, value)
+    for value in unsupported:
+        record = run_compression(server, pool, catalogue, spec, value)
+        assert record["observed"] is not None, (spec, value, record["reason"])
+        assert record["observed"]["unsupported"] == ["compression"], (spec, value)
+        assert_compression_unsupported(record)

@@ -17,8 +17,11 @@ import pytest
 
 import adapter_e2e as e2e
 from wsreplay import clients
+from wsreplay.contract import Scenario
 from wsreplay.installers import InstallError, VersionNotFound
 from wsreplay.installers import chromium as chromium_installer
+from wsreplay.plugin import ClientPool
+from wsreplay.running.server import ScenarioServer
 
 #: What Chromium did: everything that arrived before the close is delivered
 #: (its network process reads on while the page is busy).
@@ -164,3 +167,27 @@ def test_another_version_is_refused(tmp_path: Path) -> None:
         f"client spec 'chromium@1.0': chromium 1.0 is not installed; "
         f"this machine has only Chromium {version}"
     ) in stderr
+
+
+# --------------------------------------------------------------------------
+# the compression knob: the browser always offers and has no switch
+
+#: What Chromium sends on every handshake.
+OFFER = "permessage-deflate; client_max_window_bits"
+
+
+@pytest.mark.e2e
+def test_compression_knob_follows_the_fixed_offer(
+    wsreplay_server: ScenarioServer,
+    wsreplay_clients: ClientPool,
+    wsreplay_catalogue: dict[str, Scenario],
+) -> None:
+    installed_version()
+    e2e.check_compression(
+        wsreplay_server,
+        wsreplay_clients,
+        wsreplay_catalogue,
+        "chromium",
+        [("default", OFFER), ("on", OFFER), ({"client_max_window_bits": True}, OFFER)],
+        ["off", {"server_no_context_takeover": True}],
+    )

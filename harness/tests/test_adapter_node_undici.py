@@ -22,7 +22,10 @@ import pytest
 import adapter_e2e as e2e
 from wsreplay import clients
 from wsreplay.clients import SpecError, check_version_range
+from wsreplay.contract import Scenario
 from wsreplay.installers import node as node_installer
+from wsreplay.plugin import ClientPool
+from wsreplay.running.server import ScenarioServer
 
 SPECS = {"node-undici@6.21.3": "6.21.3", "node-undici@7.16.0": "7.16.0"}
 
@@ -211,3 +214,38 @@ def test_refused_handshake_ends_on_the_clients_close(tmp_path: Path) -> None:
     wrong = records["handshake/accept-wrong", LEAKS]["transcript"]
     awaited = [e for e in wrong["events"] if e["type"] == "await_done"]
     assert [(e["what"], e["result"]) for e in awaited] == [("eof", "ok")], awaited
+
+
+# --------------------------------------------------------------------------
+# the compression knob: undici has no option; its offer depends on the version
+
+#: undici's fixed offer from 6.18.0 on (connection.js; none up to 6.17.0).
+OFFER = "permessage-deflate; client_max_window_bits"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "version, offered, unsupported",
+    [
+        ("6.17.0", [("default", None), ("off", None)], ["on", {"client_max_window_bits": True}]),
+        (
+            "7.16.0",
+            [
+                ("default", OFFER),
+                ("on", OFFER),
+                ({"client_max_window_bits": True, "server_no_context_takeover": False}, OFFER),
+            ],
+            ["off", {"server_max_window_bits": 10}],
+        ),
+    ],
+)
+def test_compression_knob_follows_the_fixed_offer(
+    version: str,
+    offered: list[e2e.Offered],
+    unsupported: list[str | dict[str, object]],
+    wsreplay_server: ScenarioServer,
+    wsreplay_clients: ClientPool,
+    wsreplay_catalogue: dict[str, Scenario],
+) -> None:
+    where = (wsreplay_server, wsreplay_clients, wsreplay_catalogue)
+    e2e.check_compression(*where, f"node-undici@{version}", offered, unsupported)

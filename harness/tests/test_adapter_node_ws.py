@@ -22,9 +22,12 @@ import pytest
 import adapter_e2e as e2e
 from wsreplay import clients, paths
 from wsreplay.clients import SpecError, check_version_range
+from wsreplay.contract import Scenario
 from wsreplay.installers import InstallError, VersionNotFound
 from wsreplay.installers import node as node_installer
+from wsreplay.plugin import ClientPool
 from wsreplay.running.adapterproc import AdapterProcess
+from wsreplay.running.server import ScenarioServer
 
 #: Two releases with pause()/resume() (8.3.0+): 8.16.0 emits one message per
 #: event-loop turn, 8.18.3 a whole socket read at once (allowSynchronousEvents).
@@ -435,3 +438,58 @@ def test_library_exception_is_the_jobs_crash_and_unknown_knobs_are_unsupported(
         assert (unknown["end"], unknown["unsupported"]) == ("unsupported", ["teleport"])
     finally:
         adapter.close()
+
+
+# --------------------------------------------------------------------------
+# the compression knob: the perMessageDeflate option, one connection per value
+
+#: ws's own offer (perMessageDeflate: true, its default): clientMaxWindowBits
+#: left unset is offered without a value.
+OWN_OFFER = "permessage-deflate; client_max_window_bits"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("version", ["1.1.5", "8.18.3"])
+def test_compression_knob_sets_the_offer(
+    version: str,
+    wsreplay_server: ScenarioServer,
+    wsreplay_clients: ClientPool,
+    wsreplay_catalogue: dict[str, Scenario],
+) -> None:
+    e2e.check_compression(
+        wsreplay_server,
+        wsreplay_clients,
+        wsreplay_catalogue,
+        f"node-ws@{version}",
+        [
+            ("default", OWN_OFFER),
+            ("off", None),
+            ("on", OWN_OFFER),
+            (
+                {"server_no_context_takeover": True, "server_max_window_bits": 10},
+                "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; "
+                "client_max_window_bits",
+            ),
+            (
+                {"client_no_context_takeover": True, "client_max_window_bits": 9},
+                "permessage-deflate; client_no_context_takeover; client_max_window_bits=9",
+            ),
+        ],
+    )
+
+
+@pytest.mark.e2e
+def test_compression_knob_before_permessage_deflate(
+    wsreplay_server: ScenarioServer,
+    wsreplay_clients: ClientPool,
+    wsreplay_catalogue: dict[str, Scenario],
+) -> None:
+    """ws 0.4.x has no permessage-deflate (0.6.0 brought it): it never offers."""
+    e2e.check_compression(
+        wsreplay_server,
+        wsreplay_clients,
+        wsreplay_catalogue,
+        "node-ws@0.4.32",
+        [("default", None), ("off", None)],
+        ["on", {"client_max_window_bits": True}],
+    )

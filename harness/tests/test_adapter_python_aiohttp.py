@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 
+import adapter_e2e as e2e
 from test_adapter_python_kit import (
     ECHO_AFTER_CLOSE,
     check_catalogue_run,
     check_knob_run,
     run_facts,
 )
+from wsreplay.contract import Scenario
+from wsreplay.plugin import ClientPool
+from wsreplay.running.server import ScenarioServer
 
 pytestmark = pytest.mark.e2e
 
@@ -49,3 +53,40 @@ def test_observation_facts(tmp_path: Path) -> None:
         assert observed["clean_source"].startswith("WSMsgType.CLOSED"), observed
         observed = records["echo/queued-after-close", spec]["observed"]
         assert [m["text"] for m in observed["messages"]] == ["a", "b", "c"], observed
+
+
+# --------------------------------------------------------------------------
+# the compression knob: ws_connect(compress=N), one connection per value
+
+#: What aiohttp offers with compress=15: ws_ext_gen() always adds client_max_window_bits.
+OFFER = "permessage-deflate; client_max_window_bits"
+
+
+@pytest.mark.parametrize("version", ["3.7.4", "3.14.5"])
+def test_compression_knob_sets_the_offer(
+    version: str,
+    wsreplay_server: ScenarioServer,
+    wsreplay_clients: ClientPool,
+    wsreplay_catalogue: dict[str, Scenario],
+) -> None:
+    """compress=0 (the default) offers nothing; compress=N offers
+    server_max_window_bits=N below 15; nothing else can be asked for."""
+    e2e.check_compression(
+        wsreplay_server,
+        wsreplay_clients,
+        wsreplay_catalogue,
+        f"{ADAPTER}@{version}",
+        [
+            ("default", None),
+            ("off", None),
+            ("on", OFFER),
+            ({"server_max_window_bits": 10}, OFFER + "; server_max_window_bits=10"),
+            ({"client_max_window_bits": True, "server_no_context_takeover": False}, OFFER),
+        ],
+        [
+            {"server_no_context_takeover": True},
+            {"client_max_window_bits": 10},
+            {"server_max_window_bits": 8},  # ws_ext_gen refuses it (zlib)
+            {"server_max_window_bits": 15},  # compress=15 offers no server_max_window_bits
+        ],
+    )

@@ -73,8 +73,46 @@ def test_parse_job_reads_the_complete_knobs() -> None:
         send=(),
         close_first=None,
         subprotocols=(),
+        compression="default",
     )
     assert job.unknown == []
+    offer = {"server_max_window_bits": 10}
+    assert kit.parse_job(job_line(knobs={"compression": offer})).knobs.compression == offer
+
+
+def test_parse_offer_reads_a_library_built_offer() -> None:
+    assert kit.parse_offer("") is None
+    assert kit.parse_offer("permessage-deflate; client_max_window_bits") == {
+        "client_max_window_bits": True
+    }
+    assert kit.parse_offer(
+        "permessage-deflate; client_max_window_bits; server_max_window_bits=10"
+    ) == {"client_max_window_bits": True, "server_max_window_bits": 10}
+
+
+@pytest.mark.parametrize(
+    "offer, wanted, honoured",
+    [
+        (None, "default", True),
+        ({"client_max_window_bits": True}, "default", True),
+        (None, "off", True),
+        ({"client_max_window_bits": True}, "off", False),
+        (None, "on", False),
+        ({"client_max_window_bits": True}, "on", True),
+        ({"client_max_window_bits": True}, {"client_max_window_bits": True}, True),
+        ({"client_max_window_bits": True}, {"server_no_context_takeover": False}, True),
+        ({"client_max_window_bits": True}, {"server_no_context_takeover": True}, False),
+        ({"client_max_window_bits": True}, {"client_max_window_bits": 10}, False),
+        ({"server_max_window_bits": 10}, {"server_max_window_bits": 10}, True),
+        ({"server_max_window_bits": True}, {"server_max_window_bits": 1}, False),
+        (None, {"client_max_window_bits": True}, False),
+        ({"server_no_context_takeover": True}, {"server_no_context_takeover": False}, False),
+    ],
+)
+def test_offer_meets(offer: dict | None, wanted: str | dict, honoured: bool) -> None:
+    """A library with a fixed offer (or none) honours a compression value when
+    that offer is what it asks for."""
+    assert kit.offer_meets(offer, wanted) is honoured
 
 
 def test_parse_job_reads_send_close_first_subprotocols_and_tls() -> None:

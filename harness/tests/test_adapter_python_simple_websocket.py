@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+import adapter_e2e as e2e
 from test_adapter_python_kit import run_facts
+from wsreplay.contract import Scenario
+from wsreplay.plugin import ClientPool
+from wsreplay.running.server import ScenarioServer
 
 pytestmark = pytest.mark.e2e
 
@@ -37,3 +41,24 @@ def test_floor_release_and_observation_facts(tmp_path: Path) -> None:
         # ConnectionClosed ends every connection: the library does not say how cleanly
         assert observed["clean"] is None
         assert "no clean flag" in observed["clean_source"]
+
+
+# --------------------------------------------------------------------------
+# the compression knob: its Client never offers permessage-deflate
+
+
+@pytest.mark.parametrize("version", ["0.1.0", "1.1.0"])
+def test_compression_knob_only_off(
+    version: str,
+    wsreplay_server: ScenarioServer,
+    wsreplay_clients: ClientPool,
+    wsreplay_catalogue: dict[str, Scenario],
+) -> None:
+    e2e.check_compression(
+        wsreplay_server,
+        wsreplay_clients,
+        wsreplay_catalogue,
+        f"{ADAPTER}@{version}",
+        [("default", None), ("off", None)],
+        ["on", {"client_max_window_bits": True}],
+    )

@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 
+import adapter_e2e as e2e
 from test_adapter_python_kit import (
     ECHO_AFTER_CLOSE,
     check_catalogue_run,
     check_knob_run,
     run_facts,
 )
+from wsreplay.contract import Scenario
+from wsreplay.plugin import ClientPool
+from wsreplay.running.server import ScenarioServer
 
 pytestmark = pytest.mark.e2e
 
@@ -46,3 +50,32 @@ def test_observation_facts(tmp_path: Path) -> None:
         # application has read what came before it: all three arrive
         observed = records["echo/queued-after-close", spec]["observed"]
         assert [m["text"] for m in observed["messages"]] == ["a", "b", "c"], observed
+
+
+# --------------------------------------------------------------------------
+# the compression knob: websocket_connect(compression_options=...), one connection per value
+
+#: What compression_options={} (any dict) offers: a literal in Tornado.
+OFFER = "permessage-deflate; client_max_window_bits"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_compression_knob_sets_the_offer(
+    version: str,
+    wsreplay_server: ScenarioServer,
+    wsreplay_clients: ClientPool,
+    wsreplay_catalogue: dict[str, Scenario],
+) -> None:
+    e2e.check_compression(
+        wsreplay_server,
+        wsreplay_clients,
+        wsreplay_catalogue,
+        f"{ADAPTER}@{version}",
+        [
+            ("default", None),
+            ("off", None),
+            ("on", OFFER),
+            ({"client_max_window_bits": True}, OFFER),
+        ],
+        [{"server_max_window_bits": 10}, {"client_no_context_takeover": True}],
+    )

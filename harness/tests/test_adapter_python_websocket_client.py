@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 
+import adapter_e2e as e2e
 from test_adapter_python_kit import (
     ECHO_AFTER_CLOSE,
     check_catalogue_run,
     check_knob_run,
     run_facts,
 )
+from wsreplay.contract import Scenario
+from wsreplay.plugin import ClientPool
+from wsreplay.running.server import ScenarioServer
 
 pytestmark = pytest.mark.e2e
 
@@ -63,3 +67,24 @@ def test_floor_release_and_observation_facts(tmp_path: Path) -> None:
         assert observed["close"] == {"code": None, "reason": None, "observable": False}
         observed = records["echo/queued-after-close", spec]["observed"]
         assert [m["text"] for m in observed["messages"]] == ["a", "b", "c"], observed
+
+
+# --------------------------------------------------------------------------
+# the compression knob: no release has permessage-deflate
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_compression_knob_only_off(
+    version: str,
+    wsreplay_server: ScenarioServer,
+    wsreplay_clients: ClientPool,
+    wsreplay_catalogue: dict[str, Scenario],
+) -> None:
+    e2e.check_compression(
+        wsreplay_server,
+        wsreplay_clients,
+        wsreplay_catalogue,
+        f"{ADAPTER}@{version}",
+        [("default", None), ("off", None)],
+        ["on", {"client_max_window_bits": True}],
+    )

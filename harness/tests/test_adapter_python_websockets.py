@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
+import adapter_e2e as e2e
 from test_adapter_python_kit import ECHO_AFTER_CLOSE, check_knob_run, echo_errors, run_facts
+from wsreplay.contract import Scenario
+from wsreplay.plugin import ClientPool
+from wsreplay.running.server import ScenarioServer
 
 pytestmark = pytest.mark.e2e
 
@@ -88,3 +92,68 @@ def test_sync_13_0_hangs_in_connect_and_13_1_does_not(tmp_path: Path) -> None:
     assert "the client hung in the opening handshake" in hung["reason"]
     fine = records[scenario, specs[1]]
     assert fine["verdict"] == "pass", fine["reason"]
+
+
+# --------------------------------------------------------------------------
+# the compression knob: the offer each API sends, one connection per value
+
+#: websockets' own offer ("deflate", its default): enable_client_permessage_deflate()
+#: adds ClientPerMessageDeflateFactory(), whose client_max_window_bits=True
+#: is offered without a value.
+OWN_OFFER = "permessage-deflate; client_max_window_bits"
+
+#: An object knob and the offer ClientPerMessageDeflateFactory(**object) sends.
+OBJECT = {"server_no_context_takeover": True, "server_max_window_bits": 10}
+OBJECT_OFFER = (
+    "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; "
+    "client_max_window_bits"
+)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "python-websockets@10.4",  # legacy
+        "python-websockets@14.1",  # new asyncio
+        "python-websockets-sync@14.1",
+        "python-websockets-legacy@14.1",
+        "python-websockets-asyncio@17.4",
+    ],
+)
+def test_compression_knob_sets_the_offer(
+    spec: str,
+    wsreplay_server: ScenarioServer,
+    wsreplay_clients: ClientPool,
+    wsreplay_catalogue: dict[str, Scenario],
+) -> None:
+    e2e.check_compression(
+        wsreplay_server,
+        wsreplay_clients,
+        wsreplay_catalogue,
+        spec,
+        [
+            ("default", OWN_OFFER),
+            ("off", None),
+            ("on", OWN_OFFER),
+            (OBJECT, OBJECT_OFFER),
+            (
+                {"client_max_window_bits": 9, "client_no_context_takeover": True},
+                "permessage-deflate; client_no_context_takeover; client_max_window_bits=9",
+            ),
+        ],
+    )
+
+
+def test_compression_knob_the_factory_refuses_is_unsupported(
+    wsreplay_server: ScenarioServer,
+    wsreplay_clients: ClientPool,
+    wsreplay_catalogue: dict[str, Scenario],
+) -> None:
+    """17.4's factory refuses client_max_window_bits 8 (ValueError: "between 9
+    and 15"); 16.0's takes it."""
+    value: dict[str, object] = {"client_max_window_bits": 8}
+    where = (wsreplay_server, wsreplay_clients, wsreplay_catalogue)
+    e2e.check_compression(*where, "python-websockets@17.4", [], [value])
+    e2e.check_compression(
+        *where, "python-websockets@16.0", [(value, "permessage-deflate; client_max_window_bits=8")]
+    )

@@ -301,6 +301,7 @@ def test_report_top_level_shape() -> None:
         "command",
         "catalogue",
         "shard",
+        "compression",
         "merged_from",
         "clients",
         "scenarios",

@@ -23,7 +23,7 @@ from .running.pool import default_jobs
 from .running.runner import Run, RunPlan, check_specs, exit_code, new_run_id, print_summary
 from .running.server import ServerError
 from .running.shards import parse_shard
-from .scenarios import ScenarioError, load_all, select
+from .scenarios import COMPRESSION_MODES, ScenarioError, load_all, select
 
 DEFAULT_CLIENT = "python-websockets"
 
@@ -38,6 +38,7 @@ examples:
                --scenario close/send-then-close
   wsreplay run --scenario 'close/*'           # every close scenario, newest client
   wsreplay run --shard 2/4 --out results/shard-2   # a quarter of the pairs (CI matrix)
+  wsreplay run --compression on --client node-ws   # the catalogue with permessage-deflate
 
 exit status: 0 all verdicts pass/non-strict/informational, 1 a fail or error
 verdict, 2 bad arguments, scenarios or client specs."""
@@ -46,6 +47,15 @@ SHARD_HELP = (
     "run only shard K of N (from 1) of the (scenario, client) pairs: the same "
     "split on every machine for the same command and catalogue, balanced by the "
     "scenarios' time budgets; join the N folders with `wsreplay merge`"
+)
+
+COMPRESSION_HELP = (
+    "the client knob `compression` of every scenario that leaves it at "
+    '"default": on (the library offers permessage-deflate, and the server '
+    "accepts the offer where the scenario does not say how to answer it: "
+    "deflate=accept in the URL), off (no offer) or default (each scenario's "
+    "own knob; an adapter whose library cannot honour on/off reports the knob "
+    "unsupported: an error verdict) (default: default)"
 )
 
 MERGE_EPILOG = """\
@@ -224,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common(run, "report folder (default: a new folder under results/)")
     run.add_argument("--shard", type=shard_arg, metavar="K/N", help=SHARD_HELP)
+    run.add_argument(
+        "--compression", choices=COMPRESSION_MODES, default="default", help=COMPRESSION_HELP
+    )
 
     mer = sub.add_parser(
         "merge",
@@ -370,12 +383,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         transport=args.transport,
         jobs=args.jobs,
         shard=args.shard,
+        compression=args.compression,
     )
     runs = f", {args.repeat} runs each" if args.repeat > 1 else ""
     shard = f"shard {args.shard[0]}/{args.shard[1]} of " if args.shard else ""
+    deflate = f", compression {args.compression}" if args.compression != "default" else ""
     print(
         f"wsreplay {__version__}: {shard}{len(scenarios)} scenario(s) x "
-        f"{len(plan.client_specs)} client(s){runs} -> {out_dir}",
+        f"{len(plan.client_specs)} client(s){runs}{deflate} -> {out_dir}",
         file=sys.stderr,
     )
     rep = Run(plan).execute()

@@ -57,6 +57,10 @@ class Knobs(TypedDict):
     send: list[SendItem]
     close_first: CloseFirst | None
     subprotocols: list[str]
+    #: "default", "off", "on" or the offer asked for:
+    #: {"server_no_context_takeover": bool, "client_no_context_takeover": bool,
+    #:  "server_max_window_bits": 8..15, "client_max_window_bits": 8..15 or true}
+    compression: str | dict[str, object]
 
 
 class Job(TypedDict):

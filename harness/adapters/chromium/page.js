@@ -22,6 +22,9 @@ const host = {
     while (performance.now() < end) { /* busy */ }
   },
   ping: null, // the browser API cannot send a ping
+  // Chromium offers `permessage-deflate; client_max_window_bits` on every
+  // handshake and has no switch for it (see the adapter's README).
+  offer: { client_max_window_bits: true },
   errorInfo (ev) {
     return { type: (ev && ev.constructor && ev.constructor.name) || 'Event', message: 'error event (the browser API gives no details)' }
   }

@@ -36,13 +36,13 @@ function errorInfo (err) {
   return { type, message }
 }
 
-// The package under test: {main, version}. From WSREPLAY_NODE_PACKAGE_DIR,
+// The package under test: {main, version, dir}. From WSREPLAY_NODE_PACKAGE_DIR,
 // the exact version the installer put there; run by hand, from NODE_PATH.
 function loadPackage (name) {
   const dir = process.env.WSREPLAY_NODE_PACKAGE_DIR ||
     packageDirAbove(path.dirname(require.resolve(name)))
   const version = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version
-  return { main: require(dir), version }
+  return { main: require(dir), version, dir }
 }
 
 function packageDirAbove (dir) {

@@ -22,8 +22,26 @@
   // The knobs of the contract; the harness always sends all of them.
   const KNOB_NAMES = [
     'recv_delay_ms', 'recv_pace_ms', 'recv_timeout_ms', 'max_messages',
-    'echo', 'send', 'close_first', 'subprotocols'
+    'echo', 'send', 'close_first', 'subprotocols', 'compression'
   ]
+
+  // Whether a library that always sends `offer` honours the `compression`
+  // knob `wanted`: for libraries with no compression option. `offer` is the
+  // permessage-deflate offer it sends ({param: value}, true for a parameter
+  // without a value), null when it sends none. "default" is always
+  // honoured; "off" when there is no offer; "on" when there is one (the
+  // library's own); an object when each key it gives is in the offer as
+  // given (a flag given as false: absent from the offer).
+  function offerMeets (offer, wanted) {
+    if (wanted === 'default') return true
+    if (wanted === 'off') return offer === null
+    if (offer === null) return false
+    if (wanted === 'on') return true
+    if (wanted === null || typeof wanted !== 'object') return false
+    return Object.keys(wanted).every((key) => wanted[key] === false
+      ? !(key in offer)
+      : key in offer && offer[key] === wanted[key])
+  }
 
   // A job line the adapter cannot run: end "adapter_error", "bad job: …".
   class BadJob extends Error {}
@@ -159,5 +177,5 @@
     }
   }
 
-  return { INLINE_LIMIT, KNOB_NAMES, BadJob, hex, fromHex, readJob, Recorder, Timers }
+  return { INLINE_LIMIT, KNOB_NAMES, BadJob, hex, fromHex, offerMeets, readJob, Recorder, Timers }
 })

@@ -9,6 +9,11 @@
 //   open(url, protocols, job)  -> a new WebSocket (the host adds TLS trust)
 //   block(ms)                  synchronous wait: nothing else runs meanwhile
 //   ping(ws, bytes) | null     a library's ping extension, if it has one
+//   offer                      the permessage-deflate offer the implementation
+//                              always sends ({param: value}), or null if it
+//                              sends none: the WHATWG API has no option for
+//                              it, so the `compression` knob is honoured only
+//                              where that offer is what it asks for
 //   errorInfo(event)           {type, message} of an 'error' event
 //   jobOver(ws, rec) (optional) the job is over; called before its
 //                              observation is finished
@@ -50,6 +55,7 @@
         // The API lets an application close with 1000 or 3000-4999 only;
         // close() throws InvalidAccessError for any other code.
         if (code !== null && code !== 1000 && !(code >= 3000 && code <= 4999)) names.push('close_first')
+        if (!recorder.offerMeets(host.offer, knobs.compression)) names.push('compression')
         return names
       },
       connect (job, knobs, run) {

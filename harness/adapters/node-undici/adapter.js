@@ -28,6 +28,11 @@
 //   there is no way to send a ping and `send` with a ping is unsupported.
 // - close_first: ws.close(code, reason); the API allows 1000 and 3000-4999
 //   only, other codes are reported unsupported.
+// - compression: undici has no option for permessage-deflate; from 6.18.0 it
+//   always offers `permessage-deflate; client_max_window_bits`, before that
+//   never (DEFLATE_OFFER_SINCE). So "off" is honoured before 6.18.0, "on"
+//   (and an object asking for no more than that offer) from 6.18.0; the rest
+//   is unsupported (js-common/whatwg-job.js, recorder.offerMeets).
 
 'use strict'
 
@@ -38,6 +43,12 @@ const whatwg = require('../js-common/whatwg-job.js')
 
 const ADAPTER = 'node-undici'
 const DISPATCHER_OPTION_SINCE = [5, 22, 1]
+// From 6.18.0 undici's connection.js appends a fixed
+// `Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits` to
+// every handshake (the WHATWG algorithm's user-agent defined value); up to
+// 6.17.0 (and in every 5.x) that line is commented out: no offer. No
+// version has an option for it.
+const DEFLATE_OFFER_SINCE = [6, 18, 0]
 const CLOSED = 3 // WebSocket.CLOSED
 
 // The WHATWG job's host (js-common/whatwg-job.js): undici's WebSocket.
@@ -70,6 +81,7 @@ function makeHost (undici, version) {
     block (ms) {
       Atomics.wait(sleeper, 0, 0, ms)
     },
+    offer: contract.versionAtLeast(version, DEFLATE_OFFER_SINCE) ? { client_max_window_bits: true } : null,
     ping: typeof undici.ping === 'function'
       ? (ws, bytes) => undici.ping(ws, Buffer.from(bytes))
       : null,

@@ -14,7 +14,13 @@
 // - Every WebSocket option keeps the library default (perMessageDeflate
 //   offered, maxPayload 100 MiB, no handshake timeout, no redirects), as in an
 //   application that did not tune them; only `ca` is set, for wss:// jobs, so
-//   the run's CA is the one trusted root (Node's `ca` replaces the defaults).
+//   the run's CA is the one trusted root (Node's `ca` replaces the defaults),
+//   and `perMessageDeflate` when the `compression` knob is not "default":
+//   false for "off", true for "on", for an object ws's options of the same
+//   names (serverNoContextTakeover, clientNoContextTakeover,
+//   serverMaxWindowBits, clientMaxWindowBits; true for the last offers it
+//   without a value). ws before 0.6.0 has no permessage-deflate: "on" and
+//   objects are unsupported there.
 // - ws delivers messages as events, so "the application has not asked for a
 //   message yet" (recv_delay_ms) has to be the library's own flow control:
 //   ws.pause() right after 'open', ws.resume() when the delay is over. That is
@@ -43,6 +49,7 @@
 'use strict'
 
 const fs = require('node:fs')
+const path = require('node:path')
 const contract = require('../js-common/node-contract.js')
 const { BadJob } = require('../js-common/recorder.js')
 const eventJob = require('../js-common/event-job.js')
@@ -50,11 +57,36 @@ const eventJob = require('../js-common/event-job.js')
 const ADAPTER = 'node-ws'
 
 function loadLibrary () {
-  const { main: WebSocket, version } = contract.loadPackage('ws')
+  const { main: WebSocket, version, dir } = contract.loadPackage('ws')
   const canPause = typeof WebSocket === 'function' &&
     typeof WebSocket.prototype.pause === 'function' &&
     typeof WebSocket.prototype.resume === 'function'
-  return { WebSocket, version, canPause }
+  // permessage-deflate came in ws 0.6.0 (lib/PerMessageDeflate.js, from
+  // 3.0 lib/permessage-deflate.js): before it ws offers nothing and has no
+  // perMessageDeflate option.
+  const canDeflate = ['PerMessageDeflate.js', 'permessage-deflate.js']
+    .some((name) => fs.existsSync(path.join(dir, 'lib', name)))
+  return { WebSocket, version, canPause, canDeflate }
+}
+
+// The perMessageDeflate option for the `compression` knob (undefined: leave
+// ws's default, which is true: offer). An object maps each parameter to
+// ws's option of that name; one absent stays ws's default (for
+// clientMaxWindowBits: the parameter offered without a value).
+const DEFLATE_OPTIONS = {
+  server_no_context_takeover: 'serverNoContextTakeover',
+  client_no_context_takeover: 'clientNoContextTakeover',
+  server_max_window_bits: 'serverMaxWindowBits',
+  client_max_window_bits: 'clientMaxWindowBits'
+}
+
+function perMessageDeflate (value) {
+  if (value === 'default') return undefined
+  if (value === 'off') return false
+  if (value === 'on') return true
+  const options = {}
+  for (const key of Object.keys(value)) options[DEFLATE_OPTIONS[key]] = value[key]
+  return options
 }
 
 // ws's part of a job (the interface is in js-common/event-job.js).
@@ -63,9 +95,13 @@ function library (lib) {
     words: { closeEvent: "'close' event", openWait: "'open'" },
     errorInfo: contract.errorInfo,
     unsupported (knobs) {
-      if (lib.canPause) return []
-      // ws before 8.3.0 has no pause(): no way to hold messages back (see the header).
       const names = []
+      // ws before 0.6.0 never offers permessage-deflate: "off" is what it does anyway.
+      if (!lib.canDeflate && knobs.compression !== 'default' && knobs.compression !== 'off') {
+        names.push('compression')
+      }
+      if (lib.canPause) return names
+      // ws before 8.3.0 has no pause(): no way to hold messages back (see the header).
       if (knobs.recv_delay_ms > 0) names.push('recv_delay_ms')
       if (knobs.recv_pace_ms > 0) names.push('recv_pace_ms')
       return names
@@ -77,6 +113,8 @@ function library (lib) {
       } catch (err) {
         throw new BadJob(`cannot read ca_file ${job.ca_file}: ${err.message}`)
       }
+      const deflate = lib.canDeflate ? perMessageDeflate(knobs.compression) : undefined
+      if (deflate !== undefined) options.perMessageDeflate = deflate
       const ws = new lib.WebSocket(job.url, knobs.subprotocols, options)
       return socket(ws, run, lib.WebSocket)
     }

@@ -16,8 +16,10 @@ Choices that shape what the application "sees", and why:
   no receive timeout, the default close timeout (10 s), ``compress=0`` (no
   permessage-deflate offered), ``max_msg_size`` 4 MiB, ``trust_env=False``
   (no proxy from the environment).
-  Added only when a job asks: ``protocols=`` (subprotocols) and ``ssl=`` (a
-  context trusting exactly the job's CA, for wss://).
+  Added only when a job asks: ``protocols=`` (subprotocols), ``ssl=`` (a
+  context trusting exactly the job's CA, for wss://) and ``compress=`` (the
+  ``compression`` knob: "off" 0, "on" 15, an object the N that makes
+  aiohttp's offer the one asked for, see ``compress_arg``).
 - Receiving is ``await ws.receive()``, the call every other receive helper
   of aiohttp is built on. A wait that must end early (``recv_timeout_ms``,
   or a ``close_first.after_ms`` falling into it) does not cancel it: a
@@ -74,7 +76,32 @@ class Driver:
         self.end_signal: str | None = None
 
     def unsupported(self, knobs: kit.Knobs) -> list[str]:
-        return []  # every knob has an API in every supported version
+        # every other knob has an API in every supported version
+        return [] if self.compress_arg(knobs.compression) is not None else ["compression"]
+
+    def compress_arg(self, value: str | dict[str, Any]) -> int | None:
+        """``ws_connect(compress=N)`` for the ``compression`` knob; None if aiohttp cannot.
+
+        aiohttp's one option is ``compress``: 0 (its default) offers nothing,
+        9..15 offers what its ``ws_ext_gen(compress=N)`` builds:
+        ``permessage-deflate; client_max_window_bits``, plus
+        ``server_max_window_bits=N`` below 15. An object is honoured when
+        that offer, with N its ``server_max_window_bits`` (15 when absent),
+        is what it asks for (`kit.offer_meets`).
+        """
+        if value == "default":
+            return -1  # nothing passed
+        if value == "off":
+            return 0
+        if value == "on":
+            return 15
+        if not isinstance(value, dict):
+            return None
+        bits = value.get("server_max_window_bits", 15)
+        if not isinstance(bits, int) or not 9 <= bits <= 15:
+            return None  # ws_ext_gen refuses 8 (ValueError), and the knob allows no more
+        offer = kit.parse_offer(self.aiohttp.client.ws_ext_gen(compress=bits))
+        return bits if kit.offer_meets(offer, value) else None
 
     def http_status(self, exc: BaseException) -> int | None:
         if isinstance(exc, self.aiohttp.ClientResponseError):
@@ -88,6 +115,9 @@ class Driver:
     async def connect(self, job: kit.Job, tls: ssl.SSLContext | None, timeout_s: float) -> None:
         self.session = self.aiohttp.ClientSession()
         kwargs: dict[str, Any] = {}
+        compress = self.compress_arg(job.knobs.compression)
+        if compress is not None and compress >= 0:
+            kwargs["compress"] = compress
         if job.knobs.subprotocols:
             kwargs["protocols"] = list(job.knobs.subprotocols)
         if tls is not None:

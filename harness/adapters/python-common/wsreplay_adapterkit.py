@@ -174,10 +174,59 @@ class Knobs:
     send: tuple[tuple[str, Any], ...]
     close_first: CloseFirst | None
     subprotocols: tuple[str, ...]
+    #: "default", "off", "on" or a dict of offer parameters (see `compression_offer`)
+    compression: str | dict[str, Any]
 
 
 #: The knobs of the contract, as `Knobs` names them.
 KNOB_NAMES = tuple(f.name for f in fields(Knobs))
+
+#: The permessage-deflate parameters an object value of the `compression` knob may give.
+DEFLATE_PARAMS = (
+    "server_no_context_takeover",
+    "client_no_context_takeover",
+    "server_max_window_bits",
+    "client_max_window_bits",
+)
+
+
+def parse_offer(header: str) -> dict[str, Any] | None:
+    """The parameters of a ``permessage-deflate`` offer as the header gives it
+    (``True`` for a parameter without a value, an int for a number); None for
+    an empty header. Only for offers a library builds itself (no quoting)."""
+    parts = [part.strip() for part in header.split(";") if part.strip()]
+    if not parts:
+        return None
+    params: dict[str, Any] = {}
+    for part in parts[1:]:
+        name, sep, value = part.partition("=")
+        params[name.strip()] = int(value) if sep and value.strip().isdigit() else (value or True)
+    return params
+
+
+def offer_meets(offer: dict[str, Any] | None, wanted: str | dict[str, Any]) -> bool:
+    """Whether a library that always sends ``offer`` honours the ``compression`` knob.
+
+    For libraries with no compression option at all: ``offer`` is the
+    permessage-deflate offer they send (its parameters, ``True`` for one
+    without a value), ``None`` when they send none. "default" is always
+    honoured; "off" when there is no offer; "on" when there is one (the
+    library's own); an object when each key it gives is in the offer as
+    given (a flag given as false: absent from the offer).
+    """
+    if wanted == "default":
+        return True
+    if wanted == "off":
+        return offer is None
+    if offer is None or not isinstance(wanted, dict):
+        return wanted == "on" and offer is not None
+    for key, value in wanted.items():
+        if value is False:
+            if key in offer:
+                return False
+        elif key not in offer or type(offer[key]) is not type(value) or offer[key] != value:
+            return False
+    return True
 
 
 @dataclass
@@ -249,6 +298,7 @@ def parse_job(line: str) -> Job:
         send=_send_items(raw["send"]),
         close_first=_close_first(raw["close_first"]),
         subprotocols=tuple(raw["subprotocols"]),
+        compression=raw["compression"],
     )
     deadline = job.get("deadline_ms")
     deadline_s = (

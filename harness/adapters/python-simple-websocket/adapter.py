@@ -89,6 +89,10 @@ class Driver:
         missing = ["send"] if any(kind == "ping" for kind, _ in knobs.send) else []
         if knobs.subprotocols and "subprotocols" not in client_params(self.lib):
             missing.append("subprotocols")  # before 0.8.0
+        # Its Client sends no Sec-WebSocket-Extensions in any release (only its
+        # Server side accepts permessage-deflate): "off" is what it always does.
+        if not kit.offer_meets(None, knobs.compression):
+            missing.append("compression")
         return missing
 
     def http_status(self, exc: BaseException) -> int | None:

@@ -10,7 +10,10 @@ Choices that shape what the application "sees", and why:
 
 - ``websocket_connect(url)`` in the coroutine style the docs show
   (``msg = await conn.read_message()``, ``None`` at the end), with Tornado's
-  defaults: no ``ping_interval`` (no keepalive pings), no compression,
+  defaults: no ``ping_interval`` (no keepalive pings), no compression
+  (``compression_options=None``; the ``compression`` knob: "off" passes
+  that, "on" ``compression_options={}``, an object too when it asks for no
+  more than Tornado's fixed offer, see ``OFFER``),
   ``max_message_size`` 10 MiB, and ``connect_timeout`` (the job's open
   timeout, 10 s at most, instead of Tornado's 20 s, so a handshake that
   never completes still fits the job's deadline; the call is also cut off
@@ -57,6 +60,12 @@ import wsreplay_adapterkit as kit
 
 ADAPTER = "python-tornado"
 
+#: What websocket_connect(compression_options={...}) offers, whatever the
+#: options hold: a literal "permessage-deflate; client_max_window_bits" in
+#: WebSocketClientConnection.__init__ (6.0 to 6.6.1; the options only tune
+#: the compressor). With compression_options=None (the default) it offers nothing.
+OFFER = {"client_max_window_bits": True}
+
 
 class Driver:
     """One connection through Tornado's WebSocketClientConnection."""
@@ -79,7 +88,11 @@ class Driver:
         self.ended = False
 
     def unsupported(self, knobs: kit.Knobs) -> list[str]:
-        return []  # every knob has an API from 6.0 on
+        # every other knob has an API from 6.0 on
+        value = knobs.compression
+        if value in ("default", "off") or kit.offer_meets(OFFER, value):
+            return []
+        return ["compression"]
 
     def http_status(self, exc: BaseException) -> int | None:
         if isinstance(exc, self.httpclient.HTTPClientError):
@@ -98,6 +111,10 @@ class Driver:
 
     async def connect(self, job: kit.Job, tls: ssl.SSLContext | None, timeout_s: float) -> None:
         kwargs: dict[str, Any] = {}
+        if job.knobs.compression == "off":
+            kwargs["compression_options"] = None
+        elif job.knobs.compression != "default":
+            kwargs["compression_options"] = {}  # "on", or an object OFFER meets
         if job.knobs.subprotocols:
             kwargs["subprotocols"] = list(job.knobs.subprotocols)
         if tls is not None:

@@ -93,6 +93,10 @@ class Driver:
         # Before 0.21.0 the library offers no subprotocols (and ignores the keyword).
         if knobs.subprotocols and not hasattr(self.websocket.WebSocket(), "subprotocol"):
             return ["subprotocols"]
+        # No release has permessage-deflate (no offer, no option): "off" is
+        # what it always does, "on" or an offer it cannot make.
+        if not kit.offer_meets(None, knobs.compression):
+            return ["compression"]
         return []
 
     def http_status(self, exc: BaseException) -> int | None:

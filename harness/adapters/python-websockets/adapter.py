@@ -40,8 +40,13 @@ Choices that shape what the application "sees", and why:
 - ``subprotocols`` only when the job offers some; ``ssl`` (``ssl_context``
   in the 12.x sync client) only for wss:// URLs: a context that trusts
   exactly the job's CA.
-- Every other connect parameter (max_size, max_queue, compression …) keeps
-  the library default, as in an application that did not tune them.
+- ``compression`` (the knob): "default" passes nothing; "off"
+  ``compression=None``; "on" ``compression="deflate"``; an object
+  ``compression=None, extensions=[ClientPerMessageDeflateFactory(**object)]``.
+  A value the factory refuses (17.4 refuses ``client_max_window_bits`` 8)
+  is reported unsupported.
+- Every other connect parameter (max_size, max_queue …) keeps the library
+  default, as in an application that did not tune them.
 - A receive wait that ends early (``recv_timeout_ms``, or a
   ``close_first.after_ms`` falling into it) cancels ``recv()`` (asyncio) or
   uses ``recv(timeout=...)`` (sync): the library documents both as losing
@@ -138,11 +143,45 @@ def select_api(adapter: str, version: str) -> tuple[str, Callable[..., Any], boo
     return f"{module_name}.connect", func, is_sync
 
 
+class CannotCompress(Exception):
+    """The ``compression`` knob asks for what this API or version cannot express."""
+
+
+def compression_kwargs(named: set[str], value: str | dict[str, Any]) -> dict[str, Any]:
+    """The connect arguments for the ``compression`` knob.
+
+    "off": ``compression=None``; "on": ``compression="deflate"`` (the
+    library's own offer, also its default); an object:
+    ``compression=None`` and ``extensions=[ClientPerMessageDeflateFactory(...)]``
+    with the parameters given (the factory's defaults for the others, so
+    ``client_max_window_bits`` is offered without a value unless given).
+    The factory validates them: a value it refuses raises `CannotCompress`.
+    """
+    if value == "default":
+        return {}
+    if "compression" not in named:
+        raise CannotCompress("this connect() has no compression parameter")
+    if value == "off":
+        return {"compression": None}
+    if value == "on":
+        return {"compression": "deflate"}
+    if "extensions" not in named or not isinstance(value, dict):
+        raise CannotCompress("this connect() has no extensions parameter")
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+
+    try:
+        factory = ClientPerMessageDeflateFactory(**value)
+    except (ValueError, TypeError) as exc:
+        raise CannotCompress(f"ClientPerMessageDeflateFactory refuses {value}: {exc}") from None
+    return {"compression": None, "extensions": [factory]}
+
+
 def connect_kwargs(
     func: Any,
     subprotocols: tuple[str, ...],
     tls: ssl.SSLContext | None,
     open_timeout_s: float,
+    compression: str | dict[str, Any] = "default",
 ) -> dict[str, Any]:
     """The connect arguments this adapter passes, where the API names them.
 
@@ -150,6 +189,7 @@ def connect_kwargs(
     would land in ``**kwargs``, which the library forwards to the socket
     layer. The TLS context is the exception: the asyncio APIs take it as
     ``ssl`` through ``**kwargs`` (to ``loop.create_connection``).
+    Raises `CannotCompress` for a ``compression`` the API cannot express.
     """
     try:
         params = inspect.signature(func).parameters
@@ -163,6 +203,7 @@ def connect_kwargs(
     takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     wanted = {"ping_interval": None, "open_timeout": open_timeout_s, "proxy": None}
     kwargs = {name: value for name, value in wanted.items() if name in named}
+    kwargs.update(compression_kwargs(named, compression))
     if subprotocols:
         kwargs["subprotocols"] = list(subprotocols)
     if tls is not None:
@@ -244,7 +285,13 @@ class Common:
         self.closed_exc: BaseException | None = None
 
     def unsupported(self, knobs: kit.Knobs) -> list[str]:
-        return []  # every knob has an API from 10.0 on
+        # every other knob has an API from 10.0 on
+        try:
+            connect_kwargs(self.connect_fn, (), None, 1.0, knobs.compression)
+        except CannotCompress as exc:
+            kit.log.info("compression %s: %s", knobs.compression, exc)
+            return ["compression"]
+        return []
 
     def http_status(self, exc: BaseException) -> int | None:
         return http_status(exc)
@@ -302,7 +349,9 @@ class AsyncDriver(Common):
     """websockets.connect / legacy / new asyncio: coroutines on an event loop."""
 
     async def connect(self, job: kit.Job, tls: ssl.SSLContext | None, timeout_s: float) -> None:
-        kwargs = connect_kwargs(self.connect_fn, job.knobs.subprotocols, tls, timeout_s)
+        kwargs = connect_kwargs(
+            self.connect_fn, job.knobs.subprotocols, tls, timeout_s, job.knobs.compression
+        )
         self.ws = await asyncio.wait_for(self.connect_fn(job.url, **kwargs), timeout_s + 1.0)
         self.subprotocol = self.ws.subprotocol
 
@@ -357,7 +406,9 @@ class SyncDriver(Common):
         # The call runs in a helper thread and is given up after the open
         # timeout: 11.0 can deadlock inside connect() when a message arrives
         # right after the 101, and its own open_timeout does not cover that.
-        kwargs = connect_kwargs(self.connect_fn, job.knobs.subprotocols, tls, timeout_s)
+        kwargs = connect_kwargs(
+            self.connect_fn, job.knobs.subprotocols, tls, timeout_s, job.knobs.compression
+        )
 
         def open_connection() -> tuple[Any, Any]:
             cm = self.connect_fn(job.url, **kwargs)

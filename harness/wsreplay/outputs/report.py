@@ -71,11 +71,13 @@ def new_report(
     *,
     catalogue: dict | None = None,
     shard: tuple[int, int] | None = None,
+    compression: str = "default",
 ) -> dict:
     """An empty report for a run that starts now.
 
     `catalogue` is `scenarios.identity` of the scenarios the run selected;
-    `shard` (K, N) when the run is shard K of N (`--shard K/N`).
+    `shard` (K, N) when the run is shard K of N (`--shard K/N`);
+    `compression` the run's `--compression`.
     """
     return {
         "schema": SCHEMA_ID,
@@ -88,6 +90,7 @@ def new_report(
         "command": [str(arg) for arg in command],
         "catalogue": dict(catalogue) if catalogue is not None else None,
         "shard": {"index": shard[0], "count": shard[1]} if shard is not None else None,
+        "compression": compression,
         "merged_from": None,
         "clients": [],
         "scenarios": [],

@@ -41,7 +41,7 @@ from ..judging.evaluate import evaluate
 from ..outputs import report
 from ..outputs.matrix import Progress, render_matrix, use_color
 from ..outputs.recordlog import RecordLog
-from ..scenarios import identity, knobs_for
+from ..scenarios import identity, knobs_for, with_compression
 from . import shards
 from .adapterproc import AdapterProcess, safe_name
 from .pool import ClientSlot, Gate, JobPool, default_jobs
@@ -75,6 +75,9 @@ class RunPlan:
     checked_specs: list[ClientSpec] | None = None
     #: (K, N): run only shard K of N of the (client, scenario) pairs (`shards`).
     shard: tuple[int, int] | None = None
+    #: --compression: "default" (as the scenarios say), "on" or "off" for
+    #: every scenario whose `compression` knob is "default" (`with_compression`).
+    compression: str = "default"
 
 
 #: A client as prepared: (spec, its install, None) or (spec, None, why not).
@@ -139,14 +142,28 @@ def uses_tls(scenario: Scenario, transport: str) -> bool:
     return transport == "wss" or scenario.get("transport") == "wss"
 
 
-def make_job(server: ScenarioServer, scenario: Scenario, tag: str, transport: str) -> Job:
-    """The job line for an adapter: URL, knobs, deadline (and the CA for wss://)."""
+def make_job(
+    server: ScenarioServer,
+    scenario: Scenario,
+    tag: str,
+    transport: str,
+    compression: str = "default",
+) -> Job:
+    """The job line for an adapter: URL, knobs, deadline (and the CA for wss://).
+
+    `compression` is the run's --compression: it sets the `compression` knob
+    of a scenario that leaves it at "default", and "on" also asks the server
+    (`deflate=accept` in the URL) to accept the offer in scenarios that do
+    not say how to answer it."""
     tls = uses_tls(scenario, transport)
+    url = server.url(scenario["name"], tag, tls=tls)
+    if compression == "on":
+        url += "&deflate=accept"
     job: Job = {
         "id": tag,
-        "url": server.url(scenario["name"], tag, tls=tls),
+        "url": url,
         "scenario": scenario["name"],
-        "knobs": knobs_for(scenario),
+        "knobs": knobs_for(with_compression(scenario, compression)),
         # the loader's budget: the server's steps at their slowest, the client's waits, slack
         "deadline_ms": scenario["budget_ms"]["deadline"],
     }
@@ -164,8 +181,13 @@ def run_one(
     tag: str,
     client_error: str | None = None,
     transport: str = "ws",
+    compression: str = "default",
 ) -> ReportRecord:
-    """Runs one (scenario, client) pair and returns its report record."""
+    """Runs one (scenario, client) pair and returns its report record.
+
+    `compression` (the run's --compression) changes the scenario's knob as
+    `with_compression` says, for the job and for judging alike."""
+    scenario = with_compression(scenario, compression)
     started = report.utc_now()
     t0 = time.monotonic()
     observation: Observation | None = None
@@ -173,7 +195,7 @@ def run_one(
     harness_error = client_error
     stderr = None
     if adapter is not None and harness_error is None:
-        job = make_job(server, scenario, tag, transport)
+        job = make_job(server, scenario, tag, transport, compression)
         outcome = adapter.run_job(job, job["deadline_ms"] / 1000 + JOB_MARGIN_S)
         observation, harness_error, stderr = (
             outcome.observation,
@@ -354,6 +376,7 @@ class Run:
             plan.command,
             catalogue=identity(plan.scenarios),
             shard=plan.shard,
+            compression=plan.compression,
         )
         for scenario in plan.scenarios:
             report.add_scenario(self.report, scenario)
@@ -466,6 +489,7 @@ class Run:
                     t,
                     slot.error if adapter is None else None,
                     self.plan.transport,
+                    self.plan.compression,
                 )
                 for t in tags
             ]
