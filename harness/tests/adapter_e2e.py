@@ -349,3 +349,62 @@ def check_compression(
         assert record["observed"] is not None, (spec, value, record["reason"])
         assert record["observed"]["unsupported"] == ["compression"], (spec, value)
         assert_compression_unsupported(record)
+
+
+# --------------------------------------------------------------------------
+# the compression knob (issue 13): the offer a library sends
+
+#: The scenario a compression job runs: it only needs the opening handshake.
+OFFER_SCENARIO = "close/send-then-close"
+
+
+def compression_job(
+    server: ScenarioServer, pool: ClientPool, spec: str, compression: object, tag: str
+) -> tuple[dict, list[str] | None]:
+    """One job of OFFER_SCENARIO with the knob ``compression``, built by hand.
+
+    Returns the observation and the Sec-WebSocket-Extensions values of the
+    request the server received, as the transcript records them (``[]``: no
+    such header); None when the adapter skipped the job as unsupported.
+    """
+    adapter, _, error = pool.get(spec)
+    assert adapter is not None, error
+    job = {
+        "id": tag,
+        "url": server.url(OFFER_SCENARIO, tag),
+        "knobs": knobs(compression=compression),
+        "deadline_ms": 8000,
+    }
+    outcome = adapter.run_job(job, 20)
+    assert outcome.error is None, outcome.error
+    observed = outcome.observation
+    if observed["end"] == "unsupported":
+        assert observed["connected"] is False
+        return observed, None
+    assert observed["connected"] is True, observed
+    answer = server.wait_run(tag, 10)
+    assert answer.get("complete"), answer
+    (session,) = answer["sessions"]
+    request = next(e for e in session["events"] if e.get("type") == "http_request")
+    extensions = [v for k, v in request["headers"] if k.lower() == "sec-websocket-extensions"]
+    return observed, extensions
+
+
+def assert_offers(
+    server: ScenarioServer, pool: ClientPool, spec: str, expected: dict[str, tuple[object, object]]
+) -> None:
+    """For each case (a tag suffix): (knob value, the Sec-WebSocket-Extensions
+    values the request carried, or "unsupported" when the adapter must report
+    compression unsupported and skip the job)."""
+    for name, (value, offered) in expected.items():
+        tag = "".join(c if c.isalnum() else "-" for c in f"{spec}-{name}")
+        observed, extensions = compression_job(server, pool, spec, value, tag)
+        if offered == "unsupported":
+            assert (observed["end"], observed["unsupported"]) == ("unsupported", ["compression"]), (
+                name,
+                observed,
+            )
+        else:
+            assert observed["unsupported"] == [], (name, observed)
+            assert extensions == offered, (name, extensions)
+

@@ -17,6 +17,8 @@ import pytest
 
 import adapter_e2e as e2e
 from wsreplay import clients
+from wsreplay.plugin import ClientPool
+from wsreplay.running.server import ScenarioServer
 
 pytestmark = pytest.mark.e2e
 
@@ -170,3 +172,47 @@ def test_unusable_versions_are_refused(tmp_path: Path, version: str, message: st
     assert message in stderr
     if version == "1.8.99":
         assert "has no release '1.8.99'; nearest: v1.8.15, v1.8.14" in stderr
+
+
+#: CompressionNoContextTakeover's offer ("on"), CompressionContextTakeover's.
+NO_CONTEXT_TAKEOVER = "permessage-deflate; client_no_context_takeover; server_no_context_takeover"
+CONTEXT_TAKEOVER = "permessage-deflate"
+
+
+def test_compression_knob(wsreplay_server: ScenarioServer, wsreplay_clients: ClientPool) -> None:
+    """The offer the library sends for each compression value (the server's
+    transcript of the request), across the change of default in v1.8.8 and
+    before compression (v1.8.0); what it cannot offer is reported unsupported."""
+    modes = {
+        "off": ("off", []),
+        "on": ("on", [NO_CONTEXT_TAKEOVER]),
+        "both-flags": (
+            {"client_no_context_takeover": True, "server_no_context_takeover": True},
+            [NO_CONTEXT_TAKEOVER],
+        ),
+        "context-takeover": ({"server_no_context_takeover": False}, [CONTEXT_TAKEOVER]),
+        "one-flag": (
+            {"client_no_context_takeover": True, "server_no_context_takeover": False},
+            "unsupported",
+        ),
+        "window-bits": ({"server_max_window_bits": 10}, "unsupported"),
+    }
+    # v1.8.0-v1.8.7 offer by default (CompressionNoContextTakeover)
+    e2e.assert_offers(
+        wsreplay_server,
+        wsreplay_clients,
+        "go-coder@1.8.7",
+        {"default": ("default", [NO_CONTEXT_TAKEOVER]), **modes},
+    )
+    # from v1.8.8 the default is CompressionDisabled
+    for spec in ("go-coder@1.8.8", "go-coder@v1.8.15"):
+        e2e.assert_offers(
+            wsreplay_server, wsreplay_clients, spec, {"default": ("default", []), **modes}
+        )
+    # before v1.8.0: no compression
+    e2e.assert_offers(
+        wsreplay_server,
+        wsreplay_clients,
+        "go-coder@1.7.4",
+        {"default": ("default", []), "off": ("off", []), "on": ("on", "unsupported")},
+    )

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 import adapter_e2e as e2e
+from wsreplay.plugin import ClientPool
+from wsreplay.running.server import ScenarioServer
 
 pytestmark = pytest.mark.e2e
 
@@ -105,3 +107,36 @@ def test_unknown_version_names_the_nearest(tmp_path: Path) -> None:
     assert "client spec 'go-gorilla@1.5.9'" in stderr
     assert "github.com/gorilla/websocket has no release '1.5.9'" in stderr
     assert "nearest: v1.5.3" in stderr
+
+
+#: gorilla's one offer (Dialer.EnableCompression, v1.1.0+).
+GORILLA_OFFER = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+
+
+def test_compression_knob(wsreplay_server: ScenarioServer, wsreplay_clients: ClientPool) -> None:
+    """The offer gorilla sends for each compression value (the server's
+    transcript of the request); what it cannot offer is reported unsupported."""
+    e2e.assert_offers(
+        wsreplay_server,
+        wsreplay_clients,
+        "go-gorilla@v1.5.3",
+        {
+            "default": ("default", []),
+            "off": ("off", []),
+            "on": ("on", [GORILLA_OFFER]),
+            "its-offer": (
+                {"client_no_context_takeover": True, "server_no_context_takeover": True},
+                [GORILLA_OFFER],
+            ),
+            "part-of-it": ({"client_no_context_takeover": True}, [GORILLA_OFFER]),
+            "context-takeover": ({"server_no_context_takeover": False}, "unsupported"),
+            "window-bits": ({"client_max_window_bits": True}, "unsupported"),
+        },
+    )
+    # v1.0.0 has no compression at all: "off" is what it does, "on" it cannot
+    e2e.assert_offers(
+        wsreplay_server,
+        wsreplay_clients,
+        "go-gorilla@v1.0.0",
+        {"off": ("off", []), "on": ("on", "unsupported")},
+    )

@@ -220,3 +220,25 @@ def test_refused_handshake_ends_on_the_clients_close(tmp_path: Path) -> None:
     refused = records["handshake/status-403-with-body", "java-okhttp@5.3.0"]["transcript"]
     awaited = [e for e in refused["events"] if e["type"] == "await_done"]
     assert [(e["what"], e["result"]) for e in awaited] == [("eof", "ok")], awaited
+
+
+def test_compression_knob(wsreplay_server: ScenarioServer, wsreplay_clients: ClientPool) -> None:
+    """The offer OkHttp sends for each compression value (the server's
+    transcript of the request): from 4.5.0 always a bare permessage-deflate,
+    which it cannot leave out; before, never."""
+    always = {
+        "default": ("default", ["permessage-deflate"]),
+        "on": ("on", ["permessage-deflate"]),
+        "off": ("off", "unsupported"),
+        "context-takeover": ({"server_no_context_takeover": False}, ["permessage-deflate"]),
+        "no-context-takeover": ({"client_no_context_takeover": True}, "unsupported"),
+        "window-bits": ({"client_max_window_bits": 15}, "unsupported"),
+    }
+    for spec in SPECS:
+        e2e.assert_offers(wsreplay_server, wsreplay_clients, spec, always)
+    e2e.assert_offers(
+        wsreplay_server,
+        wsreplay_clients,
+        "java-okhttp@4.3.1",
+        {"default": ("default", []), "off": ("off", []), "on": ("on", "unsupported")},
+    )

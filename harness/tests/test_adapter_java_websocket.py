@@ -315,3 +315,35 @@ def test_a_handshake_that_hangs_is_a_connect_timeout(
     timeout = e2e.events(observed, "connect_timeout")[0]
     assert timeout["t_ms"] >= 2000 and 2000 <= timeout["waited_ms"] <= 2500
     assert observed["crash"] is None
+
+
+#: PerMessageDeflateExtension's one client offer (1.5.0+).
+JW_OFFER = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+
+
+def test_compression_knob(wsreplay_server: ScenarioServer, wsreplay_clients: ClientPool) -> None:
+    """The offer Java-WebSocket sends for each compression value (the
+    server's transcript of the request): none by default; from 1.5.0 a
+    PerMessageDeflateExtension's."""
+    e2e.assert_offers(
+        wsreplay_server,
+        wsreplay_clients,
+        "java-websocket@1.6.0",
+        {
+            "default": ("default", []),
+            "off": ("off", []),
+            "on": ("on", [JW_OFFER]),
+            "its-offer": ({"server_no_context_takeover": True}, [JW_OFFER]),
+            "context-takeover": ({"client_no_context_takeover": False}, "unsupported"),
+            "window-bits": ({"server_max_window_bits": 12}, "unsupported"),
+        },
+    )
+    e2e.assert_offers(
+        wsreplay_server, wsreplay_clients, "java-websocket@1.5.0", {"on": ("on", [JW_OFFER])}
+    )
+    e2e.assert_offers(
+        wsreplay_server,
+        wsreplay_clients,
+        "java-websocket@1.3.9",
+        {"default": ("default", []), "off": ("off", []), "on": ("on", "unsupported")},
+    )

@@ -33,6 +33,8 @@ import adapter_e2e as e2e
 from rawpeer import silent_server
 from wsreplay import clients
 from wsreplay.installers import InstallError, VersionNotFound, rust
+from wsreplay.plugin import ClientPool
+from wsreplay.running.server import ScenarioServer
 from wsreplay.running.tlscerts import make_run_certs
 
 ADAPTER = "rust-tungstenite"
@@ -296,6 +298,24 @@ def test_knobs(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
+def test_compression_knob(wsreplay_server: ScenarioServer, wsreplay_clients: ClientPool) -> None:
+    """tungstenite has no permessage-deflate: no offer for "default" and
+    "off" (the server's transcript of the request), "on" and any offer
+    reported unsupported."""
+    e2e.assert_offers(
+        wsreplay_server,
+        wsreplay_clients,
+        f"{ADAPTER}@0.26.2",
+        {
+            "default": ("default", []),
+            "off": ("off", []),
+            "on": ("on", "unsupported"),
+            "an-offer": ({"server_no_context_takeover": False}, "unsupported"),
+        },
+    )
+
+
+@pytest.mark.e2e
 def test_over_tls(tmp_path: Path) -> None:
     """wss:// with the run's own CA (the job's ca_file) as the only trusted root:
     through tungstenite's TLS connector (0.24.0), and at the floor, 0.13.0, which
@@ -430,7 +450,7 @@ def test_rust_unit_tests(tmp_path: Path) -> None:
         timeout=900,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "test result: ok. 6 passed" in proc.stdout, proc.stdout
+    assert "test result: ok. 7 passed" in proc.stdout, proc.stdout
 
 
 def run_adapter(spec: str, jobs: list[dict]) -> list[dict]:

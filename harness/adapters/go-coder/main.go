@@ -15,6 +15,8 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,14 +37,96 @@ const (
 )
 
 // libraryUnsupported: the library has no API to send a ping with a chosen
-// payload (Conn.Ping sends its own and waits for the pong).
+// payload (Conn.Ping sends its own and waits for the pong); it makes only
+// the compression offers of its two modes (none before v1.8.0).
 func libraryUnsupported(k *knobs) []string {
+	var out []string
+	if _, ok := k.compression.plan(true, coderOffers()); !ok {
+		out = append(out, "compression")
+	}
 	for _, item := range k.send {
 		if item.kind == "ping" {
-			return []string{"send"}
+			return append(out, "send")
 		}
 	}
-	return nil
+	return out
+}
+
+// coderOffers: the permessage-deflate offers the library can make, one per
+// DialOptions.CompressionMode (v1.8.0+), the first being what "on" picks:
+// CompressionNoContextTakeover ("permessage-deflate;
+// client_no_context_takeover; server_no_context_takeover"; the default mode
+// of v1.8.0-v1.8.7), then CompressionContextTakeover ("permessage-deflate").
+// The library has no window-bits option. Before v1.8.0: no compression.
+func coderOffers() []deflateOffer {
+	if !compressionMode(&websocket.DialOptions{}).IsValid() {
+		return nil
+	}
+	return []deflateOffer{
+		{"client_no_context_takeover": true, "server_no_context_takeover": true},
+		{},
+	}
+}
+
+// compressionMode: the options' CompressionMode field, or an invalid Value
+// for a version without one (reflection lets one source build against
+// every version).
+func compressionMode(o *websocket.DialOptions) reflect.Value {
+	return reflect.ValueOf(o).Elem().FieldByName("CompressionMode")
+}
+
+// compressionModes: the values of CompressionDisabled,
+// CompressionContextTakeover and CompressionNoContextTakeover in this
+// version (constants a version before v1.8.0 lacks, so not named here).
+// v1.8.0-v1.8.7 declare NoContextTakeover (= 0, the default),
+// ContextTakeover, Disabled; v1.8.8 reversed them, making Disabled the
+// default (compress.go).
+func compressionModes() (disabled, contextTakeover, noContextTakeover int64) {
+	if versionBefore(libraryVersion(), 1, 8, 8) {
+		return 2, 1, 0
+	}
+	return 0, 1, 2
+}
+
+// versionBefore: v (vMAJOR.MINOR.PATCH[-…]) precedes major.minor.patch;
+// false for a version it cannot read (a local checkout: the newest rules).
+func versionBefore(v string, major, minor, patch int) bool {
+	core, _, _ := strings.Cut(strings.TrimPrefix(v, "v"), "-")
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	want := []int{major, minor, patch}
+	for i, part := range parts {
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			return false
+		}
+		if n != want[i] {
+			return n < want[i]
+		}
+	}
+	return false
+}
+
+// setCompression applies the compression knob to the options: "off" is
+// CompressionDisabled (v1.8.0-v1.8.7 offer by default); "on" and an offer
+// set the mode that makes it; "default" leaves the library's default.
+func setCompression(o *websocket.DialOptions, c compression) {
+	plan, _ := c.plan(true, coderOffers())
+	field := compressionMode(o)
+	if plan == planDefault || !field.IsValid() {
+		return // before v1.8.0 nothing offers: "off" is the default
+	}
+	disabled, contextTakeover, noContextTakeover := compressionModes()
+	switch plan {
+	case planNoOffer:
+		field.SetInt(disabled)
+	case 0:
+		field.SetInt(noContextTakeover)
+	default:
+		field.SetInt(contextTakeover)
+	}
 }
 
 type coderJob struct {
@@ -86,11 +170,12 @@ func runJob(rec *recorder, j *job) error {
 		HTTPClient:   &http.Client{Transport: transport},
 		Subprotocols: j.knobs.subprotocols,
 	}
+	setCompression(options, j.knobs.compression)
 
 	rec.start()
 	// The context bounds the opening handshake only, as the library
-	// documents; everything else keeps its defaults (compression, the
-	// 32 KiB read limit).
+	// documents; everything else keeps its defaults (compression unless
+	// the knob sets it, the 32 KiB read limit).
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeoutFor(j))
 	conn, resp, err := dial(ctx, j.url, options)
 	timedOut := ctx.Err() != nil

@@ -71,6 +71,103 @@ type knobs struct {
 	send         []sendItem
 	closeFirst   *closeFirst
 	subprotocols []string
+	compression  compression
+}
+
+// compression is the compression knob: what the application asks of the
+// library's permessage-deflate (harness/adapters/README.md).
+type compression struct {
+	// mode: "default" (leave the library's default), "off" (no offer),
+	// "on" (the library's own offer) or "offer" (an offer with params).
+	mode string
+	// params, for mode "offer": each parameter asked for, as the knob
+	// writes it (false: absent from the offer; true; or window bits).
+	params map[string]any
+}
+
+// deflateOffer is one permessage-deflate offer a library can make: its
+// parameters as the knob writes them (a flag as true, window bits as a
+// number, client_max_window_bits without a value as true); a parameter
+// not in the offer is absent.
+type deflateOffer map[string]any
+
+// Plans for the compression knob (see compression.plan): leave the
+// library's default, or make no offer at all.
+const (
+	planDefault = -2
+	planNoOffer = -1
+)
+
+// plan says what a library does for the compression knob: planDefault
+// (touch nothing), planNoOffer ("off", if the library can make no offer),
+// or the index in offers of the offer to make ("on": the first, the
+// library's own; an object: the first offer that carries every parameter
+// it gives, as given, parameters it does not give being the library's
+// choice). ok is false when the library cannot honour the knob.
+func (c compression) plan(canOmit bool, offers []deflateOffer) (plan int, ok bool) {
+	switch c.mode {
+	case "", "default":
+		return planDefault, true
+	case "off":
+		return planNoOffer, canOmit
+	case "on":
+		return 0, len(offers) > 0
+	}
+	for i, offer := range offers {
+		if c.matches(offer) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// matches: the offer carries every parameter the knob's object gives, as
+// given (false: the offer leaves it out).
+func (c compression) matches(offer deflateOffer) bool {
+	for name, want := range c.params {
+		got, in := offer[name]
+		if want == false {
+			if in && got != false {
+				return false
+			}
+			continue
+		}
+		if !in || got != want {
+			return false
+		}
+	}
+	return true
+}
+
+// parseCompression reads the knob: a string ("default", "off", "on") or
+// an object of offer parameters (booleans, or window bits).
+func parseCompression(value json.RawMessage) (compression, error) {
+	var mode string
+	if err := json.Unmarshal(value, &mode); err == nil {
+		switch mode {
+		case "default", "off", "on":
+			return compression{mode: mode}, nil
+		}
+		return compression{}, fmt.Errorf("unknown value %q", mode)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(value, &raw); err != nil {
+		return compression{}, fmt.Errorf("want \"default\", \"off\", \"on\" or an object, got %s", value)
+	}
+	c := compression{mode: "offer", params: map[string]any{}}
+	for name, v := range raw {
+		var flag bool
+		var bits int
+		switch {
+		case json.Unmarshal(v, &flag) == nil:
+			c.params[name] = flag
+		case json.Unmarshal(v, &bits) == nil:
+			c.params[name] = bits
+		default:
+			return compression{}, fmt.Errorf("%s: want a boolean or window bits, got %s", name, v)
+		}
+	}
+	return c, nil
 }
 
 // job is one parsed job line.
@@ -126,6 +223,14 @@ func parseJob(line []byte) (*job, error) {
 			return j, badf("knob %s: %v", name, err)
 		}
 		delete(raw.Knobs, name)
+	}
+	// compression: a job from a server older than the knob has none; that
+	// is the knob's default (leave the library as it is).
+	if value, ok := raw.Knobs["compression"]; ok {
+		if err := parseKnob(&j.knobs, "compression", value); err != nil {
+			return j, badf("knob compression: %v", err)
+		}
+		delete(raw.Knobs, "compression")
 	}
 	for name, value := range raw.Knobs {
 		if !isOff(value) {
@@ -212,6 +317,12 @@ func parseKnob(k *knobs, name string, value json.RawMessage) error {
 		if err := json.Unmarshal(value, &k.subprotocols); err != nil {
 			return fmt.Errorf("want a list of strings, got %s", value)
 		}
+	case "compression":
+		c, err := parseCompression(value)
+		if err != nil {
+			return err
+		}
+		k.compression = c
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ package main
 import (
 	"errors"
 	"net"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -30,8 +31,33 @@ const (
 	closeWait = time.Second
 )
 
-// libraryUnsupported: gorilla has an API for every knob.
-func libraryUnsupported(*knobs) []string { return nil }
+// libraryUnsupported: gorilla has an API for every knob but some values of
+// compression: it makes one offer only (Dialer.EnableCompression, v1.1.0+),
+// and none before v1.1.0.
+func libraryUnsupported(k *knobs) []string {
+	if _, ok := k.compression.plan(true, gorillaOffers()); !ok {
+		return []string{"compression"}
+	}
+	return nil
+}
+
+// gorillaOffers: the permessage-deflate offers gorilla can make. From
+// v1.1.0 Dialer.EnableCompression sends the one it knows (client.go:
+// "permessage-deflate; server_no_context_takeover;
+// client_no_context_takeover"); before it, none.
+func gorillaOffers() []deflateOffer {
+	if !enableCompression(&websocket.Dialer{}).IsValid() {
+		return nil
+	}
+	return []deflateOffer{{"server_no_context_takeover": true, "client_no_context_takeover": true}}
+}
+
+// enableCompression: the dialer's EnableCompression field, or an invalid
+// Value for a version without one (reflection lets one source build
+// against every version).
+func enableCompression(d *websocket.Dialer) reflect.Value {
+	return reflect.ValueOf(d).Elem().FieldByName("EnableCompression")
+}
 
 type gorillaJob struct {
 	rec       *recorder
@@ -47,13 +73,18 @@ func runJob(rec *recorder, j *job) error {
 	}
 	dialer := websocket.Dialer{
 		// No proxy from the environment: the scenario server is reached
-		// directly. Buffer sizes, compression (off) and the rest keep the
-		// library defaults. The handshake timeout is the adapter's own
-		// open timeout (cut to fit the job's deadline).
+		// directly. Buffer sizes, compression (off unless the knob asks)
+		// and the rest keep the library defaults. The handshake timeout is
+		// the adapter's own open timeout (cut to fit the job's deadline).
 		Proxy:            nil,
 		HandshakeTimeout: openTimeoutFor(j),
 		Subprotocols:     j.knobs.subprotocols,
 		TLSClientConfig:  config,
+	}
+	// compression: "off" is gorilla's default (EnableCompression false);
+	// "on" or an offer it can make (libraryUnsupported checked) turns it on.
+	if plan, _ := j.knobs.compression.plan(true, gorillaOffers()); plan >= 0 {
+		enableCompression(&dialer).SetBool(true)
 	}
 
 	rec.start()

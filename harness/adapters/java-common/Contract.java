@@ -14,6 +14,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
 import com.google.gson.ToNumberPolicy;
 import java.io.BufferedReader;
 import java.io.FileDescriptor;
@@ -301,6 +302,11 @@ final class Contract {
     List<SendItem> send;
     CloseFirst closeFirst;
     List<String> subprotocols;
+    /**
+     * "default", "off", "on" or an object of permessage-deflate offer parameters (see {@link
+     * Abilities#compressionPlan}); null in a job from a server older than the knob: "default".
+     */
+    JsonElement compression;
   }
 
   /** The knob names above; any other one a job sets (not null or false) is unsupported. */
@@ -314,6 +320,77 @@ final class Contract {
     boolean sendPing = true;
     boolean closeWithoutCode = true;
     boolean subprotocols = true;
+
+    /** The library can leave permessage-deflate out of its opening handshake (compression off). */
+    boolean compressionOff = true;
+
+    /**
+     * The permessage-deflate offers the library can make, the first being its own (compression
+     * "on"); each maps the parameters in the offer, named as the knob names them, to true (a flag,
+     * or client_max_window_bits without a value) or to window bits (an Integer).
+     */
+    List<Map<String, Object>> compressionOffers = List.of();
+
+    /** compressionPlan: leave the library's default. */
+    static final int COMPRESSION_DEFAULT = -1;
+
+    /** compressionPlan: make no permessage-deflate offer. */
+    static final int COMPRESSION_NO_OFFER = -2;
+
+    /** compressionPlan: the library cannot honour the knob. */
+    static final int COMPRESSION_UNSUPPORTED = -3;
+
+    /**
+     * What the library does for the compression knob: COMPRESSION_DEFAULT ("default"),
+     * COMPRESSION_NO_OFFER ("off", when it can), or the index in compressionOffers of the offer to
+     * make ("on": the first; an object: the first offer that carries every parameter the object
+     * gives, as given, false meaning absent; parameters it does not give are the library's
+     * choice); COMPRESSION_UNSUPPORTED when it cannot.
+     */
+    int compressionPlan(JsonElement knob) {
+      if (knob == null || knob.isJsonNull()) {
+        return COMPRESSION_DEFAULT;
+      }
+      if (knob.isJsonPrimitive()) {
+        switch (knob.getAsString()) {
+          case "default":
+            return COMPRESSION_DEFAULT;
+          case "off":
+            return compressionOff ? COMPRESSION_NO_OFFER : COMPRESSION_UNSUPPORTED;
+          case "on":
+            return compressionOffers.isEmpty() ? COMPRESSION_UNSUPPORTED : 0;
+          default:
+            return COMPRESSION_UNSUPPORTED;
+        }
+      }
+      if (!knob.isJsonObject()) {
+        return COMPRESSION_UNSUPPORTED;
+      }
+      for (int i = 0; i < compressionOffers.size(); i++) {
+        if (offers(compressionOffers.get(i), knob.getAsJsonObject())) {
+          return i;
+        }
+      }
+      return COMPRESSION_UNSUPPORTED;
+    }
+
+    /** The offer carries every parameter the knob's object gives, as given. */
+    private static boolean offers(Map<String, Object> offer, JsonObject wanted) {
+      for (Map.Entry<String, JsonElement> entry : wanted.entrySet()) {
+        Object got = offer.get(entry.getKey());
+        JsonPrimitive want = entry.getValue().getAsJsonPrimitive();
+        boolean ok;
+        if (want.isBoolean()) {
+          ok = want.getAsBoolean() ? Boolean.TRUE.equals(got) : got == null;
+        } else {
+          ok = got instanceof Integer && want.getAsInt() == (Integer) got;
+        }
+        if (!ok) {
+          return false;
+        }
+      }
+      return true;
+    }
 
     /** The names of the knobs a job sets that this library cannot honour, in the job's order. */
     List<String> unsupported(JsonObject given, Knobs knobs) {
@@ -331,6 +408,9 @@ final class Contract {
             break;
           case "subprotocols":
             cannot = !subprotocols && !knobs.subprotocols.isEmpty();
+            break;
+          case "compression":
+            cannot = compressionPlan(value) == COMPRESSION_UNSUPPORTED;
             break;
           default:
             boolean off =

@@ -11,9 +11,12 @@
 //   the scenario's frames are on the wire; there is no public API to send a
 //   ping, so a "ping" item in the send knob is reported unsupported.
 // - proxy(Proxy.NO_PROXY): the scenario server is reached directly.
-// - Everything else (timeouts, retry, minimumDeflateSize, close timeout)
-//   stays at the library's defaults; the adapter cuts its own final wait at
-//   the job's deadline and then calls cancel().
+// - Everything else (timeouts, retry, minWebSocketMessageToCompress, close
+//   timeout) stays at the library's defaults; the adapter cuts its own final
+//   wait at the job's deadline and then calls cancel().
+// - The compression knob has nothing to set: 4.5.0+ always offers
+//   permessage-deflate ("off" is unsupported), earlier versions never do
+//   ("on" is unsupported).
 // - OkHttp's close(code, reason) needs a code, so close_first with code null
 //   is reported unsupported. The adapter's own final close is close(1000, null).
 
@@ -313,6 +316,16 @@ public final class Adapter {
     }
   }
 
+  /** OkHttp implements permessage-deflate: 4.5.0 added it with this builder option. */
+  static boolean offersDeflate() {
+    try {
+      OkHttpClient.Builder.class.getMethod("minWebSocketMessageToCompress", long.class);
+      return true;
+    } catch (NoSuchMethodException ex) {
+      return false;
+    }
+  }
+
   /** Notified when OkHttp's dispatcher runs no call any more (Dispatcher.setIdleCallback). */
   static final Object IDLE = new Object();
 
@@ -352,6 +365,12 @@ public final class Adapter {
     Contract.Abilities can = new Contract.Abilities();
     can.sendPing = false;
     can.closeWithoutCode = false;
+    // permessage-deflate (4.5.0+, with Builder.minWebSocketMessageToCompress): RealWebSocket
+    // offers a bare "permessage-deflate" on every web socket and refuses a request that sets
+    // Sec-WebSocket-Extensions itself, so it cannot be turned off; before 4.5.0 it never offers.
+    boolean deflates = offersDeflate();
+    can.compressionOff = !deflates;
+    can.compressionOffers = deflates ? List.of(Map.of()) : List.of();
     Contract.serve(out, can, (job, obs) -> new OkJob(base, job, obs));
     // OkHttp's dispatcher threads are not daemons: leave without waiting for them.
     System.exit(0);

@@ -10,7 +10,8 @@
 // Choices that shape what the application sees:
 // - setConnectionLostTimeout(0): the library's keepalive pings would add
 //   frames the scenario did not script.
-// - A Draft_6455 with no extensions; with subprotocols, one Protocol per
+// - A Draft_6455 with no extensions (with a PerMessageDeflateExtension when the
+//   compression knob asks, 1.5.0+); with subprotocols, one Protocol per
 //   offered name (and nothing else, so the library insists on one of them).
 // - TLS: setSocketFactory(SSLContext trusting only the job's CA) where the
 //   version has it (1.4.0+), else setSocket(factory.createSocket()), the way
@@ -27,6 +28,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.jar.JarFile;
 import java.util.jar.Manifest;
 import java.util.zip.ZipEntry;
@@ -59,15 +61,38 @@ public final class Adapter {
     }
   }
 
-  /** new Draft_6455(no extensions, [new Protocol(name), ...]) (1.3.7+). */
-  static Draft draftWithProtocols(List<String> names) throws Exception {
+  /**
+   * org.java_websocket.extensions.permessage_deflate.PerMessageDeflateExtension (1.5.0+); null
+   * before. Its client offer is fixed (getProvidedExtensionAsClient): "permessage-deflate;
+   * server_no_context_takeover; client_no_context_takeover".
+   */
+  static final Class<?> PER_MESSAGE_DEFLATE =
+      classOrNull("org.java_websocket.extensions.permessage_deflate.PerMessageDeflateExtension");
+
+  /** What the library can do (set once in main). */
+  static final Contract.Abilities CAN = new Contract.Abilities();
+
+  /**
+   * The Draft_6455 of a job: new Draft_6455() when it offers neither a subprotocol nor
+   * compression, else new Draft_6455(extensions, protocols) (1.3.7+) with [new
+   * PerMessageDeflateExtension()] for compression and one Protocol per subprotocol (or the
+   * library's own Protocol("") when there is none).
+   */
+  static Draft draft(List<String> names, boolean deflate) throws Exception {
+    if (names.isEmpty() && !deflate) {
+      return new Draft_6455();
+    }
     List<Object> protocols = new ArrayList<>();
     Constructor<?> protocol = PROTOCOL.getConstructor(String.class);
-    for (String name : names) {
+    for (String name : names.isEmpty() ? List.of("") : names) {
       protocols.add(protocol.newInstance(name));
     }
+    List<Object> extensions =
+        deflate
+            ? List.of(PER_MESSAGE_DEFLATE.getConstructor().newInstance())
+            : Collections.emptyList();
     Constructor<Draft_6455> draft = Draft_6455.class.getConstructor(List.class, List.class);
-    return draft.newInstance(Collections.emptyList(), protocols);
+    return draft.newInstance(extensions, protocols);
   }
 
   /** The subprotocol a Draft_6455 agreed on (1.3.7+: getProtocol()), null if none. */
@@ -125,9 +150,10 @@ public final class Adapter {
 
     JwJob(Contract.Job job, Contract.Observation obs) throws Exception {
       super(job, obs);
-      List<String> offered = job.knobs.subprotocols;
-      Draft draft = offered.isEmpty() ? new Draft_6455() : draftWithProtocols(offered);
-      client = new Client(new URI(job.url), draft);
+      // compression: "on" or an object the library's one offer satisfies (checked before the
+      // job runs) adds the PerMessageDeflateExtension; "off" and "default" add nothing
+      boolean deflate = CAN.compressionPlan(job.knobs.compression) >= 0;
+      client = new Client(new URI(job.url), draft(job.knobs.subprotocols, deflate));
       try {
         // 1.3.5+: no keepalive pings of the library's own (1.3.4 sends none)
         client.getClass().getMethod("setConnectionLostTimeout", int.class).invoke(client, 0);
@@ -294,8 +320,15 @@ public final class Adapter {
             "version", version,
             "api", API,
             "language", Contract.javaVersion()));
-    Contract.Abilities can = new Contract.Abilities();
+    Contract.Abilities can = CAN;
     can.subprotocols = PROTOCOL != null; // before 1.3.7 Draft_6455 cannot offer any
+    // with no extension a Draft_6455 offers none (no Sec-WebSocket-Extensions): "off" holds for
+    // every version; the one offer PerMessageDeflateExtension makes from 1.5.0
+    can.compressionOffers =
+        PER_MESSAGE_DEFLATE == null
+            ? List.of()
+            : List.of(
+                Map.of("server_no_context_takeover", true, "client_no_context_takeover", true));
     Contract.serve(out, can, JwJob::new);
     System.exit(0);
   }

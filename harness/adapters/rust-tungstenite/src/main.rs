@@ -381,6 +381,15 @@ fn parse_knobs(mut given: Map<String, Value>) -> Result<(Knobs, Vec<String>), Ba
         close_first,
         subprotocols: knob(&mut given, "subprotocols")?,
     };
+    // compression: no tungstenite release (0.13.0 to 0.30.0) implements
+    // permessage-deflate, and none sends Sec-WebSocket-Extensions: "default"
+    // and "off" are what it always does; "on" or an offer it cannot make. A
+    // job from a server older than the knob has none: "default".
+    match given.remove("compression") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(mode)) if mode == "default" || mode == "off" => {}
+        Some(_) => unsupported.push("compression".to_string()),
+    }
     // What is left are knobs this adapter does not know; set to something
     // other than "off" (null, false), they must not be silently ignored.
     unsupported.extend(
@@ -1511,6 +1520,22 @@ mod tests {
         assert_eq!(unsupported, ["alpha", "zeta"]);
         let (_, unsupported) = parsed(json!({"send": [{"nope": "x"}]})).unwrap();
         assert_eq!(unsupported, ["send"]);
+    }
+
+    #[test]
+    fn compression_is_honoured_only_off() {
+        for off in [json!("default"), json!("off"), Value::Null] {
+            let (_, unsupported) = parsed(json!({ "compression": off })).unwrap();
+            assert!(unsupported.is_empty());
+        }
+        for on in [
+            json!("on"),
+            json!({}),
+            json!({"server_no_context_takeover": false}),
+        ] {
+            let (_, unsupported) = parsed(json!({ "compression": on })).unwrap();
+            assert_eq!(unsupported, ["compression"]);
+        }
     }
 
     #[test]
