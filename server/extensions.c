@@ -87,9 +87,12 @@ static int parse_param(cursor *c, const char *s, wsr_ext *e, char *err,
     p->name_len = take_token(c);
     if (p->name_len == 0)
         return syntax_error(c, s, "expected a parameter name", err, errlen);
+    const char *name_end = c->p;
     skip_ows(c);
-    if (c->p == c->end || *c->p != '=')
+    if (c->p == c->end || *c->p != '=') {
+        c->p = name_end; /* the element's text ends with the name */
         return 0;
+    }
     c->p++;
     skip_ows(c);
     p->value = c->p;

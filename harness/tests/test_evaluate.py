@@ -464,6 +464,63 @@ def test_client_close_check(expected, frames: list, ok: bool, detail: str) -> No
     assert result.verdict == ("pass" if ok else "fail")
 
 
+def with_deflate(event: dict | None) -> dict:
+    """A transcript with this `deflate` event (None: no event at all)."""
+    t = transcript()
+    if event is not None:
+        t["events"].insert(1, {"t_us": 1, "type": "deflate", **event})
+    return t
+
+
+ACCEPTED = {
+    "offers": [{"client_max_window_bits": True}],
+    "answer": "permessage-deflate",
+    "negotiated": {},
+}
+DECLINED = {"offers": [{}], "answer": None, "negotiated": None}
+BAD_ANSWER = {
+    "offers": [{}],
+    "answer": "permessage-deflate; x=1",
+    "negotiated": None,
+    "answer_error": "unknown parameter x",
+}
+
+
+@pytest.mark.parametrize(
+    ("expected", "event", "ok", "detail"),
+    [
+        (True, ACCEPTED, True, "permessage-deflate was negotiated (permessage-deflate)"),
+        (False, None, True, "the client offered no permessage-deflate"),
+        (False, DECLINED, True, "the client offered permessage-deflate and the server declined"),
+        (
+            True,
+            None,
+            False,
+            "the client offered no permessage-deflate, expected it to be negotiated",
+        ),
+        (
+            False,
+            ACCEPTED,
+            False,
+            "permessage-deflate was negotiated (permessage-deflate), "
+            "expected it not to be negotiated",
+        ),
+        (
+            True,
+            BAD_ANSWER,
+            False,
+            "the server's answer 'permessage-deflate; x=1' negotiated nothing: "
+            "unknown parameter x, expected it to be negotiated",
+        ),
+    ],
+)
+def test_deflate_check(expected: bool, event: dict | None, ok: bool, detail: str) -> None:
+    result = evaluate(scenario({"deflate": expected}), observation(), with_deflate(event))
+    found = check(result, "deflate")
+    assert (found.ok, found.detail) == (ok, detail)
+    assert result.verdict == ("pass" if ok else "fail")
+
+
 def test_client_close_without_transcript_is_an_error() -> None:
     result = evaluate(FOUNDING, observation([text("final message")], BYE), None)
     assert result.verdict == "error"

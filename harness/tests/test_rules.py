@@ -330,7 +330,7 @@ def test_every_rule_has_a_judge_and_an_rfc_severity():
     assert set(rules.RULES) == {name for name, _ in rules._JUDGES}
     for rule in rules.RULES.values():
         assert rule.severity in ("fail", "non-strict")
-        assert rule.rfc.startswith("6455#")
+        assert rule.rfc.startswith(("6455#", "7692#"))
 
 
 def test_a_refused_handshake_owes_no_close_reply():

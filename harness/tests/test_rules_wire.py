@@ -12,6 +12,7 @@ import itertools
 import socket
 import struct
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,12 +68,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]
 class Peer:
     """A raw client on one scenario: send bytes, read, close TCP, then judge."""
 
-    def __init__(self, server: ScenarioServer, scenario: str) -> None:
+    def __init__(self, server: ScenarioServer, scenario: str, extra: str = "") -> None:
         assert server.info is not None
         self.server = server
         self.run = f"rule-{next(_runs)}"
         self.sock = connect(server.info.port)
-        self.sock.sendall(upgrade_request(f"/{scenario}?run={self.run}")[0])
+        self.sock.sendall(upgrade_request(f"/{scenario}?run={self.run}", extra=extra)[0])
         head, self.pending = read_http_head(self.sock)
         assert head.startswith(b"HTTP/1.1 101 ")
 
@@ -143,6 +144,44 @@ def test_a_frame_the_server_refuses_names_its_rule(server, rule, bad):
     assert list(found) == [rule]
     # the second frame, right after the 8-byte "ok" frame
     assert found[rule].detail.startswith("the client frame at byte 8 (bytes ")
+
+
+DEFLATE_OFFER = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+
+
+def deflated(data: bytes) -> bytes:
+    """A permessage-deflate message body: raw DEFLATE, sync flush, tail cut."""
+    c = zlib.compressobj(wbits=-15)
+    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def test_with_permessage_deflate_rsv1_on_a_first_frame_is_fine(server):
+    peer = Peer(server, "rules/deflate-speaks", DEFLATE_OFFER)
+    body = deflated(b"compressed, in two frames")
+    found = peer.send(frame(1, body[:4], fin=False, rsv=4), frame(0, body[4:]), close_frame())
+    assert found.judge() == {}
+    message = next(e for e in peer.transcript["events"] if e["type"] == "message")
+    assert (message["compressed"], message["text"]) == (True, "compressed, in two frames")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        frame(1, deflated(b"x"), rsv=2),  # RSV2: permessage-deflate defines RSV1 only
+        frame(9, b"", rsv=4),  # RSV1 on a control frame
+        frame(1, deflated(b"ab")[:2], fin=False, rsv=4) + frame(0, deflated(b"ab")[2:], rsv=4),
+    ],
+)
+def test_with_permessage_deflate_rsv1_elsewhere_breaks_rsv(server, bad):
+    found = Peer(server, "rules/deflate-speaks", DEFLATE_OFFER).send(bad).judge()
+    assert list(found) == ["rsv"]
+
+
+def test_a_compressed_message_that_does_not_inflate_breaks_deflate_stream(server):
+    peer = Peer(server, "rules/deflate-speaks", DEFLATE_OFFER)
+    found = peer.send(frame(2, b"\xff\xff\xff", rsv=4)).judge()
+    assert list(found) == ["deflate-stream"]
+    assert "the server stopped reading" in found["deflate-stream"].detail
 
 
 def test_invalid_utf8_in_a_text_message(server):

@@ -143,7 +143,9 @@ def test_accept_answers_the_offer_and_both_directions_inflate(server: ScenarioSe
 
 
 def test_accept_echoes_what_an_accepting_server_must(server: ScenarioServer) -> None:
-    offer = "x-other; a=1, permessage-deflate; server_max_window_bits=10; server_no_context_takeover"
+    offer = (
+        "x-other; a=1, permessage-deflate; server_max_window_bits=10; server_no_context_takeover"
+    )
     sock, headers, _ = open_session(server, "deflate/accept", "acc2", offer)
     with sock:
         assert headers["sec-websocket-extensions"] == (
@@ -191,7 +193,7 @@ def test_the_url_accepts_for_a_scenario_without_a_deflate_field(
     with sock:
         assert ("sec-websocket-extensions" in headers) == answered
         sock.sendall(frame(0x1, b"plain"))
-        b0, _, _, rest = read_frame(sock, rest)
+        read_frame(sock, rest)
         sock.sendall(frame(0x8, b"\x03\xe8"))
         read_until_close(sock)
     evs = events(server, run)
@@ -248,7 +250,7 @@ def test_an_oversize_inflated_message_ends_the_session_with_limit(
 
 
 def test_a_scripted_invalid_answer_negotiates_nothing(server: ScenarioServer) -> None:
-    sock, headers, rest = open_session(
+    sock, headers, _ = open_session(
         server, "deflate/scripted-bad-answer", "badans", "permessage-deflate"
     )
     with sock:

@@ -24,7 +24,15 @@ from .verdicts import SEVERITIES, VERDICTS
 __all__ = ["CHECKS", "EXPECTATIONS", "SEVERITIES", "VERDICTS", "evaluate"]
 
 #: What a scenario's `expect` may hold.
-EXPECTATIONS = ("connected", "messages", "close", "client_close", "client_pong", "client_messages")
+EXPECTATIONS = (
+    "connected",
+    "messages",
+    "close",
+    "client_close",
+    "client_pong",
+    "client_messages",
+    "deflate",
+)
 #: Every check, in the order failures are reported when they are equally
 #: severe: the ones every run gets (the client's outcome, RFC rules on its
 #: bytes, how it reported the closure) around the scenario's expectations.
@@ -230,6 +238,8 @@ def _run_check(
         return check_client_close(expected, transcript, severity)
     if name == "client_pong":
         return check_client_pong(expected, transcript, severity)
+    if name == "deflate":
+        return check_deflate(expected, transcript, severity)
     return check_client_messages(expected, transcript, severity)
 
 
@@ -587,6 +597,36 @@ def check_client_messages(expected: list[dict], transcript: Transcript, severity
     return check
 
 
+def check_deflate(expected: Any, transcript: Transcript, severity: str) -> Check:
+    """Did the session negotiate permessage-deflate (RFC 7692), as expected or not?
+
+    The server's `deflate` event holds what its 101 answered; no event means
+    nothing was offered or answered.
+    """
+    event = next(
+        (
+            e
+            for e in transcript.get("events") or []
+            if isinstance(e, dict) and e.get("type") == "deflate"
+        ),
+        None,
+    )
+    event = event or {}
+    negotiated = event.get("negotiated") is not None
+    answer, offers = event.get("answer"), event.get("offers") or []
+    if negotiated:
+        how = f"permessage-deflate was negotiated ({answer})"
+    elif event.get("answer_error"):
+        how = f"the server's answer {answer!r} negotiated nothing: {event['answer_error']}"
+    elif offers:
+        how = "the client offered permessage-deflate and the server declined"
+    else:
+        how = "the client offered no permessage-deflate"
+    ok = negotiated == bool(expected)
+    detail = how if ok else f"{how}, expected it {'to be' if expected else 'not to be'} negotiated"
+    return Check("deflate", ok, severity, expected, negotiated, detail)
+
+
 # --------------------------------------------------------------- every run
 
 
@@ -789,7 +829,7 @@ def _pass_reason(checks: list[Check]) -> str:
         parts = ["received " + received[0]] if len(received) > 1 else []
         parts.append("the close code is not observable through this API")
     parts[:0] = [by_name["connected"].detail] if "connected" in by_name else []
-    for name in ("client_close", "client_pong", "client_messages"):
+    for name in ("client_close", "client_pong", "client_messages", "deflate"):
         if name in by_name:
             parts.append(by_name[name].detail)
     return ", and ".join(parts) if parts else "the scenario expects nothing"

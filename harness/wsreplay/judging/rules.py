@@ -33,7 +33,13 @@ RULES: dict[str, Rule] = {
     rule.name: rule
     for rule in (
         Rule("mask", "6455#5.1", "fail", "a client masks every frame it sends"),
-        Rule("rsv", "6455#5.2", "fail", "RSV bits stay clear unless an extension defines them"),
+        Rule(
+            "rsv",
+            "6455#5.2",
+            "fail",
+            "RSV bits stay clear unless an extension defines them: with permessage-deflate "
+            "negotiated, RSV1 only on the first frame of a data message (7692#6.1)",
+        ),
         Rule("opcode", "6455#5.2", "fail", "a client sends only defined opcodes"),
         Rule(
             "control-frame",
@@ -103,6 +109,13 @@ RULES: dict[str, Rule] = {
             "for a while (at least a second)",
         ),
         Rule(
+            "deflate-stream",
+            "7692#7.2.1",
+            "fail",
+            "every compressed client message inflates under the negotiated parameters "
+            "(client_max_window_bits 7692#7.1.2.2, client_no_context_takeover 7692#7.1.1.2)",
+        ),
+        Rule(
             "wait-for-close-reply",
             "6455#5.5.1",
             "fail",
@@ -138,6 +151,7 @@ _PROTOCOL_ERRORS = {
     "length_msb": "length-form",
     "bad_continuation": "fragmentation",
     "expected_continuation": "fragmentation",
+    "deflate": "deflate-stream",
 }
 
 _OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
@@ -208,6 +222,7 @@ class Wire:
     fin_before: list[dict] = field(default_factory=list)  # server events marked peer_fin
     adapter_close_us: int | None = None  # the adapter's final close(), on the server's clock
     refused: bool = False  # the library refused the opening handshake: no connection to close
+    deflate: dict | None = None  # the deflate event: offers, answer, negotiated
 
     @classmethod
     def read(cls, transcript: Transcript, observation: Observation | None) -> Wire:
@@ -232,6 +247,8 @@ class Wire:
             self.server_closes.append(ev)
         elif kind == "frame" and direction == "out" and ev.get("opcode") == 9:
             self.server_pings.append(ev)
+        elif kind == "deflate" and self.deflate is None:
+            self.deflate = ev
         elif kind == "violation" and self.violation is None:
             self.violation = ev
         elif kind == "protocol_error" and direction == "in":
@@ -248,6 +265,11 @@ class Wire:
         if ev.get("peer_fin"):
             self.fin_before.append(ev)
             self.client_fin = t if self.client_fin is None else min(self.client_fin, t)
+
+    @property
+    def negotiated_deflate(self) -> bool:
+        """permessage-deflate was in effect (the 101 the server sent answered it)."""
+        return self.deflate is not None and self.deflate.get("negotiated") is not None
 
     def client_closes(self) -> list[_Frame]:
         return [f for f in self.client if f.opcode == 8]
@@ -296,10 +318,23 @@ def _judge_mask(wire: Wire) -> list[str]:
     return found + _protocol_error(wire, "mask")
 
 
+def _rsv_wrong(frame: _Frame, deflate: bool) -> str:
+    """Why the frame's RSV bits are not allowed, or "" (RFC 6455 5.2, RFC 7692 6.1)."""
+    rsv = int(frame.event.get("rsv") or 0)
+    if not rsv:
+        return ""
+    if not deflate:
+        return f"RSV bits {rsv} with no extension negotiated"
+    if rsv & 3:
+        return f"RSV bits {rsv}: permessage-deflate defines RSV1 only"
+    if frame.opcode not in (1, 2):
+        return "RSV1 on a continuation or control frame"
+    return ""
+
+
 def _judge_rsv(wire: Wire) -> list[str]:
-    found = [
-        f"{f.describe()}: RSV bits {f.event['rsv']}" for f in wire.client if f.event.get("rsv")
-    ]
+    deflate = wire.negotiated_deflate
+    found = [f"{f.describe()}: {why}" for f in wire.client if (why := _rsv_wrong(f, deflate))]
     return found + _protocol_error(wire, "rsv")
 
 
@@ -537,6 +572,8 @@ def _fitting_codes(violation: dict) -> tuple[int, ...] | None:
         return (1007, 1002) if violation.get("opcode") == 8 else (1007,)
     if error == "length_msb":
         return (1002, 1009)  # a length past 2^63 is also "too big to process"
+    if error == "deflate":
+        return (1002, 1007)  # 7692 names no code: a framing error, or bad data
     return (1002,)
 
 
@@ -661,6 +698,7 @@ _JUDGES = (
     ("ping-answered", lambda wire: _judge_pings(wire)[1]),
     ("fail-with-close", _judge_fail_with_close),
     ("server-closes-tcp", _judge_server_closes_tcp),
+    ("deflate-stream", _simple("deflate-stream")),
     ("wait-for-close-reply", _judge_wait_for_close_reply),
 )
 assert [name for name, _ in _JUDGES] == list(RULES)
