@@ -106,7 +106,12 @@ int wsr_deflate_message(wsr_deflater *d, const uint8_t *in, size_t len,
         return -1;
     d->z.next_in = (Bytef *)(uintptr_t)in;
     d->z.avail_in = (uInt)len;
-    int rc = deflate_all(&d->z, final ? Z_FINISH : Z_SYNC_FLUSH, &b);
+    /* The input first, then the flush: zlib skips a sync flush that
+     * follows another with no input between, and an empty message must
+     * still end with its empty stored block (the single byte 00). */
+    int rc = deflate_all(&d->z, Z_NO_FLUSH, &b);
+    if (rc == 0)
+        rc = deflate_all(&d->z, final ? Z_FINISH : Z_SYNC_FLUSH, &b);
     if (rc == 0 && final)
         rc = deflateReset(&d->z) == Z_OK ? 0 : -1;
     if (rc == 0 && out_reserve(&b, SIZE_MAX / 2) != 0)
@@ -210,8 +215,16 @@ static enum wsr_inflate_result inflate_run(wsr_inflater *f, in_feed *in,
                                            out_buf *b, size_t max, char *err,
                                            size_t errlen)
 {
+    /* zlib's data_type bit 128 (between blocks) as left by the last call
+     * that moved: a call that finds nothing to do starts the next block's
+     * header and clears it. */
+    bool boundary = false;
     for (;;) {
+        size_t out_before = b->len;
+        uInt in_before = f->z.avail_in;
         int rc = inflate_step(f, b, max);
+        if (b->len != out_before || f->z.avail_in != in_before)
+            boundary = f->z.data_type & 128;
         if (b->len > max)
             return WSR_INFLATE_TOO_BIG;
         if (rc == Z_MEM_ERROR)
@@ -229,8 +242,8 @@ static enum wsr_inflate_result inflate_run(wsr_inflater *f, in_feed *in,
             break;
     }
     /* The tail is an empty stored block: after it, a valid message leaves
-     * the stream between blocks (zlib's data_type bit 128). */
-    if (!(f->z.data_type & 128)) {
+     * the stream between blocks. */
+    if (!boundary) {
         snprintf(err, errlen, "the message does not end on a block boundary");
         return WSR_INFLATE_BAD;
     }

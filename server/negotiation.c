@@ -46,9 +46,19 @@ json_t *wsr_pmd_params_json(const wsr_pmd_params *p)
     return o;
 }
 
+/* {"text", "error"}; a header's bytes need not be UTF-8: then every byte
+ * outside ASCII shows as '?'. */
 static json_t *text_error(const char *text, size_t len, const char *err)
 {
-    return json_pack("{s:s%,s:s}", "text", text, len, "error", err);
+    json_t *t = json_stringn(text, len);
+    if (!t) {
+        char ascii[WSR_EXT_VALUE_MAX + 1];
+        size_t n = len < WSR_EXT_VALUE_MAX ? len : WSR_EXT_VALUE_MAX;
+        for (size_t i = 0; i < n; i++)
+            ascii[i] = (unsigned char)text[i] < 0x80 ? text[i] : '?';
+        t = json_stringn(ascii, n);
+    }
+    return json_pack("{s:o,s:s}", "text", t ? t : json_null(), "error", err);
 }
 
 /* ---- offers ------------------------------------------------------------ */

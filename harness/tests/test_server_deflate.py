@@ -263,3 +263,20 @@ def test_a_scripted_invalid_answer_negotiates_nothing(server: ScenarioServer) ->
     # the crafted compressed frame is then RSV1 without an extension
     violation = one(evs, "violation")
     assert violation["error"] == "rsv"
+
+
+def test_an_invalid_offer_is_recorded_as_text_with_the_error(server: ScenarioServer) -> None:
+    """Header bytes need not be UTF-8: the transcript shows them as '?'."""
+    assert server.info is not None
+    request, _ = upgrade_request("/deflate/accept?run=badoffer")
+    offer = b'Sec-WebSocket-Extensions: permessage-deflate; mux="\xff", permessage-deflate\r\n'
+    with connect(server.info.port) as sock:
+        sock.sendall(request[:-2] + offer + b"\r\n")
+        head, _ = read_http_head(sock)
+        # the second offer is the first valid one: it is the one answered
+        assert b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n" in head
+    deflate = one(events(server, "badoffer"), "deflate")
+    assert deflate["offers"] == [
+        {"text": 'permessage-deflate; mux="?"', "error": "unknown parameter mux"},
+        {},
+    ]

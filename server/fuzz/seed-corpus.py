@@ -7,6 +7,7 @@ script only rewrites the seeds it names.
 
 import shutil
 import struct
+import zlib
 from pathlib import Path
 
 OUT = Path("server/fuzz/corpus")
@@ -218,7 +219,55 @@ transcript = {
 }
 
 
+# fuzz_inflate.c: first byte = window bits - 8 (bits 0-2) | no context
+# takeover (bit 3) | header mode (bit 4) | bound 2^(6 + 2 * bits 5-7); then
+# messages as a length byte and the bytes, or a header value.
+def isel(bits=15, no_context=False, bound=7):
+    return bytes([(bits - 8) | (8 if no_context else 0) | bound << 5])
+
+
+def msgs(*hexes):
+    out = b""
+    for h in hexes:
+        data = bytes.fromhex(h)
+        out += bytes([len(data)]) + data
+    return out
+
+
+def deflated(data, bits=15):
+    c = zlib.compressobj(wbits=-bits)
+    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+HELLO = "f2 48 cd c9 c9 07 00"
+inflate = {
+    # RFC 7692 7.2.3.1-7.2.3.5, each followed by a message that uses the window
+    "rfc-hello-shared-window": isel() + msgs(HELLO, "f2 00 11 00 00"),
+    "rfc-stored-block": isel() + msgs("00 05 00 fa ff 48 65 6c 6c 6f 00", HELLO),
+    "rfc-bfinal": isel() + msgs("f3 48 cd c9 c9 07 00 00", HELLO),
+    "rfc-two-blocks": isel() + msgs("f2 48 05 00 00 00 ff ff ca c9 c9 07 00"),
+    "empty-message": isel() + msgs("00", "00"),
+    "no-takeover-needs-window": isel(no_context=True) + msgs(HELLO, "f2 00 11 00 00"),
+    "window-9-text": isel(9) + msgs(deflated(b"abcdefgh" * 20, 9).hex()),
+    "window-8-far-distance": isel(8) + msgs(deflated(bytes(range(200)) * 2).hex()),
+    "bomb-over-bound": isel(bound=0) + msgs(deflated(bytes(20000)).hex()),
+    "reserved-block-type": isel() + msgs("ff ff ff"),
+    "tail-kept": isel() + msgs(HELLO + " 00 00 ff ff", HELLO),
+    "header-offer": b"\x10permessage-deflate; client_max_window_bits",
+    "header-answer": b"\x10permessage-deflate; server_no_context_takeover; "
+    b"server_max_window_bits=10; client_max_window_bits=9",
+    "header-several": b"\x10x-webkit-deflate-frame, permessage-deflate; "
+    b'client_max_window_bits="10", permessage-deflate',
+    "header-bad": b"\x10permessage-deflate; server_max_window_bits=010; a=\"open",
+    "header-duplicate": b"\x10permessage-deflate; server_no_context_takeover; "
+    b"server_no_context_takeover",
+}
+
+
 def main():
+    (OUT / "inflate").mkdir(exist_ok=True)
+    for name, data in inflate.items():
+        (OUT / "inflate" / name).write_bytes(data)
     for name, data in codec.items():
         (OUT / "codec" / name).write_bytes(data)
     for name, data in handshake.items():

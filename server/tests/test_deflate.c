@@ -127,6 +127,11 @@ static void test_deflate_bytes(void)
              0);
     CHECK(n == 5 && memcmp(out, "\xf2\x00\x11\x00\x00", 5) == 0);
     free(out);
+    /* an empty message after others still gets its empty stored block */
+    current = "empty message after a flush is 00";
+    CHECK_EQ(wsr_deflate_message(d, NULL, 0, 0, &out, &n), 0);
+    CHECK(n == 1 && out[0] == 0x00);
+    free(out);
     wsr_deflater_del(d);
     CHECK(wsr_deflater_new(7, false) == NULL);
     CHECK(wsr_deflater_new(16, false) == NULL);
@@ -191,6 +196,32 @@ static void test_round_trips(void)
                 current = name;
                 round_trip(bits, nc, fl);
             }
+}
+
+/* Below 15 bits the inflater writes a byte per call; a message that ends
+ * in a match must still be seen to end between blocks (found by
+ * fuzz_inflate: 9806 zeros under 10 bits). */
+static void test_messages_ending_in_a_match(void)
+{
+    static uint8_t zeros[9806];
+    current = "runs of zeros, every window";
+    for (int bits = 8; bits <= 15; bits++)
+        for (size_t n = 1; n <= sizeof zeros; n = n * 3 + 7) {
+            wsr_deflater *d = wsr_deflater_new(bits, true);
+            wsr_inflater *f = wsr_inflater_new(bits, true);
+            uint8_t *z = NULL, *back = NULL;
+            size_t zn = 0, bn = 0;
+            char err[128];
+            wsr_deflate_message(d, zeros, n, 0, &z, &zn);
+            CHECK_EQ(
+                wsr_inflate_message(f, z, zn, n, &back, &bn, err, sizeof err),
+                WSR_INFLATE_OK);
+            CHECK_EQ(bn, n);
+            free(back);
+            free(z);
+            wsr_inflater_del(f);
+            wsr_deflater_del(d);
+        }
 }
 
 /* Takeover makes a repeated message smaller; without it, it is the same. */
@@ -407,6 +438,7 @@ int main(void)
     test_rfc_examples();
     test_deflate_bytes();
     test_round_trips();
+    test_messages_ending_in_a_match();
     test_takeover_shrinks();
     test_window_is_enforced();
     test_bound();

@@ -501,6 +501,64 @@ static void test_weighed_is_built(void)
     wsr_scenario_del(sc);
 }
 
+/* Compressed items: deflated at load time by one stream, in order (RFC
+ * 7692 7.2.3.2's second "Hello" refers back), RSV1 on the first frame,
+ * fragments, BFINAL, a kept tail, an empty message; weighed as built. */
+static void test_compressed_items(void)
+{
+    static const struct {
+        uint8_t opcode, rsv;
+        bool fin;
+        const char *hex;
+    } want[] = {
+        {1, 4, true, "f248cdc9c90700"},
+        {1, 4, true, "f200110000"},
+        /* a third "Hello", 5 bytes back, in fragments of 3 */
+        {2, 4, false, "021300"},
+        {0, 0, true, "00"},
+        {1, 4, true, "031300"}, /* BFINAL; the stream restarts */
+        {1, 4, true, "f248cdc9c90700 0000ffff"},
+        {1, 4, true, "00"},
+        {1, 0, true, "f200110000"}, /* rsv as given */
+    };
+    current = "compressed items";
+    wsr_scenario *sc = load(
+        "deflate/items", "\"deflate\": {\"server_max_window_bits\": 15},",
+        "[{\"write\": [{\"text\": \"Hello\", \"compress\": true, \"count\": 2},"
+        " {\"binary\": \"Hello\", \"compress\": true, \"fragment_size\": 3,"
+        " \"deflate_final\": false},"
+        " {\"text\": \"Hello\", \"compress\": true, \"deflate_final\": true},"
+        " {\"text\": \"Hello\", \"compress\": true, \"deflate_tail\": true},"
+        " {\"text\": \"\", \"compress\": true},"
+        " {\"text\": \"Hello\", \"compress\": true, \"rsv\": 0}]}]");
+    CHECK(sc != NULL);
+    if (!sc)
+        return;
+    CHECK_EQ(sc->deflate, WSR_DEFLATE_LITERAL);
+    CHECK(sc->deflater == NULL); /* the stream is for loading only */
+    const wsr_step *st = &sc->steps[0];
+    CHECK_EQ(st->n_items, sizeof want / sizeof *want);
+    for (size_t i = 0; i < st->n_items && i < sizeof want / sizeof *want; i++) {
+        const wsr_item *it = &st->items[i];
+        uint8_t bytes[32];
+        size_t n = 0;
+        for (const char *h = want[i].hex; *h; h++)
+            if (*h != ' ') {
+                unsigned v;
+                sscanf(h, "%2x", &v);
+                bytes[n++] = (uint8_t)v;
+                h++;
+            }
+        CHECK_EQ(it->opcode, want[i].opcode);
+        CHECK_EQ(it->rsv, want[i].rsv);
+        CHECK_EQ(it->fin, want[i].fin);
+        CHECK_EQ(it->len, n);
+        CHECK(it->len == n && memcmp(it->data, bytes, n) == 0);
+    }
+    CHECK_EQ(sc->write_bytes, wsr_step_group_bytes(st));
+    wsr_scenario_del(sc);
+}
+
 /* Loads steps, which must be refused with an error naming path and limit. */
 static void check_refused(const char *steps, const char *path,
                           const char *limit)
@@ -624,6 +682,7 @@ int main(void)
     test_set_normal();
     test_set_duplicate();
     test_weighed_is_built();
+    test_compressed_items();
     test_size_limits();
     test_name_syntax();
     test_not_regular();

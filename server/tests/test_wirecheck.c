@@ -16,29 +16,47 @@ typedef struct row {
     const char *hex;
     int err;         /* WS_OK for a valid stream */
     unsigned offset; /* of the offending frame */
+    /* permessage-deflate in effect: the server's window bits (0: not
+     * negotiated) and no context takeover */
+    int deflate_bits;
+    bool no_context;
 } row;
 
 /* clang-format off */
 static const row rows[] = {
-    {"text and close", "8102686988020 3e8", WS_OK, 0},
-    {"fragmented text, ping between", "0102686989008001 69", WS_OK, 0},
-    {"utf-8 split across fragments", "0101c38001a9", WS_OK, 0},
+    {"text and close", "8102686988020 3e8", WS_OK, 0, 0, false},
+    {"fragmented text, ping between", "0102686989008001 69", WS_OK, 0, 0, false},
+    {"utf-8 split across fragments", "0101c38001a9", WS_OK, 0, 0, false},
     /* the second fragment ends mid-character: the whole message is bad */
-    {"invalid utf-8 across fragments", "0101c38001 28", WS_ERR_INVALID_UTF8, 3},
-    {"invalid utf-8 in one frame", "8102686981 01ff", WS_ERR_INVALID_UTF8, 4},
-    {"masked frame", "810168 8181 00000000 68", WS_ERR_MASKED, 3},
-    {"reserved opcode 3", "830100", WS_ERR_RESERVED_OPCODE, 0},
-    {"rsv1 without extension", "c10161", WS_ERR_RSV, 0},
-    {"ping over 125 bytes", "897e007e", WS_ERR_CONTROL_TOO_LONG, 0},
-    {"fragmented ping", "0900", WS_ERR_CONTROL_FRAGMENTED, 0},
-    {"non-minimal 16-bit length", "827e000100", WS_ERR_NONMINIMAL_LENGTH, 0},
-    {"orphan continuation", "810161 800162", WS_ERR_BAD_CONTINUATION, 3},
-    {"data frame inside a message", "010161 810162", WS_ERR_EXPECTED_CONTINUATION, 3},
-    {"one-byte close payload", "880103", WS_ERR_BAD_CLOSE_PAYLOAD, 0},
-    {"close code 1005 on the wire", "880203ed", WS_ERR_BAD_CLOSE_CODE, 0},
-    {"close code 999", "880203e7", WS_ERR_BAD_CLOSE_CODE, 0},
-    {"close reason not utf-8", "880303e8ff", WS_ERR_INVALID_UTF8, 0},
-    {"binary is not validated", "8201ff", WS_OK, 0},
+    {"invalid utf-8 across fragments", "0101c38001 28", WS_ERR_INVALID_UTF8, 3, 0, false},
+    {"invalid utf-8 in one frame", "8102686981 01ff", WS_ERR_INVALID_UTF8, 4, 0, false},
+    {"masked frame", "810168 8181 00000000 68", WS_ERR_MASKED, 3, 0, false},
+    {"reserved opcode 3", "830100", WS_ERR_RESERVED_OPCODE, 0, 0, false},
+    {"rsv1 without extension", "c10161", WS_ERR_RSV, 0, 0, false},
+    {"ping over 125 bytes", "897e007e", WS_ERR_CONTROL_TOO_LONG, 0, 0, false},
+    {"fragmented ping", "0900", WS_ERR_CONTROL_FRAGMENTED, 0, 0, false},
+    {"non-minimal 16-bit length", "827e000100", WS_ERR_NONMINIMAL_LENGTH, 0, 0, false},
+    {"orphan continuation", "810161 800162", WS_ERR_BAD_CONTINUATION, 3, 0, false},
+    {"data frame inside a message", "010161 810162", WS_ERR_EXPECTED_CONTINUATION, 3, 0, false},
+    {"one-byte close payload", "880103", WS_ERR_BAD_CLOSE_PAYLOAD, 0, 0, false},
+    {"close code 1005 on the wire", "880203ed", WS_ERR_BAD_CLOSE_CODE, 0, 0, false},
+    {"close code 999", "880203e7", WS_ERR_BAD_CLOSE_CODE, 0, 0, false},
+    {"close reason not utf-8", "880303e8ff", WS_ERR_INVALID_UTF8, 0, 0, false},
+    {"binary is not validated", "8201ff", WS_OK, 0, 0, false},
+    /* permessage-deflate negotiated (RFC 7692 6.1, 7.2.2) */
+    {"compressed hello", "c107 f248cdc9c90700", WS_OK, 0, 15, false},
+    {"shared window", "c107f248cdc9c90700 c105f200110000", WS_OK, 0, 15, false},
+    {"no takeover, window needed", "c107f248cdc9c90700 c105f200110000",
+     WS_ERR_DEFLATE, 9, 15, true},
+    {"compressed in fragments", "4103f248cd 8004c9c90700", WS_OK, 0, 15, false},
+    {"uncompressed between", "c107f248cdc9c90700 810161", WS_OK, 0, 15, false},
+    {"rsv1 on a continuation", "4103f248cd c004c9c90700", WS_ERR_RSV1_PLACE,
+     5, 15, false},
+    {"rsv1 on a ping", "c900", WS_ERR_RSV1_PLACE, 0, 15, false},
+    {"rsv2 with deflate", "a10161", WS_ERR_RSV, 0, 15, false},
+    {"does not inflate", "c203ffffff", WS_ERR_DEFLATE, 0, 15, false},
+    {"compressed text not utf-8", "c103fa0f00", WS_ERR_INVALID_UTF8, 0, 15, false},
+    {"compressed binary not judged as text", "c203fa0f00", WS_OK, 0, 15, false},
 };
 /* clang-format on */
 
@@ -66,12 +84,14 @@ static size_t unhex(const char *hex, uint8_t *out)
 
 /* Feeds buf in pieces of the given sizes (0 = the rest); returns the
  * first non-OK result and checks later calls stay quiet. */
-static int feed_split(const uint8_t *buf, size_t len, size_t first, size_t step,
-                      uint64_t *offset)
+static int feed_split(const row *r, const uint8_t *buf, size_t len,
+                      size_t first, size_t step, uint64_t *offset)
 {
     wsr_wirecheck wc;
     int result = WS_OK;
     wsr_wirecheck_init(&wc);
+    if (r->deflate_bits)
+        wsr_wirecheck_deflate(&wc, r->deflate_bits, r->no_context);
     size_t off = 0;
     while (off < len) {
         size_t n = off == 0 && first ? first : step ? step : len - off;
@@ -98,14 +118,14 @@ static void test_rows(void)
         size_t len = unhex(r->hex, buf);
         uint64_t offset = 0;
         current = r->name;
-        CHECK_EQ(feed_split(buf, len, 0, 0, &offset), r->err);
+        CHECK_EQ(feed_split(r, buf, len, 0, 0, &offset), r->err);
         if (r->err != WS_OK)
             CHECK_EQ(offset, r->offset);
-        CHECK_EQ(feed_split(buf, len, 0, 1, &offset), r->err);
+        CHECK_EQ(feed_split(r, buf, len, 0, 1, &offset), r->err);
         if (r->err != WS_OK)
             CHECK_EQ(offset, r->offset);
         for (size_t cut = 1; cut < len; cut++) {
-            CHECK_EQ(feed_split(buf, len, cut, 0, &offset), r->err);
+            CHECK_EQ(feed_split(r, buf, len, cut, 0, &offset), r->err);
             if (r->err != WS_OK)
                 CHECK_EQ(offset, r->offset);
         }
