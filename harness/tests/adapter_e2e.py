@@ -407,4 +407,3 @@ def assert_offers(
         else:
             assert observed["unsupported"] == [], (name, observed)
             assert extensions == offered, (name, extensions)
-
