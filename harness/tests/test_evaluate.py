@@ -826,6 +826,16 @@ def test_a_large_message_refused_with_1009_is_allowed():
     # A small message refused the same way is a loss like any other.
     small = scenario({"messages": [text("hi")], "close": {"code": 1000, "reason": "done"}})
     assert evaluate(small, obs, wire).verdict == "fail"
+    # The application echoes: the echo of the refused message never comes either.
+    echoed = scenario(
+        {"messages": [big], "client_messages": [big], "close": {"code": 1000, "reason": "done"}}
+    )
+    result = evaluate(echoed, obs, wire)
+    assert result.verdict == "informational"
+    assert "(the client refused a message with close 1009 first)" in result.reason
+    # Without the refusal, a missing echo still fails.
+    unechoed = scenario({"client_messages": [text("hi")]})
+    assert evaluate(unechoed, observation([]), transcript()).verdict == "fail"
 
 
 def test_a_close_code_the_api_cannot_expose_is_not_held_against_the_library():

@@ -108,8 +108,10 @@ _SIZE_REFUSAL = "the client refused message"
 def _allow_size_refusal(checks: list[Check | None], transcript: Transcript) -> None:
     """A large message refused with close 1009 is allowed (RFC 6455 10.4, 7.4.1).
 
-    The library's limit is its own choice: the lost message and the close
-    code that follows are then recorded (informational), not held against it.
+    The library's limit is its own choice: the lost message, the close code
+    that follows and the client's messages that did not come (an echo of the
+    refused message cannot) are then recorded (informational), not held
+    against it.
     """
     by_name = {c.name: c for c in checks if c is not None}
     lost = by_name.get("messages")
@@ -129,6 +131,12 @@ def _allow_size_refusal(checks: list[Check | None], transcript: Transcript) -> N
     close = by_name.get("close")
     if close is not None and not close.ok:
         close.severity = "informational"
+    # What the application would have echoed or sent after the refusal never
+    # existed: the echo of a refused message is lost with it.
+    echoed = by_name.get("client_messages")
+    if echoed is not None and not echoed.ok:
+        echoed.severity = "informational"
+        echoed.detail = f"{echoed.detail} (the client refused a message with close 1009 first)"
 
 
 # --------------------------------------------------------------- errors
