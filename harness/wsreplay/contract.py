@@ -206,6 +206,7 @@ class Scenario(TypedDict, total=False):
     bugs: list[Bug]
     transport: Literal["wss"]
     handshake: Literal["auto", "manual"]
+    deflate: str | dict[str, object]
     client: Required[Knobs]
     steps: Required[list[dict[str, Any]]]
     expect: Required[Expect]
