@@ -18,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                       sizeof err) != 0) {
         if (strncmp(err, "fuzz.json", 9) != 0 || set.n != 0)
             abort();
+        wsr_scenario_set_free(&set); /* its array may be allocated */
         return 0;
     }
     for (size_t k = 0; k < set.n; k++) {

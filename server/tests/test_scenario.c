@@ -889,6 +889,7 @@ static void test_family_size_limit(void)
                       "bytes, bringing the family's write groups to 314572850 "
                       "bytes; the limit for all of a family's members is "
                       "268435456 bytes (256 MiB)") == 0);
+    wsr_scenario_set_free(&set); /* the set's array may be left */
 }
 
 int main(void)
