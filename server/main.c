@@ -283,20 +283,15 @@ static int load_files(int argc, char **argv, wsr_scenario_set *set, bool text)
     int bad = 0;
     for (int i = 0; i < argc; i++) {
         char err[1024];
-        wsr_scenario *sc =
-            wsr_scenario_load_file(argv[i], NULL, err, sizeof err);
-        if (!sc) {
+        size_t first = set->n;
+        if (wsr_scenario_load_file_into(set, argv[i], NULL, err, sizeof err) !=
+            0) {
             fprintf(stderr, "%s\n", err);
             bad++;
             continue;
         }
-        if (text)
-            print_ok(sc);
-        if (wsr_scenario_set_add(set, sc) != 0) {
-            fprintf(stderr, "%s: out of memory\n", argv[i]);
-            wsr_scenario_del(sc);
-            bad++;
-        }
+        for (size_t k = first; text && k < set->n; k++)
+            print_ok(set->v[k]);
     }
     return bad;
 }

@@ -265,6 +265,15 @@ static bool charge(jc_ctx *v, json_t *obj, item_list *l, uint64_t bytes)
                    what, (unsigned long long)all, WSR_MAX_SCENARIO_BYTES);
         return false;
     }
+    uint64_t family = add_sat(all, l->sc ? l->sc->family_bytes : 0);
+    if (l->sc && l->sc->family_bytes && family > WSR_MAX_FAMILY_BYTES) {
+        jc_fail_at(v, key,
+                   "%s, bringing the family's write groups to %llu bytes; "
+                   "the limit for all of a family's members is %u bytes "
+                   "(256 MiB)",
+                   what, (unsigned long long)family, WSR_MAX_FAMILY_BYTES);
+        return false;
+    }
     l->group_bytes = (size_t)group;
     *l->scenario_bytes = (size_t)all;
     return true;
@@ -952,16 +961,10 @@ bool wsr_scenario_name_ok(const char *name)
     }
 }
 
-/* The top level: an object whose name is a valid place and matches the
- * file's place (when name is given), with known keys only, and valid parts
- * the server does not run. */
-static bool check_top(jc_ctx *v, json_t *root, const char *name)
+/* The top level is an object whose name is a valid place and matches the
+ * file's place (when name is given). */
+static bool check_name(jc_ctx *v, json_t *root, const char *name)
 {
-    static const char *const top_keys[] = {
-        "name",      "summary",   "rfc",    "tags",      "bugs",
-        "client",    "steps",     "expect", "severity",  "severity_by_check",
-        "transport", "handshake", "waive",  "run_alone", "deflate",
-        NULL};
     if (!json_is_object(root)) {
         jc_fail(v, "expected an object, got %s", jc_type_name(root));
         return false;
@@ -978,7 +981,22 @@ static bool check_top(jc_ctx *v, json_t *root, const char *name)
                    "'%s' does not match the file's place; "
                    "expected '%s'",
                    json_string_value(jname), name);
-    return !v->failed && jc_check_keys(v, root, top_keys) &&
+    return !v->failed;
+}
+
+/* The top level: an object whose name is a valid place and matches the
+ * file's place (when name is given), with known keys only, and valid parts
+ * the server does not run. */
+static bool check_top(jc_ctx *v, json_t *root, const char *name)
+{
+    static const char *const top_keys[] = {
+        "name",      "summary",   "rfc",    "tags",      "bugs",
+        "client",    "steps",     "expect", "severity",  "severity_by_check",
+        "transport", "handshake", "waive",  "run_alone", "deflate",
+        NULL};
+    if (!check_name(v, root, name))
+        return false;
+    return jc_check_keys(v, root, top_keys) &&
            jc_want_enum(v, root, "transport",
                         (const char *const[]){"wss", NULL}, false) &&
            jc_want_enum(v, root, "handshake",
@@ -1030,11 +1048,14 @@ static bool finish_scenario(jc_ctx *v, json_t *root, const char *file,
     return !v->failed;
 }
 
+/* where is what errors start with: the file, or the file and the family
+ * member being loaded. Takes root over. */
 static wsr_scenario *load_root(json_t *root, json_error_t *jerr,
-                               const char *file, const char *name, char *err,
+                               const char *file, const char *where,
+                               const char *name, size_t family_bytes, char *err,
                                size_t errlen)
 {
-    jc_ctx v = {.file = file, .err = err, .errlen = errlen};
+    jc_ctx v = {.file = where, .err = err, .errlen = errlen};
     if (!root) {
         snprintf(err, errlen, "%s:%d:%d: invalid JSON: %s", file, jerr->line,
                  jerr->column, jerr->text);
@@ -1046,6 +1067,7 @@ static wsr_scenario *load_root(json_t *root, json_error_t *jerr,
         json_decref(root);
         return NULL;
     }
+    sc->family_bytes = family_bytes;
     if (check_top(&v, root, name) && parse_deflate(&v, root, sc) &&
         parse_steps(&v, root, sc))
         finish_scenario(&v, root, file, sc);
@@ -1077,13 +1099,15 @@ static void cannot_open(const char *file, int errnum, char *err, size_t errlen)
     }
 }
 
-wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
-                                     char *err, size_t errlen)
+/* The file's JSON (NULL with the error in err, or with *jerr filled when
+ * it is not JSON: then *opened is true). */
+static json_t *read_file_json(const char *file, json_error_t *jerr,
+                              bool *opened, char *err, size_t errlen)
 {
-    json_error_t jerr;
     /* Non-blocking: opening a FIFO must not wait for a writer. */
     int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
+    *opened = false;
     if (fd < 0 || fstat(fd, &st) != 0) {
         cannot_open(file, errno, err, errlen);
         if (fd >= 0)
@@ -1096,9 +1120,37 @@ wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
         close(fd);
         return NULL;
     }
-    json_t *root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+    *opened = true;
+    json_t *root = json_loadfd(fd, JSON_REJECT_DUPLICATES, jerr);
     close(fd);
-    return load_root(root, &jerr, file, name, err, errlen);
+    return root;
+}
+
+/* A family file loads only into a set (load_*_into). Takes root over. */
+static wsr_scenario *load_single(json_t *root, json_error_t *jerr,
+                                 const char *file, const char *name, char *err,
+                                 size_t errlen)
+{
+    if (json_is_object(root) && json_object_get(root, "family")) {
+        snprintf(err, errlen,
+                 "%s: family: a family of scenarios, loaded only into a "
+                 "set (wsr_scenario_load_file_into)",
+                 file);
+        json_decref(root);
+        return NULL;
+    }
+    return load_root(root, jerr, file, file, name, 0, err, errlen);
+}
+
+wsr_scenario *wsr_scenario_load_file(const char *file, const char *name,
+                                     char *err, size_t errlen)
+{
+    json_error_t jerr;
+    bool opened;
+    json_t *root = read_file_json(file, &jerr, &opened, err, errlen);
+    if (!opened)
+        return NULL;
+    return load_single(root, &jerr, file, name, err, errlen);
 }
 
 wsr_scenario *wsr_scenario_load_buffer(const char *buf, size_t len,
@@ -1107,7 +1159,387 @@ wsr_scenario *wsr_scenario_load_buffer(const char *buf, size_t len,
 {
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    return load_root(root, &jerr, file, name, err, errlen);
+    return load_single(root, &jerr, file, name, err, errlen);
+}
+
+/* ---- families ---------------------------------------------------------- */
+
+/* A growing string for substitutions. */
+typedef struct strbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} strbuf;
+
+static void sb_add(strbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static bool ident_char(char c, bool first)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           (!first && c >= '0' && c <= '9');
+}
+
+/* The length of the identifier at s (0 if none), at most max. */
+static size_t ident_len(const char *s, size_t max)
+{
+    size_t n = 0;
+    while (n < max && ident_char(s[n], n == 0))
+        n++;
+    return n;
+}
+
+/* One member's parameters: its id and its vars. */
+typedef struct fam_params {
+    json_t *id;   /* a string */
+    json_t *vars; /* an object, or NULL */
+} fam_params;
+
+static json_t *param_value(const fam_params *fp, const char *name, size_t n)
+{
+    char key[WSR_MAX_PARAM_NAME + 1];
+    if (n == 2 && memcmp(name, "id", 2) == 0)
+        return fp->id;
+    if (n > WSR_MAX_PARAM_NAME || !fp->vars)
+        return NULL;
+    memcpy(key, name, n);
+    key[n] = '\0';
+    return json_object_get(fp->vars, key);
+}
+
+/* The length of the placeholder "{name}" at s[0] == '{' (0 if there is
+ * none; "{i}" is the write items' own and never one). */
+static size_t placeholder_len(const char *s, size_t rest)
+{
+    size_t n = ident_len(s + 1, rest - 1);
+    if (n == 0 || n + 2 > rest || s[n + 1] != '}')
+        return 0;
+    if (n == 1 && s[1] == 'i')
+        return 0;
+    return n + 2;
+}
+
+/* str with its placeholders replaced: a string that is one placeholder
+ * becomes the parameter's value (any JSON); inside a longer string a
+ * parameter must be a string or an integer. NULL on an error. */
+static json_t *subst_string(jc_ctx *v, json_t *str, const fam_params *fp)
+{
+    const char *s = json_string_value(str);
+    size_t len = json_string_length(str);
+    size_t whole = len > 0 && s[0] == '{' ? placeholder_len(s, len) : 0;
+    if (whole == len && len > 0) {
+        json_t *val = param_value(fp, s + 1, len - 2);
+        if (!val) {
+            jc_fail(v,
+                    "'%s' names no parameter of the family (a member has "
+                    "'id' and its 'vars')",
+                    s);
+            return NULL;
+        }
+        return json_deep_copy(val);
+    }
+    strbuf b = {0};
+    bool any = false;
+    for (size_t i = 0; i < len && !v->failed;) {
+        size_t n = s[i] == '{' ? placeholder_len(s + i, len - i) : 0;
+        if (n == 0) {
+            sb_add(&b, s + i, 1);
+            i++;
+            continue;
+        }
+        any = true;
+        json_t *val = param_value(fp, s + i + 1, n - 2);
+        char num[32];
+        if (!val)
+            jc_fail(v,
+                    "'%.*s' names no parameter of the family (a member has "
+                    "'id' and its 'vars')",
+                    (int)n, s + i);
+        else if (json_is_string(val))
+            sb_add(&b, json_string_value(val), json_string_length(val));
+        else if (json_is_integer(val)) {
+            snprintf(num, sizeof num, "%lld",
+                     (long long)json_integer_value(val));
+            sb_add(&b, num, strlen(num));
+        } else
+            jc_fail(v,
+                    "'%.*s' is %s; inside a longer string a parameter must "
+                    "be a string or an integer",
+                    (int)n, s + i, jc_type_name(val));
+        i += n;
+    }
+    json_t *out = NULL;
+    if (!v->failed && b.oom)
+        jc_fail(v, "out of memory");
+    else if (!v->failed)
+        out = any ? json_stringn(b.p ? b.p : "", b.n) : json_incref(str);
+    free(b.p);
+    if (!v->failed && !out)
+        jc_fail(v, "out of memory");
+    return out;
+}
+
+/* j with every placeholder in its strings replaced (keys stay as they
+ * are); a new reference, or NULL on an error. */
+static json_t *subst(jc_ctx *v, json_t *j, const fam_params *fp)
+{
+    if (json_is_string(j))
+        return subst_string(v, j, fp);
+    if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j) && !v->failed; i++) {
+            size_t m = jc_push_index(v, i);
+            json_t *nv = subst(v, json_array_get(j, i), fp);
+            if (nv && json_array_set_new(j, i, nv) != 0)
+                jc_fail(v, "out of memory");
+            jc_pop(v, m);
+        }
+    } else if (json_is_object(j)) {
+        for (void *it = json_object_iter(j); it && !v->failed;
+             it = json_object_iter_next(j, it)) {
+            size_t m = jc_push_key(v, json_object_iter_key(it));
+            json_t *nv = subst(v, json_object_iter_value(it), fp);
+            if (nv && json_object_iter_set_new(j, it, nv) != 0)
+                jc_fail(v, "out of memory");
+            jc_pop(v, m);
+        }
+    }
+    return v->failed ? NULL : json_incref(j);
+}
+
+/* The keys a member may give: its id, its vars, and top-level fields that
+ * replace the template's. */
+static const char *const member_keys[] = {"id",
+                                          "vars",
+                                          "summary",
+                                          "rfc",
+                                          "tags",
+                                          "bugs",
+                                          "client",
+                                          "steps",
+                                          "expect",
+                                          "severity",
+                                          "severity_by_check",
+                                          "waive",
+                                          "run_alone",
+                                          "transport",
+                                          "handshake",
+                                          "deflate",
+                                          NULL};
+
+/* members[i]: an object with a valid, new id and vars named like
+ * identifiers (not 'i' or 'id'). */
+static bool check_member(jc_ctx *v, json_t *m, size_t i, void *arg)
+{
+    json_t *seen = arg;
+    (void)i;
+    if (!json_is_object(m)) {
+        jc_fail(v, "expected an object, got %s", jc_type_name(m));
+        return false;
+    }
+    if (!jc_check_keys(v, m, member_keys))
+        return false;
+    json_t *id = jc_want(v, m, "id", JSON_STRING, true);
+    if (!id)
+        return false;
+    const char *s = json_string_value(id);
+    if (strchr(s, '/') || !wsr_scenario_name_ok(s)) {
+        jc_fail_at(v, "id",
+                   "'%s' is not a name part: letters, digits, '-', '_', "
+                   "'.', not starting with '.' or '-'",
+                   s);
+        return false;
+    }
+    if (json_object_get(seen, s)) {
+        jc_fail_at(v, "id", "'%s' is the id of an earlier member", s);
+        return false;
+    }
+    if (json_object_set_new(seen, s, json_true()) != 0) {
+        jc_fail(v, "out of memory");
+        return false;
+    }
+    json_t *vars = jc_want(v, m, "vars", JSON_OBJECT, false);
+    const char *key;
+    json_t *val;
+    size_t mark = jc_push_key(v, "vars");
+    json_object_foreach (vars, key, val) {
+        size_t n = strlen(key);
+        if (ident_len(key, n) != n || n > WSR_MAX_PARAM_NAME ||
+            strcmp(key, "i") == 0 || strcmp(key, "id") == 0)
+            jc_fail_at(v, key,
+                       "a parameter is named like an identifier (letters, "
+                       "digits, '_', at most %d), and not 'i' (the write "
+                       "items' own) or 'id' (the member's id)",
+                       WSR_MAX_PARAM_NAME);
+    }
+    jc_pop(v, mark);
+    return !v->failed;
+}
+
+/* The family's frame: "family" is {"members": [...]}, the file's name is
+ * valid (and its place's, when name is given); the rest of the file is the
+ * template, checked only as each member's expansion. */
+static bool check_family(jc_ctx *v, json_t *root, const char *name)
+{
+    if (!check_name(v, root, name))
+        return false;
+    json_t *fam = jc_want(v, root, "family", JSON_OBJECT, true);
+    if (!fam)
+        return false;
+    size_t mark = jc_push_key(v, "family");
+    json_t *seen = json_object();
+    json_t *members = NULL;
+    if (!seen)
+        jc_fail(v, "out of memory");
+    else if (jc_check_keys(v, fam, (const char *const[]){"members", NULL}))
+        members = want_nonempty_array(v, fam, "members",
+                                      "a family has at least one member");
+    if (members && json_array_size(members) > WSR_MAX_FAMILY_MEMBERS)
+        jc_fail_at(v, "members", "%zu members; the limit is %d",
+                   json_array_size(members), WSR_MAX_FAMILY_MEMBERS);
+    if (members && !v->failed)
+        jc_each(v, members, "members", check_member, seen);
+    json_decref(seen);
+    jc_pop(v, mark);
+    return !v->failed;
+}
+
+/* Member i of the family in root, as a scenario file of its own: the
+ * template with the member's fields, its name and its parameters. NULL
+ * with the error in v. */
+static json_t *expand_member(jc_ctx *v, json_t *root, json_t *m,
+                             const char *member_name)
+{
+    json_t *doc = json_deep_copy(root);
+    if (!doc) {
+        jc_fail(v, "out of memory");
+        return NULL;
+    }
+    json_object_del(doc, "family");
+    const char *key;
+    json_t *val;
+    json_object_foreach (m, key, val) {
+        if (strcmp(key, "id") != 0 && strcmp(key, "vars") != 0 &&
+            json_object_set_new(doc, key, json_deep_copy(val)) != 0)
+            jc_fail(v, "out of memory");
+    }
+    fam_params fp = {.id = json_object_get(m, "id"),
+                     .vars = json_object_get(m, "vars")};
+    json_t *out = v->failed ? NULL : subst(v, doc, &fp);
+    json_decref(doc);
+    if (out && json_object_set_new(out, "name", json_string(member_name)) != 0)
+        jc_fail(v, "out of memory");
+    if (v->failed) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* Every member of the family in root into set, or none (-1, err). */
+static int load_family(wsr_scenario_set *set, json_t *root, const char *file,
+                       const char *name, char *err, size_t errlen)
+{
+    jc_ctx v = {.file = file, .err = err, .errlen = errlen};
+    size_t first = set->n;
+    size_t bytes = 0;
+    if (!check_family(&v, root, name))
+        goto fail;
+    json_t *members =
+        json_object_get(json_object_get(root, "family"), "members");
+    const char *base = json_string_value(json_object_get(root, "name"));
+    for (size_t i = 0; i < json_array_size(members); i++) {
+        json_t *m = json_array_get(members, i);
+        const char *id = json_string_value(json_object_get(m, "id"));
+        char where[1200], mname[600];
+        snprintf(where, sizeof where, "%s: family.members[%zu] (id \"%s\")",
+                 file, i, id);
+        if ((size_t)snprintf(mname, sizeof mname, "%s/%s", base, id) >=
+            sizeof mname) {
+            snprintf(err, errlen,
+                     "%s: family.members[%zu] (id \"%s\"): the member's "
+                     "name is too long",
+                     file, i, id);
+            goto fail;
+        }
+        jc_ctx mv = {.file = where, .err = err, .errlen = errlen};
+        json_t *doc = expand_member(&mv, root, m, mname);
+        if (!doc)
+            goto fail;
+        json_error_t jerr;
+        wsr_scenario *sc =
+            load_root(doc, &jerr, file, where, mname, bytes, err, errlen);
+        if (!sc)
+            goto fail;
+        if (wsr_scenario_set_add(set, sc) != 0) {
+            wsr_scenario_del(sc);
+            snprintf(err, errlen, "%s: out of memory", file);
+            goto fail;
+        }
+        bytes += sc->write_bytes; /* charged against the limit */
+    }
+    json_decref(root);
+    return 0;
+fail:
+    while (set->n > first)
+        wsr_scenario_del(set->v[--set->n]);
+    json_decref(root);
+    return -1;
+}
+
+/* root (taken over) into set: one scenario, or a family's members. */
+static int load_root_into(wsr_scenario_set *set, json_t *root,
+                          json_error_t *jerr, const char *file,
+                          const char *name, char *err, size_t errlen)
+{
+    if (json_is_object(root) && json_object_get(root, "family"))
+        return load_family(set, root, file, name, err, errlen);
+    wsr_scenario *sc = load_root(root, jerr, file, file, name, 0, err, errlen);
+    if (!sc)
+        return -1;
+    if (wsr_scenario_set_add(set, sc) != 0) {
+        snprintf(err, errlen, "%s: out of memory", file);
+        wsr_scenario_del(sc);
+        return -1;
+    }
+    return 0;
+}
+
+int wsr_scenario_load_file_into(wsr_scenario_set *set, const char *file,
+                                const char *name, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    bool opened;
+    json_t *root = read_file_json(file, &jerr, &opened, err, errlen);
+    if (!opened)
+        return -1;
+    return load_root_into(set, root, &jerr, file, name, err, errlen);
+}
+
+int wsr_scenario_load_buffer_into(wsr_scenario_set *set, const char *buf,
+                                  size_t len, const char *file,
+                                  const char *name, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    return load_root_into(set, root, &jerr, file, name, err, errlen);
 }
 
 /* ---- sets -------------------------------------------------------------- */
@@ -1181,13 +1613,7 @@ static int load_dir(wsr_scenario_set *set, const char *root, const char *rel,
             rc = -1;
         } else if (ends_with(sub, ".json")) {
             sub[strlen(sub) - 5] = '\0';
-            wsr_scenario *sc = wsr_scenario_load_file(full, sub, err, errlen);
-            if (!sc || wsr_scenario_set_add(set, sc) != 0) {
-                if (sc)
-                    snprintf(err, errlen, "%s: out of memory", full);
-                wsr_scenario_del(sc);
-                rc = -1;
-            }
+            rc = wsr_scenario_load_file_into(set, full, sub, err, errlen);
         }
     }
     closedir(d);

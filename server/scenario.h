@@ -23,6 +23,12 @@
 /* All of a scenario's write groups together. Both byte limits are checked
  * from the items' sizes before their bytes are built. */
 #define WSR_MAX_SCENARIO_BYTES (256u * 1024u * 1024u)
+/* A family file (one that defines "family"): at most this many members,
+ * whose write groups together keep the scenario limit; a parameter's name
+ * is at most WSR_MAX_PARAM_NAME characters. */
+#define WSR_MAX_FAMILY_MEMBERS 1000
+#define WSR_MAX_FAMILY_BYTES WSR_MAX_SCENARIO_BYTES
+#define WSR_MAX_PARAM_NAME 63
 
 struct json_t;
 
@@ -118,6 +124,9 @@ typedef struct wsr_scenario {
     /* Loading only: the stream "compress": true items are deflated by, in
      * the order they appear (NULL until the first one). */
     struct wsr_deflater *deflater;
+    /* Loading only: what the earlier members of its family put on the wire
+     * (0 outside a family), weighed with its own bytes. */
+    size_t family_bytes;
     /* The file's object as loaded (a jansson reference, owned): the
      * normalized form (scenario_normal.h) is built from it. */
     struct json_t *doc;
@@ -167,6 +176,18 @@ void wsr_scenario_set_free(wsr_scenario_set *set);
  * names like set_load (0, or -1 with the error in err and the set freed). */
 int wsr_scenario_set_add(wsr_scenario_set *set, wsr_scenario *sc);
 int wsr_scenario_set_seal(wsr_scenario_set *set, char *err, size_t errlen);
+
+/* Loads one file into set: its scenario, or each member of the family it
+ * defines ("family": {"members": [...]}, scenarios/README.md), named the
+ * file's name + '/' + the member's id, in the members' order. Returns 0, or
+ * -1 with the error in err and nothing of the file added. Errors in a
+ * member start "FILE: family.members[N] (id \"ID\"): ". (The single-file
+ * loaders above refuse a family file.) */
+int wsr_scenario_load_file_into(wsr_scenario_set *set, const char *file,
+                                const char *name, char *err, size_t errlen);
+int wsr_scenario_load_buffer_into(wsr_scenario_set *set, const char *buf,
+                                  size_t len, const char *file,
+                                  const char *name, char *err, size_t errlen);
 
 /* Finds a scenario by name (not NUL-terminated), or NULL. */
 const wsr_scenario *wsr_scenario_set_find(const wsr_scenario_set *set,

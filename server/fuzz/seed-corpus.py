@@ -145,9 +145,14 @@ SCENARIOS = [
     "tls/message-then-rst",
     "utf8/valid-split-across-tcp-writes",
     "backpressure/server-paused-echo",
+    "close/code-invalid",  # a family: members, {param} placeholders
+    "framing/length-binary-chopped",  # a family with a whole-array parameter
 ]
 invalid = {
     "not-json": b'{"name": ',
+    "family-unknown-param": b'{"name": "x/y", "summary": "{why}", "rfc": [], "expect": {}, '
+    b'"family": {"members": [{"id": "a", "vars": {"code": 1000}}]}, '
+    b'"steps": [{"write": [{"close": "{code}"}]}]}',
     "duplicate-key": b'{"name": "a", "name": "b"}',
     "unknown-key": b'{"name": "x", "description": "d", "steps": [], "bogus": 1}',
     "count-too-big": b'{"name": "x", "steps": [{"write": [{"text": "a", "count": 100000000}]}]}',

@@ -685,6 +685,213 @@ static void test_load_buffer(void)
     CHECK(strncmp(err, "mem.json: ", 10) == 0);
 }
 
+/* ---- families ---------------------------------------------------------- */
+
+#define FAMILY_HEAD                                                            \
+    "{\"name\": \"fam/codes\", \"summary\": \"code {code}: {id} {why}\","      \
+    " \"rfc\": [\"6455#7.4.1\"], \"tags\": [\"close\"],"
+
+/* The family in text (a template and its members), loaded from memory
+ * into a fresh set; 0 or -1 as the loader says. */
+static int load_family(const char *text, wsr_scenario_set *set, char *err,
+                       size_t errlen)
+{
+    set->v = NULL;
+    set->n = 0;
+    return wsr_scenario_load_buffer_into(
+        set, text, strlen(text), "fam/codes.json", "fam/codes", err, errlen);
+}
+
+/* steps[0].write[1].close of a loaded member's document. */
+static json_t *doc_at(const wsr_scenario *sc)
+{
+    json_t *steps = json_object_get(sc->doc, "steps");
+    return json_object_get(
+        json_array_get(json_object_get(json_array_get(steps, 0), "write"), 1),
+        "close");
+}
+
+/* One member per entry, named FILE's name + '/' + id, in the members'
+ * order; each member's parameters replace whole strings (any JSON) and
+ * parts of strings, "{i}" stays the write items' own, and a member's own
+ * fields replace the template's. */
+static void test_family_expands(void)
+{
+    current = "family expansion";
+    static const char text[] = FAMILY_HEAD
+        " \"family\": {\"members\": ["
+        "  {\"id\": \"1012\", \"vars\": {\"code\": 1012, \"why\": \"restart\"}},"
+        "  {\"id\": \"1000\", \"vars\": {\"code\": 1000, \"why\": \"normal\"},"
+        "   \"severity\": \"non-strict\", \"tags\": [\"slow\"]}"
+        " ]},"
+        " \"steps\": [{\"write\": [{\"text\": \"m{i}\", \"count\": 2},"
+        "  {\"close\": \"{code}\", \"reason\": \"{why}\"}]},"
+        "  {\"await\": \"close\"}],"
+        " \"expect\": {\"close\": {\"code\": \"{code}\"}}}";
+    char err[1024] = "";
+    wsr_scenario_set set;
+    CHECK_EQ(load_family(text, &set, err, sizeof err), 0);
+    if (err[0])
+        fprintf(stderr, "%s\n", err);
+    CHECK_EQ(set.n, 2);
+    if (set.n != 2)
+        return;
+    const wsr_scenario *a = set.v[0], *b = set.v[1];
+    CHECK(strcmp(a->name, "fam/codes/1012") == 0);
+    CHECK(strcmp(b->name, "fam/codes/1000") == 0);
+    CHECK(strcmp(a->path, "fam/codes.json") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(a->doc, "name")),
+                 "fam/codes/1012") == 0);
+    CHECK(json_object_get(a->doc, "family") == NULL);
+    CHECK_EQ(json_integer_value(doc_at(a)), 1012);
+    CHECK_EQ(json_integer_value(doc_at(b)), 1000);
+    CHECK_EQ(json_integer_value(json_object_get(
+                 json_object_get(json_object_get(b->doc, "expect"), "close"),
+                 "code")),
+             1000);
+    CHECK(strcmp(json_string_value(json_object_get(a->doc, "summary")),
+                 "code 1012: 1012 restart") == 0);
+    /* the write group: "m1", "m2", then close 1012 'restart' (0x03f4) */
+    const wsr_step *st = &a->steps[0];
+    CHECK_EQ(st->n_items, 3);
+    if (st->n_items == 3) {
+        CHECK(st->items[0].len == 2 && memcmp(st->items[0].data, "m1", 2) == 0);
+        CHECK(st->items[2].len == 9 &&
+              memcmp(st->items[2].data, "\x03\xf4restart", 9) == 0);
+    }
+    CHECK(json_object_get(a->doc, "severity") == NULL);
+    CHECK(strcmp(json_string_value(json_object_get(b->doc, "severity")),
+                 "non-strict") == 0);
+    CHECK(strcmp(json_string_value(
+                     json_array_get(json_object_get(b->doc, "tags"), 0)),
+                 "slow") == 0);
+    /* the single-scenario loader refuses a family, saying why */
+    wsr_scenario *sc = wsr_scenario_load_buffer(text, strlen(text), "f.json",
+                                                NULL, err, sizeof err);
+    CHECK(sc == NULL && strncmp(err, "f.json: family: ", 16) == 0);
+    /* sealed, the set is in name order like any other */
+    CHECK_EQ(wsr_scenario_set_seal(&set, err, sizeof err), 0);
+    CHECK(strcmp(set.v[0]->name, "fam/codes/1000") == 0);
+    CHECK(wsr_scenario_set_find(&set, "fam/codes/1012", 14) != NULL);
+    wsr_scenario_set_free(&set);
+}
+
+/* A folder holds family files next to single ones; a member whose name a
+ * file also has is a duplicate like any other. */
+static void test_family_in_folder(void)
+{
+    current = "family in a folder";
+    char dir[400], path[600], err[1024] = "";
+    snprintf(dir, sizeof dir, "%s/famdir", tmpdir);
+    mkdir(dir, 0700);
+    free(write_scenario_in(dir, "close/plain", "", "[{\"await\": \"close\"}]"));
+    snprintf(path, sizeof path, "%s/close/fam.json", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("{\"name\": \"close/fam\", \"summary\": \"s {id}\", \"rfc\": "
+          "[\"6455#5\"], \"expect\": {}, \"steps\": [{\"await\": \"close\"}],"
+          " \"family\": {\"members\": [{\"id\": \"a\"}, {\"id\": \"b.2\"}]}}",
+          f);
+    fclose(f);
+    wsr_scenario_set set;
+    CHECK_EQ(wsr_scenario_set_load(&set, dir, err, sizeof err), 0);
+    CHECK_EQ(set.n, 3);
+    if (set.n == 3) {
+        CHECK(strcmp(set.v[0]->name, "close/fam/a") == 0);
+        CHECK(strcmp(set.v[1]->name, "close/fam/b.2") == 0);
+        CHECK(strcmp(set.v[2]->name, "close/plain") == 0);
+    }
+    wsr_scenario_set_free(&set);
+    free(write_scenario_in(dir, "close/fam/a", "", "[{\"await\": \"close\"}]"));
+    CHECK_EQ(wsr_scenario_set_load(&set, dir, err, sizeof err), -1);
+    CHECK(strstr(err, "duplicate scenario name 'close/fam/a'") != NULL);
+}
+
+/* Each mistake is refused with the file, the family and the member (id),
+ * and nothing of the file is left in the set. */
+static void test_family_errors(void)
+{
+    current = "family errors";
+    static const struct {
+        const char *members, *steps, *error;
+    } cases[] = {
+        /* a member's expansion breaks a rule of the scenario */
+        {"{\"id\": \"1000\", \"vars\": {\"code\": 1000, \"why\": \"\"}},"
+         " {\"id\": \"1016\", \"vars\": {\"code\": \"x\", \"why\": \"\"}}",
+         "[{\"write\": [{\"close\": \"{code}\"}]}]",
+         "fam/codes.json: family.members[1] (id \"1016\"): "
+         "steps[0].write[0].close: expected an integer or null, got string"},
+        /* a placeholder no member gives */
+        {"{\"id\": \"a\", \"vars\": {\"code\": 1000}}",
+         "[{\"write\": [{\"close\": \"{cdoe}\"}]}]",
+         "fam/codes.json: family.members[0] (id \"a\"): summary: '{why}' "
+         "names no parameter of the family (a member has 'id' and its "
+         "'vars')"},
+        /* inside a longer string, only strings and integers */
+        {"{\"id\": \"a\", \"vars\": {\"code\": 1000, \"why\": [1]}}",
+         "[{\"await\": \"close\"}]",
+         "fam/codes.json: family.members[0] (id \"a\"): summary: '{why}' is "
+         "array; inside a longer string a parameter must be a string or an "
+         "integer"},
+        {"{\"id\": \"a\"}, {\"id\": \"a\"}", "[{\"await\": \"close\"}]",
+         "fam/codes.json: family.members[1].id: 'a' is the id of an earlier "
+         "member"},
+        {"{\"id\": \"a/b\"}", "[{\"await\": \"close\"}]",
+         "fam/codes.json: family.members[0].id: 'a/b' is not a name part: "
+         "letters, digits, '-', '_', '.', not starting with '.' or '-'"},
+        {"{\"id\": \"a\", \"vars\": {\"i\": 1}}", "[{\"await\": \"close\"}]",
+         "fam/codes.json: family.members[0].vars.i: a parameter is named "
+         "like an identifier (letters, digits, '_', at most 63), and not "
+         "'i' (the write items' own) or 'id' (the member's id)"},
+        {"{\"id\": \"a\", \"name\": \"x\"}", "[{\"await\": \"close\"}]",
+         "fam/codes.json: family.members[0].name: unknown key"},
+        {"", "[{\"await\": \"close\"}]",
+         "fam/codes.json: family.members: a family has at least one "
+         "member"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024], err[1024] = "";
+        snprintf(text, sizeof text,
+                 FAMILY_HEAD " \"family\": {\"members\": [%s]},"
+                             " \"steps\": %s, \"expect\": {}}",
+                 cases[i].members, cases[i].steps);
+        wsr_scenario_set set;
+        CHECK_EQ(load_family(text, &set, err, sizeof err), -1);
+        CHECK_EQ(set.n, 0);
+        if (strcmp(err, cases[i].error) != 0)
+            fprintf(stderr, "case %zu:\n  got  %s\n  want %s\n", i, err,
+                    cases[i].error);
+        CHECK(strcmp(err, cases[i].error) == 0);
+        wsr_scenario_set_free(&set);
+    }
+}
+
+/* The size limits hold for each member and for the members together: the
+ * family's bytes are weighed before a member's are built. */
+static void test_family_size_limit(void)
+{
+    current = "family size limit";
+    static const char text[] =
+        "{\"name\": \"fam/codes\", \"summary\": \"s\", \"rfc\": [\"6455#5\"],"
+        " \"expect\": {}, \"family\": {\"members\": ["
+        " {\"id\": \"a\"}, {\"id\": \"b\"}, {\"id\": \"c\"}, {\"id\": \"d\"},"
+        " {\"id\": \"e\"}]},"
+        " \"steps\": [{\"write\": [{\"binary\": \"\", \"pattern\": \"ab\","
+        " \"size\": 62914560}]}]}";
+    char err[1024] = "";
+    wsr_scenario_set set;
+    CHECK_EQ(load_family(text, &set, err, sizeof err), -1);
+    CHECK_EQ(set.n, 0);
+    CHECK(strcmp(err, "fam/codes.json: family.members[4] (id \"e\"): "
+                      "steps[0].write[0].size: the item expands to 62914570 "
+                      "bytes, bringing the family's write groups to 314572850 "
+                      "bytes; the limit for all of a family's members is "
+                      "268435456 bytes (256 MiB)") == 0);
+    wsr_scenario_set_free(&set); /* the set's array may be left */
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -710,6 +917,10 @@ int main(void)
     test_not_regular();
     test_empty_folder();
     test_load_buffer();
+    test_family_expands();
+    test_family_in_folder();
+    test_family_errors();
+    test_family_size_limit();
     /* A failure here only leaves a few small files in TMPDIR. */
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
