@@ -961,7 +961,7 @@ static bool check_top(jc_ctx *v, json_t *root, const char *name)
         "name",      "summary",   "rfc",    "tags",      "bugs",
         "client",    "steps",     "expect", "severity",  "severity_by_check",
         "transport", "handshake", "waive",  "run_alone", "deflate",
-        NULL};
+        "autobahn",  NULL};
     if (!json_is_object(root)) {
         jc_fail(v, "expected an object, got %s", jc_type_name(root));
         return false;
