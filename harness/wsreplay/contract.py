@@ -203,6 +203,7 @@ class Scenario(TypedDict, total=False):
     summary: Required[str]
     rfc: Required[list[str]]
     tags: list[str]
+    autobahn: list[str]
     bugs: list[Bug]
     transport: Literal["wss"]
     handshake: Literal["auto", "manual"]
