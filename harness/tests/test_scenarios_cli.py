@@ -73,3 +73,9 @@ def test_autobahn_lists_case_ids_in_numeric_order() -> None:
     named = {(cid, s["name"]) for s in by_name.values() for cid in s.get("autobahn", [])}
     assert sum(len(row.split(maxsplit=1)[1].split(", ")) for row in rows) == len(named)
     assert total == f"({len(ids)} Autobahn cases, {len({n for _, n in named})} scenarios)"
+
+
+def test_show_prints_the_autobahn_cases() -> None:
+    proc = wsreplay("scenarios", "show", "close/application-code-4000")
+    assert proc.returncode == 0, proc.stderr
+    assert "autobahn:  7.7.12\n" in proc.stdout
