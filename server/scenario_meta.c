@@ -461,15 +461,19 @@ static bool autobahn_id_ok(const char *s)
 
 static bool check_autobahn_id(jc_ctx *v, json_t *el, size_t i, void *arg)
 {
-    (void)i;
-    (void)arg;
-    if (!json_is_string(el))
+    json_t *ids = arg;
+    if (!json_is_string(el)) {
         jc_fail(v, "expected a string, got %s", jc_type_name(el));
-    else if (!autobahn_id_ok(json_string_value(el)))
+        return false;
+    }
+    if (!autobahn_id_ok(json_string_value(el)))
         jc_fail(v,
                 "'%s' is not an Autobahn case id: numbers joined by '.', "
                 "like \"2.1\" or \"7.7.10\"",
                 json_string_value(el));
+    for (size_t k = 0; k < i && !v->failed; k++)
+        if (json_equal(json_array_get(ids, k), el))
+            jc_fail(v, "'%s' is listed twice", json_string_value(el));
     return !v->failed;
 }
 
@@ -481,7 +485,7 @@ bool wsr_check_meta(jc_ctx *v, json_t *root)
     jc_want_string_array(v, root, "tags", false);
     json_t *autobahn = jc_want(v, root, "autobahn", JSON_ARRAY, false);
     if (autobahn)
-        jc_each(v, autobahn, "autobahn", check_autobahn_id, NULL);
+        jc_each(v, autobahn, "autobahn", check_autobahn_id, autobahn);
     jc_want_enum(v, root, "severity", severities, false);
     if (bugs)
         jc_each(v, bugs, "bugs", check_bug, NULL);
