@@ -207,6 +207,7 @@ class Scenario(TypedDict, total=False):
     bugs: list[Bug]
     transport: Literal["wss"]
     handshake: Literal["auto", "manual"]
+    deflate: Literal["decline", "accept"] | dict[str, Any]
     client: Required[Knobs]
     steps: Required[list[dict[str, Any]]]
     expect: Required[Expect]
