@@ -3,9 +3,11 @@
 Reads docs/autobahn-cases.json (every case, hand-written) and the scenarios'
 `autobahn` fields as the loader publishes them (build the server first).
 `--check` writes nothing and exits 1 if the doc is out of date or the case
-list and the catalogue disagree.
+list and the catalogue disagree. `--suggest` writes nothing and lists the
+Autobahn cases scenarios' summaries mention without naming them in their
+`autobahn` field (a person decides which are exact).
 
-    python3 tools/autobahn_table.py [--check]
+    python3 tools/autobahn_table.py [--check | --suggest]
 """
 
 import sys
@@ -21,6 +23,10 @@ from wsreplay.scenarios import load_all
 def main() -> int:
     cases = autobahn.load_cases()
     scenarios = load_all(SCENARIOS_DIR)
+    if sys.argv[1:] == ["--suggest"]:
+        for name, case_id, words in autobahn.unnamed_mentions(scenarios):
+            print(f"{name}: {case_id} ({words!r})")
+        return 0
     bad = autobahn.problems(cases, scenarios)
     for problem in bad:
         print(f"autobahn_table: {problem}", file=sys.stderr)

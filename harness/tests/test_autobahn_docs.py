@@ -100,3 +100,19 @@ def test_problems_name_what_disagrees() -> None:
     assert autobahn.problems([autobahn.Case("2.4", "a ping")], []) == [
         "case 2.4: not covered, and no why says what is missing"
     ]
+
+
+def test_unnamed_mentions_list_cases_a_summary_names_but_the_field_does_not() -> None:
+    scenarios = [
+        {
+            "name": "a/one",
+            "summary": "Mirrors Autobahn|Testsuite case 7.9.4.",
+            "autobahn": ["7.9.4"],
+        },
+        {"name": "a/two", "summary": "A ping (Autobahn 2.10); near Autobahn 3.1 too."},
+        {"name": "a/three", "summary": "No mention."},
+    ]
+    assert autobahn.unnamed_mentions(scenarios) == [  # type: ignore[arg-type]
+        ("a/two", "2.10", "Autobahn 2.10"),
+        ("a/two", "3.1", "near Autobahn 3.1"),
+    ]

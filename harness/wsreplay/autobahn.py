@@ -13,6 +13,7 @@ rendered from both (tools/autobahn_table.py) and a test keeps it current.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,22 @@ def problems(cases: list[Case], scenarios: list[Scenario]) -> list[str]:
                 out.append(f"case {c.id}: other names {name!r}, which is not a scenario")
         if c.id not in by_case and not c.other and not c.why:
             out.append(f"case {c.id}: not covered, and no why says what is missing")
+    return out
+
+
+_MENTION = re.compile(r"(\w+\s+)?Autobahn(?:\|Testsuite)?(?:\s+cases?)?\s+(\d+(?:\.\d+){1,2})")
+
+
+def unnamed_mentions(scenarios: Iterable[Scenario]) -> list[tuple[str, str, str]]:
+    """(name, case id, the words around it) for each case a scenario's summary
+    mentions but its `autobahn` field does not name: candidates for the field,
+    for a person to judge (a summary may mention a case it only resembles)."""
+    out = []
+    for scenario in scenarios:
+        named = set(scenario.get("autobahn", []))
+        for m in _MENTION.finditer(scenario["summary"]):
+            if m.group(2) not in named:
+                out.append((scenario["name"], m.group(2), m.group(0).strip()))
     return out
 
 
