@@ -993,7 +993,7 @@ static bool check_top(jc_ctx *v, json_t *root, const char *name)
         "name",      "summary",   "rfc",    "tags",      "bugs",
         "client",    "steps",     "expect", "severity",  "severity_by_check",
         "transport", "handshake", "waive",  "run_alone", "deflate",
-        NULL};
+        "autobahn",  NULL};
     if (!check_name(v, root, name))
         return false;
     return jc_check_keys(v, root, top_keys) &&
@@ -1342,6 +1342,7 @@ static const char *const member_keys[] = {"id",
                                           "transport",
                                           "handshake",
                                           "deflate",
+                                          "autobahn",
                                           NULL};
 
 /* members[i]: an object with a valid, new id and vars named like

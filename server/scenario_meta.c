@@ -440,12 +440,52 @@ static void check_severity_by_check(jc_ctx *v, json_t *sbc)
     jc_pop(v, m);
 }
 
+/* An Autobahn|Testsuite case id: two or three numbers joined by '.', none
+ * with a leading zero ("2.1", "7.7.10"). Which ids exist is the harness's
+ * list (docs/autobahn-cases.json), checked by its tests. */
+static bool autobahn_id_ok(const char *s)
+{
+    int parts = 0;
+    for (;;) {
+        if (*s < '0' || *s > '9' || (*s == '0' && s[1] >= '0' && s[1] <= '9'))
+            return false;
+        while (*s >= '0' && *s <= '9')
+            s++;
+        parts++;
+        if (*s == '\0')
+            return parts >= 2 && parts <= 3;
+        if (*s++ != '.')
+            return false;
+    }
+}
+
+static bool check_autobahn_id(jc_ctx *v, json_t *el, size_t i, void *arg)
+{
+    json_t *ids = arg;
+    if (!json_is_string(el)) {
+        jc_fail(v, "expected a string, got %s", jc_type_name(el));
+        return false;
+    }
+    if (!autobahn_id_ok(json_string_value(el)))
+        jc_fail(v,
+                "'%s' is not an Autobahn case id: numbers joined by '.', "
+                "like \"2.1\" or \"7.7.10\"",
+                json_string_value(el));
+    for (size_t k = 0; k < i && !v->failed; k++)
+        if (json_equal(json_array_get(ids, k), el))
+            jc_fail(v, "'%s' is listed twice", json_string_value(el));
+    return !v->failed;
+}
+
 bool wsr_check_meta(jc_ctx *v, json_t *root)
 {
     json_t *bugs = jc_want(v, root, "bugs", JSON_ARRAY, false);
     jc_want(v, root, "summary", JSON_STRING, true);
     jc_want_string_array(v, root, "rfc", true);
     jc_want_string_array(v, root, "tags", false);
+    json_t *autobahn = jc_want(v, root, "autobahn", JSON_ARRAY, false);
+    if (autobahn)
+        jc_each(v, autobahn, "autobahn", check_autobahn_id, autobahn);
     jc_want_enum(v, root, "severity", severities, false);
     if (bugs)
         jc_each(v, bugs, "bugs", check_bug, NULL);

@@ -56,3 +56,26 @@ def test_show_unknown_scenario_names_it() -> None:
     proc = wsreplay("scenarios", "show", "close/nope")
     assert proc.returncode == 2
     assert "no scenario named 'close/nope'" in proc.stderr
+
+
+def test_autobahn_lists_case_ids_in_numeric_order() -> None:
+    proc = wsreplay("scenarios", "--autobahn")
+    assert proc.returncode == 0, proc.stderr
+    *rows, total = proc.stdout.splitlines()
+    ids = [row.split()[0] for row in rows]
+    assert ids == sorted(ids, key=lambda cid: [int(p) for p in cid.split(".")])
+    assert ids.index("7.7.1") < ids.index("7.7.12")  # numerically, not as text
+    by_name = {s["name"]: s for s in load_all(SCENARIOS_DIR)}
+    for row in rows:
+        cid, names = row.split(maxsplit=1)
+        for name in names.split(", "):
+            assert cid in by_name[name]["autobahn"], (cid, name)
+    named = {(cid, s["name"]) for s in by_name.values() for cid in s.get("autobahn", [])}
+    assert sum(len(row.split(maxsplit=1)[1].split(", ")) for row in rows) == len(named)
+    assert total == f"({len(ids)} Autobahn cases, {len({n for _, n in named})} scenarios)"
+
+
+def test_show_prints_the_autobahn_cases() -> None:
+    proc = wsreplay("scenarios", "show", "close/application-code-4000")
+    assert proc.returncode == 0, proc.stderr
+    assert "autobahn:  7.7.12\n" in proc.stdout

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import __version__, bugcatalogue, clients_view, scenario_view
+from . import __version__, autobahn, bugcatalogue, clients_view, scenario_view
 from .build import BuildError, server_binary
 from .clients import SpecError
 from .comparing.bisect import FIRST_BAD, FIRST_FIXED, BisectArgs, BisectError, run_bisect
@@ -95,6 +95,7 @@ examples:
   wsreplay scenarios --tag delivery           # those tagged delivery
   wsreplay scenarios 'close/*'                # one topic
   wsreplay scenarios --tags                   # the tags and their counts
+  wsreplay scenarios --autobahn               # Autobahn case id -> scenarios
   wsreplay scenarios show close/send-then-close   # one scenario in full"""
 
 REPEAT_HELP = (
@@ -340,6 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--tag", action="append", default=[], help="only scenarios with this tag (repeatable: any)"
     )
     sc.add_argument("--tags", action="store_true", help="list the tags with their counts")
+    sc.add_argument(
+        "--autobahn",
+        action="store_true",
+        help="list the Autobahn|Testsuite cases the scenarios reproduce exactly, "
+        "by case id (docs/autobahn.md has all 517)",
+    )
     sc.add_argument("--scenarios-dir", type=Path, default=SCENARIOS_DIR, metavar="DIR")
 
     cl = sub.add_parser(
@@ -520,6 +527,9 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
         scenarios = [s for s in scenarios if set(args.tag) & set(s.get("tags", []))]
         if not scenarios:
             raise ScenarioError(f"no scenario has the tag(s) {', '.join(args.tag)}")
+    if args.autobahn:
+        print(autobahn.format_mapping(autobahn.mapping(scenarios)))
+        return 0
     view = scenario_view.format_tags if args.tags else scenario_view.format_list
     print(view(scenarios))
     return 0

@@ -38,6 +38,8 @@ def format_full(scenario: Scenario) -> str:
     out.append(f"rfc:       {', '.join(s.get('rfc', []))}")
     if s.get("tags"):
         out.append(f"tags:      {', '.join(s['tags'])}")
+    if s.get("autobahn"):
+        out.append(f"autobahn:  {', '.join(s['autobahn'])}")
     out.append(f"transport: {'wss only' if s.get('transport') == 'wss' else 'ws or wss'}")
     if s.get("handshake") == "manual":
         out.append("handshake: manual (the steps write the whole response)")
