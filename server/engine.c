@@ -355,24 +355,22 @@ static void check_out(wsr_engine *e, const uint8_t *p, size_t len)
     wsr_transcript_add(&e->tr, ev);
 }
 
-/* libevent's TLS layer stops writing once the client's TLS stream has
- * ended (close_notify or FIN): queued bytes would then never drain, and the
- * session would wait for them until its deadline. Ends the session instead;
- * true if it did. */
+/* libevent's TLS layer reports a write that failed on a closed socket as
+ * EOF and stops writing: bytes still queued then never drain, and the
+ * session would wait for them until its deadline. Ends the session
+ * instead; true if it did. */
 static bool tls_write_impossible(wsr_engine *e)
 {
-    if (!e->tls || !e->seen.eof)
+    if (!e->tls || !evbuffer_get_length(e->out))
         return false;
     wsr_engine_end(e, "peer_closed",
-                   "the client ended its TLS stream; nothing more can be "
-                   "written");
+                   "the client's TLS stream ended with bytes still to send; "
+                   "nothing more can be written");
     return true;
 }
 
 static void send_piece(wsr_engine *e)
 {
-    if (tls_write_impossible(e))
-        return;
     size_t end = wsr_piece_len(e->split, e->n_split, e->every_byte, e->piece,
                                e->group_off, evbuffer_get_length(e->group));
     uint8_t head[64];
@@ -1270,7 +1268,7 @@ void wsr_engine_eof(wsr_engine *e)
         end_wait(e); /* a half-close gets its answer; a gone client, none */
     else if (e->phase == PH_LINGER)
         wsr_engine_end(e, "complete", "steps done, client closed");
-    else if (evbuffer_get_length(e->out) && tls_write_impossible(e))
+    else if (tls_write_impossible(e))
         return;
     else
         check_waits(e);
