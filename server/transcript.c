@@ -22,10 +22,14 @@ uint64_t wsr_now_us(void)
 }
 
 static const char *const field_names[WSR_TR_FIELDS] = {
-    [WSR_TR_RUN] = "run",   [WSR_TR_SCENARIO] = "scenario",
-    [WSR_TR_PEER] = "peer", [WSR_TR_TRANSPORT] = "transport",
-    [WSR_TR_VARY] = "vary", [WSR_TR_STARTED] = "started",
-    [WSR_TR_END] = "end",   [WSR_TR_TCP_CLOSE] = "tcp_close",
+    [WSR_TR_RUN] = "run",
+    [WSR_TR_SCENARIO] = "scenario",
+    [WSR_TR_PEER] = "peer",
+    [WSR_TR_TRANSPORT] = "transport",
+    [WSR_TR_VARY] = "vary", /* the run's variant (?vary=) */
+    [WSR_TR_STARTED] = "started",
+    [WSR_TR_END] = "end",
+    [WSR_TR_TCP_CLOSE] = "tcp_close",
 };
 
 /* Fields that read null while unset; the others are left out. */
