@@ -123,7 +123,7 @@ def test_job_and_knobs_match_the_contract():
 def test_scenario_is_the_file_object_plus_what_the_loader_adds():
     normalized = _section(SERVER_README, "### The normalized form: `--check --json`")
     added = _table_fields(normalized)
-    assert added == {"file", "client"}  # budget_ms.* rows are read below
+    assert added == {"file", "client", "wire"}  # budget_ms.* rows are read below
     assert _keys(contract.Scenario) == set(SCENARIO["properties"]) | added | {"budget_ms"}
     assert _required(contract.Scenario) == set(SCENARIO["required"]) | added | {"budget_ms"}
     assert _keys(contract.Knobs) == set(SCENARIO["$defs"]["client"]["properties"])
