@@ -652,6 +652,9 @@ def _judge_server_closes_tcp(wire: Wire) -> list[str]:
         return []
     if wire.client_closes()[0].t < int(wire.server_closes[0].get("t_us") or 0):
         return []  # the client closed first: wait-for-close-reply judges that side
+    close = wire.server_closes[0]
+    if not _server_close_is_valid(close) or _violation_at_or_before(wire, close):
+        return []  # no close handshake: the client fails the connection (7.1.7)
     if server_end - done < SETTLE_US:
         return []  # the server closed at once: who was first is scheduling luck
     if wire.client_fin < server_end and wire.client_fin - done < PATIENCE_US:
