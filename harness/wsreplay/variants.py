@@ -8,11 +8,12 @@ scenario names never hold a `~`, so the name says which cell it is, and
 reports, JUnit, HTML, summary, compare, bisect, merge and `--shard` treat
 it as one more scenario.
 
-A cell is the scenario's normalized object with that name, a deadline
-that leaves room for the variant's extra pieces, and `"transport": "wss"`
-for the TLS variants. Not every scenario gets cells: one that opts out
-(`"vary": {"no": WHY}`) and one too large to go a byte per write are
-skipped, with the reason, in the run's output and report.
+A cell is the scenario's normalized object with that name, a client
+`recv_timeout_ms` and a deadline that leave room for the variant's extra
+pieces (`extra_ms`), and `"transport": "wss"` for the TLS variants.
+Not every scenario gets cells: one that opts out (`"vary": {"no": WHY}`)
+and one too large to go a byte per write are skipped, with the reason,
+in the run's output and report.
 """
 
 from __future__ import annotations
@@ -119,8 +120,17 @@ def make_cell(scenario: Scenario, variant: str) -> Scenario:
     """The scenario's cell under the variant (the scenario is not modified)."""
     cell = scenario.copy()
     cell["name"] = cell_name(scenario["name"], variant)
+    extra = extra_ms(scenario, variant)
+    # The client waits for a message that now arrives in many pieces: its
+    # recv_timeout_ms grows by the variant's time, and the job's deadline
+    # by that and by the server's longer steps.
+    knobs = scenario["client"].copy()
+    knobs["recv_timeout_ms"] += extra
+    cell["client"] = knobs
     budget = scenario["budget_ms"].copy()
-    budget["deadline"] += extra_ms(scenario, variant)
+    budget["steps"] += extra
+    budget["client"] += extra
+    budget["deadline"] += 2 * extra
     cell["budget_ms"] = budget
     if variant in TLS_VARIANTS:
         cell["transport"] = "wss"
