@@ -226,6 +226,7 @@ class Scenario(TypedDict, total=False):
     severity_by_check: dict[str, str]
     waive: dict[str, str]
     run_alone: bool
+    deflate: str | dict[str, Any]
     vary: VaryOptOut
     # added by the loader
     file: Required[str]
