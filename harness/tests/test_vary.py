@@ -105,6 +105,7 @@ def test_cells_follow_their_scenario_and_opt_outs_are_skipped(steps: dict[str, d
     # ... and so does the client's wait for a message that comes a byte at a time
     grown = tls["client"]["recv_timeout_ms"] - plain["client"]["recv_timeout_ms"]
     assert grown == 243 * 5 and tls["budget_ms"]["client"] - plain["budget_ms"]["client"] == grown
+    assert tls["budget_ms"]["expected"] - plain["budget_ms"]["expected"] == grown
     assert plain["name"] == "steps/vary" and steps["steps/vary"]["name"] == "steps/vary"
     assert tls["steps"] == plain["steps"]
 
