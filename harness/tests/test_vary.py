@@ -27,12 +27,13 @@ from wsreplay.running import shards
 from wsreplay.running.runner import make_job
 from wsreplay.running.server import ScenarioServer
 from wsreplay.running.tlscerts import make_run_certs
-from wsreplay.scenarios import identity, load_all
+from wsreplay.scenarios import ScenarioError, identity, load_all
 from wsreplay.variants import (
     BYTE_VARIANT_MAX_BYTES,
     VaryError,
     cell_name,
     parse_vary,
+    select_cells,
     split_name,
     with_variants,
 )
@@ -108,6 +109,25 @@ def test_cells_follow_their_scenario_and_opt_outs_are_skipped(steps: dict[str, d
     assert tls["budget_ms"]["expected"] - plain["budget_ms"]["expected"] == grown
     assert plain["name"] == "steps/vary" and steps["steps/vary"]["name"] == "steps/vary"
     assert tls["steps"] == plain["steps"]
+
+
+def test_scenario_patterns_may_name_cells() -> None:
+    catalogue = load_all(STEP_SCENARIOS)
+    names = lambda got: [c["name"] for c in got[0]]  # noqa: E731
+    both = ["frames", "every-byte"]
+    assert names(select_cells(catalogue, ["steps/vary"], both)) == [
+        "steps/vary",
+        "steps/vary~frames",
+        "steps/vary~every-byte",
+    ]
+    only = select_cells(catalogue, ["steps/v*~every-byte"], both)
+    assert names(only) == ["steps/vary~every-byte"]
+    # the opted-out scenario's cell is still listed as skipped
+    assert [(s["scenario"], s["variant"]) for s in only[1]] == [("steps/vary-no", "every-byte")]
+    with pytest.raises(ScenarioError, match="matches no cell of this run"):
+        select_cells(catalogue, ["steps/vary~gaps"], both)
+    with pytest.raises(ScenarioError, match="matches no scenario"):
+        select_cells(catalogue, ["nothing~frames"], both)
 
 
 def test_byte_variants_skip_large_writes(steps: dict[str, dict]) -> None:

@@ -24,7 +24,7 @@ from .running.runner import Run, RunPlan, check_specs, exit_code, new_run_id, pr
 from .running.server import ServerError
 from .running.shards import parse_shard
 from .scenarios import COMPRESSION_MODES, ScenarioError, load_all, select
-from .variants import VARIANTS, VaryError, parse_vary, with_variants
+from .variants import VARIANTS, VaryError, parse_vary, select_cells
 
 DEFAULT_CLIENT = "python-websockets"
 
@@ -195,7 +195,8 @@ def add_common(sub: argparse.ArgumentParser, out_help: str) -> None:
         metavar="AXIS=NAME,...",
         help="also run each scenario under these variants of how its bytes travel, "
         "each a cell of its own named SCENARIO~NAME: split= takes "
-        f"{', '.join(VARIANTS)} (see scenarios/README.md, Variants)",
+        f"{', '.join(VARIANTS)}; --scenario 'NAME~VARIANT' (globs too) picks cells "
+        "(see scenarios/README.md, Variants)",
     )
     sub.add_argument("--out", type=Path, metavar="DIR", help=out_help)
     sub.add_argument(
@@ -380,9 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     variants = parse_vary(args.vary)
-    scenarios, skipped = with_variants(
-        select(load_all(args.scenarios_dir), args.scenario), variants
-    )
+    scenarios, skipped = select_cells(load_all(args.scenarios_dir), args.scenario, variants)
     specs = args.client or [DEFAULT_CLIENT]
     checked = check_specs(specs)  # a spec that cannot run: exit 2 before anything starts
     out_dir = args.out or RESULTS_DIR / new_run_id()

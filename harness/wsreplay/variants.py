@@ -18,9 +18,11 @@ in the run's output and report.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 
 from .contract import Scenario
+from .scenarios import ScenarioError, select
 
 #: Every variant the server knows, in the order cells are listed.
 VARIANTS = (
@@ -154,3 +156,34 @@ def with_variants(
             else:
                 cells.append(make_cell(scenario, variant))
     return cells, skipped
+
+
+def select_cells(
+    catalogue: list[Scenario], patterns: list[str], variants: list[str]
+) -> tuple[list[Scenario], list[dict[str, str]]]:
+    """`with_variants` of the scenarios --scenario PATTERNs select, where a
+    pattern may name cells: `close/*~every-byte` selects by the part before
+    `~` and keeps only the cells (plain or variant) some pattern matches. A
+    pattern whose cells the run's --vary does not make is an error."""
+    cells, skipped = with_variants(
+        select(catalogue, [p.partition(SEPARATOR)[0] for p in patterns]), variants
+    )
+    if not any(SEPARATOR in p for p in patterns):
+        return cells, skipped
+
+    def wanted(name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+    for pattern in (p for p in patterns if SEPARATOR in p):
+        names = [c["name"] for c in cells] + [
+            cell_name(s["scenario"], s["variant"]) for s in skipped
+        ]
+        if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+            raise ScenarioError(
+                f"--scenario {pattern!r} matches no cell of this run "
+                f"(--vary makes {', '.join(variants) or 'none'})"
+            )
+    return (
+        [c for c in cells if wanted(c["name"])],
+        [s for s in skipped if wanted(cell_name(s["scenario"], s["variant"]))],
+    )

@@ -50,8 +50,8 @@ from ..outputs import report
 from ..outputs.report import write_text_atomic
 from ..running.adapterproc import safe_name
 from ..running.runner import Run, RunPlan
-from ..scenarios import load_all, select
-from ..variants import with_variants
+from ..scenarios import load_all
+from ..variants import select_cells
 
 SCHEMA_ID = "wsreplay-bisect/1"
 BISECT_JSON = "bisect.json"
@@ -290,9 +290,7 @@ class Bisection:
                 f"--ignore {unknown[0]!r}: only {', '.join(IGNORABLE)} can be ignored"
             )
         self.installer = installer(info)
-        self.scenarios, _ = with_variants(
-            select(load_all(args.scenarios_dir), args.scenarios), args.vary
-        )
+        self.scenarios, _ = select_cells(load_all(args.scenarios_dir), args.scenarios, args.vary)
         self.steps: list[dict] = []
         self.outcomes: dict[str, str] = {}
         self.runs = 0  # one run (one server, one report folder) per search step

@@ -58,8 +58,8 @@ from ..judging.verdicts import (
 from ..outputs.matrix import cell_text
 from ..outputs.report import REPORT_NAME, write_text_atomic
 from ..running.runner import Run, RunPlan, check_specs
-from ..scenarios import load_all, select
-from ..variants import with_variants
+from ..scenarios import load_all
+from ..variants import select_cells
 
 SCHEMA_ID = "wsreplay-compare/2"
 COMPARE_JSON = "compare.json"
@@ -474,9 +474,7 @@ def run_compare(args: CompareArgs, stdout: TextIO = sys.stdout, stderr: TextIO =
     # registry lacks) is refused now, before the header, the server or a file.
     checked = check_specs(specs) if specs else []
     if specs:
-        catalogue, _ = with_variants(
-            select(load_all(args.scenarios_dir), args.scenarios), args.vary
-        )
+        catalogue, _ = select_cells(load_all(args.scenarios_dir), args.scenarios, args.vary)
         scenarios = [s for s in catalogue if chosen is None or s["name"] in chosen]
         if not scenarios:
             raise CompareError(
