@@ -578,9 +578,24 @@ def _fitting_codes(violation: dict) -> tuple[int, ...] | None:
 
 
 def _violation_before(wire: Wire, t: int) -> bool:
-    """Had the server broken the protocol by time `t` (a client frame's arrival)?"""
+    """Had the server broken the protocol by time `t` (a client frame's arrival)?
+
+    The violation is logged once its frame is whole on the wire (the check
+    judges whole frames), but a client may fail on the header alone: when
+    the frame leaves in pieces (a split, `--vary every-byte`) that is much
+    earlier. So the offending frame's own event (logged as its write group
+    was built, at its first piece) counts as the time, when it is earlier.
+    """
     v = wire.violation
-    return v is not None and int(v.get("t_us") or 0) <= t
+    if v is None:
+        return False
+    when = int(v.get("t_us") or 0)
+    offset = v.get("offset")
+    for ev in wire.events:
+        if ev.get("type") == "frame" and ev.get("dir") == "out" and ev.get("offset") == offset:
+            when = min(when, int(ev.get("t_us") or 0))
+            break
+    return when <= t
 
 
 def _violation_at_or_before(wire: Wire, frame: dict) -> bool:
