@@ -86,6 +86,11 @@ struct wsr_engine {
     bool shut_wr, echo_active;
     bool upgraded;   /* a 101 went out: client bytes are frames */
     bool every_byte; /* the group being sent goes a byte per write */
+    /* ?vary=: the run's variant of how write groups travel (steps.h), and
+     * where the outgoing frame stream is, for its frame cuts */
+    enum wsr_vary vary;
+    bool cut_frames, cut_header; /* the group being sent: frame cuts */
+    wsr_cutter cutter;
     bool read_paused;
     bool tls_closed; /* close_notify sent */
     /* output: the first place the scenario's own bytes break RFC 6455 */
@@ -341,6 +346,7 @@ static void check_out(wsr_engine *e, const uint8_t *p, size_t len)
     e->out_head_skip -= skip;
     if (!e->upgraded || len == skip)
         return;
+    wsr_cutter_feed(&e->cutter, p + skip, len - skip);
     int rc = wsr_wirecheck_feed(&e->out_check, p + skip, len - skip);
     if (rc == WS_OK)
         return;
@@ -369,15 +375,31 @@ static bool tls_write_impossible(wsr_engine *e)
     return true;
 }
 
+/* The next piece under a frame-cutting variant: the response head still
+ * queued as one piece, then up to the next frame (or header) boundary. */
+static size_t frame_piece_len(wsr_engine *e)
+{
+    size_t left = evbuffer_get_length(e->group);
+    if (e->out_head_skip)
+        return e->out_head_skip < left ? e->out_head_skip : left;
+    if (!e->upgraded)
+        return left; /* no 101: the bytes after the head are not frames */
+    const uint8_t *p = evbuffer_pullup(e->group, -1); /* contiguous already */
+    return p ? wsr_cutter_next(&e->cutter, p, left, e->cut_header) : left;
+}
+
 static void send_piece(wsr_engine *e)
 {
-    size_t end = wsr_piece_len(e->split, e->n_split, e->every_byte, e->piece,
-                               e->group_off, evbuffer_get_length(e->group));
+    size_t end =
+        e->cut_frames
+            ? frame_piece_len(e)
+            : wsr_piece_len(e->split, e->n_split, e->every_byte, e->piece,
+                            e->group_off, evbuffer_get_length(e->group));
     uint8_t head[64];
     ev_ssize_t got = evbuffer_copyout(e->group, head, sizeof head);
     json_t *ev = tcp_event(e, "write");
     json_object_set_new(ev, "bytes", json_integer((json_int_t)end));
-    if (e->n_split || e->every_byte)
+    if (e->n_split || e->every_byte || e->cut_frames)
         json_object_set_new(ev, "piece", json_integer((json_int_t)e->piece));
     size_t shown = got > 0 ? (size_t)got : 0;
     wsr_event_hex(ev, head, shown < end ? shown : end, 64);
@@ -435,6 +457,7 @@ static void group_done(wsr_engine *e)
 {
     evbuffer_free(e->group);
     e->group = NULL;
+    e->cut_frames = e->cut_header = false;
     e->wait = W_NONE;
     advance(e);
 }
@@ -623,8 +646,19 @@ static bool run_step(wsr_engine *e, const wsr_step *st)
         int rc = buf ? 0 : -1;
         for (size_t i = 0; rc == 0 && i < st->n_items; i++)
             rc = encode_item(e, &st->items[i], buf);
-        start_group(e, buf, rc, st->split, st->n_split, st->gap_ms,
-                    st->split_every_byte);
+        if (e->vary == WSR_VARY_NONE) {
+            start_group(e, buf, rc, st->split, st->n_split, st->gap_ms,
+                        st->split_every_byte);
+            return true;
+        }
+        /* The variant's cuts replace the step's own split. */
+        enum wsr_vary v = e->vary;
+        e->cut_frames = v == WSR_VARY_FRAMES || v == WSR_VARY_GAPS ||
+                        v == WSR_VARY_HEADER_PAYLOAD;
+        e->cut_header = v == WSR_VARY_HEADER_PAYLOAD;
+        start_group(
+            e, buf, rc, NULL, 0, v == WSR_VARY_GAPS ? WSR_VARY_GAP_MS : 0,
+            v == WSR_VARY_EVERY_BYTE || v == WSR_VARY_TLS_RECORD_PER_BYTE);
         return true;
     }
     case WSR_STEP_DELAY: {
@@ -1122,6 +1156,21 @@ static void accept_upgrade(wsr_engine *e, const ws_http_request *req,
                           "bad_request");
         return;
     }
+    if (e->vary != WSR_VARY_NONE) {
+        const char *no = wsr_scenario_vary_no(sc);
+        if (no) {
+            char reason[600];
+            snprintf(reason, sizeof reason,
+                     "this scenario opts out of variants: %.500s", no);
+            respond_and_close(e, 400, reason, "bad_request");
+            return;
+        }
+        if (wsr_transcript_set_new(&e->tr, "vary",
+                                   json_string(wsr_vary_name(e->vary))) != 0) {
+            respond_and_close(e, 500, "out of memory", "bad_request");
+            return;
+        }
+    }
     if (ws_accept_key(key, e->accept) != 0) {
         respond_and_close(e, 500, "cannot compute the accept key",
                           "bad_request");
@@ -1161,6 +1210,18 @@ static void route_request(wsr_engine *e, const ws_http_request *req)
         !wsr_deflate_from_query(t.query, t.query_len, &e->deflate_url)) {
         respond_and_close(e, 400,
                           "invalid deflate: deflate=accept or deflate=decline",
+                          "bad_request");
+        return;
+    }
+    if (t.query && !wsr_vary_from_query(t.query, t.query_len, &e->vary)) {
+        respond_and_close(e, 400,
+                          "invalid vary: frames, header-payload, every-byte, "
+                          "gaps, tls-record-per-write or tls-record-per-byte",
+                          "bad_request");
+        return;
+    }
+    if (wsr_vary_tls_only(e->vary) && !e->tls) {
+        respond_and_close(e, 400, "this variant runs only over wss://",
                           "bad_request");
         return;
     }

@@ -257,6 +257,17 @@ bool wsr_deflate_from_query(const char *q, size_t len, bool *accept)
     return each_query_value(q, len, "deflate=", take_deflate, accept);
 }
 
+/* vary=NAME: a variant steps.h knows. */
+static bool take_vary(const char *v, size_t vlen, void *out)
+{
+    return wsr_vary_parse(v, vlen, out);
+}
+
+bool wsr_vary_from_query(const char *q, size_t len, enum wsr_vary *v)
+{
+    return each_query_value(q, len, "vary=", take_vary, v);
+}
+
 bool wsr_run_from_query(const char *q, size_t len, char *run)
 {
     /* Into a copy first: a request with one bad run= is refused whole, so

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "steps.h"
+
 /* Finished transcripts kept for GET /_runs/ID, oldest dropped first. */
 #define WSR_RUNS_KEEP 4096
 
@@ -140,6 +142,10 @@ bool wsr_wait_ms_from_query(const char *q, size_t len, long *ms);
  * when there is none. Returns false at the first deflate= with another
  * value. */
 bool wsr_deflate_from_query(const char *q, size_t len, bool *accept);
+
+/* Finds vary=NAME (a variant, steps.h) in a query string; *v is left as it
+ * was when there is none. False at the first vary= with an unknown name. */
+bool wsr_vary_from_query(const char *q, size_t len, enum wsr_vary *v);
 
 /* Appends {"run": ID, "complete": bool, "sessions": [...]} to out, as
  * compact JSON: the finished sessions tagged run (a valid run id), oldest

@@ -961,6 +961,30 @@ bool wsr_scenario_name_ok(const char *name)
     }
 }
 
+/* "vary": {"no": "why"}: the scenario opts out of the run's variants
+ * (steps.h), saying why; the only form, so an opt-out always has a why. */
+static bool check_vary(jc_ctx *v, json_t *root)
+{
+    json_t *o = jc_want(v, root, "vary", JSON_OBJECT, false);
+    if (!o)
+        return !v->failed;
+    static const char *const keys[] = {"no", NULL};
+    size_t m = jc_push_key(v, "vary");
+    json_t *no = NULL;
+    if (jc_check_keys(v, o, keys))
+        no = jc_want(v, o, "no", JSON_STRING, true);
+    if (no && json_string_length(no) == 0)
+        jc_fail_at(v, "no", "the reason must not be empty");
+    jc_pop(v, m);
+    return !v->failed;
+}
+
+const char *wsr_scenario_vary_no(const wsr_scenario *sc)
+{
+    json_t *o = json_object_get(sc->doc, "vary");
+    return json_string_value(json_object_get(o, "no"));
+}
+
 /* The top level is an object whose name is a valid place and matches the
  * file's place (when name is given). */
 static bool check_name(jc_ctx *v, json_t *root, const char *name)
@@ -993,7 +1017,7 @@ static bool check_top(jc_ctx *v, json_t *root, const char *name)
         "name",      "summary",   "rfc",    "tags",      "bugs",
         "client",    "steps",     "expect", "severity",  "severity_by_check",
         "transport", "handshake", "waive",  "run_alone", "deflate",
-        "autobahn",  NULL};
+        "autobahn",  "vary",      NULL};
     if (!check_name(v, root, name))
         return false;
     return jc_check_keys(v, root, top_keys) &&
@@ -1002,8 +1026,8 @@ static bool check_top(jc_ctx *v, json_t *root, const char *name)
            jc_want_enum(v, root, "handshake",
                         (const char *const[]){"auto", "manual", NULL}, false) &&
            (jc_want(v, root, "run_alone", JSON_TRUE, false), !v->failed) &&
-           wsr_check_meta(v, root) && wsr_check_client(v, root) &&
-           wsr_check_expect(v, root);
+           check_vary(v, root) && wsr_check_meta(v, root) &&
+           wsr_check_client(v, root) && wsr_check_expect(v, root);
 }
 
 /* "deflate": "decline", "accept", or the answer's parameters (an object);

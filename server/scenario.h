@@ -136,6 +136,10 @@ typedef struct wsr_scenario {
  * per byte with split every_byte, else one more than the split offsets.
  * 0 pieces for any other step. */
 size_t wsr_step_group_bytes(const wsr_step *st);
+
+/* The scenario's reason to opt out of variants ("vary": {"no": WHY}), or
+ * NULL when variants apply to it. */
+const char *wsr_scenario_vary_no(const wsr_scenario *sc);
 size_t wsr_step_pieces(const wsr_step *st);
 
 typedef struct wsr_scenario_set {

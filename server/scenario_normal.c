@@ -79,12 +79,26 @@ static json_t *budget_object(const wsr_scenario *sc, json_t *knobs)
                      (json_int_t)(expected > delay ? expected : delay));
 }
 
+/* {"bytes": B, "items": I}: what the write groups put on the wire, and in
+ * how many items (frames, raw pieces, heads): what a run's variants
+ * (?vary=, steps.h) cut into pieces, so the harness can weigh them. */
+static json_t *wire_object(const wsr_scenario *sc)
+{
+    size_t items = 0;
+    for (size_t i = 0; i < sc->n_steps; i++)
+        if (sc->steps[i].kind == WSR_STEP_WRITE)
+            items += sc->steps[i].n_items;
+    return json_pack("{sI sI}", "bytes", (json_int_t)sc->write_bytes, "items",
+                     (json_int_t)items);
+}
+
 json_t *wsr_scenario_normal(const wsr_scenario *sc)
 {
     json_t *out = json_deep_copy(sc->doc);
     json_t *knobs = wsr_client_knobs(json_object_get(sc->doc, "client"));
     json_t *budget = knobs ? budget_object(sc, knobs) : NULL;
     if (!out || !budget ||
+        json_object_set_new(out, "wire", wire_object(sc)) != 0 ||
         json_object_set_new(out, "file", json_string(sc->path)) != 0 ||
         json_object_set(out, "client", knobs) != 0 ||
         json_object_set(out, "budget_ms", budget) != 0) {

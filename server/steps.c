@@ -119,3 +119,104 @@ void wsr_target_parse(const char *t, size_t len, wsr_target *out)
         out->name_len = path_len - 1;
     }
 }
+
+static const char *const vary_names[] = {
+    [WSR_VARY_NONE] = NULL,
+    [WSR_VARY_FRAMES] = "frames",
+    [WSR_VARY_HEADER_PAYLOAD] = "header-payload",
+    [WSR_VARY_EVERY_BYTE] = "every-byte",
+    [WSR_VARY_GAPS] = "gaps",
+    [WSR_VARY_TLS_RECORD_PER_WRITE] = "tls-record-per-write",
+    [WSR_VARY_TLS_RECORD_PER_BYTE] = "tls-record-per-byte",
+};
+
+const char *wsr_vary_name(enum wsr_vary v)
+{
+    return vary_names[v];
+}
+
+bool wsr_vary_parse(const char *p, size_t len, enum wsr_vary *out)
+{
+    for (size_t i = 1; i < sizeof vary_names / sizeof vary_names[0]; i++) {
+        if (strlen(vary_names[i]) == len &&
+            memcmp(vary_names[i], p, len) == 0) {
+            *out = (enum wsr_vary)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool wsr_vary_tls_only(enum wsr_vary v)
+{
+    return v == WSR_VARY_TLS_RECORD_PER_WRITE ||
+           v == WSR_VARY_TLS_RECORD_PER_BYTE;
+}
+
+/* One step of the cutter over p[0..len): consumes up to the next place
+ * where something ends (a header, a payload), returns how many bytes;
+ * *ended says what ended there: 0 nothing, 1 a header with a payload to
+ * follow, 2 a frame. */
+static size_t cutter_step(wsr_cutter *c, const uint8_t *p, size_t len,
+                          int *ended)
+{
+    *ended = 0;
+    if (c->hdr_have == 0 && c->payload_left > 0) {
+        uint64_t k = c->payload_left < len ? c->payload_left : len;
+        c->payload_left -= k;
+        if (c->payload_left == 0)
+            *ended = 2;
+        return (size_t)k;
+    }
+    size_t used = 0;
+    while (used < len) {
+        uint8_t b = p[used++];
+        uint8_t l7 = c->hdr_have >= 2 ? c->hdr[1] & 0x7f : 0;
+        unsigned ext = l7 == 126 ? 2 : l7 == 127 ? 8 : 0;
+        if (c->hdr_have < 2)
+            c->hdr[c->hdr_have] = b;
+        else if (c->hdr_have < 2 + ext) /* the extended length, not the key */
+            c->len_acc = c->len_acc << 8 | b;
+        c->hdr_have++;
+        if (c->hdr_have == 2) {
+            l7 = c->hdr[1] & 0x7f;
+            ext = l7 == 126 ? 2 : l7 == 127 ? 8 : 0;
+            c->hdr_need = (uint8_t)(2 + ext + (c->hdr[1] & 0x80 ? 4 : 0));
+            c->len_acc = 0;
+        }
+        if (c->hdr_have < 2 || c->hdr_have < c->hdr_need)
+            continue;
+        uint64_t plen = ext ? c->len_acc : l7;
+        c->hdr_have = 0;
+        c->hdr_need = 0;
+        c->len_acc = 0;
+        c->payload_left = plen;
+        *ended = plen ? 1 : 2;
+        break;
+    }
+    return used;
+}
+
+void wsr_cutter_feed(wsr_cutter *c, const uint8_t *p, size_t len)
+{
+    int ended;
+    while (len > 0) {
+        size_t k = cutter_step(c, p, len, &ended);
+        p += k;
+        len -= k;
+    }
+}
+
+size_t wsr_cutter_next(const wsr_cutter *c, const uint8_t *p, size_t len,
+                       bool header_payload)
+{
+    wsr_cutter t = *c;
+    size_t used = 0;
+    int ended;
+    while (used < len) {
+        used += cutter_step(&t, p + used, len - used, &ended);
+        if (ended == 2 || (ended == 1 && header_payload))
+            return used;
+    }
+    return len;
+}

@@ -77,4 +77,58 @@ typedef struct wsr_target {
 
 void wsr_target_parse(const char *t, size_t len, wsr_target *out);
 
+/*
+ * Variants (?vary=NAME): how a scenario's write groups travel, chosen by
+ * the run rather than the scenario. The group's bytes stay the same; its
+ * own split (offsets, "every": 1, gap) is replaced by the variant's cuts:
+ *   frames            one piece per frame (the response head, if any, is
+ *                     one piece of its own)
+ *   header-payload    frames cut again between header and payload
+ *   every-byte        a byte per piece
+ *   gaps              frames, with WSR_VARY_GAP_MS between pieces
+ *   tls-record-per-write  the whole group as one piece (over TLS: one
+ *                     record, up to 16 KiB of it); wss:// only
+ *   tls-record-per-byte   every-byte over TLS: a record per byte; wss://
+ *                     only
+ * The automatic 101 is not a write group and goes unchanged.
+ */
+enum wsr_vary {
+    WSR_VARY_NONE,
+    WSR_VARY_FRAMES,
+    WSR_VARY_HEADER_PAYLOAD,
+    WSR_VARY_EVERY_BYTE,
+    WSR_VARY_GAPS,
+    WSR_VARY_TLS_RECORD_PER_WRITE,
+    WSR_VARY_TLS_RECORD_PER_BYTE,
+};
+
+#define WSR_VARY_GAP_MS 5
+
+/* The variant's name ("every-byte"), NULL for WSR_VARY_NONE. */
+const char *wsr_vary_name(enum wsr_vary v);
+/* The variant named p[0..len), or false for no such name. */
+bool wsr_vary_parse(const char *p, size_t len, enum wsr_vary *out);
+/* Whether the variant runs over wss:// only. */
+bool wsr_vary_tls_only(enum wsr_vary v);
+
+/* Where the outgoing frame stream is: inside a header (hdr_have of
+ * hdr_need bytes seen) or a payload (payload_left bytes to go). All zero
+ * at a frame boundary. Fed every frame byte that goes out (echoes too), so
+ * the cuts of the next group start from where the stream really is. */
+typedef struct wsr_cutter {
+    uint8_t hdr[2];
+    uint8_t hdr_have, hdr_need;
+    uint64_t payload_left;
+    uint64_t len_acc; /* the extended length being read */
+} wsr_cutter;
+
+void wsr_cutter_feed(wsr_cutter *c, const uint8_t *p, size_t len);
+
+/* The length of the next piece of p[0..len) from state c: up to the end of
+ * the frame it is in, or with header_payload up to the end of a header
+ * followed by a payload too; len when no boundary comes first. At least 1
+ * when len > 0. c is not changed. */
+size_t wsr_cutter_next(const wsr_cutter *c, const uint8_t *p, size_t len,
+                       bool header_payload);
+
 #endif

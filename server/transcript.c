@@ -26,6 +26,7 @@ static const char *const field_names[WSR_TR_FIELDS] = {
     [WSR_TR_SCENARIO] = "scenario",
     [WSR_TR_PEER] = "peer",
     [WSR_TR_TRANSPORT] = "transport",
+    [WSR_TR_VARY] = "vary", /* the run's variant (?vary=) */
     [WSR_TR_STARTED] = "started",
     [WSR_TR_END] = "end",
     [WSR_TR_TCP_CLOSE] = "tcp_close",

@@ -27,6 +27,7 @@ enum wsr_transcript_field {
     WSR_TR_SCENARIO,  /* null until set */
     WSR_TR_PEER,      /* null when not given */
     WSR_TR_TRANSPORT, /* absent until set */
+    WSR_TR_VARY,      /* absent until set: the run's variant (?vary=) */
     WSR_TR_STARTED,
     WSR_TR_END,       /* null until wsr_transcript_end() */
     WSR_TR_TCP_CLOSE, /* absent until set */
@@ -55,7 +56,8 @@ uint64_t wsr_now_us(void);
 int wsr_transcript_init(wsr_transcript *t, const char *peer);
 void wsr_transcript_free(wsr_transcript *t);
 
-/* Sets a top-level string field: "run", "scenario", "peer" or "transport";
+/* Sets a top-level string field: "run", "scenario", "peer", "transport"
+ * or "vary";
  * value NULL makes it null. Returns 0, or -1 (unknown key, out of
  * memory: the field keeps its value). */
 int wsr_transcript_set(wsr_transcript *t, const char *key, const char *value);

@@ -281,6 +281,38 @@ def test_closing_tcp_before_the_server_after_the_close_handshake():
     assert broken(quick) == {}
 
 
+def test_a_client_may_fail_on_the_header_before_the_whole_bad_frame_left():
+    # An RSV1 ping sent a byte per write: the client fails after its header
+    # (close 1002 at 40), the check flags the frame once whole (at 90). The
+    # ping is no ping to answer (ping-answered), and failing was right.
+    ping = {"dir": "out", "type": "frame", "offset": 10, "opcode": 9, "rsv": 4, "hex": "72737631"}
+    t = (
+        Wire()
+        .at(2, **ping)
+        .client_close(40, 1002)
+        .at(41, dir="in", type="tcp_eof")
+        .at(90, **dict(violation("rsv", 9), offset=10))
+        .done(120)
+    )
+    assert "ping-answered" not in broken(t)
+
+
+def test_closing_tcp_first_after_an_invalid_server_close_is_failing_not_closing():
+    # A close frame that breaks the protocol (here too long, as under --vary
+    # every-byte, whose frame is logged long before its last byte leaves) is
+    # no close handshake: the client fails the connection (7.1.7).
+    t = (
+        Wire()
+        .server_close(1)
+        .at(1, **violation("control_too_long", 8))
+        .client_close(2, 1002)
+        .at(3, dir="in", type="tcp_eof")
+        .at(520, dir="out", type="tcp_shutdown", peer_fin=True)
+        .done(521)
+    )
+    assert "server-closes-tcp" not in broken(t)
+
+
 def test_dropping_tcp_before_the_servers_close_reply():
     t = (
         Wire()

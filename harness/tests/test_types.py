@@ -123,7 +123,7 @@ def test_job_and_knobs_match_the_contract():
 def test_scenario_is_the_file_object_plus_what_the_loader_adds():
     normalized = _section(SERVER_README, "### The normalized form: `--check --json`")
     added = _table_fields(normalized)
-    assert added == {"file", "client"}  # budget_ms.* rows are read below
+    assert added == {"file", "client", "wire"}  # budget_ms.* rows are read below
     # a family file's "family" is expanded away: the loader publishes its members
     published = set(SCENARIO["properties"]) - {"family"}
     assert _keys(contract.Scenario) == published | added | {"budget_ms"}

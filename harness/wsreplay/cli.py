@@ -24,6 +24,7 @@ from .running.runner import Run, RunPlan, check_specs, exit_code, new_run_id, pr
 from .running.server import ServerError
 from .running.shards import parse_shard
 from .scenarios import COMPRESSION_MODES, ScenarioError, load_all, select
+from .variants import VARIANTS, VaryError, parse_vary, select_cells
 
 DEFAULT_CLIENT = "python-websockets"
 
@@ -39,6 +40,7 @@ examples:
   wsreplay run --scenario 'close/*'           # every close scenario, newest client
   wsreplay run --shard 2/4 --out results/shard-2   # a quarter of the pairs (CI matrix)
   wsreplay run --compression on --client node-ws   # the catalogue with permessage-deflate
+  wsreplay run --vary split=frames,every-byte      # each scenario also cut per frame, per byte
 
 exit status: 0 all verdicts pass/non-strict/informational, 1 a fail or error
 verdict, 2 bad arguments, scenarios or client specs."""
@@ -186,6 +188,16 @@ def add_common(sub: argparse.ArgumentParser, out_help: str) -> None:
         help="run up to N (scenario, client) jobs at the same time (default: "
         f"{default_jobs()} here, 4 per core up to 8); scenarios marked "
         '"run_alone" still run with no other job',
+    )
+    sub.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="AXIS=NAME,...",
+        help="also run each scenario under these variants of how its bytes travel, "
+        "each a cell of its own named SCENARIO~NAME: split= takes "
+        f"{', '.join(VARIANTS)}; --scenario 'NAME~VARIANT' (globs too) picks cells "
+        "(see scenarios/README.md, Variants)",
     )
     sub.add_argument("--out", type=Path, metavar="DIR", help=out_help)
     sub.add_argument(
@@ -375,7 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    scenarios = select(load_all(args.scenarios_dir), args.scenario)
+    variants = parse_vary(args.vary)
+    scenarios, skipped = select_cells(load_all(args.scenarios_dir), args.scenario, variants)
     specs = args.client or [DEFAULT_CLIENT]
     checked = check_specs(specs)  # a spec that cannot run: exit 2 before anything starts
     out_dir = args.out or RESULTS_DIR / new_run_id()
@@ -391,6 +404,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         shard=args.shard,
         compression=args.compression,
+        vary=variants,
+        vary_skipped=skipped,
     )
     runs = f", {args.repeat} runs each" if args.repeat > 1 else ""
     shard = f"shard {args.shard[0]}/{args.shard[1]} of " if args.shard else ""
@@ -400,6 +415,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{len(plan.client_specs)} client(s){runs}{deflate} -> {out_dir}",
         file=sys.stderr,
     )
+    if variants:
+        print(
+            f"variants {', '.join(variants)}: {len(skipped)} cell(s) skipped",
+            file=sys.stderr,
+        )
+    for skip in skipped:
+        print(f"  skipped {skip['scenario']}~{skip['variant']}: {skip['reason']}", file=sys.stderr)
     rep = Run(plan).execute()
     print_summary(rep, sys.stdout, out_dir)
     return exit_code(rep)
@@ -477,6 +499,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             transport=args.transport,
             ignore=tuple(args.ignore),
             jobs=args.jobs,
+            vary=parse_vary(args.vary),
         )
     )
 
@@ -507,6 +530,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
             transport=args.transport,
             ignore=tuple(args.ignore),
             jobs=args.jobs,
+            vary=parse_vary(args.vary),
         )
     )
 
@@ -598,6 +622,7 @@ def main(argv: list[str] | None = None) -> int:
         CompareError,
         BisectError,
         MergeError,
+        VaryError,
     ) as exc:
         print(f"wsreplay: {exc}", file=sys.stderr)
         return 2

@@ -196,6 +196,19 @@ class Budget(TypedDict):
     expected: int
 
 
+class Wire(TypedDict):
+    """What a scenario's write groups put on the wire (the loader counts it)."""
+
+    bytes: int
+    items: int
+
+
+class VaryOptOut(TypedDict):
+    """`"vary": {"no": WHY}`: the scenario gets no `--vary` cells."""
+
+    no: str
+
+
 class Scenario(TypedDict, total=False):
     """One scenario as the loader publishes it (`wsreplay-server --check --json`)."""
 
@@ -215,8 +228,10 @@ class Scenario(TypedDict, total=False):
     severity_by_check: dict[str, str]
     waive: dict[str, str]
     run_alone: bool
+    vary: VaryOptOut
     # added by the loader
     file: Required[str]
+    wire: Required[Wire]
     budget_ms: Required[Budget]
 
 

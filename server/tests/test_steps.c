@@ -207,6 +207,93 @@ static void test_targets(void)
     current = "";
 }
 
+/* Every piece the cutter gives for p[0..len), fed as the engine feeds it:
+ * lens gets their lengths; returns how many. */
+static size_t cut_all(wsr_cutter *c, const uint8_t *p, size_t len, bool hp,
+                      size_t *lens, size_t max)
+{
+    size_t n = 0;
+    while (len > 0 && n < max) {
+        size_t k = wsr_cutter_next(c, p, len, hp);
+        wsr_cutter_feed(c, p, k);
+        lens[n++] = k;
+        p += k;
+        len -= k;
+    }
+    return n;
+}
+
+static void test_cutter(void)
+{
+    /* text "hi"; masked "x"; 16-bit form of 1 byte; 64-bit form of 300
+     * (cut short: the group ends inside its payload); */
+    uint8_t g[2 + 2 + 2 + 4 + 1 + 4 + 1 + 10 + 300];
+    size_t at = 0;
+    memcpy(g + at, "\x81\x02hi", 4);
+    at += 4;
+    memcpy(g + at, "\x81\x81\x01\x02\x03\x04\x79", 7);
+    at += 7;
+    memcpy(g + at, "\x81\x7e\x00\x01z", 5);
+    at += 5;
+    memcpy(g + at, "\x82\x7f\x00\x00\x00\x00\x00\x00\x01\x2c", 10);
+    at += 10;
+    memset(g + at, 'a', 100);
+    at += 100;
+    size_t lens[16], n;
+    wsr_cutter c = {0};
+
+    current = "frames";
+    n = cut_all(&c, g, at, false, lens, 16);
+    CHECK_EQ(n, 4);
+    CHECK_EQ(lens[0], 4);
+    CHECK_EQ(lens[1], 7);
+    CHECK_EQ(lens[2], 5);
+    CHECK_EQ(lens[3], 110); /* the group ends inside the payload */
+    /* the next group goes on inside it: 200 more bytes end the frame */
+    memset(g, 'b', 200);
+    memcpy(g + 200, "\x89\x00", 2);
+    n = cut_all(&c, g, 202, false, lens, 16);
+    CHECK_EQ(n, 2);
+    CHECK_EQ(lens[0], 200);
+    CHECK_EQ(lens[1], 2);
+
+    current = "header-payload";
+    memset(&c, 0, sizeof c);
+    memcpy(g, "\x81\x02hi\x81\x81\x01\x02\x03\x04\x79\x88\x00", 13);
+    n = cut_all(&c, g, 13, true, lens, 16);
+    CHECK_EQ(n, 5);
+    CHECK_EQ(lens[0], 2);
+    CHECK_EQ(lens[1], 2);
+    CHECK_EQ(lens[2], 6);
+    CHECK_EQ(lens[3], 1);
+    CHECK_EQ(lens[4], 2); /* no payload: one piece */
+
+    current = "a header cut across groups";
+    memset(&c, 0, sizeof c);
+    n = cut_all(&c, (const uint8_t *)"\x81\x7e\x00", 3, true, lens, 16);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(lens[0], 3);
+    n = cut_all(&c, (const uint8_t *)"\x02okX", 4, true, lens, 16);
+    CHECK_EQ(n, 3);
+    CHECK_EQ(lens[0], 1); /* the header's last byte */
+    CHECK_EQ(lens[1], 2);
+    CHECK_EQ(lens[2], 1);
+
+    current = "variant names";
+    enum wsr_vary v = WSR_VARY_NONE;
+    CHECK(wsr_vary_parse("every-byte", 10, &v));
+    CHECK_EQ(v, WSR_VARY_EVERY_BYTE);
+    CHECK(!wsr_vary_parse("every-bytes", 11, &v));
+    CHECK(!wsr_vary_parse("", 0, &v));
+    CHECK(wsr_vary_parse("tls-record-per-byte", 19, &v));
+    CHECK(wsr_vary_tls_only(v));
+    CHECK(!wsr_vary_tls_only(WSR_VARY_GAPS));
+    CHECK(strcmp(wsr_vary_name(WSR_VARY_HEADER_PAYLOAD), "header-payload") ==
+          0);
+    CHECK(wsr_vary_name(WSR_VARY_NONE) == NULL);
+    current = "";
+}
+
 int main(void)
 {
     test_awaits();
@@ -217,5 +304,6 @@ int main(void)
     test_jitter();
     test_first_closer();
     test_targets();
+    test_cutter();
     return check_summary("steps");
 }

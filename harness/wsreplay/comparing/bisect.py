@@ -50,7 +50,8 @@ from ..outputs import report
 from ..outputs.report import write_text_atomic
 from ..running.adapterproc import safe_name
 from ..running.runner import Run, RunPlan
-from ..scenarios import load_all, select
+from ..scenarios import load_all
+from ..variants import select_cells
 
 SCHEMA_ID = "wsreplay-bisect/1"
 BISECT_JSON = "bisect.json"
@@ -262,6 +263,8 @@ class BisectArgs:
     transport: str = "ws"
     #: Jobs at once (--jobs); None: the default.
     jobs: int | None = None
+    #: --vary: the variants whose cells run too (`variants`).
+    vary: list[str] = field(default_factory=list)
     #: Levels counted as good rather than bad (`--ignore non-strict`).
     ignore: tuple[str, ...] = ()
 
@@ -287,7 +290,7 @@ class Bisection:
                 f"--ignore {unknown[0]!r}: only {', '.join(IGNORABLE)} can be ignored"
             )
         self.installer = installer(info)
-        self.scenarios = select(load_all(args.scenarios_dir), args.scenarios)
+        self.scenarios, _ = select_cells(load_all(args.scenarios_dir), args.scenarios, args.vary)
         self.steps: list[dict] = []
         self.outcomes: dict[str, str] = {}
         self.runs = 0  # one run (one server, one report folder) per search step

@@ -58,7 +58,8 @@ from ..judging.verdicts import (
 from ..outputs.matrix import cell_text
 from ..outputs.report import REPORT_NAME, write_text_atomic
 from ..running.runner import Run, RunPlan, check_specs
-from ..scenarios import load_all, select
+from ..scenarios import load_all
+from ..variants import select_cells
 
 SCHEMA_ID = "wsreplay-compare/2"
 COMPARE_JSON = "compare.json"
@@ -444,6 +445,8 @@ class CompareArgs:
     jobs: int | None = None
     #: Regression levels that do not make compare exit 1 (`--ignore non-strict`).
     ignore: tuple[str, ...] = ()
+    #: --vary: the variants whose cells run too (`variants`).
+    vary: list[str] = field(default_factory=list)
 
 
 def run_compare(args: CompareArgs, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
@@ -471,7 +474,7 @@ def run_compare(args: CompareArgs, stdout: TextIO = sys.stdout, stderr: TextIO =
     # registry lacks) is refused now, before the header, the server or a file.
     checked = check_specs(specs) if specs else []
     if specs:
-        catalogue = select(load_all(args.scenarios_dir), args.scenarios)
+        catalogue, _ = select_cells(load_all(args.scenarios_dir), args.scenarios, args.vary)
         scenarios = [s for s in catalogue if chosen is None or s["name"] in chosen]
         if not scenarios:
             raise CompareError(

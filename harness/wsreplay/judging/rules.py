@@ -578,9 +578,24 @@ def _fitting_codes(violation: dict) -> tuple[int, ...] | None:
 
 
 def _violation_before(wire: Wire, t: int) -> bool:
-    """Had the server broken the protocol by time `t` (a client frame's arrival)?"""
+    """Had the server broken the protocol by time `t` (a client frame's arrival)?
+
+    The violation is logged once its frame is whole on the wire (the check
+    judges whole frames), but a client may fail on the header alone: when
+    the frame leaves in pieces (a split, `--vary every-byte`) that is much
+    earlier. So the offending frame's own event (logged as its write group
+    was built, at its first piece) counts as the time, when it is earlier.
+    """
     v = wire.violation
-    return v is not None and int(v.get("t_us") or 0) <= t
+    if v is None:
+        return False
+    when = int(v.get("t_us") or 0)
+    offset = v.get("offset")
+    for ev in wire.events:
+        if ev.get("type") == "frame" and ev.get("dir") == "out" and ev.get("offset") == offset:
+            when = min(when, int(ev.get("t_us") or 0))
+            break
+    return when <= t
 
 
 def _violation_at_or_before(wire: Wire, frame: dict) -> bool:
@@ -652,6 +667,9 @@ def _judge_server_closes_tcp(wire: Wire) -> list[str]:
         return []
     if wire.client_closes()[0].t < int(wire.server_closes[0].get("t_us") or 0):
         return []  # the client closed first: wait-for-close-reply judges that side
+    close = wire.server_closes[0]
+    if not _server_close_is_valid(close) or _violation_at_or_before(wire, close):
+        return []  # no close handshake: the client fails the connection (7.1.7)
     if server_end - done < SETTLE_US:
         return []  # the server closed at once: who was first is scheduling luck
     if wire.client_fin < server_end and wire.client_fin - done < PATIENCE_US:

@@ -137,6 +137,7 @@ def merge(shards: list[Shard], run_id: str, *, allow_missing: bool = False) -> M
         shared_command(first["command"]),
         catalogue=first["catalogue"],
         compression=first.get("compression", "default"),
+        vary=first.get("vary"),
     )
     merged["started"] = min((s.report["started"] for s in ordered), key=parse_time)
     ends: list[str] = [s.report["finished"] for s in ordered if s.report.get("finished")]

@@ -72,12 +72,15 @@ def new_report(
     catalogue: dict | None = None,
     shard: tuple[int, int] | None = None,
     compression: str = "default",
+    vary: dict | None = None,
 ) -> dict:
     """An empty report for a run that starts now.
 
     `catalogue` is `scenarios.identity` of the scenarios the run selected;
     `shard` (K, N) when the run is shard K of N (`--shard K/N`);
-    `compression` the run's `--compression`.
+    `compression` the run's `--compression`; `vary` the run's `--vary`,
+    `{"variants": [...], "skipped": [{"scenario", "variant", "reason"}]}`
+    (`variants.with_variants`), or None without it (the key is left out).
     """
     return {
         "schema": SCHEMA_ID,
@@ -92,6 +95,7 @@ def new_report(
         "shard": {"index": shard[0], "count": shard[1]} if shard is not None else None,
         "compression": compression,
         "merged_from": None,
+        **({"vary": vary} if vary is not None else {}),
         "clients": [],
         "scenarios": [],
         "results": [],

@@ -48,7 +48,22 @@ def render_summary(report: dict, max_listed: int = MAX_LISTED, max_rows: int = M
     lines += [totals_markdown(report), ""]
     lines += _matrix(report, max_rows)
     lines += _not_passing(report, max_listed)
+    lines += _vary_skipped(report, max_listed)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _vary_skipped(report: dict, max_listed: int) -> list[str]:
+    """--vary: the cells that were not run, each with the reason."""
+    skipped = (report.get("vary") or {}).get("skipped") or []
+    if not skipped:
+        return []
+    lines = ["", f"### Variant cells skipped ({len(skipped)})", ""]
+    for skip in skipped[:max_listed]:
+        name = f"{skip['scenario']}~{skip['variant']}"
+        lines.append(f"- {md(name)}: {md(skip['reason'])}")
+    if len(skipped) > max_listed:
+        lines.append(f"- … and {len(skipped) - max_listed} more (report.json, `vary.skipped`)")
+    return lines
 
 
 def totals_markdown(report: dict) -> str:

@@ -42,6 +42,7 @@ from ..outputs import report
 from ..outputs.matrix import Progress, render_matrix, use_color
 from ..outputs.recordlog import RecordLog
 from ..scenarios import identity, knobs_for, with_compression
+from ..variants import split_name
 from . import shards
 from .adapterproc import AdapterProcess, safe_name
 from .pool import ClientSlot, Gate, JobPool, default_jobs
@@ -78,6 +79,10 @@ class RunPlan:
     #: --compression: "default" (as the scenarios say), "on" or "off" for
     #: every scenario whose `compression` knob is "default" (`with_compression`).
     compression: str = "default"
+    #: --vary: the (scenario, variant) pairs that got no cell, with the
+    #: reason (`variants.with_variants`); `scenarios` holds the cells.
+    vary: list[str] = field(default_factory=list)
+    vary_skipped: list[dict[str, str]] = field(default_factory=list)
 
 
 #: A client as prepared: (spec, its install, None) or (spec, None, why not).
@@ -154,11 +159,15 @@ def make_job(
     `compression` is the run's --compression: it sets the `compression` knob
     of a scenario that leaves it at "default", and "on" also asks the server
     (`deflate=accept` in the URL) to accept the offer in scenarios that do
-    not say how to answer it."""
+    not say how to answer it. A variant cell (`SCENARIO~VARIANT`) asks
+    the server for SCENARIO with `vary=VARIANT`."""
     tls = uses_tls(scenario, transport)
-    url = server.url(scenario["name"], tag, tls=tls)
+    base, variant = split_name(scenario["name"])
+    url = server.url(base, tag, tls=tls)
     if compression == "on":
         url += "&deflate=accept"
+    if variant is not None:
+        url += f"&vary={variant}"
     job: Job = {
         "id": tag,
         "url": url,
@@ -377,6 +386,7 @@ class Run:
             catalogue=identity(plan.scenarios),
             shard=plan.shard,
             compression=plan.compression,
+            vary={"variants": plan.vary, "skipped": plan.vary_skipped} if plan.vary else None,
         )
         for scenario in plan.scenarios:
             report.add_scenario(self.report, scenario)
