@@ -23,7 +23,7 @@ from .running.pool import default_jobs
 from .running.runner import Run, RunPlan, check_specs, exit_code, new_run_id, print_summary
 from .running.server import ServerError
 from .running.shards import parse_shard
-from .scenarios import COMPRESSION_MODES, ScenarioError, load_all, select
+from .scenarios import COMPRESSION_MODES, SLOW_TAG, ScenarioError, load_all, select, select_run
 
 DEFAULT_CLIENT = "python-websockets"
 
@@ -39,6 +39,8 @@ examples:
   wsreplay run --scenario 'close/*'           # every close scenario, newest client
   wsreplay run --shard 2/4 --out results/shard-2   # a quarter of the pairs (CI matrix)
   wsreplay run --compression on --client node-ws   # the catalogue with permessage-deflate
+  wsreplay run --all                          # also the scenarios tagged slow
+  wsreplay run --tag slow --client node-ws    # only the slow ones
 
 exit status: 0 all verdicts pass/non-strict/informational, 1 a fail or error
 verdict, 2 bad arguments, scenarios or client specs."""
@@ -237,6 +239,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--compression", choices=COMPRESSION_MODES, default="default", help=COMPRESSION_HELP
     )
+    run.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="only scenarios with this tag (repeatable: any); --tag slow runs the slow ones",
+    )
+    run.add_argument(
+        "--all",
+        action="store_true",
+        help=f"also the scenarios tagged {SLOW_TAG!r} (large messages, many round trips), "
+        "which a run leaves out unless --all, --tag slow or their exact name selects them",
+    )
 
     mer = sub.add_parser(
         "merge",
@@ -369,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     scenarios = select(load_all(args.scenarios_dir), args.scenario)
+    scenarios = select_run(scenarios, args.scenario, args.tag, args.all)
     specs = args.client or [DEFAULT_CLIENT]
     checked = check_specs(specs)  # a spec that cannot run: exit 2 before anything starts
     out_dir = args.out or RESULTS_DIR / new_run_id()
