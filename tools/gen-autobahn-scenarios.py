@@ -179,7 +179,6 @@ def kuhn_scenario(ab: str, kuhn: str, valid: bool, data: bytes, how: str) -> dic
             {"round_trips": trip},
             {"write": [{"close": 1000}]},
             {"await": "close", "timeout_ms": 1000},
-            {"delay_ms": 50},
             {"shutdown": "write"},
         ]
         if how == "chopped":
@@ -305,7 +304,8 @@ def fail_fast() -> None:
 
 
 def control_and_close() -> None:
-    end = [{"write": [{"close": 1000}]}, {"await": "close", "timeout_ms": 1000}, {"delay_ms": 50}, {"shutdown": "write"}]
+    # FIN at once: who closes TCP first is the close/* scenarios' question
+    end = [{"write": [{"close": 1000}]}, {"await": "close", "timeout_ms": 1000}, {"shutdown": "write"}]
     for name, ab, split, what in (
         ("control/pings-ten-in-order", "2.10", None, "in one write"),
         ("control/pings-ten-every-byte", "2.11", "every_byte", "cut into TCP writes of one byte"),
