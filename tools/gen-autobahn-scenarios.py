@@ -458,7 +458,8 @@ def limits() -> None:
                     kind,
                     MIB,
                     {"write": [item], "split": {"every": chop}},
-                    20000,
+                    # every piece waits for its ACK: 16384 pieces of 64 bytes take ~30 s
+                    60000 if chop < 512 else 20000,
                 ),
             )
     for sec, kind in (("9.7", "text"), ("9.8", "binary")):
