@@ -175,7 +175,7 @@ static void note_tcp_closed(wsr_engine *e)
     e->closed_noted = true;
     bool clean = e->close_out && e->seen.close;
     e->at_tcp_close = json_pack(
-        "{s:i,s:i,s:o,s:o,s:b,s:b,s:b}", "frames_in", (json_int_t)e->frames_in,
+        "{s:I,s:I,s:o,s:o,s:b,s:b,s:b}", "frames_in", (json_int_t)e->frames_in,
         "frames_out", (json_int_t)e->frames_out, "last_in",
         e->last_in < 0 ? json_null() : json_integer(e->last_in), "last_out",
         e->last_out < 0 ? json_null() : json_integer(e->last_out),
