@@ -506,7 +506,8 @@ def limits() -> None:
                     *echo_end,
                 ],
                 "expect": {"messages": [want], "client_messages": [want], "close": {"code": 1000}},
-                "severity": "fail",
+                # 64 KiB is past some libraries' default message limit (coder/websocket: 32 KiB)
+                "severity": "fail" if size <= 16 * KIB else "informational",
             },
         )
 
