@@ -40,6 +40,7 @@ enum wait {
     W_AWAIT,
     W_ECHO,
     W_FLUSH_STEP, /* echo output must drain before this step can run */
+    W_TRIP,       /* round_trips: waiting for the echo of a trip */
 };
 
 struct wsr_engine {
@@ -84,8 +85,9 @@ struct wsr_engine {
     wsr_inflater *inflater;
     wsr_input_seen seen; /* what the awaits look at */
     bool shut_wr, echo_active;
-    bool upgraded;   /* a 101 went out: client bytes are frames */
-    bool every_byte; /* the group being sent goes a byte per write */
+    bool upgraded; /* a 101 went out: client bytes are frames */
+    size_t every;  /* the group being sent goes in pieces of this many bytes
+                   * (1: a byte per write; 0: not so) */
     /* ?vary=: the run's variant of how write groups travel (steps.h), and
      * where the outgoing frame stream is, for its frame cuts */
     enum wsr_vary vary;
@@ -100,6 +102,19 @@ struct wsr_engine {
         out_encoded; /* frame-stream bytes queued so far: out frame offsets */
     /* who closed TCP first: the first evidence of each side's FIN or RST */
     int64_t client_fin_us, server_fin_us; /* -1 until seen */
+    /* frames each way so far, the last one's opcode (-1: none), whether a
+     * close frame went out; and all of it when TCP was first closed */
+    unsigned frames_in, frames_out;
+    int last_in, last_out;
+    bool close_out;
+    bool closed_noted;
+    json_t *at_tcp_close;
+    /* round_trips: the trip awaited (0-based), when its message went, the
+     * RTTs (µs) of the trips done, echoes that differed */
+    bool rt_active;
+    unsigned rt_index, rt_base, rt_done, rt_mismatched, rt_first_mismatch;
+    uint64_t rt_sent_us;
+    uint64_t *rt_us;
 };
 
 static void advance(wsr_engine *e);
@@ -155,11 +170,40 @@ static int64_t session_us(const wsr_engine *e)
     return (int64_t)(now_us(e) - e->tr.start_us);
 }
 
+/* What had passed when TCP was first closed, by either side: the
+ * close-cleanliness facts of the transcript's tcp_close (RFC 6455 7.1.1,
+ * 7.1.4). Frames the server had queued count as sent. */
+static void note_tcp_closed(wsr_engine *e)
+{
+    if (e->closed_noted)
+        return;
+    e->closed_noted = true;
+    bool clean = e->close_out && e->seen.close;
+    e->at_tcp_close = json_pack(
+        "{s:I,s:I,s:o,s:o,s:b,s:b,s:b}", "frames_in", (json_int_t)e->frames_in,
+        "frames_out", (json_int_t)e->frames_out, "last_in",
+        e->last_in < 0 ? json_null() : json_integer(e->last_in), "last_out",
+        e->last_out < 0 ? json_null() : json_integer(e->last_out),
+        "close_received", (int)e->seen.close, "close_sent", (int)e->close_out,
+        "clean", (int)clean);
+}
+
 /* Notes the first evidence that the client closed (FIN or RST). */
 static void saw_client_fin(wsr_engine *e)
 {
-    if (e->client_fin_us < 0)
+    if (e->client_fin_us < 0) {
+        note_tcp_closed(e);
         e->client_fin_us = session_us(e);
+    }
+}
+
+/* Notes the server's own FIN or RST. */
+static void saw_server_fin(wsr_engine *e)
+{
+    if (e->server_fin_us < 0) {
+        note_tcp_closed(e);
+        e->server_fin_us = session_us(e);
+    }
 }
 
 /* Logs an outgoing TCP event, marking it when the client's FIN came first. */
@@ -184,6 +228,10 @@ static void record_tcp_close(wsr_engine *e)
                           first ? json_string(first) : json_null(), "client_us",
                           c < 0 ? json_null() : json_integer(c), "server_us",
                           v < 0 ? json_null() : json_integer(v));
+    /* Autobahn's words: droppedByMe (the server closed first), wasClean
+     * (both close frames before TCP closed). */
+    if (o && e->at_tcp_close)
+        json_object_update(o, e->at_tcp_close);
     wsr_transcript_set_new(&e->tr, "tcp_close", o);
 }
 
@@ -198,6 +246,15 @@ static json_t *bytes_string(const uint8_t *p, size_t len)
 static void log_frame(wsr_engine *e, const char *dir, const ws_frame_header *h,
                       const uint8_t *payload, size_t len, int64_t offset)
 {
+    bool in = strcmp(dir, "in") == 0;
+    if (in) {
+        e->frames_in++;
+        e->last_in = h->opcode;
+    } else {
+        e->frames_out++;
+        e->last_out = h->opcode;
+        e->close_out = e->close_out || h->opcode == WS_OP_CLOSE;
+    }
     json_t *ev = wsr_event(&e->tr, dir, "frame");
     if (!ev)
         return;
@@ -390,16 +447,15 @@ static size_t frame_piece_len(wsr_engine *e)
 
 static void send_piece(wsr_engine *e)
 {
-    size_t end =
-        e->cut_frames
-            ? frame_piece_len(e)
-            : wsr_piece_len(e->split, e->n_split, e->every_byte, e->piece,
-                            e->group_off, evbuffer_get_length(e->group));
+    size_t end = e->cut_frames ? frame_piece_len(e)
+                               : wsr_piece_len(e->split, e->n_split, e->every,
+                                               e->piece, e->group_off,
+                                               evbuffer_get_length(e->group));
     uint8_t head[64];
     ev_ssize_t got = evbuffer_copyout(e->group, head, sizeof head);
     json_t *ev = tcp_event(e, "write");
     json_object_set_new(ev, "bytes", json_integer((json_int_t)end));
-    if (e->n_split || e->every_byte || e->cut_frames)
+    if (e->n_split || e->every || e->cut_frames)
         json_object_set_new(ev, "piece", json_integer((json_int_t)e->piece));
     size_t shown = got > 0 ? (size_t)got : 0;
     wsr_event_hex(ev, head, shown < end ? shown : end, 64);
@@ -432,7 +488,7 @@ static void send_piece(wsr_engine *e)
  * all); it is sent in pieces (one per split offset). */
 static void start_group(wsr_engine *e, struct evbuffer *buf, int rc,
                         const size_t *split, size_t n_split, unsigned gap_ms,
-                        bool every_byte)
+                        size_t every)
 {
     /* One contiguous chain, so libevent hands each piece to the kernel as
      * one iovec in one writev(), however many frames the group holds. */
@@ -447,11 +503,14 @@ static void start_group(wsr_engine *e, struct evbuffer *buf, int rc,
     e->split = split;
     e->n_split = n_split;
     e->gap_ms = gap_ms;
-    e->every_byte = every_byte;
+    e->every = every;
     e->piece = 0;
     e->group_off = 0;
     send_piece(e);
 }
+
+static void trip_wait(wsr_engine *e);
+static void trip_check(wsr_engine *e);
 
 static void group_done(wsr_engine *e)
 {
@@ -459,6 +518,10 @@ static void group_done(wsr_engine *e)
     e->group = NULL;
     e->cut_frames = e->cut_header = false;
     e->wait = W_NONE;
+    if (e->rt_active) {
+        trip_wait(e);
+        return;
+    }
     advance(e);
 }
 
@@ -560,6 +623,8 @@ static void check_waits(wsr_engine *e)
         await_done(e, wsr_await_name(st->await_what), r);
         e->wait = W_NONE;
         advance(e);
+    } else if (e->wait == W_TRIP) {
+        trip_check(e);
     } else if (e->wait == W_ECHO && wsr_echo_result(&e->seen)) {
         stop_timer(e);
         e->echo_active = false;
@@ -590,8 +655,7 @@ static void do_shutdown(wsr_engine *e, enum wsr_shutdown_how how)
     if (how == WSR_SHUT_WRITE)
         send_close_notify(e);
     json_t *ev = tcp_event(e, "tcp_shutdown");
-    if (e->server_fin_us < 0)
-        e->server_fin_us = session_us(e);
+    saw_server_fin(e);
     e->io->shutdown(e->ctx);
     e->shut_wr = true;
     wsr_transcript_add(&e->tr, ev);
@@ -628,6 +692,99 @@ static void finish_steps(wsr_engine *e)
     start_linger(e);
 }
 
+/* ---- round_trips --------------------------------------------------------
+ * Each trip is a write group of one message (acknowledged like any
+ * group), then a wait for the client's next data message: its echo. The
+ * RTT runs from the write to the echo's last frame; the echo is compared
+ * with the message (message_done). */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The round_trips event: how many trips were done of how many, why it
+ * ended, the RTTs' min/median/max (µs) and the echoes that differed. */
+static void trips_done(wsr_engine *e, const wsr_step *st, const char *result)
+{
+    stop_timer(e);
+    json_t *ev = wsr_event(&e->tr, NULL, "round_trips");
+    json_object_set_new(ev, "count", json_integer(st->count));
+    json_object_set_new(ev, "done", json_integer(e->rt_done));
+    json_object_set_new(ev, "result", json_string(result));
+    json_object_set_new(ev, "mismatched", json_integer(e->rt_mismatched));
+    if (e->rt_mismatched)
+        json_object_set_new(ev, "first_mismatch",
+                            json_integer(e->rt_first_mismatch));
+    if (e->rt_done) {
+        qsort(e->rt_us, e->rt_done, sizeof *e->rt_us, cmp_u64);
+        json_t *r =
+            json_pack("{s:I,s:I,s:I}", "min", (json_int_t)e->rt_us[0], "median",
+                      (json_int_t)wsr_median_sorted(e->rt_us, e->rt_done),
+                      "max", (json_int_t)e->rt_us[e->rt_done - 1]);
+        json_object_set_new(ev, "rtt_us", r);
+    }
+    wsr_transcript_add(&e->tr, ev);
+    free(e->rt_us);
+    e->rt_us = NULL;
+    e->rt_active = false;
+    e->wait = W_NONE;
+    advance(e);
+}
+
+static void trip_send(wsr_engine *e, const wsr_step *st)
+{
+    struct evbuffer *buf = evbuffer_new();
+    int rc = buf ? encode_item(e, &st->items[e->rt_index], buf) : -1;
+    e->rt_sent_us = now_us(e);
+    start_group(e, buf, rc, NULL, 0, 0, 0);
+}
+
+/* After a trip's message was acknowledged, or input came: the next trip
+ * once its echo is there; the end when the client closed. */
+static void trip_check(wsr_engine *e)
+{
+    const wsr_step *st = &e->sc->steps[e->step - 1];
+    if (e->seen.msgs > e->rt_base + e->rt_index) {
+        e->rt_index++;
+        if (e->rt_index == st->count) {
+            trips_done(e, st, "ok");
+            return;
+        }
+        stop_timer(e);
+        trip_send(e, st);
+        return;
+    }
+    if (e->seen.close || e->seen.eof)
+        trips_done(e, st, e->seen.close ? "close" : "eof");
+}
+
+static void trip_wait(wsr_engine *e)
+{
+    const wsr_step *st = &e->sc->steps[e->step - 1];
+    e->wait = W_TRIP;
+    arm_timer(e, st->ms);
+    trip_check(e);
+}
+
+/* A data message arrived during round_trips: the echo of trip k, if it is
+ * the one awaited. */
+static void trip_echo(wsr_engine *e, const uint8_t *p, size_t len)
+{
+    const wsr_step *st = &e->sc->steps[e->step - 1];
+    unsigned k = e->seen.msgs - 1 - e->rt_base;
+    if (k != e->rt_index || k >= st->count)
+        return;
+    const wsr_item *it = &st->items[k];
+    e->rt_us[e->rt_done++] = now_us(e) - e->rt_sent_us;
+    if (e->msg_opcode != it->opcode || len != it->len ||
+        (len && memcmp(p, it->data, len) != 0)) {
+        if (!e->rt_mismatched++)
+            e->rt_first_mismatch = k + 1;
+    }
+}
+
 /* Runs one step; returns true if it has to wait. */
 static bool run_step(wsr_engine *e, const wsr_step *st)
 {
@@ -646,9 +803,11 @@ static bool run_step(wsr_engine *e, const wsr_step *st)
         int rc = buf ? 0 : -1;
         for (size_t i = 0; rc == 0 && i < st->n_items; i++)
             rc = encode_item(e, &st->items[i], buf);
+        if (st->fail_fast_mark)
+            wsr_transcript_add(&e->tr, tcp_event(e, "fail_fast_mark"));
         if (e->vary == WSR_VARY_NONE) {
             start_group(e, buf, rc, st->split, st->n_split, st->gap_ms,
-                        st->split_every_byte);
+                        st->split_every_byte ? 1 : st->split_every);
             return true;
         }
         /* The variant's cuts replace the step's own split. */
@@ -656,9 +815,10 @@ static bool run_step(wsr_engine *e, const wsr_step *st)
         e->cut_frames = v == WSR_VARY_FRAMES || v == WSR_VARY_GAPS ||
                         v == WSR_VARY_HEADER_PAYLOAD;
         e->cut_header = v == WSR_VARY_HEADER_PAYLOAD;
-        start_group(
-            e, buf, rc, NULL, 0, v == WSR_VARY_GAPS ? WSR_VARY_GAP_MS : 0,
-            v == WSR_VARY_EVERY_BYTE || v == WSR_VARY_TLS_RECORD_PER_BYTE);
+        bool bytes =
+            v == WSR_VARY_EVERY_BYTE || v == WSR_VARY_TLS_RECORD_PER_BYTE;
+        start_group(e, buf, rc, NULL, 0,
+                    v == WSR_VARY_GAPS ? WSR_VARY_GAP_MS : 0, bytes ? 1 : 0);
         return true;
     }
     case WSR_STEP_DELAY: {
@@ -703,11 +863,22 @@ static bool run_step(wsr_engine *e, const wsr_step *st)
     case WSR_STEP_TLS:
         send_close_notify(e);
         return false;
+    case WSR_STEP_ROUND_TRIPS:
+        free(e->rt_us);
+        e->rt_us = calloc(st->count, sizeof *e->rt_us);
+        if (!e->rt_us) {
+            wsr_engine_end(e, "limit", "out of memory for round trips");
+            return true;
+        }
+        e->rt_active = true;
+        e->rt_index = e->rt_done = e->rt_mismatched = 0;
+        e->rt_base = e->seen.msgs;
+        trip_send(e, st);
+        return true;
     case WSR_STEP_ABORT:
         e->abort_rst = true;
         wsr_transcript_add(&e->tr, tcp_event(e, "tcp_rst"));
-        if (e->server_fin_us < 0)
-            e->server_fin_us = session_us(e);
+        saw_server_fin(e);
         wsr_engine_end(e, "aborted",
                        "the scenario ended the connection with RST");
         return true;
@@ -840,6 +1011,8 @@ static void message_done(wsr_engine *e)
         json_object_set_new(ev, "utf8_valid", json_false());
     log_content(ev, e->msg_opcode, p, len);
     wsr_transcript_add(&e->tr, ev);
+    if (e->rt_active)
+        trip_echo(e, p, len);
     if (e->echo_active) {
         if (evbuffer_get_length(e->out) + len > e->srv->cfg.max_output) {
             free(inflated);
@@ -1131,7 +1304,7 @@ static void send_auto_101(wsr_engine *e)
     int rc = buf ? evbuffer_add(buf, resp, (size_t)n) : -1;
     if (rc == 0)
         log_response(e, 101, resp, (size_t)n);
-    start_group(e, buf, rc, NULL, 0, 0, false);
+    start_group(e, buf, rc, NULL, 0, 0, 0);
 }
 
 static void accept_upgrade(wsr_engine *e, const ws_http_request *req,
@@ -1376,6 +1549,9 @@ void wsr_engine_timer(wsr_engine *e)
         e->wait = W_NONE;
         advance(e);
         return;
+    case W_TRIP:
+        trips_done(e, st, "timeout");
+        return;
     case W_ECHO:
         e->echo_active = false;
         await_done(e, "echo", "timeout");
@@ -1449,6 +1625,7 @@ wsr_engine *wsr_engine_new(wsr_server *srv, struct evbuffer *out, bool tls,
     e->tls = tls;
     e->record = true;
     e->client_fin_us = e->server_fin_us = -1;
+    e->last_in = e->last_out = -1;
     ws_decoder_init(&e->dec, srv->cfg.max_frame,
                     WS_DEC_REQUIRE_MASK | WS_DEC_PAUSE_AT_HEADER);
     wsr_wirecheck_init(&e->out_check);
@@ -1468,6 +1645,8 @@ void wsr_engine_del(wsr_engine *e)
     wsr_wirecheck_free(&e->out_check);
     wsr_offers_free(&e->offers);
     wsr_inflater_del(e->inflater);
+    json_decref(e->at_tcp_close);
+    free(e->rt_us);
     wsr_transcript_free(&e->tr);
     free(e->run);
     free(e->wait_run);

@@ -600,7 +600,13 @@ size_t wsr_step_pieces(const wsr_step *st)
 {
     if (st->kind != WSR_STEP_WRITE)
         return 0;
-    return st->split_every_byte ? wsr_step_group_bytes(st) : st->n_split + 1;
+    if (st->split_every_byte)
+        return wsr_step_group_bytes(st);
+    if (st->split_every) {
+        size_t total = wsr_step_group_bytes(st);
+        return total ? (total + st->split_every - 1) / st->split_every : 1;
+    }
+    return st->n_split + 1;
 }
 
 /* "split": [offsets] strictly ascending, each inside the group. */
@@ -633,10 +639,26 @@ static bool parse_split_offsets(jc_ctx *v, json_t *split, wsr_step *st,
     return !v->failed;
 }
 
-/* "split": absent, "every_byte", or an array of offsets. */
+/* "split": {"every": N}: pieces of N bytes, the last one shorter. */
+static bool parse_split_every(jc_ctx *v, json_t *split, wsr_step *st)
+{
+    static const char *const keys[] = {"every", NULL};
+    long long n = 0;
+    size_t m = jc_push_key(v, "split");
+    if (jc_check_keys(v, split, keys) &&
+        jc_want(v, split, "every", JSON_INTEGER, true) &&
+        jc_want_int(v, split, "every", 1, WSR_MAX_GROUP_BYTES, &n))
+        st->split_every = (size_t)n;
+    jc_pop(v, m);
+    return !v->failed;
+}
+
+/* "split": absent, "every_byte", {"every": N}, or an array of offsets. */
 static bool parse_split(jc_ctx *v, json_t *step, wsr_step *st, size_t total)
 {
     json_t *split = json_object_get(step, "split");
+    if (json_is_object(split))
+        return parse_split_every(v, split, st);
     if (json_is_string(split)) {
         if (!jc_want_enum(v, step, "split",
                           (const char *const[]){"every_byte", NULL}, true))
@@ -645,10 +667,10 @@ static bool parse_split(jc_ctx *v, json_t *step, wsr_step *st, size_t total)
         return true;
     }
     if (split && !json_is_array(split)) {
-        jc_fail_at(
-            v, "split",
-            "expected an array of byte offsets or \"every_byte\", got %s",
-            jc_type_name(split));
+        jc_fail_at(v, "split",
+                   "expected an array of byte offsets, \"every_byte\" or "
+                   "{\"every\": N}, got %s",
+                   jc_type_name(split));
         return false;
     }
     return !split || parse_split_offsets(v, split, st, total);
@@ -696,6 +718,13 @@ static bool parse_write_pieces(jc_ctx *v, json_t *step, wsr_step *st)
     st->gap_ms = (unsigned)gap;
     if (!parse_split(v, step, st, total))
         return false;
+    if (st->split_every && total / st->split_every > MAX_EVERY_BYTE) {
+        jc_fail_at(v, "split",
+                   "a group is cut into at most %u pieces; every %zu bytes "
+                   "cuts this one's %zu bytes into more",
+                   MAX_EVERY_BYTE, st->split_every, total);
+        return false;
+    }
     if (st->split_every_byte && total > MAX_EVERY_BYTE) {
         jc_fail_at(v, "split",
                    "every_byte splits groups of at most %u bytes; "
@@ -708,9 +737,14 @@ static bool parse_write_pieces(jc_ctx *v, json_t *step, wsr_step *st)
 
 static bool parse_write(jc_ctx *v, json_t *step, wsr_step *st, wsr_scenario *sc)
 {
-    static const char *const keys[] = {"write", "split", "gap_ms", NULL};
+    static const char *const keys[] = {"write", "split", "gap_ms",
+                                       "fail_fast_mark", NULL};
     if (!jc_check_keys(v, step, keys))
         return false;
+    json_t *mark = jc_want(v, step, "fail_fast_mark", JSON_TRUE, false);
+    if (v->failed)
+        return false;
+    st->fail_fast_mark = json_is_true(mark);
     json_t *arr = want_nonempty_array(v, step, "write",
                                       "a write group needs at least one item");
     return arr && parse_write_items(v, arr, st, sc) &&
@@ -771,11 +805,72 @@ static bool parse_echo(jc_ctx *v, json_t *step, wsr_step *st)
     return !v->failed;
 }
 
-static const char *const step_kinds[] = {"write", "delay_ms", "await",
-                                         "echo",  "read",     "shutdown",
-                                         "tls",   "abort",    NULL};
+static const char *const step_kinds[] = {
+    "write",    "delay_ms", "await", "echo",        "read",
+    "shutdown", "tls",      "abort", "round_trips", NULL};
 #define STEP_KIND_LIST                                                         \
-    "write, delay_ms, await, echo, read, shutdown, tls, abort"
+    "write, delay_ms, await, echo, read, shutdown, tls, abort, round_trips"
+
+/* "message" of round_trips: one text or binary frame, {i} the trip's
+ * 1-based number; expanded into count items, one per trip. */
+static bool parse_trip_message(jc_ctx *v, json_t *rt, wsr_step *st,
+                               wsr_scenario *sc, long long count)
+{
+    static const char *const no[] = {
+        "count",        "fin",           "compress", "fragment_size",
+        "deflate_tail", "deflate_final", "opcode",   NULL};
+    json_t *msg = jc_want(v, rt, "message", JSON_OBJECT, true);
+    if (!msg)
+        return false;
+    size_t m = jc_push_key(v, "message");
+    for (size_t k = 0; no[k] && !v->failed; k++)
+        if (json_object_get(msg, no[k]))
+            jc_fail_at(v, no[k],
+                       "a round trip's message is one whole text or binary "
+                       "frame (the count is the step's)");
+    if (!v->failed && !json_object_get(msg, "text") &&
+        !json_object_get(msg, "binary"))
+        jc_fail(v, "expected a text or binary item");
+    json_t *copy = v->failed ? NULL : json_deep_copy(msg);
+    if (copy && json_object_set_new(copy, "count", json_integer(count)) == 0) {
+        item_list items = {.scenario_bytes = &sc->write_bytes, .sc = sc};
+        parse_item(v, copy, &items);
+        st->items = items.v;
+        st->n_items = items.n;
+    } else if (!v->failed) {
+        jc_fail(v, "out of memory");
+    }
+    json_decref(copy);
+    jc_pop(v, m);
+    return !v->failed;
+}
+
+/* {"round_trips": {"count": N, "message": ITEM, "timeout_ms": T}}. */
+static bool parse_round_trips(jc_ctx *v, json_t *step, wsr_step *st,
+                              wsr_scenario *sc)
+{
+    static const char *const keys[] = {"round_trips", NULL};
+    static const char *const rt_keys[] = {"count", "message", "timeout_ms",
+                                          NULL};
+    st->kind = WSR_STEP_ROUND_TRIPS;
+    if (!jc_check_keys(v, step, keys))
+        return false;
+    json_t *rt = jc_want(v, step, "round_trips", JSON_OBJECT, true);
+    if (!rt)
+        return false;
+    size_t m = jc_push_key(v, "round_trips");
+    long long count = 0, x = DEFAULT_AWAIT_MS;
+    if (jc_check_keys(v, rt, rt_keys) &&
+        jc_want(v, rt, "count", JSON_INTEGER, true) &&
+        jc_want_int(v, rt, "count", 1, WSR_MAX_COUNT, &count) &&
+        (!json_object_get(rt, "timeout_ms") ||
+         jc_want_int(v, rt, "timeout_ms", 1, WSR_MAX_MS, &x)))
+        parse_trip_message(v, rt, st, sc, count);
+    jc_pop(v, m);
+    st->count = (unsigned)count;
+    st->ms = (unsigned)x;
+    return !v->failed;
+}
 
 static bool parse_delay(jc_ctx *v, json_t *step, wsr_step *st)
 {
@@ -868,6 +963,8 @@ static bool parse_step(jc_ctx *v, json_t *step, wsr_step *st, wsr_scenario *sc)
     }
     if (strcmp(kind, "delay_ms") == 0)
         return parse_delay(v, step, st);
+    if (strcmp(kind, "round_trips") == 0)
+        return parse_round_trips(v, step, st, sc);
     return parse_word_step(v, step, st, kind);
 }
 
@@ -932,6 +1029,37 @@ static void check_tls_steps(jc_ctx *v, const wsr_scenario *sc)
         jc_pop(v, m);
         return;
     }
+}
+
+/* expect.fail_fast needs exactly one write group marked fail_fast_mark,
+ * and a mark means nothing without it; expect.round_trips needs a
+ * round_trips step. */
+static void check_step_expectations(jc_ctx *v, const wsr_scenario *sc,
+                                    json_t *root)
+{
+    if (v->failed)
+        return;
+    json_t *e = json_object_get(root, "expect");
+    bool ff = json_is_true(json_object_get(e, "fail_fast"));
+    bool rt = json_is_true(json_object_get(e, "round_trips"));
+    size_t marks = 0, trips = 0;
+    for (size_t i = 0; i < sc->n_steps; i++) {
+        marks += sc->steps[i].fail_fast_mark;
+        trips += sc->steps[i].kind == WSR_STEP_ROUND_TRIPS;
+    }
+    size_t m = jc_push_key(v, "expect");
+    if (ff && marks != 1)
+        jc_fail_at(v, "fail_fast",
+                   "needs exactly one write group with \"fail_fast_mark\": "
+                   "true; the steps have %zu",
+                   marks);
+    else if (!ff && marks)
+        jc_fail_at(v, "fail_fast",
+                   "a write group has \"fail_fast_mark\": true, so expect "
+                   "\"fail_fast\": true");
+    else if (rt && !trips)
+        jc_fail_at(v, "round_trips", "needs a round_trips step");
+    jc_pop(v, m);
 }
 
 /* A name is a place a scenarios folder can hold and a URL path can reach:
@@ -1064,6 +1192,7 @@ static bool finish_scenario(jc_ctx *v, json_t *root, const char *file,
     sc->tls_only = tp && strcmp(tp, "wss") == 0;
     sc->handshake_manual = hs && strcmp(hs, "manual") == 0;
     check_tls_steps(v, sc);
+    check_step_expectations(v, sc, root);
     sc->name = strdup(json_string_value(json_object_get(root, "name")));
     sc->path = strdup(file);
     if (!sc->name || !sc->path)

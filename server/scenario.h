@@ -66,6 +66,7 @@ enum wsr_step_kind {
     WSR_STEP_ABORT,
     WSR_STEP_READ,
     WSR_STEP_TLS,
+    WSR_STEP_ROUND_TRIPS, /* write a message, await its echo; count times */
 };
 
 enum wsr_shutdown_how {
@@ -91,10 +92,15 @@ typedef struct wsr_step {
     size_t n_split;
     unsigned gap_ms;
     bool split_every_byte;
+    size_t split_every; /* "split": {"every": N}: pieces of N bytes (0: no) */
+    /* "fail_fast_mark": the client should have failed the connection
+     * before this group goes (expect.fail_fast) */
+    bool fail_fast_mark;
     /* delay (plus a uniform random 0..jitter_ms); await and echo timeouts */
     unsigned ms;
     unsigned jitter_ms;
-    /* await */
+    /* await; round_trips: count round trips, items[i] the i-th message
+     * (n_items == count), ms the timeout of each */
     enum wsr_await_what await_what;
     unsigned count;
     /* read: false pauses reading, true resumes it */
@@ -133,7 +139,8 @@ typedef struct wsr_scenario {
 } wsr_scenario;
 
 /* The bytes a write step puts on the wire, and the send()s they take: one
- * per byte with split every_byte, else one more than the split offsets.
+ * per byte with split every_byte, one per N bytes (the last shorter) with
+ * split every N, else one more than the split offsets.
  * 0 pieces for any other step. */
 size_t wsr_step_group_bytes(const wsr_step *st);
 

@@ -242,8 +242,10 @@ bool wsr_check_client(jc_ctx *v, json_t *root)
 
 /* The checks an expectation can make; severity_by_check names them too. */
 static const char *const expect_keys[] = {
-    "messages",    "close",           "client_close", "connected",
-    "client_pong", "client_messages", "deflate",      NULL};
+    "messages",    "close",           "client_close",  "connected",
+    "client_pong", "client_messages", "deflate",       "client_pongs",
+    "round_trips", "fail_fast",       "tcp_closed_by", "close_clean",
+    NULL};
 
 /* One expected message: {"text"|"hex", "count"?} or hex given as a
  * pattern cut to a size. */
@@ -384,6 +386,16 @@ bool wsr_check_expect(jc_ctx *v, json_t *root)
         if (!v->failed &&
             check_object_or_false(v, e, "client_pong", check_expected_message))
             check_expected_messages(v, e, "client_messages");
+        if (!v->failed)
+            check_expected_messages(v, e, "client_pongs");
+        if (!v->failed) {
+            jc_want(v, e, "round_trips", JSON_TRUE, false);
+            jc_want(v, e, "fail_fast", JSON_TRUE, false);
+            jc_want(v, e, "close_clean", JSON_TRUE, false);
+            jc_want_enum(v, e, "tcp_closed_by",
+                         (const char *const[]){"server", "client", NULL},
+                         false);
+        }
     }
     jc_pop(v, m);
     return !v->failed;

@@ -22,6 +22,8 @@ static long long step_budget_ms(const wsr_step *st)
     case WSR_STEP_AWAIT:
     case WSR_STEP_ECHO:
         return st->ms;
+    case WSR_STEP_ROUND_TRIPS:
+        return (long long)st->ms * st->count;
     case WSR_STEP_SHUTDOWN:
     case WSR_STEP_ABORT:
     case WSR_STEP_READ:

@@ -9,11 +9,15 @@
 
 const char *wsr_step_name(enum wsr_step_kind kind)
 {
-    static const char *const names[] = {
-        [WSR_STEP_WRITE] = "write",       [WSR_STEP_DELAY] = "delay",
-        [WSR_STEP_AWAIT] = "await",       [WSR_STEP_ECHO] = "echo",
-        [WSR_STEP_SHUTDOWN] = "shutdown", [WSR_STEP_ABORT] = "abort",
-        [WSR_STEP_READ] = "read",         [WSR_STEP_TLS] = "tls"};
+    static const char *const names[] = {[WSR_STEP_WRITE] = "write",
+                                        [WSR_STEP_DELAY] = "delay",
+                                        [WSR_STEP_AWAIT] = "await",
+                                        [WSR_STEP_ECHO] = "echo",
+                                        [WSR_STEP_SHUTDOWN] = "shutdown",
+                                        [WSR_STEP_ABORT] = "abort",
+                                        [WSR_STEP_READ] = "read",
+                                        [WSR_STEP_TLS] = "tls",
+                                        [WSR_STEP_ROUND_TRIPS] = "round_trips"};
     return names[kind];
 }
 
@@ -64,15 +68,21 @@ const char *wsr_echo_result(const wsr_input_seen *in)
 bool wsr_step_needs_empty_output(enum wsr_step_kind kind)
 {
     return kind == WSR_STEP_WRITE || kind == WSR_STEP_SHUTDOWN ||
-           kind == WSR_STEP_TLS || kind == WSR_STEP_ABORT;
+           kind == WSR_STEP_TLS || kind == WSR_STEP_ABORT ||
+           kind == WSR_STEP_ROUND_TRIPS;
 }
 
-size_t wsr_piece_len(const size_t *split, size_t n_split, bool every_byte,
+size_t wsr_piece_len(const size_t *split, size_t n_split, size_t every,
                      size_t piece, size_t group_off, size_t left)
 {
-    if (every_byte)
-        return 1;
+    if (every)
+        return every < left ? every : left;
     return piece < n_split ? split[piece] - group_off : left;
+}
+
+uint64_t wsr_median_sorted(const uint64_t *v, size_t n)
+{
+    return v[(n - 1) / 2];
 }
 
 bool wsr_ack_wait_more(int queued, unsigned waited_ms, unsigned timeout_ms)

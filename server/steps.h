@@ -41,11 +41,17 @@ const char *wsr_echo_result(const wsr_input_seen *in);
  * queued: their bytes or their ending would overtake them. */
 bool wsr_step_needs_empty_output(enum wsr_step_kind kind);
 
-/* The length of the next piece of a write group: one byte when it goes a
- * byte per write, else up to the next split offset (offsets count from the
- * group's start; group_off bytes of it have gone), else all that is left. */
-size_t wsr_piece_len(const size_t *split, size_t n_split, bool every_byte,
+/* The length of the next piece of a write group: `every` bytes (or what
+ * is left, if less) when it goes in pieces of that size (1: a byte per
+ * write; 0: not so), else up to the next split offset (offsets count from
+ * the group's start; group_off bytes of it have gone), else all that is
+ * left. */
+size_t wsr_piece_len(const size_t *split, size_t n_split, size_t every,
                      size_t piece, size_t group_off, size_t left);
+
+/* The median of n (> 0) values sorted ascending: the middle one, or the
+ * lower of the two middle ones (round-trip summaries). */
+uint64_t wsr_median_sorted(const uint64_t *v, size_t n);
 
 /* After a piece left the output buffer: true to poll SIOCOUTQ again (bytes
  * still unacknowledged and the ack timeout not reached), false to go on

@@ -891,3 +891,126 @@ def test_an_unobservable_close_code_is_judged_when_the_library_rejected_a_valid_
         quiet = {c.name: c for c in evaluate(scen, obs, wire).checks}
         assert quiet["close"].ok
         assert quiet["close"].detail.startswith("the library's API exposes no close code")
+
+
+# ------------------------------------------------------------ issue 14: ordered pongs, round
+# trips, fail-fast, who closed TCP
+
+
+def test_client_pongs_checks_every_pong_in_order() -> None:
+    expect = {"client_pongs": [{"text": "p{i}", "count": 3}]}
+    tr = frames_transcript(pong(b"p1"), pong(b"p2"), pong(b"p3"))
+    result = evaluate(scenario(expect), observation(), tr)
+    assert result.verdict == "pass"
+    assert "the client answered with 3 pongs, in order" in result.reason
+    tr = frames_transcript(pong(b"p1"), pong(b"p3"), pong(b"p2"))
+    result = evaluate(scenario(expect), observation(), tr)
+    assert (result.verdict, result.reason) == (
+        "fail",
+        "pong 2 carried binary 7033, expected binary 7032",
+    )
+    tr = frames_transcript(pong(b"p1"), pong(b"p2"))
+    result = evaluate(scenario(expect), observation(), tr)
+    assert result.reason == "the client sent 2 pongs, expected 3"
+    tr = frames_transcript(pong(b"p1"), pong(b"p2"), pong(b"p3"), pong(b"p3"))
+    result = evaluate(scenario(expect), observation(), tr)
+    assert result.reason == "the client sent 4 pongs, expected only 3"
+
+
+def trips(**fields) -> dict:
+    event = {"t_us": 9, "type": "round_trips", "count": 3, "done": 3, "result": "ok"}
+    event.update(mismatched=0, rtt_us={"min": 100, "median": 250, "max": 4000})
+    event.update(fields)
+    return event
+
+
+def test_round_trips_pass_with_every_echo_back() -> None:
+    result = evaluate(scenario({"round_trips": True}), observation(), frames_transcript(trips()))
+    assert result.verdict == "pass"
+    assert (
+        "all 3 echoes came back equal and in order "
+        "(RTT min 0.10 ms, median 0.25 ms, max 4.00 ms)" in result.reason
+    )
+
+
+def test_round_trips_fail_on_a_wrong_or_missing_echo() -> None:
+    tr = frames_transcript(trips(mismatched=2, first_mismatch=2))
+    result = evaluate(scenario({"round_trips": True}), observation(), tr)
+    assert (result.verdict, result.reason) == (
+        "fail",
+        "2 of 3 echoes differed from the message sent, the first in round trip 2",
+    )
+    tr = frames_transcript(trips(done=1, result="timeout"))
+    result = evaluate(scenario({"round_trips": True}), observation(), tr)
+    assert result.reason == (
+        "1 of 3 round trips done: the echo of round trip 2 never came (timed out)"
+    )
+    result = evaluate(scenario({"round_trips": True}), observation(), frames_transcript())
+    assert result.reason == "no round_trips step ran"
+
+
+def mark(t: int = 50, **fields) -> dict:
+    return {"t_us": t, "dir": "out", "type": "fail_fast_mark", **fields}
+
+
+def close_in(t: int, code: int = 1007) -> dict:
+    return {"t_us": t, "dir": "in", "type": "frame", "opcode": 8, "close_code": code}
+
+
+def test_fail_fast_passes_when_the_close_or_fin_came_before_the_mark() -> None:
+    fail_fast = scenario({"fail_fast": True})
+    result = evaluate(fail_fast, observation(), frames_transcript(close_in(20), mark(1_020)))
+    assert result.verdict == "pass"
+    assert (
+        "the client failed fast: its close frame came 1.0 ms before the marked write"
+        in result.reason
+    )
+    tr = frames_transcript({"t_us": 20, "dir": "in", "type": "tcp_eof"}, mark())
+    assert evaluate(fail_fast, observation(), tr).verdict == "pass"
+    tr = frames_transcript(mark(peer_fin=True))
+    result = evaluate(fail_fast, observation(), tr)
+    assert "the client had closed TCP before the marked write" in result.reason
+
+
+def test_fail_fast_fails_when_the_client_closed_only_after_the_mark() -> None:
+    fail_fast = scenario({"fail_fast": True}, severity_by_check={"fail_fast": "non-strict"})
+    result = evaluate(fail_fast, observation(), frames_transcript(mark(), close_in(60)))
+    assert (result.verdict, result.reason) == (
+        "non-strict",
+        "the client had neither sent a close frame nor closed TCP when the marked write began",
+    )
+    result = evaluate(fail_fast, observation(), frames_transcript(close_in(60)))
+    assert result.verdict == "error"
+
+
+def tcp_closed(first: str, clean: bool, **more) -> dict:
+    tr = frames_transcript()
+    tr["tcp_close"] = {
+        "first": first,
+        "client_us": 10,
+        "server_us": 20,
+        "clean": clean,
+        "close_sent": True,
+        "close_received": clean,
+        "frames_in": 2,
+        "frames_out": 1,
+        "last_in": 10,
+        "last_out": 8,
+        **more,
+    }
+    return tr
+
+
+def test_tcp_closed_by_and_close_clean() -> None:
+    expect = {"tcp_closed_by": "server", "close_clean": True}
+    result = evaluate(scenario(expect), observation(), tcp_closed("server", True))
+    assert result.verdict == "pass"
+    result = evaluate(scenario(expect), observation(), tcp_closed("client", False))
+    assert result.verdict == "fail"
+    (by,) = [c for c in result.checks if c.name == "tcp_closed_by"]
+    assert by.detail == (
+        "the client closed TCP first (after 2 client frames (the last a pong) and 1 server "
+        "frame (the last a close)), expected the server to"
+    )
+    (clean,) = [c for c in result.checks if c.name == "close_clean"]
+    assert clean.detail.startswith("the close was not clean: after 2 client frames")

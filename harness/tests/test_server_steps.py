@@ -9,12 +9,21 @@ compared whole and the transcript tells how it was cut into writes.
 from __future__ import annotations
 
 import itertools
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from rawpeer import connect, masked_frame, read_http_head, read_until_close, upgrade_request
+from rawpeer import (
+    connect,
+    masked_frame,
+    read_exact,
+    read_http_head,
+    read_until_close,
+    upgrade_request,
+)
 from wsreplay.build import server_binary
 from wsreplay.running.server import ScenarioServer
 
@@ -140,3 +149,164 @@ def test_ack_wait_ends_when_the_client_reset_the_connection(server: ScenarioServ
     assert reset["unacked"] == late["bytes"] == 10  # 81 08 "too late"
     assert kinds.index("ack_reset") < kinds.index("steps_done")
     assert evs[-1]["type"] == "closed"
+
+
+def session(server: ScenarioServer, run: str) -> dict:
+    answer = server.wait_run(run, 10)
+    assert answer["complete"], answer
+    return answer["sessions"][0]
+
+
+def test_split_every_n_bytes_cuts_the_group_into_equal_pieces(server: ScenarioServer) -> None:
+    sock, rest = open_scenario(server, "steps/split-every", "split-every")
+    with sock:
+        # 13 bytes every 5: 5, 5 and the 3 left, 300 ms apart
+        first = rest + read_exact(sock, 5 - len(rest))
+        reads = [first, sock.recv(100), sock.recv(100)]
+        assert reads == [b"\x81\x0bhel", b"lo wo", b"rld"]
+        sock.sendall(masked_frame(0x8, b"\x03\xe8"))
+        assert read_until_close(sock) == []
+    writes = [e for e in events(server, "split-every") if e["type"] == "write"]
+    assert [(w["bytes"], w.get("piece")) for w in writes[1:]] == [(5, 0), (5, 1), (3, 2)]
+
+
+class Frames:
+    """Reads one small server frame at a time; the bytes that came with the 101 first."""
+
+    def __init__(self, sock: socket.socket, rest: bytes) -> None:
+        self.sock, self.buf = sock, rest
+
+    def take(self, n: int) -> bytes:
+        if len(self.buf) < n:
+            self.buf += read_exact(self.sock, n - len(self.buf))
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def __call__(self) -> tuple[int, bytes]:
+        head = self.take(2)
+        assert len(head) == 2 and head[1] < 126, head
+        return head[0], self.take(head[1])
+
+
+def test_round_trips_wait_for_each_echo_and_record_rtts(server: ScenarioServer) -> None:
+    sock, rest = open_scenario(server, "steps/round-trips", "round-trips")
+    read_frame = Frames(sock, rest)
+    with sock:
+        # each message waits for the echo of the one before: nothing else is there
+        assert read_frame() == (0x81, b"m1")
+        sock.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            sock.recv(10)
+        sock.sendall(masked_frame(0x1, b"m1"))
+        assert read_frame() == (0x81, b"m2")
+        sock.sendall(masked_frame(0x1, b"xx"))  # a wrong echo still ends the trip
+        assert read_frame() == (0x81, b"m3")
+        sock.sendall(masked_frame(0x2, b"m3"))  # right bytes, wrong opcode
+        assert read_frame() == (0x88, b"\x03\xe8")
+        sock.sendall(masked_frame(0x8, b"\x03\xe8"))
+        assert read_until_close(sock) == []
+    evs = events(server, "round-trips")
+    (trips,) = [e for e in evs if e["type"] == "round_trips"]
+    assert {k: trips[k] for k in ("count", "done", "result", "mismatched", "first_mismatch")} == {
+        "count": 3,
+        "done": 3,
+        "result": "ok",
+        "mismatched": 2,
+        "first_mismatch": 2,
+    }
+    rtt = trips["rtt_us"]
+    # the first echo left 200 ms after its message, so the largest RTT shows it
+    assert rtt["min"] <= rtt["median"] <= rtt["max"] and rtt["max"] >= 200_000
+
+
+def test_round_trips_end_on_a_missing_echo(server: ScenarioServer) -> None:
+    sock, rest = open_scenario(server, "steps/round-trips", "round-trips-timeout")
+    read_frame = Frames(sock, rest)
+    with sock:
+        assert read_frame() == (0x81, b"m1")
+        sock.sendall(masked_frame(0x1, b"m1"))
+        assert read_frame() == (0x81, b"m2")
+        # no echo: after 500 ms the steps go on with the close
+        assert read_frame() == (0x88, b"\x03\xe8")
+        sock.sendall(masked_frame(0x8, b"\x03\xe8"))
+        read_until_close(sock)
+    (trips,) = [e for e in events(server, "round-trips-timeout") if e["type"] == "round_trips"]
+    assert (trips["done"], trips["result"], trips["mismatched"]) == (1, "timeout", 0)
+    assert trips["rtt_us"]["min"] == trips["rtt_us"]["max"]
+
+
+def test_fail_fast_mark_comes_after_the_clients_close(server: ScenarioServer) -> None:
+    sock, rest = open_scenario(server, "steps/fail-fast", "fail-fast-close")
+    read_frame = Frames(sock, rest)
+    with sock:
+        assert read_frame() == (0x01, b"frag")
+        sock.sendall(masked_frame(0x8, b"\x03\xef"))  # 1007 at once, 300 ms before the rest
+        stream = b"".join(read_until_close(sock))
+    assert stream == b"\x80\x04ment"
+    evs = events(server, "fail-fast-close")
+    kinds = [(e["type"], e.get("dir"), e.get("opcode")) for e in evs]
+    assert kinds.index(("frame", "in", 8)) < kinds.index(("fail_fast_mark", "out", None))
+
+
+def test_fail_fast_mark_notes_the_clients_fin(server: ScenarioServer) -> None:
+    sock, rest = open_scenario(server, "steps/fail-fast", "fail-fast-fin")
+    read_frame = Frames(sock, rest)
+    with sock:
+        assert read_frame() == (0x01, b"frag")
+        sock.shutdown(socket.SHUT_WR)
+        read_until_close(sock)
+    evs = events(server, "fail-fast-fin")
+    kinds = [e["type"] for e in evs]
+    (mark,) = [e for e in evs if e["type"] == "fail_fast_mark"]
+    assert kinds.index("tcp_eof") < kinds.index("fail_fast_mark") or mark.get("peer_fin")
+
+
+def test_fail_fast_mark_without_a_close_before_it(server: ScenarioServer) -> None:
+    sock, rest = open_scenario(server, "steps/fail-fast", "fail-fast-late")
+    read_frame = Frames(sock, rest)
+    with sock:
+        assert read_frame() == (0x01, b"frag")
+        assert read_frame() == (0x80, b"ment")
+        sock.sendall(masked_frame(0x8, b"\x03\xe8"))
+        read_until_close(sock)
+    evs = events(server, "fail-fast-late")
+    kinds = [(e["type"], e.get("dir"), e.get("opcode")) for e in evs]
+    assert kinds.index(("fail_fast_mark", "out", None)) < kinds.index(("frame", "in", 8))
+    (mark,) = [e for e in evs if e["type"] == "fail_fast_mark"]
+    assert "peer_fin" not in mark
+
+
+def test_tcp_close_facts_when_the_server_closes_first(server: ScenarioServer) -> None:
+    sock, rest = open_scenario(server, "steps/close-clean", "close-clean")
+    read_frame = Frames(sock, rest)
+    with sock:
+        assert read_frame() == (0x89, b"p")
+        assert read_frame() == (0x88, b"\x03\xe8")
+        sock.sendall(masked_frame(0xA, b"p") + masked_frame(0x8, b"\x03\xe8"))
+        assert read_until_close(sock) == []  # the server's FIN, 100 ms later
+    tcp = session(server, "close-clean")["tcp_close"]
+    assert {k: tcp[k] for k in tcp if not k.endswith("_us")} == {
+        "first": "server",
+        "clean": True,
+        "close_sent": True,
+        "close_received": True,
+        "frames_in": 2,
+        "frames_out": 2,
+        "last_in": 8,
+        "last_out": 8,
+    }
+
+
+def test_tcp_close_facts_when_the_client_drops_tcp(server: ScenarioServer) -> None:
+    sock, rest = open_scenario(server, "steps/close-clean", "close-dropped")
+    read_frame = Frames(sock, rest)
+    with sock:
+        assert read_frame() == (0x89, b"p")
+        assert read_frame() == (0x88, b"\x03\xe8")
+        sock.sendall(masked_frame(0xA, b"p"))
+        time.sleep(0.1)  # the pong is read before the FIN
+        sock.shutdown(socket.SHUT_WR)  # no close frame: FIN at once
+        read_until_close(sock)
+    tcp = session(server, "close-dropped")["tcp_close"]
+    assert (tcp["first"], tcp["clean"], tcp["close_received"]) == ("client", False, False)
+    assert (tcp["frames_in"], tcp["last_in"], tcp["frames_out"]) == (1, 10, 2)

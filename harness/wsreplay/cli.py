@@ -23,8 +23,8 @@ from .running.pool import default_jobs
 from .running.runner import Run, RunPlan, check_specs, exit_code, new_run_id, print_summary
 from .running.server import ServerError
 from .running.shards import parse_shard
-from .scenarios import COMPRESSION_MODES, ScenarioError, load_all, select
-from .variants import VARIANTS, VaryError, parse_vary, select_cells
+from .scenarios import COMPRESSION_MODES, SLOW_TAG, ScenarioError, load_all, select, select_run
+from .variants import SEPARATOR, VARIANTS, VaryError, parse_vary, select_cells
 
 DEFAULT_CLIENT = "python-websockets"
 
@@ -41,6 +41,8 @@ examples:
   wsreplay run --shard 2/4 --out results/shard-2   # a quarter of the pairs (CI matrix)
   wsreplay run --compression on --client node-ws   # the catalogue with permessage-deflate
   wsreplay run --vary split=frames,every-byte      # each scenario also cut per frame, per byte
+  wsreplay run --all                          # also the scenarios tagged slow
+  wsreplay run --tag slow --client node-ws    # only the slow ones
 
 exit status: 0 all verdicts pass/non-strict/informational, 1 a fail or error
 verdict, 2 bad arguments, scenarios or client specs."""
@@ -250,6 +252,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--compression", choices=COMPRESSION_MODES, default="default", help=COMPRESSION_HELP
     )
+    run.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="only scenarios with this tag (repeatable: any); --tag slow runs the slow ones",
+    )
+    run.add_argument(
+        "--all",
+        action="store_true",
+        help=f"also the scenarios tagged {SLOW_TAG!r} (large messages, many round trips), "
+        "which a run leaves out unless --all, --tag slow or their exact name selects them",
+    )
 
     mer = sub.add_parser(
         "merge",
@@ -388,7 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     variants = parse_vary(args.vary)
-    scenarios, skipped = select_cells(load_all(args.scenarios_dir), args.scenario, variants)
+    # --tag and the slow tag choose among scenarios; then --vary makes their cells
+    bases = [p.partition(SEPARATOR)[0] for p in args.scenario]
+    chosen = select_run(select(load_all(args.scenarios_dir), bases), bases, args.tag, args.all)
+    scenarios, skipped = select_cells(chosen, args.scenario, variants)
     specs = args.client or [DEFAULT_CLIENT]
     checked = check_specs(specs)  # a spec that cannot run: exit 2 before anything starts
     out_dir = args.out or RESULTS_DIR / new_run_id()

@@ -72,6 +72,33 @@ def select(scenarios: list[Scenario], patterns: list[str]) -> list[Scenario]:
     return [s for s in scenarios if s["name"] in chosen]
 
 
+#: The tag of scenarios a run leaves out by default: large messages, many round trips.
+SLOW_TAG = "slow"
+
+
+def select_run(
+    scenarios: list[Scenario], patterns: list[str], tags: list[str], include_all: bool
+) -> list[Scenario]:
+    """What `wsreplay run` runs of the scenarios `select` chose.
+
+    With tags, only scenarios carrying one of them. Scenarios tagged `slow`
+    are left out unless `include_all`, a `--tag slow`, or a pattern that is
+    exactly their name asks for them, so the default run stays fast. An
+    empty result is an error, as for a pattern that matches nothing.
+    """
+    chosen = scenarios
+    if tags:
+        chosen = [s for s in chosen if set(tags) & set(s.get("tags", []))]
+    if not include_all and SLOW_TAG not in tags:
+        chosen = [s for s in chosen if SLOW_TAG not in s.get("tags", []) or s["name"] in patterns]
+    if not chosen:
+        why = f"with the tag(s) {', '.join(tags)}" if tags else "selected"
+        raise ScenarioError(
+            f"no scenario {why} is left to run (those tagged {SLOW_TAG!r} need --all)"
+        )
+    return chosen
+
+
 #: Fields of a normalized scenario that say where it was read, not what it is.
 _LOCAL_FIELDS = ("file",)
 

@@ -291,7 +291,9 @@ static bool same_step(const wsr_step *a, const wsr_step *b)
 {
     if (a->kind != b->kind || a->n_items != b->n_items ||
         a->n_split != b->n_split || a->gap_ms != b->gap_ms ||
-        a->split_every_byte != b->split_every_byte || a->ms != b->ms ||
+        a->split_every_byte != b->split_every_byte ||
+        a->split_every != b->split_every ||
+        a->fail_fast_mark != b->fail_fast_mark || a->ms != b->ms ||
         a->jitter_ms != b->jitter_ms || a->await_what != b->await_what ||
         a->count != b->count || a->read_on != b->read_on ||
         a->shutdown_how != b->shutdown_how)

@@ -196,6 +196,15 @@ static const budget_row budget_rows[] = {
     /* count expands the group: 3 frames of 3 bytes, 9 bytes, 8 gaps */
     {"every byte, count", "[{\"write\": [{\"text\": \"{i}\", \"count\": 3}],"
      " \"split\": \"every_byte\", \"gap_ms\": 1}]", 8, 8},
+    /* "hello world": 2 + 11 = 13 bytes in pieces of 5: 3 pieces, 2 gaps */
+    {"every 5 bytes", "[{\"write\": [{\"text\": \"hello world\"}], \"split\": "
+     "{\"every\": 5}, \"gap_ms\": 10}]", 20, 20},
+    /* a piece size that divides the group: 12 bytes every 4, 2 gaps */
+    {"every 4 of 12", "[{\"write\": [{\"binary\": \"abcdefghij\"}],"
+     " \"split\": {\"every\": 4}, \"gap_ms\": 7}]", 14, 14},
+    /* round trips: each may wait its timeout; expected: nothing */
+    {"round trips", "[{\"round_trips\": {\"count\": 4, \"message\": "
+     "{\"text\": \"m{i}\"}, \"timeout_ms\": 250}}]", 1000, 0},
     {"delay", "[{\"delay_ms\": 100}]", 100, 100},
     /* expected: half the jitter */
     {"delay with jitter", "[{\"delay_ms\": 100, \"jitter_ms\": 50}]", 150, 125},
@@ -656,6 +665,67 @@ static void test_size_limits(void)
                   "268435456 bytes (256 MiB)");
 }
 
+/* ---- step options: split every N, round_trips, fail_fast_mark ---------- */
+
+static void test_step_options(void)
+{
+    current = "step options";
+    wsr_scenario *sc =
+        load("opts/trips", "",
+             "[{\"write\": [{\"text\": \"abcdefghij\"}], \"split\": "
+             "{\"every\": 3}},"
+             " {\"round_trips\": {\"count\": 3, \"message\": {\"text\": "
+             "\"m{i}\"}, \"timeout_ms\": 900}},"
+             " {\"round_trips\": {\"count\": 2, \"message\": {\"binary\": \"\","
+             " \"hex\": \"00 ff\"}}}]");
+    CHECK(sc != NULL);
+    if (sc) {
+        CHECK_EQ(sc->steps[0].split_every, 3);
+        CHECK_EQ(wsr_step_pieces(&sc->steps[0]), 4); /* 12 bytes */
+        const wsr_step *rt = &sc->steps[1];
+        CHECK(rt->kind == WSR_STEP_ROUND_TRIPS);
+        CHECK_EQ(rt->count, 3);
+        CHECK_EQ(rt->ms, 900);
+        CHECK_EQ(rt->n_items, 3);
+        CHECK(rt->n_items == 3 && rt->items[2].len == 2 &&
+              memcmp(rt->items[2].data, "m3", 2) == 0 &&
+              rt->items[2].opcode == 1);
+        CHECK_EQ(sc->steps[2].ms, 5000); /* the default timeout */
+        CHECK(sc->steps[2].n_items == 2 && sc->steps[2].items[1].opcode == 2);
+        CHECK_EQ(wsr_step_pieces(rt), 0);
+    }
+    wsr_scenario_del(sc);
+    check_refused("[{\"write\": [{\"text\": \"a\"}], \"split\": "
+                  "{\"every\": 0}}]",
+                  ": steps[0].split.every:", "");
+    check_refused("[{\"write\": [{\"text\": \"a\"}], \"split\": "
+                  "{\"each\": 2}}]",
+                  ": steps[0].split", "each");
+    check_refused("[{\"write\": [{\"binary\": \"\", \"pattern\": \"a\","
+                  " \"size\": 200000}], \"split\": {\"every\": 2}}]",
+                  ": steps[0].split:", "at most 65536 pieces");
+    check_refused(
+        "[{\"round_trips\": {\"count\": 2, \"message\": "
+        "{\"text\": \"m\", \"count\": 2}}}]",
+        ": steps[0].round_trips.message.count:", "the count is the step's");
+    check_refused(
+        "[{\"round_trips\": {\"count\": 2, \"message\": "
+        "{\"ping\": \"m\"}}}]",
+        ": steps[0].round_trips.message:", "expected a text or binary item");
+    check_refused("[{\"round_trips\": {\"message\": {\"text\": \"m\"}}}]",
+                  ": steps[0].round_trips.count:", "missing");
+    check_refused("[{\"round_trips\": {\"count\": 0, \"message\": "
+                  "{\"text\": \"m\"}}}]",
+                  ": steps[0].round_trips.count:", "");
+    /* A mark with no fail_fast expectation means nothing: refused. */
+    check_refused("[{\"write\": [{\"text\": \"a\"}], "
+                  "\"fail_fast_mark\": true}]",
+                  ": expect.fail_fast:", "fail_fast_mark");
+    check_refused("[{\"write\": [{\"text\": \"a\"}], "
+                  "\"fail_fast_mark\": 1}]",
+                  ": steps[0].fail_fast_mark:", "expected a boolean");
+}
+
 /* ---- loading from memory ---------------------------------------------- */
 
 /* wsr_scenario_load_buffer (the fuzz target's way in) gives what
@@ -913,6 +983,7 @@ int main(void)
     test_weighed_is_built();
     test_compressed_items();
     test_size_limits();
+    test_step_options();
     test_name_syntax();
     test_not_regular();
     test_empty_folder();

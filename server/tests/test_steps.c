@@ -103,7 +103,7 @@ static void test_pieces(void)
     size_t lens[8], n = 0, off = 0, total = 24;
     current = "split at 2, 3, 10";
     while (off < total && n < 8) {
-        size_t len = wsr_piece_len(split, 3, false, n, off, total - off);
+        size_t len = wsr_piece_len(split, 3, 0, n, off, total - off);
         lens[n++] = len;
         off += len;
     }
@@ -115,10 +115,38 @@ static void test_pieces(void)
     CHECK_EQ(off, total);
 
     current = "unsplit";
-    CHECK_EQ(wsr_piece_len(NULL, 0, false, 0, 0, 24), 24);
+    CHECK_EQ(wsr_piece_len(NULL, 0, 0, 0, 0, 24), 24);
     current = "every byte";
     for (size_t i = 0; i < 5; i++)
-        CHECK_EQ(wsr_piece_len(NULL, 0, true, i, i, 5 - i), 1);
+        CHECK_EQ(wsr_piece_len(NULL, 0, 1, i, i, 5 - i), 1);
+    /* every 10 bytes of 24: 10, 10, then the 4 left */
+    current = "every 10";
+    n = 0;
+    off = 0;
+    while (off < total && n < 8) {
+        size_t len = wsr_piece_len(NULL, 0, 10, n, off, total - off);
+        lens[n++] = len;
+        off += len;
+    }
+    CHECK_EQ(n, 3);
+    CHECK_EQ(lens[0], 10);
+    CHECK_EQ(lens[1], 10);
+    CHECK_EQ(lens[2], 4);
+    current = "every N above the group";
+    CHECK_EQ(wsr_piece_len(NULL, 0, 997, 0, 0, 24), 24);
+    current = "";
+}
+
+/* The round-trip summary's median: the middle value, the lower middle one
+ * of an even count. */
+static void test_median(void)
+{
+    static const uint64_t one[] = {7}, odd[] = {1, 5, 9},
+                          even[] = {1, 2, 30, 40};
+    current = "median";
+    CHECK_EQ(wsr_median_sorted(one, 1), 7);
+    CHECK_EQ(wsr_median_sorted(odd, 3), 5);
+    CHECK_EQ(wsr_median_sorted(even, 4), 2);
     current = "";
 }
 
@@ -300,6 +328,7 @@ int main(void)
     test_echo();
     test_names();
     test_pieces();
+    test_median();
     test_ack();
     test_jitter();
     test_first_closer();

@@ -32,6 +32,11 @@ EXPECTATIONS = (
     "client_pong",
     "client_messages",
     "deflate",
+    "client_pongs",
+    "round_trips",
+    "fail_fast",
+    "tcp_closed_by",
+    "close_clean",
 )
 #: Every check, in the order failures are reported when they are equally
 #: severe: the ones every run gets (the client's outcome, RFC rules on its
@@ -248,6 +253,16 @@ def _run_check(
         return check_client_pong(expected, transcript, severity)
     if name == "deflate":
         return check_deflate(expected, transcript, severity)
+    if name == "client_pongs":
+        return check_client_pongs(expected, transcript, severity)
+    if name == "round_trips":
+        return check_round_trips(expected, transcript, severity)
+    if name == "fail_fast":
+        return check_fail_fast(expected, transcript, severity)
+    if name == "tcp_closed_by":
+        return check_tcp_closed_by(expected, transcript, severity)
+    if name == "close_clean":
+        return check_close_clean(expected, transcript, severity)
     return check_client_messages(expected, transcript, severity)
 
 
@@ -581,6 +596,131 @@ def check_client_pong(expected: Any, transcript: Transcript, severity: str) -> C
     return Check("client_pong", ok, severity, expected, [p.hex() for p in payloads], detail)
 
 
+def check_client_pongs(expected: list[dict], transcript: Transcript, severity: str) -> Check:
+    """The exact list of the client's pong payloads, in order (Autobahn 2.10/2.11)."""
+    want = [message_bytes(m) or b"" for m in expand_messages(expected)]
+    got = [bytes.fromhex(p.get("hex") or "") for p in _frames_in(transcript, 10)]
+    ok = got == want
+    observed = [p.hex() for p in got]
+    if ok:
+        detail = f"the client answered with {_plural(len(want), 'pong')}, in order"
+        return Check("client_pongs", ok, severity, expected, observed, detail)
+    index = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), None)
+    if index is not None:
+        detail = (
+            f"pong {index + 1} carried {show_message({'hex': got[index].hex()})}, "
+            f"expected {show_message({'hex': want[index].hex()})}"
+        )
+    elif len(got) < len(want):
+        detail = f"the client sent {_plural(len(got), 'pong')}, expected {len(want)}"
+    else:
+        detail = f"the client sent {_plural(len(got), 'pong')}, expected only {len(want)}"
+    return Check("client_pongs", ok, severity, expected, observed, detail)
+
+
+def _events(transcript: Transcript, kind: str) -> list[dict]:
+    return [
+        e for e in transcript.get("events") or [] if isinstance(e, dict) and e.get("type") == kind
+    ]
+
+
+def check_round_trips(expected: Any, transcript: Transcript, severity: str) -> Check:
+    """Every round_trips step ended with all its echoes back, equal and in order."""
+    steps = _events(transcript, "round_trips")
+    observed = [
+        {k: e.get(k) for k in ("count", "done", "result", "mismatched", "rtt_us")} for e in steps
+    ]
+    bad = [e for e in steps if e.get("result") != "ok" or e.get("mismatched")]
+    ok = bool(steps) and not bad
+    if not steps:
+        detail = "no round_trips step ran"
+    elif ok:
+        rtt = steps[-1].get("rtt_us") or {}
+        done = sum(int(e.get("done") or 0) for e in steps)
+        detail = (
+            f"all {done} echoes came back equal and in order (RTT min "
+            f"{_us(rtt.get('min'))}, median {_us(rtt.get('median'))}, max {_us(rtt.get('max'))})"
+        )
+    else:
+        e = bad[0]
+        if e.get("mismatched"):
+            detail = (
+                f"{e['mismatched']} of {e.get('done')} echoes differed from the message sent, "
+                f"the first in round trip {e.get('first_mismatch')}"
+            )
+        else:
+            result = str(e.get("result"))
+            why = _TRIP_END.get(result, result)
+            detail = (
+                f"{e.get('done')} of {e.get('count')} round trips done: the echo of round trip "
+                f"{int(e.get('done') or 0) + 1} never came ({why})"
+            )
+    return Check("round_trips", ok, severity, expected, observed, detail)
+
+
+_TRIP_END = {"timeout": "timed out", "close": "the client closed", "eof": "the client closed TCP"}
+
+
+def _us(value: Any) -> str:
+    return "?" if not isinstance(value, int) else f"{value / 1000:.2f} ms"
+
+
+def check_fail_fast(expected: Any, transcript: Transcript, severity: str) -> Check:
+    """The client failed the connection (its close frame, or its FIN or RST) before the
+    server began the write group marked `fail_fast_mark` (Autobahn 6.4.x)."""
+    events = [e for e in transcript.get("events") or [] if isinstance(e, dict)]
+    mark = next((i for i, e in enumerate(events) if e.get("type") == "fail_fast_mark"), None)
+    if mark is None:
+        detail = "the marked write never began (no fail_fast_mark event)"
+        return Check("fail_fast", False, "error", expected, None, detail)
+    t_mark = int(events[mark].get("t_us") or 0)
+    before = None
+    for e in events[:mark]:
+        closed = e.get("type") == "frame" and e.get("dir") == "in" and e.get("opcode") == 8
+        if closed or (e.get("type") in ("tcp_eof", "tcp_error") and e.get("dir") == "in"):
+            before = e
+            break
+    if before is None and events[mark].get("peer_fin"):
+        before = events[mark]
+    ok = before is not None
+    if ok and before is events[mark]:
+        detail = "the client had closed TCP before the marked write"
+    elif ok and before is not None:
+        what = "its close frame" if before.get("type") == "frame" else "its TCP close"
+        lead = t_mark - int(before.get("t_us") or 0)
+        detail = f"the client failed fast: {what} came {lead / 1000:.1f} ms before the marked write"
+    else:
+        detail = (
+            "the client had neither sent a close frame nor closed TCP when the marked write began"
+        )
+    return Check("fail_fast", ok, severity, expected, ok, detail)
+
+
+def check_tcp_closed_by(expected: str, transcript: Transcript, severity: str) -> Check:
+    """Which side closed TCP first (RFC 6455 7.1.1: the server should)."""
+    facts = rules.tcp_close_facts(transcript)
+    first = facts.get("first")
+    ok = first == expected
+    said = f"the {first} closed TCP first" if first else "neither side closed TCP"
+    after = rules.describe_tcp_close(facts)
+    detail = said + (f" ({after})" if after else "")
+    if not ok:
+        detail += f", expected the {expected} to"
+    return Check("tcp_closed_by", ok, severity, expected, first, detail)
+
+
+def check_close_clean(expected: bool, transcript: Transcript, severity: str) -> Check:
+    """Close frames both ways before TCP was first closed (Autobahn's wasClean)."""
+    facts = rules.tcp_close_facts(transcript)
+    clean = bool(facts.get("clean"))
+    ok = clean == bool(expected)
+    after = rules.describe_tcp_close(facts)
+    detail = ("the close was clean" if clean else "the close was not clean") + (
+        f": {after}" if after else ""
+    )
+    return Check("close_clean", ok, severity, expected, clean, detail)
+
+
 def transcript_messages(transcript: Transcript) -> list[dict]:
     """The data messages the server received from the client, observation-shaped."""
     messages = []
@@ -837,7 +977,17 @@ def _pass_reason(checks: list[Check]) -> str:
         parts = ["received " + received[0]] if len(received) > 1 else []
         parts.append("the close code is not observable through this API")
     parts[:0] = [by_name["connected"].detail] if "connected" in by_name else []
-    for name in ("client_close", "client_pong", "client_messages", "deflate"):
+    for name in (
+        "client_close",
+        "client_pong",
+        "client_messages",
+        "deflate",
+        "client_pongs",
+        "round_trips",
+        "fail_fast",
+        "tcp_closed_by",
+        "close_clean",
+    ):
         if name in by_name:
             parts.append(by_name[name].detail)
     return ", and ".join(parts) if parts else "the scenario expects nothing"

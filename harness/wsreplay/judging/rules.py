@@ -516,6 +516,42 @@ def closed_cleanly(transcript: Transcript) -> tuple[bool | None, str]:
     return True, "the closing handshake completed (close frames both ways) before TCP closed"
 
 
+def tcp_close_facts(transcript: Transcript) -> dict[str, Any]:
+    """Who closed TCP first and what had passed by then: the server's `tcp_close`.
+
+    `first` ("client", "server" or None), `clean` (close frames both ways
+    before TCP was first closed: Autobahn's wasClean), `dropped_by_me`
+    (the server closed first: Autobahn's droppedByMe), `close_sent`,
+    `close_received`, `frames_in`/`frames_out` and the opcodes `last_in`/
+    `last_out` of the frames each way before then.
+    """
+    facts = dict(transcript.get("tcp_close") or {})
+    facts["dropped_by_me"] = facts.get("first") == "server"
+    facts.setdefault("clean", False)
+    return facts
+
+
+_OPCODE_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
+
+
+def describe_tcp_close(facts: dict[str, Any]) -> str:
+    """`after 3 client frames (the last a close) and 2 server frames (the last a close)`."""
+    if "frames_in" not in facts:
+        return ""
+
+    def side(count: Any, last: Any, who: str) -> str:
+        if not count:
+            return f"no {who} frame"
+        name = _OPCODE_NAMES.get(last, f"opcode {last}")
+        noun = f"{who} frame" if count == 1 else f"{who} frames"
+        return f"{count} {noun} (the last a {name})"
+
+    return (
+        f"after {side(facts.get('frames_in'), facts.get('last_in'), 'client')} and "
+        f"{side(facts.get('frames_out'), facts.get('last_out'), 'server')}"
+    )
+
+
 #: Close codes with which a client objects to what it received.
 _OBJECTIONS = (1002, 1003, 1007, 1008, 1009, 1010, 1011)
 
