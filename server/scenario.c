@@ -27,6 +27,7 @@
 #include "payload.h"
 #include "scenario_meta.h"
 #include "scripted_response.h"
+#include "strbuf.h"
 
 #define MAX_EVERY_BYTE 65536u
 /* What an await or echo waits when the step gives no timeout_ms. */
@@ -1317,34 +1318,6 @@ wsr_scenario *wsr_scenario_load_buffer(const char *buf, size_t len,
 
 /* ---- families ---------------------------------------------------------- */
 
-/* A growing string for substitutions. */
-typedef struct strbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} strbuf;
-
-static void sb_add(strbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
 static bool ident_char(char c, bool first)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
@@ -1409,12 +1382,12 @@ static json_t *subst_string(jc_ctx *v, json_t *str, const fam_params *fp)
         }
         return json_deep_copy(val);
     }
-    strbuf b = {0};
+    wsr_strbuf b = {0};
     bool any = false;
     for (size_t i = 0; i < len && !v->failed;) {
         size_t n = s[i] == '{' ? placeholder_len(s + i, len - i) : 0;
         if (n == 0) {
-            sb_add(&b, s + i, 1);
+            wsr_sb_add(&b, s + i, 1);
             i++;
             continue;
         }
@@ -1427,11 +1400,11 @@ static json_t *subst_string(jc_ctx *v, json_t *str, const fam_params *fp)
                     "'id' and its 'vars')",
                     (int)n, s + i);
         else if (json_is_string(val))
-            sb_add(&b, json_string_value(val), json_string_length(val));
+            wsr_sb_add(&b, json_string_value(val), json_string_length(val));
         else if (json_is_integer(val)) {
             snprintf(num, sizeof num, "%lld",
                      (long long)json_integer_value(val));
-            sb_add(&b, num, strlen(num));
+            wsr_sb_add(&b, num, strlen(num));
         } else
             jc_fail(v,
                     "'%.*s' is %s; inside a longer string a parameter must "

@@ -11,44 +11,13 @@
 #include <strings.h>
 
 #include "handshake.h"
-
-/* A growing NUL-terminated string; after a failed allocation every add is
- * a no-op and oom stays set, so callers check once at the end. */
-typedef struct strbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} strbuf;
-
-static void sb_add(strbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = (b->n + n + 1) * 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void sb_adds(strbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
+#include "strbuf.h"
 
 static const char ACCEPT_MARK[] = "{accept}";
 
 /* Replaces the first {accept} in b by a slot of WSR_ACCEPT_LEN bytes and
  * returns its offset, or SIZE_MAX if there is none; false if out of memory. */
-static bool make_accept_slot(strbuf *b, size_t *slot)
+static bool make_accept_slot(wsr_strbuf *b, size_t *slot)
 {
     char *mark = b->p ? strstr(b->p, ACCEPT_MARK) : NULL;
     *slot = SIZE_MAX;
@@ -69,7 +38,7 @@ static bool make_accept_slot(strbuf *b, size_t *slot)
 }
 
 /* Moves the text into the item, the first {accept} becoming the key's slot. */
-static bool take_response(jc_ctx *v, strbuf *b, wsr_item *it)
+static bool take_response(jc_ctx *v, wsr_strbuf *b, wsr_item *it)
 {
     it->kind = WSR_ITEM_HANDSHAKE;
     if (b->oom || !make_accept_slot(b, &it->accept_at)) {
@@ -83,7 +52,8 @@ static bool take_response(jc_ctx *v, strbuf *b, wsr_item *it)
 }
 
 /* Headers as [["Name", "value"], ...], in order, duplicates allowed. */
-static bool add_header_pairs(jc_ctx *v, json_t *hs, strbuf *b, bool *has_length)
+static bool add_header_pairs(jc_ctx *v, json_t *hs, wsr_strbuf *b,
+                             bool *has_length)
 {
     size_t i, m = jc_push_key(v, "headers");
     json_t *pair;
@@ -94,10 +64,10 @@ static bool add_header_pairs(jc_ctx *v, json_t *hs, strbuf *b, bool *has_length)
             !json_is_string(name) || !json_is_string(val)) {
             jc_fail(v, "expected a [name, value] pair of strings");
         } else {
-            sb_add(b, json_string_value(name), json_string_length(name));
-            sb_adds(b, ": ");
-            sb_add(b, json_string_value(val), json_string_length(val));
-            sb_adds(b, "\r\n");
+            wsr_sb_add(b, json_string_value(name), json_string_length(name));
+            wsr_sb_adds(b, ": ");
+            wsr_sb_add(b, json_string_value(val), json_string_length(val));
+            wsr_sb_adds(b, "\r\n");
             if (strcasecmp(json_string_value(name), "Content-Length") == 0)
                 *has_length = true;
         }
@@ -149,8 +119,8 @@ static bool parse_raw_response(jc_ctx *v, json_t *hs, wsr_item *it)
     json_t *raw = jc_want(v, hs, "raw", JSON_STRING, true);
     if (!raw || !jc_check_keys(v, hs, keys))
         return false;
-    strbuf b = {0};
-    sb_add(&b, json_string_value(raw), json_string_length(raw));
+    wsr_strbuf b = {0};
+    wsr_sb_add(&b, json_string_value(raw), json_string_length(raw));
     if (!take_response(v, &b, it))
         return false;
     bool head = it->len >= 13 && memcmp(it->data, "HTTP/1.1 101 ", 13) == 0 &&
@@ -188,32 +158,32 @@ static bool get_response_parts(jc_ctx *v, json_t *hs, response_parts *p)
 
 /* The status line. A code the shared table does not know gets the neutral
  * phrase "Status": scripted responses may use any code 100..599. */
-static void add_status_line(strbuf *b, const response_parts *p)
+static void add_status_line(wsr_strbuf *b, const response_parts *p)
 {
     char line[64];
     const char *phrase = ws_http_status_phrase((int)p->status);
     snprintf(line, sizeof line, "HTTP/1.1 %lld ", p->status);
-    sb_adds(b, line);
-    sb_adds(b, p->reason ? json_string_value(p->reason)
-               : phrase  ? phrase
-                         : "Status");
-    sb_adds(b, "\r\n");
+    wsr_sb_adds(b, line);
+    wsr_sb_adds(b, p->reason ? json_string_value(p->reason)
+                   : phrase  ? phrase
+                             : "Status");
+    wsr_sb_adds(b, "\r\n");
 }
 
 /* The three headers of a 101 (RFC 6455 4.2.2), unless omitted. */
-static void add_upgrade_headers(strbuf *b, const response_parts *p)
+static void add_upgrade_headers(wsr_strbuf *b, const response_parts *p)
 {
     const char *acc = p->accept ? json_string_value(p->accept) : "auto";
     if (p->status != 101)
         return;
     if (!omitted(p->omit, "Upgrade"))
-        sb_adds(b, "Upgrade: websocket\r\n");
+        wsr_sb_adds(b, "Upgrade: websocket\r\n");
     if (!omitted(p->omit, "Connection"))
-        sb_adds(b, "Connection: Upgrade\r\n");
+        wsr_sb_adds(b, "Connection: Upgrade\r\n");
     if (strcmp(acc, "omit") != 0 && !omitted(p->omit, "Sec-WebSocket-Accept")) {
-        sb_adds(b, "Sec-WebSocket-Accept: ");
-        sb_adds(b, strcmp(acc, "auto") == 0 ? ACCEPT_MARK : acc);
-        sb_adds(b, "\r\n");
+        wsr_sb_adds(b, "Sec-WebSocket-Accept: ");
+        wsr_sb_adds(b, strcmp(acc, "auto") == 0 ? ACCEPT_MARK : acc);
+        wsr_sb_adds(b, "\r\n");
     }
 }
 
@@ -221,7 +191,7 @@ static void add_upgrade_headers(strbuf *b, const response_parts *p)
 static bool build_response(jc_ctx *v, json_t *hs, wsr_item *it)
 {
     response_parts p = {0};
-    strbuf b = {0};
+    wsr_strbuf b = {0};
     bool has_length = false;
     if (!get_response_parts(v, hs, &p))
         return false;
@@ -235,11 +205,11 @@ static bool build_response(jc_ctx *v, json_t *hs, wsr_item *it)
         char line[64];
         snprintf(line, sizeof line, "Content-Length: %zu\r\n",
                  json_string_length(p.body));
-        sb_adds(&b, line);
+        wsr_sb_adds(&b, line);
     }
-    sb_adds(&b, "\r\n");
+    wsr_sb_adds(&b, "\r\n");
     if (p.body)
-        sb_add(&b, json_string_value(p.body), json_string_length(p.body));
+        wsr_sb_add(&b, json_string_value(p.body), json_string_length(p.body));
     it->http_status = (int)p.status;
     return take_response(v, &b, it);
 }

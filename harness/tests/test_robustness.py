@@ -29,15 +29,14 @@ CLIENT = "python-websockets"
 HANDSHAKE_TIMEOUT_MS = 2000
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
-    work = tmp_path_factory.mktemp("robustness")
+def serve_catalogue(
+    tmp_path_factory: pytest.TempPathFactory, name: str, args: list[str]
+) -> Iterator[ScenarioServer]:
+    """The catalogue's server with ``args``; at the end it must exit 0 with
+    no sanitizer report."""
+    work = tmp_path_factory.mktemp(name)
     srv = ScenarioServer(
-        server_binary(),
-        SCENARIOS_DIR,
-        work / "server.log",
-        work / "transcripts",
-        ["--handshake-timeout-ms", str(HANDSHAKE_TIMEOUT_MS)],
+        server_binary(), SCENARIOS_DIR, work / "server.log", work / "transcripts", args
     )
     srv.start()
     yield srv
@@ -45,6 +44,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]
     assert code == 0, f"server exit {code}; log:\n{srv.stderr_text()}"
     assert "ERROR: AddressSanitizer" not in srv.stderr_text()
     assert "runtime error:" not in srv.stderr_text()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
+    yield from serve_catalogue(
+        tmp_path_factory, "robustness", ["--handshake-timeout-ms", str(HANDSHAKE_TIMEOUT_MS)]
+    )
 
 
 def rst_close(sock: socket.socket) -> None:
@@ -157,20 +163,7 @@ MAX_FRAME = 1024  # the cap on a client message is four times this
 
 @pytest.fixture(scope="module")
 def small_caps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
-    work = tmp_path_factory.mktemp("small-caps")
-    srv = ScenarioServer(
-        server_binary(),
-        SCENARIOS_DIR,
-        work / "server.log",
-        work / "transcripts",
-        ["--max-frame", str(MAX_FRAME)],
-    )
-    srv.start()
-    yield srv
-    code = srv.stop()
-    assert code == 0, f"server exit {code}; log:\n{srv.stderr_text()}"
-    assert "ERROR: AddressSanitizer" not in srv.stderr_text()
-    assert "runtime error:" not in srv.stderr_text()
+    yield from serve_catalogue(tmp_path_factory, "small-caps", ["--max-frame", str(MAX_FRAME)])
 
 
 def masked_header(opcode: int, length: int, fin: bool) -> bytes:

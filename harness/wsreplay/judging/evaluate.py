@@ -977,17 +977,8 @@ def _pass_reason(checks: list[Check]) -> str:
         parts = ["received " + received[0]] if len(received) > 1 else []
         parts.append("the close code is not observable through this API")
     parts[:0] = [by_name["connected"].detail] if "connected" in by_name else []
-    for name in (
-        "client_close",
-        "client_pong",
-        "client_messages",
-        "deflate",
-        "client_pongs",
-        "round_trips",
-        "fail_fast",
-        "tcp_closed_by",
-        "close_clean",
-    ):
+    # what the server saw of the client, in EXPECTATIONS order
+    for name in EXPECTATIONS[EXPECTATIONS.index("client_close") :]:
         if name in by_name:
             parts.append(by_name[name].detail)
     return ", and ".join(parts) if parts else "the scenario expects nothing"
