@@ -11,6 +11,7 @@ has parametrized families, these lists can fold into a few family files with the
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "scenarios"
@@ -116,10 +117,22 @@ def kuhn_vectors() -> list[tuple[str, str, str, list[tuple[bool, bytes]]]]:
     return cats
 
 
+#: "(Autobahn 6.5.1)" or "; Autobahn 6.5.1" in a summary: the case the
+#: scenario reproduces ("like Autobahn 2.11" names one it only resembles).
+AUTOBAHN_CASE = re.compile(r"[(;] ?Autobahn (\d+(?:\.\d+)+)\b")
+
+
 def write(name: str, doc: dict) -> None:
     path = ROOT / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"name": name, **doc}
+    # the case goes in the autobahn field too, unless the scenario is one of
+    # the vectors' fragmented or chopped variants (other parameters)
+    case = AUTOBAHN_CASE.search(doc["summary"])
+    if case and not name.endswith(("-fragmented", "-chopped")):
+        at = list(doc).index("tags") + 1
+        items = list(doc.items())
+        doc = dict(items[:at] + [("autobahn", [case.group(1)])] + items[at:])
     lines = []
     for key, value in doc.items():
         if key == "steps":
@@ -307,9 +320,9 @@ def control_and_close() -> None:
     # FIN at once: who closes TCP first is the close/* scenarios' question
     end = [{"write": [{"close": 1000}]}, {"await": "close", "timeout_ms": 1000}, {"shutdown": "write"}]
     for name, ab, split, what in (
-        ("control/pings-ten-in-order", "2.10", None, "in one write"),
-        ("control/pings-ten-every-byte", "2.11", "every_byte", "cut into TCP writes of one byte"),
-        ("control/pings-ten-every-7-bytes", "2.11", {"every": 7}, "cut into TCP writes of 7 bytes"),
+        ("control/pings-ten-in-order", "Autobahn 2.10", None, "in one write"),
+        ("control/pings-ten-every-byte", "Autobahn 2.11", "every_byte", "cut into TCP writes of one byte"),
+        ("control/pings-ten-every-7-bytes", "like Autobahn 2.11, which writes a byte at a time", {"every": 7}, "cut into TCP writes of 7 bytes"),
     ):
         group: dict = {"write": [{"ping": "payload-{i}", "count": 10}]}
         if split:
@@ -318,7 +331,7 @@ def control_and_close() -> None:
             name,
             {
                 "summary": f"Ten pings with payloads payload-1..payload-10 {what}; every pong must "
-                f"come back, each with its ping's payload, in order (Autobahn {ab}).",
+                f"come back, each with its ping's payload, in order ({ab}).",
                 "rfc": ["6455#5.5.2", "6455#5.5.3"],
                 "tags": ["control", "ping"],
                 "steps": [group, {"await": "pong", "count": 10, "timeout_ms": 2000}, *end],
