@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Writes the scenario files that follow Autobahn|Testsuite's cases 6.4-6.23 (Markus Kuhn's
-UTF-8 decoder test), 2.10/2.11, 7.1.2/7.1.3 and section 9, one file each.
+UTF-8 decoder test), 2.10/2.11, 7.1.2/7.1.3, section 9, and the cases of sections 1-7 and 10
+that the hand-written scenarios only resemble (autobahn_cases), one file each.
 
 Run from the repository root: `python3 tools/gen-autobahn-scenarios.py`. It rewrites the files
 it owns (utf8/kuhn-*, utf8/fail-fast-*, control/pings-*, close/two-close-frames,
-close/ping-after-close, close/server-closes-tcp-first, limits/*) and no other. Once the loader
-has parametrized families, these lists can fold into a few family files with the same names.
+close/ping-after-close, close/server-closes-tcp-first, limits/*, and autobahn_cases' files, each
+named in its call) and no other. Once the loader has parametrized families, these lists can
+fold into a few family files with the same names.
 """
 
 from __future__ import annotations
@@ -525,8 +527,592 @@ def limits() -> None:
         )
 
 
+HELLO = "Hello, world!"
+MIXED = "Hello-µ@ßöäüàá-UTF-8!!"  # Autobahn 6.2.x's text
+
+
+def ab_fail(
+    summary: str, rfc: list[str], tags: list[str], groups: list[dict], echoed: str | None = None
+) -> dict:
+    """A case where the client must fail the connection (1002); `echoed` is a valid message
+    ahead of the bad frame, which Autobahn wants echoed (non-strict if it is not)."""
+    expect: dict = {
+        "messages": [{"text": echoed}] if echoed else [],
+        "close": {"code": [1002, 1006, None]},
+        "client_close": {"code": [1002]},
+    }
+    by_check = {"close": "non-strict", "client_close": "non-strict"}
+    if echoed:
+        expect["client_messages"] = [{"text": echoed}]
+        by_check["messages"] = "non-strict"
+        by_check["client_messages"] = "non-strict"
+    if any("ping" in item for group in groups for item in group.get("write", [])):
+        expect["client_pong"] = (
+            False  # the ping follows the bad frame: a failed connection answers nothing
+        )
+    doc: dict = {"summary": summary, "rfc": rfc, "tags": tags}
+    if echoed:
+        doc["client"] = {"echo": True}
+    doc["steps"] = [*groups, {"await": "close", "timeout_ms": 1000}, {"shutdown": "write"}]
+    doc["expect"] = expect
+    doc["severity"] = "fail"
+    doc["severity_by_check"] = by_check
+    return doc
+
+
+#: the end of a case Autobahn closes itself once the echo (or pong) is back: close 1000, clean
+AB_END = [
+    {"write": [{"close": 1000}]},
+    {"await": "close", "timeout_ms": 2000},
+    {"shutdown": "write"},
+]
+
+
+def ab_pass(
+    summary: str,
+    rfc: list[str],
+    tags: list[str],
+    groups: list[dict],
+    awaits: list[dict],
+    expect: dict,
+    end: list[dict] | None = None,
+) -> dict:
+    """A case the client passes by echoing (or ponging) and answering the close that follows;
+    `end` replaces AB_END where the close frame shares a write with other frames."""
+    return {
+        "summary": summary,
+        "rfc": rfc,
+        "tags": tags,
+        "client": {"echo": True},
+        "steps": [*groups, *awaits, *(AB_END if end is None else end)],
+        "expect": {
+            **expect,
+            "close": {"code": 1000},
+            "client_close": {"code": 1000},
+            "close_clean": True,
+        },
+        "severity": "fail",
+        "severity_by_check": {"close_clean": "non-strict"},
+    }
+
+
+def how_written(frames: list[dict], how: str) -> list[dict]:
+    """Autobahn's three ways of writing frames: all at once, one write per frame (sync), byte by byte (chopsize 1)."""
+    if how == "frames":
+        return [{"write": [frame]} for frame in frames]
+    if how == "bytes":
+        return [{"write": frames, "split": "every_byte"}]
+    return [{"write": frames}]
+
+
+HOW_WORDS = {
+    "one": "in one write",
+    "frames": "one TCP write per frame",
+    "bytes": "one TCP write per byte",
+}
+
+
+def autobahn_cases() -> None:
+    """Cases of sections 1-7 and 10 reproduced frame for frame, write for write."""
+    for ab, kind in (("1.1.8", "text"), ("1.2.8", "binary")):
+        want = {("text" if kind == "text" else "hex"): "", "pattern": "*", "size": 65536}
+        write(
+            f"tcp/{kind}-64kib-chopped-997",
+            ab_pass(
+                f"One {kind} message of 65536 '*' in one frame, cut into TCP writes of 997 bytes; the "
+                f"application echoes it (Autobahn {ab}).",
+                ["6455#5.2", "6455#5.6"],
+                ["tcp", "segmentation", "delivery"],
+                [{"write": [{kind: "", "pattern": "*", "size": 65536}], "split": {"every": 997}}],
+                [{"await": "messages", "count": 1, "timeout_ms": 5000}],
+                {"messages": [want], "client_messages": [want]},
+            ),
+        )
+    write(
+        "control/ping-125-bytes-every-byte",
+        ab_pass(
+            "A ping with 125 bytes FE (the largest control payload) cut into TCP writes of one byte; "
+            "the pong must carry the same 125 bytes (Autobahn 2.6).",
+            ["6455#5.5", "6455#5.5.2", "6455#5.5.3"],
+            ["control", "ping", "segmentation"],
+            [{"write": [{"ping": "", "hex": "fe" * 125}], "split": "every_byte"}],
+            [{"await": "pong", "timeout_ms": 2000}],
+            {"client_pongs": [{"hex": "fe" * 125}]},
+        ),
+    )
+    write(
+        "control/unsolicited-pong-empty",
+        ab_pass(
+            "An unsolicited pong with no payload and a close frame in one write; the pong must be "
+            "ignored and the close answered (Autobahn 2.7).",
+            ["6455#5.5.3"],
+            ["control", "delivery"],
+            [],
+            [],
+            {"messages": [], "client_messages": [], "client_pong": False},
+            [{"write": [{"pong": ""}, {"close": 1000}]}, *AB_END[1:]],
+        ),
+    )
+    write(
+        "control/unsolicited-pong-then-ping",
+        ab_pass(
+            "An unsolicited pong ('unsolicited pong payload') and a ping ('ping payload') in one write; "
+            "only the ping is answered, with its payload (Autobahn 2.9).",
+            ["6455#5.5.2", "6455#5.5.3"],
+            ["control", "ping"],
+            [{"write": [{"pong": "unsolicited pong payload"}, {"ping": "ping payload"}]}],
+            [{"await": "pong", "timeout_ms": 2000}],
+            {"client_pongs": [{"text": "ping payload"}]},
+        ),
+    )
+
+    rfc_rsv = ["6455#5.2", "6455#7.1.7"]
+    alone = [
+        (
+            "3.1",
+            1,
+            {"text": HELLO, "rsv": 1},
+            "a text frame 'Hello, world!'",
+            "framing/rsv-1-text-alone",
+        ),
+        (
+            "3.5",
+            5,
+            {"binary": "", "hex": "00fffefdfcfb00ff", "rsv": 5},
+            "a binary frame (00 ff fe fd fc fb 00 ff)",
+            "framing/rsv-5-binary-alone",
+        ),
+        (
+            "3.6",
+            6,
+            {"binary": HELLO, "rsv": 6},
+            "a binary frame 'Hello, world!'",
+            "framing/rsv-6-binary-alone",
+        ),
+        ("3.7", 7, {"close": None, "rsv": 7}, "an empty close frame", "framing/rsv-7-close-alone"),
+    ]
+    for ab, rsv, frame, what, name in alone:
+        write(
+            name,
+            ab_fail(
+                f"{what[0].upper()}{what[1:]} with RSV {rsv} (no extension negotiated), alone; the client "
+                f"MUST fail the connection (Autobahn {ab}).",
+                rfc_rsv,
+                ["framing", "protocol-error", "rsv"],
+                [{"write": [frame]}],
+            ),
+        )
+    for ab, rsv, how in (("3.2", 2, "one"), ("3.3", 3, "frames"), ("3.4", 4, "bytes")):
+        frames = [{"text": HELLO}, {"text": HELLO, "rsv": rsv}, {"ping": ""}]
+        suffix = {"one": "", "frames": "-frame-writes", "bytes": "-every-byte"}[how]
+        write(
+            f"framing/rsv-{rsv}-text-then-ping{suffix}",
+            ab_fail(
+                f"A text message 'Hello, world!', the same text with RSV {rsv} (no extension negotiated) "
+                f"and an empty ping, {HOW_WORDS[how]}; the client echoes the first, MUST fail the "
+                f"connection and answers no ping (Autobahn {ab}).",
+                rfc_rsv,
+                ["framing", "protocol-error", "rsv"],
+                how_written(frames, how),
+                echoed=HELLO,
+            ),
+        )
+
+    rfc_op = ["6455#5.2", "6455#11.8", "6455#7.1.7"]
+    for sec, kind, ops in (
+        ("4.1", "data", (3, 4, 5, 6, 7)),
+        ("4.2", "control", (11, 12, 13, 14, 15)),
+    ):
+        for j, op in enumerate(ops, 1):
+            ab = f"{sec}.{j}"
+            payload = "reserved opcode payload" if j == 2 else HELLO if j > 3 else ""
+            frame = {"text": payload, "opcode": op}
+            has = f"payload '{payload}'" if payload else "no payload"
+            tags = ["framing", "protocol-error", "opcode"]
+            if j <= 2:
+                write(
+                    f"framing/reserved-opcode-{op}-alone",
+                    ab_fail(
+                        f"A frame with the reserved {kind} opcode {op} and {has}, alone; the client MUST "
+                        f"fail the connection (Autobahn {ab}).",
+                        rfc_op,
+                        tags,
+                        [{"write": [frame]}],
+                    ),
+                )
+                continue
+            how = "bytes" if j == 5 else "one"
+            write(
+                f"framing/reserved-opcode-{op}-then-ping"
+                + ("-every-byte" if how == "bytes" else ""),
+                ab_fail(
+                    f"A text message 'Hello, world!', a frame with the reserved {kind} opcode {op} and "
+                    f"{has}, and an empty ping, {HOW_WORDS[how]}; the client echoes the first, MUST fail "
+                    f"the connection and answers no ping (Autobahn {ab}).",
+                    rfc_op,
+                    tags,
+                    how_written([{"text": HELLO}, frame, {"ping": ""}], how),
+                    echoed=HELLO,
+                ),
+            )
+
+    write(
+        "control/pong-in-two-fragments",
+        ab_fail(
+            "A pong in two fragments (pong 'fragment1' without FIN, continuation 'fragment2'); control "
+            "frames MUST NOT be fragmented: the client MUST fail the connection (Autobahn 5.2).",
+            ["6455#5.5", "6455#5.4", "6455#7.1.7"],
+            ["control", "fragmentation", "protocol-error"],
+            [{"write": [{"pong": "fragment1", "fin": False}, {"continuation": "fragment2"}]}],
+        ),
+    )
+    frag_rfc = ["6455#5.4"]
+    two = [{"text": "fragment1", "fin": False}, {"continuation": "fragment2"}]
+    pinged = [
+        {"text": "fragment1", "fin": False},
+        {"ping": "ping payload"},
+        {"continuation": "fragment2"},
+    ]
+    for ab, how in (("5.4", "frames"), ("5.5", "bytes")):
+        suffix = "frame-writes" if how == "frames" else "every-byte"
+        write(
+            f"fragmentation/two-fragments-{suffix}",
+            ab_pass(
+                f"A text message in two fragments ('fragment1', 'fragment2'), {HOW_WORDS[how]}; the "
+                f"application receives and echoes 'fragment1fragment2' (Autobahn {ab}).",
+                frag_rfc,
+                ["fragmentation", "delivery"],
+                how_written(two, how),
+                [{"await": "messages", "count": 1, "timeout_ms": 2000}],
+                {
+                    "messages": [{"text": "fragment1fragment2"}],
+                    "client_messages": [{"text": "fragment1fragment2"}],
+                },
+            ),
+        )
+    for ab, how in (("5.7", "frames"), ("5.8", "bytes")):
+        suffix = "frame-writes" if how == "frames" else "every-byte"
+        write(
+            f"fragmentation/ping-between-fragments-{suffix}",
+            ab_pass(
+                f"A text message in two fragments with a ping ('ping payload') between them, {HOW_WORDS[how]}; "
+                f"the client answers the ping, then the application echoes 'fragment1fragment2' (Autobahn {ab}).",
+                ["6455#5.4", "6455#5.5.2"],
+                ["fragmentation", "control"],
+                how_written(pinged, how),
+                [
+                    {"await": "pong", "timeout_ms": 2000},
+                    {"await": "messages", "count": 1, "timeout_ms": 2000},
+                ],
+                {
+                    "messages": [{"text": "fragment1fragment2"}],
+                    "client_messages": [{"text": "fragment1fragment2"}],
+                    "client_pongs": [{"text": "ping payload"}],
+                },
+            ),
+        )
+    fail_rfc = ["6455#5.4", "6455#7.1.7"]
+    ftags = ["fragmentation", "protocol-error"]
+    for ab, fin, how in (
+        ("5.10", True, "frames"),
+        ("5.11", True, "bytes"),
+        ("5.12", False, "one"),
+        ("5.13", False, "frames"),
+        ("5.14", False, "bytes"),
+    ):
+        frames = [{"continuation": "non-continuation payload", "fin": fin}, {"text": HELLO}]
+        base = "fragmentation/orphan-continuation" + ("" if fin else "-unfinished")
+        suffix = {"one": "-one-write", "frames": "-frame-writes", "bytes": "-every-byte"}[how]
+        write(
+            base + suffix,
+            ab_fail(
+                f"A {'final' if fin else 'non-final'} continuation frame with no message to continue, "
+                f"then a text message, {HOW_WORDS[how]}; the client MUST fail the connection "
+                f"(Autobahn {ab}).",
+                fail_rfc,
+                ftags,
+                how_written(frames, how),
+            ),
+        )
+    write(
+        "fragmentation/orphan-continuation-after-fragmented-message",
+        ab_fail(
+            "A text message in two fragments ('fragment1fragment2'), then a non-final continuation "
+            "with nothing to continue and a text frame, in one write; the client echoes the message, "
+            "then MUST fail the connection (Autobahn 5.15).",
+            fail_rfc,
+            ftags,
+            [
+                {
+                    "write": [
+                        {"text": "fragment1", "fin": False},
+                        {"continuation": "fragment2"},
+                        {"continuation": "fragment3", "fin": False},
+                        {"text": "fragment4"},
+                    ]
+                }
+            ],
+            echoed="fragment1fragment2",
+        ),
+    )
+    for ab, fin, name in (("5.16", False, "unfinished"), ("5.17", True, "final")):
+        three = [
+            {"continuation": "fragment1", "fin": fin},
+            {"text": "fragment2", "fin": False},
+            {"continuation": "fragment3"},
+        ]
+        write(
+            f"fragmentation/orphan-continuation-{name}-twice",
+            ab_fail(
+                f"Twice in one write: a {'final' if fin else 'non-final'} continuation with nothing to "
+                "continue, then a text message in two fragments; the client MUST fail the connection at "
+                f"the first frame (Autobahn {ab}).",
+                fail_rfc,
+                ftags,
+                [{"write": three + three}],
+            ),
+        )
+    for ab, how in (("5.19", "one"), ("5.20", "frames")):
+        part1 = [
+            {"text": "fragment1", "fin": False},
+            {"continuation": "fragment2", "fin": False},
+            {"ping": "pongme 1!"},
+        ]
+        part2 = [
+            {"continuation": "fragment3", "fin": False},
+            {"continuation": "fragment4", "fin": False},
+            {"ping": "pongme 2!"},
+            {"continuation": "fragment5"},
+        ]
+        whole = "fragment1fragment2fragment3fragment4fragment5"
+        write(
+            "fragmentation/pings-between-five-fragments"
+            + ("-frame-writes" if how == "frames" else ""),
+            ab_pass(
+                "A text message in five fragments: two, a ping 'pongme 1!', a pause of 1 s, two more, a "
+                f"ping 'pongme 2!' and the last ({'each burst in one write' if how == 'one' else 'one TCP write per frame'}); "
+                f"both pongs, in order, then the echo of the whole message (Autobahn {ab}).",
+                ["6455#5.4", "6455#5.5.2"],
+                ["fragmentation", "control"],
+                [*how_written(part1, how), {"delay_ms": 1000}, *how_written(part2, how)],
+                [
+                    {"await": "pong", "count": 2, "timeout_ms": 2000},
+                    {"await": "messages", "count": 1, "timeout_ms": 2000},
+                ],
+                {
+                    "messages": [{"text": whole}],
+                    "client_messages": [{"text": whole}],
+                    "client_pongs": [{"text": "pongme 1!"}, {"text": "pongme 2!"}],
+                },
+            ),
+        )
+
+    for ab, name, frames, text, what in (
+        ("6.1.2", "three-empty-fragments", ["", "", ""], "", "three empty fragments"),
+        (
+            "6.1.3",
+            "empty-fragments-around-payload",
+            ["", "middle frame payload", ""],
+            "middle frame payload",
+            "three fragments, only the middle one ('middle frame payload') non-empty",
+        ),
+    ):
+        items = [
+            {"text": frames[0], "fin": False},
+            {"continuation": frames[1], "fin": False},
+            {"continuation": frames[2]},
+        ]
+        write(
+            f"fragmentation/{name}",
+            ab_pass(
+                f"A text message of {what}, in one write; the application receives and echoes "
+                f"{repr(text) if text else 'an empty message'} (Autobahn {ab}).",
+                frag_rfc,
+                ["fragmentation", "delivery"],
+                [{"write": items}],
+                [{"await": "messages", "count": 1, "timeout_ms": 2000}],
+                {"messages": [{"text": text}], "client_messages": [{"text": text}]},
+            ),
+        )
+    kosme = KOSME.decode("utf-8")
+    for ab, name, items, text, what in (
+        ("6.2.1", "valid-multibyte-one-frame", [{"text": MIXED}], MIXED, "in one frame"),
+        (
+            "6.2.2",
+            "valid-multibyte-two-fragments",
+            [{"text": "Hello-µ@ßöä", "fin": False}, {"continuation": "üàá-UTF-8!!"}],
+            MIXED,
+            "in two fragments cut between code points",
+        ),
+        (
+            "6.2.3",
+            "valid-multibyte-one-byte-fragments",
+            [{"text": MIXED, "fragment_size": 1}],
+            MIXED,
+            "in frames of one byte (cut inside its code points)",
+        ),
+        (
+            "6.2.4",
+            "kosme-one-byte-fragments",
+            [{"text": kosme, "fragment_size": 1}],
+            kosme,
+            "in frames of one byte (cut inside its code points)",
+        ),
+    ):
+        write(
+            f"utf8/{name}",
+            ab_pass(
+                f"The valid UTF-8 text '{text}' {what}, in one write; the application receives and echoes "
+                f"it (Autobahn {ab}).",
+                ["6455#8.1", "6455#5.4"],
+                ["utf8", "delivery"] if ab == "6.2.1" else ["utf8", "fragmentation", "delivery"],
+                [{"write": items}],
+                [{"await": "messages", "count": 1, "timeout_ms": 2000}],
+                {"messages": [{"text": text}], "client_messages": [{"text": text}]},
+            ),
+        )
+    bad = KOSME + bytes.fromhex("eda080") + b"edited"
+    write(
+        "utf8/invalid-surrogate-one-byte-fragments",
+        {
+            "summary": "A text message κόσμε ED A0 80 'edited' (a UTF-16 surrogate, invalid from its second "
+            "byte) in frames of one byte, in one write; the client MUST fail the connection, with 1007 "
+            "(Autobahn 6.3.2).",
+            "rfc": ["6455#8.1", "6455#5.4", "3629#3"],
+            "tags": ["utf8", "fragmentation", "protocol-error"],
+            "client": {"echo": True},
+            "steps": [
+                {"write": [{"text": "", "hex": bad.hex(), "fragment_size": 1}]},
+                {"await": "close", "timeout_ms": 1000},
+                {"shutdown": "write"},
+            ],
+            "expect": dict(INVALID_EXPECT),
+            "severity": "fail",
+            "severity_by_check": dict(INVALID_SEVERITY),
+        },
+    )
+
+    write(
+        "close/echo-then-close",
+        ab_pass(
+            "A text message 'Hello World!'; once its echo is back, a close frame 1000: the client "
+            "answers it and the close is clean (Autobahn 7.1.1).",
+            ["6455#5.5.1", "6455#7.1.2"],
+            ["close"],
+            [{"write": [{"text": "Hello World!"}]}],
+            [{"await": "messages", "count": 1, "timeout_ms": 2000}],
+            {"messages": [{"text": "Hello World!"}], "client_messages": [{"text": "Hello World!"}]},
+        ),
+    )
+    write(
+        "close/code-only",
+        ab_pass(
+            "A close frame with code 1000 and no reason, alone; the client answers with 1000 and the "
+            "close is clean (Autobahn 7.3.3).",
+            ["6455#5.5.1", "6455#7.4.1"],
+            ["close"],
+            [],
+            [],
+            {"messages": [], "client_messages": []},
+        ),
+    )
+    doc = ab_pass(
+        "A text fragment 'fragment1' without FIN, a close frame 1000 and the last fragment "
+        "'fragment2', in one write; the client answers the close, delivers no message and ignores "
+        "what follows the close (Autobahn 7.1.5).",
+        ["6455#5.5.1", "6455#5.4", "6455#1.4"],
+        ["close", "fragmentation"],
+        [],
+        [],
+        {"messages": [], "client_messages": []},
+        [
+            {
+                "write": [
+                    {"text": "fragment1", "fin": False},
+                    {"close": 1000},
+                    {"continuation": "fragment2"},
+                ]
+            },
+            *AB_END[1:],
+        ],
+    )
+    # Autobahn wants 1000 back; RFC 6455 5.5.1 has the answer only "typically" echo the code
+    doc["severity_by_check"]["client_close"] = "non-strict"
+    write("close/close-between-fragments-then-last", doc)
+    write(
+        "close/large-message-then-close-and-ping",
+        {
+            "summary": "A 256 KiB text message (BAsd7&jh23 repeated), a text message 'Hello World!', a close "
+            "frame 1000 and an empty ping, in one write; whether the client echoes the messages before "
+            "it closes is left to the implementation (Autobahn 7.1.6).",
+            "rfc": ["6455#5.5.1", "6455#1.4"],
+            "tags": ["close", "large"],
+            "client": {"echo": True},
+            "steps": [
+                {
+                    "write": [
+                        {"text": "", "pattern": "BAsd7&jh23", "size": 256 * KIB},
+                        {"text": "Hello World!"},
+                        {"close": 1000},
+                        {"ping": ""},
+                    ]
+                },
+                {"await": "close", "timeout_ms": 2000},
+                {"shutdown": "write"},
+            ],
+            "expect": {
+                "messages": [
+                    {"text": "", "pattern": "BAsd7&jh23", "size": 256 * KIB},
+                    {"text": "Hello World!"},
+                ],
+                "close": {"code": 1000},
+                "client_close": {"code": 1000},
+            },
+            "severity": "informational",
+            "waive": {
+                "ping-answered": "the ping follows the server's close frame: a client may ignore "
+                "what comes after it (1.4)"
+            },
+        },
+    )
+    for ab, code in (("7.13.1", 5000), ("7.13.2", 65535)):
+        write(
+            f"close/code-{code}-alone",
+            {
+                "summary": f"A close frame with code {code} (outside every range of RFC 6455 7.4), alone; "
+                f"what the client does is not defined by RFC 6455 (Autobahn {ab}).",
+                "rfc": ["6455#7.4", "6455#7.4.2"],
+                "tags": ["close", "close-codes"],
+                "steps": [
+                    {"write": [{"close": code}]},
+                    {"await": "close", "timeout_ms": 1000},
+                    {"shutdown": "write"},
+                ],
+                "expect": {
+                    "close": {"code": [1000, code, 1002, 1006, None]},
+                    "client_close": {"code": [1000, code, 1002]},
+                },
+                "severity": "informational",
+            },
+        )
+    want = {"text": "", "pattern": "*", "size": 64 * KIB}
+    write(
+        "fragmentation/text-64kib-fragments-1300",
+        ab_pass(
+            "A text message of 65536 '*' in frames of 1300 bytes (Autobahn's own sender fragments it), "
+            "in one write; the application receives and echoes it (Autobahn 10.1.1).",
+            frag_rfc,
+            ["fragmentation", "delivery"],
+            [{"write": [{"text": "", "pattern": "*", "size": 64 * KIB, "fragment_size": 1300}]}],
+            [{"await": "messages", "count": 1, "timeout_ms": 5000}],
+            {"messages": [want], "client_messages": [want]},
+        ),
+    )
+
+
 if __name__ == "__main__":
     utf8()
     fail_fast()
     control_and_close()
     limits()
+    autobahn_cases()
