@@ -535,17 +535,16 @@ def ab_fail(
     summary: str, rfc: list[str], tags: list[str], groups: list[dict], echoed: str | None = None
 ) -> dict:
     """A case where the client must fail the connection (1002); `echoed` is a valid message
-    ahead of the bad frame, which Autobahn wants echoed (non-strict if it is not)."""
+    ahead of the bad frame, which the application must receive (its echo is not judged)."""
     expect: dict = {
         "messages": [{"text": echoed}] if echoed else [],
         "close": {"code": [1002, 1006, None]},
         "client_close": {"code": [1002]},
     }
     by_check = {"close": "non-strict", "client_close": "non-strict"}
-    if echoed:
-        expect["client_messages"] = [{"text": echoed}]
-        # the application must get it (it came before the bad frame); the echo may lose the race
-        by_check["client_messages"] = "non-strict"
+    # The application must get `echoed` (it came before the bad frame), but its echo races
+    # with the failure: whether it leaves depends on timing, so it is not expected at all
+    # (Autobahn's non-strict check made python-websockets' verdict vary from run to run).
     if any("ping" in item for group in groups for item in group.get("write", [])):
         expect["client_pong"] = (
             False  # the ping follows the bad frame: a failed connection answers nothing
