@@ -177,7 +177,9 @@ def test_empty_close_frame_is_reported_as_1000(tmp_path: Path) -> None:
         assert record["observed"]["messages"][0]["text"] == "m"
         assert record["observed"]["close"] == {"code": 1000, "reason": ""}
         assert record["verdict"] == "fail"
-        assert record["reason"] == "expected close 1005, received 1000"
+        # the most severe failure comes first; Java-WebSocket's close race (README)
+        # sometimes adds an unanswered close after it
+        assert record["reason"].startswith("expected close 1005, received 1000"), record["reason"]
 
 
 def test_local_checkout(tmp_path: Path) -> None:
