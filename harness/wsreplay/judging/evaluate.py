@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,23 +247,7 @@ def _run_check(
     if transcript is None:
         detail = f"no server transcript, so the {name} check could not be made"
         return Check(name, False, "error", expected, None, detail)
-    if name == "client_close":
-        return check_client_close(expected, transcript, severity)
-    if name == "client_pong":
-        return check_client_pong(expected, transcript, severity)
-    if name == "deflate":
-        return check_deflate(expected, transcript, severity)
-    if name == "client_pongs":
-        return check_client_pongs(expected, transcript, severity)
-    if name == "round_trips":
-        return check_round_trips(expected, transcript, severity)
-    if name == "fail_fast":
-        return check_fail_fast(expected, transcript, severity)
-    if name == "tcp_closed_by":
-        return check_tcp_closed_by(expected, transcript, severity)
-    if name == "close_clean":
-        return check_close_clean(expected, transcript, severity)
-    return check_client_messages(expected, transcript, severity)
+    return _TRANSCRIPT_CHECKS[name](expected, transcript, severity)
 
 
 def expand_messages(entries: list[dict]) -> list[dict]:
@@ -1033,3 +1017,17 @@ def _json_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+#: The expectations judged from the server's transcript alone, each by its check.
+_TRANSCRIPT_CHECKS: dict[str, Callable[..., Check]] = {
+    "client_close": check_client_close,
+    "client_pong": check_client_pong,
+    "client_messages": check_client_messages,
+    "deflate": check_deflate,
+    "client_pongs": check_client_pongs,
+    "round_trips": check_round_trips,
+    "fail_fast": check_fail_fast,
+    "tcp_closed_by": check_tcp_closed_by,
+    "close_clean": check_close_clean,
+}
