@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 from .. import autobahn
+from ..judging.echo import echo_plan
 from ..paths import RESULTS_DIR
 from ..running.runner import new_run_id
 from ..scenarios import load_all
@@ -29,6 +30,8 @@ from .session import FuzzingSession
 DEFAULT_TIMEOUT_S = 3600
 #: After the driver ends, how long the cases still being judged may take.
 SETTLE_S = 30.0
+#: The same after SIGINT/SIGTERM: a case still running is judged from its transcript so far.
+INTERRUPTED_SETTLE_S = 2.0
 #: How long a driver has to go after SIGTERM before SIGKILL.
 KILL_GRACE_S = 5.0
 
@@ -122,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     session.start()
     front = Front(session, session.handoff_path or Path(), spec.host, port)
     status = 0
+    interrupted = False
     try:
         try:
             port = front.start()
@@ -131,10 +135,16 @@ def run(args: argparse.Namespace) -> int:
             return status
         n_ab = sum(1 for e in table.entries if e.autobahn)
         n_missing = sum(1 for e in table.entries if e.autobahn and e.scenario is None)
+        n_skipped = sum(
+            1
+            for e in table.entries
+            if e.scenario is not None and isinstance(echo_plan(e.scenario), str)
+        )
         print(
             f"wsreplay fuzzingserver on ws://{spec.host}:{port}: {len(table)} cases "
             f"({n_ab} Autobahn, {n_missing} of them UNIMPLEMENTED; "
-            f"{len(table) - n_ab} wsreplay scenarios) -> {out_dir}",
+            f"{len(table) - n_ab} wsreplay scenarios; {n_skipped} cases not judgeable "
+            f"from the wire, listed as they are asked for) -> {out_dir}",
             file=sys.stderr,
             flush=True,
         )
@@ -142,9 +152,12 @@ def run(args: argparse.Namespace) -> int:
             status = _run_driver(driver, out_dir, args.timeout, spec.host, port)
         else:
             _serve_until_signal()
+    except KeyboardInterrupt:
+        interrupted = True  # SIGINT/SIGTERM: write the reports without a long wait
+        raise
     finally:
         front.stop()
-        report = session.finish(SETTLE_S)
+        report = session.finish(INTERRUPTED_SETTLE_S if interrupted else SETTLE_S)
         print(
             f"reports: {autobahn_dir / 'index.json'} and {out_dir / 'report.json'}",
             file=sys.stderr,

@@ -164,7 +164,8 @@ class FuzzingSession:
         thread = threading.Thread(
             target=self._judge, args=(result,), name=f"judge-{result.run}", daemon=True
         )
-        self._threads.append(thread)
+        with self._lock:
+            self._threads.append(thread)
         thread.start()
         return f"/{scenario['name']}?run={result.run}"
 
