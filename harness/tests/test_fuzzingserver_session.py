@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from rawpeer import connect, masked_frame, read_http_head, upgrade_request
+from rawpeer import connect, masked_frame, read_http_head, read_until_close, upgrade_request
 from wsreplay import autobahn
 from wsreplay.contract import Scenario
 from wsreplay.fuzzingserver.cases import CaseTable, build_table, parse_spec
@@ -59,6 +59,10 @@ def open_case(session: FuzzingSession, case: int) -> socket.socket:
     """Connect to the case's target as a driver's connection would arrive."""
     target = session.run_target(case, AGENT)
     assert target is not None and target.startswith("/")
+    return connect_to(session, target)
+
+
+def connect_to(session: FuzzingSession, target: str) -> socket.socket:
     assert session.info is not None
     sock = connect(session.info.port)
     head, _ = upgrade_request(target)
@@ -130,8 +134,17 @@ def test_unimplemented_and_excluded_cases(table: CaseTable, tmp_path: Path) -> N
     )
     session.start()
     try:
-        assert session.run_target(1, AGENT) is None  # excluded for this agent
-        assert session.run_target(11, AGENT) is None  # no scenario: closed at once
+        # excluded for this agent; no scenario: the handshake, then a close at once
+        for case in (1, 11):
+            target = session.run_target(case, AGENT)
+            assert target is not None and target.startswith("/close/code-only?run=")
+            assert session.info is not None
+            sock = connect(session.info.port)
+            sock.sendall(upgrade_request(target)[0])
+            response, rest = read_http_head(sock)
+            assert b" 101 " in response
+            assert (rest + b"".join(read_until_close(sock)))[:4] == b"\x88\x02\x03\xe8"
+            drop(sock)
         assert session.case_status(11, AGENT) == {"behavior": "UNIMPLEMENTED"}
         drop(open_case(session, 2))
         session.update_reports(AGENT)

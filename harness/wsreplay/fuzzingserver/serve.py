@@ -19,12 +19,12 @@ from pathlib import Path
 
 from .. import autobahn
 from ..judging.echo import echo_plan
-from ..paths import RESULTS_DIR
+from ..paths import RESULTS_DIR, SCENARIOS_DIR
 from ..running.runner import new_run_id
 from ..scenarios import load_all
 from .cases import CaseTable, Spec, build_table, load_spec
 from .front import Front
-from .session import FuzzingSession
+from .session import CLOSE_AT_ONCE, FuzzingSession
 
 #: How long a driver may run by default.
 DEFAULT_TIMEOUT_S = 3600
@@ -97,10 +97,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
-def build(spec: Spec) -> CaseTable:
-    from ..paths import SCENARIOS_DIR
-
-    return build_table(spec, autobahn.load_cases(), load_all(SCENARIOS_DIR))
+def build(spec: Spec) -> tuple[CaseTable, bool]:
+    """The numbered cases, and whether the catalogue has the close-at-once scenario."""
+    scenarios = load_all(SCENARIOS_DIR)
+    closer = any(s["name"] == CLOSE_AT_ONCE for s in scenarios)
+    return build_table(spec, autobahn.load_cases(), scenarios), closer
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     driver = list(args.driver)
     if driver and driver[0] == "--":
         driver = driver[1:]
-    table = build(spec)
+    table, closer = build(spec)
     out_dir: Path = args.out or RESULTS_DIR / f"{new_run_id()}-fuzzingserver"
     out_dir.mkdir(parents=True, exist_ok=True)
     autobahn_dir = Path(spec.outdir) if spec.outdir else out_dir / "autobahn"
@@ -121,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         autobahn_dir,
         command=["wsreplay", *sys.argv[1:]],
         run_id=out_dir.name,
+        close_at_once=CLOSE_AT_ONCE if closer else None,
     )
     session.start()
     front = Front(session, session.handoff_path or Path(), spec.host, port)

@@ -37,6 +37,11 @@ from .reports import CaseResult, write_reports
 HANDOFF_SLACK_S = 5.0
 #: The longest a getCaseStatus waits for a case it does not know to be started.
 STATUS_WAIT_S = 10.0
+#: The scenario a runCase plays when nothing is to be judged (no scenario
+#: reproduces the case, the mode cannot judge it, or the spec excludes it for
+#: the agent): the opening handshake, then a close 1000 at once, as Autobahn
+#: answers such a runCase. Its transcript is not judged.
+CLOSE_AT_ONCE = "close/code-only"
 #: How a run id names the agent: the server's run-id characters, at most this long.
 AGENT_SLUG_MAX = 40
 
@@ -62,6 +67,7 @@ class FuzzingSession:
         handoff: bool = True,
         progress: TextIO | None = sys.stderr,
         run_id: str = "fuzzingserver",
+        close_at_once: str | None = CLOSE_AT_ONCE,
     ) -> None:
         self.table = table
         self.out_dir = Path(out_dir)
@@ -71,6 +77,8 @@ class FuzzingSession:
         self.binary = binary
         self.progress = progress
         self.run_id = run_id
+        #: None: such a runCase is refused instead (the front answers 404)
+        self.close_at_once = close_at_once
         # A unix socket path must stay short (108 bytes): not under out_dir.
         self._sock_dir = tempfile.mkdtemp(prefix="wsreplay-handoff-") if handoff else None
         self.handoff_path = Path(self._sock_dir) / "handoff.sock" if self._sock_dir else None
@@ -144,7 +152,7 @@ class FuzzingSession:
             return None
         if self.table.excluded_for(entry, agent):
             self._say(f"case {case} ({entry.id}) skipped for agent {agent} by the spec")
-            return None
+            return self._closed_at_once(case, agent)
         result = CaseResult(entry, agent, None, utc_now())
         scenario = entry.scenario
         if scenario is not None:
@@ -159,7 +167,7 @@ class FuzzingSession:
             self._changed.notify_all()
         if scenario is None or result.skipped is not None:
             self._say(f"case {case} ({entry.id}) {agent}: {result.behavior}: {result.reason}")
-            return None
+            return self._closed_at_once(case, agent)
         result.run = f"ab{serial}-c{case}-{agent_slug(agent)}"
         thread = threading.Thread(
             target=self._judge, args=(result,), name=f"judge-{result.run}", daemon=True
@@ -168,6 +176,14 @@ class FuzzingSession:
             self._threads.append(thread)
         thread.start()
         return f"/{scenario['name']}?run={result.run}"
+
+    def _closed_at_once(self, case: int, agent: str) -> str | None:
+        if self.close_at_once is None:
+            return None
+        with self._lock:
+            self._serial += 1
+            serial = self._serial
+        return f"/{self.close_at_once}?run=ab{serial}-c{case}-{agent_slug(agent)}-closed"
 
     def case_status(self, case: int, agent: str) -> dict:
         entry = self.table.get(case)
