@@ -75,8 +75,9 @@ async def main():
 asyncio.run(main())
 """
 
-#: Ten Autobahn cases: a scenario plays most of them, 1.1.8 none (UNIMPLEMENTED).
-CASES = ["1.1.1", "1.1.2", "1.1.3", "1.1.8", "1.2.1", "1.2.2", "2.1", "2.2", "3.1", "5.1"]
+#: Ten Autobahn cases in numeric order: a scenario plays the first nine,
+#: none 13.7.18 (UNIMPLEMENTED: docs/autobahn.md says why).
+CASES = ["1.1.1", "1.1.2", "1.1.3", "1.2.1", "1.2.2", "2.1", "2.2", "3.1", "5.1", "13.7.18"]
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +136,7 @@ def check_reports(tmp_path: Path, outdir: Path, played: list[str]) -> dict:
 def test_real_driver_runs_unchanged(tmp_path: Path, driver_python: Path) -> None:
     code, stderr, outdir = run_mode(tmp_path, driver_python)
     by_case = check_reports(tmp_path, outdir, CASES)
-    assert by_case["1.1.8"]["behavior"] == "UNIMPLEMENTED"
+    assert by_case["13.7.18"]["behavior"] == "UNIMPLEMENTED"
     failed = [c for c, e in by_case.items() if e["behavior"] == "FAILED"]
     assert code == (1 if failed else 0), stderr
     assert "10 cases" in (tmp_path / "out" / "driver.log").read_text()

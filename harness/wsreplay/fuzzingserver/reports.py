@@ -344,7 +344,11 @@ def write_autobahn(outdir: Path, results: Iterable[CaseResult]) -> Path:
 
 
 def wsreplay_report(
-    results: Iterable[CaseResult], run_id: str, server_version: str, command: list[str]
+    results: Iterable[CaseResult],
+    run_id: str,
+    server_version: str,
+    command: list[str],
+    started: str | None = None,
 ) -> dict:
     """wsreplay's report of the played cases, each agent a client.
 
@@ -353,6 +357,8 @@ def wsreplay_report(
     the wire is `informational`, its reason saying why it was not judged.
     """
     report = new_wsreplay_report(run_id, __version__, server_version, command)
+    if started is not None:
+        report["started"] = started  # when the mode started, not when it wrote
     for result in results:
         scenario = result.entry.scenario
         if scenario is None:
@@ -385,9 +391,10 @@ def write_reports(
     run_id: str,
     server_version: str,
     command: list[str],
+    started: str | None = None,
 ) -> dict:
     """Both forms; returns wsreplay's report (its totals say how it went)."""
     write_autobahn(autobahn_dir, results)
-    report = wsreplay_report(results, run_id, server_version, command)
+    report = wsreplay_report(results, run_id, server_version, command, started)
     write_all(report, wsreplay_dir)
     return report

@@ -91,6 +91,7 @@ class FuzzingSession:
         self.results: dict[tuple[str, int], CaseResult] = {}
         self._threads: list[threading.Thread] = []
         self._serial = 0
+        self.started: str | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -103,6 +104,7 @@ class FuzzingSession:
             extra_args=extra,
         )
         self.info = self.server.start()
+        self.started = utc_now()
         return self.info
 
     def finish(self, wait_s: float | None = None) -> dict:
@@ -132,7 +134,13 @@ class FuzzingSession:
         version = self.info.version if self.info else "unknown"
         with self._write_lock:
             return write_reports(
-                results, self.autobahn_dir, self.out_dir, self.run_id, version, self.command
+                results,
+                self.autobahn_dir,
+                self.out_dir,
+                self.run_id,
+                version,
+                self.command,
+                self.started,
             )
 
     # ------------------------------------------------------------ ControlHandler
