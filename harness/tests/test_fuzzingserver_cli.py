@@ -5,7 +5,7 @@ client driver (python-websockets' compliance/test_client.py is the model):
 ask the case count, play each case echoing every message, update the
 reports. It runs on the real `websockets` from PyPI (the harness's cached
 env for the python-websockets adapter); it reads the URL from
-$WSREPLAY_FUZZINGSERVER_URL only because the test listens on a free port.
+$WSREPLAY_AUTOBAHN_URL only because the test listens on a free port.
 Two variants misbehave on purpose: one stops after case 3 without
 updateReports, one hangs in case 4 until the timeout kills it; both must
 still leave a verdict for every case they started.
@@ -33,7 +33,7 @@ import asyncio, json, os, sys
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-SERVER = os.environ.get("WSREPLAY_FUZZINGSERVER_URL", "ws://127.0.0.1:9001")
+SERVER = os.environ.get("WSREPLAY_AUTOBAHN_URL", "ws://127.0.0.1:9001")
 AGENT = "websockets"
 STOP_AFTER = int(sys.argv[1]) if len(sys.argv) > 1 else 0
 HANG_IN = int(sys.argv[2]) if len(sys.argv) > 2 else 0

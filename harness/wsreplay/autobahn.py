@@ -52,7 +52,7 @@ it runs
 ```
 
 With a driver command after `--`, the mode runs it (its output goes to
-`DIR/driver.log`; the URL is also in `$WSREPLAY_FUZZINGSERVER_URL`), waits at
+`DIR/driver.log`; the URL is also in `$WSREPLAY_AUTOBAHN_URL`), waits at
 most `--timeout` seconds, writes the reports and exits 0 when every case played
 passed, 1 when a case FAILED, the driver exited non-zero or timed out, or no
 case ran, 2 for a bad spec: an exit status CI can gate on, which Autobahn never

@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_driver(argv: list[str], out_dir: Path, timeout: float, host: str, port: int) -> int:
     """Runs the driver to its end (or the timeout); 0 when it exited 0."""
     log_path = out_dir / "driver.log"
-    env = dict(os.environ, WSREPLAY_FUZZINGSERVER_URL=f"ws://{host}:{port}")
+    env = dict(os.environ, WSREPLAY_AUTOBAHN_URL=f"ws://{host}:{port}")
     with open(log_path, "wb") as log:
         try:
             proc = subprocess.Popen(
