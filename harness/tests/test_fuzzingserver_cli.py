@@ -14,12 +14,16 @@ still leave a verdict for every case they started.
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from conftest import wsreplay
+from conftest import WSREPLAY, wsreplay
 from wsreplay.fuzzingserver import front
 from wsreplay.fuzzingserver.reports import BEHAVIORS
 from wsreplay.paths import REPORT_SCHEMA
@@ -154,6 +158,35 @@ def test_driver_that_hangs_is_stopped(tmp_path: Path, driver_python: Path) -> No
     code, stderr, outdir = run_mode(tmp_path, driver_python, "0", "5", timeout="20")
     assert code == 1 and "still ran after 20 s" in stderr, stderr
     check_reports(tmp_path, outdir, CASES[:5])
+
+
+@pytest.mark.e2e
+def test_serving_until_sigterm_writes_what_was_played(tmp_path: Path, driver_python: Path) -> None:
+    """No driver command: the mode serves; a driver that never calls updateReports
+    plays three cases; SIGTERM stops the mode, which writes the reports."""
+    (tmp_path / "driver.py").write_text(DRIVER)
+    spec = tmp_path / "fuzzingserver.json"
+    outdir = tmp_path / "reports" / "clients"
+    spec.write_text(json.dumps({"outdir": str(outdir), "cases": CASES}))
+    out = tmp_path / "out"
+    argv = [WSREPLAY, "fuzzingserver", "--spec", str(spec), "--port", "0", "--out", str(out)]
+    mode = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    try:
+        assert mode.stderr is not None
+        first = mode.stderr.readline()
+        found = re.search(r"on (ws://[0-9.]+:[0-9]+)", first)
+        assert found, first
+        env = dict(os.environ, WSREPLAY_AUTOBAHN_URL=found.group(1))
+        driver = [str(driver_python), str(tmp_path / "driver.py"), "3"]
+        subprocess.run(driver, env=env, check=True, timeout=300, capture_output=True)
+        mode.send_signal(signal.SIGTERM)
+        _, rest = mode.communicate(timeout=120)
+    finally:
+        if mode.poll() is None:
+            mode.kill()
+            mode.wait()
+    assert mode.returncode == 143, rest
+    check_reports(tmp_path, outdir, CASES[:3])
 
 
 def test_bad_spec_exits_2_naming_file_and_key(tmp_path: Path) -> None:
