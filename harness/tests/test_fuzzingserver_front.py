@@ -272,6 +272,64 @@ def test_the_handler_failing_is_a_500_and_the_front_serves_on(
     assert control(front.port, "/getCaseCount")[1][0][2] == b"3"
 
 
+def test_a_status_that_fails_after_the_101_is_a_close_1011(
+    front: Front, handler: Handler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(case: int, agent: str) -> dict:
+        raise RuntimeError("judge crashed")
+
+    monkeypatch.setattr(handler, "case_status", broken)
+    _, frames, after = control(front.port, "/getCaseStatus?case=1&agent=a")
+    assert len(frames) == 1 and frames[0][0] == 0x88
+    assert frames[0][2][:2] == b"\x03\xf3" and b"judge crashed" in frames[0][2]
+    assert after == b""
+
+
+# ---- the parsers, on hand-made bytes ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data, line",
+    [
+        (b"", None),
+        (b"GET /getCase", None),  # not complete yet
+        (b"GET /runCase?case=1&agent=a HTTP/1.1\r\n", ("GET", "/runCase?case=1&agent=a")),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", ("GET", "/")),
+    ],
+)
+def test_parse_request_line(data: bytes, line: tuple[str, str] | None) -> None:
+    got = front_mod.parse_request_line(data)
+    assert (got.method, got.target) == line if got else line is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x16\x03\x01",  # TLS: refused at the first byte, no wait for a CRLF
+        b"GET http://x/ HTTP/1.1\r\n",  # absolute form
+        b"GET  / HTTP/1.1\r\n",
+        b"GET /\xc3\xa9 HTTP/1.1\r\n",
+        b"G" * front_mod.MAX_HEAD,
+    ],
+)
+def test_parse_request_line_refuses(data: bytes) -> None:
+    with pytest.raises(front_mod.RequestError) as err:
+        front_mod.parse_request_line(data)
+    assert err.value.status == 400
+
+
+def test_next_frame_takes_complete_frames_whole_or_byte_by_byte() -> None:
+    wire = masked_frame(0x9, b"hi") + masked_frame(0x1, b"x" * 300) + masked_frame(0x8, b"\x03\xe8")
+    want = [(0x9, b"hi"), (0x1, b"x" * 300), (0x8, b"\x03\xe8")]
+    for step in (len(wire), 1):
+        buf, got = bytearray(), []
+        for i in range(0, len(wire), step):
+            buf += wire[i : i + step]
+            while (frame := front_mod.next_frame(buf)) is not None:
+                got.append(frame)
+        assert got == want and not buf
+
+
 # ---- /runCase: handed to the C server -------------------------------------------
 
 

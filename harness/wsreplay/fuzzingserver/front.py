@@ -231,6 +231,12 @@ def close_frame(code: int = 1000, reason: str = "") -> bytes:
     return server_frame(OP_CLOSE, struct.pack("!H", code) + reason.encode("utf-8"))
 
 
+def _close_reason(text: str) -> str:
+    """text cut to fit a close frame's reason (123 bytes of UTF-8, RFC 6455 5.5)."""
+    data = text.encode("utf-8")[:123]
+    return data.decode("utf-8", "ignore")
+
+
 def next_frame(buf: bytearray) -> tuple[int, bytes] | None:
     """Takes one complete frame (opcode, unmasked payload) off buf; None: not yet.
 
@@ -343,7 +349,8 @@ class Front:
 
     def start(self) -> int:
         """Binds (port 0 picks a free one), serves on threads; returns the port."""
-        listener = socket.create_server((self.host, self.port), backlog=128)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.create_server((self.host, self.port), family=family, backlog=128)
         self._listener = listener
         self.port = listener.getsockname()[1]
         self._acceptor = threading.Thread(
@@ -589,7 +596,16 @@ class Front:
             self._refuse(conn, err)
             return
         conn.sendall(switching_protocols(accept))
-        message = answer()
+        try:
+            message = answer()
+        except Exception as exc:
+            # After the 101 an HTTP status cannot go out: a close 1011
+            # (internal error, RFC 6455 7.4.1) says it, with the reason.
+            self._count("refused")
+            self.log(f"front: handler failed on {line.target}: {exc!r}")
+            conn.sendall(close_frame(1011, _close_reason(f"internal error: {exc!r}")))
+            self._await_close(conn, early)
+            return
         out = server_frame(OP_TEXT, message.encode("utf-8")) if message is not None else b""
         conn.sendall(out + close_frame(1000))
         self._count("answered", line.path)
