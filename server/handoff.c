@@ -42,12 +42,14 @@ struct wsr_handoff {
     char *path; /* unlinked at the end */
     int fd;     /* the listening socket */
     struct event *ev;
+    struct event *resume; /* out of descriptors: accept again later */
     peer *peers;
     size_t n_peers;
 };
 
 static void accept_cb(evutil_socket_t fd, short what, void *arg);
 static void peer_cb(evutil_socket_t fd, short what, void *arg);
+static void resume_cb(evutil_socket_t fd, short what, void *arg);
 
 bool wsr_handoff_target_ok(const char *p, size_t len, const char **why)
 {
@@ -146,7 +148,8 @@ static void on_datagram(peer *pr, const char *target, size_t len, int flags,
     socklen_t sslen;
     pr->datagrams++;
     if (flags & MSG_CTRUNC)
-        why = "more descriptors than one";
+        why = "descriptors cut off: more than one, or the server is out of "
+              "descriptors";
     else if (n_fds != 1)
         why = n_fds ? "more descriptors than one" : "no descriptor";
     else if (flags & MSG_TRUNC)
@@ -207,9 +210,15 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            fprintf(stderr, "wsreplay-server: handoff: accept: %s\n",
-                    strerror(errno));
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        /* Out of descriptors, say: the front stays in the backlog, and the
+         * listener rests a second rather than spin on it. */
+        fprintf(stderr, "wsreplay-server: handoff: accept: %s\n",
+                strerror(errno));
+        struct timeval second = {1, 0};
+        event_del(h->ev);
+        evtimer_add(h->resume, &second);
         return;
     }
     if (h->n_peers >= MAX_PEERS) {
@@ -241,6 +250,14 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- the listener ------------------------------------------------------ */
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    wsr_handoff *h = arg;
+    (void)fd;
+    (void)what;
+    event_add(h->ev, NULL);
+}
 
 /* Removes what a server before left at path: a socket file only. */
 static int remove_stale(const char *path, char *err, size_t cap)
@@ -295,9 +312,9 @@ wsr_handoff *wsr_handoff_new(wsr_server *srv, const char *path, char *err,
         return NULL;
     }
     h->ev = event_new(srv->base, h->fd, EV_READ | EV_PERSIST, accept_cb, h);
-    if (!h->ev || event_add(h->ev, NULL) != 0) {
+    h->resume = evtimer_new(srv->base, resume_cb, h);
+    if (!h->ev || !h->resume || event_add(h->ev, NULL) != 0) {
         snprintf(err, cap, "--handoff: out of memory");
-        h->peers = NULL;
         wsr_handoff_del(h);
         return NULL;
     }
@@ -310,6 +327,8 @@ void wsr_handoff_del(wsr_handoff *h)
         return;
     while (h->peers)
         peer_free(h->peers);
+    if (h->resume)
+        event_free(h->resume);
     if (h->ev)
         event_free(h->ev);
     close(h->fd);
