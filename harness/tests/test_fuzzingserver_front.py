@@ -285,6 +285,51 @@ def test_a_status_that_fails_after_the_101_is_a_close_1011(
     assert after == b""
 
 
+def test_drivers_at_once_each_get_their_own_answers(
+    front: Front, scenario_server: ScenarioServer
+) -> None:
+    """Connections are served on threads of their own: eight drivers at once."""
+    results: dict[int, object] = {}
+
+    def driver(i: int) -> None:
+        try:
+            count = control(front.port, "/getCaseCount")[1][0][2]
+            info = json.loads(control(front.port, f"/getCaseInfo?case={1 + i % 3}")[1][0][2])
+            with connect(front.port) as sock:
+                sock.sendall(upgrade_request(f"/runCase?case=2&agent=d{i}")[0])
+                sock.settimeout(5)
+                head = sock.recv(12)
+            results[i] = (count, info["id"], head)
+        except Exception as exc:  # reported by the assertion below
+            results[i] = exc
+
+    threads = [threading.Thread(target=driver, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for i in range(8):
+        assert results[i] == (b"3", Handler.CASES[1 + i % 3]["id"], b"HTTP/1.1 101"), results[i]
+    for i in range(8):
+        assert scenario_server.wait_run(f"front-d{i}-2", 10)["sessions"]
+
+
+def test_a_connection_over_max_connections_is_closed_at_once(
+    scenario_server: ScenarioServer, handler: Handler
+) -> None:
+    assert scenario_server.handoff is not None
+    with Front(handler, scenario_server.handoff, port=0, max_connections=1) as fr:
+        # Accepted in order, on one thread: held is being served when extra comes.
+        with connect(fr.port) as held:  # silent: served until the head timeout
+            with connect(fr.port) as extra:
+                extra.settimeout(5)
+                assert extra.recv(1) == b""
+            held.sendall(upgrade_request("/getCaseCount")[0])
+            held.settimeout(5)
+            assert held.recv(12) == b"HTTP/1.1 101"
+        assert fr.stats.dropped == 1
+
+
 # ---- the parsers, on hand-made bytes ----------------------------------------------
 
 
