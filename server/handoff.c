@@ -259,14 +259,32 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
     event_add(h->ev, NULL);
 }
 
-/* Removes what a server before left at path: a socket file only. */
-static int remove_stale(const char *path, char *err, size_t cap)
+/* Whether a server still listens on the socket at sun. */
+static bool in_use(const struct sockaddr_un *sun)
 {
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    bool live =
+        fd >= 0 && connect(fd, (const struct sockaddr *)sun, sizeof *sun) == 0;
+    if (fd >= 0)
+        close(fd);
+    return live;
+}
+
+/* Removes what a server before left at sun's path: a socket file that no
+ * server listens on any more, and nothing else. */
+static int remove_stale(const struct sockaddr_un *sun, char *err, size_t cap)
+{
+    const char *path = sun->sun_path;
     struct stat st;
     if (lstat(path, &st) != 0)
         return errno == ENOENT ? 0 : -1;
     if (!S_ISSOCK(st.st_mode)) {
         snprintf(err, cap, "--handoff: '%s' exists and is not a socket", path);
+        return -1;
+    }
+    if (in_use(sun)) {
+        snprintf(err, cap, "--handoff: '%s' is in use by a running server",
+                 path);
         return -1;
     }
     if (unlink(path) != 0) {
@@ -288,7 +306,7 @@ wsr_handoff *wsr_handoff_new(wsr_server *srv, const char *path, char *err,
     }
     memcpy(sun.sun_path, path, strlen(path) + 1);
     err[0] = '\0';
-    if (remove_stale(path, err, cap) != 0) {
+    if (remove_stale(&sun, err, cap) != 0) {
         if (!err[0])
             snprintf(err, cap, "--handoff: '%s': %s", path, strerror(errno));
         return NULL;

@@ -38,8 +38,9 @@ bool wsr_handoff_target_ok(const char *p, size_t len, const char **why);
 typedef struct wsr_handoff wsr_handoff;
 
 /* Listens on a unix SOCK_SEQPACKET socket at path on srv's event loop;
- * removes a stale socket file there first (anything else at path is left
- * alone and refused). NULL with the reason in err on failure. */
+ * removes a stale socket file there first (one no server listens on any
+ * more); a live one, or anything else at path, is left alone and refused.
+ * NULL with the reason in err on failure. */
 wsr_handoff *wsr_handoff_new(wsr_server *srv, const char *path, char *err,
                              size_t cap);
 /* Closes the listener and every peer, and unlinks the socket file. The

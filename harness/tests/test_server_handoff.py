@@ -289,6 +289,12 @@ def test_a_stale_socket_is_replaced_and_anything_else_is_refused(tmp_path: Path)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as front:
             front.connect(str(stale))
+        # A second server on the same path must not steal a live socket.
+        result = run_server(stale, tmp_path)
+        assert result.returncode == 2
+        assert "is in use by a running server" in result.stderr
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as front:
+            front.connect(str(stale))
     finally:
         assert server.stop() == 0
     assert not stale.exists()
