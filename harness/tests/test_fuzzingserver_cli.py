@@ -24,8 +24,8 @@ import jsonschema
 import pytest
 
 from conftest import WSREPLAY, wsreplay
-from wsreplay.fuzzingserver import front
 from wsreplay.fuzzingserver.reports import BEHAVIORS
+from wsreplay.installers.python import ensure_env
 from wsreplay.paths import REPORT_SCHEMA
 
 #: The version of the real library the driver uses (a cached env).
@@ -86,10 +86,6 @@ CASES = ["1.1.1", "1.1.2", "1.1.3", "1.2.1", "1.2.2", "2.1", "2.2", "3.1", "5.1"
 
 @pytest.fixture(scope="module")
 def driver_python() -> Path:
-    if front.Front.__module__ and "TEMPORARY" in (front.__doc__ or ""):
-        pytest.skip("the fuzzingserver front is not merged in this branch yet")
-    from wsreplay.installers.python import ensure_env
-
     return ensure_env("websockets", WEBSOCKETS)
 
 

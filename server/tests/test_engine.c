@@ -963,6 +963,41 @@ static void test_long_poll_refused(void)
     CHECK_EQ(srv.runs.n_waiters, 0);
 }
 
+/* A connection handed over by a front (handoff.h): routed by the given
+ * target, whatever the client asked for; the transcript keeps both. A
+ * routed target that names no scenario is the usual 404. */
+static void test_routed(void)
+{
+    fake f;
+    start(&f, "routed", false);
+    CHECK_EQ(wsr_engine_route(f.e, "/w/write?run=routed-1"), 0);
+    request(&f, "/runCase?case=3&agent=lib");
+    sent(&f, "t:" RESPONSE_101);
+    play(&f, "fire 50; sent 8102 6869 8202 00ff 8901 70 8a00 8805 03e8 627965");
+    f.now += 1000;
+    wsr_engine_eof(f.e);
+    CHECK(ended_with(&f, "complete"));
+    CHECK(strcmp(wsr_engine_run(f.e), "routed-1") == 0);
+    const json_t *req = event(&f, "http_request", 0);
+    CHECK(field_is(req, "target", "/runCase?case=3&agent=lib"));
+    CHECK(field_is(req, "routed_target", "/w/write?run=routed-1"));
+    CHECK(field_is(root(&f), "scenario", "w/write"));
+    stop(&f);
+
+    start(&f, "routed nowhere", false);
+    CHECK_EQ(wsr_engine_route(f.e, "/no/such?run=routed-2"), 0);
+    request(&f, "/w/write");
+    CHECK(out_starts(&f, "HTTP/1.1 404 "));
+    CHECK(field_is(event(&f, "http_request", 0), "target", "/w/write"));
+    stop(&f);
+
+    /* A plain connection has no routed target. */
+    upgraded(&f, "not routed", "/w/write?run=r2", false);
+    CHECK(json_object_get(event(&f, "http_request", 0), "routed_target") ==
+          NULL);
+    stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     char err[512];
@@ -1004,6 +1039,7 @@ int main(int argc, char **argv)
     test_handshake_limits();
     test_long_poll();
     test_long_poll_refused();
+    test_routed();
     json_decref(parsed);
     wsr_runs_free(&srv.runs);
     wsr_scenario_set_free(&scenarios);

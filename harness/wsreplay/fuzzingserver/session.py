@@ -96,12 +96,11 @@ class FuzzingSession:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> ServerInfo:
-        extra = ["--handoff", str(self.handoff_path)] if self.handoff_path else []
         self.server = ScenarioServer(
             self.binary or server_binary(),
             self.scenarios_dir,
             self.out_dir / "server.log",
-            extra_args=extra,
+            handoff=self.handoff_path,
         )
         self.info = self.server.start()
         self.started = utc_now()
