@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         close_at_once=CLOSE_AT_ONCE if closer else None,
     )
     session.start()
-    front = Front(session, session.handoff_path or Path(), spec.host, port)
+    front = Front(session, session.handoff_path or Path(), spec.host, port, log=_log)
     status = 0
     interrupted = False
     try:
@@ -225,6 +225,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _serve_until_signal() -> None:
