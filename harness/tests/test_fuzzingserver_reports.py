@@ -129,6 +129,8 @@ def test_case_report_from_the_transcript(written: tuple[Path, dict]) -> None:
     tmp_path, _ = written
     case = json.loads((tmp_path / "ab" / "my_lib_1_0_case_1_1_1.json").read_text())
     assert case["case"] == 1 and case["isServer"] is True
+    assert isinstance(case["expected"], dict)  # the echo plan's wire expectations
+    assert "framing/length-text/0" in case["expectation"]
     assert case["behaviorClose"] == "OK" and case["wasClean"] is True
     assert case["closedByMe"] is True and case["droppedByMe"] is True
     assert (case["localCloseCode"], case["remoteCloseCode"]) == (1000, 1000)

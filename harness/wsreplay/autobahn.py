@@ -109,11 +109,13 @@ agent started, each file written atomically.
   `local/remoteCloseCode` and `Reason`, `received` (the client's messages and
   pongs), `rxFrameStats`, `txFrameStats`, `txOctetStats` (per write),
   `wirelog` (`RF`/`TF` frames, `TO` writes), `httpRequest` (the client's
-  request as its headers arrived). `expected` is the scenario's own `expect`
-  (wsreplay's form), `result` the verdict's reason, `resultClose` how the
-  session ended. Null where the transcript cannot tell: `httpResponse`,
-  `rxOctetStats`, `expectedClose`, `trafficStats`, and the closing fields of a
-  case that never reached the server. `failedByMe` is false (the server plays
+  request as its headers arrived). `expected` holds the wire expectations the
+  case was judged by (the echo plan, wsreplay's form), `expectation` says
+  where they came from and what of the scenario they leave out, `result` is
+  the verdict's reason, `resultClose` how the session ended. Null where the
+  transcript cannot tell: `httpResponse`, `rxOctetStats`, `expectedClose`,
+  `trafficStats`, and the closing fields of a case that never reached the
+  server. `failedByMe` is false (the server plays
   its steps, it never fails a connection by itself); `isServer` true.
 - wsreplay's own in `DIR` (`--out`, default `results/<time>-fuzzingserver`):
   report.json, junit.xml, summary.md and report.html

@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import __version__
 from ..contract import Scenario, Transcript
-from ..judging.echo import AUTOBAHN_BEHAVIOR
+from ..judging.echo import AUTOBAHN_BEHAVIOR, EchoPlan, echo_plan
 from ..judging.evaluate import Verdict
 from ..outputs import write_all
 from ..outputs.report import (
@@ -268,6 +268,7 @@ def case_report(result: CaseResult) -> dict[str, Any]:
     """One case's Autobahn report (every field of CASE_FIELDS)."""
     t = result.transcript
     scenario: Scenario | None = result.entry.scenario
+    plan = echo_plan(scenario) if scenario is not None else None
     facts = _close_facts(t)
     report: dict[str, Any] = {
         "agent": result.agent,
@@ -278,13 +279,9 @@ def case_report(result: CaseResult) -> dict[str, Any]:
         "createWirelog": t is not None,
         "description": result.entry.description,
         "duration": round(result.duration_ms),
-        "expectation": (
-            f"as wsreplay's scenario {scenario['name']} expects, judged from the wire"
-            if scenario is not None
-            else "no wsreplay scenario reproduces this case"
-        ),
-        # the scenario's own expectations (wsreplay's form, not Autobahn's)
-        "expected": scenario.get("expect") if scenario is not None else None,
+        "expectation": _expectation(scenario, plan),
+        # the wire expectations judged (wsreplay's form, not Autobahn's)
+        "expected": plan.expect if isinstance(plan, EchoPlan) else None,
         "expectedClose": None,
         "httpRequest": _http_request(t) if t is not None else None,
         "httpResponse": None,  # the transcript keeps the 101's status and size, not its text
@@ -315,6 +312,15 @@ def case_report(result: CaseResult) -> dict[str, Any]:
         **facts,
     }
     return {name: report[name] for name in CASE_FIELDS}
+
+
+def _expectation(scenario: Scenario | None, plan: EchoPlan | str | None) -> str:
+    if scenario is None:
+        return "no wsreplay scenario reproduces this case"
+    if isinstance(plan, str):
+        return f"wsreplay's scenario {scenario['name']} is not judged from the wire: {plan}"
+    assert plan is not None
+    return f"wsreplay's scenario {scenario['name']}, {plan.describe()}"
 
 
 def _dump(value: Any) -> str:

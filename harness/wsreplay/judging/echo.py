@@ -23,13 +23,17 @@ AUTOBAHN_BEHAVIOR = {
 
 @dataclass(frozen=True)
 class EchoPlan:
-    scenario: str
+    expect: dict
+    source: str = "derived"
+
+    def describe(self) -> str:
+        return f"echo mode: {self.source} from the scenario ({', '.join(self.expect)})"
 
 
 def echo_plan(scenario: Scenario) -> EchoPlan | str:
     if scenario["client"].get("recv_delay_ms"):
         return "needs the application's read timing (recv_delay_ms), which the wire does not show"
-    return EchoPlan(scenario["name"])
+    return EchoPlan(dict(scenario["expect"]))
 
 
 def judge_echo(
