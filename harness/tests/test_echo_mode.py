@@ -286,7 +286,17 @@ def test_a_declared_plan_replaces_the_derived_one() -> None:
     assert plan.source == "declared"
     assert plan.expect == declared["expect"]
     assert plan.severities == {"client_close": "fail", "close_clean": "non-strict"}
-    assert plan.unjudged == {}
+    # what the declaration leaves out is listed, never silently dropped
+    assert set(plan.unjudged) == {"messages", "close"}
+
+
+def test_a_declaration_speaks_for_a_driver_whatever_the_knobs() -> None:
+    """A scenario whose application reads late may still say what a driver shows on the wire."""
+    declared = {"expect": {"client_close": {}}}
+    plan = echo_plan(scenario(client={"recv_delay_ms": 100}, echo_mode=declared))
+    assert isinstance(plan, EchoPlan) and plan.expect == {"client_close": {}}
+    reason = echo_plan(scenario(transport="wss", echo_mode=declared))
+    assert isinstance(reason, str) and "TLS" in reason
 
 
 def test_a_declared_no_skips_with_its_reason() -> None:
@@ -501,6 +511,7 @@ def test_every_catalogue_scenario_gets_a_plan_or_a_reason() -> None:
         ("utf8/kuhn-3.1-unexpected-continuation-3", True),
         ("handshake/accept-wrong", True),
         ("limits/round-trips-1000-text-16b", True),
+        ("close/code-valid/1000", True),  # declared: Autobahn 7.7.1's close handshake
     ],
 )
 def test_known_scenarios(name: str, judged: bool) -> None:

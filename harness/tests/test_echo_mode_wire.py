@@ -48,6 +48,9 @@ SCENARIOS = {
     "compression/accept-default-offer": "permessage-deflate negotiated, compressed echoes",
     "compression/rsv1-on-continuation": "fail in both runs",
     "close/close-between-fragments-then-last": "non-strict in both runs",
+    "close/code-valid/4000": "a declared plan: the close answered (Autobahn 7.7.12)",
+    "close/data-after-close-ignored": "a declared plan: nothing echoed after the close",
+    "control/ping-then-close": "a declared plan: the pong, then the close answered",
 }
 
 

@@ -151,22 +151,36 @@ def echo_plan(scenario: Scenario) -> EchoPlan | str:
     declared = scenario.get("echo_mode")
     if isinstance(declared, Mapping) and isinstance(declared.get("no"), str):
         return f"the scenario opts out of echo mode: {declared['no']}"
+    if scenario.get("transport") == "wss":
+        return "it runs only over TLS, and Autobahn drivers connect over ws://"
+    offer = _offer_needed(scenario)
+    if isinstance(declared, Mapping) and isinstance(declared.get("expect"), Mapping):
+        # the author's word for what a driver (reads at once, echoes, never
+        # closes first) must show on the wire, whatever the knobs ask of an
+        # application
+        return _declared(scenario, dict(declared["expect"]), offer)
     knob_problem = _knob_problem(scenario)
     if knob_problem:
         return knob_problem
-    offer = _offer_needed(scenario)
-    if isinstance(declared, Mapping) and isinstance(declared.get("expect"), Mapping):
-        expect = dict(declared["expect"])
-        severities = {name: _severity(scenario, _SOURCE.get(name, name)) for name in expect}
-        return EchoPlan(expect, "declared", severities, {}, offer)
     return _derive(scenario, offer)
+
+
+def _declared(scenario: Scenario, expect: dict[str, Any], offer: str | dict[str, Any]) -> EchoPlan:
+    severities = {name: _severity(scenario, _SOURCE.get(name, name)) for name in expect}
+    covered = set(expect) | {_SOURCE.get(name, name) for name in expect}
+    unjudged = {
+        name: "not among the echo-mode expectations the scenario declares"
+        for name in scenario.get("expect") or {}
+        if name not in covered
+    }
+    ordered = {name: expect[name] for name in ECHO_EXPECTATIONS if name in expect}
+    ordered |= expect  # an unknown name stays, for judge_echo to report
+    return EchoPlan(ordered, "declared", severities, unjudged, offer)
 
 
 def _knob_problem(scenario: Scenario) -> str | None:
     """Why a driver cannot play the application this scenario asks for, if it cannot."""
     client: Mapping[str, Any] = scenario.get("client") or {}
-    if scenario.get("transport") == "wss":
-        return "it runs only over TLS, and Autobahn drivers connect over ws://"
     if client.get("recv_delay_ms"):
         return "it needs the application's read timing (recv_delay_ms): a driver reads at once"
     if client.get("recv_pace_ms"):
