@@ -525,3 +525,12 @@ def test_a_declared_upgraded_takes_the_severity_of_connected() -> None:
     )
     plan = echo_plan(declared)
     assert isinstance(plan, EchoPlan) and plan.severities == {"upgraded": "non-strict"}
+
+
+def test_a_transcript_past_its_event_cap_is_never_judged() -> None:
+    """A close frame past the cap is not missing: the verdict says so instead of failing."""
+    session = good_session()
+    session["events_dropped"] = 1234
+    verdict = judge_echo(scenario(), session)
+    assert verdict.verdict == "error"
+    assert "event cap and dropped 1234 events" in verdict.reason

@@ -486,6 +486,14 @@ def judge_echo(
         return Verdict("error", f"the scenario is not judged in echo mode: {plan}", [])
     if transcript is None:
         return Verdict("error", "the server recorded no transcript for this session", [])
+    dropped = transcript.get("events_dropped")
+    if isinstance(dropped, int) and dropped > 0:
+        return Verdict(
+            "error",
+            f"the server's transcript reached its event cap and dropped {dropped} events: "
+            "what the client sent after them is unknown, so the wire cannot be judged",
+            [],
+        )
     plan_problem = _plan_problem(plan)
     if plan_problem:
         return Verdict("error", plan_problem, [])

@@ -10,7 +10,7 @@ Run with the python of a venv that holds websockets (14 or later).
 import asyncio
 import sys
 
-from websockets.asyncio.client import connect
+from websockets import connect
 
 
 async def run_case(url: str) -> None:
