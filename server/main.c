@@ -428,14 +428,29 @@ static SSL_CTX *tls_context(const char *cert, const char *key)
     return ctx;
 }
 
-/* Running out of descriptors must not stop the listener for good. */
+static void resume_listener(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(arg);
+}
+
+/* Running out of descriptors must not stop the listener for good, nor make
+ * it spin: the pending connection stays readable, so libevent would call
+ * back at once, forever (seen: 900,000 log lines in 3 s under a low
+ * RLIMIT_NOFILE). The listener rests a second, and the clients wait in the
+ * backlog until sessions end and free descriptors. */
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
-    (void)l;
     (void)arg;
     int err = EVUTIL_SOCKET_ERROR();
-    fprintf(stderr, "wsreplay-server: accept: %s\n",
+    fprintf(stderr, "wsreplay-server: accept: %s; resting a second\n",
             evutil_socket_error_to_string(err));
+    struct timeval second = {1, 0};
+    evconnlistener_disable(l);
+    if (event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT,
+                        resume_listener, l, &second) != 0)
+        evconnlistener_enable(l); /* no timer: spinning beats going deaf */
 }
 
 static struct evconnlistener *listen_on(struct event_base *base,
