@@ -136,9 +136,12 @@ def check_reports(tmp_path: Path, outdir: Path, played: list[str]) -> dict:
 def test_real_driver_runs_unchanged(tmp_path: Path, driver_python: Path) -> None:
     code, stderr, outdir = run_mode(tmp_path, driver_python)
     by_case = check_reports(tmp_path, outdir, CASES)
-    assert by_case["13.7.18"]["behavior"] == "UNIMPLEMENTED"
-    failed = [c for c, e in by_case.items() if e["behavior"] == "FAILED"]
-    assert code == (1 if failed else 0), stderr
+    # websockets echoes these plain messages and pings as Autobahn expects
+    assert {c: e["behavior"] for c, e in by_case.items()} == {
+        **dict.fromkeys(CASES[:-1], "OK"),
+        "13.7.18": "UNIMPLEMENTED",
+    }
+    assert code == 0, stderr
     assert "10 cases" in (tmp_path / "out" / "driver.log").read_text()
 
 
