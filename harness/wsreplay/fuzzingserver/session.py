@@ -114,17 +114,18 @@ class FuzzingSession:
         from its transcript so far. Returns wsreplay's report.
         """
         deadline = None if wait_s is None else time.monotonic() + wait_s
-        for thread in list(self._threads):
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            thread.join(left)
-        for result in self._unjudged():
-            self._judge_now(result, "the session ended while this case was still running")
-        report = self.write()
-        if self.server is not None:
-            self.server.stop()
-        if self._sock_dir:
-            shutil.rmtree(self._sock_dir, ignore_errors=True)
-        return report
+        try:
+            for thread in list(self._threads):
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                thread.join(left)
+            for result in self._unjudged():
+                self._judge_now(result, "the mode stopped while this case was still running")
+            return self.write()
+        finally:
+            if self.server is not None:
+                self.server.stop()
+            if self._sock_dir:
+                shutil.rmtree(self._sock_dir, ignore_errors=True)
 
     def write(self) -> dict:
         """Both forms of the reports, from every result so far."""
