@@ -70,9 +70,11 @@ with `*` is matched at the start of the id with `.` literal and `*` any run of
 characters, e.g. `"9.*"`, `"12.*"`; one without is an id), in numeric order
 (2.9 before 2.10), numbered from 1. `exclude-agent-cases`
 (`{"agent pattern": ["case pattern", ...]}`) keeps the numbers: such a runCase
-is closed at once and gets no report, as in Autobahn. Every Autobahn case keeps
-its slot whether or not a scenario reproduces it: a case no scenario reproduces
-(the table below says which) is closed at once and is **UNIMPLEMENTED**. One
+is closed at once (the opening handshake, then a close 1000, as Autobahn
+answers it; wsreplay plays `close/code-only` for it) and gets no report. Every
+Autobahn case keeps its slot whether or not a scenario reproduces it: a case no
+scenario reproduces (the table below says which) is closed at once the same way
+and is **UNIMPLEMENTED**. One
 scenario plays each case: the one naming it in its `autobahn` field; of
 several, the one that names the fewest cases, then the first by name.
 wsreplay's own scenarios follow the Autobahn cases, in catalogue order:
@@ -89,9 +91,13 @@ echoed, its pongs, its close frame and code, who closed TCP and when, and every
 byte it sent against RFC 6455's client rules (as in every run). A scenario
 whose expectations need the application's view (its read timing, the close
 code its library reported, an exception it raised) is judged only where an
-echo-mode expectation translates it, and otherwise skipped and listed with the
-reason: UNIMPLEMENTED in Autobahn's layout, `informational` in wsreplay's
-report, never judged wrongly.
+echo-mode expectation translates it (derived, or declared by the scenario's
+`echo_mode`), and otherwise skipped: its runCase is closed at once, and it is
+listed with the reason, UNIMPLEMENTED in Autobahn's layout and `informational`
+in wsreplay's report, never judged wrongly (`./wsreplay scenarios show NAME`
+prints a scenario's echo plan). A driver whose library offers
+permessage-deflate where the scenario needs it off (or the other way round)
+gets FAILED for that case (the judge's `error`: the knob could not be honoured).
 
 **Reports, in both forms**, on every updateReports, and at the end whatever
 happens (the driver exits, crashes, hangs past `--timeout`, never calls
