@@ -80,6 +80,8 @@ void wsr_transcript_free(wsr_transcript *t)
     free(t->events);
     t->events = NULL;
     t->events_len = t->events_cap = t->n_events = 0;
+    json_decref(t->last);
+    t->last = NULL;
 }
 
 /* A growing text for json_dump_callback(). Once an append has failed,
@@ -158,47 +160,165 @@ json_t *wsr_event(wsr_transcript *t, const char *dir, const char *type)
     return ev;
 }
 
-/* Appends to the events text. It grows by doubling from 1 KiB, which
- * holds an idle session's first events (accept, request, 101, first
+/* Room for n more bytes of events text. It grows by doubling from 1 KiB,
+ * which holds an idle session's first events (accept, request, 101, first
  * step) whole. */
+static int reserve(wsr_transcript *t, size_t n)
+{
+    if (n <= t->events_cap - t->events_len)
+        return 0;
+    size_t cap = t->events_cap ? t->events_cap : 1024;
+    while (cap - t->events_len < n)
+        cap *= 2;
+    char *grown = realloc(t->events, cap);
+    if (!grown)
+        return -1;
+    t->events = grown;
+    t->events_cap = cap;
+    return 0;
+}
+
+/* Appends to the events text. */
 static int append_events(const char *p, size_t len, void *arg)
 {
     wsr_transcript *t = arg;
     if (t->append_failed) /* sticky within one event: see dump_append() */
         return -1;
-    if (len > t->events_cap - t->events_len) {
-        size_t cap = t->events_cap ? t->events_cap : 1024;
-        while (cap - t->events_len < len)
-            cap *= 2;
-        char *grown = realloc(t->events, cap);
-        if (!grown) {
-            t->append_failed = true;
-            return -1;
-        }
-        t->events = grown;
-        t->events_cap = cap;
+    if (reserve(t, len) != 0) {
+        t->append_failed = true;
+        return -1;
     }
     memcpy(t->events + t->events_len, p, len);
     t->events_len += len;
     return 0;
 }
 
+/* A data frame's event (opcode 0, 1 or 2): the kind a run of like ones
+ * folds into one event. */
+static bool coalescable(const json_t *ev)
+{
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    json_t *op = json_object_get(ev, "opcode");
+    return type && strcmp(type, "frame") == 0 && json_is_integer(op) &&
+           json_integer_value(op) >= 0 && json_integer_value(op) <= 2;
+}
+
+/* The fields that differ from frame to frame of a run (when, where, what
+ * payload) and those a merge adds: all others must be equal. */
+static bool varies(const char *key)
+{
+    static const char *const keys[] = {
+        "t_us",  "offset",    "text",        "hex",
+        "count", "t_us_last", "offset_last", "hex_truncated",
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(key, keys[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Does every field of a that must match have its equal in b? */
+static bool fixed_fields_in(const json_t *a, const json_t *b)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach ((json_t *)a, key, v) {
+        if (!varies(key) && !json_equal(v, json_object_get(b, key)))
+            return false;
+    }
+    return true;
+}
+
+/* ev continues the run that last is (or starts it). */
+static bool like(const json_t *last, const json_t *ev)
+{
+    return last && coalescable(ev) && fixed_fields_in(last, ev) &&
+           fixed_fields_in(ev, last);
+}
+
+static void drop(wsr_transcript *t, json_t *ev)
+{
+    t->dropped++;
+    json_decref(t->last); /* nothing joins a run once the log is cut */
+    t->last = NULL;
+    json_decref(ev);
+}
+
+/* Folds ev into the run last holds: the run's event with count, t_us_last
+ * and offset_last set from ev, serialized over last's text. The new text
+ * is made aside first, so that running out of memory loses ev alone and
+ * keeps the run as it was. */
+static void merge(wsr_transcript *t, json_t *ev)
+{
+    json_t *run = json_copy(t->last); /* shallow: the values are shared */
+    json_t *n = json_object_get(t->last, "count");
+    json_int_t count = json_is_integer(n) ? json_integer_value(n) : 1;
+    json_t *t_us = json_object_get(ev, "t_us");
+    json_t *offset = json_object_get(ev, "offset");
+    char *text = NULL;
+    if (run &&
+        json_object_set_new(run, "count", json_integer(count + 1)) == 0 &&
+        (!t_us || json_object_set(run, "t_us_last", t_us) == 0) &&
+        (!offset || json_object_set(run, "offset_last", offset) == 0))
+        text = dump_text(run);
+    size_t len = text ? strlen(text) : 0;
+    if (text && t->last_mark + len > WSR_TRANSCRIPT_MAX_BYTES) {
+        free(text);
+        json_decref(run);
+        drop(t, ev);
+        return;
+    }
+    size_t old_len = t->events_len;
+    t->events_len = t->last_mark; /* reserve() counts from here */
+    if (!text || reserve(t, len) != 0) {
+        /* out of memory: the run's text is still there, whole */
+        t->events_len = old_len;
+        free(text);
+        json_decref(run);
+        json_decref(ev);
+        return;
+    }
+    memcpy(t->events + t->last_mark, text, len);
+    t->events_len = t->last_mark + len;
+    free(text);
+    json_decref(t->last);
+    t->last = run;
+    json_decref(ev);
+}
+
 void wsr_transcript_add(wsr_transcript *t, json_t *ev)
 {
     if (!ev)
         return;
-    if (t->n_events >= WSR_TRANSCRIPT_MAX_EVENTS) {
-        t->dropped++;
-        json_decref(ev);
+    if (!t->dropped && like(t->last, ev)) {
+        merge(t, ev); /* adds no event: the count cap does not apply */
         return;
     }
+    if (t->dropped || t->n_events >= WSR_TRANSCRIPT_MAX_EVENTS) {
+        drop(t, ev);
+        return;
+    }
+    json_decref(t->last);
+    t->last = NULL;
     size_t mark = t->events_len;
     t->append_failed = false;
     if ((t->n_events && append_events(",", 1, t) != 0) ||
-        json_dump_callback(ev, append_events, t, JSON_COMPACT) != 0)
+        json_dump_callback(ev, append_events, t, JSON_COMPACT) != 0) {
         t->events_len = mark; /* out of memory: the event is lost whole */
-    else
-        t->n_events++;
+        json_decref(ev);
+        return;
+    }
+    if (t->events_len > WSR_TRANSCRIPT_MAX_BYTES) {
+        t->events_len = mark;
+        drop(t, ev);
+        return;
+    }
+    t->n_events++;
+    if (coalescable(ev)) {
+        t->last = ev; /* kept: the next like frame joins it */
+        t->last_mark = mark + (t->n_events > 1);
+        return;
+    }
     json_decref(ev);
 }
 
@@ -283,9 +403,12 @@ static size_t emit(const wsr_transcript *t, char *out)
             put_field(out, &at, field_names[f], v);
     }
     if (t->dropped) {
-        char n[32];
+        char n[64];
         snprintf(n, sizeof n, "%zu", t->dropped);
         put_field(out, &at, "events_dropped", n);
+        snprintf(n, sizeof n, "{\"events\":%d,\"bytes\":%u}",
+                 WSR_TRANSCRIPT_MAX_EVENTS, WSR_TRANSCRIPT_MAX_BYTES);
+        put_field(out, &at, "events_cap", n);
     }
     put_str(out, &at, ",\"events\":[");
     put(out, &at, t->events, t->events_len);
