@@ -98,9 +98,14 @@ def test_every_frame_option_encodes_exactly(server: ScenarioServer) -> None:
     writes = [e["bytes"] for e in evs if e["type"] == "write"]
     assert writes[1:] == [len(expected)]  # one group, one send()
     out_frames = [e for e in evs if e["type"] == "frame" and e["dir"] == "out"]
-    assert len(out_frames) == 13
+    # the three like frames of the count are one event: a run (server/README.md)
+    assert len(out_frames) == 11
+    assert sum(e.get("count", 1) for e in out_frames) == 13
     assert out_frames[4]["fin"] is False and out_frames[4]["rsv"] == 4
     assert out_frames[6]["masked"] is True
+    run = out_frames[9]
+    assert (run["text"], run["count"], run["offset"], run["offset_last"]) == ("n1", 3, 43, 51)
+    assert run["t_us"] <= run["t_us_last"]
 
 
 def test_echo_then_close(server: ScenarioServer) -> None:
