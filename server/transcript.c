@@ -81,7 +81,10 @@ void wsr_transcript_free(wsr_transcript *t)
     t->events = NULL;
     t->events_len = t->events_cap = t->n_events = 0;
     json_decref(t->last);
-    t->last = NULL;
+    json_decref(t->run_t_us);
+    json_decref(t->run_offset);
+    t->last = t->run_t_us = t->run_offset = NULL;
+    t->run_count = 0;
 }
 
 /* A growing text for json_dump_callback(). Once an append has failed,
@@ -204,13 +207,11 @@ static bool coalescable(const json_t *ev)
 }
 
 /* The fields that differ from frame to frame of a run (when, where, what
- * payload) and those a merge adds: all others must be equal. */
+ * payload): all others must be equal. */
 static bool varies(const char *key)
 {
-    static const char *const keys[] = {
-        "t_us",  "offset",    "text",        "hex",
-        "count", "t_us_last", "offset_last", "hex_truncated",
-    };
+    static const char *const keys[] = {"t_us", "offset", "text", "hex",
+                                       "hex_truncated"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (strcmp(key, keys[i]) == 0)
             return true;
@@ -236,53 +237,75 @@ static bool like(const json_t *last, const json_t *ev)
            fixed_fields_in(ev, last);
 }
 
-static void drop(wsr_transcript *t, json_t *ev)
-{
-    t->dropped++;
-    json_decref(t->last); /* nothing joins a run once the log is cut */
-    t->last = NULL;
-    json_decref(ev);
-}
-
-/* Folds ev into the run last holds: the run's event with count, t_us_last
- * and offset_last set from ev, serialized over last's text. The new text
- * is made aside first, so that running out of memory loses ev alone and
- * keeps the run as it was. */
-static void merge(wsr_transcript *t, json_t *ev)
+/* The run's event as it stands: its first frame's, with count, t_us_last
+ * and offset_last (a new reference); NULL if out of memory. */
+static json_t *run_event(const wsr_transcript *t)
 {
     json_t *run = json_copy(t->last); /* shallow: the values are shared */
-    json_t *n = json_object_get(t->last, "count");
-    json_int_t count = json_is_integer(n) ? json_integer_value(n) : 1;
-    json_t *t_us = json_object_get(ev, "t_us");
-    json_t *offset = json_object_get(ev, "offset");
-    char *text = NULL;
-    if (run &&
-        json_object_set_new(run, "count", json_integer(count + 1)) == 0 &&
-        (!t_us || json_object_set(run, "t_us_last", t_us) == 0) &&
-        (!offset || json_object_set(run, "offset_last", offset) == 0))
-        text = dump_text(run);
-    size_t len = text ? strlen(text) : 0;
-    if (text && t->last_mark + len > WSR_TRANSCRIPT_MAX_BYTES) {
-        free(text);
+    if (!run)
+        return NULL;
+    if (json_object_set_new(run, "count",
+                            json_integer((json_int_t)t->run_count)) != 0 ||
+        (t->run_t_us && json_object_set(run, "t_us_last", t->run_t_us) != 0) ||
+        (t->run_offset &&
+         json_object_set(run, "offset_last", t->run_offset) != 0)) {
         json_decref(run);
-        drop(t, ev);
-        return;
+        return NULL;
     }
-    size_t old_len = t->events_len;
-    t->events_len = t->last_mark; /* reserve() counts from here */
-    if (!text || reserve(t, len) != 0) {
-        /* out of memory: the run's text is still there, whole */
-        t->events_len = old_len;
+    return run;
+}
+
+/* The run's text as it stands (malloc'd, NUL-terminated), or NULL when the
+ * events text is up to date (no frame joined) or out of memory (*oom). */
+static char *run_text(const wsr_transcript *t, bool *oom)
+{
+    *oom = false;
+    if (!t->last || t->run_count < 2)
+        return NULL;
+    json_t *run = run_event(t);
+    char *text = run ? dump_text(run) : NULL;
+    json_decref(run);
+    *oom = text == NULL;
+    return text;
+}
+
+/* Ends the run the events end with: its text written over its first
+ * frame's (which fits: WSR_TRANSCRIPT_RUN_GROWTH was reserved). Out of memory, the frames
+ * that joined it cannot be told and are counted as dropped. */
+static void end_run(wsr_transcript *t)
+{
+    bool oom;
+    char *text = run_text(t, &oom);
+    if (text) {
+        size_t len = strlen(text);
+        size_t old_len = t->events_len;
+        t->events_len = t->last_mark; /* reserve() counts from here */
+        if (reserve(t, len) == 0) {
+            memcpy(t->events + t->last_mark, text, len);
+            t->events_len += len;
+        } else {
+            t->events_len = old_len;
+            oom = true;
+        }
         free(text);
-        json_decref(run);
-        json_decref(ev);
-        return;
     }
-    memcpy(t->events + t->last_mark, text, len);
-    t->events_len = t->last_mark + len;
-    free(text);
+    if (oom)
+        t->dropped += t->run_count - 1;
     json_decref(t->last);
-    t->last = run;
+    json_decref(t->run_t_us);
+    json_decref(t->run_offset);
+    t->last = t->run_t_us = t->run_offset = NULL;
+    t->run_count = 0;
+}
+
+/* ev joins the run: only its time and offset are kept. */
+static void join_run(wsr_transcript *t, json_t *ev)
+{
+    json_decref(t->run_t_us);
+    json_decref(t->run_offset);
+    t->run_t_us = json_incref(json_object_get(ev, "t_us"));
+    t->run_offset = json_incref(json_object_get(ev, "offset"));
+    t->run_count++;
     json_decref(ev);
 }
 
@@ -291,15 +314,15 @@ void wsr_transcript_add(wsr_transcript *t, json_t *ev)
     if (!ev)
         return;
     if (!t->dropped && like(t->last, ev)) {
-        merge(t, ev); /* adds no event: the count cap does not apply */
+        join_run(t, ev); /* adds no event: the count cap does not apply */
         return;
     }
+    end_run(t);
     if (t->dropped || t->n_events >= WSR_TRANSCRIPT_MAX_EVENTS) {
-        drop(t, ev);
+        t->dropped++;
+        json_decref(ev);
         return;
     }
-    json_decref(t->last);
-    t->last = NULL;
     size_t mark = t->events_len;
     t->append_failed = false;
     if ((t->n_events && append_events(",", 1, t) != 0) ||
@@ -308,18 +331,22 @@ void wsr_transcript_add(wsr_transcript *t, json_t *ev)
         json_decref(ev);
         return;
     }
-    if (t->events_len > WSR_TRANSCRIPT_MAX_BYTES) {
+    bool run = coalescable(ev);
+    if (t->events_len + (run ? WSR_TRANSCRIPT_RUN_GROWTH : 0) >
+        WSR_TRANSCRIPT_MAX_BYTES) {
         t->events_len = mark;
-        drop(t, ev);
+        t->dropped++;
+        json_decref(ev);
         return;
     }
     t->n_events++;
-    if (coalescable(ev)) {
-        t->last = ev; /* kept: the next like frame joins it */
-        t->last_mark = mark + (t->n_events > 1);
+    if (!run) {
+        json_decref(ev);
         return;
     }
-    json_decref(ev);
+    t->last = ev; /* kept: the next like frame joins it */
+    t->last_mark = mark + (t->n_events > 1);
+    t->run_count = 1;
 }
 
 void wsr_event_hex(json_t *ev, const uint8_t *p, size_t len, size_t max)
@@ -387,9 +414,10 @@ static void put_field(char *out, size_t *at, const char *name,
     put_str(out, at, value);
 }
 
-/* The transcript's text: the fields in their order, then the events. With
+/* The transcript's text: the fields in their order, then the events (the
+ * last run's text run, when not NULL, in place of its first frame's). With
  * out NULL, only its length. */
-static size_t emit(const wsr_transcript *t, char *out)
+static size_t emit(const wsr_transcript *t, const char *run, char *out)
 {
     size_t at = 0;
     put_str(out, &at, "{");
@@ -411,21 +439,31 @@ static size_t emit(const wsr_transcript *t, char *out)
         put_field(out, &at, "events_cap", n);
     }
     put_str(out, &at, ",\"events\":[");
-    put(out, &at, t->events, t->events_len);
+    if (run) { /* a run still growing: its text as it stands */
+        put(out, &at, t->events, t->last_mark);
+        put_str(out, &at, run);
+    } else {
+        put(out, &at, t->events, t->events_len);
+    }
     put_str(out, &at, "]}");
     return at;
 }
 
 char *wsr_transcript_dump(const wsr_transcript *t, size_t *len)
 {
-    size_t n = emit(t, NULL);
-    char *text = malloc(n + 1);
+    bool oom;
+    char *run = run_text(t, &oom);
     *len = 0;
-    if (!text)
+    if (oom)
         return NULL;
-    emit(t, text);
-    text[n] = '\0';
-    *len = n;
+    size_t n = emit(t, run, NULL);
+    char *text = malloc(n + 1);
+    if (text) {
+        emit(t, run, text);
+        text[n] = '\0';
+        *len = n;
+    }
+    free(run);
     return text;
 }
 

@@ -32,6 +32,13 @@
 
 #define WSR_TRANSCRIPT_MAX_EVENTS 100000
 #define WSR_TRANSCRIPT_MAX_BYTES (16u * 1024 * 1024) /* of events text */
+/* What a run's text may grow by past its first frame's: count, t_us_last
+ * and offset_last with 20-digit values. A data frame's event is charged it
+ * against the byte cap up front, so frames that join a run never pass the
+ * cap. */
+#define WSR_TRANSCRIPT_RUN_GROWTH                                              \
+    (sizeof ",\"count\":" + sizeof ",\"t_us_last\":" +                         \
+     sizeof ",\"offset_last\":" + 3 * 20)
 
 /* The top-level fields other than complete, events_dropped and events, in
  * the order they are written. */
@@ -57,9 +64,15 @@ typedef struct wsr_transcript {
     bool append_failed; /* the event being added ran out of memory */
     size_t n_events;    /* events kept (a coalesced run counts once) */
     size_t dropped;     /* events past a cap: from the first, all are */
-    json_t *last;       /* the last event while it is a data frame a like
-                         * one may join (owned), else NULL */
+    /* The run of like data frames the events end with, if any: its first
+     * frame's event (owned; its text is in events from last_mark), and
+     * what the frames that joined it add. The text is brought up to date
+     * when the run ends or the transcript is dumped, not at every frame. */
+    json_t *last;       /* NULL when the last event is no data frame */
     size_t last_mark;   /* where last's text starts in events */
+    uint64_t run_count; /* frames in the run (1: none joined yet) */
+    json_t *run_t_us;   /* the last frame's t_us (owned), or NULL */
+    json_t *run_offset; /* the last frame's offset (owned), or NULL */
     uint64_t start_us;  /* monotonic clock at creation */
     bool complete;
 } wsr_transcript;
@@ -101,7 +114,8 @@ void wsr_transcript_end(wsr_transcript *t, const char *reason,
 
 /* The whole transcript as one compact JSON text (malloc'd, NUL-terminated,
  * for free()), its length in *len; NULL if out of memory. Only the thread
- * that owns the transcript may call it. */
+ * that owns the transcript may call it. A run still growing is written as
+ * it stands. */
 char *wsr_transcript_dump(const wsr_transcript *t, size_t *len);
 
 /* The whole transcript as a jansson tree (a new reference), parsed from

@@ -196,6 +196,25 @@ static void test_coalesce(void)
         "\"opcode\":1,\"fin\":true,\"rsv\":0,\"masked\":false,\"length\":3,"
         "\"text\":\"tuv\",\"count\":2,\"t_us_last\":13,\"offset_last\":26}"
         "]}");
+
+    current = "a dump shows a run as it stands; the run goes on after it";
+    wsr_transcript_add(&t, frame(14, "in", 35, 1, true, 3, "zzz"));
+    json_t *mid = wsr_transcript_json(&t);
+    json_t *events = json_object_get(mid, "events");
+    json_t *last = json_array_get(events, json_array_size(events) - 1);
+    CHECK_EQ(json_array_size(events), 9);
+    CHECK_EQ(json_integer_value(json_object_get(last, "count")), 3);
+    CHECK_EQ(json_integer_value(json_object_get(last, "offset_last")), 35);
+    json_decref(mid);
+    wsr_transcript_add(&t,
+                       json_pack("{s:i,s:s}", "t_us", 15, "type", "closed"));
+    mid = wsr_transcript_json(&t);
+    events = json_object_get(mid, "events");
+    last = json_array_get(events, json_array_size(events) - 2);
+    CHECK_EQ(json_array_size(events), 10);
+    CHECK_EQ(json_integer_value(json_object_get(last, "count")), 3);
+    CHECK_EQ(json_integer_value(json_object_get(last, "t_us_last")), 14);
+    json_decref(mid);
     wsr_transcript_free(&t);
 
     current = "a run of 65536 frames: one event, its text written once";
@@ -258,15 +277,16 @@ static void test_byte_cap(void)
     for (int i = 0; i < 15; i++)
         wsr_transcript_add(&t, json_pack("{s:s,s:s}", "type", "y", "s", fill));
     free(fill);
-    /* pad so that the run's first frame leaves 20 bytes under the cap:
-     * too few for the count and last time and offset a merge adds */
+    /* pad so that a data frame's event and the growth its run may need
+     * miss the cap by one byte: it is dropped, though it would fit alone */
     json_t *probe = frame(0, "in", 0, 2, true, 8, "12345678");
     char *probe_text = json_dumps(probe, JSON_COMPACT);
     size_t first = strlen(probe_text) + 1; /* and its comma */
     free(probe_text);
     json_decref(probe);
-    size_t pad = WSR_TRANSCRIPT_MAX_BYTES - 20 - first - t.events_len -
-                 strlen(",{\"type\":\"z\",\"s\":\"\"}");
+    const size_t pad_event = strlen(",{\"type\":\"z\",\"s\":\"\"}");
+    size_t room = first + WSR_TRANSCRIPT_RUN_GROWTH - 1;
+    size_t pad = WSR_TRANSCRIPT_MAX_BYTES - room - t.events_len - pad_event;
     fill = malloc(pad + 1);
     CHECK(fill != NULL);
     if (!fill)
@@ -275,19 +295,48 @@ static void test_byte_cap(void)
     fill[pad] = '\0';
     wsr_transcript_add(&t, json_pack("{s:s,s:s}", "type", "z", "s", fill));
     free(fill);
+    CHECK_EQ(t.events_len, WSR_TRANSCRIPT_MAX_BYTES - room);
     wsr_transcript_add(&t, frame(0, "in", 0, 2, true, 8, "12345678"));
-    CHECK_EQ(t.events_len, WSR_TRANSCRIPT_MAX_BYTES - 20);
-    CHECK_EQ(t.dropped, 0);
-    wsr_transcript_add(&t, frame(1, "in", 14, 2, true, 8, "abcdefgh"));
-    CHECK_EQ(t.n_events, 17);
+    CHECK_EQ(t.n_events, 16);
     CHECK_EQ(t.dropped, 1);
-    CHECK_EQ(t.events_len, WSR_TRANSCRIPT_MAX_BYTES - 20);
+    CHECK_EQ(t.events_len, WSR_TRANSCRIPT_MAX_BYTES - room);
+    wsr_transcript_free(&t);
+
+    current = "a run charged its growth up front never passes the cap";
+    CHECK_EQ(wsr_transcript_init(&t, NULL), 0);
+    fill = malloc(big + 1);
+    CHECK(fill != NULL);
+    if (!fill)
+        return;
+    memset(fill, 'x', big);
+    fill[big] = '\0';
+    for (int i = 0; i < 15; i++)
+        wsr_transcript_add(&t, json_pack("{s:s,s:s}", "type", "y", "s", fill));
+    free(fill);
+    room = first + WSR_TRANSCRIPT_RUN_GROWTH; /* exactly enough */
+    pad = WSR_TRANSCRIPT_MAX_BYTES - room - t.events_len - pad_event;
+    fill = malloc(pad + 1);
+    CHECK(fill != NULL);
+    if (!fill)
+        return;
+    memset(fill, 'z', pad);
+    fill[pad] = '\0';
+    wsr_transcript_add(&t, json_pack("{s:s,s:s}", "type", "z", "s", fill));
+    free(fill);
+    for (int i = 0; i < 100000; i++)
+        wsr_transcript_add(&t, frame(i, "in", 14 * i, 2, true, 8, "12345678"));
+    CHECK_EQ(t.n_events, 17);
+    CHECK_EQ(t.dropped, 0);
+    wsr_transcript_add(&t, json_pack("{s:s}", "type", "closed"));
+    CHECK_EQ(t.dropped, 0); /* what the run did not use is free again */
+    CHECK(t.events_len <= WSR_TRANSCRIPT_MAX_BYTES);
     tree = wsr_transcript_json(&t);
     CHECK(tree != NULL);
     json_t *events = json_object_get(tree, "events");
-    json_t *run = json_array_get(events, json_array_size(events) - 1);
-    CHECK_EQ(json_integer_value(json_object_get(run, "offset")), 0);
-    CHECK(json_object_get(run, "count") == NULL); /* the run as it was */
+    json_t *run = json_array_get(events, json_array_size(events) - 2);
+    CHECK_EQ(json_integer_value(json_object_get(run, "count")), 100000);
+    CHECK_EQ(json_integer_value(json_object_get(run, "offset_last")),
+             14 * 99999);
     json_decref(tree);
     wsr_transcript_free(&t);
     current = "";
