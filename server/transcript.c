@@ -270,8 +270,9 @@ static char *run_text(const wsr_transcript *t, bool *oom)
 }
 
 /* Ends the run the events end with: its text written over its first
- * frame's (which fits: WSR_TRANSCRIPT_RUN_GROWTH was reserved). Out of memory, the frames
- * that joined it cannot be told and are counted as dropped. */
+ * frame's (within the cap: WSR_TRANSCRIPT_RUN_GROWTH was charged). Out of
+ * memory, the frames that joined it cannot be told and are counted as
+ * dropped. */
 static void end_run(wsr_transcript *t)
 {
     bool oom;
