@@ -25,6 +25,7 @@ from rawpeer import (
     upgrade_request,
 )
 from wsreplay.build import server_binary
+from wsreplay.judging.evaluate import transcript_cut
 from wsreplay.running.server import ScenarioServer
 
 STEP_SCENARIOS = Path(__file__).parent / "data" / "step-scenarios"
@@ -315,3 +316,23 @@ def test_tcp_close_facts_when_the_client_drops_tcp(server: ScenarioServer) -> No
     tcp = session(server, "close-dropped")["tcp_close"]
     assert (tcp["first"], tcp["clean"], tcp["close_received"]) == ("client", False, False)
     assert (tcp["frames_in"], tcp["last_in"], tcp["frames_out"]) == (1, 10, 2)
+
+
+def test_a_transcript_past_the_event_cap_says_so_and_is_judged_error(
+    server: ScenarioServer,
+) -> None:
+    """100,010 pings (control frames never fold into runs) pass the 100,000-event cap."""
+    sock, _ = open_scenario(server, "steps/close-clean", "capped")
+    with sock:
+        sock.sendall(masked_frame(0x9, b"") * 100_010 + masked_frame(0x8, b"\x03\xe8"))
+        read_until_close(sock, timeout=20)
+    answer = server.wait_run("capped", 30)
+    assert answer["complete"], answer
+    session = answer["sessions"][0]
+    assert session["events_dropped"] > 10
+    assert session["events_cap"] == {"events": 100000, "bytes": 16777216}
+    assert len(session["events"]) == 100000
+    assert session["events"][-1]["type"] == "frame"  # a prefix: no `closed` at its end
+    reason = transcript_cut(session)
+    assert reason is not None
+    assert f"{session['events_dropped']} events past its cap (100000 events" in reason
