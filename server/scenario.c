@@ -1516,8 +1516,44 @@ static json_t *read_file_json(const char *file, json_error_t *jerr,
         return NULL;
     }
     *opened = true;
-    json_t *root = json_loadfd(fd, JSON_REJECT_DUPLICATES, jerr);
+    /* Read whole, then parsed: json_loadfd reads a byte per read() (4.5
+     * million system calls for the catalogue with Autobahn's families). */
+    size_t cap = (size_t)st.st_size + 1, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (len == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0) {
+                cannot_open(file, errno, err, errlen);
+                *opened = false;
+                free(buf);
+                buf = NULL;
+            }
+            break;
+        }
+        len += (size_t)n;
+    }
     close(fd);
+    if (!buf) {
+        if (*opened)
+            snprintf(err, errlen, "%s: out of memory", file);
+        *opened = false;
+        return NULL;
+    }
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, jerr);
+    free(buf);
     return root;
 }
 
