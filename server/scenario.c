@@ -482,8 +482,11 @@ static bool compress_item(jc_ctx *v, wsr_item *it, unsigned flags,
             jc_fail(v, "cannot compress the payload");
         return false;
     }
+    /* The stream's output buffer starts at 1 KiB: kept for the life of the
+     * set, a thousand small messages would hold a MiB. */
+    uint8_t *fit = realloc(z, zlen ? zlen : 1);
     free(it->data);
-    it->data = z;
+    it->data = fit ? fit : z;
     it->len = zlen;
     return true;
 }
