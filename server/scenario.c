@@ -586,8 +586,9 @@ static bool needs_sizes(jc_ctx *v, wsr_scenario *sc)
  * hold here, or a copy could make too many fragments, or its length form
  * must be checked against its size, the sizes are needed.
  */
-static bool add_deferred(jc_ctx *v, const frame_coding *c, wsr_item *proto,
-                         json_t *templ, long long count, item_list *l)
+static bool add_deferred(jc_ctx *v, json_t *obj, const frame_coding *c,
+                         wsr_item *proto, json_t *templ, long long count,
+                         item_list *l)
 {
     wsr_scenario *sc = l->sc;
     if (proto->len_form)
@@ -637,6 +638,20 @@ static bool add_deferred(jc_ctx *v, const frame_coding *c, wsr_item *proto,
             jc_fail(v, "out of memory");
             return false;
         }
+    } else if (json_is_string(json_object_get(obj, "pattern")) &&
+               json_string_length(json_object_get(obj, "pattern")) <
+                   proto->len) {
+        /* A pattern is kept as it is spelled, and built at the write: a
+         * 32 MiB message costs its few bytes until then. */
+        json_t *pat = json_object_get(obj, "pattern");
+        it->len = json_string_length(pat);
+        it->pattern_size = proto->len;
+        it->data = malloc(it->len);
+        if (!it->data) {
+            jc_fail(v, "out of memory");
+            return false;
+        }
+        memcpy(it->data, json_string_value(pat), it->len);
     } else {
         proto->data = NULL; /* the item's now */
     }
@@ -655,23 +670,33 @@ int wsr_item_deflate_frames(const wsr_item *it, wsr_deflater *d,
                             int (*frame)(void *arg, const wsr_item *f),
                             void *arg)
 {
-    for (unsigned i = 1; i <= it->copies; i++) {
-        const uint8_t *p = it->data;
-        size_t len = it->len;
+    uint8_t *built = NULL; /* a pattern, as wsr_payload_pattern builds it */
+    if (it->pattern_size) {
+        if (!(built = malloc(it->pattern_size)))
+            return -1;
+        for (size_t k = 0; k < it->pattern_size; k++)
+            built[k] = it->data[k % it->len];
+    }
+    int rc = 0;
+    for (unsigned i = 1; rc == 0 && i <= it->copies; i++) {
+        const uint8_t *p = built ? built : it->data;
+        size_t len = built ? it->pattern_size : it->len;
         char *own = NULL;
         if (it->templated) {
             own = wsr_payload_template((const char *)it->data, i);
-            if (!own)
-                return -1;
+            if (!own) {
+                rc = -1;
+                break;
+            }
             p = (const uint8_t *)own;
             len = strlen(own);
         }
         uint8_t *z = NULL;
         size_t zlen = 0;
-        int rc = wsr_deflate_message(d, p, len, it->deflate_flags, &z, &zlen);
+        rc = wsr_deflate_message(d, p, len, it->deflate_flags, &z, &zlen);
         free(own);
         if (rc != 0)
-            return -1;
+            break;
         /* As fragment_last cuts: the first frame keeps the opcode and RSV
          * bits, the rest are continuations, only the last keeps FIN. */
         size_t size = it->fragment_size ? it->fragment_size : zlen;
@@ -690,10 +715,9 @@ int wsr_item_deflate_frames(const wsr_item *it, wsr_deflater *d,
             rc = frame(arg, &f);
         }
         free(z);
-        if (rc != 0)
-            return -1;
     }
-    return 0;
+    free(built);
+    return rc != 0 ? -1 : 0;
 }
 
 /* Expands one JSON item (with its count) into out. */
@@ -732,7 +756,7 @@ static bool parse_item(jc_ctx *v, json_t *obj, item_list *out)
         proto.rsv = WS_RSV1; /* 7.2.3.1: the first frame says "compressed" */
     if (coding.compress && out->sc->deflate_at_write && count > 0 &&
         !v->failed) {
-        add_deferred(v, &coding, &proto, templ, count, out);
+        add_deferred(v, obj, &coding, &proto, templ, count, out);
         free(proto.data);
         return !v->failed;
     }

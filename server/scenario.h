@@ -59,7 +59,8 @@ typedef struct wsr_item {
     int http_status;
     size_t accept_at;
     /* WSR_ITEM_DEFLATE: copies messages, the i-th (from 1) being data, or
-     * if templated data (a C string) with {i} replaced by i, each deflated
+     * if templated data (a C string) with {i} replaced by i, or if
+     * pattern_size data repeated and cut to pattern_size bytes, each deflated
      * with deflate_flags (WSR_DEFLATE_TAIL/FINAL) and cut into frames of
      * fragment_size payload bytes (0: one frame) as the session writes it
      * (wsr_item_deflate_frames). The frame fields above are the first
@@ -67,6 +68,7 @@ typedef struct wsr_item {
      * frames they put on the wire, all copies together. */
     unsigned copies;
     bool templated;
+    size_t pattern_size;
     unsigned deflate_flags;
     size_t fragment_size;
     uint64_t wire_bound;
