@@ -1057,6 +1057,44 @@ static void test_family_size_limit(void)
     wsr_scenario_set_free(&set); /* the set's array may be left */
 }
 
+/* A family whose first member is left to the write, weighed by zlib's
+ * bound (4 × 67 MB of "a": 268.1 MB bounded, 0.3 MB deflated), and whose
+ * second member's 4 MB then break the family's limit by that bound: the
+ * family is loaded again with its items deflated, and fits. */
+static void test_family_limit_on_bounds(void)
+{
+    static const char text[] =
+        "{\"name\": \"fam/codes\", \"summary\": \"s\", \"rfc\": [\"6455#5\"],"
+        " \"expect\": {}, \"deflate\": \"accept\", \"family\": {\"members\": ["
+        " {\"id\": \"big\", \"vars\": {\"size\": 67000000, \"c\": true}},"
+        " {\"id\": \"plain\", \"vars\": {\"size\": 1000000, \"c\": false}}]},"
+        " \"steps\": [{\"write\": [{\"binary\": \"\", \"pattern\": \"a\","
+        " \"size\": \"{size}\", \"compress\": \"{c}\"}]},"
+        " {\"write\": [{\"binary\": \"\", \"pattern\": \"a\","
+        " \"size\": \"{size}\", \"compress\": \"{c}\"}]},"
+        " {\"write\": [{\"binary\": \"\", \"pattern\": \"a\","
+        " \"size\": \"{size}\", \"compress\": \"{c}\"}]},"
+        " {\"write\": [{\"binary\": \"\", \"pattern\": \"a\","
+        " \"size\": \"{size}\", \"compress\": \"{c}\"}]}]}";
+    char err[1024] = "";
+    current = "family limit on bounds";
+    wsr_scenario_set set;
+    wsr_scenario_deflate_when(WSR_DEFLATE_WHEN_WRITE);
+    CHECK_EQ(load_family(text, &set, err, sizeof err), 0);
+    wsr_scenario_deflate_when(WSR_DEFLATE_WHEN_AUTO);
+    if (set.n != 2)
+        fprintf(stderr, "  %s\n", err);
+    CHECK_EQ(set.n, 2);
+    /* deflated at load (else "big" would be left to the write), exactly */
+    for (size_t k = 0; k < set.n; k++)
+        CHECK(!set.v[k]->deflate_at_write);
+    if (set.n == 2) {
+        CHECK(strcmp(set.v[0]->name, "fam/codes/big") == 0);
+        CHECK(set.v[0]->write_bytes < 1000000);
+    }
+    wsr_scenario_set_free(&set);
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -1078,6 +1116,7 @@ int main(void)
     test_weighed_is_built();
     test_compressed_items();
     test_deflate_when_sizes_needed();
+    test_family_limit_on_bounds();
     test_size_limits();
     test_step_options();
     test_name_syntax();
