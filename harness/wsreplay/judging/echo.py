@@ -153,15 +153,15 @@ def echo_plan(scenario: Scenario) -> EchoPlan | str:
         return f"the scenario opts out of echo mode: {declared['no']}"
     if scenario.get("transport") == "wss":
         return "it runs only over TLS, and Autobahn drivers connect over ws://"
-    offer = _offer_needed(scenario)
-    if isinstance(declared, Mapping) and isinstance(declared.get("expect"), Mapping):
-        # the author's word for what a driver (reads at once, echoes, never
-        # closes first) must show on the wire, whatever the knobs ask of an
-        # application
-        return _declared(scenario, dict(declared["expect"]), offer)
+    # a driver cannot play an application's timing or its own moves, and a
+    # declaration cannot make it: what such a scenario is about is not on the
+    # wire of an echo-mode session
     knob_problem = _knob_problem(scenario)
     if knob_problem:
         return knob_problem
+    offer = _offer_needed(scenario)
+    if isinstance(declared, Mapping) and isinstance(declared.get("expect"), Mapping):
+        return _declared(scenario, dict(declared["expect"]), offer)
     return _derive(scenario, offer)
 
 
