@@ -366,9 +366,15 @@ def test_a_client_that_took_a_refused_handshake_fails() -> None:
     took = transcript(*text_in(1_000, "x"), first="client")
     verdict = judge_echo(refused, took)
     assert verdict.verdict == "fail"
+    assert verdict.reason.startswith("the client took the connection: a text frame came from it")
     assert "although it must refuse the opening handshake" in verdict.reason
     verdict = judge_echo(refused, transcript(first="client"))
     assert verdict.verdict == "pass", verdict.reason
+    # a close frame after the refusal is no sign the application got a connection
+    courtesy = transcript(close_in(1_000, 1002), first="client")
+    verdict = judge_echo(refused, courtesy)
+    assert verdict.verdict == "pass", verdict.reason
+    assert "sent only a close frame, no data and no pong" in verdict.reason
 
 
 def test_the_rfc_rules_apply_to_the_clients_bytes() -> None:

@@ -552,20 +552,39 @@ def check_echoed(expected: list[dict], transcript: Transcript, severity: str) ->
     return check
 
 
+#: Client frames only an open connection sends: data (an echo) and pongs. A
+#: client that refuses the handshake may still send a close frame (RFC 6455
+#: 7.1.7 asks for one once a connection is established; sending it anyway is
+#: no sign the application got a connection).
+_CONNECTION_OPCODES = (0, 1, 2, 10)
+
+
+def _connection_frames(transcript: Transcript) -> list[dict]:
+    return [f for f in _client_frames(transcript) if f.get("opcode") in _CONNECTION_OPCODES]
+
+
 def check_upgraded(expected: bool, transcript: Transcript, severity: str) -> Check:
-    """Did the client take the connection (send a WebSocket frame), or refuse it (send none)?"""
+    """Did the client take the connection (send a data frame or a pong), or refuse it?
+
+    `true`: any WebSocket frame from the client shows it took the 101;
+    `false`: no data frame and no pong came (a close frame alone may follow
+    a refusal).
+    """
     frames = _client_frames(transcript)
-    took = bool(frames)
+    shown = _connection_frames(transcript) if not expected else frames
+    took = bool(shown)
     ok = took == expected
     if took:
-        first = frames[0]
+        first = shown[0]
         what = rules._OPCODES.get(int(first.get("opcode", -1)), f"opcode {first.get('opcode')}")
         detail = (
-            f"the client took the connection: it sent {evaluate._plural(len(frames), 'frame')}, "
-            f"the first a {what} frame"
+            f"the client took the connection: a {what} frame came from it "
+            f"{rules.ms(first.get('t_us'))} ({evaluate._plural(len(frames), 'frame')} in all)"
         )
         if not expected:
             detail += ", although it must refuse the opening handshake"
+    elif frames:
+        detail = "the client sent only a close frame, no data and no pong: it refused the handshake"
     else:
         detail = "the client sent no WebSocket frame" + (
             ", as a client that refused the handshake does" if not expected else ""
@@ -693,11 +712,11 @@ def _show_offer(wanted: str | Mapping[str, Any]) -> str:
 def _wire_observation(plan: EchoPlan, transcript: Transcript) -> Any:
     """What the RFC rules read of an observation, as the wire tells it.
 
-    A client that must refuse the handshake, and sent no frame, refused it:
-    it owes nothing (as `connected: false` in a normal run). There is no
-    application and no final close() call to tell apart.
+    A client that must refuse the handshake, and sent no data and no pong,
+    refused it: it owes nothing (as `connected: false` in a normal run).
+    There is no application and no final close() call to tell apart.
     """
-    refused = plan.expect.get("upgraded") is False and not _client_frames(transcript)
+    refused = plan.expect.get("upgraded") is False and not _connection_frames(transcript)
     return {"end": "closed", "connected": not refused, "messages": []}
 
 
