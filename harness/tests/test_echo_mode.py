@@ -196,8 +196,13 @@ def test_a_message_racing_the_close_cannot_be_judged() -> None:
     assert "the delivery of 1 of its 1 messages shows only to the application" in reason
 
 
-def test_messages_before_a_failure_are_compared_only_as_far_as_echoed() -> None:
-    """Autobahn's fail cases: what was echoed must be right; a missing echo proves nothing."""
+def test_a_message_racing_a_failure_cannot_be_judged() -> None:
+    """Autobahn's 3.2-3.4 and 4.x.3-5: the message ahead of the bad frame must reach the
+    application (fail), and its echo races with the client failing the connection.
+
+    Judging the rest would pass python-websockets 14.0, which loses that message
+    (the normal run fails it): skipped, never judged wrongly.
+    """
     steps = [
         {"write": [{"text": "before"}, {"text": "bad", "rsv": 1}, {"text": "after"}]},
         {"await": "close", "timeout_ms": 1000},
@@ -207,11 +212,19 @@ def test_messages_before_a_failure_are_compared_only_as_far_as_echoed() -> None:
         "close": {"code": [1002, 1006, None]},
         "client_close": {"code": [1002]},
     }
+    reason = echo_plan(scenario(steps=steps, expect=expect))
+    assert reason == (
+        "the delivery of 1 of its 1 messages shows only to the application: the steps do "
+        "not wait for their echo, which races with the client failing the connection"
+    )
+
+
+def test_nothing_delivered_before_a_failure_is_judged_as_no_echo() -> None:
+    steps = [{"write": [{"text": "bad", "rsv": 1}, {"text": "after"}]}, {"await": "close"}]
+    expect = {"messages": [], "client_close": {"code": [1002]}}
     plan = echo_plan(scenario(steps=steps, expect=expect))
     assert isinstance(plan, EchoPlan)
-    assert plan.expect["echoes"] == {"messages": [{"text": "before"}], "at_least": 0}
-    assert plan.expect["client_close"] == {"code": [1002]}
-    assert "races with the client failing" in plan.unjudged["messages"]
+    assert plan.expect == {"client_messages": [], "client_close": {"code": [1002]}}
 
 
 def test_an_awaited_echo_before_the_bad_frame_is_required() -> None:
@@ -235,9 +248,8 @@ def test_a_bad_frame_before_the_await_makes_the_echo_race() -> None:
         {"await": "close", "timeout_ms": 1000},
     ]
     expect = {"messages": [{"text": "before"}], "client_close": {"code": [1007, 1002]}}
-    plan = echo_plan(scenario(steps=steps, expect=expect))
-    assert isinstance(plan, EchoPlan)
-    assert plan.expect["echoes"]["at_least"] == 0
+    reason = echo_plan(scenario(steps=steps, expect=expect))
+    assert isinstance(reason, str) and "races with the client failing" in reason
 
 
 def test_round_trips_judge_the_messages() -> None:
@@ -333,8 +345,13 @@ def test_a_missing_echo_fails_with_the_messages_severity() -> None:
 
 
 def test_an_echo_of_a_message_that_must_not_be_delivered_fails() -> None:
-    """The echo proves delivery: a message after the bad frame came back."""
-    steps = [{"write": [{"text": "before"}, {"text": "bad", "rsv": 1}, {"text": "after"}]}]
+    """The echo proves delivery: the message after the bad frame came back."""
+    steps = [
+        {"write": [{"text": "before"}]},
+        {"await": "messages", "count": 1, "timeout_ms": 1000},
+        {"write": [{"text": "bad", "rsv": 1}, {"text": "after"}]},
+        {"await": "close", "timeout_ms": 1000},
+    ]
     expect = {"messages": [{"text": "before"}], "client_close": {"code": [1002]}}
     session = transcript(
         *text_in(1_000, "before"),
@@ -345,19 +362,7 @@ def test_an_echo_of_a_message_that_must_not_be_delivered_fails() -> None:
     )
     verdict = judge_echo(scenario(steps=steps, expect=expect), session)
     assert verdict.verdict == "fail"
-    assert "only 1 were to be delivered; echo 2 was 'after'" in verdict.reason
-
-
-def test_a_missing_echo_before_a_failure_is_not_held_against_the_client() -> None:
-    steps = [{"write": [{"text": "before"}, {"text": "bad", "rsv": 1}]}]
-    expect = {"messages": [{"text": "before"}], "client_close": {"code": [1002]}}
-    session = transcript(
-        close_in(1_200, 1002),
-        {"t_us": 2_000, "dir": "out", "type": "tcp_shutdown"},
-        {"t_us": 2_100, "dir": "in", "type": "tcp_eof"},
-    )
-    verdict = judge_echo(scenario(steps=steps, expect=expect), session)
-    assert verdict.verdict == "pass", verdict.reason
+    assert "expected 1 message, received 2; message 2 'after' was not expected" in verdict.reason
 
 
 def test_a_client_that_took_a_refused_handshake_fails() -> None:

@@ -12,18 +12,16 @@ scenario's wire expectations (`client_close`, `client_pong(s)`,
 `close_clean`, `deflate`) carry over as they are; its application
 expectations translate where the wire shows them:
 
-- `messages` (what the application received) become *echoes*: the driver
-  sends each one back, so the echoes the server received must be the
-  expected messages in order. Only the first K must be there, K being the
-  messages whose echo the steps wait for (an `await` of messages or a
-  `round_trips` step) before the server writes anything that could end the
-  session first: after that an echo races with the close or with the
-  client failing the connection, and a missing echo proves nothing. Those
-  later echoes, when they come, must still be the expected messages: an
-  echo of anything else proves a message was delivered that must not be.
-  A delivery that only the application could show (a message the steps do
-  not wait for, in a scenario where the client is not failing the
-  connection) is the scenario's point and cannot be judged: skipped.
+- `messages` (what the application received) become the client's echoes
+  (`client_messages`): the driver sends each one back, so the echoes the
+  server received must be the expected messages, in order. Only when the
+  steps wait for every echo (an `await` of messages, a `round_trips` step)
+  before the server writes anything that could end the session first (a
+  close frame, a frame that breaks the protocol, raw bytes, a shutdown):
+  after that an echo races with the close or with the client failing the
+  connection, and a missing echo proves nothing. A delivery that only the
+  application could show is the scenario's point and cannot be judged: the
+  scenario is skipped.
 - `connected: false` becomes `upgraded: false`: a client that refused the
   opening handshake sent no WebSocket frame. `connected: true` needs a
   frame from the client (an awaited echo, or the reply to the server's
@@ -76,13 +74,12 @@ AUTOBAHN_BEHAVIOR = {
 #: Autobahn's word for a case with no scenario, or one skipped in echo mode.
 UNIMPLEMENTED = "UNIMPLEMENTED"
 
-#: The expectations an echo-mode plan may hold, in the order they are judged
-#: and reported: the transcript expectations of `expect`, plus `upgraded`
-#: (a WebSocket frame came from the client, or none did) and `echoes`
-#: (derived from `messages`: `{"messages": [...], "at_least": K}`).
+#: The expectations an echo-mode plan may hold (derived or declared), in the
+#: order they are judged and reported: the transcript expectations of
+#: `expect`, plus `upgraded` (true: the client took the connection; false:
+#: it refused the handshake).
 ECHO_EXPECTATIONS = (
     "upgraded",
-    "echoes",
     "client_messages",
     "client_close",
     "client_pong",
@@ -93,9 +90,6 @@ ECHO_EXPECTATIONS = (
     "tcp_closed_by",
     "close_clean",
 )
-#: What `echo_mode.expect` may declare (`echoes` is the derivation's own).
-DECLARABLE = tuple(name for name in ECHO_EXPECTATIONS if name != "echoes")
-
 #: The scenario expectation whose severity a declared echo expectation takes.
 _SOURCE = {"upgraded": "connected"}
 #: The order failing checks are listed in when equally severe.
@@ -316,20 +310,14 @@ def _derive_echoes(
         unjudged["messages"] = "judged through round_trips (every echo came back)"
         return None
     awaited = min(_awaited_echoes(scenario, failing), len(wanted))
-    if awaited < len(wanted) and not failing:
+    if awaited < len(wanted):
         missing = len(wanted) - awaited
+        race = "the client failing the connection" if failing else "the close"
         return (
             f"the delivery of {missing} of its {len(wanted)} messages shows only to the "
-            "application: the steps do not wait for their echo, which races with the close"
+            f"application: the steps do not wait for their echo, which races with {race}"
         )
-    if awaited == len(wanted):
-        take("client_messages", entries, "messages")
-    else:
-        take("echoes", {"messages": entries, "at_least": awaited}, "messages")
-        unjudged["messages"] = (
-            f"the echo of messages {awaited + 1} to {len(wanted)} races with the client "
-            "failing the connection: only those echoed are compared"
-        )
+    take("client_messages", entries, "messages")
     return None
 
 
@@ -348,8 +336,6 @@ def _positive(plan: Mapping[str, Any]) -> bool:
     """The plan judges something the client must do or must not, beyond sending no echo."""
     for name, value in plan.items():
         if name == "client_messages" and value == []:
-            continue
-        if name == "echoes" and not value.get("at_least"):
             continue
         return True
     return False
@@ -522,8 +508,6 @@ def _run(name: str, plan: EchoPlan, transcript: Transcript) -> Check:
     severity = plan.severities.get(name, "fail")
     if name == "upgraded":
         return check_upgraded(bool(expected), transcript, severity)
-    if name == "echoes":
-        return check_echoes(expected, transcript, severity)
     if name == "client_messages":
         return check_echoed(expected, transcript, severity)
     return evaluate._TRANSCRIPT_CHECKS[name](expected, transcript, severity)
@@ -592,41 +576,6 @@ def check_upgraded(expected: bool, transcript: Transcript, severity: str) -> Che
     return Check("upgraded", ok, severity, expected, len(frames), detail)
 
 
-def check_echoes(expected: Mapping[str, Any], transcript: Transcript, severity: str) -> Check:
-    """The echoes are the expected messages in order, at least the first `at_least` of them."""
-    wanted = evaluate.expand_messages(list(expected.get("messages") or []))
-    at_least = int(expected.get("at_least") or 0)
-    echoed = evaluate.transcript_messages(transcript)
-    summary = {"count": len(wanted), "at_least": at_least}
-    for index, (want, got) in enumerate(zip(wanted, echoed, strict=False), 1):
-        if not evaluate.same_message(want, got):
-            detail = (
-                f"echo {index} was {evaluate.show_message(got)}, expected "
-                f"{evaluate.show_message(want)}"
-            )
-            observed = {"count": len(echoed), "at": index, "message": got}
-            return Check("echoes", False, severity, summary | {"message": want}, observed, detail)
-    if len(echoed) > len(wanted):
-        extra = echoed[len(wanted)]
-        detail = (
-            f"the client echoed {len(echoed)} messages, only {len(wanted)} were to be delivered; "
-            f"echo {len(wanted) + 1} was {evaluate.show_message(extra)}"
-        )
-        return Check("echoes", False, severity, summary, {"count": len(echoed)}, detail)
-    if len(echoed) < at_least:
-        want = wanted[len(echoed)]
-        detail = (
-            f"the client echoed {len(echoed)} of the {at_least} messages the server waited for; "
-            f"the echo of {evaluate.show_message(want)} never came"
-        )
-        observed = {"count": len(echoed), "at": len(echoed) + 1, "message": None}
-        return Check("echoes", False, severity, summary | {"message": want}, observed, detail)
-    detail = f"the client echoed {len(echoed)} of the {len(wanted)} messages, each as sent"
-    if len(echoed) < len(wanted):
-        detail += " (the rest race with the failure: not required)"
-    return Check("echoes", True, severity, summary, {"count": len(echoed)}, detail)
-
-
 def _allow_size_refusal(checks: list[Check], transcript: Transcript) -> None:
     """A large message refused with close 1009 is allowed (RFC 6455 10.4), as in evaluate.
 
@@ -637,7 +586,7 @@ def _allow_size_refusal(checks: list[Check], transcript: Transcript) -> None:
     if not sent or sent.get("code") != 1009:
         return
     for check in checks:
-        if check.ok or check.name not in ("client_messages", "echoes"):
+        if check.ok or check.name != "client_messages":
             continue
         if not isinstance(check.expected, dict) or not isinstance(check.observed, dict):
             continue
