@@ -9,11 +9,14 @@ the way an Autobahn driver does against the real server.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
+import json
 import re
 from collections import Counter
 from typing import Any
 
+import jsonschema
 import pytest
 
 from wsreplay.contract import Scenario
@@ -27,7 +30,7 @@ from wsreplay.judging.echo import (
     judge_echo,
 )
 from wsreplay.judging.verdicts import VERDICTS
-from wsreplay.paths import REPO_ROOT
+from wsreplay.paths import REPO_ROOT, REPORT_SCHEMA
 from wsreplay.scenarios import knob_defaults, load_all
 
 
@@ -547,3 +550,17 @@ def test_a_transcript_past_its_event_cap_is_never_judged() -> None:
     verdict = judge_echo(scenario(), session)
     assert verdict.verdict == "error"
     assert "event cap and dropped 1234 events" in verdict.reason
+
+
+def test_echo_checks_fit_the_report_schema() -> None:
+    """A verdict's checks go into report.json as they are: its schema knows their names."""
+    defs = json.loads(REPORT_SCHEMA.read_text())["$defs"]
+    check_schema = {"$ref": "#/$defs/check", "$defs": defs}
+    refused = scenario(client={"echo": False}, expect={"connected": False})
+    for verdict in (
+        judge_echo(scenario(), good_session()),
+        judge_echo(refused, transcript(*text_in(1_000, "x"))),
+    ):
+        assert {c.name for c in verdict.checks} >= {"echo_mode", "rfc"}
+        for check in verdict.checks:
+            jsonschema.validate(dataclasses.asdict(check), check_schema)
