@@ -95,9 +95,11 @@ _SOURCE = {"upgraded": "connected"}
 #: The order failing checks are listed in when equally severe.
 _CHECK_ORDER = (*ECHO_EXPECTATIONS, "rfc", "echo_mode")
 
-#: Close codes of a client failing the connection (1006 and None: it sent no
-#: close frame); a scenario whose close codes all come from here expects it.
-_FAILURE_CODES = frozenset({1002, 1003, 1006, 1007, 1008, 1009, 1010, 1011, None})
+#: Close codes of a client failing the connection (RFC 6455 7.4.1: a protocol
+#: error, bad data, a message too big; 1006 and None: it sent no close
+#: frame); a scenario whose close codes all come from here expects it to. (A
+#: server's own 1003 or 1011 is a code the client reports, not a failure.)
+_FAILURE_CODES = frozenset({1002, 1006, 1007, 1009, None})
 #: A message at least this large may be refused with 1009 (as in evaluate).
 _LARGE_MESSAGE = 16 * 1024
 
