@@ -263,15 +263,22 @@ def _derive(scenario: Scenario, offer: str | dict[str, Any]) -> EchoPlan | str:
     return EchoPlan(ordered, "derived", severities, unjudged, offer)
 
 
-def _expects_failure(expect: Mapping[str, Any]) -> bool:
-    """The client must fail the connection: every close code expected is a failure's."""
-    codes: list[Any] = []
+def _close_codes(expect: Mapping[str, Any]) -> set[Any]:
+    """Every close code `close` and `client_close` accept (None: no code, or no close)."""
+    codes: set[Any] = set()
     for name in ("close", "client_close"):
         value = expect.get(name)
         if isinstance(value, Mapping) and "code" in value:
             code = value["code"]
-            codes += code if isinstance(code, list) else [code]
-    return bool(codes) and all(code in _FAILURE_CODES for code in codes)
+            codes.update(code if isinstance(code, list) else [code])
+    return codes
+
+
+def _expects_failure(expect: Mapping[str, Any]) -> bool:
+    """The client must fail the connection (or the server drops it): every close code
+    expected is a failure's."""
+    codes = _close_codes(expect)
+    return bool(codes) and codes <= _FAILURE_CODES
 
 
 def _server_writes(scenario: Scenario, key: str) -> bool:
@@ -314,7 +321,11 @@ def _derive_echoes(
     awaited = min(_awaited_echoes(scenario, failing), len(wanted))
     if awaited < len(wanted):
         missing = len(wanted) - awaited
-        race = "the client failing the connection" if failing else "the close"
+        race = (
+            "the client failing the connection"
+            if _close_codes(expect) & {1002, 1007, 1009}
+            else "the close"
+        )
         return (
             f"the delivery of {missing} of its {len(wanted)} messages shows only to the "
             f"application: the steps do not wait for their echo, which races with {race}"
