@@ -564,3 +564,9 @@ def test_echo_checks_fit_the_report_schema() -> None:
         assert {c.name for c in verdict.checks} >= {"echo_mode", "rfc"}
         for check in verdict.checks:
             jsonschema.validate(dataclasses.asdict(check), check_schema)
+
+
+def test_the_schema_declares_what_echo_mode_judges() -> None:
+    """echo_mode.expect in docs/scenario.schema.json names exactly the plan's expectations."""
+    schema = json.loads((REPO_ROOT / "docs" / "scenario.schema.json").read_text())
+    assert set(schema["$defs"]["echo_expect"]["properties"]) == set(ECHO_EXPECTATIONS)
