@@ -247,7 +247,7 @@ def _derive(scenario: Scenario, offer: str | dict[str, Any]) -> EchoPlan | str:
     if "connected" in expect:
         if expect["connected"] is False:
             take("upgraded", False, "connected")
-        elif _client_must_send(plan, scenario):
+        elif _client_must_send(plan):
             unjudged["connected"] = "judged through the frames the client had to send"
         else:
             return (
@@ -334,7 +334,7 @@ def _derive_echoes(
     return None
 
 
-def _client_must_send(plan: Mapping[str, Any], scenario: Scenario) -> bool:
+def _client_must_send(plan: Mapping[str, Any]) -> bool:
     """The plan demands a frame from the client (so it must have taken the connection)."""
     if plan.get("client_messages") or plan.get("round_trips") or plan.get("client_pongs"):
         return True
