@@ -1090,6 +1090,38 @@ static void test_family_errors(void)
     }
 }
 
+/* A family's echo_mode gets its members' values, and a member may give its
+ * own. */
+static void test_family_echo_mode(void)
+{
+    current = "family echo_mode";
+    static const char text[] = FAMILY_HEAD
+        " \"echo_mode\": {\"expect\": {\"client_close\": {\"code\": "
+        "\"{code}\"}}},"
+        " \"family\": {\"members\": ["
+        "  {\"id\": \"a\", \"vars\": {\"code\": 1000, \"why\": \"\"}},"
+        "  {\"id\": \"b\", \"vars\": {\"code\": 1001, \"why\": \"\"},"
+        "   \"echo_mode\": {\"no\": \"b's own\"}}"
+        " ]},"
+        " \"steps\": [{\"write\": [{\"close\": \"{code}\"}]}],"
+        " \"expect\": {}}";
+    char err[1024] = "";
+    wsr_scenario_set set;
+    CHECK_EQ(load_family(text, &set, err, sizeof err), 0);
+    CHECK_EQ(set.n, 2);
+    if (set.n == 2) {
+        json_t *a = json_object_get(set.v[0]->doc, "echo_mode");
+        json_t *code = json_object_get(
+            json_object_get(json_object_get(a, "expect"), "client_close"),
+            "code");
+        CHECK_EQ(json_integer_value(code), 1000);
+        json_t *b = json_object_get(set.v[1]->doc, "echo_mode");
+        CHECK(strcmp(json_string_value(json_object_get(b, "no")), "b's own") ==
+              0);
+    }
+    wsr_scenario_set_free(&set);
+}
+
 /* The size limits hold for each member and for the members together: the
  * family's bytes are weighed before a member's are built. */
 static void test_family_size_limit(void)
@@ -1184,6 +1216,7 @@ int main(void)
     test_family_expands();
     test_family_in_folder();
     test_family_errors();
+    test_family_echo_mode();
     test_family_size_limit();
     /* A failure here only leaves a few small files in TMPDIR. */
     char cmd[400];
