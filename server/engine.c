@@ -1339,6 +1339,14 @@ static void send_auto_101(wsr_engine *e)
     start_group(e, buf, rc, NULL, 0, 0, 0);
 }
 
+/* The scenario's own session_timeout_ms, else --session-timeout-ms. */
+static unsigned session_timeout_ms(const wsr_engine *e)
+{
+    if (e->sc && e->sc->session_timeout_ms)
+        return e->sc->session_timeout_ms;
+    return e->srv->cfg.session_timeout_ms;
+}
+
 static void accept_upgrade(wsr_engine *e, const ws_http_request *req,
                            ws_slice key, const char *path, size_t path_len)
 {
@@ -1381,7 +1389,7 @@ static void accept_upgrade(wsr_engine *e, const ws_http_request *req,
                           "bad_request");
         return;
     }
-    e->io->deadline(e->ctx, e->srv->cfg.session_timeout_ms);
+    e->io->deadline(e->ctx, session_timeout_ms(e));
     e->phase = PH_STEPS;
     e->step = 0;
     wsr_offers_read(req, &e->offers);
@@ -1609,7 +1617,7 @@ void wsr_engine_deadline(wsr_engine *e)
         json_string(hs ? "handshake_timeout_ms" : "session_timeout_ms"));
     json_object_set_new(ev, "value",
                         json_integer(hs ? e->srv->cfg.handshake_timeout_ms
-                                        : e->srv->cfg.session_timeout_ms));
+                                        : session_timeout_ms(e)));
     wsr_transcript_add(&e->tr, ev);
     wsr_engine_end(e, "timeout",
                    hs ? "no complete request head in time"

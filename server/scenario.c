@@ -1355,16 +1355,28 @@ static bool check_name(jc_ctx *v, json_t *root, const char *name)
     return !v->failed;
 }
 
+/* "session_timeout_ms": a scenario that needs longer than the server's
+ * --session-timeout-ms (a thousand compressed round trips, 16,384 writes
+ * of 64 bytes against a slow client) says so, up to WSR_MAX_MS. */
+static bool check_session_timeout(jc_ctx *v, json_t *root)
+{
+    long long x;
+    return !json_object_get(root, "session_timeout_ms") ||
+           jc_want_int(v, root, "session_timeout_ms", 1000, WSR_MAX_MS, &x);
+}
+
 /* The top level: an object whose name is a valid place and matches the
  * file's place (when name is given), with known keys only, and valid parts
  * the server does not run. */
 static bool check_top(jc_ctx *v, json_t *root, const char *name)
 {
+    /* clang-format off */
     static const char *const top_keys[] = {
-        "name",      "summary",   "rfc",       "tags",      "bugs",
-        "client",    "steps",     "expect",    "severity",  "severity_by_check",
-        "transport", "handshake", "waive",     "run_alone", "deflate",
-        "autobahn",  "vary",      "echo_mode", NULL};
+        "name", "summary", "rfc", "tags", "bugs", "client", "steps", "expect",
+        "severity", "severity_by_check", "transport", "handshake", "waive",
+        "run_alone", "deflate", "autobahn", "vary", "echo_mode",
+        "session_timeout_ms", NULL};
+    /* clang-format on */
     if (!check_name(v, root, name))
         return false;
     return jc_check_keys(v, root, top_keys) &&
@@ -1373,9 +1385,9 @@ static bool check_top(jc_ctx *v, json_t *root, const char *name)
            jc_want_enum(v, root, "handshake",
                         (const char *const[]){"auto", "manual", NULL}, false) &&
            (jc_want(v, root, "run_alone", JSON_TRUE, false), !v->failed) &&
-           check_vary(v, root) && wsr_check_meta(v, root) &&
-           wsr_check_echo_mode(v, root) && wsr_check_client(v, root) &&
-           wsr_check_expect(v, root);
+           check_session_timeout(v, root) && check_vary(v, root) &&
+           wsr_check_meta(v, root) && wsr_check_echo_mode(v, root) &&
+           wsr_check_client(v, root) && wsr_check_expect(v, root);
 }
 
 /* "deflate": "decline", "accept", or the answer's parameters (an object);
@@ -1410,6 +1422,8 @@ static bool finish_scenario(jc_ctx *v, json_t *root, const char *file,
     const char *tp = json_string_value(json_object_get(root, "transport"));
     const char *hs = json_string_value(json_object_get(root, "handshake"));
     sc->tls_only = tp && strcmp(tp, "wss") == 0;
+    json_t *st = json_object_get(root, "session_timeout_ms");
+    sc->session_timeout_ms = st ? (unsigned)json_integer_value(st) : 0;
     sc->handshake_manual = hs && strcmp(hs, "manual") == 0;
     check_tls_steps(v, sc);
     check_step_expectations(v, sc, root);
@@ -1776,6 +1790,7 @@ static const char *const member_keys[] = {"id",
                                           "deflate",
                                           "autobahn",
                                           "echo_mode",
+                                          "session_timeout_ms",
                                           NULL};
 
 /* members[i]: an object with a valid, new id and vars named like

@@ -141,7 +141,10 @@ typedef struct wsr_scenario {
     bool handshake_in_group; /* a write group carries the response itself */
     bool handshake_manual;   /* "handshake": "manual": no automatic 101 */
     bool tls_only;           /* "transport": "wss" */
-    size_t write_bytes;      /* what all its write groups put on the wire */
+    /* "session_timeout_ms": how long this scenario's sessions may take, in
+     * place of --session-timeout-ms; 0: the server's */
+    unsigned session_timeout_ms;
+    size_t write_bytes; /* what all its write groups put on the wire */
     enum wsr_deflate_answer deflate;
     bool deflate_given;            /* the file has a "deflate" field */
     wsr_pmd_params deflate_params; /* WSR_DEFLATE_LITERAL's answer */

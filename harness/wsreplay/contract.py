@@ -238,6 +238,7 @@ class Scenario(TypedDict, total=False):
     run_alone: bool
     vary: VaryOptOut
     echo_mode: EchoMode
+    session_timeout_ms: int
     # added by the loader
     file: Required[str]
     wire: Required[Wire]

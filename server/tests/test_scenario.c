@@ -291,6 +291,31 @@ static void test_run_alone(void)
     free(path);
 }
 
+/* "session_timeout_ms": a scenario's own session limit, 1 s to 10 min;
+ * absent, 0 (the server's). */
+static void test_session_timeout(void)
+{
+    current = "session_timeout_ms";
+    const char *steps = "[{\"delay_ms\": 1}]";
+    wsr_scenario *sc =
+        load("st/good", "\"session_timeout_ms\": 300000,", steps);
+    CHECK(sc && sc->session_timeout_ms == 300000);
+    wsr_scenario_del(sc);
+    sc = load("st/none", "", steps);
+    CHECK(sc && sc->session_timeout_ms == 0);
+    wsr_scenario_del(sc);
+    static const char *const bad[] = {"\"session_timeout_ms\": 999,",
+                                      "\"session_timeout_ms\": 600001,",
+                                      "\"session_timeout_ms\": \"60s\","};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[1024] = "";
+        char *path = write_scenario("st/bad", bad[i], steps);
+        CHECK(wsr_scenario_load_file(path, "st/bad", err, sizeof err) == NULL);
+        CHECK(strstr(err, "session_timeout_ms") != NULL);
+        free(path);
+    }
+}
+
 /* "echo_mode": the expectations echo mode judges, or why it cannot; the
  * loader passes it on untouched and refuses every other shape. */
 static void test_echo_mode(void)
@@ -1199,6 +1224,7 @@ int main(void)
     test_budget_rows();
     test_run_alone();
     test_echo_mode();
+    test_session_timeout();
     test_budget_handshake();
     test_scripted_status_line();
     test_set_normal();
