@@ -21,9 +21,8 @@ auto-fragment sizes are the 18 pairs of SIZES; the content is consecutive slices
 test files (12.1 JSON, 12.2 a bitmap, 12.3 German verse, 12.4 HTML, 12.5 a PDF; 13.x the JSON).
 
 What differs here, and why:
-- The messages go in write groups of at most 8 MiB as zlib's bound weighs them (so the server's
-  deflating a group at the write stalls other sessions for well under a second; STALL_LIMIT),
-  the echoes awaited after each group:
+- The messages go in one write group (in files with 64 or 128 KiB members: four groups of 250,
+  a group's limit being 64 MiB, bounds included), the echoes awaited after each group:
   `round_trips`, which awaits each echo before the next message, takes no compressed item.
   Only the echoes are checked (client_messages).
 - Each message is the same bytes: a pattern of the test file's kind (generated here from a fixed
@@ -74,11 +73,6 @@ FILES += [("-128kib-frag-1024", [16]), ("-128kib-frag-4096", [17]), ("-128kib-fr
 
 #: the loader's limits (server/scenario.h)
 GROUP_LIMIT = 64 * KIB * KIB
-#: The server deflates a group on its event loop before the group's first byte goes (server/
-#: README.md, "Compressed items"), serving no other session meanwhile: 250 x 128 KiB at 9-bit
-#: windows took 1-4 s. Groups of at most 8 MiB (as zlib's bound weighs them) keep that stall
-#: under about half a second.
-STALL_LIMIT = 8 * KIB * KIB
 FAMILY_LIMIT = 256 * KIB * KIB
 
 
@@ -99,8 +93,7 @@ def wire_bound(size: int, frag: int) -> int:
 def group_size(cases: list[int]) -> int:
     """Messages per write group: the most (1000, 500, 250...) whose bounds fit one group."""
     worst = max(wire_bound(*SIZES[k - 1]) for k in cases)
-    limit = min(GROUP_LIMIT, STALL_LIMIT)
-    return next(g for g in (1000, 500, 250, 200, 125, 100, 50, 40, 25) if g * worst <= limit)
+    return next(g for g in (1000, 500, 250, 200, 125, 100) if g * worst <= GROUP_LIMIT)
 
 
 def size_name(n: int) -> str:
