@@ -1,4 +1,4 @@
-"""`wsreplay run` leaves slow scenarios out unless asked: --all, --tag slow, or the exact name."""
+"""`wsreplay run` leaves slow scenarios and sweeps out unless --all, --tag or the name asks."""
 
 from __future__ import annotations
 
@@ -39,3 +39,29 @@ def test_nothing_left_is_an_error() -> None:
         select_run(CATALOGUE[1:2], ["a/*"], [], False)
     with pytest.raises(ScenarioError, match="with the tag"):
         select_run(CATALOGUE, [], ["nope"], False)
+
+
+SWEEPS = [
+    {"name": "c/code/1000", "tags": ["close", "sweep"]},
+    {"name": "c/code/1001", "tags": ["close", "sweep", "slow"]},
+    {"name": "c/plain", "tags": ["close"]},
+]
+
+
+def test_sweeps_are_left_out_like_slow_ones_unless_their_tag_asks() -> None:
+    assert names(select_run(SWEEPS, [], [], False)) == ["c/plain"]
+    assert names(select_run(SWEEPS, [], ["sweep"], False)) == ["c/code/1000"]
+    # a scenario both slow and a sweep needs both tags asked for, or --all
+    assert names(select_run(SWEEPS, [], ["sweep", "slow"], False)) == ["c/code/1000", "c/code/1001"]
+    assert names(select_run(SWEEPS, [], ["close"], True)) == names(SWEEPS)
+    assert names(select_run(SWEEPS[:1], ["c/code/1000"], [], False)) == ["c/code/1000"]
+
+
+def test_the_catalogues_sweeps_are_the_families_and_kuhns_vectors() -> None:
+    from wsreplay.paths import SCENARIOS_DIR
+    from wsreplay.scenarios import load_all
+
+    sweeps = [s["name"] for s in load_all(SCENARIOS_DIR) if "sweep" in s.get("tags", [])]
+    families = {name.rsplit("/", 1)[0] for name in sweeps if not name.startswith("utf8/")}
+    assert "close/code-valid" in families and "framing/rsv-text" in families
+    assert sum(name.startswith("utf8/kuhn-") for name in sweeps) == 132

@@ -25,7 +25,15 @@ from .running.pool import default_jobs
 from .running.runner import Run, RunPlan, check_specs, exit_code, new_run_id, print_summary
 from .running.server import ServerError
 from .running.shards import parse_shard
-from .scenarios import COMPRESSION_MODES, SLOW_TAG, ScenarioError, load_all, select, select_run
+from .scenarios import (
+    COMPRESSION_MODES,
+    SLOW_TAG,
+    SWEEP_TAG,
+    ScenarioError,
+    load_all,
+    select,
+    select_run,
+)
 from .variants import SEPARATOR, VARIANTS, VaryError, parse_vary, select_cells
 
 DEFAULT_CLIENT = "python-websockets"
@@ -43,8 +51,9 @@ examples:
   wsreplay run --shard 2/4 --out results/shard-2   # a quarter of the pairs (CI matrix)
   wsreplay run --compression on --client node-ws   # the catalogue with permessage-deflate
   wsreplay run --vary split=frames,every-byte      # each scenario also cut per frame, per byte
-  wsreplay run --all                          # also the scenarios tagged slow
+  wsreplay run --all                          # also the scenarios tagged slow or sweep
   wsreplay run --tag slow --client node-ws    # only the slow ones
+  wsreplay run --tag sweep                    # only the parameter sweeps
 
 exit status: 0 all verdicts pass/non-strict/informational, 1 a fail or error
 verdict, 2 bad arguments, scenarios or client specs."""
@@ -259,13 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="TAG",
-        help="only scenarios with this tag (repeatable: any); --tag slow runs the slow ones",
+        help="only scenarios with this tag (repeatable: any); --tag slow runs the slow ones, "
+        "--tag sweep the parameter sweeps",
     )
     run.add_argument(
         "--all",
         action="store_true",
-        help=f"also the scenarios tagged {SLOW_TAG!r} (large messages, many round trips), "
-        "which a run leaves out unless --all, --tag slow or their exact name selects them",
+        help=f"also the scenarios tagged {SLOW_TAG!r} (large messages, many round trips) and "
+        f"{SWEEP_TAG!r} (every close code, UTF-8 vector, RSV value, length boundary), which a "
+        "run leaves out unless --all, --tag TAG or their exact name selects them",
     )
 
     mer = sub.add_parser(

@@ -136,6 +136,18 @@ def select(scenarios: list[Scenario], patterns: list[str]) -> list[Scenario]:
 
 #: The tag of scenarios a run leaves out by default: large messages, many round trips.
 SLOW_TAG = "slow"
+#: The tag of exhaustive parameter sweeps a run leaves out by default: every close code,
+#: every UTF-8 vector of Kuhn's test, every RSV value and reserved opcode, every length
+#: boundary. Each member is quick, but together they tripled the default catalogue, and the
+#: hand-written scenarios beside them already catch what they have caught.
+SWEEP_TAG = "sweep"
+#: Tags whose scenarios run only when asked for (--all, --tag TAG, or the exact name).
+OPT_IN_TAGS = (SLOW_TAG, SWEEP_TAG)
+
+
+def opt_in_tags(scenario: Scenario) -> set[str]:
+    """The opt-in tags this scenario carries (empty: it runs by default)."""
+    return set(OPT_IN_TAGS) & set(scenario.get("tags", []))
 
 
 def select_run(
@@ -144,19 +156,21 @@ def select_run(
     """What `wsreplay run` runs of the scenarios `select` chose.
 
     With tags, only scenarios carrying one of them. Scenarios tagged `slow`
-    are left out unless `include_all`, a `--tag slow`, or a pattern that is
-    exactly their name asks for them, so the default run stays fast. An
-    empty result is an error, as for a pattern that matches nothing.
+    or `sweep` are left out unless `include_all`, a `--tag` naming that tag,
+    or a pattern that is exactly their name asks for them, so the default
+    run stays fast. An empty result is an error, as for a pattern that
+    matches nothing.
     """
     chosen = scenarios
     if tags:
         chosen = [s for s in chosen if set(tags) & set(s.get("tags", []))]
-    if not include_all and SLOW_TAG not in tags:
-        chosen = [s for s in chosen if SLOW_TAG not in s.get("tags", []) or s["name"] in patterns]
+    if not include_all:
+        chosen = [s for s in chosen if opt_in_tags(s) <= set(tags) or s["name"] in patterns]
     if not chosen:
         why = f"with the tag(s) {', '.join(tags)}" if tags else "selected"
         raise ScenarioError(
-            f"no scenario {why} is left to run (those tagged {SLOW_TAG!r} need --all)"
+            f"no scenario {why} is left to run (those tagged "
+            f"{' or '.join(repr(t) for t in OPT_IN_TAGS)} need --all or --tag)"
         )
     return chosen
 

@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 
 from ..autobahn import Case, sort_key
 from ..contract import Scenario
-from ..scenarios import SLOW_TAG
+from ..scenarios import opt_in_tags
 
 #: The section of wsreplay's own scenarios' case ids.
 WSREPLAY_SECTION = 100
@@ -258,7 +258,7 @@ def _own_scenarios(spec: Spec, scenarios: list[Scenario], played: set[str]) -> l
         return []
     if choice == "all":
         return rest
-    fast = [s for s in rest if SLOW_TAG not in s.get("tags", [])]
+    fast = [s for s in rest if not opt_in_tags(s)]
     if choice == "default":
         return fast
     chosen: set[str] = set()
