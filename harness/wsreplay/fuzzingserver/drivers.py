@@ -21,24 +21,29 @@ is a binary of its own (its own sources), built with the same module cache.
 
 ``python3 -m wsreplay.fuzzingserver.drivers command NAME[@VERSION]`` prints
 the command (for a shell, or `wsreplay fuzzingserver -- ...`);
-``... compare DRIVER_REPORT ADAPTER_REPORT`` lists the differences.
+``... compare DRIVER_REPORT ADAPTER_REPORT`` lists the differences, and
+``... crosscheck NAME[@VERSION] --out DIR [--spec FILE]`` does both runs
+first (`crosscheck`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
+import socket
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import installers
 from ..adapters import AdapterInfo
 from ..judging.verdicts import rank
-from ..paths import DATA_ROOT, INSTALLED
+from ..paths import DATA_ROOT, INSTALLED, PACKAGE_DIR
 
 #: harness/autobahn-drivers/ (or the installed package's copy).
 DRIVERS_DIR = (DATA_ROOT if INSTALLED else DATA_ROOT / "harness") / "autobahn-drivers"
@@ -296,6 +301,113 @@ def format_differences(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wsreplay() -> tuple[list[str], dict[str, str]]:
+    """How to run this harness's own CLI in a child process."""
+    env = dict(os.environ)
+    harness = str(PACKAGE_DIR.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (harness, env.get("PYTHONPATH")) if p)
+    return [sys.executable, "-m", "wsreplay"], env
+
+
+def _run_logged(argv: list[str], env: Mapping[str, str], log_path: Path, timeout: float) -> int:
+    with log_path.open("w", encoding="utf-8") as out:
+        proc = subprocess.run(
+            argv,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
+    return proc.returncode
+
+
+@dataclass(frozen=True)
+class Crosscheck:
+    """One driver run through the mode and its adapter through `wsreplay run`."""
+
+    driver: str
+    version: str
+    agent: str
+    driver_report: dict
+    adapter_report: dict
+    comparison: Comparison
+    out: Path
+
+
+def crosscheck(
+    name: str,
+    version: str | None = None,
+    *,
+    out: Path,
+    spec: Path | None = None,
+    timeout: float = 3600.0,
+    log: Callable[[str], None] = _no_log,
+) -> Crosscheck:
+    """Run driver ``name`` unchanged through `wsreplay fuzzingserver`, then the same
+    library and version through its adapter over the scenarios the mode judged,
+    and compare the two reports scenario by scenario.
+
+    ``out`` gets ``driver/`` (the mode's reports and the driver's log),
+    ``adapter/`` (`wsreplay run`'s report), ``differences.txt`` (every
+    difference, both verdicts and reasons) and ``differences.json``.
+    Raises `RuntimeError` when either run leaves no report (a bad spec, a
+    broken install), with the tail of its log.
+    """
+    exact = resolve(name, version)
+    agent = agent_name(name, exact)
+    port = _free_port()
+    argv, env = driver_command(name, exact, url=f"ws://127.0.0.1:{port}", log=log)
+    out.mkdir(parents=True, exist_ok=True)
+    mode_dir, adapter_dir = out / "driver", out / "adapter"
+    wsreplay, wsreplay_env = _wsreplay()
+    mode = [*wsreplay, "fuzzingserver", "--port", str(port), "--out", str(mode_dir)]
+    if spec is not None:
+        mode += ["--spec", str(spec)]
+    assigns = [f"{k}={v}" for k, v in sorted(env.items())]
+    mode += ["--", "env", *assigns, *argv]
+    log(f"{name}@{exact}: the driver through the mode: {shlex.join(mode)}")
+    _run_logged(mode, wsreplay_env, out / "mode.log", timeout)
+    driver_report = _report(mode_dir / "report.json", out / "mode.log")
+    scenarios = sorted({str(r["scenario"]) for r in driver_report.get("results", [])})
+    spec_text = adapter_spec(name, exact)
+    run = [*wsreplay, "run", "--client", spec_text, "--out", str(adapter_dir)]
+    for scenario in scenarios:
+        run += ["--scenario", scenario]
+    log(f"{name}@{exact}: the adapter {spec_text} over the same {len(scenarios)} scenarios")
+    _run_logged(run, wsreplay_env, out / "adapter.log", timeout)
+    adapter_report = _report(adapter_dir / "report.json", out / "adapter.log")
+    comparison = compare_reports(driver_report, adapter_report)
+    (out / "differences.txt").write_text(format_differences(comparison) + "\n", encoding="utf-8")
+    data = {
+        "driver": name,
+        "version": exact,
+        "driver_client": comparison.driver_client,
+        "adapter_client": comparison.adapter_client,
+        "same": comparison.same,
+        "counts": dict(comparison.counts()),
+        "differences": [asdict(d) for d in comparison.differences],
+    }
+    (out / "differences.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return Crosscheck(name, exact, agent, driver_report, adapter_report, comparison, out)
+
+
+def _report(path: Path, log_path: Path) -> dict:
+    try:
+        return _load(str(path))
+    except (OSError, ValueError) as exc:
+        text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+        tail = "\n".join(text.strip().splitlines()[-20:])
+        raise RuntimeError(f"no report at {path} ({exc}); {log_path}:\n{tail}") from None
+
+
 def _load(path: str) -> dict:
     p = Path(path)
     if p.is_dir():
@@ -315,6 +427,14 @@ def main(argv: list[str] | None = None) -> int:
     cmd = sub.add_parser("command", help="install a driver and print how to run it")
     cmd.add_argument("driver", help="NAME[@VERSION], NAME one of " + ", ".join(DRIVERS))
     cmd.add_argument("--url", help=f"set {URL_ENV} (default: the driver's, {DEFAULT_URL})")
+    chk = sub.add_parser(
+        "crosscheck",
+        help="run a driver through `wsreplay fuzzingserver`, its adapter through "
+        "`wsreplay run`, and list where their verdicts differ",
+    )
+    chk.add_argument("driver", help="NAME[@VERSION]")
+    chk.add_argument("--out", required=True, type=Path, help="folder for both runs and the list")
+    chk.add_argument("--spec", type=Path, help="the fuzzingserver spec (default: the mode's)")
     cmp = sub.add_parser("compare", help="the driver's verdicts against the adapter's")
     cmp.add_argument("driver_report", help="the mode's report.json (or its folder)")
     cmp.add_argument("adapter_report", help="`wsreplay run`'s report.json (or its folder)")
@@ -327,13 +447,19 @@ def main(argv: list[str] | None = None) -> int:
             assigns = [f"{k}={shlex.quote(v)}" for k, v in sorted(env.items())]
             print(shlex.join(["env", *assigns, *argv_]) if assigns else shlex.join(argv_))
             return 0
+        if args.command == "crosscheck":
+            name, _, version = args.driver.partition("@")
+            log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+            result = crosscheck(name, version or None, out=args.out, spec=args.spec, log=log)
+            print(format_differences(result.comparison))
+            return 0
         comparison = compare_reports(_load(args.driver_report), _load(args.adapter_report))
         print(format_differences(comparison))
         return 0
     except (DriverError, installers.InstallError, installers.VersionNotFound) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
