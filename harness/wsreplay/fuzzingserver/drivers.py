@@ -349,6 +349,7 @@ def crosscheck(
     out: Path,
     spec: Path | None = None,
     timeout: float = 3600.0,
+    adapter_report: Path | None = None,
     log: Callable[[str], None] = _no_log,
 ) -> Crosscheck:
     """Run driver ``name`` unchanged through `wsreplay fuzzingserver`, then the same
@@ -358,8 +359,10 @@ def crosscheck(
     ``out`` gets ``driver/`` (the mode's reports and the driver's log),
     ``adapter/`` (`wsreplay run`'s report), ``differences.txt`` (every
     difference, both verdicts and reasons) and ``differences.json``.
-    Raises `RuntimeError` when either run leaves no report (a bad spec, a
-    broken install), with the tail of its log.
+    ``adapter_report``: an existing `wsreplay run` report of the adapter to
+    compare with instead of running it (a scenario it lacks is listed as
+    "only driver"). Raises `RuntimeError` when either run leaves no report
+    (a bad spec, a broken install), with the tail of its log.
     """
     exact = resolve(name, version)
     agent = agent_name(name, exact)
@@ -378,13 +381,17 @@ def crosscheck(
     driver_report = _report(mode_dir / "report.json", out / "mode.log")
     scenarios = sorted({str(r["scenario"]) for r in driver_report.get("results", [])})
     spec_text = adapter_spec(name, exact)
-    run = [*wsreplay, "run", "--client", spec_text, "--out", str(adapter_dir)]
-    for scenario in scenarios:
-        run += ["--scenario", scenario]
-    log(f"{name}@{exact}: the adapter {spec_text} over the same {len(scenarios)} scenarios")
-    _run_logged(run, wsreplay_env, out / "adapter.log", timeout)
-    adapter_report = _report(adapter_dir / "report.json", out / "adapter.log")
-    comparison = compare_reports(driver_report, adapter_report)
+    if adapter_report is None:
+        run = [*wsreplay, "run", "--client", spec_text, "--out", str(adapter_dir)]
+        for scenario in scenarios:
+            run += ["--scenario", scenario]
+        log(f"{name}@{exact}: the adapter {spec_text} over the same {len(scenarios)} scenarios")
+        _run_logged(run, wsreplay_env, out / "adapter.log", timeout)
+        adapter_path = adapter_dir / "report.json"
+    else:
+        adapter_path = adapter_report / "report.json" if adapter_report.is_dir() else adapter_report
+    adapter = _report(adapter_path, out / "adapter.log")
+    comparison = compare_reports(driver_report, adapter, adapter_client=spec_text)
     (out / "differences.txt").write_text(format_differences(comparison) + "\n", encoding="utf-8")
     data = {
         "driver": name,
@@ -396,7 +403,7 @@ def crosscheck(
         "differences": [asdict(d) for d in comparison.differences],
     }
     (out / "differences.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return Crosscheck(name, exact, agent, driver_report, adapter_report, comparison, out)
+    return Crosscheck(name, exact, agent, driver_report, adapter, comparison, out)
 
 
 def _report(path: Path, log_path: Path) -> dict:
@@ -435,6 +442,11 @@ def main(argv: list[str] | None = None) -> int:
     chk.add_argument("driver", help="NAME[@VERSION]")
     chk.add_argument("--out", required=True, type=Path, help="folder for both runs and the list")
     chk.add_argument("--spec", type=Path, help="the fuzzingserver spec (default: the mode's)")
+    chk.add_argument(
+        "--adapter-report",
+        type=Path,
+        help="compare with this `wsreplay run` report of the adapter instead of running it",
+    )
     cmp = sub.add_parser("compare", help="the driver's verdicts against the adapter's")
     cmp.add_argument("driver_report", help="the mode's report.json (or its folder)")
     cmp.add_argument("adapter_report", help="`wsreplay run`'s report.json (or its folder)")
@@ -450,7 +462,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "crosscheck":
             name, _, version = args.driver.partition("@")
             log = lambda message: print(message, file=sys.stderr)  # noqa: E731
-            result = crosscheck(name, version or None, out=args.out, spec=args.spec, log=log)
+            result = crosscheck(
+                name,
+                version or None,
+                out=args.out,
+                spec=args.spec,
+                adapter_report=args.adapter_report,
+                log=log,
+            )
             print(format_differences(result.comparison))
             return 0
         comparison = compare_reports(_load(args.driver_report), _load(args.adapter_report))
