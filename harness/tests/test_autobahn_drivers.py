@@ -88,6 +88,7 @@ def test_compare_lists_every_difference_with_both_verdicts_and_reasons() -> None
             _record("a/driver-worse", "ws-8", "fail", "echo missing"),
             _record("a/adapter-worse", "ws-8", "pass", "all echoed"),
             _record("a/driver-only", "ws-8", "pass"),
+            _record("a/skipped", "ws-8", "informational", drivers.SKIPPED_REASON + ": timing"),
         ]
     }
     adapter_report = {
@@ -96,19 +97,21 @@ def test_compare_lists_every_difference_with_both_verdicts_and_reasons() -> None
             _record("a/driver-worse", "node-ws@8", "pass", "delivered"),
             _record("a/adapter-worse", "node-ws@8", "non-strict", "late close"),
             _record("a/not-in-the-mode", "node-ws@8", "fail"),
+            _record("a/skipped", "node-ws@8", "informational"),
         ]
     }
     comparison = drivers.compare_reports(driver_report, adapter_report)
     assert comparison.same == 1
     by_scenario = {d.scenario: d for d in comparison.differences}
-    assert set(by_scenario) == {"a/driver-worse", "a/adapter-worse", "a/driver-only"}
+    assert set(by_scenario) == {"a/driver-worse", "a/adapter-worse", "a/driver-only", "a/skipped"}
     assert by_scenario["a/driver-worse"].kind == "driver stricter"
     assert by_scenario["a/adapter-worse"].kind == "adapter stricter"
     assert by_scenario["a/driver-only"].kind == "only driver"
+    assert by_scenario["a/skipped"].kind == "skipped by the mode"
     everything = drivers.compare_reports(driver_report, adapter_report, only_driver_scenarios=False)
     assert {d.kind for d in everything.differences} >= {"only adapter"}
     text = drivers.format_differences(comparison)
-    assert "3 different" in text
+    assert "4 different" in text
     assert "driver:  fail: echo missing" in text
     assert "adapter: pass: delivered" in text
 

@@ -53,6 +53,9 @@ URL_ENV = "WSREPLAY_AUTOBAHN_URL"
 AGENT_ENV = "WSREPLAY_AUTOBAHN_AGENT"
 #: Where a driver connects when URL_ENV is not set: Autobahn's usual address.
 DEFAULT_URL = "ws://127.0.0.1:9001"
+#: How the mode's report.json words a scenario it cannot judge from the wire
+#: (recorded as informational, nothing played).
+SKIPPED_REASON = "not judged in the Autobahn-compatible mode"
 
 
 @dataclass(frozen=True)
@@ -204,8 +207,10 @@ class Difference:
     """One scenario whose verdict differs between the driver and the adapter run.
 
     ``kind``: "driver stricter" (the driver's verdict is worse), "adapter
-    stricter", "only driver" (the adapter run has no record of it), "only
-    adapter" (the mode judged it nowhere: skipped, or not selected).
+    stricter", "skipped by the mode" (the mode played nothing: the scenario
+    cannot be judged from the wire; listed whatever the adapter got), "only
+    driver" (the adapter run has no record of it), "only adapter" (not in
+    the mode's selection).
     """
 
     scenario: str
@@ -260,10 +265,13 @@ def compare_reports(
     out: list[Difference] = []
     for scenario in names:
         dr, ar = driven.get(scenario), adapted.get(scenario)
-        if dr is not None and ar is not None and dr["verdict"] == ar["verdict"]:
+        skipped = dr is not None and str(dr.get("reason", "")).startswith(SKIPPED_REASON)
+        if dr is not None and ar is not None and dr["verdict"] == ar["verdict"] and not skipped:
             same += 1
             continue
-        if dr is None:
+        if skipped:
+            kind = "skipped by the mode"
+        elif dr is None:
             kind = "only adapter"
         elif ar is None:
             kind = "only driver"
