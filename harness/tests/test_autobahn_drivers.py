@@ -112,6 +112,7 @@ def test_compare_lists_every_difference_with_both_verdicts_and_reasons() -> None
     assert {d.kind for d in everything.differences} >= {"only adapter"}
     text = drivers.format_differences(comparison)
     assert "4 different" in text
+    assert "1  fail vs pass" in text and "1  timing" in text
     assert "driver:  fail: echo missing" in text
     assert "adapter: pass: delivered" in text
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -292,16 +293,34 @@ def compare_reports(
     return Comparison(dname, aname, same, out)
 
 
+def group_key(difference: Difference) -> str:
+    """What a difference is, in a few words: the two verdicts, or why the mode skipped it.
+
+    ``error vs pass``; for a skipped scenario the mode's reason up to its
+    first parenthesis or colon (``it needs the application's read timing``).
+    """
+    d = difference
+    if d.kind == "skipped by the mode":
+        why = (d.driver_reason or "")[len(SKIPPED_REASON) :].lstrip(": ")
+        return re.split(r" \(|: ", why, maxsplit=1)[0] or "(no reason)"
+    return f"{d.driver_verdict or '-'} vs {d.adapter_verdict or '-'}"
+
+
 def format_differences(comparison: Comparison) -> str:
-    """Every difference, grouped by kind, each with both verdicts and reasons."""
+    """A summary by kind and group (`group_key`), then every difference with both
+    verdicts and reasons."""
     c = comparison
     total = c.same + len(c.differences)
     lines = [
         f"driver {c.driver_client} vs adapter {c.adapter_client}: "
         f"{total} scenarios, {c.same} same verdict, {len(c.differences)} different"
     ]
+    groups = Counter((d.kind, group_key(d)) for d in c.differences)
     for kind, n in sorted(c.counts().items()):
         lines.append(f"  {kind}: {n}")
+        for (gkind, key), count in sorted(groups.items(), key=lambda kv: -kv[1]):
+            if gkind == kind:
+                lines.append(f"    {count:4d}  {key}")
     for d in sorted(c.differences, key=lambda d: (d.kind, d.scenario)):
         lines.append(f"[{d.kind}] {d.scenario}")
         lines.append(f"    driver:  {d.driver_verdict or '-'}: {d.driver_reason or '-'}")
