@@ -30,7 +30,8 @@ function runCase() {
   );
 
   ws.on('message', (data, isBinary) => {
-    ws.send(data, { binary: isBinary });
+    // ws 8 says whether it was binary; before 8 a text message is a string
+    ws.send(data, isBinary === undefined ? {} : { binary: isBinary });
   });
 
   ws.on('close', () => {
