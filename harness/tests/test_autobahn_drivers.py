@@ -39,10 +39,15 @@ from wsreplay.installers import go
 ALL_DRIVERS = os.environ.get("WSREPLAY_AUTOBAHN_DRIVERS") == "1"
 #: The driver the default run crosschecks: the quickest to install and run.
 FAST = "python-websockets"
-#: Autobahn cases the default run plays: text and binary echoes, pings,
-#: fragments, close codes, where an echoing application and the adapter's
-#: one leave the same trace on the wire.
-FAST_CASES = ["1.1.1", "1.2.1", "2.1", "3.1", "5.1", "7.1.1", "7.7.1"]
+#: Autobahn cases the default run plays, one or two of each section that
+#: needs no permessage-deflate: text and binary echoes, a ping, a reserved
+#: bit, a reserved opcode, fragments (with pings between), invalid UTF-8 in
+#: fragments, close handshakes; where an echoing application and the
+#: adapter's leave the same trace on the wire.
+FAST_CASES = [
+    *("1.1.1", "1.2.1", "2.1", "2.10", "3.1", "4.1.1"),
+    *("5.1", "5.19", "6.2.1", "7.1.1", "7.7.1"),
+]
 
 MODE_MISSING = importlib.util.find_spec("wsreplay.fuzzingserver.session") is None
 
