@@ -55,6 +55,8 @@ struct wsr_engine {
     bool abort_rst;
     char *run;      /* the request's run id (owned), NULL when it named none */
     char *wait_run; /* the run a control request asks for (owned) */
+    char *routed;   /* --handoff: the target to route by instead of the
+                     * request's (owned), NULL for a plain connection */
     const wsr_scenario *sc;
     enum phase phase;
     enum wait wait;
@@ -1271,6 +1273,8 @@ static void log_request(wsr_engine *e, const ws_http_request *req, int n)
                         json_stringn(req->method.p, req->method.len));
     json_object_set_new(ev, "target",
                         json_stringn(req->target.p, req->target.len));
+    if (e->routed)
+        json_object_set_new(ev, "routed_target", json_string(e->routed));
     json_t *headers = json_array();
     for (size_t i = 0; i < req->num_headers; i++) {
         json_t *pair = json_array();
@@ -1362,7 +1366,10 @@ static void accept_upgrade(wsr_engine *e, const ws_http_request *req,
 static void route_request(wsr_engine *e, const ws_http_request *req)
 {
     wsr_target t;
-    wsr_target_parse(req->target.p, req->target.len, &t);
+    if (e->routed) /* handed over (handoff.h): the front chose the route */
+        wsr_target_parse(e->routed, strlen(e->routed), &t);
+    else
+        wsr_target_parse(req->target.p, req->target.len, &t);
     if (t.kind == WSR_TARGET_CONTROL) {
         serve_control(e, &t);
         return;
@@ -1650,7 +1657,18 @@ void wsr_engine_del(wsr_engine *e)
     wsr_transcript_free(&e->tr);
     free(e->run);
     free(e->wait_run);
+    free(e->routed);
     free(e);
+}
+
+int wsr_engine_route(wsr_engine *e, const char *target)
+{
+    char *copy = strdup(target);
+    if (!copy)
+        return -1;
+    free(e->routed);
+    e->routed = copy;
+    return 0;
 }
 
 const wsr_transcript *wsr_engine_transcript(const wsr_engine *e)

@@ -73,6 +73,13 @@ wsr_engine *wsr_engine_new(wsr_server *srv, struct evbuffer *out, bool tls,
                            void *ctx);
 void wsr_engine_del(wsr_engine *e);
 
+/* Routes the request by target (copied) instead of the request-target the
+ * client sends: a connection handed over by a front (handoff.h). The
+ * client's own target stays in the transcript's http_request event, the
+ * routed one beside it as "routed_target". Call before any input. Returns
+ * 0, or -1 if out of memory. */
+int wsr_engine_route(wsr_engine *e, const char *target);
+
 /* The connection is there: logs tcp_accept, arms the handshake deadline. */
 void wsr_engine_start(wsr_engine *e);
 /* Client bytes: the engine drains what it used from in; an incomplete

@@ -1143,10 +1143,10 @@ static bool check_name(jc_ctx *v, json_t *root, const char *name)
 static bool check_top(jc_ctx *v, json_t *root, const char *name)
 {
     static const char *const top_keys[] = {
-        "name",      "summary",   "rfc",    "tags",      "bugs",
-        "client",    "steps",     "expect", "severity",  "severity_by_check",
-        "transport", "handshake", "waive",  "run_alone", "deflate",
-        "autobahn",  "vary",      NULL};
+        "name",      "summary",   "rfc",       "tags",      "bugs",
+        "client",    "steps",     "expect",    "severity",  "severity_by_check",
+        "transport", "handshake", "waive",     "run_alone", "deflate",
+        "autobahn",  "vary",      "echo_mode", NULL};
     if (!check_name(v, root, name))
         return false;
     return jc_check_keys(v, root, top_keys) &&
@@ -1156,7 +1156,8 @@ static bool check_top(jc_ctx *v, json_t *root, const char *name)
                         (const char *const[]){"auto", "manual", NULL}, false) &&
            (jc_want(v, root, "run_alone", JSON_TRUE, false), !v->failed) &&
            check_vary(v, root) && wsr_check_meta(v, root) &&
-           wsr_check_client(v, root) && wsr_check_expect(v, root);
+           wsr_check_echo_mode(v, root) && wsr_check_client(v, root) &&
+           wsr_check_expect(v, root);
 }
 
 /* "deflate": "decline", "accept", or the answer's parameters (an object);
@@ -1469,6 +1470,7 @@ static const char *const member_keys[] = {"id",
                                           "handshake",
                                           "deflate",
                                           "autobahn",
+                                          "echo_mode",
                                           NULL};
 
 /* members[i]: an object with a valid, new id and vars named like

@@ -372,16 +372,15 @@ static bool check_client_close(jc_ctx *v, json_t *cc)
     return !v->failed;
 }
 
-bool wsr_check_expect(jc_ctx *v, json_t *root)
+/* The checks of an expectation object e (the scenario's "expect", or
+ * "echo_mode.expect"), its keys from keys. */
+static bool check_expect_fields(jc_ctx *v, json_t *e, const char *const *keys)
 {
-    json_t *e = jc_want(v, root, "expect", JSON_OBJECT, true);
-    if (!e)
-        return false;
-    size_t m = jc_push_key(v, "expect");
-    if (jc_check_keys(v, e, expect_keys) &&
+    if (jc_check_keys(v, e, keys) &&
         check_expected_messages(v, e, "messages") && check_expect_close(v, e) &&
         check_object_or_false(v, e, "client_close", check_client_close)) {
         jc_want(v, e, "connected", JSON_TRUE, false);
+        jc_want(v, e, "upgraded", JSON_TRUE, false);
         jc_want(v, e, "deflate", JSON_TRUE, false);
         if (!v->failed &&
             check_object_or_false(v, e, "client_pong", check_expected_message))
@@ -395,6 +394,65 @@ bool wsr_check_expect(jc_ctx *v, json_t *root)
             jc_want_enum(v, e, "tcp_closed_by",
                          (const char *const[]){"server", "client", NULL},
                          false);
+        }
+    }
+    return !v->failed;
+}
+
+bool wsr_check_expect(jc_ctx *v, json_t *root)
+{
+    json_t *e = jc_want(v, root, "expect", JSON_OBJECT, true);
+    if (!e)
+        return false;
+    size_t m = jc_push_key(v, "expect");
+    check_expect_fields(v, e, expect_keys);
+    jc_pop(v, m);
+    return !v->failed;
+}
+
+/* What echo mode (an Autobahn driver as the client, the server's transcript
+ * the only observer) may be told to expect: what the wire shows, and
+ * "upgraded" (the client sent a WebSocket frame, or none). */
+static const char *const echo_expect_keys[] = {"upgraded",
+                                               "client_messages",
+                                               "client_close",
+                                               "client_pong",
+                                               "client_pongs",
+                                               "round_trips",
+                                               "fail_fast",
+                                               "deflate",
+                                               "tcp_closed_by",
+                                               "close_clean",
+                                               NULL};
+
+/* "echo_mode": {"expect": {...}} (the expectations echo mode judges, instead
+ * of those the harness derives) or {"no": "why"} (the scenario is not
+ * judged in echo mode, for that reason); exactly one of the two. */
+bool wsr_check_echo_mode(jc_ctx *v, json_t *root)
+{
+    static const char *const keys[] = {"expect", "no", NULL};
+    json_t *o = jc_want(v, root, "echo_mode", JSON_OBJECT, false);
+    if (!o)
+        return !v->failed;
+    size_t m = jc_push_key(v, "echo_mode");
+    if (jc_check_keys(v, o, keys)) {
+        json_t *no = jc_want(v, o, "no", JSON_STRING, false);
+        json_t *e = jc_want(v, o, "expect", JSON_OBJECT, false);
+        if (v->failed) {
+            /* the type error is the message */
+        } else if (!no == !e) {
+            jc_fail(v, "expected exactly one of 'expect' (what echo mode "
+                       "judges) or 'no' (why it cannot)");
+        } else if (no && json_string_length(no) == 0) {
+            jc_fail_at(v, "no", "the reason must not be empty");
+        } else if (e && json_object_size(e) == 0) {
+            jc_fail_at(v, "expect",
+                       "an empty expectation judges nothing; "
+                       "say why with 'no' instead");
+        } else if (e) {
+            size_t k = jc_push_key(v, "expect");
+            check_expect_fields(v, e, echo_expect_keys);
+            jc_pop(v, k);
         }
     }
     jc_pop(v, m);

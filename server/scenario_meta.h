@@ -21,6 +21,8 @@
 bool wsr_check_client(jc_ctx *v, json_t *root);
 bool wsr_check_expect(jc_ctx *v, json_t *root);
 bool wsr_check_meta(jc_ctx *v, json_t *root);
+/* "echo_mode" (optional): {"expect": {...}} or {"no": "why"}. */
+bool wsr_check_echo_mode(jc_ctx *v, json_t *root);
 
 /* A permessage-deflate parameter object (the "deflate" field's answer, the
  * compression knob's offer): server_no_context_takeover and

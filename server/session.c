@@ -375,11 +375,11 @@ static struct bufferevent *new_bev(wsr_session *s, SSL_CTX *tls)
     return bev;
 }
 
-int wsr_session_start(wsr_server *srv, evutil_socket_t fd,
-                      const struct sockaddr *addr, int addrlen, SSL_CTX *tls)
+static int session_start(wsr_server *srv, evutil_socket_t fd,
+                         const struct sockaddr *addr, SSL_CTX *tls,
+                         const char *routed)
 {
     char peer[80];
-    (void)addrlen;
     format_peer(addr, peer, sizeof peer);
     wsr_session *s = calloc(1, sizeof *s);
     if (!s) {
@@ -399,7 +399,8 @@ int wsr_session_start(wsr_server *srv, evutil_socket_t fd,
     if (s->bev)
         s->eng = wsr_engine_new(srv, bufferevent_get_output(s->bev),
                                 tls != NULL, peer, &session_io, s);
-    if (!s->bev || !s->timer || !s->deadline || !s->eng) {
+    if (!s->bev || !s->timer || !s->deadline || !s->eng ||
+        (routed && wsr_engine_route(s->eng, routed) != 0)) {
         if (!s->bev)
             evutil_closesocket(fd);
         session_free(s);
@@ -416,6 +417,19 @@ int wsr_session_start(wsr_server *srv, evutil_socket_t fd,
     srv->live = s;
     wsr_engine_start(s->eng);
     return 0;
+}
+
+int wsr_session_start(wsr_server *srv, evutil_socket_t fd,
+                      const struct sockaddr *addr, int addrlen, SSL_CTX *tls)
+{
+    (void)addrlen;
+    return session_start(srv, fd, addr, tls, NULL);
+}
+
+int wsr_session_start_routed(wsr_server *srv, evutil_socket_t fd,
+                             const struct sockaddr *addr, const char *target)
+{
+    return session_start(srv, fd, addr, NULL, target);
 }
 
 /* ---- what the server context sees ------------------------------------ */

@@ -26,6 +26,12 @@ typedef struct wsr_session wsr_session;
 int wsr_session_start(wsr_server *srv, evutil_socket_t fd,
                       const struct sockaddr *addr, int addrlen, SSL_CTX *tls);
 
+/* A plain ws:// connection handed over by a front (handoff.h), routed by
+ * target (copied) instead of the request-target the client sends. Takes
+ * ownership of fd, as wsr_session_start. */
+int wsr_session_start_routed(wsr_server *srv, evutil_socket_t fd,
+                             const struct sockaddr *addr, const char *target);
+
 /* Ends a live session because the server is stopping (reason
  * server_shutdown): it leaves the live list at once and is freed from a
  * deferred callback. */

@@ -80,6 +80,11 @@ void wsr_transcript_free(wsr_transcript *t)
     free(t->events);
     t->events = NULL;
     t->events_len = t->events_cap = t->n_events = 0;
+    json_decref(t->last);
+    json_decref(t->run_t_us);
+    json_decref(t->run_offset);
+    t->last = t->run_t_us = t->run_offset = NULL;
+    t->run_count = 0;
 }
 
 /* A growing text for json_dump_callback(). Once an append has failed,
@@ -158,36 +163,163 @@ json_t *wsr_event(wsr_transcript *t, const char *dir, const char *type)
     return ev;
 }
 
-/* Appends to the events text. It grows by doubling from 1 KiB, which
- * holds an idle session's first events (accept, request, 101, first
+/* Room for n more bytes of events text. It grows by doubling from 1 KiB,
+ * which holds an idle session's first events (accept, request, 101, first
  * step) whole. */
+static int reserve(wsr_transcript *t, size_t n)
+{
+    if (n <= t->events_cap - t->events_len)
+        return 0;
+    size_t cap = t->events_cap ? t->events_cap : 1024;
+    while (cap - t->events_len < n)
+        cap *= 2;
+    char *grown = realloc(t->events, cap);
+    if (!grown)
+        return -1;
+    t->events = grown;
+    t->events_cap = cap;
+    return 0;
+}
+
+/* Appends to the events text. */
 static int append_events(const char *p, size_t len, void *arg)
 {
     wsr_transcript *t = arg;
     if (t->append_failed) /* sticky within one event: see dump_append() */
         return -1;
-    if (len > t->events_cap - t->events_len) {
-        size_t cap = t->events_cap ? t->events_cap : 1024;
-        while (cap - t->events_len < len)
-            cap *= 2;
-        char *grown = realloc(t->events, cap);
-        if (!grown) {
-            t->append_failed = true;
-            return -1;
-        }
-        t->events = grown;
-        t->events_cap = cap;
+    if (reserve(t, len) != 0) {
+        t->append_failed = true;
+        return -1;
     }
     memcpy(t->events + t->events_len, p, len);
     t->events_len += len;
     return 0;
 }
 
+/* A data frame's event (opcode 0, 1 or 2): the kind a run of like ones
+ * folds into one event. */
+static bool coalescable(const json_t *ev)
+{
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    json_t *op = json_object_get(ev, "opcode");
+    return type && strcmp(type, "frame") == 0 && json_is_integer(op) &&
+           json_integer_value(op) >= 0 && json_integer_value(op) <= 2;
+}
+
+/* The fields that differ from frame to frame of a run (when, where, what
+ * payload): all others must be equal. */
+static bool varies(const char *key)
+{
+    static const char *const keys[] = {"t_us", "offset", "text", "hex",
+                                       "hex_truncated"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(key, keys[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Does every field of a that must match have its equal in b? */
+static bool fixed_fields_in(const json_t *a, const json_t *b)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach ((json_t *)a, key, v) {
+        if (!varies(key) && !json_equal(v, json_object_get(b, key)))
+            return false;
+    }
+    return true;
+}
+
+/* ev continues the run that last is (or starts it). */
+static bool like(const json_t *last, const json_t *ev)
+{
+    return last && coalescable(ev) && fixed_fields_in(last, ev) &&
+           fixed_fields_in(ev, last);
+}
+
+/* The run's event as it stands: its first frame's, with count, t_us_last
+ * and offset_last (a new reference); NULL if out of memory. */
+static json_t *run_event(const wsr_transcript *t)
+{
+    json_t *run = json_copy(t->last); /* shallow: the values are shared */
+    if (!run)
+        return NULL;
+    if (json_object_set_new(run, "count",
+                            json_integer((json_int_t)t->run_count)) != 0 ||
+        (t->run_t_us && json_object_set(run, "t_us_last", t->run_t_us) != 0) ||
+        (t->run_offset &&
+         json_object_set(run, "offset_last", t->run_offset) != 0)) {
+        json_decref(run);
+        return NULL;
+    }
+    return run;
+}
+
+/* The run's text as it stands (malloc'd, NUL-terminated), or NULL when the
+ * events text is up to date (no frame joined) or out of memory (*oom). */
+static char *run_text(const wsr_transcript *t, bool *oom)
+{
+    *oom = false;
+    if (!t->last || t->run_count < 2)
+        return NULL;
+    json_t *run = run_event(t);
+    char *text = run ? dump_text(run) : NULL;
+    json_decref(run);
+    *oom = text == NULL;
+    return text;
+}
+
+/* Ends the run the events end with: its text written over its first
+ * frame's (within the cap: WSR_TRANSCRIPT_RUN_GROWTH was charged). Out of
+ * memory, the frames that joined it cannot be told and are counted as
+ * dropped. */
+static void end_run(wsr_transcript *t)
+{
+    bool oom;
+    char *text = run_text(t, &oom);
+    if (text) {
+        size_t len = strlen(text);
+        size_t old_len = t->events_len;
+        t->events_len = t->last_mark; /* reserve() counts from here */
+        if (reserve(t, len) == 0) {
+            memcpy(t->events + t->last_mark, text, len);
+            t->events_len += len;
+        } else {
+            t->events_len = old_len;
+            oom = true;
+        }
+        free(text);
+    }
+    if (oom)
+        t->dropped += t->run_count - 1;
+    json_decref(t->last);
+    json_decref(t->run_t_us);
+    json_decref(t->run_offset);
+    t->last = t->run_t_us = t->run_offset = NULL;
+    t->run_count = 0;
+}
+
+/* ev joins the run: only its time and offset are kept. */
+static void join_run(wsr_transcript *t, json_t *ev)
+{
+    json_decref(t->run_t_us);
+    json_decref(t->run_offset);
+    t->run_t_us = json_incref(json_object_get(ev, "t_us"));
+    t->run_offset = json_incref(json_object_get(ev, "offset"));
+    t->run_count++;
+    json_decref(ev);
+}
+
 void wsr_transcript_add(wsr_transcript *t, json_t *ev)
 {
     if (!ev)
         return;
-    if (t->n_events >= WSR_TRANSCRIPT_MAX_EVENTS) {
+    if (!t->dropped && like(t->last, ev)) {
+        join_run(t, ev); /* adds no event: the count cap does not apply */
+        return;
+    }
+    end_run(t);
+    if (t->dropped || t->n_events >= WSR_TRANSCRIPT_MAX_EVENTS) {
         t->dropped++;
         json_decref(ev);
         return;
@@ -195,11 +327,27 @@ void wsr_transcript_add(wsr_transcript *t, json_t *ev)
     size_t mark = t->events_len;
     t->append_failed = false;
     if ((t->n_events && append_events(",", 1, t) != 0) ||
-        json_dump_callback(ev, append_events, t, JSON_COMPACT) != 0)
+        json_dump_callback(ev, append_events, t, JSON_COMPACT) != 0) {
         t->events_len = mark; /* out of memory: the event is lost whole */
-    else
-        t->n_events++;
-    json_decref(ev);
+        json_decref(ev);
+        return;
+    }
+    bool run = coalescable(ev);
+    if (t->events_len + (run ? WSR_TRANSCRIPT_RUN_GROWTH : 0) >
+        WSR_TRANSCRIPT_MAX_BYTES) {
+        t->events_len = mark;
+        t->dropped++;
+        json_decref(ev);
+        return;
+    }
+    t->n_events++;
+    if (!run) {
+        json_decref(ev);
+        return;
+    }
+    t->last = ev; /* kept: the next like frame joins it */
+    t->last_mark = mark + (t->n_events > 1);
+    t->run_count = 1;
 }
 
 void wsr_event_hex(json_t *ev, const uint8_t *p, size_t len, size_t max)
@@ -267,9 +415,10 @@ static void put_field(char *out, size_t *at, const char *name,
     put_str(out, at, value);
 }
 
-/* The transcript's text: the fields in their order, then the events. With
+/* The transcript's text: the fields in their order, then the events (the
+ * last run's text run, when not NULL, in place of its first frame's). With
  * out NULL, only its length. */
-static size_t emit(const wsr_transcript *t, char *out)
+static size_t emit(const wsr_transcript *t, const char *run, char *out)
 {
     size_t at = 0;
     put_str(out, &at, "{");
@@ -283,26 +432,39 @@ static size_t emit(const wsr_transcript *t, char *out)
             put_field(out, &at, field_names[f], v);
     }
     if (t->dropped) {
-        char n[32];
+        char n[64];
         snprintf(n, sizeof n, "%zu", t->dropped);
         put_field(out, &at, "events_dropped", n);
+        snprintf(n, sizeof n, "{\"events\":%d,\"bytes\":%u}",
+                 WSR_TRANSCRIPT_MAX_EVENTS, WSR_TRANSCRIPT_MAX_BYTES);
+        put_field(out, &at, "events_cap", n);
     }
     put_str(out, &at, ",\"events\":[");
-    put(out, &at, t->events, t->events_len);
+    if (run) { /* a run still growing: its text as it stands */
+        put(out, &at, t->events, t->last_mark);
+        put_str(out, &at, run);
+    } else {
+        put(out, &at, t->events, t->events_len);
+    }
     put_str(out, &at, "]}");
     return at;
 }
 
 char *wsr_transcript_dump(const wsr_transcript *t, size_t *len)
 {
-    size_t n = emit(t, NULL);
-    char *text = malloc(n + 1);
+    bool oom;
+    char *run = run_text(t, &oom);
     *len = 0;
-    if (!text)
+    if (oom)
         return NULL;
-    emit(t, text);
-    text[n] = '\0';
-    *len = n;
+    size_t n = emit(t, run, NULL);
+    char *text = malloc(n + 1);
+    if (text) {
+        emit(t, run, text);
+        text[n] = '\0';
+        *len = n;
+    }
+    free(run);
     return text;
 }
 

@@ -123,7 +123,8 @@ def session_ms(transcript: dict | None) -> float | None:
     """The server's side of a job: tcp_accept (t_us 0) to its last event (`closed`)."""
     if not transcript or not transcript.get("events"):
         return None
-    return max(e.get("t_us", 0) for e in transcript["events"]) / 1000
+    # a run of like frames logged as one event ends at its t_us_last
+    return max(max(e.get("t_us", 0), e.get("t_us_last", 0)) for e in transcript["events"]) / 1000
 
 
 def job_figures(report: dict, budgets: dict[str, dict[str, int]], wall_s: float) -> dict:

@@ -1014,3 +1014,46 @@ def test_tcp_closed_by_and_close_clean() -> None:
     )
     (clean,) = [c for c in result.checks if c.name == "close_clean"]
     assert clean.detail.startswith("the close was not clean: after 2 client frames")
+
+
+# ------------------------------------------------------------ a transcript cut at the cap
+
+
+def cut_transcript(dropped: int, cap: dict | None) -> dict:
+    """A transcript whose client close frame fell past the server's cap: not in it."""
+    t = transcript()
+    t["events_dropped"] = dropped
+    if cap is not None:
+        t["events_cap"] = cap
+    return t
+
+
+def test_a_cut_transcript_is_an_error_naming_the_cap_and_the_count() -> None:
+    cap = {"events": 100000, "bytes": 16777216}
+    result = evaluate(
+        scenario({"client_close": {"code": 1000}}), observation(), cut_transcript(3, cap)
+    )
+    assert result.verdict == "error"
+    assert result.checks == []  # nothing judged: no "missing" close frame
+    assert "3 events past its cap (100000 events or 16777216 bytes of them" in result.reason
+    assert "server/transcript.h" in result.reason
+    assert "cannot be judged" in result.reason
+
+
+def test_a_cut_transcript_without_the_cap_field_names_the_constant() -> None:
+    result = evaluate(
+        scenario({"client_close": {"code": 1000}}), observation(), cut_transcript(1, None)
+    )
+    assert result.verdict == "error"
+    assert "1 event past its cap (WSR_TRANSCRIPT_MAX_EVENTS" in result.reason
+
+
+def test_the_same_transcript_whole_would_fail_the_missing_close() -> None:
+    """The control: with nothing dropped, the absent close frame is judged missing."""
+    result = evaluate(
+        scenario({"client_close": {"code": 1000}}), observation(), cut_transcript(0, None)
+    )
+    assert result.verdict == "fail"
+    assert check(result, "client_close").detail == (
+        "the client sent no close frame, expected close 1000"
+    )

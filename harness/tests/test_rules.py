@@ -454,3 +454,47 @@ def test_a_closure_is_not_judged_clean_or_not_after_the_server_sent_data_past_it
         .done(3)
     )
     assert rules.closed_cleanly(t) == (None, "the server sent data after its close frame")
+
+
+# ------------------------------------------------------------ runs of like frames
+
+
+def test_a_run_of_like_client_frames_is_judged_as_its_frames():
+    # The server logs consecutive like data frames as one event with count,
+    # t_us_last and offset_last: the frames after the run keep their numbers.
+    run = {"length": 4, "masked": False, "opcode": 0, "fin": False, "count": 3}
+    t = (
+        Wire()
+        .client(1, 1, length=4, fin=False, text="abcd")
+        .at(2, dir="in", type="frame", offset=10, t_us_last=2200, offset_last=30, **run)
+        .client_close(3, 1000)
+        .client(4, 1, length=1, text="x")
+        .server_close(5)
+        .done(6)
+    )
+    found = broken(t)
+    assert set(found) == {"mask", "no-data-after-close"}
+    assert found["mask"].detail.startswith(
+        "client frames 2 to 4 (3 alike, at bytes 10 to 30), continuation frame"
+    )
+    assert "client frame 6 at byte" in found["no-data-after-close"].detail
+    assert "(frame 5)" in found["no-data-after-close"].detail
+
+
+def test_a_violation_inside_a_run_of_server_frames_is_timed_by_the_run():
+    # A text message in one-byte fragments with a bad byte in the middle: the
+    # bad frame is inside the run (offset 12 of 10..20), logged by 3 ms, long
+    # before the violation event (90 ms) that waited for the whole group.
+    run = {"dir": "out", "type": "frame", "opcode": 0, "fin": False, "rsv": 0}
+    run.update({"masked": False, "length": 1, "offset": 10, "count": 6})
+    run.update({"t_us_last": 3000, "offset_last": 20})
+    t = (
+        Wire()
+        .at(2, **run)
+        .client_close(40, 1007)
+        .at(41, dir="in", type="tcp_eof")
+        .at(90, **dict(violation("invalid_utf8", 0), offset=12))
+        .done(120)
+    )
+    assert rules._violation_before(rules.Wire.read(t, None), 40_000)
+    assert not rules._violation_before(rules.Wire.read(t, None), 2_500)

@@ -48,8 +48,20 @@ def test_show_prints_one_scenario_in_full() -> None:
         "recv_delay_ms: 100",
         '1. {"write": [{"text": "final message"}, {"close": 1000, "reason": "bye"}]}',
         'close: {"code": 1000, "reason": "bye"}',
+        "echo mode: skipped: it needs the application's read timing (recv_delay_ms)",
     ):
         assert part in out
+
+
+def test_show_prints_the_echo_mode_plan() -> None:
+    proc = wsreplay("scenarios", "show", "framing/rsv-text/1")
+    assert proc.returncode == 0, proc.stderr
+    plan = proc.stdout.split("\necho mode (derived):\n", 1)[1].splitlines()
+    assert plan == [
+        '  client_messages: [{"text": "before"}]',
+        '  client_close: {"code": [1002]}',
+        "  not judged: close: the close code the application was told leaves no trace on the wire",
+    ]
 
 
 def test_show_unknown_scenario_names_it() -> None:

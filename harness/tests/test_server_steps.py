@@ -25,6 +25,7 @@ from rawpeer import (
     upgrade_request,
 )
 from wsreplay.build import server_binary
+from wsreplay.judging.evaluate import transcript_cut
 from wsreplay.running.server import ScenarioServer
 
 STEP_SCENARIOS = Path(__file__).parent / "data" / "step-scenarios"
@@ -98,9 +99,14 @@ def test_every_frame_option_encodes_exactly(server: ScenarioServer) -> None:
     writes = [e["bytes"] for e in evs if e["type"] == "write"]
     assert writes[1:] == [len(expected)]  # one group, one send()
     out_frames = [e for e in evs if e["type"] == "frame" and e["dir"] == "out"]
-    assert len(out_frames) == 13
+    # the three like frames of the count are one event: a run (server/README.md)
+    assert len(out_frames) == 11
+    assert sum(e.get("count", 1) for e in out_frames) == 13
     assert out_frames[4]["fin"] is False and out_frames[4]["rsv"] == 4
     assert out_frames[6]["masked"] is True
+    run = out_frames[9]
+    assert (run["text"], run["count"], run["offset"], run["offset_last"]) == ("n1", 3, 43, 51)
+    assert run["t_us"] <= run["t_us_last"]
 
 
 def test_echo_then_close(server: ScenarioServer) -> None:
@@ -310,3 +316,23 @@ def test_tcp_close_facts_when_the_client_drops_tcp(server: ScenarioServer) -> No
     tcp = session(server, "close-dropped")["tcp_close"]
     assert (tcp["first"], tcp["clean"], tcp["close_received"]) == ("client", False, False)
     assert (tcp["frames_in"], tcp["last_in"], tcp["frames_out"]) == (1, 10, 2)
+
+
+def test_a_transcript_past_the_event_cap_says_so_and_is_judged_error(
+    server: ScenarioServer,
+) -> None:
+    """100,010 pings (control frames never fold into runs) pass the 100,000-event cap."""
+    sock, _ = open_scenario(server, "steps/close-clean", "capped")
+    with sock:
+        sock.sendall(masked_frame(0x9, b"") * 100_010 + masked_frame(0x8, b"\x03\xe8"))
+        read_until_close(sock, timeout=20)
+    answer = server.wait_run("capped", 30)
+    assert answer["complete"], answer
+    session = answer["sessions"][0]
+    assert session["events_dropped"] > 10
+    assert session["events_cap"] == {"events": 100000, "bytes": 16777216}
+    assert len(session["events"]) == 100000
+    assert session["events"][-1]["type"] == "frame"  # a prefix: no `closed` at its end
+    reason = transcript_cut(session)
+    assert reason is not None
+    assert f"{session['events_dropped']} events past its cap (100000 events" in reason

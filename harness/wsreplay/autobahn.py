@@ -26,6 +26,116 @@ TABLE_MD = REPO_ROOT / "docs" / "autobahn.md"
 #: Autobahn's sections 12 and 13 are permessage-deflate.
 COMPRESSION_SECTIONS = ("12", "13")
 
+#: docs/autobahn.md's section on `wsreplay fuzzingserver` (harness/wsreplay/fuzzingserver/).
+MODE_SECTION = """\
+## Autobahn-compatible mode
+
+`./wsreplay fuzzingserver` answers the URLs of Autobahn's fuzzing server, so a
+library's existing Autobahn client driver runs against wsreplay unchanged: it
+asks `/getCaseCount`, plays `/runCase?case=N&agent=A` for each case (echoing
+every message until the server closes), may ask `/getCaseInfo?case=N` and
+`/getCaseStatus?case=N&agent=A`, and ends with `/updateReports?agent=A`.
+
+**The one line to change** in an existing setup is the server's URL: the
+driver's URL must point at wsreplay instead of Autobahn. wsreplay listens where
+the spec's `url` says (`--port` overrides it), by default on
+`ws://127.0.0.1:9001`, Autobahn's own default, so a driver with the usual URL
+keeps it and the line that changes is the one starting the server: where CI ran
+`wstest -m fuzzingserver -s config/fuzzingserver.json` (or its Docker image),
+it runs
+
+```sh
+# serve until Ctrl-C
+./wsreplay fuzzingserver --spec config/fuzzingserver.json
+# run the driver, write the reports, exit 1 on a failure
+./wsreplay fuzzingserver --spec config/fuzzingserver.json -- ./run-my-driver
+```
+
+With a driver command after `--`, the mode runs it (its output goes to
+`DIR/driver.log`; the URL is also in `$WSREPLAY_AUTOBAHN_URL`), waits at
+most `--timeout` seconds, writes the reports and exits 0 when every case played
+passed, 1 when a case FAILED, the driver exited non-zero or timed out, or no
+case ran, 2 for a bad spec: an exit status CI can gate on, which Autobahn never
+had. Without one, it serves until SIGINT/SIGTERM.
+
+**The spec file** takes Autobahn's keys: `url`, `outdir` (where Autobahn's
+layout goes; default `DIR/autobahn`), `cases`, `exclude-cases` and
+`exclude-agent-cases` (`options`, `protocols` and `webport` are accepted and
+ignored with a warning, other keys warned about; a bad value is an error that
+names the file and the key). Ours: `"wsreplay-scenarios"`, see below.
+
+**Case numbering** is Autobahn's for the same spec, so `case=N` means what it
+means to Autobahn: the cases `cases` selects minus `exclude-cases` (a pattern
+with `*` is matched at the start of the id with `.` literal and `*` any run of
+characters, e.g. `"9.*"`, `"12.*"`; one without is an id), in numeric order
+(2.9 before 2.10), numbered from 1. `exclude-agent-cases`
+(`{"agent pattern": ["case pattern", ...]}`) keeps the numbers: such a runCase
+is closed at once (the opening handshake, then a close 1000, as Autobahn
+answers it; wsreplay plays `close/code-only` for it) and gets no report. Every
+Autobahn case keeps its slot whether or not a scenario reproduces it: a case no
+scenario reproduces (the table below says which) is closed at once the same way
+and is **UNIMPLEMENTED**. One
+scenario plays each case: the one naming it in its `autobahn` field; of
+several, the one that names the fewest cases, then the first by name.
+wsreplay's own scenarios follow the Autobahn cases, in catalogue order:
+`"wsreplay-scenarios": "default"` (those not tagged slow), `"all"`, `"none"`,
+or a list of names and globs (globs among those not tagged slow; an exact name
+may name a slow one); a scenario that plays an Autobahn slot is not played
+again. Their case id is `100.K`, K the scenario's place in the whole catalogue
+(by name): dotted numbers like Autobahn's in a section Autobahn does not use,
+so consumers that split or sort ids numerically keep working; the case's
+description starts with the scenario's name.
+
+**What the mode can judge.** The only observer is the server: what the client
+echoed, its pongs, its close frame and code, who closed TCP and when, and every
+byte it sent against RFC 6455's client rules (as in every run). A scenario
+whose expectations need the application's view (its read timing, the close
+code its library reported, an exception it raised) is judged only where an
+echo-mode expectation translates it (derived, or declared by the scenario's
+`echo_mode`), and otherwise skipped: its runCase is closed at once, and it is
+listed with the reason, UNIMPLEMENTED in Autobahn's layout and `informational`
+in wsreplay's report, never judged wrongly (`./wsreplay scenarios show NAME`
+prints a scenario's echo plan). A driver whose library offers
+permessage-deflate where the scenario needs it off (or the other way round)
+gets FAILED for that case (the judge's `error`: the knob could not be honoured).
+
+**Reports, in both forms**, on every updateReports, and at the end whatever
+happens (the driver exits, crashes, hangs past `--timeout`, never calls
+updateReports, or the mode gets SIGINT/SIGTERM): a verdict for every case an
+agent started, each file written atomically.
+
+- Autobahn's layout in `outdir`: `index.json`, `{agent: {case id: {behavior,
+  behaviorClose, duration, remoteCloseCode, reportfile}}}`, and one
+  `<agent>_case_<id with . as _>.json` per case with Autobahn's fields (the
+  agent lower-cased, other characters as `_`, as Autobahn names them).
+  `behavior` is OK, NON-STRICT, INFORMATIONAL, UNIMPLEMENTED or FAILED
+  (wsreplay's `error` is FAILED). The fields come from the server's
+  transcript: `behaviorClose` OK when the close handshake went both ways, else
+  UNCLEAN (FAILED with no session); `closedByMe`, `droppedByMe`, `wasClean`,
+  `local/remoteCloseCode` and `Reason`, `received` (the client's messages and
+  pongs), `rxFrameStats`, `txFrameStats`, `txOctetStats` (per write),
+  `wirelog` (`RF`/`TF` frames, `TO` writes), `httpRequest` (the client's
+  request as its headers arrived). `expected` holds the wire expectations the
+  case was judged by (the echo plan, wsreplay's form), `expectation` says
+  where they came from and what of the scenario they leave out, `result` is
+  the verdict's reason, `resultClose` how the session ended. Null where the
+  transcript cannot tell: `httpResponse`, `rxOctetStats`, `expectedClose`,
+  `trafficStats`, and the closing fields of a case that never reached the
+  server. `failedByMe` is false (the server plays
+  its steps, it never fails a connection by itself); `isServer` true.
+- wsreplay's own in `DIR` (`--out`, default `results/<time>-fuzzingserver`):
+  report.json, junit.xml, summary.md and report.html
+  ([results/README.md](../results/README.md)), each agent a client (adapter
+  `autobahn-driver`), each scenario case a record; the UNIMPLEMENTED Autobahn
+  cases have no scenario and appear only in Autobahn's layout.
+
+`getCaseStatus` waits for the case's verdict (bounded by the scenario's
+deadline) and answers its behaviour word; for a case the agent never started it
+answers `MISSING` after a while (Autobahn would wait for ever).
+
+## The cases
+"""
+
 
 @dataclass(frozen=True)
 class Case:
@@ -173,6 +283,7 @@ def render(cases: list[Case], scenarios: list[Scenario]) -> str:
         row("outside permessage-deflate (1-10)", "outside-deflate"),
         row("permessage-deflate (12-13)", "deflate"),
         "",
+        MODE_SECTION,
         "| case | Autobahn's server | status | scenarios / what is missing |",
         "| --- | --- | --- | --- |",
     ]

@@ -14,6 +14,8 @@ from .build import BuildError, server_binary
 from .clients import SpecError
 from .comparing.bisect import FIRST_BAD, FIRST_FIXED, BisectArgs, BisectError, run_bisect
 from .comparing.compare import DEFAULT_TOLERANCE_MS, CompareArgs, CompareError, run_compare
+from .fuzzingserver import serve as fuzzingserver
+from .fuzzingserver.cases import SpecError as FuzzingSpecError
 from .judging.verdicts import IGNORABLE
 from .outputs import write_all
 from .outputs.merge import MergeError, merge, read_shard
@@ -396,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
+    fuzzingserver.add_parser(sub)
     bugs = sub.add_parser("bugs", help="rewrite scenarios/BUGS.md's table of bug reports")
     bugcatalogue.add_arguments(bugs)
     return parser
@@ -629,12 +632,14 @@ def main(argv: list[str] | None = None) -> int:
         "clients": cmd_clients,
         "check": cmd_check,
         "bugs": bugcatalogue.run,
+        "fuzzingserver": fuzzingserver.run,
     }
     try:
         return handlers[args.command](args)
     except (
         ScenarioError,
         SpecError,
+        FuzzingSpecError,
         ServerError,
         BuildError,
         CompareError,
@@ -646,7 +651,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Terminated:
         # Only the commands that execute runs write a report as they stop.
-        written = "; the report so far is written" if args.command in ("run", "bisect") else ""
+        writers = ("run", "bisect", "fuzzingserver")
+        written = "; the report so far is written" if args.command in writers else ""
         print(f"wsreplay: terminated (SIGTERM){written}", file=sys.stderr)
         return 143
     except KeyboardInterrupt:

@@ -209,6 +209,14 @@ class VaryOptOut(TypedDict):
     no: str
 
 
+class EchoMode(TypedDict, total=False):
+    """`"echo_mode"`: what echo mode judges from the wire instead of what it
+    derives (`expect`), or why the scenario cannot be judged there (`no`)."""
+
+    expect: Expect
+    no: str
+
+
 class Scenario(TypedDict, total=False):
     """One scenario as the loader publishes it (`wsreplay-server --check --json`)."""
 
@@ -229,6 +237,7 @@ class Scenario(TypedDict, total=False):
     waive: dict[str, str]
     run_alone: bool
     vary: VaryOptOut
+    echo_mode: EchoMode
     # added by the loader
     file: Required[str]
     wire: Required[Wire]

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 from .contract import Scenario
+from .judging.echo import echo_plan
 
 
 def format_list(scenarios: list[Scenario]) -> str:
@@ -62,4 +63,18 @@ def format_full(scenario: Scenario) -> str:
     out += [f"  {i}. {_json(step)}" for i, step in enumerate(s.get("steps", []), 1)]
     out += ["", "expect:"]
     out += [f"  {k}: {_json(v)}" for k, v in (s.get("expect") or {}).items()]
+    out += ["", *format_echo_plan(s)]
     return "\n".join(out)
+
+
+def format_echo_plan(scenario: Scenario) -> list[str]:
+    """What echo mode (an Autobahn driver as the client) judges of the scenario, or why not."""
+    plan = echo_plan(scenario)
+    if isinstance(plan, str):
+        return [f"echo mode: skipped: {plan}"]
+    out = [f"echo mode ({plan.source}):"]
+    out += [f"  {k}: {_json(v)}" for k, v in plan.expect.items()]
+    out += [f"  not judged: {k}: {why}" for k, why in plan.unjudged.items()]
+    if plan.offer != "default":
+        out.append(f"  the driver's offer must be: compression {_json(plan.offer)}")
+    return out

@@ -51,8 +51,8 @@ GAP_MS = 5
 PIECE_MS = 5
 
 #: The most a scenario's write groups may hold to go a byte per write: at
-#: PIECE_MS a byte, 4096 bytes are 20 s, and each piece is two transcript
-#: events (the transcript keeps 20000).
+#: PIECE_MS a byte, 4096 bytes are 20 s (each piece is also two transcript
+#: events: a write and its ack; the transcript keeps 100000).
 BYTE_VARIANT_MAX_BYTES = 4096
 
 SEPARATOR = "~"

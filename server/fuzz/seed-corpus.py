@@ -159,9 +159,10 @@ invalid = {
 }
 
 
-# fuzz_transcript.c: a peer string, then operations (bits 0-2 mod 6; 3-5 pick
+# fuzz_transcript.c: a peer string, then operations (bits 0-2, 7 as 1; 3-5 pick
 # a key, bit 7 a variant), strings as a length byte and the bytes; an
-# event with hex: type, length, max shown, bytes.
+# event with hex: type, length, max shown, bytes; a frame (op 6): header
+# byte (opcode | fin << 4 | rsv << 5), length, text, offset.
 def tstr(b):
     return bytes([len(b)]) + b
 
@@ -221,6 +222,23 @@ transcript = {
     + tstr(b"b")
     + top(5),
     "many-events": tstr(b"p") + (top(1) + tstr(b"ping") + bytes(2)) * 100 + top(5),
+    # a text message in like continuations (one run), a ping between two
+    # runs, frames of the other direction, a dump in the middle of a run
+    "frame-runs": tstr(b"p")
+    + top(6, 0, 1)
+    + bytes([0x01, 2])
+    + tstr(b"ab")
+    + b"\x00"
+    + (top(6, 0, 1) + bytes([0x00, 2]) + tstr(b"cd") + b"\x04") * 5
+    + top(5)
+    + (top(6, 0, 1) + bytes([0x00, 2]) + tstr(b"ef") + b"\x18") * 2
+    + top(6, 0, 1)
+    + bytes([0x19, 0])
+    + tstr(b"")
+    + b"\x20"
+    + (top(6, 0, 1) + bytes([0x10, 2]) + tstr(b"gh") + b"\x22") * 3
+    + (top(6) + bytes([0x11, 1]) + tstr(b"x") + b"\x00") * 4
+    + top(5),
 }
 
 

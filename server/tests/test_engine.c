@@ -538,6 +538,46 @@ static void test_echo(void)
     stop(&f);
 }
 
+/* A client message in four one-byte fragments: the two like continuations
+ * in the middle are one event (a run), fed whole and a byte at a time. */
+static void test_frame_runs(void)
+{
+    static const char *const how[] = {"runs of like client frames, whole",
+                                      "runs of like client frames, by byte"};
+    static const char frames[] = "01810102030460 00810102030463 "
+                                 "00810102030462 80810102030465";
+    for (int by_byte = 0; by_byte < 2; by_byte++) {
+        fake f;
+        upgraded(&f, how[by_byte], "/w/echo", false);
+        if (by_byte) {
+            uint8_t bytes[64];
+            size_t n = unhex(frames, bytes);
+            for (size_t i = 0; i < n; i++)
+                feed(&f, bytes + i, 1);
+        } else {
+            feed_hex(&f, frames);
+        }
+        play(&f, "sent 810461626364; fire 300");
+        const json_t *run = event(&f, "frame", 1);
+        CHECK_EQ(field(event(&f, "frame", 0), "opcode"), 1);
+        CHECK_EQ(field(run, "opcode"), 0);
+        CHECK(json_is_false(json_object_get(run, "fin")));
+        CHECK_EQ(field(run, "count"), 2);
+        CHECK_EQ(field(run, "offset"), 7);
+        CHECK_EQ(field(run, "offset_last"), 14);
+        CHECK(field(run, "t_us_last") >= field(run, "t_us"));
+        const json_t *last = event(&f, "frame", 2);
+        CHECK(json_is_true(json_object_get(last, "fin")));
+        CHECK_EQ(field(last, "offset"), 21);
+        CHECK(json_object_get(last, "count") == NULL);
+        CHECK(field_is(event(&f, "message", 0), "text", "abcd"));
+        /* the echo (out) is no like frame of the client's */
+        CHECK_EQ(field(event(&f, "frame", 3), "length"), 4);
+        CHECK(field_is(event(&f, "frame", 3), "dir", "out"));
+        stop(&f);
+    }
+}
+
 /* The client's close ends the echo while its echoed "x" is still queued:
  * the write step waits until that has drained, then runs. */
 static void test_flush_before_step(void)
@@ -963,6 +1003,41 @@ static void test_long_poll_refused(void)
     CHECK_EQ(srv.runs.n_waiters, 0);
 }
 
+/* A connection handed over by a front (handoff.h): routed by the given
+ * target, whatever the client asked for; the transcript keeps both. A
+ * routed target that names no scenario is the usual 404. */
+static void test_routed(void)
+{
+    fake f;
+    start(&f, "routed", false);
+    CHECK_EQ(wsr_engine_route(f.e, "/w/write?run=routed-1"), 0);
+    request(&f, "/runCase?case=3&agent=lib");
+    sent(&f, "t:" RESPONSE_101);
+    play(&f, "fire 50; sent 8102 6869 8202 00ff 8901 70 8a00 8805 03e8 627965");
+    f.now += 1000;
+    wsr_engine_eof(f.e);
+    CHECK(ended_with(&f, "complete"));
+    CHECK(strcmp(wsr_engine_run(f.e), "routed-1") == 0);
+    const json_t *req = event(&f, "http_request", 0);
+    CHECK(field_is(req, "target", "/runCase?case=3&agent=lib"));
+    CHECK(field_is(req, "routed_target", "/w/write?run=routed-1"));
+    CHECK(field_is(root(&f), "scenario", "w/write"));
+    stop(&f);
+
+    start(&f, "routed nowhere", false);
+    CHECK_EQ(wsr_engine_route(f.e, "/no/such?run=routed-2"), 0);
+    request(&f, "/w/write");
+    CHECK(out_starts(&f, "HTTP/1.1 404 "));
+    CHECK(field_is(event(&f, "http_request", 0), "target", "/w/write"));
+    stop(&f);
+
+    /* A plain connection has no routed target. */
+    upgraded(&f, "not routed", "/w/write?run=r2", false);
+    CHECK(json_object_get(event(&f, "http_request", 0), "routed_target") ==
+          NULL);
+    stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     char err[512];
@@ -991,6 +1066,7 @@ int main(int argc, char **argv)
     test_ack_timeout();
     test_ack_reset();
     test_echo();
+    test_frame_runs();
     test_flush_before_step();
     test_read_pause();
     test_jitter();
@@ -1004,6 +1080,7 @@ int main(int argc, char **argv)
     test_handshake_limits();
     test_long_poll();
     test_long_poll_refused();
+    test_routed();
     json_decref(parsed);
     wsr_runs_free(&srv.runs);
     wsr_scenario_set_free(&scenarios);

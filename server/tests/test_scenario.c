@@ -291,6 +291,63 @@ static void test_run_alone(void)
     free(path);
 }
 
+/* "echo_mode": the expectations echo mode judges, or why it cannot; the
+ * loader passes it on untouched and refuses every other shape. */
+static void test_echo_mode(void)
+{
+    current = "echo_mode";
+    const char *steps = "[{\"delay_ms\": 1}]";
+    static const char *const good[] = {
+        "\"echo_mode\": {\"no\": \"needs the application's timing\"},",
+        "\"echo_mode\": {\"expect\": {\"upgraded\": false}},",
+        "\"echo_mode\": {\"expect\": {\"client_messages\": [{\"text\": "
+        "\"a\"}], \"client_close\": {\"code\": [1000, 1002]}, "
+        "\"close_clean\": true}},",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        wsr_scenario *sc = load("echo/good", good[i], steps);
+        CHECK(sc != NULL);
+        json_t *n = sc ? wsr_scenario_normal(sc) : NULL;
+        CHECK(n && json_is_object(json_object_get(n, "echo_mode")));
+        json_decref(n);
+        wsr_scenario_del(sc);
+    }
+    static const struct {
+        const char *extra, *error;
+    } bad[] = {
+        {"\"echo_mode\": true,", "echo_mode: expected an object, got boolean"},
+        {"\"echo_mode\": {},", "echo_mode: expected exactly one of 'expect'"},
+        {"\"echo_mode\": {\"no\": \"x\", \"expect\": {\"upgraded\": true}},",
+         "echo_mode: expected exactly one of 'expect'"},
+        {"\"echo_mode\": {\"no\": \"\"},",
+         "echo_mode.no: the reason must not be empty"},
+        {"\"echo_mode\": {\"why\": \"x\"},", "echo_mode.why: unknown key"},
+        {"\"echo_mode\": {\"expect\": {}},",
+         "echo_mode.expect: an empty expectation judges nothing"},
+        {"\"echo_mode\": {\"expect\": {\"messages\": []}},",
+         "echo_mode.expect.messages: unknown key"},
+        {"\"echo_mode\": {\"expect\": {\"close\": {\"code\": 1000}}},",
+         "echo_mode.expect.close: unknown key"},
+        {"\"echo_mode\": {\"expect\": {\"upgraded\": 1}},",
+         "echo_mode.expect.upgraded: expected a boolean"},
+        {"\"echo_mode\": {\"expect\": {\"client_close\": {\"code\": \"x\"}}},",
+         "echo_mode.expect.client_close.code: expected an integer"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[1024] = "";
+        char *path = write_scenario("echo/bad", bad[i].extra, steps);
+        wsr_scenario *sc =
+            wsr_scenario_load_file(path, "echo/bad", err, sizeof err);
+        CHECK(sc == NULL);
+        if (!strstr(err, bad[i].error))
+            fprintf(stderr, "case %zu:\n  got  %s\n  want %s\n", i, err,
+                    bad[i].error);
+        CHECK(strstr(err, bad[i].error) != NULL);
+        wsr_scenario_del(sc);
+        free(path);
+    }
+}
+
 /* ---- scripted responses ----------------------------------------------- */
 
 /* A scripted response takes its phrase from the one status table shared
@@ -976,6 +1033,7 @@ int main(void)
     test_close_first_parts();
     test_budget_rows();
     test_run_alone();
+    test_echo_mode();
     test_budget_handshake();
     test_scripted_status_line();
     test_set_normal();

@@ -89,7 +89,7 @@ def evaluate(
         # The library killed the client process: nothing else it did can be judged.
         check = check_crash(crash)
         return Verdict("fail", check.detail, [check])
-    problem = _blocking_problem(scenario, observation, harness_error)
+    problem = _blocking_problem(scenario, observation, harness_error) or transcript_cut(transcript)
     if problem is not None:
         return Verdict("error", problem, [])
     assert observation is not None  # _blocking_problem guarantees it
@@ -164,6 +164,31 @@ def _blocking_problem(
     if end == "unsupported":
         return _unsupported_reason(scenario, observation)
     return _scenario_problem(scenario)
+
+
+def transcript_cut(transcript: Transcript | None) -> str | None:
+    """Why a transcript that lost events past the server's cap cannot be judged, or None.
+
+    The server keeps a prefix of a session's events (server/transcript.h: a cap on their
+    number and on their bytes) and counts the rest in `events_dropped`. A close frame, an
+    echo or a FIN past the cap is missing from the prefix only: judging it "missing" would
+    blame the library for the server's limit.
+    """
+    if transcript is None:
+        return None
+    dropped = transcript.get("events_dropped")
+    if not isinstance(dropped, int) or dropped <= 0:
+        return None
+    cap = transcript.get("events_cap")
+    if isinstance(cap, dict):
+        limits = f"{cap.get('events')} events or {cap.get('bytes')} bytes of them"
+    else:
+        limits = "WSR_TRANSCRIPT_MAX_EVENTS"
+    return (
+        f"the server's transcript of this session is cut: {_plural(dropped, 'event')} past its "
+        f"cap ({limits}, server/transcript.h) were dropped, so what the client did after "
+        "them cannot be judged"
+    )
 
 
 def _observation_problem(observation: Any) -> str | None:

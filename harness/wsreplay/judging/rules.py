@@ -177,12 +177,25 @@ class Breach:
 
 @dataclass
 class _Frame:
-    index: int  # 1-based, among the client's frames
+    """A client frame, or a run of like data frames the server logged as one event.
+
+    The server folds consecutive data frames with the same header (opcode, fin,
+    rsv, masked, length) into one event with `count`, `t_us_last` and
+    `offset_last` (server/README.md): the rules judge a header, so one verdict
+    holds for every frame of the run, and the run is named by its range.
+    """
+
+    index: int  # 1-based, among the client's frames: the run's first
     event: dict
 
     @property
     def t(self) -> int:
         return int(self.event.get("t_us") or 0)
+
+    @property
+    def count(self) -> int:
+        """How many frames the event stands for (1 unless it is a run)."""
+        return max(1, int(self.event.get("count") or 1))
 
     @property
     def opcode(self) -> int:
@@ -194,6 +207,12 @@ class _Frame:
         where = f"client frame {self.index}"
         if "offset" in ev:
             where += f" at byte {ev['offset']}"
+        if self.count > 1:
+            last = self.index + self.count - 1
+            where = f"client frames {self.index} to {last} ({self.count} alike"
+            if "offset" in ev and "offset_last" in ev:
+                where += f", at bytes {ev['offset']} to {ev['offset_last']}"
+            where += ")"
         what = f"{kind} frame"
         if self.opcode == 8:
             what = _show_close_frame(ev)
@@ -242,7 +261,8 @@ class Wire:
     def _add(self, ev: dict) -> None:
         kind, direction, t = ev.get("type"), ev.get("dir"), int(ev.get("t_us") or 0)
         if kind == "frame" and direction == "in":
-            self.client.append(_Frame(len(self.client) + 1, ev))
+            after = self.client[-1].index + self.client[-1].count if self.client else 1
+            self.client.append(_Frame(after, ev))
         elif kind == "frame" and direction == "out" and ev.get("opcode") == 8:
             self.server_closes.append(ev)
         elif kind == "frame" and direction == "out" and ev.get("opcode") == 9:
@@ -628,8 +648,15 @@ def _violation_before(wire: Wire, t: int) -> bool:
     when = int(v.get("t_us") or 0)
     offset = v.get("offset")
     for ev in wire.events:
-        if ev.get("type") == "frame" and ev.get("dir") == "out" and ev.get("offset") == offset:
+        if ev.get("type") != "frame" or ev.get("dir") != "out" or not isinstance(offset, int):
+            continue
+        if ev.get("offset") == offset:
             when = min(when, int(ev.get("t_us") or 0))
+            break
+        first, last = ev.get("offset"), ev.get("offset_last")
+        if isinstance(first, int) and isinstance(last, int) and first < offset <= last:
+            # inside a run of like frames: logged by t_us_last at the latest
+            when = min(when, int(ev.get("t_us_last") or ev.get("t_us") or 0))
             break
     return when <= t
 

@@ -56,6 +56,7 @@ class ScenarioServer:
         transcripts_dir: Path | None = None,
         extra_args: list[str] | None = None,
         certs: RunCerts | None = None,
+        handoff: Path | None = None,
     ) -> None:
         self.binary = binary
         self.scenarios_dir = scenarios_dir
@@ -63,6 +64,8 @@ class ScenarioServer:
         self.transcripts_dir = transcripts_dir
         self.extra_args = list(extra_args or [])
         self.certs = certs  # also serve wss:// with these
+        # also take connections handed over on this unix socket (--handoff)
+        self.handoff = handoff
         self.proc: subprocess.Popen[bytes] | None = None
         self.info: ServerInfo | None = None
 
@@ -72,6 +75,8 @@ class ScenarioServer:
             argv += ["--transcripts", str(self.transcripts_dir)]
         if self.certs is not None:
             argv += ["--tls-cert", str(self.certs.cert_file), "--tls-key", str(self.certs.key_file)]
+        if self.handoff is not None:
+            argv += ["--handoff", str(self.handoff)]
         return argv + self.extra_args
 
     def start(self, timeout: float = 15.0) -> ServerInfo:

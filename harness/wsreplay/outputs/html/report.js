@@ -485,6 +485,13 @@
     switch (e.type) {
       case "frame":
         title = opcodeName(e.opcode) + " frame";
+        if (typeof e.count === "number" && e.count > 1) {
+          // a run of like data frames, logged as one event (server/README.md)
+          title = e.count + " " + opcodeName(e.opcode) + " frames alike";
+          details.push(h("div", { class: "sub" }, "the first shown; the last at " +
+            ((Number(e.t_us_last) || 0) / 1000).toFixed(3) + " ms" +
+            (e.offset_last !== undefined ? ", byte " + e.offset_last : "")));
+        }
         details.push(h("div", { class: "sub" }, frameFlags(e)));
         if (e.opcode === 8 && (e.close_code !== undefined || e.close_reason !== undefined)) {
           details.push(h("div", null, "close " + closeText({ code: e.close_code, reason: e.close_reason })));
