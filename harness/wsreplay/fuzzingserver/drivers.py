@@ -33,7 +33,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -48,7 +47,8 @@ from ..paths import DATA_ROOT, INSTALLED, PACKAGE_DIR
 
 #: harness/autobahn-drivers/ (or the installed package's copy).
 DRIVERS_DIR = (DATA_ROOT if INSTALLED else DATA_ROOT / "harness") / "autobahn-drivers"
-#: The one override every driver honours: the fuzzing server's address.
+#: The one override every driver honours: the fuzzing server's address
+#: (`wsreplay fuzzingserver` sets it for the driver command it runs).
 URL_ENV = "WSREPLAY_AUTOBAHN_URL"
 #: The agent name a driver reports as, instead of its library name + version.
 AGENT_ENV = "WSREPLAY_AUTOBAHN_AGENT"
@@ -328,12 +328,6 @@ def format_differences(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wsreplay() -> tuple[list[str], dict[str, str]]:
     """How to run this harness's own CLI in a child process."""
     env = dict(os.environ)
@@ -393,12 +387,12 @@ def crosscheck(
     """
     exact = resolve(name, version)
     agent = agent_name(name, exact)
-    port = _free_port()
-    argv, env = driver_command(name, exact, url=f"ws://127.0.0.1:{port}", log=log)
+    # the mode listens on a free port and tells the driver in URL_ENV
+    argv, env = driver_command(name, exact, log=log)
     out.mkdir(parents=True, exist_ok=True)
     mode_dir, adapter_dir = out / "driver", out / "adapter"
     wsreplay, wsreplay_env = _wsreplay()
-    mode = [*wsreplay, "fuzzingserver", "--port", str(port), "--out", str(mode_dir)]
+    mode = [*wsreplay, "fuzzingserver", "--port", "0", "--out", str(mode_dir)]
     if spec is not None:
         mode += ["--spec", str(spec)]
     assigns = [f"{k}={v}" for k, v in sorted(env.items())]
