@@ -25,7 +25,6 @@ every kind of difference.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -48,8 +47,6 @@ FAST_CASES = [
     *("1.1.1", "1.2.1", "2.1", "2.10", "3.1", "4.1.1"),
     *("5.1", "5.19", "6.2.1", "7.1.1", "7.7.1"),
 ]
-
-MODE_MISSING = importlib.util.find_spec("wsreplay.fuzzingserver.session") is None
 
 
 def _versions() -> dict[str, str]:
@@ -176,7 +173,6 @@ def _params() -> list:
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(MODE_MISSING, reason="wsreplay fuzzingserver is not in this checkout")
 def test_fast_driver_agrees_with_its_adapter_on_a_handful_of_cases(tmp_path: Path) -> None:
     result = _crosscheck(FAST, tmp_path, FAST_CASES)
     _check_reports(result)
@@ -186,7 +182,6 @@ def test_fast_driver_agrees_with_its_adapter_on_a_handful_of_cases(tmp_path: Pat
     assert not result.comparison.differences, drivers.format_differences(result.comparison)
 
 
-@pytest.mark.skipif(MODE_MISSING, reason="wsreplay fuzzingserver is not in this checkout")
 @pytest.mark.parametrize("name", _params())
 def test_driver_over_the_whole_selection_lists_its_differences(name: str, tmp_path: Path) -> None:
     result = _crosscheck(name, tmp_path, None)
