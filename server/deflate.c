@@ -130,6 +130,20 @@ int wsr_deflate_message(wsr_deflater *d, const uint8_t *in, size_t len,
     return 0;
 }
 
+/* deflateBound is for a whole stream ended by Z_FINISH; a message ends
+ * with a sync flush (an empty stored block, at most 5 bytes with its
+ * alignment) or a final block, and starts on a byte boundary after the one
+ * before: 16 bytes cover either end. */
+#define FLUSH_ROOM 16u
+
+uint64_t wsr_deflate_bound(wsr_deflater *d, uint64_t len)
+{
+    if (len > (uint64_t)ULONG_MAX / 2)
+        return UINT64_MAX;
+    uint64_t b = deflateBound(&d->z, (uLong)len);
+    return b > UINT64_MAX - FLUSH_ROOM ? UINT64_MAX : b + FLUSH_ROOM;
+}
+
 /* ---- decompressing ---------------------------------------------------- */
 
 struct wsr_inflater {

@@ -43,6 +43,13 @@ enum {
 int wsr_deflate_message(wsr_deflater *d, const uint8_t *in, size_t len,
                         unsigned flags, uint8_t **out, size_t *outlen);
 
+/* The most bytes wsr_deflate_message can make of a len-byte message on
+ * d's stream, whatever its flags and the messages before it: zlib's
+ * deflateBound for d's parameters (its tight bound at 15 bits, a
+ * conservative one below) plus room for the closing flush. The loader
+ * weighs the messages it leaves to the write by it. */
+uint64_t wsr_deflate_bound(wsr_deflater *d, uint64_t len);
+
 /* ---- decompressing ---------------------------------------------------- */
 
 typedef struct wsr_inflater wsr_inflater;

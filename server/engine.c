@@ -85,6 +85,9 @@ struct wsr_engine {
     bool deflate_url;
     wsr_negotiated pmd;
     wsr_inflater *inflater;
+    /* the stream of the scenario's items deflated at the write (made at
+     * the first): this session's own, through its messages in order */
+    wsr_deflater *deflater;
     wsr_input_seen seen; /* what the awaits look at */
     bool shut_wr, echo_active;
     bool upgraded; /* a 101 went out: client bytes are frames */
@@ -395,6 +398,31 @@ static int encode_item(wsr_engine *e, const wsr_item *it, struct evbuffer *buf)
     log_frame(e, "out", &h, it->data, it->len, (int64_t)e->out_encoded);
     e->out_encoded += vec.iov_len;
     return 0;
+}
+
+typedef struct frame_sink {
+    wsr_engine *e;
+    struct evbuffer *buf;
+} frame_sink;
+
+static int sink_frame(void *arg, const wsr_item *f)
+{
+    frame_sink *k = arg;
+    return encode_item(k->e, f, k->buf);
+}
+
+/* An item of the group: a WSR_ITEM_DEFLATE item's messages are deflated
+ * now, on the session's stream, into the frames the loader would have
+ * built (scenario.h). */
+static int encode_group_item(wsr_engine *e, const wsr_item *it,
+                             struct evbuffer *buf)
+{
+    if (it->kind != WSR_ITEM_DEFLATE)
+        return encode_item(e, it, buf);
+    if (!e->deflater && !(e->deflater = wsr_scenario_deflater_new(e->sc)))
+        return -1;
+    frame_sink k = {.e = e, .buf = buf};
+    return wsr_item_deflate_frames(it, e->deflater, sink_frame, &k);
 }
 
 /* Feeds bytes about to leave to the wire checker; the first violation of
@@ -804,7 +832,7 @@ static bool run_step(wsr_engine *e, const wsr_step *st)
         struct evbuffer *buf = evbuffer_new();
         int rc = buf ? 0 : -1;
         for (size_t i = 0; rc == 0 && i < st->n_items; i++)
-            rc = encode_item(e, &st->items[i], buf);
+            rc = encode_group_item(e, &st->items[i], buf);
         if (st->fail_fast_mark)
             wsr_transcript_add(&e->tr, tcp_event(e, "fail_fast_mark"));
         if (e->vary == WSR_VARY_NONE) {
@@ -1652,6 +1680,7 @@ void wsr_engine_del(wsr_engine *e)
     wsr_wirecheck_free(&e->out_check);
     wsr_offers_free(&e->offers);
     wsr_inflater_del(e->inflater);
+    wsr_deflater_del(e->deflater);
     json_decref(e->at_tcp_close);
     free(e->rt_us);
     wsr_transcript_free(&e->tr);

@@ -63,6 +63,12 @@ static const char usage[] =
     "  --max-inflated BYTES     largest client message once inflated\n"
     "                           (permessage-deflate); over it the session ends\n"
     "                           with reason limit (67108864)\n"
+    "  --deflate-at WHEN        when \"compress\": true items are deflated: auto\n"
+    "                           (the default: at the write, unless a scenario's\n"
+    "                           compressed messages total at most 1 MiB or a\n"
+    "                           check needs their sizes), load (all at load),\n"
+    "                           write (at the write when the checks allow); the\n"
+    "                           bytes sent are the same\n"
     "  --check FILE...          validate scenario files and exit (0 = all valid,\n"
     "                           1 = some invalid, each error on stderr); with\n"
     "                           --scenarios DIR, the whole folder as the server\n"
@@ -132,7 +138,8 @@ static int parse_args(int argc, char **argv, options *o)
         O_TLS_KEY,
         O_TLS_PORT,
         O_RUNS_MAX_BYTES,
-        O_HANDOFF
+        O_HANDOFF,
+        O_DEFLATE_AT
     };
     /* clang-format off */
     static const struct option longopts[] = {
@@ -153,6 +160,7 @@ static int parse_args(int argc, char **argv, options *o)
         {"runs-max-bytes", required_argument, NULL, O_RUNS_MAX_BYTES},
         {"max-buffered", required_argument, NULL, O_MAX_BUFFERED},
         {"max-inflated", required_argument, NULL, O_MAX_INFLATED},
+        {"deflate-at", required_argument, NULL, O_DEFLATE_AT},
         {"check", no_argument, NULL, O_CHECK},
         {"json", no_argument, NULL, O_JSON},
         {"version", no_argument, NULL, O_VERSION},
@@ -242,6 +250,21 @@ static int parse_args(int argc, char **argv, options *o)
                 return -1;
             }
             o->cfg.max_inflated = v;
+            break;
+        case O_DEFLATE_AT:
+            if (strcmp(optarg, "auto") == 0)
+                wsr_scenario_deflate_when(WSR_DEFLATE_WHEN_AUTO);
+            else if (strcmp(optarg, "load") == 0)
+                wsr_scenario_deflate_when(WSR_DEFLATE_WHEN_LOAD);
+            else if (strcmp(optarg, "write") == 0)
+                wsr_scenario_deflate_when(WSR_DEFLATE_WHEN_WRITE);
+            else {
+                fprintf(stderr,
+                        "wsreplay-server: --deflate-at: '%s' is not auto, "
+                        "load or write\n",
+                        optarg);
+                return -1;
+            }
             break;
         case O_CHECK:
             o->check = true;

@@ -5,7 +5,9 @@
  * and every error names the file and the JSON path ("steps[2].write[0].text")
  * so a person can fix it without guessing. Write groups are expanded at load
  * time (count, {i} templates, payload sources) so that a session only copies
- * bytes and never fails on a scenario it accepted.
+ * bytes and never fails on a scenario it accepted. Compressed items may be
+ * left to the write (WSR_ITEM_DEFLATE): every check is still made at load,
+ * and a session then deflates them on a stream of its own.
  */
 #ifndef WSR_SCENARIO_H
 #define WSR_SCENARIO_H
@@ -36,6 +38,7 @@ enum wsr_item_kind {
     WSR_ITEM_FRAME,     /* an RFC 6455 frame, encoded at send time */
     WSR_ITEM_RAW,       /* bytes exactly as given */
     WSR_ITEM_HANDSHAKE, /* an HTTP response; a 101 carries the client's key */
+    WSR_ITEM_DEFLATE,   /* "compress": true messages deflated at the write */
 };
 
 /* Sec-WebSocket-Accept values are always 28 base64 characters. */
@@ -55,6 +58,21 @@ typedef struct wsr_item {
      * head), and where in data the computed accept key goes (SIZE_MAX: none) */
     int http_status;
     size_t accept_at;
+    /* WSR_ITEM_DEFLATE: copies messages, the i-th (from 1) being data, or
+     * if templated data (a C string) with {i} replaced by i, or if
+     * pattern_size data repeated and cut to pattern_size bytes, each deflated
+     * with deflate_flags (WSR_DEFLATE_TAIL/FINAL) and cut into frames of
+     * fragment_size payload bytes (0: one frame) as the session writes it
+     * (wsr_item_deflate_frames). The frame fields above are the first
+     * frame's. wire_bound and frames_bound: at most how many bytes and
+     * frames they put on the wire, all copies together. */
+    unsigned copies;
+    bool templated;
+    size_t pattern_size;
+    unsigned deflate_flags;
+    size_t fragment_size;
+    uint64_t wire_bound;
+    size_t frames_bound;
 } wsr_item;
 
 enum wsr_step_kind {
@@ -128,8 +146,18 @@ typedef struct wsr_scenario {
     bool deflate_given;            /* the file has a "deflate" field */
     wsr_pmd_params deflate_params; /* WSR_DEFLATE_LITERAL's answer */
     /* Loading only: the stream "compress": true items are deflated by, in
-     * the order they appear (NULL until the first one). */
+     * the order they appear (NULL until the first one); when they are left
+     * to the write, the stream that weighs them (wsr_deflate_bound). */
     struct wsr_deflater *deflater;
+    /* Its "compress": true items are WSR_ITEM_DEFLATE (coded when a session
+     * writes them); else they were deflated at load into frames. */
+    bool deflate_at_write;
+    /* Loading only: the uncompressed bytes of its "compress" items; a check
+     * that needs their compressed sizes (the loader then deflates them);
+     * a family limit was hit. */
+    uint64_t deflate_input;
+    bool needs_sizes;
+    bool family_limit_hit;
     /* Loading only: what the earlier members of its family put on the wire
      * (0 outside a family), weighed with its own bytes. */
     size_t family_bytes;
@@ -148,6 +176,40 @@ size_t wsr_step_group_bytes(const wsr_step *st);
  * NULL when variants apply to it. */
 const char *wsr_scenario_vary_no(const wsr_scenario *sc);
 size_t wsr_step_pieces(const wsr_step *st);
+
+/* When the loader deflates "compress": true items (server/README.md,
+ * "Compressed items"). Whatever the choice, every check is made at load
+ * and the wire bytes are the same. */
+enum wsr_deflate_when {
+    /* At the write, unless the scenario's compressed messages total at most
+     * WSR_DEFLATE_AT_LOAD_MAX bytes (cheap, and its "wire" figures are then
+     * exact) or a check needs their compressed sizes. */
+    WSR_DEFLATE_WHEN_AUTO,
+    WSR_DEFLATE_WHEN_LOAD,  /* always at load */
+    WSR_DEFLATE_WHEN_WRITE, /* at the write unless a check needs the sizes */
+};
+#define WSR_DEFLATE_AT_LOAD_MAX (1024u * 1024u)
+
+/* Process-wide, for the loads that follow (the server's --deflate-at-load,
+ * tests and benchmarks that compare both). */
+void wsr_scenario_deflate_when(enum wsr_deflate_when when);
+
+struct wsr_deflater;
+
+/* A new stream for sc's WSR_ITEM_DEFLATE items, with the parameters its
+ * "deflate" answer fixes (as the loader's), or NULL if out of memory. Each
+ * session has its own: context takeover runs through a session's messages
+ * in the scenario's order. */
+struct wsr_deflater *wsr_scenario_deflater_new(const wsr_scenario *sc);
+
+/* Deflates and cuts it's messages (a WSR_ITEM_DEFLATE item) on d, handing
+ * each frame to frame(arg, f) in order (f and its data live only during
+ * the call). The frames are byte for byte those the loader would have
+ * built. Returns 0, or -1 if out of memory, zlib failed, or frame returned
+ * nonzero (the stream is then unusable). */
+int wsr_item_deflate_frames(const wsr_item *it, struct wsr_deflater *d,
+                            int (*frame)(void *arg, const wsr_item *f),
+                            void *arg);
 
 typedef struct wsr_scenario_set {
     wsr_scenario **v; /* sorted by name */

@@ -83,13 +83,18 @@ static json_t *budget_object(const wsr_scenario *sc, json_t *knobs)
 
 /* {"bytes": B, "items": I}: what the write groups put on the wire, and in
  * how many items (frames, raw pieces, heads): what a run's variants
- * (?vary=, steps.h) cut into pieces, so the harness can weigh them. */
+ * (?vary=, steps.h) cut into pieces, so the harness can weigh them. Items
+ * deflated at the write count at most what they can become. */
 static json_t *wire_object(const wsr_scenario *sc)
 {
     size_t items = 0;
-    for (size_t i = 0; i < sc->n_steps; i++)
-        if (sc->steps[i].kind == WSR_STEP_WRITE)
-            items += sc->steps[i].n_items;
+    for (size_t i = 0; i < sc->n_steps; i++) {
+        const wsr_step *st = &sc->steps[i];
+        for (size_t k = 0; st->kind == WSR_STEP_WRITE && k < st->n_items; k++)
+            items += st->items[k].kind == WSR_ITEM_DEFLATE
+                         ? st->items[k].frames_bound
+                         : 1;
+    }
     return json_pack("{sI sI}", "bytes", (json_int_t)sc->write_bytes, "items",
                      (json_int_t)items);
 }

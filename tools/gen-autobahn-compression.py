@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """Writes the family files that follow Autobahn|Testsuite's permessage-deflate cases 12.1-12.5 and
-13.1-13.6 (198 client cases) into a scenario folder of their own, outside scenarios/.
+13.1-13.6 (198 client cases) into scenarios/compression/autobahn-*.json (tagged slow: a run takes
+them with --all, --tag autobahn or --tag slow, or by exact name).
 
-    python3 tools/gen-autobahn-compression.py --out /tmp/ab-deflate [--only 12.1,13.3]
-    ./wsreplay run --all --scenarios-dir /tmp/ab-deflate --client node-ws
+    python3 tools/gen-autobahn-compression.py [--out DIR] [--only 12.1,13.3]
+    ./wsreplay run --tag slow --scenario 'compression/autobahn-12.1/*' --client node-ws
 
-Why not in scenarios/: the loader builds (and deflates) every item of every file when the server
-starts and when the harness lists the catalogue, and these cases send 1000 messages of up to
-128 KiB each: all 198 take about 90 s of CPU to load, and hold hundreds of MB, on every start
-(the harness gives the server 15 s). A folder of a few subsections loads in seconds (--only;
-about 1 s per file of small sizes, 4-6 s per file of 128 KiB cases). Once the loader deflates
-lazily (at the write), the files can join scenarios/compression/ and docs/autobahn-cases.json can
-drop the 'other' lists of these cases.
+These cases send 1000 messages of up to 128 KiB each. The loader does not deflate them when it
+loads the catalogue (server/README.md, "Compressed items": a scenario with more than 1 MiB of
+compressed messages is deflated as a session writes it); it weighs them by zlib's bound for
+the stream's window instead, and deflates at load any scenario whose bound breaks a limit, to
+decide on the exact sizes. So the files are cut so that every bound fits (see FILES and
+group_size): with 9-bit windows (13.3, 13.5) zlib's bound is 13% over the input.
 
 What Autobahn's fuzzing server does in these cases (autobahntestsuite/case/case12_x_x.py, read,
 not copied): it accepts the client's permessage-deflate offer (13.x: with the parameters below),
@@ -21,9 +21,10 @@ auto-fragment sizes are the 18 pairs of SIZES; the content is consecutive slices
 test files (12.1 JSON, 12.2 a bitmap, 12.3 German verse, 12.4 HTML, 12.5 a PDF; 13.x the JSON).
 
 What differs here, and why:
-- The messages go in one write group (128 KiB ones: two groups of 500, a group's limit being
-  64 MiB), the echoes awaited after each group: `round_trips`, which awaits each echo before the
-  next message, takes no compressed item. Only the echoes are checked (client_messages).
+- The messages go in one write group (in files with 64 or 128 KiB members: four groups of 250,
+  a group's limit being 64 MiB, bounds included), the echoes awaited after each group:
+  `round_trips`, which awaits each echo before the next message, takes no compressed item.
+  Only the echoes are checked (client_messages).
 - Each message is the same bytes: a pattern of the test file's kind (generated here from a fixed
   seed, of about the file's compressibility) cut to the size. Autobahn's slices differ; with
   context takeover an identical message of up to 32 KiB compresses to a few bytes after the first.
@@ -36,7 +37,8 @@ What differs here, and why:
   128 KiB members can take the server more than the harness's 15 s to load on a busy machine.
 - The text files' messages are ASCII (Autobahn cuts data1.html by characters, not bytes).
 Members are grouped into files so that a family's members together stay under the loader's
-256 MiB per family (weighed before compression): a 128 KiB case weighs 131 MB.
+256 MiB per family as the loader weighs them (zlib's bound): a 128 KiB case weighs 148 MB at
+9 bits.
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ from pathlib import Path
 
 KIB = 1024
 COUNT = 1000
-GROUP = 500
 
 #: Autobahn's (payload size, auto-fragment size), cases .1 to .18 of every subsection
 SIZES = [
@@ -65,9 +66,34 @@ SIZES += [(64 * KIB, 0), (128 * KIB, 0)]
 SIZES += [(8 * KIB, 256), (16 * KIB, 256), (32 * KIB, 256), (64 * KIB, 256), (128 * KIB, 256)]
 SIZES += [(128 * KIB, KIB), (128 * KIB, 4 * KIB), (128 * KIB, 32 * KIB)]
 
-#: which of the 18 go in which file (suffix, case numbers): each file under 256 MiB
-FILES = [("", [1, 2, 3, 4, 5, 6, 7, 8, 9]), ("-128kib", [10]), ("-frag-256", [11, 12, 13, 14, 15])]
-FILES += [("-128kib-frag", [16, 17]), ("-128kib-frag-32768", [18])]
+#: which of the 18 go in which file (suffix, case numbers): each file's bounds under 256 MiB
+FILES = [("", [1, 2, 3, 4, 5, 6, 7, 8]), ("-large", [9, 10])]
+FILES += [("-frag-256", [11, 12, 13]), ("-large-frag-256", [14, 15])]
+FILES += [("-128kib-frag-1024", [16]), ("-128kib-frag-4096", [17]), ("-128kib-frag-32768", [18])]
+
+#: the loader's limits (server/scenario.h)
+GROUP_LIMIT = 64 * KIB * KIB
+FAMILY_LIMIT = 256 * KIB * KIB
+
+
+def deflate_bound(n: int) -> int:
+    """zlib's deflateBound below 15 bits (the larger, 13% over) plus the loader's 16 bytes."""
+    return n + (n >> 3) + (n >> 8) + (n >> 9) + 4 + 16
+
+
+def wire_bound(size: int, frag: int) -> int:
+    """The most one message weighs in the loader: its bound, in frames of frag bytes."""
+    z = deflate_bound(size)
+    frames = -(-z // frag) if frag else 1
+    piece = min(frag, z) if frag else z
+    header = 2 if piece <= 125 else 4 if piece <= 65535 else 10
+    return z + frames * header
+
+
+def group_size(cases: list[int]) -> int:
+    """Messages per write group: the most (1000, 500, 250...) whose bounds fit one group."""
+    worst = max(wire_bound(*SIZES[k - 1]) for k in cases)
+    return next(g for g in (1000, 500, 250, 200, 125, 100) if g * worst <= GROUP_LIMIT)
 
 
 def size_name(n: int) -> str:
@@ -255,6 +281,12 @@ def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def groups_words(group: int) -> str:
+    if group == COUNT:
+        return "in one write group"
+    return f"in {COUNT // group} write groups of {group}"
+
+
 def family(
     name: str, sub: str, data: str, offer: object, answer: object, how: str, cases: list[int]
 ) -> dict:
@@ -270,13 +302,13 @@ def family(
         member: dict = {"id": mid, "vars": vars_, "autobahn": [f"{sub}.{k}"]}
         member["summary"] = (
             f"{how}; the server sends 1000 compressed {kind} messages of {size} bytes of "
-            f"{what}{cut}, {'in two write groups of 500' if size > 64 * KIB else 'in one group'}"
+            f"{what}{cut}, {groups_words(group_size(cases))}"
             ", and the application "
             f"echoes each, as sent (Autobahn {sub}.{k})."
         )
         members.append(member)
-    big = max(SIZES[k - 1][0] for k in cases) > 64 * KIB
-    group = GROUP if big else COUNT
+    group = group_size(cases)
+    assert sum(COUNT * wire_bound(*SIZES[k - 1]) for k in cases) <= FAMILY_LIMIT, name
     item = {kind: "", "pattern": pattern, "size": "{size}", "count": group, "compress": True}
     if SIZES[cases[0] - 1][1]:
         item["fragment_size"] = "{frag}"  # a file's members are all fragmented or none
@@ -325,7 +357,10 @@ def write(root: Path, doc: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
-        "--out", required=True, type=Path, help="a scenario folder (it gets compression/)"
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "scenarios",
+        help="a scenario folder (it gets compression/; default: the catalogue's)",
     )
     ap.add_argument("--only", default="", help="subsections, e.g. 12.1,13.3 (default: all eleven)")
     args = ap.parse_args()

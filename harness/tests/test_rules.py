@@ -331,6 +331,21 @@ def test_dropping_tcp_before_the_servers_close_reply():
     )
 
 
+@pytest.mark.parametrize("code", [1002, 1007, 1008, 1009, 1011])
+def test_a_client_failing_the_connection_may_drop_tcp_before_the_reply(code: int):
+    # 7.1.7: failing the connection is a close frame with a fitting code and
+    # then closing TCP; the client need not wait for the server's reply.
+    t = (
+        Wire()
+        .client_close(1, code)
+        .at(5, dir="in", type="tcp_eof")
+        .server_close(100)
+        .at(100, dir="out", type="write", bytes=4, peer_fin=True)
+        .done(101)
+    )
+    assert "wait-for-close-reply" not in broken(t)
+
+
 def test_a_waiver_names_the_rule():
     t = Wire().server_close(1).at(5, dir="in", type="tcp_eof").done(6)
     assert broken(t, waive={"close-reply": "the server resets at once"}) == {}

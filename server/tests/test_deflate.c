@@ -307,6 +307,57 @@ static void test_bound(void)
     free(z);
 }
 
+/* Bytes no window helps with: each one from a generator, high bits set
+ * often (9-bit codes in a fixed block). */
+static uint8_t *noise(size_t len, uint32_t seed)
+{
+    uint8_t *p = xmalloc(len);
+    for (size_t i = 0; i < len; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (uint8_t)(seed >> 24);
+    }
+    return p;
+}
+
+/* wsr_deflate_message never makes more than wsr_deflate_bound, on any
+ * window, with or without context takeover, whatever the flags and the
+ * messages before: incompressible, compressible and empty messages in a
+ * row. (The loader weighs items it leaves to the write by the bound.) */
+static void test_output_bound(void)
+{
+    static const size_t sizes[] = {0,    1,     17,    125,    126,
+                                   1000, 16383, 16384, 40000,  70000,
+                                   0,    3,     65536, 131072, 5};
+    char name[64];
+    for (int bits = 8; bits <= 15; bits++)
+        for (int nc = 0; nc < 2; nc++) {
+            snprintf(name, sizeof name, "output bound bits %d%s", bits,
+                     nc ? " no takeover" : "");
+            current = name;
+            wsr_deflater *d = wsr_deflater_new(bits, nc);
+            CHECK(d != NULL);
+            for (size_t i = 0; d && i < sizeof sizes / sizeof *sizes; i++) {
+                size_t len = sizes[i];
+                uint8_t *msg = i % 3 == 1 ? sample(len, (unsigned)i)
+                                          : noise(len, (uint32_t)(i + bits));
+                unsigned flags = i % 4 == 2   ? WSR_DEFLATE_FINAL
+                                 : i % 4 == 3 ? WSR_DEFLATE_TAIL
+                                              : 0;
+                uint8_t *z = NULL;
+                size_t zn = 0;
+                uint64_t bound = wsr_deflate_bound(d, len);
+                CHECK_EQ(wsr_deflate_message(d, msg, len, flags, &z, &zn), 0);
+                CHECK(zn <= bound);
+                if (zn > bound)
+                    fprintf(stderr, "  %zu bytes made %zu, bound %llu\n", len,
+                            zn, (unsigned long long)bound);
+                free(z);
+                free(msg);
+            }
+            wsr_deflater_del(d);
+        }
+}
+
 static void test_malformed(void)
 {
     static const struct {
@@ -446,6 +497,7 @@ int main(void)
     test_takeover_shrinks();
     test_window_is_enforced();
     test_bound();
+    test_output_bound();
     test_malformed();
     test_header_rows();
     test_answers_and_format();

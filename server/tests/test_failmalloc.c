@@ -407,7 +407,8 @@ static unsigned long loader_runs(enum load_kind k, bool persist)
 
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 
-/* A scripted 101 and write groups, awaits, a shutdown. */
+/* A scripted 101 and write groups (one of messages deflated at the write,
+ * see main), awaits, a shutdown. */
 static const char session_json[] =
     "{\"name\": \"fm/session\", \"summary\": \"one session\","
     " \"rfc\": [\"6455#5.2\"],"
@@ -417,6 +418,8 @@ static const char session_json[] =
     "   {\"ping\": \"p\"}], \"split\": [150], \"gap_ms\": 5},"
     "  {\"await\": \"messages\", \"count\": 1, \"timeout_ms\": 1000},"
     "  {\"await\": \"ping\", \"timeout_ms\": 1000},"
+    "  {\"write\": [{\"text\": \"deflated {i}\", \"compress\": true,"
+    "    \"count\": 2, \"fragment_size\": 4}]},"
     "  {\"write\": [{\"close\": 1000, \"reason\": \"bye\"}]},"
     "  {\"await\": \"close\", \"timeout_ms\": 1000},"
     "  {\"shutdown\": \"write\"}],"
@@ -805,10 +808,14 @@ int main(void)
     }
     snprintf(file, sizeof file, "%s", paths[0]);
 
+    /* The session's compressed messages are deflated as it writes them
+     * (the loads above deflate them at load: they are small). */
+    wsr_scenario_deflate_when(WSR_DEFLATE_WHEN_WRITE);
     wsr_scenario *sc = wsr_scenario_load_buffer(
         session_json, sizeof session_json - 1, "fm/session.json", "fm/session",
         err, sizeof err);
-    if (!sc) {
+    wsr_scenario_deflate_when(WSR_DEFLATE_WHEN_AUTO);
+    if (!sc || !sc->deflate_at_write) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }

@@ -647,6 +647,101 @@ static void test_compressed_items(void)
     wsr_scenario_del(sc);
 }
 
+/* The error a scenario with steps gets when its compressed items are
+ * deflated at load or left to the write ("" if it loads), and whether they
+ * were left to the write. */
+static void load_when(enum wsr_deflate_when when, const char *steps, char *err,
+                      size_t errlen, bool *at_write)
+{
+    char *file =
+        write_scenario("deflate/when", "\"deflate\": \"accept\",", steps);
+    wsr_scenario_deflate_when(when);
+    err[0] = '\0';
+    wsr_scenario *sc =
+        wsr_scenario_load_file(file, "deflate/when", err, errlen);
+    wsr_scenario_deflate_when(WSR_DEFLATE_WHEN_AUTO);
+    *at_write = sc && sc->deflate_at_write;
+    if (sc)
+        err[0] = '\0';
+    wsr_scenario_del(sc);
+    free(file);
+}
+
+/* Checks that need the compressed sizes (a length form, split offsets,
+ * fragments by the hundred thousand) are made at load whatever the
+ * choice, with the same words: the loader deflates such a scenario. */
+static void test_deflate_when_sizes_needed(void)
+{
+    static const struct {
+        const char *steps;
+        bool valid;
+    } rows[] = {
+        /* 150 bytes that do not compress do not fit the 7-bit form
+         * (the hex is filled in below); 15 bytes do */
+        {NULL, false},
+        {"[{\"write\": [{\"binary\": \"\", \"pattern\": \"abc\", "
+         "\"size\": 15, \"compress\": true, \"length_form\": 7}]}]",
+         true},
+        /* "Hello" compressed is 7 bytes: a 9-byte group */
+        {"[{\"write\": [{\"text\": \"Hello\", \"compress\": true}], "
+         "\"split\": [6]}]",
+         true},
+        {"[{\"write\": [{\"text\": \"Hello\", \"compress\": true}], "
+         "\"split\": [9]}]",
+         false},
+        /* 1 MiB of a pattern in 1-byte fragments: a few thousand after
+         * compression, too many by the bound */
+        {"[{\"write\": [{\"text\": \"\", \"pattern\": \"ab\", "
+         "\"size\": 1048576, \"compress\": true, \"fragment_size\": 1}]}]",
+         true},
+    };
+    char noisy[512];
+    int at = snprintf(noisy, sizeof noisy,
+                      "[{\"write\": [{\"binary\": \"\", \"hex\": \"");
+    uint32_t x = 7;
+    for (int k = 0; k < 150; k++) {
+        x = x * 1664525u + 1013904223u;
+        at += snprintf(noisy + at, sizeof noisy - at, "%02x", x >> 24);
+    }
+    snprintf(noisy + at, sizeof noisy - at,
+             "\", \"compress\": true, \"length_form\": 7}]}]");
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        char name[64], at_load[1024], at_write[1024];
+        const char *steps = rows[i].steps ? rows[i].steps : noisy;
+        bool deferred_load, deferred_write;
+        snprintf(name, sizeof name, "sizes needed, row %zu", i);
+        current = name;
+        load_when(WSR_DEFLATE_WHEN_LOAD, steps, at_load, sizeof at_load,
+                  &deferred_load);
+        load_when(WSR_DEFLATE_WHEN_WRITE, steps, at_write, sizeof at_write,
+                  &deferred_write);
+        CHECK(strcmp(at_load, at_write) == 0);
+        CHECK_EQ(at_load[0] == '\0', rows[i].valid);
+        if (strcmp(at_load, at_write) != 0 ||
+            (at_load[0] == '\0') != rows[i].valid)
+            fprintf(stderr, "  at load: %s\n  at the write: %s\n", at_load,
+                    at_write);
+        CHECK(!deferred_load && !deferred_write);
+    }
+    /* Without such a check the items are left to the write, and their
+     * frames are the ones test_compressed_items expects of them. */
+    current = "left to the write";
+    char err[1024];
+    bool deferred;
+    load_when(WSR_DEFLATE_WHEN_WRITE,
+              "[{\"write\": [{\"text\": \"Hello\", \"compress\": true, "
+              "\"count\": 2}]}]",
+              err, sizeof err, &deferred);
+    CHECK(deferred);
+    CHECK(err[0] == '\0');
+    /* auto: a small scenario is deflated at load */
+    load_when(WSR_DEFLATE_WHEN_AUTO,
+              "[{\"write\": [{\"text\": \"Hello\", \"compress\": true, "
+              "\"count\": 2}]}]",
+              err, sizeof err, &deferred);
+    CHECK(!deferred);
+}
+
 /* Loads steps, which must be refused with an error naming path and limit. */
 static void check_refused(const char *steps, const char *path,
                           const char *limit)
@@ -995,6 +1090,38 @@ static void test_family_errors(void)
     }
 }
 
+/* A family's echo_mode gets its members' values, and a member may give its
+ * own. */
+static void test_family_echo_mode(void)
+{
+    current = "family echo_mode";
+    static const char text[] = FAMILY_HEAD
+        " \"echo_mode\": {\"expect\": {\"client_close\": {\"code\": "
+        "\"{code}\"}}},"
+        " \"family\": {\"members\": ["
+        "  {\"id\": \"a\", \"vars\": {\"code\": 1000, \"why\": \"\"}},"
+        "  {\"id\": \"b\", \"vars\": {\"code\": 1001, \"why\": \"\"},"
+        "   \"echo_mode\": {\"no\": \"b's own\"}}"
+        " ]},"
+        " \"steps\": [{\"write\": [{\"close\": \"{code}\"}]}],"
+        " \"expect\": {}}";
+    char err[1024] = "";
+    wsr_scenario_set set;
+    CHECK_EQ(load_family(text, &set, err, sizeof err), 0);
+    CHECK_EQ(set.n, 2);
+    if (set.n == 2) {
+        json_t *a = json_object_get(set.v[0]->doc, "echo_mode");
+        json_t *code = json_object_get(
+            json_object_get(json_object_get(a, "expect"), "client_close"),
+            "code");
+        CHECK_EQ(json_integer_value(code), 1000);
+        json_t *b = json_object_get(set.v[1]->doc, "echo_mode");
+        CHECK(strcmp(json_string_value(json_object_get(b, "no")), "b's own") ==
+              0);
+    }
+    wsr_scenario_set_free(&set);
+}
+
 /* The size limits hold for each member and for the members together: the
  * family's bytes are weighed before a member's are built. */
 static void test_family_size_limit(void)
@@ -1019,6 +1146,44 @@ static void test_family_size_limit(void)
     wsr_scenario_set_free(&set); /* the set's array may be left */
 }
 
+/* A family whose first member is left to the write, weighed by zlib's
+ * bound (4 × 67 MB of "a": 268.1 MB bounded, 0.3 MB deflated), and whose
+ * second member's 4 MB then break the family's limit by that bound: the
+ * family is loaded again with its items deflated, and fits. */
+static void test_family_limit_on_bounds(void)
+{
+    static const char text[] =
+        "{\"name\": \"fam/codes\", \"summary\": \"s\", \"rfc\": [\"6455#5\"],"
+        " \"expect\": {}, \"deflate\": \"accept\", \"family\": {\"members\": ["
+        " {\"id\": \"big\", \"vars\": {\"size\": 67000000, \"c\": true}},"
+        " {\"id\": \"plain\", \"vars\": {\"size\": 1000000, \"c\": false}}]},"
+        " \"steps\": [{\"write\": [{\"binary\": \"\", \"pattern\": \"a\","
+        " \"size\": \"{size}\", \"compress\": \"{c}\"}]},"
+        " {\"write\": [{\"binary\": \"\", \"pattern\": \"a\","
+        " \"size\": \"{size}\", \"compress\": \"{c}\"}]},"
+        " {\"write\": [{\"binary\": \"\", \"pattern\": \"a\","
+        " \"size\": \"{size}\", \"compress\": \"{c}\"}]},"
+        " {\"write\": [{\"binary\": \"\", \"pattern\": \"a\","
+        " \"size\": \"{size}\", \"compress\": \"{c}\"}]}]}";
+    char err[1024] = "";
+    current = "family limit on bounds";
+    wsr_scenario_set set;
+    wsr_scenario_deflate_when(WSR_DEFLATE_WHEN_WRITE);
+    CHECK_EQ(load_family(text, &set, err, sizeof err), 0);
+    wsr_scenario_deflate_when(WSR_DEFLATE_WHEN_AUTO);
+    if (set.n != 2)
+        fprintf(stderr, "  %s\n", err);
+    CHECK_EQ(set.n, 2);
+    /* deflated at load (else "big" would be left to the write), exactly */
+    for (size_t k = 0; k < set.n; k++)
+        CHECK(!set.v[k]->deflate_at_write);
+    if (set.n == 2) {
+        CHECK(strcmp(set.v[0]->name, "fam/codes/big") == 0);
+        CHECK(set.v[0]->write_bytes < 1000000);
+    }
+    wsr_scenario_set_free(&set);
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -1040,6 +1205,8 @@ int main(void)
     test_set_duplicate();
     test_weighed_is_built();
     test_compressed_items();
+    test_deflate_when_sizes_needed();
+    test_family_limit_on_bounds();
     test_size_limits();
     test_step_options();
     test_name_syntax();
@@ -1049,6 +1216,7 @@ int main(void)
     test_family_expands();
     test_family_in_folder();
     test_family_errors();
+    test_family_echo_mode();
     test_family_size_limit();
     /* A failure here only leaves a few small files in TMPDIR. */
     char cmd[400];

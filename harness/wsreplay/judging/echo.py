@@ -12,18 +12,16 @@ scenario's wire expectations (`client_close`, `client_pong(s)`,
 `close_clean`, `deflate`) carry over as they are; its application
 expectations translate where the wire shows them:
 
-- `messages` (what the application received) become *echoes*: the driver
-  sends each one back, so the echoes the server received must be the
-  expected messages in order. Only the first K must be there, K being the
-  messages whose echo the steps wait for (an `await` of messages or a
-  `round_trips` step) before the server writes anything that could end the
-  session first: after that an echo races with the close or with the
-  client failing the connection, and a missing echo proves nothing. Those
-  later echoes, when they come, must still be the expected messages: an
-  echo of anything else proves a message was delivered that must not be.
-  A delivery that only the application could show (a message the steps do
-  not wait for, in a scenario where the client is not failing the
-  connection) is the scenario's point and cannot be judged: skipped.
+- `messages` (what the application received) become the client's echoes
+  (`client_messages`): the driver sends each one back, so the echoes the
+  server received must be the expected messages, in order. Only when the
+  steps wait for every echo (an `await` of messages, a `round_trips` step)
+  before the server writes anything that could end the session first (a
+  close frame, a frame that breaks the protocol, raw bytes, a shutdown):
+  after that an echo races with the close or with the client failing the
+  connection, and a missing echo proves nothing. A delivery that only the
+  application could show is the scenario's point and cannot be judged: the
+  scenario is skipped.
 - `connected: false` becomes `upgraded: false`: a client that refused the
   opening handshake sent no WebSocket frame. `connected: true` needs a
   frame from the client (an awaited echo, or the reply to the server's
@@ -76,13 +74,12 @@ AUTOBAHN_BEHAVIOR = {
 #: Autobahn's word for a case with no scenario, or one skipped in echo mode.
 UNIMPLEMENTED = "UNIMPLEMENTED"
 
-#: The expectations an echo-mode plan may hold, in the order they are judged
-#: and reported: the transcript expectations of `expect`, plus `upgraded`
-#: (a WebSocket frame came from the client, or none did) and `echoes`
-#: (derived from `messages`: `{"messages": [...], "at_least": K}`).
+#: The expectations an echo-mode plan may hold (derived or declared), in the
+#: order they are judged and reported: the transcript expectations of
+#: `expect`, plus `upgraded` (true: the client took the connection; false:
+#: it refused the handshake).
 ECHO_EXPECTATIONS = (
     "upgraded",
-    "echoes",
     "client_messages",
     "client_close",
     "client_pong",
@@ -93,17 +90,16 @@ ECHO_EXPECTATIONS = (
     "tcp_closed_by",
     "close_clean",
 )
-#: What `echo_mode.expect` may declare (`echoes` is the derivation's own).
-DECLARABLE = tuple(name for name in ECHO_EXPECTATIONS if name != "echoes")
-
 #: The scenario expectation whose severity a declared echo expectation takes.
 _SOURCE = {"upgraded": "connected"}
 #: The order failing checks are listed in when equally severe.
 _CHECK_ORDER = (*ECHO_EXPECTATIONS, "rfc", "echo_mode")
 
-#: Close codes of a client failing the connection (1006 and None: it sent no
-#: close frame); a scenario whose close codes all come from here expects it.
-_FAILURE_CODES = frozenset({1002, 1003, 1006, 1007, 1008, 1009, 1010, 1011, None})
+#: Close codes of a client failing the connection (RFC 6455 7.4.1: a protocol
+#: error, bad data, a message too big; 1006 and None: it sent no close
+#: frame); a scenario whose close codes all come from here expects it to. (A
+#: server's own 1003 or 1011 is a code the client reports, not a failure.)
+_FAILURE_CODES = frozenset({1002, 1006, 1007, 1009, None})
 #: A message at least this large may be refused with 1009 (as in evaluate).
 _LARGE_MESSAGE = 16 * 1024
 
@@ -153,15 +149,15 @@ def echo_plan(scenario: Scenario) -> EchoPlan | str:
         return f"the scenario opts out of echo mode: {declared['no']}"
     if scenario.get("transport") == "wss":
         return "it runs only over TLS, and Autobahn drivers connect over ws://"
-    offer = _offer_needed(scenario)
-    if isinstance(declared, Mapping) and isinstance(declared.get("expect"), Mapping):
-        # the author's word for what a driver (reads at once, echoes, never
-        # closes first) must show on the wire, whatever the knobs ask of an
-        # application
-        return _declared(scenario, dict(declared["expect"]), offer)
+    # a driver cannot play an application's timing or its own moves, and a
+    # declaration cannot make it: what such a scenario is about is not on the
+    # wire of an echo-mode session
     knob_problem = _knob_problem(scenario)
     if knob_problem:
         return knob_problem
+    offer = _offer_needed(scenario)
+    if isinstance(declared, Mapping) and isinstance(declared.get("expect"), Mapping):
+        return _declared(scenario, dict(declared["expect"]), offer)
     return _derive(scenario, offer)
 
 
@@ -251,7 +247,7 @@ def _derive(scenario: Scenario, offer: str | dict[str, Any]) -> EchoPlan | str:
     if "connected" in expect:
         if expect["connected"] is False:
             take("upgraded", False, "connected")
-        elif _client_must_send(plan, scenario):
+        elif _client_must_send(plan):
             unjudged["connected"] = "judged through the frames the client had to send"
         else:
             return (
@@ -267,15 +263,22 @@ def _derive(scenario: Scenario, offer: str | dict[str, Any]) -> EchoPlan | str:
     return EchoPlan(ordered, "derived", severities, unjudged, offer)
 
 
-def _expects_failure(expect: Mapping[str, Any]) -> bool:
-    """The client must fail the connection: every close code expected is a failure's."""
-    codes: list[Any] = []
+def _close_codes(expect: Mapping[str, Any]) -> set[Any]:
+    """Every close code `close` and `client_close` accept (None: no code, or no close)."""
+    codes: set[Any] = set()
     for name in ("close", "client_close"):
         value = expect.get(name)
         if isinstance(value, Mapping) and "code" in value:
             code = value["code"]
-            codes += code if isinstance(code, list) else [code]
-    return bool(codes) and all(code in _FAILURE_CODES for code in codes)
+            codes.update(code if isinstance(code, list) else [code])
+    return codes
+
+
+def _expects_failure(expect: Mapping[str, Any]) -> bool:
+    """The client must fail the connection (or the server drops it): every close code
+    expected is a failure's."""
+    codes = _close_codes(expect)
+    return bool(codes) and codes <= _FAILURE_CODES
 
 
 def _server_writes(scenario: Scenario, key: str) -> bool:
@@ -316,24 +319,22 @@ def _derive_echoes(
         unjudged["messages"] = "judged through round_trips (every echo came back)"
         return None
     awaited = min(_awaited_echoes(scenario, failing), len(wanted))
-    if awaited < len(wanted) and not failing:
+    if awaited < len(wanted):
         missing = len(wanted) - awaited
+        race = (
+            "the client failing the connection"
+            if _close_codes(expect) & {1002, 1007, 1009}
+            else "the close"
+        )
         return (
             f"the delivery of {missing} of its {len(wanted)} messages shows only to the "
-            "application: the steps do not wait for their echo, which races with the close"
+            f"application: the steps do not wait for their echo, which races with {race}"
         )
-    if awaited == len(wanted):
-        take("client_messages", entries, "messages")
-    else:
-        take("echoes", {"messages": entries, "at_least": awaited}, "messages")
-        unjudged["messages"] = (
-            f"the echo of messages {awaited + 1} to {len(wanted)} races with the client "
-            "failing the connection: only those echoed are compared"
-        )
+    take("client_messages", entries, "messages")
     return None
 
 
-def _client_must_send(plan: Mapping[str, Any], scenario: Scenario) -> bool:
+def _client_must_send(plan: Mapping[str, Any]) -> bool:
     """The plan demands a frame from the client (so it must have taken the connection)."""
     if plan.get("client_messages") or plan.get("round_trips") or plan.get("client_pongs"):
         return True
@@ -348,8 +349,6 @@ def _positive(plan: Mapping[str, Any]) -> bool:
     """The plan judges something the client must do or must not, beyond sending no echo."""
     for name, value in plan.items():
         if name == "client_messages" and value == []:
-            continue
-        if name == "echoes" and not value.get("at_least"):
             continue
         return True
     return False
@@ -522,8 +521,6 @@ def _run(name: str, plan: EchoPlan, transcript: Transcript) -> Check:
     severity = plan.severities.get(name, "fail")
     if name == "upgraded":
         return check_upgraded(bool(expected), transcript, severity)
-    if name == "echoes":
-        return check_echoes(expected, transcript, severity)
     if name == "client_messages":
         return check_echoed(expected, transcript, severity)
     return evaluate._TRANSCRIPT_CHECKS[name](expected, transcript, severity)
@@ -552,60 +549,44 @@ def check_echoed(expected: list[dict], transcript: Transcript, severity: str) ->
     return check
 
 
+#: Client frames only an open connection sends: data (an echo) and pongs. A
+#: client that refuses the handshake may still send a close frame (RFC 6455
+#: 7.1.7 asks for one once a connection is established; sending it anyway is
+#: no sign the application got a connection).
+_CONNECTION_OPCODES = (0, 1, 2, 10)
+
+
+def _connection_frames(transcript: Transcript) -> list[dict]:
+    return [f for f in _client_frames(transcript) if f.get("opcode") in _CONNECTION_OPCODES]
+
+
 def check_upgraded(expected: bool, transcript: Transcript, severity: str) -> Check:
-    """Did the client take the connection (send a WebSocket frame), or refuse it (send none)?"""
+    """Did the client take the connection (send a data frame or a pong), or refuse it?
+
+    `true`: any WebSocket frame from the client shows it took the 101;
+    `false`: no data frame and no pong came (a close frame alone may follow
+    a refusal).
+    """
     frames = _client_frames(transcript)
-    took = bool(frames)
+    shown = _connection_frames(transcript) if not expected else frames
+    took = bool(shown)
     ok = took == expected
     if took:
-        first = frames[0]
+        first = shown[0]
         what = rules._OPCODES.get(int(first.get("opcode", -1)), f"opcode {first.get('opcode')}")
         detail = (
-            f"the client took the connection: it sent {evaluate._plural(len(frames), 'frame')}, "
-            f"the first a {what} frame"
+            f"the client took the connection: a {what} frame came from it "
+            f"{rules.ms(first.get('t_us'))} ({evaluate._plural(len(frames), 'frame')} in all)"
         )
         if not expected:
             detail += ", although it must refuse the opening handshake"
+    elif frames:
+        detail = "the client sent only a close frame, no data and no pong: it refused the handshake"
     else:
         detail = "the client sent no WebSocket frame" + (
             ", as a client that refused the handshake does" if not expected else ""
         )
     return Check("upgraded", ok, severity, expected, len(frames), detail)
-
-
-def check_echoes(expected: Mapping[str, Any], transcript: Transcript, severity: str) -> Check:
-    """The echoes are the expected messages in order, at least the first `at_least` of them."""
-    wanted = evaluate.expand_messages(list(expected.get("messages") or []))
-    at_least = int(expected.get("at_least") or 0)
-    echoed = evaluate.transcript_messages(transcript)
-    summary = {"count": len(wanted), "at_least": at_least}
-    for index, (want, got) in enumerate(zip(wanted, echoed, strict=False), 1):
-        if not evaluate.same_message(want, got):
-            detail = (
-                f"echo {index} was {evaluate.show_message(got)}, expected "
-                f"{evaluate.show_message(want)}"
-            )
-            observed = {"count": len(echoed), "at": index, "message": got}
-            return Check("echoes", False, severity, summary | {"message": want}, observed, detail)
-    if len(echoed) > len(wanted):
-        extra = echoed[len(wanted)]
-        detail = (
-            f"the client echoed {len(echoed)} messages, only {len(wanted)} were to be delivered; "
-            f"echo {len(wanted) + 1} was {evaluate.show_message(extra)}"
-        )
-        return Check("echoes", False, severity, summary, {"count": len(echoed)}, detail)
-    if len(echoed) < at_least:
-        want = wanted[len(echoed)]
-        detail = (
-            f"the client echoed {len(echoed)} of the {at_least} messages the server waited for; "
-            f"the echo of {evaluate.show_message(want)} never came"
-        )
-        observed = {"count": len(echoed), "at": len(echoed) + 1, "message": None}
-        return Check("echoes", False, severity, summary | {"message": want}, observed, detail)
-    detail = f"the client echoed {len(echoed)} of the {len(wanted)} messages, each as sent"
-    if len(echoed) < len(wanted):
-        detail += " (the rest race with the failure: not required)"
-    return Check("echoes", True, severity, summary, {"count": len(echoed)}, detail)
 
 
 def _allow_size_refusal(checks: list[Check], transcript: Transcript) -> None:
@@ -618,7 +599,7 @@ def _allow_size_refusal(checks: list[Check], transcript: Transcript) -> None:
     if not sent or sent.get("code") != 1009:
         return
     for check in checks:
-        if check.ok or check.name not in ("client_messages", "echoes"):
+        if check.ok or check.name != "client_messages":
             continue
         if not isinstance(check.expected, dict) or not isinstance(check.observed, dict):
             continue
@@ -693,11 +674,11 @@ def _show_offer(wanted: str | Mapping[str, Any]) -> str:
 def _wire_observation(plan: EchoPlan, transcript: Transcript) -> Any:
     """What the RFC rules read of an observation, as the wire tells it.
 
-    A client that must refuse the handshake, and sent no frame, refused it:
-    it owes nothing (as `connected: false` in a normal run). There is no
-    application and no final close() call to tell apart.
+    A client that must refuse the handshake, and sent no data and no pong,
+    refused it: it owes nothing (as `connected: false` in a normal run).
+    There is no application and no final close() call to tell apart.
     """
-    refused = plan.expect.get("upgraded") is False and not _client_frames(transcript)
+    refused = plan.expect.get("upgraded") is False and not _connection_frames(transcript)
     return {"end": "closed", "connected": not refused, "messages": []}
 
 

@@ -120,7 +120,8 @@ RULES: dict[str, Rule] = {
             "6455#5.5.1",
             "fail",
             "a client that sent the first close frame keeps TCP open until the server's "
-            "close frame arrives, when the server answers within a second",
+            "close frame arrives, when the server answers within a second (unless its "
+            "code fails the connection: 1002, 1003, 1007-1011, 7.1.7)",
             policy="5.5.1 has the endpoint close TCP 'after both sending and receiving' a "
             "close frame; we read dropping TCP before the reply as breaking that MUST",
         ),
@@ -743,11 +744,22 @@ def _judge_server_closes_tcp(wire: Wire) -> list[str]:
     return []
 
 
+#: Close codes that say the client is failing the connection (6455 7.4.1):
+#: a protocol error, unacceptable data, invalid payload, a policy or size
+#: limit, a missing extension, an internal error. A client closing with one
+#: fails the connection (7.1.7), and may drop TCP without waiting for the
+#: reply; seen with node-ws refusing 65,536 fragments with 1008 and closing
+#: TCP 23 ms later, before or after the reply as scheduling fell.
+FAILING_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010, 1011})
+
+
 def _judge_wait_for_close_reply(wire: Wire) -> list[str]:
     closes = wire.client_closes()
     if not closes or wire.client_fin is None:
         return []
     first = closes[0]
+    if first.event.get("close_code") in FAILING_CODES:
+        return []  # it failed the connection: 7.1.7 lets it close TCP at once
     replies = [c for c in wire.server_closes if int(c.get("t_us") or 0) >= first.t]
     if not replies:
         return []  # the server never answered: the client may close after a wait
