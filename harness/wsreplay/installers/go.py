@@ -335,10 +335,13 @@ def _go_files(directory: Path) -> list[Path]:
 
 def _sources(info: AdapterInfo) -> list[Path]:
     """The adapter's Go files (every ``*.go`` beside its entry, tests excluded),
-    then the shared ones of go-common/."""
+    then the shared ones of go-common/ (unless ``"go_common": false``: a
+    program that is no adapter, such as an Autobahn client driver)."""
     own = _go_files(info.directory)
     if info.entry not in own:
         raise InstallError(f"{info.name}: entry {info.entry} is not a .go file of {info.directory}")
+    if info.extra.get("go_common") is False:  # a program of its own (an Autobahn driver)
+        return own
     clash = {p.name for p in own} & {p.name for p in _go_files(COMMON_DIR)}
     if clash:
         raise InstallError(f"{info.name}: {', '.join(sorted(clash))} is also in {COMMON_DIR}")
