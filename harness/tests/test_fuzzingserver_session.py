@@ -159,3 +159,27 @@ def test_agent_slug_is_a_valid_run_id_part() -> None:
     assert agent_slug("AutobahnPython/0.6.0") == "AutobahnPython-0.6.0"
     assert agent_slug("../..") == "agent"
     assert len(agent_slug("x" * 300)) == 40
+
+
+def test_a_deflate_case_the_drivers_offer_does_not_fit_is_unimplemented(
+    wsreplay_catalogue: dict[str, Scenario], tmp_path: Path
+) -> None:
+    # Autobahn 12.1.1 needs the library's permessage-deflate offer; the raw peer
+    # offers none, as gorilla's default dialer does. Autobahn reports such a
+    # case UNIMPLEMENTED; a FAILED would blame the library for its driver's choice.
+    spec = parse_spec({"cases": ["12.1.1"], "wsreplay-scenarios": "none"})
+    table = build_table(spec, autobahn.load_cases(), list(wsreplay_catalogue.values()))
+    session = FuzzingSession(table, tmp_path / "out", tmp_path / "ab", handoff=False, progress=None)
+    session.start()
+    try:
+        drop(open_case(session, 1))
+        assert session.case_status(1, AGENT) == {"behavior": "UNIMPLEMENTED"}
+        session.update_reports(AGENT)
+        entry = index_of(tmp_path)[AGENT]["12.1.1"]
+        assert entry["behavior"] == "UNIMPLEMENTED"
+        on_disk = json.loads((tmp_path / "out" / "report.json").read_text())
+        (record,) = on_disk["results"]
+        assert record["verdict"] == "informational"
+        assert "offered none" in record["reason"]
+    finally:
+        session.finish(wait_s=10)

@@ -96,8 +96,11 @@ echo-mode expectation translates it (derived, or declared by the scenario's
 listed with the reason, UNIMPLEMENTED in Autobahn's layout and `informational`
 in wsreplay's report, never judged wrongly (`./wsreplay scenarios show NAME`
 prints a scenario's echo plan). A driver whose library offers
-permessage-deflate where the scenario needs it off (or the other way round)
-gets FAILED for that case (the judge's `error`: the knob could not be honoured).
+permessage-deflate where the scenario needs it off, or not the offer it needs
+(gorilla's default dialer offers none; Autobahn 13.2-13.6 need particular
+parameters), gets UNIMPLEMENTED for that case, as Autobahn reports its deflate
+cases for a client whose offer it cannot take (`informational` in wsreplay's
+report, the reason naming the offer): the driver chose the offer, not the library.
 
 **Reports, in both forms**, on every updateReports, and at the end whatever
 happens (the driver exits, crashes, hangs past `--timeout`, never calls

@@ -24,7 +24,7 @@ from typing import TextIO
 
 from ..build import server_binary
 from ..contract import Transcript
-from ..judging.echo import echo_plan, judge_echo
+from ..judging.echo import echo_plan, judge_echo, offer_problem
 from ..judging.evaluate import Verdict
 from ..outputs.report import utc_now
 from ..paths import SCENARIOS_DIR
@@ -252,6 +252,13 @@ class FuzzingSession:
                 if transcript is None
                 else f"the session did not end within the scenario's deadline ({timeout:.0f} s)"
             )
+        plan = echo_plan(scenario)
+        unfit = None if isinstance(plan, str) or problem else offer_problem(plan, transcript)
+        if unfit:
+            # not the session the scenario means: UNIMPLEMENTED, as Autobahn says of its
+            # deflate cases for a client whose offer it cannot take, never FAILED
+            with self._lock:
+                result.skipped = unfit
         self._settle(result, transcript, judge_echo(scenario, transcript, problem))
 
     def _judge_now(self, result: CaseResult, problem: str) -> None:

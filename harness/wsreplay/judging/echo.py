@@ -496,9 +496,9 @@ def judge_echo(
     plan_problem = _plan_problem(plan)
     if plan_problem:
         return Verdict("error", plan_problem, [])
-    offered = _offer_problem(plan, transcript)
+    offered = offer_problem(plan, transcript)
     if offered:
-        return Verdict("error", offered, [])
+        return Verdict("error", offered, [])  # callers that can say UNIMPLEMENTED ask first
     checks = [_run(name, plan, transcript) for name in plan.expect]
     _allow_size_refusal(checks, transcript)
     checks += evaluate.check_rules(scenario, _wire_observation(plan, transcript), transcript)
@@ -615,8 +615,15 @@ def _allow_size_refusal(checks: list[Check], transcript: Transcript) -> None:
             )
 
 
-def _offer_problem(plan: EchoPlan, transcript: Transcript) -> str | None:
-    """The driver's library must have made the offer the scenario's `compression` asks for."""
+def offer_problem(plan: EchoPlan, transcript: Transcript | None) -> str | None:
+    """The driver's library must have made the offer the scenario's `compression` asks for.
+
+    A driver makes its library's default offer, which a scenario written for another
+    offer cannot judge: Autobahn reports its deflate cases UNIMPLEMENTED for a client
+    whose offer it cannot accept, and the Autobahn-compatible mode does the same.
+    """
+    if transcript is None:
+        return None
     wanted = plan.offer
     if wanted == "default":
         return None
