@@ -235,22 +235,33 @@ static void test_coalesce(void)
     current = "";
 }
 
+/* Adds n events {"type": TYPE, "s": "<len times ch>"}; false if out of
+ * memory (the test then stops). */
+static bool add_fillers(wsr_transcript *t, int n, const char *type, char ch,
+                        size_t len)
+{
+    char *fill = malloc(len + 1);
+    CHECK(fill != NULL);
+    if (!fill)
+        return false;
+    memset(fill, ch, len);
+    fill[len] = '\0';
+    for (int i = 0; i < n; i++)
+        wsr_transcript_add(t, json_pack("{s:s,s:s}", "type", type, "s", fill));
+    free(fill);
+    return true;
+}
+
 static void test_byte_cap(void)
 {
     wsr_transcript t;
     current = "events past the byte cap are counted, and all after them";
     CHECK_EQ(wsr_transcript_init(&t, NULL), 0);
     size_t big = 1024 * 1024;
-    char *fill = malloc(big + 1);
-    CHECK(fill != NULL);
-    if (!fill)
-        return;
-    memset(fill, 'x', big);
-    fill[big] = '\0';
     wsr_transcript_add(&t, frame(0, "out", 0, 1, false, 2, "ab"));
     /* sixteen events of 1 MiB and a few bytes: the sixteenth passes */
-    for (int i = 0; i < 16; i++)
-        wsr_transcript_add(&t, json_pack("{s:s,s:s}", "type", "y", "s", fill));
+    if (!add_fillers(&t, 16, "y", 'x', big))
+        return;
     CHECK_EQ(t.n_events, 16);
     CHECK_EQ(t.dropped, 1);
     CHECK(t.events_len <= WSR_TRANSCRIPT_MAX_BYTES);
@@ -259,7 +270,6 @@ static void test_byte_cap(void)
     wsr_transcript_add(&t, json_pack("{s:s}", "type", "closed"));
     CHECK_EQ(t.dropped, 2);
     CHECK_EQ(t.n_events, 16);
-    free(fill);
     json_t *tree = wsr_transcript_json(&t);
     CHECK_EQ(json_integer_value(json_object_get(tree, "events_dropped")), 2);
     CHECK_EQ(json_array_size(json_object_get(tree, "events")), 16);
@@ -268,15 +278,8 @@ static void test_byte_cap(void)
 
     current = "a run that grows past the byte cap stops there";
     CHECK_EQ(wsr_transcript_init(&t, NULL), 0);
-    fill = malloc(big + 1);
-    CHECK(fill != NULL);
-    if (!fill)
+    if (!add_fillers(&t, 15, "y", 'x', big))
         return;
-    memset(fill, 'x', big);
-    fill[big] = '\0';
-    for (int i = 0; i < 15; i++)
-        wsr_transcript_add(&t, json_pack("{s:s,s:s}", "type", "y", "s", fill));
-    free(fill);
     /* pad so that a data frame's event and the growth its run may need
      * miss the cap by one byte: it is dropped, though it would fit alone */
     json_t *probe = frame(0, "in", 0, 2, true, 8, "12345678");
@@ -287,14 +290,8 @@ static void test_byte_cap(void)
     const size_t pad_event = strlen(",{\"type\":\"z\",\"s\":\"\"}");
     size_t room = first + WSR_TRANSCRIPT_RUN_GROWTH - 1;
     size_t pad = WSR_TRANSCRIPT_MAX_BYTES - room - t.events_len - pad_event;
-    fill = malloc(pad + 1);
-    CHECK(fill != NULL);
-    if (!fill)
+    if (!add_fillers(&t, 1, "z", 'z', pad))
         return;
-    memset(fill, 'z', pad);
-    fill[pad] = '\0';
-    wsr_transcript_add(&t, json_pack("{s:s,s:s}", "type", "z", "s", fill));
-    free(fill);
     CHECK_EQ(t.events_len, WSR_TRANSCRIPT_MAX_BYTES - room);
     wsr_transcript_add(&t, frame(0, "in", 0, 2, true, 8, "12345678"));
     CHECK_EQ(t.n_events, 16);
@@ -304,25 +301,12 @@ static void test_byte_cap(void)
 
     current = "a run charged its growth up front never passes the cap";
     CHECK_EQ(wsr_transcript_init(&t, NULL), 0);
-    fill = malloc(big + 1);
-    CHECK(fill != NULL);
-    if (!fill)
+    if (!add_fillers(&t, 15, "y", 'x', big))
         return;
-    memset(fill, 'x', big);
-    fill[big] = '\0';
-    for (int i = 0; i < 15; i++)
-        wsr_transcript_add(&t, json_pack("{s:s,s:s}", "type", "y", "s", fill));
-    free(fill);
     room = first + WSR_TRANSCRIPT_RUN_GROWTH; /* exactly enough */
     pad = WSR_TRANSCRIPT_MAX_BYTES - room - t.events_len - pad_event;
-    fill = malloc(pad + 1);
-    CHECK(fill != NULL);
-    if (!fill)
+    if (!add_fillers(&t, 1, "z", 'z', pad))
         return;
-    memset(fill, 'z', pad);
-    fill[pad] = '\0';
-    wsr_transcript_add(&t, json_pack("{s:s,s:s}", "type", "z", "s", fill));
-    free(fill);
     for (int i = 0; i < 100000; i++)
         wsr_transcript_add(&t, frame(i, "in", 14 * i, 2, true, 8, "12345678"));
     CHECK_EQ(t.n_events, 17);

@@ -78,10 +78,8 @@ UNIMPLEMENTED = "UNIMPLEMENTED"
 #: order they are judged and reported: the transcript expectations of
 #: `expect`, plus `upgraded` (true: the client took the connection; false:
 #: it refused the handshake).
-ECHO_EXPECTATIONS = (
-    "upgraded",
-    "client_messages",
-    "client_close",
+#: The expectations a plan takes from the scenario as they are: already about the wire.
+WIRE_EXPECTATIONS = (
     "client_pong",
     "client_pongs",
     "round_trips",
@@ -90,6 +88,7 @@ ECHO_EXPECTATIONS = (
     "tcp_closed_by",
     "close_clean",
 )
+ECHO_EXPECTATIONS = ("upgraded", "client_messages", "client_close", *WIRE_EXPECTATIONS)
 #: The scenario expectation whose severity a declared echo expectation takes.
 _SOURCE = {"upgraded": "connected"}
 #: The order failing checks are listed in when equally severe.
@@ -217,15 +216,7 @@ def _derive(scenario: Scenario, offer: str | dict[str, Any]) -> EchoPlan | str:
         severities[name] = _severity(scenario, source)
 
     # the wire expectations as they are
-    for name in (
-        "client_pong",
-        "client_pongs",
-        "round_trips",
-        "fail_fast",
-        "deflate",
-        "tcp_closed_by",
-        "close_clean",
-    ):
+    for name in WIRE_EXPECTATIONS:
         if name in expect:
             take(name, expect[name], name)
     if "client_messages" in expect:
