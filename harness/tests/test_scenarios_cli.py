@@ -88,6 +88,6 @@ def test_autobahn_lists_case_ids_in_numeric_order() -> None:
 
 
 def test_show_prints_the_autobahn_cases() -> None:
-    proc = wsreplay("scenarios", "show", "close/application-code-4000")
+    proc = wsreplay("scenarios", "show", "close/code-echoed/4000")
     assert proc.returncode == 0, proc.stderr
     assert "autobahn:  7.7.12\n" in proc.stdout
