@@ -58,6 +58,12 @@ passed, 1 when a case FAILED, the driver exited non-zero or timed out, or no
 case ran, 2 for a bad spec: an exit status CI can gate on, which Autobahn never
 had. Without one, it serves until SIGINT/SIGTERM.
 
+Three real drivers, written as library repositories write theirs, live in
+`harness/autobahn-drivers/` (python-websockets, node ws, Go gorilla); their
+README shows how to run each, and `python3 -m wsreplay.fuzzingserver.drivers
+crosscheck DRIVER` compares a driver's verdicts with its library's adapter,
+scenario by scenario.
+
 **The spec file** takes Autobahn's keys: `url`, `outdir` (where Autobahn's
 layout goes; default `DIR/autobahn`), `cases`, `exclude-cases` and
 `exclude-agent-cases` (`options`, `protocols` and `webport` are accepted and
