@@ -1,4 +1,5 @@
-"""What the harness's tests share: the `./wsreplay` launcher and one way to run it.
+"""What the harness's tests share: the `./wsreplay` launcher and one way to run it,
+and a server that takes handed-over connections (`handoff_server`).
 
 Test modules import these (``from conftest import WSREPLAY, wsreplay``) rather
 than each keeping its own copy; pytest has already imported this module by then.
@@ -7,8 +8,14 @@ than each keeping its own copy; pytest has already imported this module by then.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 
-from wsreplay.paths import REPO_ROOT
+import pytest
+
+from wsreplay.build import server_binary
+from wsreplay.fuzzingserver.front import handoff_socket_path
+from wsreplay.paths import REPO_ROOT, SCENARIOS_DIR
+from wsreplay.running.server import ScenarioServer
 
 #: The launcher a user runs, so the tests drive the CLI exactly as people do.
 WSREPLAY = str(REPO_ROOT / "wsreplay")
@@ -21,3 +28,22 @@ def wsreplay(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[st
     versions on first use needs minutes.
     """
     return subprocess.run([WSREPLAY, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def handoff_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
+    """A wsreplay-server on the catalogue that also takes connections handed over by a
+    front (--handoff), per test module; it must stop cleanly and remove its socket."""
+    workdir = tmp_path_factory.mktemp("handoff")
+    server = ScenarioServer(
+        server_binary(),
+        SCENARIOS_DIR,
+        workdir / "server.log",
+        extra_args=["--linger-ms", "500"],
+        handoff=handoff_socket_path(workdir),
+    )
+    server.start()
+    yield server
+    code = server.stop()
+    assert code == 0, f"wsreplay-server exited with {code}: {server.stderr_text()}"
+    assert server.handoff is not None and not server.handoff.exists(), "socket left behind"

@@ -76,31 +76,15 @@ class Handler:
         self.reports_written.set()
 
 
-@pytest.fixture(scope="module")
-def scenario_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
-    workdir = tmp_path_factory.mktemp("front")
-    server = ScenarioServer(
-        server_binary(),
-        SCENARIOS_DIR,
-        workdir / "server.log",
-        extra_args=["--linger-ms", "500"],
-        handoff=handoff_socket_path(workdir),
-    )
-    server.start()
-    yield server
-    code = server.stop()
-    assert code == 0, f"wsreplay-server exited with {code}: {server.stderr_text()}"
-
-
 @pytest.fixture
 def handler() -> Handler:
     return Handler()
 
 
 @pytest.fixture
-def front(scenario_server: ScenarioServer, handler: Handler) -> Iterator[Front]:
-    assert scenario_server.handoff is not None
-    with Front(handler, scenario_server.handoff, port=0, head_timeout=2.0) as fr:
+def front(handoff_server: ScenarioServer, handler: Handler) -> Iterator[Front]:
+    assert handoff_server.handoff is not None
+    with Front(handler, handoff_server.handoff, port=0, head_timeout=2.0) as fr:
         yield fr
 
 
@@ -286,7 +270,7 @@ def test_a_status_that_fails_after_the_101_is_a_close_1011(
 
 
 def test_drivers_at_once_each_get_their_own_answers(
-    front: Front, scenario_server: ScenarioServer
+    front: Front, handoff_server: ScenarioServer
 ) -> None:
     """Connections are served on threads of their own: eight drivers at once."""
     results: dict[int, object] = {}
@@ -311,14 +295,14 @@ def test_drivers_at_once_each_get_their_own_answers(
     for i in range(8):
         assert results[i] == (b"3", Handler.CASES[1 + i % 3]["id"], b"HTTP/1.1 101"), results[i]
     for i in range(8):
-        assert scenario_server.wait_run(f"front-d{i}-2", 10)["sessions"]
+        assert handoff_server.wait_run(f"front-d{i}-2", 10)["sessions"]
 
 
 def test_a_connection_over_max_connections_is_closed_at_once(
-    scenario_server: ScenarioServer, handler: Handler
+    handoff_server: ScenarioServer, handler: Handler
 ) -> None:
-    assert scenario_server.handoff is not None
-    with Front(handler, scenario_server.handoff, port=0, max_connections=1) as fr:
+    assert handoff_server.handoff is not None
+    with Front(handler, handoff_server.handoff, port=0, max_connections=1) as fr:
         # Accepted in order, on one thread: held is being served when extra comes.
         with connect(fr.port) as held:  # silent: served until the head timeout
             with connect(fr.port) as extra:
@@ -379,7 +363,7 @@ def test_next_frame_takes_complete_frames_whole_or_byte_by_byte() -> None:
 
 
 def test_run_case_is_played_by_the_c_server_byte_for_byte(
-    front: Front, scenario_server: ScenarioServer
+    front: Front, handoff_server: ScenarioServer
 ) -> None:
     key = "dGhlIHNhbXBsZSBub25jZQ=="
     with connect(front.port) as sock:
@@ -397,7 +381,7 @@ def test_run_case_is_played_by_the_c_server_byte_for_byte(
     assert head.startswith(b"HTTP/1.1 101 ")
     assert f"Sec-WebSocket-Accept: {accept_for(key)}".encode() in head
     assert frames == MESSAGE_AND_CLOSE
-    run = scenario_server.wait_run("front-raw-1", 10)
+    run = handoff_server.wait_run("front-raw-1", 10)
     assert run["complete"] and len(run["sessions"]) == 1
     request = next(e for e in run["sessions"][0]["events"] if e["type"] == "http_request")
     assert request["target"] == "/runCase?case=1&agent=raw"
@@ -468,7 +452,7 @@ print(json.dumps(out))
 
 @pytest.mark.e2e
 def test_python_websockets_speaks_with_the_front(
-    front: Front, handler: Handler, scenario_server: ScenarioServer, tmp_path: Path
+    front: Front, handler: Handler, handoff_server: ScenarioServer, tmp_path: Path
 ) -> None:
     python = ensure_env("websockets", "14.1")
     script = tmp_path / "driver.py"
@@ -488,7 +472,7 @@ def test_python_websockets_speaks_with_the_front(
     assert out["status"] == {"messages": ['{"behavior": "OK"}'], "close": 1000, "reason": ""}
     assert out["reports"] == {"messages": [], "close": 1000, "reason": ""}
     assert handler.reports_written.is_set()
-    run = scenario_server.wait_run("front-websockets-1", 10)
+    run = handoff_server.wait_run("front-websockets-1", 10)
     assert run["complete"] and run["sessions"][0]["end"]["reason"] == "complete"
     assert front.stats.answered == {
         "/getCaseCount": 1,

@@ -33,23 +33,6 @@ SCENARIO = "close/send-then-close"
 MESSAGE_AND_CLOSE = b"\x81\rfinal message\x88\x05\x03\xe8bye"
 
 
-@pytest.fixture(scope="module")
-def handoff_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
-    workdir = tmp_path_factory.mktemp("handoff")
-    server = ScenarioServer(
-        server_binary(),
-        SCENARIOS_DIR,
-        workdir / "server.log",
-        extra_args=["--linger-ms", "500"],
-        handoff=handoff_socket_path(workdir),
-    )
-    server.start()
-    yield server
-    code = server.stop()
-    assert code == 0, f"wsreplay-server exited with {code}: {server.stderr_text()}"
-    assert server.handoff is not None and not server.handoff.exists(), "socket left behind"
-
-
 @pytest.fixture
 def front(handoff_server: ScenarioServer) -> Iterator[socket.socket]:
     """A connection to the server's handoff socket, as a front holds one."""
