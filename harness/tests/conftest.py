@@ -1,5 +1,6 @@
 """What the harness's tests share: the `./wsreplay` launcher and one way to run it,
-and a server that takes handed-over connections (`handoff_server`).
+a server that takes handed-over connections (`handoff_server`), and one on the
+step scenarios of tests/data (`step_server`).
 
 Test modules import these (``from conftest import WSREPLAY, wsreplay``) rather
 than each keeping its own copy; pytest has already imported this module by then.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,10 @@ from wsreplay.build import server_binary
 from wsreplay.fuzzingserver.front import handoff_socket_path
 from wsreplay.paths import REPO_ROOT, SCENARIOS_DIR
 from wsreplay.running.server import ScenarioServer
+from wsreplay.running.tlscerts import make_run_certs
+
+#: Small scenarios, one per step option, that tests read on the wire.
+STEP_SCENARIOS = Path(__file__).parent / "data" / "step-scenarios"
 
 #: The launcher a user runs, so the tests drive the CLI exactly as people do.
 WSREPLAY = str(REPO_ROOT / "wsreplay")
@@ -47,3 +53,20 @@ def handoff_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenari
     code = server.stop()
     assert code == 0, f"wsreplay-server exited with {code}: {server.stderr_text()}"
     assert server.handoff is not None and not server.handoff.exists(), "socket left behind"
+
+
+@pytest.fixture(scope="module")
+def step_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
+    """A wsreplay-server on STEP_SCENARIOS, over ws:// and wss:// (a run's own
+    certificate), transcripts also on disk; per test module, and it must stop cleanly."""
+    work = tmp_path_factory.mktemp("steps")
+    srv = ScenarioServer(
+        server_binary(),
+        STEP_SCENARIOS,
+        work / "server.log",
+        work / "tr",
+        certs=make_run_certs(work / "tls", "steps"),
+    )
+    srv.start()
+    yield srv
+    assert srv.stop() == 0, srv.stderr_text()

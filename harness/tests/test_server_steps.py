@@ -11,8 +11,6 @@ from __future__ import annotations
 import itertools
 import socket
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -24,20 +22,13 @@ from rawpeer import (
     read_until_close,
     upgrade_request,
 )
-from wsreplay.build import server_binary
 from wsreplay.judging.evaluate import transcript_cut
 from wsreplay.running.server import ScenarioServer
 
-STEP_SCENARIOS = Path(__file__).parent / "data" / "step-scenarios"
-
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
-    work = tmp_path_factory.mktemp("steps")
-    srv = ScenarioServer(server_binary(), STEP_SCENARIOS, work / "server.log", work / "tr")
-    srv.start()
-    yield srv
-    assert srv.stop() == 0, srv.stderr_text()
+def server(step_server: ScenarioServer) -> ScenarioServer:
+    return step_server
 
 
 def open_scenario(server: ScenarioServer, name: str, run: str):

@@ -14,17 +14,11 @@ from __future__ import annotations
 
 import itertools
 import ssl
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from rawpeer import connect, masked_frame, read_http_head, read_until_close, upgrade_request
-from wsreplay.build import server_binary
 from wsreplay.running.server import ScenarioServer
-from wsreplay.running.tlscerts import make_run_certs
-
-STEP_SCENARIOS = Path(__file__).parent / "data" / "step-scenarios"
 
 #: The bytes before the client's close: the first group (234) and the frame
 #: cut across the next two (5); the close frame (4) follows the client's.
@@ -40,18 +34,8 @@ PIECES = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
-    work = tmp_path_factory.mktemp("vary")
-    srv = ScenarioServer(
-        server_binary(),
-        STEP_SCENARIOS,
-        work / "server.log",
-        work / "tr",
-        certs=make_run_certs(work / "tls", "vary"),
-    )
-    srv.start()
-    yield srv
-    assert srv.stop() == 0, srv.stderr_text()
+def server(step_server: ScenarioServer) -> ScenarioServer:
+    return step_server
 
 
 def session(server: ScenarioServer, run: str) -> dict:

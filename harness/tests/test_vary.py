@@ -9,14 +9,12 @@ variants against python-websockets.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from conftest import wsreplay
-from wsreplay.build import server_binary
+from conftest import STEP_SCENARIOS, wsreplay
 from wsreplay.comparing import compare
 from wsreplay.outputs import report as rep
 from wsreplay.outputs.junit import render_junit
@@ -26,7 +24,6 @@ from wsreplay.paths import REPORT_SCHEMA
 from wsreplay.running import shards
 from wsreplay.running.runner import make_job
 from wsreplay.running.server import ScenarioServer
-from wsreplay.running.tlscerts import make_run_certs
 from wsreplay.scenarios import ScenarioError, identity, load_all
 from wsreplay.variants import (
     BYTE_VARIANT_MAX_BYTES,
@@ -37,8 +34,6 @@ from wsreplay.variants import (
     split_name,
     with_variants,
 )
-
-STEP_SCENARIOS = Path(__file__).parent / "data" / "step-scenarios"
 
 
 @pytest.fixture(scope="module")
@@ -156,18 +151,8 @@ def test_the_catalogue_identity_and_shards_count_cells(steps: dict[str, dict]) -
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
-    work = tmp_path_factory.mktemp("varyjob")
-    srv = ScenarioServer(
-        server_binary(),
-        STEP_SCENARIOS,
-        work / "server.log",
-        work / "tr",
-        certs=make_run_certs(work / "tls", "varyjob"),
-    )
-    srv.start()
-    yield srv
-    assert srv.stop() == 0, srv.stderr_text()
+def server(step_server: ScenarioServer) -> ScenarioServer:
+    return step_server
 
 
 def test_a_cells_job_asks_for_its_scenario_with_the_variant(
