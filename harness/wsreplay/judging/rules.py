@@ -573,8 +573,10 @@ def describe_tcp_close(facts: dict[str, Any]) -> str:
     )
 
 
-#: Close codes with which a client objects to what it received.
-_OBJECTIONS = (1002, 1003, 1007, 1008, 1009, 1010, 1011)
+#: Close codes that say the client is failing the connection, objecting to what it
+#: received (6455 7.4.1): a protocol error, unacceptable data, invalid payload, a policy
+#: or size limit, a missing extension, an internal error.
+FAILING_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010, 1011})
 
 
 def rejected_server_close(transcript: Transcript) -> tuple[dict, int] | None:
@@ -595,7 +597,7 @@ def rejected_server_close(transcript: Transcript) -> tuple[dict, int] | None:
         return None  # the client closed first: the server's close is a reply
     answers = [f for f in wire.client_closes() if f.t >= t]
     code = answers[0].event.get("close_code") if answers else None
-    return (close, int(code)) if code in _OBJECTIONS else None
+    return (close, int(code)) if code in FAILING_CODES else None
 
 
 def _data_after(wire: Wire, close: dict) -> bool:
@@ -749,15 +751,6 @@ def _judge_server_closes_tcp(wire: Wire) -> list[str]:
     return []
 
 
-#: Close codes that say the client is failing the connection (6455 7.4.1):
-#: a protocol error, unacceptable data, invalid payload, a policy or size
-#: limit, a missing extension, an internal error. A client closing with one
-#: fails the connection (7.1.7), and may drop TCP without waiting for the
-#: reply; seen with node-ws refusing 65,536 fragments with 1008 and closing
-#: TCP 23 ms later, before or after the reply as scheduling fell.
-FAILING_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010, 1011})
-
-
 def _scripted_wait(wire: Wire, start: int, end: int) -> bool:
     """A step that waits on purpose (delay, await) began between start and end."""
     return any(
@@ -774,7 +767,9 @@ def _judge_wait_for_close_reply(wire: Wire) -> list[str]:
         return []
     first = closes[0]
     if first.event.get("close_code") in FAILING_CODES:
-        return []  # it failed the connection: 7.1.7 lets it close TCP at once
+        # it failed the connection: 7.1.7 lets it close TCP at once (node-ws refusing
+        # 65,536 fragments with 1008 closed TCP 23 ms later, before or after the reply)
+        return []
     replies = [c for c in wire.server_closes if int(c.get("t_us") or 0) >= first.t]
     if not replies:
         return []  # the server never answered: the client may close after a wait
